@@ -1,0 +1,564 @@
+//! Values documents read the way Helm reads them, with the source position of every key.
+//!
+//! Helm parses values with go-yaml v2 semantics (YAML 1.1 plain-scalar resolution: `yes`/`on`/`off`
+//! are booleans, `0755` is octal, `1_000` is an integer, timestamps stay strings) and then converts
+//! them to JSON. serde_yaml follows YAML 1.2, so values are read here from yaml-rust2's event stream
+//! with go-yaml v2's resolution rules instead. The result is a `serde_json::Value` (key order kept)
+//! plus a [`PositionIndex`] that maps every JSON pointer to the line and column of its key.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde_json::{Map, Number, Value};
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+/// A 1-based line and column in a source file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Pos {
+    pub line: usize,
+    pub column: usize,
+}
+
+/// Maps JSON pointers (`/image/tag`, `/env/0/name`) to where the key (or list item) is written.
+#[derive(Debug, Clone, Default)]
+pub struct PositionIndex {
+    positions: HashMap<String, Pos>,
+}
+
+impl PositionIndex {
+    /// Position of the exact pointer.
+    pub fn get(&self, pointer: &str) -> Option<Pos> {
+        self.positions.get(pointer).copied()
+    }
+
+    /// Position of the pointer or of its nearest written ancestor (a key set to a whole map, say).
+    pub fn nearest(&self, pointer: &str) -> Option<(String, Pos)> {
+        let mut current = pointer.to_string();
+        loop {
+            if let Some(pos) = self.positions.get(&current) {
+                return Some((current, *pos));
+            }
+            match current.rfind('/') {
+                Some(i) => current.truncate(i),
+                None => return None,
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.positions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.positions.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Pos)> {
+        self.positions.iter()
+    }
+}
+
+/// One values file: its parsed content and where each key sits.
+#[derive(Debug, Clone)]
+pub struct ValuesDoc {
+    pub file: PathBuf,
+    pub value: Value,
+    pub positions: PositionIndex,
+}
+
+/// A YAML syntax or structure error with its location.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct YamlError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for YamlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: invalid YAML: {}", self.file.display(), self.line, self.column, self.message)
+    }
+}
+
+impl ValuesDoc {
+    /// Read and parse a values file. An empty file is an empty map, as in Helm.
+    pub fn load(path: &Path) -> Result<ValuesDoc> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read values file {}", path.display()))?;
+        Ok(Self::parse(&text, path)?)
+    }
+
+    /// Parse values text; `file` is only used in positions and errors.
+    pub fn parse(text: &str, file: &Path) -> Result<ValuesDoc, YamlError> {
+        let (value, positions) = parse_helm_yaml(text, file)?;
+        let value = match value {
+            Value::Null => Value::Object(Map::new()),
+            Value::Object(m) => Value::Object(m),
+            other => {
+                return Err(YamlError {
+                    file: file.to_path_buf(),
+                    line: 1,
+                    column: 1,
+                    message: format!("values must be a map of keys, found {}", json_type_name(&other)),
+                });
+            }
+        };
+        Ok(ValuesDoc { file: file.to_path_buf(), value, positions: PositionIndex { positions } })
+    }
+}
+
+/// Name of a JSON value's type as JSON Schema spells it.
+pub fn json_type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_f64() => "number",
+        Value::Number(_) => "integer",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Escape one JSON pointer segment (RFC 6901).
+pub fn pointer_segment(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+/// Turn a JSON pointer into a dotted key path (`/image/tag` -> `image.tag`, `/env/0` -> `env[0]`).
+pub fn pointer_to_dotted(pointer: &str) -> String {
+    let mut out = String::new();
+    for seg in pointer.split('/').skip(1) {
+        let seg = seg.replace("~1", "/").replace("~0", "~");
+        if !seg.is_empty() && seg.chars().all(|c| c.is_ascii_digit()) && !out.is_empty() {
+            out.push_str(&format!("[{seg}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&seg);
+        }
+    }
+    out
+}
+
+/// Resolve a plain (unquoted) scalar the way go-yaml v2 does, as Helm sees it after its JSON round trip.
+pub fn resolve_plain_scalar(s: &str) -> Value {
+    match s {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => return Value::Bool(true),
+        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => return Value::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF" | ".nan" | ".NaN" | ".NAN" => {
+            // Helm cannot turn these into JSON; it fails. Keep the text so nothing is lost.
+            return Value::String(s.to_string());
+        }
+        _ => {}
+    }
+    let first = s.as_bytes()[0];
+    if !(first.is_ascii_digit() || first == b'-' || first == b'+' || first == b'.') {
+        return Value::String(s.to_string());
+    }
+    let plain = s.replace('_', "");
+    if let Some(i) = parse_go_int(&plain) {
+        return Value::Number(Number::from(i));
+    }
+    if let Some(u) = parse_go_uint(&plain) {
+        return Value::Number(Number::from(u));
+    }
+    if is_yaml_float(&plain) {
+        if let Ok(f) = plain.parse::<f64>() {
+            if let Some(n) = Number::from_f64(f) {
+                return Value::Number(n);
+            }
+        }
+    }
+    Value::String(s.to_string())
+}
+
+/// strconv.ParseInt(s, 0, 64): sign, then 0x/0o/0b prefixes or a leading 0 for octal.
+fn parse_go_int(s: &str) -> Option<i64> {
+    let (neg, body) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let magnitude = parse_go_magnitude(body)?;
+    if neg {
+        if magnitude <= (i64::MAX as u128) + 1 { Some((magnitude as i128).wrapping_neg() as i64) } else { None }
+    } else if magnitude <= i64::MAX as u128 {
+        Some(magnitude as i64)
+    } else {
+        None
+    }
+}
+
+fn parse_go_uint(s: &str) -> Option<u64> {
+    let body = s.strip_prefix('+').unwrap_or(s);
+    let m = parse_go_magnitude(body)?;
+    u64::try_from(m).ok()
+}
+
+fn parse_go_magnitude(body: &str) -> Option<u128> {
+    if body.is_empty() {
+        return None;
+    }
+    let lower = body.to_ascii_lowercase();
+    let (radix, digits) = if let Some(d) = lower.strip_prefix("0x") {
+        (16, d)
+    } else if let Some(d) = lower.strip_prefix("0o") {
+        (8, d)
+    } else if let Some(d) = lower.strip_prefix("0b") {
+        (2, d)
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (8, &lower[1..])
+    } else {
+        (10, lower.as_str())
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    u128::from_str_radix(digits, radix).ok()
+}
+
+/// go-yaml v2's float pattern: `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`.
+fn is_yaml_float(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    if i < b.len() && (b[i] == b'-' || b[i] == b'+') {
+        i += 1;
+    }
+    let int_start = i;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    let int_digits = i - int_start;
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        let frac_start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if int_digits == 0 && i == frac_start {
+            return false;
+        }
+    } else if int_digits == 0 {
+        return false;
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'-' || b[i] == b'+') {
+            i += 1;
+        }
+        let exp_start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == exp_start {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+/// A value as Helm turns a map key into a JSON object key (sigs.k8s.io/yaml).
+fn key_to_string(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn resolve_scalar(text: String, style: TScalarStyle, tag: &Option<Tag>) -> Value {
+    if let Some(tag) = tag {
+        let suffix = tag.suffix.as_str();
+        if tag.handle == "!!" || tag.handle == "tag:yaml.org,2002:" {
+            match suffix {
+                "str" | "binary" | "timestamp" => return Value::String(text),
+                "int" | "float" | "bool" | "null" => {
+                    let v = resolve_plain_scalar(&text);
+                    return if v.is_string() { Value::String(text) } else { v };
+                }
+                _ => {}
+            }
+        }
+        // Unknown or local tags: go-yaml keeps the value as it resolves; plain text resolves normally.
+    }
+    match style {
+        TScalarStyle::Plain => resolve_plain_scalar(&text),
+        _ => Value::String(text),
+    }
+}
+
+enum Frame {
+    Map { map: Map<String, Value>, pending_key: Option<(String, Marker)>, anchor: usize, pointer: String, merges: Vec<Value> },
+    Seq { items: Vec<Value>, anchor: usize, pointer: String },
+}
+
+struct Builder<'a> {
+    file: &'a Path,
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, Value>,
+    positions: HashMap<String, Pos>,
+    root: Option<Value>,
+    documents: usize,
+    multi: bool,
+    roots: Vec<Value>,
+    error: Option<YamlError>,
+}
+
+impl Builder<'_> {
+    fn child_pointer(&self) -> Option<String> {
+        match self.stack.last()? {
+            Frame::Map { pending_key: Some((k, _)), pointer, .. } => Some(format!("{}/{}", pointer, pointer_segment(k))),
+            Frame::Map { .. } => None, // this node is a key
+            Frame::Seq { items, pointer, .. } => Some(format!("{}/{}", pointer, items.len())),
+        }
+    }
+
+    fn fail(&mut self, mark: Marker, message: String) {
+        if self.error.is_none() {
+            self.error = Some(YamlError { file: self.file.to_path_buf(), line: mark.line(), column: mark.col() + 1, message });
+        }
+    }
+
+    /// Attach a finished node to its parent (or make it the document root).
+    fn push_value(&mut self, value: Value, anchor: usize, mark: Marker) {
+        if anchor != 0 {
+            self.anchors.insert(anchor, value.clone());
+        }
+        let Some(top) = self.stack.last_mut() else {
+            if self.multi {
+                self.roots.push(value);
+            } else {
+                self.root = Some(value);
+            }
+            return;
+        };
+        match top {
+            Frame::Seq { items, .. } => items.push(value),
+            Frame::Map { map, pending_key, merges, .. } => match pending_key.take() {
+                None => {
+                    if !matches!(value, Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_)) {
+                        self.fail(mark, "complex map keys are not supported by Helm".into());
+                        return;
+                    }
+                    let key = key_to_string(&value);
+                    *pending_key = Some((key, mark));
+                }
+                Some((key, _)) => {
+                    if key == "<<" {
+                        merges.push(value);
+                    } else {
+                        map.insert(key, value);
+                    }
+                }
+            },
+        }
+    }
+
+    /// Record where the node that is about to start lives, if it is a map value or list item.
+    fn record_position(&mut self, mark: Marker) {
+        let Some(ptr) = self.child_pointer() else { return };
+        let pos = match self.stack.last() {
+            Some(Frame::Map { pending_key: Some((_, key_mark)), .. }) => *key_mark,
+            _ => mark,
+        };
+        self.positions.entry(ptr).or_insert(Pos { line: pos.line(), column: pos.col() + 1 });
+    }
+}
+
+impl MarkedEventReceiver for Builder<'_> {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        if self.error.is_some() {
+            return;
+        }
+        match ev {
+            Event::DocumentStart => {
+                self.documents += 1;
+                if self.documents > 1 && !self.multi {
+                    self.fail(mark, "a values file must hold a single YAML document".into());
+                }
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                self.record_position(mark);
+                let value = resolve_scalar(text, style, &tag);
+                self.push_value(value, anchor, mark);
+            }
+            Event::Alias(id) => {
+                self.record_position(mark);
+                match self.anchors.get(&id).cloned() {
+                    Some(v) => self.push_value(v, 0, mark),
+                    None => self.fail(mark, "alias refers to an unknown anchor".into()),
+                }
+            }
+            Event::SequenceStart(anchor, _) => {
+                self.record_position(mark);
+                let pointer = self.child_pointer().unwrap_or_default();
+                self.stack.push(Frame::Seq { items: Vec::new(), anchor, pointer });
+            }
+            Event::MappingStart(anchor, _) => {
+                self.record_position(mark);
+                let pointer = self.child_pointer().unwrap_or_default();
+                self.stack.push(Frame::Map { map: Map::new(), pending_key: None, anchor, pointer, merges: Vec::new() });
+            }
+            Event::SequenceEnd => {
+                if let Some(Frame::Seq { items, anchor, .. }) = self.stack.pop() {
+                    self.push_value(Value::Array(items), anchor, mark);
+                }
+            }
+            Event::DocumentEnd if self.multi && self.roots.len() < self.documents => self.roots.push(Value::Null),
+            Event::MappingEnd => {
+                if let Some(Frame::Map { map, anchor, merges, .. }) = self.stack.pop() {
+                    let map = apply_merge_keys(map, merges);
+                    self.push_value(Value::Object(map), anchor, mark);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// YAML 1.1 merge keys (`<<: *base`): explicit keys win over merged ones, earlier merges over later.
+fn apply_merge_keys(map: Map<String, Value>, merges: Vec<Value>) -> Map<String, Value> {
+    if merges.is_empty() {
+        return map;
+    }
+    let mut sources: Vec<Map<String, Value>> = Vec::new();
+    for m in merges {
+        match m {
+            Value::Object(o) => sources.push(o),
+            Value::Array(items) => sources.extend(items.into_iter().filter_map(|i| match i {
+                Value::Object(o) => Some(o),
+                _ => None,
+            })),
+            _ => {}
+        }
+    }
+    let mut out = Map::new();
+    for src in sources {
+        for (k, v) in src {
+            out.entry(k).or_insert(v);
+        }
+    }
+    for (k, v) in map {
+        out.insert(k, v);
+    }
+    out
+}
+
+/// Parse a stream of YAML documents (a rendered manifest) with Helm's (go-yaml v2) semantics.
+/// Empty documents come back as `Null`.
+pub fn parse_helm_yaml_documents(text: &str, file: &Path) -> Result<Vec<Value>, YamlError> {
+    let mut builder = Builder::new(file, true);
+    run_parser(text, file, &mut builder)?;
+    Ok(builder.roots)
+}
+
+impl<'a> Builder<'a> {
+    fn new(file: &'a Path, multi: bool) -> Self {
+        Builder { file, stack: Vec::new(), anchors: HashMap::new(), positions: HashMap::new(), root: None, documents: 0, multi, roots: Vec::new(), error: None }
+    }
+}
+
+fn run_parser(text: &str, file: &Path, builder: &mut Builder) -> Result<(), YamlError> {
+    let mut parser = Parser::new_from_str(text);
+    if let Err(e) = parser.load(builder, true) {
+        return Err(YamlError { file: file.to_path_buf(), line: e.marker().line(), column: e.marker().col() + 1, message: e.info().to_string() });
+    }
+    if let Some(err) = builder.error.take() {
+        return Err(err);
+    }
+    Ok(())
+}
+
+/// Parse YAML text with Helm's (go-yaml v2) semantics. Returns the value and the key positions.
+pub fn parse_helm_yaml(text: &str, file: &Path) -> Result<(Value, HashMap<String, Pos>), YamlError> {
+    let mut builder = Builder::new(file, false);
+    run_parser(text, file, &mut builder)?;
+    Ok((builder.root.unwrap_or(Value::Null), builder.positions))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(text: &str) -> ValuesDoc {
+        ValuesDoc::parse(text, Path::new("values.yaml")).unwrap()
+    }
+
+    #[test]
+    fn yaml_1_1_booleans_are_booleans() {
+        let d = parse("a: yes\nb: off\nc: On\nd: y\ne: 'yes'\nf: NO\n");
+        assert_eq!(d.value, json!({"a": true, "b": false, "c": true, "d": true, "e": "yes", "f": false}));
+    }
+
+    #[test]
+    fn go_integer_forms() {
+        let d = parse("oct: 0755\nhex: 0x1F\nunder: 1_000\nbin: 0b101\nneg: -0x10\nnotoct: 08\nplus: +12\no: 0o17\n");
+        assert_eq!(d.value, json!({"oct": 493, "hex": 31, "under": 1000, "bin": 5, "neg": -16, "notoct": 8.0, "plus": 12, "o": 15}));
+    }
+
+    #[test]
+    fn floats_nulls_and_strings() {
+        let d = parse("f: 1.5\ne: 1e3\nnn: ~\nm:\nt: 2001-12-14\ns: 1:20\nv: 1.2.3\nd: .5\n");
+        assert_eq!(d.value, json!({"f": 1.5, "e": 1000.0, "nn": null, "m": null, "t": "2001-12-14", "s": "1:20", "v": "1.2.3", "d": 0.5}));
+    }
+
+    #[test]
+    fn huge_integers_fall_back_to_unsigned_then_float() {
+        let d = parse("u: 18446744073709551615\nf: 18446744073709551616\n");
+        assert_eq!(d.value["u"], json!(18446744073709551615u64));
+        assert!(d.value["f"].is_f64());
+    }
+
+    #[test]
+    fn keys_resolve_like_helm() {
+        let d = parse("on: 1\n1: x\nn: 2\n");
+        assert_eq!(d.value, json!({"true": 1, "1": "x", "false": 2}));
+    }
+
+    #[test]
+    fn positions_of_keys_and_items() {
+        let d = parse("image:\n  repository: nginx\n  tag: \"1.0\"\nenv:\n  - name: A\n    value: b\n");
+        assert_eq!(d.positions.get("/image"), Some(Pos { line: 1, column: 1 }));
+        assert_eq!(d.positions.get("/image/tag"), Some(Pos { line: 3, column: 3 }));
+        assert_eq!(d.positions.get("/env/0").map(|p| p.line), Some(5));
+        assert_eq!(d.positions.get("/env/0/value"), Some(Pos { line: 6, column: 5 }));
+        assert_eq!(d.positions.nearest("/image/tag/extra").unwrap().0, "/image/tag");
+    }
+
+    #[test]
+    fn anchors_and_merge_keys() {
+        let d = parse("base: &b\n  a: 1\n  b: 2\nchild:\n  <<: *b\n  b: 3\nlist: [*b]\n");
+        assert_eq!(d.value["child"], json!({"a": 1, "b": 3}));
+        assert_eq!(d.value["list"], json!([{"a": 1, "b": 2}]));
+    }
+
+    #[test]
+    fn empty_file_is_empty_map_and_scalar_root_is_an_error() {
+        assert_eq!(parse("# only a comment\n").value, json!({}));
+        let err = ValuesDoc::parse("just text\n", Path::new("v.yaml")).unwrap_err();
+        assert!(err.message.contains("map"), "{err}");
+    }
+
+    #[test]
+    fn syntax_errors_carry_line_and_column() {
+        let err = ValuesDoc::parse("a: 1\nb: [1, 2\n", Path::new("v.yaml")).unwrap_err();
+        assert!(err.line >= 2, "{err}");
+        assert!(err.to_string().starts_with("v.yaml:"), "{err}");
+    }
+
+    #[test]
+    fn dotted_paths() {
+        assert_eq!(pointer_to_dotted("/image/tag"), "image.tag");
+        assert_eq!(pointer_to_dotted("/env/0/name"), "env[0].name");
+        assert_eq!(pointer_to_dotted("/a~1b"), "a/b");
+    }
+}

@@ -1,0 +1,104 @@
+//! Command-line pieces shared by several commands: how to find helm, which values to apply,
+//! how to call `helm template`, and the exit codes.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::Args;
+
+use crate::chart::merge::UserValues;
+use crate::render::{Helm, RenderRequest};
+
+/// Exit code: success (valid, no error finding, no failure).
+pub const EXIT_OK: u8 = 0;
+/// Exit code: the check found a problem (invalid values, error findings, failures, breaking changes).
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: chartproof could not do its job (missing chart, unreadable YAML, no helm, bad flags).
+pub const EXIT_UNUSABLE: u8 = 2;
+
+pub fn exit(code: u8) -> ExitCode {
+    ExitCode::from(code)
+}
+
+/// Where helm is and how long it may take.
+#[derive(Args, Debug, Clone)]
+pub struct HelmArgs {
+    /// helm binary to run (default: $HELM_BIN, then `helm` on PATH)
+    #[arg(long, value_name = "PATH")]
+    pub helm: Option<PathBuf>,
+    /// Seconds one `helm template` may run before it is killed and reported
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub helm_timeout: u64,
+}
+
+impl HelmArgs {
+    pub fn discover(&self) -> Result<Helm> {
+        Helm::discover(self.helm.as_deref())
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.helm_timeout.max(1))
+    }
+}
+
+/// Values given on the command line, applied in Helm's order: files, then --set, then --set-string.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ValuesArgs {
+    /// Values file to apply over the chart defaults (repeatable; later files win)
+    #[arg(short = 'f', long = "values", value_name = "FILE")]
+    pub values: Vec<PathBuf>,
+    /// Set a value like helm does: key=value, a.b[0]=x, list={a,b} (repeatable)
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Set a value and keep it a string (repeatable)
+    #[arg(long = "set-string", value_name = "KEY=VALUE")]
+    pub set_string: Vec<String>,
+}
+
+impl ValuesArgs {
+    pub fn load(&self) -> Result<UserValues> {
+        UserValues::load(&self.values, &self.set, &self.set_string)
+    }
+
+    pub fn apply_to(&self, req: &mut RenderRequest) {
+        req.values_files.extend(self.values.iter().cloned());
+        req.sets.extend(self.set.iter().cloned());
+        req.set_strings.extend(self.set_string.iter().cloned());
+    }
+}
+
+/// Flags passed through to `helm template`.
+#[derive(Args, Debug, Clone)]
+pub struct TemplateArgs {
+    /// Release name for `helm template`
+    #[arg(long, default_value = "release")]
+    pub release_name: String,
+    /// Namespace for `helm template`
+    #[arg(long, short = 'n')]
+    pub namespace: Option<String>,
+    /// Kubernetes version for capabilities and schema checks (e.g. 1.31)
+    #[arg(long, value_name = "X.Y")]
+    pub kube_version: Option<String>,
+    /// Extra API versions for .Capabilities (repeatable)
+    #[arg(long = "api-versions", value_name = "GROUP/VERSION")]
+    pub api_versions: Vec<String>,
+    /// Render the chart's crds/ folder too
+    #[arg(long)]
+    pub include_crds: bool,
+}
+
+impl TemplateArgs {
+    /// A render request for `chart_dir` with these flags and helm's timeout.
+    pub fn request(&self, chart_dir: impl Into<PathBuf>, helm: &HelmArgs) -> RenderRequest {
+        let mut req = RenderRequest::new(chart_dir);
+        req.release_name = self.release_name.clone();
+        req.namespace = self.namespace.clone();
+        req.kube_version = self.kube_version.clone();
+        req.api_versions = self.api_versions.clone();
+        req.include_crds = self.include_crds;
+        req.timeout = helm.timeout();
+        req
+    }
+}

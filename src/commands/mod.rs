@@ -1,0 +1,4 @@
+//! One file per subcommand: its flags (clap) and a `run` that drives the pipeline and hands the
+//! result to a reporter. `main.rs` only parses and dispatches here.
+
+pub mod common;

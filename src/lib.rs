@@ -1,0 +1,13 @@
+//! chartproof: make Helm charts provably safe to ship.
+//!
+//! The pipeline, one module per stage:
+//! `chart` (load chart, values with positions) → `contract` (infer, annotate, validate, compat)
+//! → `generate` (strategies, shrink, cases) → `render` (real helm, parallel, cache)
+//! → `manifest` (documents, typed workload views) → `rules` (invariants, catalog)
+//! → `report` (one file per output format), plus `diff` between two releases.
+
+pub mod chart;
+pub mod commands;
+pub mod manifest;
+pub mod render;
+pub mod rules;

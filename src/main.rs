@@ -1,0 +1,30 @@
+//! chartproof command line: parse arguments and dispatch to `commands`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use chartproof::commands::common::{EXIT_UNUSABLE, exit};
+
+/// Make Helm charts provably safe to ship.
+#[derive(Parser)]
+#[command(name = "chartproof", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result: anyhow::Result<ExitCode> = match cli.command {};
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            exit(EXIT_UNUSABLE)
+        }
+    }
+}

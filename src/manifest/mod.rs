@@ -1,0 +1,198 @@
+//! A rendered release split into resources: each YAML document of `helm template` output with its
+//! identity (apiVersion, kind, namespace, name), the template it came from (helm's `# Source:`
+//! line) and its body, read with the same YAML 1.1 rules Kubernetes uses. Document order is kept
+//! only for display; nothing downstream may depend on it.
+
+pub mod workload;
+
+use std::path::Path;
+
+use serde_json::Value;
+
+pub use workload::{Container, PodTemplate};
+
+/// One Kubernetes object of a rendered release.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    /// `metadata.namespace` as rendered (None when the template leaves it to the release namespace).
+    pub namespace: Option<String>,
+    /// Template path from helm's `# Source:` comment, e.g. `go-service/templates/deployment.yaml`.
+    pub template: Option<String>,
+    /// 1-based line of the document's first line in helm's output.
+    pub line: usize,
+    pub body: Value,
+}
+
+impl Resource {
+    /// `Kind/namespace/name` (namespace omitted when unset).
+    pub fn display_id(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{}/{}/{}", self.kind, ns, self.name),
+            None => format!("{}/{}", self.kind, self.name),
+        }
+    }
+
+    /// The API group (`apps`, `networking.k8s.io`; empty for the core group).
+    pub fn group(&self) -> &str {
+        self.api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("")
+    }
+
+    /// Identity used to match resources across renders: group, kind, namespace, name.
+    pub fn key(&self) -> (String, String, String, String) {
+        (self.group().to_string(), self.kind.clone(), self.namespace.clone().unwrap_or_default(), self.name.clone())
+    }
+
+    pub fn labels(&self) -> Option<&serde_json::Map<String, Value>> {
+        self.body.pointer("/metadata/labels").and_then(Value::as_object)
+    }
+
+    pub fn annotations(&self) -> Option<&serde_json::Map<String, Value>> {
+        self.body.pointer("/metadata/annotations").and_then(Value::as_object)
+    }
+
+    /// The pod template of a workload (or the Pod itself).
+    pub fn pod_template(&self) -> Option<PodTemplate<'_>> {
+        PodTemplate::of(self)
+    }
+}
+
+/// A document that is not a Kubernetes object (no kind, not a map, unreadable YAML).
+#[derive(Debug, Clone)]
+pub struct ManifestProblem {
+    pub template: Option<String>,
+    pub line: usize,
+    pub message: String,
+}
+
+/// All resources of one render.
+#[derive(Debug, Clone, Default)]
+pub struct Manifest {
+    pub resources: Vec<Resource>,
+    pub problems: Vec<ManifestProblem>,
+}
+
+impl Manifest {
+    /// Split and parse `helm template` output.
+    pub fn parse(text: &str) -> Manifest {
+        let mut manifest = Manifest::default();
+        for chunk in split_documents(text) {
+            let source = chunk.text.lines().find_map(|l| l.strip_prefix("# Source: ")).map(|s| s.trim().to_string());
+            let values = match crate::chart::values::parse_helm_yaml_documents(chunk.text, Path::new(source.as_deref().unwrap_or("manifest"))) {
+                Ok(v) => v,
+                Err(e) => {
+                    manifest.problems.push(ManifestProblem { template: source, line: chunk.line + e.line.saturating_sub(1), message: e.message });
+                    continue;
+                }
+            };
+            for body in values {
+                if body.is_null() {
+                    continue;
+                }
+                let kind = body.get("kind").and_then(Value::as_str);
+                let api_version = body.get("apiVersion").and_then(Value::as_str);
+                let (Some(kind), Some(_)) = (kind, api_version) else {
+                    manifest.problems.push(ManifestProblem {
+                        template: source.clone(),
+                        line: chunk.line,
+                        message: "document has no kind/apiVersion; it is not a Kubernetes object".into(),
+                    });
+                    continue;
+                };
+                // A List expands into its items, as kubectl does.
+                if kind.ends_with("List") && body.get("items").is_some_and(Value::is_array) {
+                    for item in body["items"].as_array().unwrap() {
+                        if let Some(r) = resource_from(item.clone(), source.clone(), chunk.line) {
+                            manifest.resources.push(r);
+                        }
+                    }
+                    continue;
+                }
+                if let Some(r) = resource_from(body, source.clone(), chunk.line) {
+                    manifest.resources.push(r);
+                }
+            }
+        }
+        manifest
+    }
+
+    /// Resources that have a pod template, with it.
+    pub fn workloads(&self) -> impl Iterator<Item = (&Resource, PodTemplate<'_>)> {
+        self.resources.iter().filter_map(|r| r.pod_template().map(|p| (r, p)))
+    }
+
+    pub fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a Resource> + 'a {
+        self.resources.iter().filter(move |r| r.kind == kind)
+    }
+}
+
+fn resource_from(body: Value, template: Option<String>, line: usize) -> Option<Resource> {
+    let kind = body.get("kind")?.as_str()?.to_string();
+    let api_version = body.get("apiVersion")?.as_str()?.to_string();
+    let meta = body.get("metadata");
+    let name = meta
+        .and_then(|m| m.get("name").and_then(Value::as_str).or_else(|| m.get("generateName").and_then(Value::as_str)))
+        .unwrap_or("")
+        .to_string();
+    let namespace = meta.and_then(|m| m.get("namespace")).and_then(Value::as_str).map(str::to_string);
+    Some(Resource { api_version, kind, name, namespace, template, line, body })
+}
+
+struct Chunk<'a> {
+    text: &'a str,
+    line: usize,
+}
+
+/// Split on `---` separator lines, keeping each document's starting line.
+fn split_documents(text: &str) -> Vec<Chunk<'_>> {
+    let mut chunks = Vec::new();
+    let mut start = 0usize;
+    let mut start_line = 1usize;
+    let mut offset = 0usize;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let trimmed = line.trim_end();
+        if trimmed == "---" || trimmed.starts_with("--- ") {
+            if offset > start {
+                chunks.push(Chunk { text: &text[start..offset], line: start_line });
+            }
+            start = offset + line.len();
+            start_line = i + 2;
+        }
+        offset += line.len();
+    }
+    if text.len() > start {
+        chunks.push(Chunk { text: &text[start..], line: start_line });
+    }
+    chunks.retain(|c| c.text.lines().any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')));
+    chunks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OUT: &str = "---\n# Source: demo/templates/svc.yaml\napiVersion: v1\nkind: Service\nmetadata:\n  name: demo\nspec:\n  selector:\n    app: demo\n---\n# Source: demo/templates/deploy.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: demo\n  namespace: prod\nspec:\n  template:\n    metadata:\n      labels: {app: demo}\n    spec:\n      containers:\n      - name: app\n        image: x\n---\n# Source: demo/templates/crd.yaml\napiVersion: example.com/v1\nkind: Thing\nmetadata: {name: t}\nspec:\n  ops: [=, \"!=\"]\n";
+
+    #[test]
+    fn splits_and_identifies() {
+        let m = Manifest::parse(OUT);
+        assert!(m.problems.is_empty(), "{:?}", m.problems);
+        assert_eq!(m.resources.len(), 3);
+        assert_eq!(m.resources[0].template.as_deref(), Some("demo/templates/svc.yaml"));
+        assert_eq!(m.resources[1].display_id(), "Deployment/prod/demo");
+        assert_eq!(m.resources[1].group(), "apps");
+        assert_eq!(m.resources[1].line, 11);
+        assert_eq!(m.resources[2].body["spec"]["ops"][0], "=");
+        assert_eq!(m.workloads().count(), 1);
+    }
+
+    #[test]
+    fn bad_documents_are_problems_not_panics() {
+        let m = Manifest::parse("---\n# Source: x/templates/a.yaml\nfoo: [1\n---\n# Source: x/templates/b.yaml\njust: data\n");
+        assert_eq!(m.resources.len(), 0);
+        assert_eq!(m.problems.len(), 2);
+        assert_eq!(m.problems[0].template.as_deref(), Some("x/templates/a.yaml"));
+    }
+}

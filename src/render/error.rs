@@ -1,0 +1,96 @@
+//! helm's error text turned into a structured error: template file, line, column and message,
+//! for the forms Helm 3 and Helm 4 print (template parse/exec errors, `fail`, schema errors).
+
+use regex::Regex;
+use std::sync::LazyLock;
+
+/// A helm failure, with the template location when helm gave one.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HelmError {
+    /// Template path as helm names it (`mychart/templates/deployment.yaml`).
+    pub template: Option<String>,
+    pub line: Option<u32>,
+    pub column: Option<u32>,
+    /// The most specific message (for `fail`, the text passed to it).
+    pub message: String,
+    /// helm's whole stderr.
+    pub raw: String,
+    /// helm rejected the values against values.schema.json.
+    pub schema_error: bool,
+}
+
+impl std::fmt::Display for HelmError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.template, self.line) {
+            (Some(t), Some(l)) => write!(f, "{t}:{l}: {}", self.message),
+            (Some(t), None) => write!(f, "{t}: {}", self.message),
+            _ => write!(f, "{}", self.message),
+        }
+    }
+}
+
+static EXEC_ERROR: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"execution error at \(([^:()]+):(\d+):(\d+)\):\s*(.*)").unwrap());
+static TEMPLATE_ERROR: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"template: ([^:\s]+):(\d+)(?::(\d+))?: (.*)").unwrap());
+static YAML_ERROR: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"YAML parse error on ([^:\s]+): (.*)").unwrap());
+
+impl HelmError {
+    /// Parse helm's stderr.
+    pub fn parse(stderr: &str) -> HelmError {
+        let text: String = stderr
+            .lines()
+            .filter(|l| !l.starts_with("WARNING:") && !l.starts_with("walk.go") && !l.trim().is_empty())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let body = text.strip_prefix("Error: ").unwrap_or(&text).to_string();
+        let schema_error = body.contains("values don't meet the specifications of the schema");
+        let mut err = HelmError { template: None, line: None, column: None, message: body.trim().to_string(), raw: stderr.to_string(), schema_error };
+        if let Some(c) = EXEC_ERROR.captures(&body) {
+            err.template = Some(c[1].to_string());
+            err.line = c[2].parse().ok();
+            err.column = c[3].parse().ok();
+            err.message = c[4].trim().to_string();
+        } else if let Some(c) = TEMPLATE_ERROR.captures(&body) {
+            err.template = Some(c[1].to_string());
+            err.line = c[2].parse().ok();
+            err.column = c.get(3).and_then(|m| m.as_str().parse().ok());
+            err.message = c[4].trim().to_string();
+        } else if let Some(c) = YAML_ERROR.captures(&body) {
+            err.template = Some(c[1].to_string());
+            err.message = c[2].trim().to_string();
+        }
+        if err.message.is_empty() {
+            err.message = "helm failed without a message".into();
+        }
+        err
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fail_call_location() {
+        let e = HelmError::parse("Error: execution error at (loki/templates/validate.yaml:19:4): Please define loki.storage.bucketNames.chunks\n");
+        assert_eq!(e.template.as_deref(), Some("loki/templates/validate.yaml"));
+        assert_eq!((e.line, e.column), (Some(19), Some(4)));
+        assert_eq!(e.message, "Please define loki.storage.bucketNames.chunks");
+    }
+
+    #[test]
+    fn template_exec_error() {
+        let e = HelmError::parse("Error: template: demo/templates/deployment.yaml:30:28: executing \"demo/templates/deployment.yaml\" at <index .Values.hosts 0>: error calling index: index out of range: 0\n");
+        assert_eq!(e.template.as_deref(), Some("demo/templates/deployment.yaml"));
+        assert_eq!(e.line, Some(30));
+        assert!(e.message.contains("index out of range"));
+    }
+
+    #[test]
+    fn yaml_parse_error_and_schema() {
+        let e = HelmError::parse("Error: YAML parse error on demo/templates/cm.yaml: error converting YAML to JSON: yaml: line 7: mapping values are not allowed in this context\n");
+        assert_eq!(e.template.as_deref(), Some("demo/templates/cm.yaml"));
+        let s = HelmError::parse("Error: values don't meet the specifications of the schema(s) in the following chart(s):\ndemo:\n- at '/replicaCount': got string, want integer\n");
+        assert!(s.schema_error);
+        assert!(s.template.is_none());
+    }
+}

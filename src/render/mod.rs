@@ -1,0 +1,124 @@
+//! Rendering charts with the real `helm template`: the request (release, namespace, values,
+//! capabilities), the structured result or error, and a content-addressed render cache.
+
+pub mod cache;
+pub mod error;
+pub mod helm;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+
+pub use error::HelmError;
+pub use helm::{Helm, TimedOut};
+
+/// Default time a single `helm template` may take before it is killed.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Everything `helm template` is told, besides the chart.
+#[derive(Debug, Clone)]
+pub struct RenderRequest {
+    pub chart_dir: PathBuf,
+    pub release_name: String,
+    pub namespace: Option<String>,
+    /// Values files in order (`-f`).
+    pub values_files: Vec<PathBuf>,
+    /// `--set` arguments in order.
+    pub sets: Vec<String>,
+    /// `--set-string` arguments in order.
+    pub set_strings: Vec<String>,
+    pub kube_version: Option<String>,
+    pub api_versions: Vec<String>,
+    pub include_crds: bool,
+    pub timeout: Duration,
+}
+
+impl RenderRequest {
+    pub fn new(chart_dir: impl Into<PathBuf>) -> Self {
+        RenderRequest {
+            chart_dir: chart_dir.into(),
+            release_name: "release".into(),
+            namespace: None,
+            values_files: Vec::new(),
+            sets: Vec::new(),
+            set_strings: Vec::new(),
+            kube_version: None,
+            api_versions: Vec::new(),
+            include_crds: false,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// The argument list after `helm`.
+    pub fn args(&self) -> Vec<String> {
+        let mut a = vec!["template".to_string(), self.release_name.clone(), self.chart_dir.display().to_string()];
+        if let Some(ns) = &self.namespace {
+            a.extend(["--namespace".into(), ns.clone()]);
+        }
+        for f in &self.values_files {
+            a.extend(["--values".into(), f.display().to_string()]);
+        }
+        for s in &self.sets {
+            a.extend(["--set".into(), s.clone()]);
+        }
+        for s in &self.set_strings {
+            a.extend(["--set-string".into(), s.clone()]);
+        }
+        if let Some(k) = &self.kube_version {
+            a.extend(["--kube-version".into(), k.clone()]);
+        }
+        for v in &self.api_versions {
+            a.extend(["--api-versions".into(), v.clone()]);
+        }
+        if self.include_crds {
+            a.push("--include-crds".into());
+        }
+        a
+    }
+
+    /// A command line a user can paste to reproduce this render.
+    pub fn command_line(&self, helm: &Helm) -> String {
+        std::iter::once(helm.path.display().to_string()).chain(self.args()).map(|a| shell_quote(&a)).collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// Quote a word for a POSIX shell when it needs it.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// Why a render produced no manifest.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RenderFailure {
+    /// helm ran and failed (template error, schema error, `fail` call…).
+    #[error("{0}")]
+    Helm(HelmError),
+    /// helm outlived the timeout and was killed.
+    #[error("helm template did not finish within {0:?} and was killed")]
+    Timeout(Duration),
+}
+
+/// Outcome of one `helm template` run.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub manifest: String,
+    /// helm's stderr (warnings) even on success.
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+/// Run `helm template`. `Err` is for problems running helm at all; a helm failure or timeout is
+/// an `Ok(Err(RenderFailure))` so callers can turn it into a finding.
+pub fn render(helm: &Helm, req: &RenderRequest) -> Result<Result<Rendered, RenderFailure>> {
+    match helm::run_with_timeout(&helm.path, &req.args(), req.timeout) {
+        Ok(out) if out.success => Ok(Ok(Rendered { manifest: out.stdout, stderr: out.stderr, elapsed: out.elapsed })),
+        Ok(out) => Ok(Err(RenderFailure::Helm(HelmError::parse(&out.stderr)))),
+        Err(e) if e.downcast_ref::<TimedOut>().is_some() => Ok(Err(RenderFailure::Timeout(req.timeout))),
+        Err(e) => Err(e),
+    }
+}
