@@ -11,3 +11,4 @@ pub mod commands;
 pub mod manifest;
 pub mod render;
 pub mod rules;
+pub mod schemas;
