@@ -8,7 +8,10 @@
 
 pub mod chart;
 pub mod commands;
+pub mod contract;
+pub mod diff;
 pub mod manifest;
 pub mod render;
+pub mod report;
 pub mod rules;
 pub mod schemas;

@@ -15,11 +15,16 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Show what upgrading a chart changes: values contract, cluster objects, rule findings
+    Diff(chartproof::commands::diff::DiffArgs),
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result: anyhow::Result<ExitCode> = match cli.command {};
+    let result: anyhow::Result<ExitCode> = match cli.command {
+        Command::Diff(args) => chartproof::commands::diff::run(args),
+    };
     match result {
         Ok(code) => code,
         Err(e) => {
