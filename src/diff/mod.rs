@@ -253,11 +253,20 @@ fn diff_pair(o: &SideResource, n: &SideResource, opts: &DiffOptions, ignored: &m
     }
     let secret_paths = if opts.show_secrets { Vec::new() } else { redact::mask_pair(&n.id.kind, &mut old_body, &mut new_body) };
     let mut fields = Vec::new();
-    let mut display_new = new_body.clone();
+    let (mut display_old, mut display_new) = (old_body.clone(), new_body.clone());
     for c in diff_values(&old_body, &new_body) {
         if let Some(pattern) = ignore_pattern(&c, &opts.ignores) {
             count_ignored(ignored, pattern);
-            c.path.set(&mut display_new, c.old.clone());
+            // Keep ignored changes out of the text diff without showing a value that is not there.
+            match c.kind {
+                FieldChangeKind::Changed => {
+                    c.path.set(&mut display_old, Some(Value::String("(ignored)".into())));
+                    c.path.set(&mut display_new, Some(Value::String("(ignored)".into())));
+                }
+                _ => {
+                    c.path.set(&mut display_new, c.old.clone());
+                }
+            }
             continue;
         }
         let redacted = secret_paths.iter().any(|p| c.path.starts_with(p) || p.starts_with(&c.path));
@@ -275,7 +284,7 @@ fn diff_pair(o: &SideResource, n: &SideResource, opts: &DiffOptions, ignored: &m
         return None;
     }
     let label = |r: &SideResource, side: &str| format!("{side}/{}", r.resource.display_id());
-    let text = unified_text_diff(&old_body, &display_new, opts.context, &label(o, "old"), &label(n, "new"));
+    let text = unified_text_diff(&display_old, &display_new, opts.context, &label(o, "old"), &label(n, "new"));
     let mut d = whole(n, ResourceChange::Modified, None);
     d.breaking = fields.iter().any(|f| f.immutable.is_some());
     d.fields = fields;

@@ -7,19 +7,17 @@ use anyhow::{Context, Result};
 use globset::{GlobBuilder, GlobMatcher};
 
 /// Patterns whose changes are ignored by default (`--no-default-ignores` turns them off).
-pub const DEFAULT_IGNORES: &[&str] = &[
-    "metadata.labels.helm.sh/chart",
-    "*.metadata.labels.helm.sh/chart",
-    "metadata.labels.app.kubernetes.io/version",
-    "*.metadata.labels.app.kubernetes.io/version",
-    "metadata.annotations.checksum/*",
-    "*.metadata.annotations.checksum/*",
+/// (what it is called in reports, glob)
+pub const DEFAULT_IGNORES: &[(&str, &str)] = &[
+    ("label helm.sh/chart", "{metadata,*.metadata}.labels.helm.sh/chart"),
+    ("label app.kubernetes.io/version", "{metadata,*.metadata}.labels.app.kubernetes.io/version"),
+    ("annotation checksum/*", "{metadata,*.metadata}.annotations.checksum/*"),
 ];
 
 /// One ignore pattern.
 #[derive(Debug, Clone)]
 pub struct IgnorePattern {
-    /// As the user wrote it (or the default).
+    /// As the user wrote it (or the default's name, e.g. `label helm.sh/chart`).
     pub text: String,
     pub default: bool,
     matcher: GlobMatcher,
@@ -37,8 +35,8 @@ impl IgnoreSet {
     pub fn new(user: &[String], no_defaults: bool) -> Result<IgnoreSet> {
         let mut patterns = Vec::new();
         if !no_defaults {
-            for p in DEFAULT_IGNORES {
-                patterns.push(IgnorePattern { text: p.to_string(), default: true, matcher: compile(p)? });
+            for (name, glob) in DEFAULT_IGNORES {
+                patterns.push(IgnorePattern { text: name.to_string(), default: true, matcher: compile(glob)? });
             }
         }
         for p in user {
