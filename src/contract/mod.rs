@@ -148,44 +148,92 @@ impl Contract {
         Ok(Contract { schema, source, chart_name: chart.meta.name.clone(), own_schema, defaults: chart.values.value.clone(), subcharts, validator: Arc::new(validator) })
     }
 
-    /// Whether user values merged over the defaults (`UserValues::merged_over`, or the fully
-    /// coalesced values) satisfy the contract of the chart and of every enabled subchart, as Helm
-    /// checks them. Cheap: validators are compiled once.
-    pub fn is_valid(&self, merged: &Value) -> bool {
-        let values = self.coalesce_subcharts(merged.clone());
-        self.is_valid_coalesced(&values)
+    /// Whether values satisfy the contract of the chart and of every enabled subchart, as Helm
+    /// checks them. `values` are the user's values, alone (`UserValues::overrides`) or merged over
+    /// the defaults (`UserValues::merged_over`). Cheap: validators are compiled once.
+    pub fn is_valid(&self, values: &Value) -> bool {
+        let (coalesced, enabled) = self.helm_values(values);
+        self.is_valid_coalesced(&coalesced, &enabled)
     }
 
-    fn is_valid_coalesced(&self, values: &Value) -> bool {
-        if !self.validator.is_valid(values) {
-            return false;
-        }
-        self.subcharts.iter().all(|s| match values.get(&s.key) {
-            Some(v) if self.is_enabled(s, values) => s.contract.is_valid_coalesced(v),
-            _ => true,
-        })
+    fn is_valid_coalesced(&self, values: &Value, enabled: &[Enabled]) -> bool {
+        self.validator.is_valid(values)
+            && enabled.iter().all(|e| {
+                let s = &self.subcharts[e.index];
+                values.get(&s.key).is_none_or(|v| s.contract.is_valid_coalesced(v, &e.below))
+            })
     }
 
-    /// Helm's coalesced values: `merged` (user values over this chart's defaults) with each enabled
-    /// subchart's defaults under its key and the parent's globals copied into it.
-    pub fn coalesce_subcharts(&self, mut merged: Value) -> Value {
-        if !merged.is_object() {
-            return merged;
-        }
-        // Conditions are read on values that hold every subchart's defaults, as Helm does.
-        let mut all = merged.clone();
-        for s in &self.subcharts {
-            let under = all.get(&s.key).cloned().unwrap_or(Value::Object(Default::default()));
-            let mut sub = s.contract.defaults.clone();
-            coalesce(&mut sub, &under);
-            all.as_object_mut().unwrap().insert(s.key.clone(), sub);
-        }
-        let global = merged.get("global").cloned();
-        for s in &self.subcharts {
-            if !self.is_enabled(s, &all) {
-                continue;
+    /// The values Helm validates and renders with for the user's `overrides`: Helm first drops
+    /// disabled dependencies and replaces the chart's defaults with its defaults merged with every
+    /// enabled subchart's defaults (globals copied in, nulls kept), then coalesces the user's
+    /// values over that (a null deletes), then each subchart's defaults under its key again with
+    /// the parent's globals copied in. Also returns which subcharts are enabled.
+    pub fn helm_values(&self, overrides: &Value) -> (Value, Vec<Enabled>) {
+        let enabled = self.enabled_subcharts(overrides);
+        let mut values = self.processed_defaults(&enabled);
+        coalesce(&mut values, overrides);
+        let values = self.coalesce_deps(values, &enabled);
+        (values, enabled)
+    }
+
+    /// Which subcharts are on: conditions and tags read on the user's values coalesced over the
+    /// defaults of the chart and of all its subcharts.
+    fn enabled_subcharts(&self, overrides: &Value) -> Vec<Enabled> {
+        let mut all = self.defaults.clone();
+        coalesce(&mut all, overrides);
+        if let Some(obj) = all.as_object_mut() {
+            for s in &self.subcharts {
+                let mut sub = s.contract.defaults.clone();
+                if let Some(under) = obj.get(&s.key) {
+                    coalesce(&mut sub, under);
+                }
+                obj.insert(s.key.clone(), sub);
             }
-            let under = merged.get(&s.key).cloned().unwrap_or(Value::Object(Default::default()));
+        }
+        let empty = Value::Object(Default::default());
+        (0..self.subcharts.len())
+            .filter(|&i| self.is_enabled(&self.subcharts[i], &all))
+            .map(|index| {
+                let s = &self.subcharts[index];
+                let under = overrides.get(&s.key).unwrap_or(&empty);
+                Enabled { index, below: s.contract.enabled_subcharts(under) }
+            })
+            .collect()
+    }
+
+    /// The chart's defaults after Helm's dependency processing (`MergeValues`: nulls kept).
+    fn processed_defaults(&self, enabled: &[Enabled]) -> Value {
+        let mut values = self.defaults.clone();
+        if !values.is_object() {
+            values = Value::Object(Default::default());
+        }
+        let global = values.get("global").cloned();
+        for e in enabled {
+            let s = &self.subcharts[e.index];
+            let mut sub = s.contract.processed_defaults(&e.below);
+            if let Some(under) = values.get(&s.key) {
+                merge_keeping_nulls(&mut sub, under);
+            }
+            if let (Some(g), Some(obj)) = (&global, sub.as_object_mut()) {
+                let sub_global = obj.entry("global").or_insert_with(|| Value::Object(Default::default()));
+                merge_keeping_nulls(sub_global, g);
+            }
+            values.as_object_mut().unwrap().insert(s.key.clone(), sub);
+        }
+        values
+    }
+
+    /// Helm's `coalesceDeps`: each enabled subchart's defaults under the parent's values for it,
+    /// and the parent's globals copied into it.
+    fn coalesce_deps(&self, mut values: Value, enabled: &[Enabled]) -> Value {
+        if !values.is_object() {
+            return values;
+        }
+        let global = values.get("global").cloned();
+        for e in enabled {
+            let s = &self.subcharts[e.index];
+            let under = values.get(&s.key).cloned().unwrap_or(Value::Object(Default::default()));
             if !under.is_object() {
                 continue; // Helm warns and skips a subchart whose values are not a map.
             }
@@ -199,10 +247,10 @@ impl Contract {
                 coalesce(&mut sub_global, g);
                 sub.as_object_mut().unwrap().insert("global".into(), sub_global);
             }
-            let sub = s.contract.coalesce_subcharts(sub);
-            merged.as_object_mut().unwrap().insert(s.key.clone(), sub);
+            let sub = s.contract.coalesce_deps(sub, &e.below);
+            values.as_object_mut().unwrap().insert(s.key.clone(), sub);
         }
-        merged
+        values
     }
 
     /// Helm's dependency switch: the first condition path that resolves to a boolean decides, else
@@ -222,6 +270,30 @@ impl Contract {
 
     pub(crate) fn validator(&self) -> &jsonschema::Validator {
         &self.validator
+    }
+}
+
+/// An enabled subchart (index into `Contract::subcharts`) and which of its own are enabled.
+#[derive(Debug, Clone)]
+pub struct Enabled {
+    pub index: usize,
+    pub below: Vec<Enabled>,
+}
+
+/// Helm's `MergeTables`: maps merge key by key, `over` wins, nulls are kept (not deletions).
+fn merge_keeping_nulls(base: &mut Value, over: &Value) {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(k) {
+                    Some(bv @ Value::Object(_)) if v.is_object() => merge_keeping_nulls(bv, v),
+                    _ => {
+                        b.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o.clone(),
     }
 }
 

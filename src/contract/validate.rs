@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::Contract;
+use super::{Contract, Enabled};
 use crate::chart::Chart;
 use crate::chart::merge::UserValues;
 use crate::chart::values::{ValuesDoc, json_type_name, pointer_segment, pointer_to_dotted};
@@ -65,12 +65,11 @@ impl std::fmt::Display for ValidationError {
 
 /// Validate the user's values over the chart's defaults; every error, in a stable order.
 pub fn validate_values(contract: &Contract, chart: &Chart, user: &UserValues) -> Vec<ValidationError> {
-    let merged = user.merged_over(&chart.values.value);
-    let coalesced = contract.coalesce_subcharts(merged);
+    let (coalesced, enabled) = contract.helm_values(&user.overrides());
     let mut sources = Sources { sets: user.sets.iter().map(|s| (s.text.clone(), s.pointers())).collect(), files: user.files.iter().collect(), defaults: Vec::new() };
     collect_defaults(chart, "", &mut sources.defaults);
     let mut errors = Vec::new();
-    validate_level(contract, &coalesced, "", &contract.chart_name, &sources, &mut errors);
+    validate_level(contract, &coalesced, &enabled, "", &contract.chart_name, &sources, &mut errors);
     errors
 }
 
@@ -88,17 +87,15 @@ fn collect_defaults<'a>(chart: &'a Chart, prefix: &str, out: &mut Vec<(String, &
     }
 }
 
-fn validate_level(contract: &Contract, values: &Value, prefix: &str, chart_label: &str, sources: &Sources, errors: &mut Vec<ValidationError>) {
+fn validate_level(contract: &Contract, values: &Value, enabled: &[Enabled], prefix: &str, chart_label: &str, sources: &Sources, errors: &mut Vec<ValidationError>) {
     for e in contract.validator().iter_errors(values) {
         errors.push(describe(&e, prefix, chart_label, sources));
     }
-    for s in &contract.subcharts {
-        if !contract.is_enabled(s, values) {
-            continue;
-        }
+    for e in enabled {
+        let s = &contract.subcharts[e.index];
         if let Some(v) = values.get(&s.key) {
             let p = format!("{prefix}/{}", pointer_segment(&s.key));
-            validate_level(&s.contract, v, &p, &format!("{chart_label}/{}", s.key), sources, errors);
+            validate_level(&s.contract, v, &e.below, &p, &format!("{chart_label}/{}", s.key), sources, errors);
         }
     }
 }
