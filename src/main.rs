@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use chartproof::commands;
 use chartproof::commands::common::{EXIT_UNUSABLE, exit};
 
 /// Make Helm charts provably safe to ship.
@@ -15,11 +16,19 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Infer the values contract (values.schema.json): print it, --write it, or --check it
+    Schema(commands::schema::SchemaArgs),
+    /// Validate values (-f, --set) against the chart's contract like Helm does
+    Validate(commands::validate::ValidateArgs),
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result: anyhow::Result<ExitCode> = match cli.command {};
+    let result: anyhow::Result<ExitCode> = match cli.command {
+        Command::Schema(args) => commands::schema::run(args),
+        Command::Validate(args) => commands::validate::run(args),
+    };
     match result {
         Ok(code) => code,
         Err(e) => {
