@@ -8,6 +8,7 @@
 
 pub mod chart;
 pub mod commands;
+pub mod generate;
 pub mod manifest;
 pub mod render;
 pub mod rules;
