@@ -7,3 +7,5 @@ pub mod oracle;
 pub mod overrides;
 pub mod plan;
 pub mod strategies;
+pub mod cases;
+pub mod shrink;
