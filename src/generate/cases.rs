@@ -22,6 +22,9 @@ pub struct ExpectedFailure {
     /// Kind and name of the resource it fired on (`Chart` and the chart name for render errors).
     pub kind: String,
     pub name: String,
+    /// Template of the finding (for render errors, part of what identifies the failure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
     /// The finding's message when the case was found (informational).
     pub message: String,
 }
@@ -133,6 +136,7 @@ mod tests {
                 severity: Severity::Error,
                 kind: "Deployment".into(),
                 name: "release-demo".into(),
+                template: None,
                 message: "no probe".into(),
             },
         }

@@ -9,3 +9,4 @@ pub mod plan;
 pub mod strategies;
 pub mod cases;
 pub mod shrink;
+pub mod runner;
