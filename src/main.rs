@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use chartproof::commands;
 use chartproof::commands::common::{EXIT_UNUSABLE, exit};
 
 /// Make Helm charts provably safe to ship.
@@ -16,14 +17,23 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Infer the values contract (values.schema.json): print it, --write it, or --check it
+    Schema(commands::schema::SchemaArgs),
+    /// Validate values (-f, --set) against the chart's contract like Helm does
+    Validate(commands::validate::ValidateArgs),
+    /// Property-test a chart: render generated values with helm, check, shrink, save cases
+    Test(commands::test::TestArgs),
     /// Show what upgrading a chart changes: values contract, cluster objects, rule findings
-    Diff(chartproof::commands::diff::DiffArgs),
+    Diff(commands::diff::DiffArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<ExitCode> = match cli.command {
-        Command::Diff(args) => chartproof::commands::diff::run(args),
+        Command::Schema(args) => commands::schema::run(args),
+        Command::Validate(args) => commands::validate::run(args),
+        Command::Test(args) => commands::test::run(args),
+        Command::Diff(args) => commands::diff::run(args),
     };
     match result {
         Ok(code) => code,

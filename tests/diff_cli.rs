@@ -116,6 +116,13 @@ fn fixture_upgrade_classifies_every_change() {
         assert!(field(resource(&r, "Secret", "release-auth"), "data.session-key").is_none());
         assert!(!r["resources"].as_array().unwrap().iter().any(|x| x["kind"] == "Pod"), "test Pod reported as a change");
 
+        // Rule delta: the new literal token in a ConfigMap is introduced; resources on the cache resolve findings.
+        let introduced: Vec<(&str, &str, &str)> = r["findings"]["introduced"].as_array().unwrap().iter().map(|f| (f["rule"].as_str().unwrap(), f["name"].as_str().unwrap(), f["severity"].as_str().unwrap())).collect();
+        assert!(introduced.contains(&("secret-in-configmap", "release-config", "error")), "{introduced:?}");
+        let resolved: Vec<(&str, &str)> = r["findings"]["resolved"].as_array().unwrap().iter().map(|f| (f["rule"].as_str().unwrap(), f["name"].as_str().unwrap())).collect();
+        assert!(resolved.contains(&("resources-requests", "release-cache")), "{resolved:?}");
+        assert!(r["summary"]["new_errors"].as_u64() >= Some(1));
+
         // Default noise is counted, not shown.
         assert!(r["ignored"].as_array().unwrap().iter().any(|i| i["pattern"] == "label helm.sh/chart" && i["count"].as_u64() > Some(0)));
         assert!(!text.contains("\"path\":\"metadata.labels.helm.sh/chart\""));
@@ -141,16 +148,16 @@ fn ignored_changes_never_affect_the_exit_code() {
     let (v1, v2) = (fixture("v1"), fixture("v2"));
     let helm = &common::helms()[0];
     let ignores = ["spec.selector.*", "spec.clusterIP", "spec.serviceName", "spec.storageClassName", "spec.template.spec.containers[name=migrate].*"];
-    let mut args = vec![p(&v1), p(&v2), "--manifests-only"];
+    // An empty token is no secret-in-configmap finding, so nothing but the ignored changes could fail.
+    let mut args = vec![p(&v1), p(&v2), "--manifests-only", "--set", "apiToken="];
     for i in &ignores {
         args.extend(["--ignore", i]);
     }
     let (code, r) = diff_json(helm, &args);
     assert_eq!(r["summary"]["breaking_fields"], 0, "{:#}", r["summary"]);
     assert!(r["ignored"].as_array().unwrap().iter().any(|i| i["pattern"] == "spec.clusterIP" && i["count"] == 1));
-    if r["findings"]["checked"] == false || r["summary"]["new_errors"] == 0 {
-        assert_eq!(code, 0);
-    }
+    assert_eq!(r["summary"]["new_errors"], 0, "{:#}", r["findings"]);
+    assert_eq!(code, 0);
 }
 
 #[test]
@@ -174,9 +181,7 @@ fn same_chart_with_two_values_sets() {
 
         let (code, r) = diff_json(&helm, &[p(&v1), "--new-values", p(&more)]);
         assert_eq!(field(resource(&r, "Deployment", "release-web"), "spec.replicas").unwrap()["new"], 5);
-        if r["summary"]["new_errors"] == 0 {
-            assert_eq!(code, 0);
-        }
+        assert_eq!(code, if r["summary"]["new_errors"] == 0 { 0 } else { 1 });
     }
 }
 
@@ -258,8 +263,6 @@ fn corpus_podinfo_upgrade_reads_well() {
         // Test Pods get random names on every render: matched by pattern, not added/removed.
         assert!(!r["resources"].as_array().unwrap().iter().any(|x| x["kind"] == "Pod"), "{:#}", r["resources"]);
         assert!(r["volatile"].as_array().unwrap().iter().any(|v| v["name"].as_str().unwrap().ends_with("-test-*")));
-        if r["summary"]["new_errors"] == 0 {
-            assert_eq!(code, 0);
-        }
+        assert_eq!(code, if r["summary"]["new_errors"] == 0 { 0 } else { 1 }, "{:#}", r["findings"]);
     }
 }

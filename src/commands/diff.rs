@@ -6,10 +6,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::common::{EXIT_FAILED, EXIT_OK, HelmArgs, TemplateArgs, ValuesArgs, exit};
 use crate::chart::Chart;
+use crate::contract::{Contract, ContractSource};
 use crate::contract::compat::{ContractDiff, compare};
 use crate::diff::noise::IgnoreSet;
 use crate::diff::volatile::{SideResource, stabilize};
@@ -17,6 +18,7 @@ use crate::diff::{Compared, DiffOptions, DiffReport, FindingsDelta, SideInfo, di
 use crate::manifest::Manifest;
 use crate::render::{Helm, RenderFailure, RenderRequest, render};
 use crate::report;
+use crate::rules::{Config, check_manifest};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum DiffFormat {
@@ -64,6 +66,9 @@ pub struct DiffArgs {
     /// Output format
     #[arg(short = 'o', long, value_enum, default_value = "human")]
     pub output: DiffFormat,
+    /// Rule configuration for the findings delta (default: .chartproof.yaml of NEW, if any)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     #[command(flatten)]
     pub helm: HelmArgs,
     #[command(flatten)]
@@ -87,6 +92,8 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
         ignore.push(format!("metadata.labels.{label}"));
         ignore.push(format!("*.metadata.labels.{label}"));
     }
+    // One rule configuration for both sides, so a config difference is never a finding delta.
+    let config = Config::for_chart(args.config.as_deref(), &new_chart.dir)?;
     let opts = DiffOptions { context: args.context, show_secrets: args.show_secrets, ignores: IgnoreSet::new(&ignore, args.no_default_ignores)? };
 
     let mut old_info = side_info(&args.old, &old_chart, &args.old_values);
@@ -94,8 +101,8 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
     let contract = if args.manifests_only {
         ContractDiff::default()
     } else {
-        let (old_schema, old_src) = chart_contract(&old_chart)?;
-        let (new_schema, new_src) = chart_contract(&new_chart)?;
+        let (old_schema, old_src) = chart_contract(&old_chart, "OLD")?;
+        let (new_schema, new_src) = chart_contract(&new_chart, "NEW")?;
         old_info.contract_source = Some(old_src);
         new_info.contract_source = Some(new_src);
         compare(&old_schema, &new_schema, Some(&new_chart.values.value))
@@ -113,12 +120,12 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
             (Ok(a), Ok(b)) => (a, b),
             (Err(e), _) | (_, Err(e)) => bail!("OLD does not render: {e}\n  command: {}", old_req.command_line(&helm)),
         };
-        let old_side = side_resources(&old_pair.0, &old_pair.1, "OLD");
+        let old_side = side(&old_pair.0, &old_pair.1, "OLD");
         match (n1?, n2?) {
             (Ok(a), Ok(b)) => {
-                let new_side = side_resources(&a, &b, "NEW");
-                manifest = diff_manifests(&old_side, &new_side, &opts);
-                findings = rule_delta(&old_pair.0, &old_side, &a, &new_side);
+                let new_side = side(&a, &b, "NEW");
+                manifest = diff_manifests(&old_side.resources, &new_side.resources, &opts);
+                findings = rule_delta(&old_side, &new_side, &config);
             }
             (Err(e), _) | (_, Err(e)) => new_render_failure = Some(format!("{e} (command: {})", new_req.command_line(&helm))),
         }
@@ -175,47 +182,36 @@ fn render_all(helm: &Helm, reqs: [&RenderRequest; 4]) -> [RenderOutcome; 4] {
     })
 }
 
-fn side_resources(first: &str, second: &str, side: &str) -> Vec<SideResource> {
-    let (a, b) = (Manifest::parse(first), Manifest::parse(second));
-    for p in &a.problems {
-        eprintln!("warning: {side} render: {}:{}: {}", p.template.as_deref().unwrap_or("manifest"), p.line, p.message);
-    }
-    stabilize(&a, &b)
+/// One side's first render and its resources stabilized over both renders.
+struct Side {
+    manifest: Manifest,
+    resources: Vec<SideResource>,
 }
 
-/// Findings introduced and resolved by the upgrade.
-// TODO(rules): run `rules::check_manifest(&manifest, &rules::Config::load(None)?)` on both sides once
-// the rules engine is merged; until then the delta is reported as "not checked".
-fn rule_delta(_old: &str, old_side: &[SideResource], _new: &str, new_side: &[SideResource]) -> FindingsDelta {
-    let (mut old, mut new) = (Vec::new(), Vec::new());
-    findings::normalize_names(&mut old, old_side);
-    findings::normalize_names(&mut new, new_side);
-    let mut delta = findings::delta(old, new);
-    delta.checked = false;
-    delta
+fn side(first: &str, second: &str, name: &str) -> Side {
+    let (manifest, again) = (Manifest::parse(first), Manifest::parse(second));
+    for p in &manifest.problems {
+        eprintln!("warning: {name} render: {}:{}: {}", p.template.as_deref().unwrap_or("manifest"), p.line, p.message);
+    }
+    let resources = stabilize(&manifest, &again);
+    Side { manifest, resources }
 }
 
-/// The chart's values contract and where it came from.
-// TODO(contract): replace with `contract::Contract::for_chart(chart)?.schema` once the contract
-// module is merged; this stand-in reads values.schema.json or infers only types from values.yaml.
-fn chart_contract(chart: &Chart) -> Result<(Value, String)> {
-    let path = chart.schema_path();
-    if path.exists() {
-        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let schema = serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))?;
-        return Ok((schema, "values.schema.json".into()));
-    }
-    Ok((infer_types(&chart.values.value), "inferred from values.yaml".into()))
+/// Findings the `check` rules report on the new render but not the old one, and the other way round.
+fn rule_delta(old: &Side, new: &Side, config: &Config) -> FindingsDelta {
+    let mut old_findings = check_manifest(&old.manifest, config).findings;
+    let mut new_findings = check_manifest(&new.manifest, config).findings;
+    findings::normalize_names(&mut old_findings, &old.resources);
+    findings::normalize_names(&mut new_findings, &new.resources);
+    findings::delta(old_findings, new_findings)
 }
 
-fn infer_types(v: &Value) -> Value {
-    let mut s = Map::new();
-    let ty = crate::chart::values::json_type_name(v);
-    if ty != "null" {
-        s.insert("type".into(), Value::String(ty.into()));
-    }
-    if let Value::Object(m) = v {
-        s.insert("properties".into(), Value::Object(m.iter().map(|(k, v)| (k.clone(), infer_types(v))).collect()));
-    }
-    Value::Object(s)
+/// The chart's values contract (values.schema.json, else inferred) and where it came from.
+fn chart_contract(chart: &Chart, side: &str) -> Result<(Value, String)> {
+    let contract = Contract::for_chart(chart).with_context(|| format!("cannot read the values contract of {side}"))?;
+    let source = match contract.source {
+        ContractSource::Shipped(_) => "values.schema.json",
+        ContractSource::Inferred => "inferred from values.yaml",
+    };
+    Ok((contract.schema, source.into()))
 }

@@ -3,3 +3,6 @@
 
 pub mod common;
 pub mod diff;
+pub mod schema;
+pub mod validate;
+pub mod test;

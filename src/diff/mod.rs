@@ -197,12 +197,20 @@ pub fn diff_manifests(old: &[SideResource], new: &[SideResource], opts: &DiffOpt
             }
         }
     }
+    let flagged_old = redact::flagged_configmap_entries(old);
+    let flagged_new = redact::flagged_configmap_entries(new);
+    let flagged = |r: &SideResource| -> Vec<FieldPath> {
+        let of = |side: &[SideResource], list: &[(usize, FieldPath)]| {
+            list.iter().filter(|(i, _)| side[*i].id == r.id).map(|(_, p)| p.clone()).collect::<Vec<_>>()
+        };
+        [of(old, &flagged_old), of(new, &flagged_new)].concat()
+    };
     let pairs = match_resources(old, new);
     let removed: Vec<&SideResource> = pairs.iter().filter(|p| p.new.is_none()).filter_map(|p| p.old).collect();
     let added: Vec<&SideResource> = pairs.iter().filter(|p| p.old.is_none()).filter_map(|p| p.new).collect();
     for pair in &pairs {
         match (pair.old, pair.new) {
-            (Some(o), Some(n)) => match diff_pair(o, n, opts, &mut ignored) {
+            (Some(o), Some(n)) => match diff_pair(o, n, &flagged(n), opts, &mut ignored) {
                 Some(d) => out.resources.push(d),
                 None => out.unchanged += 1,
             },
@@ -241,7 +249,7 @@ fn whole(r: &SideResource, change: ResourceChange, rename_hint: Option<String>) 
 }
 
 /// Field-level diff of one resource present on both sides; None when nothing reportable changed.
-fn diff_pair(o: &SideResource, n: &SideResource, opts: &DiffOptions, ignored: &mut Vec<IgnoredCount>) -> Option<ResourceDiff> {
+fn diff_pair(o: &SideResource, n: &SideResource, flagged: &[FieldPath], opts: &DiffOptions, ignored: &mut Vec<IgnoredCount>) -> Option<ResourceDiff> {
     let (mut old_body, mut new_body) = (o.resource.body.clone(), n.resource.body.clone());
     // Volatile paths of either side show the same placeholder on both sides.
     for p in o.volatile.iter().chain(&n.volatile) {
@@ -251,7 +259,7 @@ fn diff_pair(o: &SideResource, n: &SideResource, opts: &DiffOptions, ignored: &m
             }
         }
     }
-    let secret_paths = if opts.show_secrets { Vec::new() } else { redact::mask_pair(&n.id.kind, &mut old_body, &mut new_body) };
+    let secret_paths = if opts.show_secrets { Vec::new() } else { redact::mask_pair(&n.id.kind, &mut old_body, &mut new_body, flagged) };
     let mut fields = Vec::new();
     let (mut display_old, mut display_new) = (old_body.clone(), new_body.clone());
     for c in diff_values(&old_body, &new_body) {
