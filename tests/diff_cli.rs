@@ -221,6 +221,23 @@ fn packaged_chart_and_markdown_and_plain_human_output() {
 }
 
 #[test]
+fn new_version_that_rejects_the_values_is_breaking_and_old_that_does_is_unusable() {
+    let v1 = fixture("v1");
+    let tmp = tempfile::tempdir().unwrap();
+    let too_many = tmp.path().join("too-many.yaml");
+    std::fs::write(&too_many, "replicas: 50\n").unwrap(); // v1's schema allows at most 10
+    for helm in common::helms() {
+        let (code, r) = diff_json(&helm, &[p(&v1), "--new-values", p(&too_many)]);
+        assert_eq!(code, 1);
+        let failure = r["new_render_failure"].as_str().expect("new_render_failure");
+        assert!(failure.contains("replicas"), "{failure}");
+        let (code, err) = diff(&helm, &[p(&v1), "--old-values", p(&too_many)]);
+        assert_eq!(code, 2);
+        assert!(err.contains("OLD does not render") && err.contains("replicas"), "{err}");
+    }
+}
+
+#[test]
 fn unusable_input_exits_2() {
     let helm = &common::helms()[0];
     let v1 = fixture("v1");

@@ -53,6 +53,27 @@ pub struct DiffReport {
     pub summary: Summary,
 }
 
+impl DiffReport {
+    /// Why the upgrade fails (empty when it does not): breaking changes and new error findings.
+    pub fn failure_reasons(&self) -> Vec<String> {
+        let s = &self.summary;
+        let mut why = Vec::new();
+        if s.breaking_contract > 0 {
+            why.push(format!("{} breaking contract change(s)", s.breaking_contract));
+        }
+        if s.breaking_fields > 0 {
+            why.push(format!("{} immutable field change(s)", s.breaking_fields));
+        }
+        if self.new_render_failure.is_some() {
+            why.push("the new version fails to render".into());
+        }
+        if s.new_errors > 0 {
+            why.push(format!("{} new error finding(s)", s.new_errors));
+        }
+        why
+    }
+}
+
 /// One side of the comparison.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SideInfo {
@@ -334,6 +355,52 @@ pub fn summarize(contract: &ContractDiff, resources: &[ResourceDiff], findings: 
         modified: count(ResourceChange::Modified),
         new_errors,
         failed: !contract.breaking.is_empty() || breaking_fields > 0 || new_errors > 0 || new_render_failure,
+    }
+}
+
+/// A small report with a breaking contract change, an immutable field change, noise, a redacted
+/// secret and a finding, for reporter tests.
+#[cfg(test)]
+pub(crate) fn sample_report() -> DiffReport {
+    use crate::manifest::Manifest;
+    let side = |text: &str| {
+        let m = Manifest::parse(text);
+        volatile::stabilize(&m, &m)
+    };
+    let old = side("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, labels: {helm.sh/chart: web-1}}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    spec:\n      containers: [{name: app, image: 'web:1'}]\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: old-pass}\n");
+    let new = side("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, labels: {helm.sh/chart: web-2}}\nspec:\n  selector: {matchLabels: {app: web2}}\n  template:\n    spec:\n      containers: [{name: app, image: 'web:2'}]\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: new-pass}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: 'a|b'}\n");
+    let opts = DiffOptions { context: 1, show_secrets: false, ignores: IgnoreSet::new(&[], false).unwrap() };
+    let m = diff_manifests(&old, &new, &opts);
+    let contract = crate::contract::compat::compare(
+        &serde_json::json!({"properties": {"a": {"type": "string"}, "p": {"pattern": "^x"}}}),
+        &serde_json::json!({"properties": {"p": {"pattern": "^y"}}}),
+        None,
+    );
+    let finding = Finding {
+        rule: "run-as-non-root".into(),
+        severity: crate::rules::Severity::Error,
+        kind: "Deployment".into(),
+        namespace: None,
+        name: "web".into(),
+        template: None,
+        path: Some("spec.template.spec".into()),
+        message: "runs as root".into(),
+    };
+    let findings = FindingsDelta { introduced: vec![finding], resolved: Vec::new(), checked: true };
+    let summary = summarize(&contract, &m.resources, &findings, false);
+    let info = |v: &str| SideInfo { source: format!("web-{v}"), chart: "web".into(), version: Some(v.into()), values: Vec::new(), contract_source: Some("values.schema.json".into()) };
+    DiffReport {
+        old: info("1"),
+        new: info("2"),
+        contract,
+        resources: m.resources,
+        unchanged_resources: m.unchanged,
+        ignored: m.ignored,
+        volatile: m.volatile,
+        findings,
+        new_render_failure: None,
+        compared: Compared { contract: true, manifests: true },
+        summary,
     }
 }
 

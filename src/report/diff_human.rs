@@ -206,23 +206,38 @@ fn findings_section(out: &mut String, report: &DiffReport, p: &Paint) {
 
 fn verdict(out: &mut String, report: &DiffReport, p: &Paint) {
     let s = &report.summary;
-    let mut why = Vec::new();
-    if s.breaking_contract > 0 {
-        why.push(format!("{} breaking contract change(s)", s.breaking_contract));
-    }
-    if s.breaking_fields > 0 {
-        why.push(format!("{} immutable field change(s)", s.breaking_fields));
-    }
-    if report.new_render_failure.is_some() {
-        why.push("the new version fails to render".into());
-    }
-    if s.new_errors > 0 {
-        why.push(format!("{} new error finding(s)", s.new_errors));
-    }
+    let why = report.failure_reasons();
     let unknown = if s.unknown_contract > 0 { format!("; {} contract change(s) need review by hand", s.unknown_contract) } else { String::new() };
     if s.failed {
         let _ = writeln!(out, "\n{} {}{unknown}", p.red(&p.bold("Result: BREAKING -")), why.join(", "));
     } else {
         let _ = writeln!(out, "\n{}{unknown}", p.green(&p.bold("Result: no breaking change, no new error finding")));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn colors_only_when_asked_and_everything_is_said() {
+        let report = crate::diff::sample_report();
+        let plain = super::render(&report, false);
+        assert!(!plain.contains('\x1b'));
+        for want in [
+            "BREAKING   a ",
+            "unknown    p ",
+            "~ Deployment web",
+            "~ spec.selector.matchLabels.app: \"web\" -> \"web2\"",
+            "BREAKING: spec.selector is immutable",
+            "~ stringData.password: changed (secret value redacted",
+            "+ ConfigMap a|b",
+            "ignored: 1 change(s) (label helm.sh/chart x1)",
+            "introduced error   run-as-non-root Deployment web spec.template.spec: runs as root",
+            "Result: BREAKING - 1 breaking contract change(s), 1 immutable field change(s), 1 new error finding(s); 1 contract change(s) need review by hand",
+        ] {
+            assert!(plain.contains(want), "missing {want:?} in\n{plain}");
+        }
+        assert!(!plain.contains("new-pass"));
+        let colored = super::render(&report, true);
+        assert!(colored.contains("\x1b[31m"), "{colored}");
     }
 }

@@ -32,22 +32,12 @@ pub fn render(report: &DiffReport) -> String {
     let s = &report.summary;
     let _ = writeln!(out, "## chartproof diff: {} → {}\n", side(&report.old), side(&report.new));
     if s.failed {
-        let mut why = Vec::new();
-        if s.breaking_contract > 0 {
-            why.push(format!("{} breaking contract change(s)", s.breaking_contract));
-        }
-        if s.breaking_fields > 0 {
-            why.push(format!("{} immutable field change(s)", s.breaking_fields));
-        }
-        if report.new_render_failure.is_some() {
-            why.push("the new version fails to render".into());
-        }
-        if s.new_errors > 0 {
-            why.push(format!("{} new error finding(s)", s.new_errors));
-        }
-        let _ = writeln!(out, "**Breaking:** {}.\n", why.join(", "));
+        let _ = writeln!(out, "**Breaking:** {}.\n", report.failure_reasons().join(", "));
     } else {
         let _ = writeln!(out, "**No breaking change and no new error finding.**\n");
+    }
+    if s.unknown_contract > 0 {
+        let _ = writeln!(out, "{} contract change(s) could not be classified: review them by hand.\n", s.unknown_contract);
     }
     if report.compared.contract {
         let _ = writeln!(out, "### Values contract\n");
@@ -157,4 +147,19 @@ fn findings(out: &mut String, report: &DiffReport) {
         row(out, "resolved", x);
     }
     out.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn pull_request_comment() {
+        let md = super::render(&crate::diff::sample_report());
+        assert!(md.starts_with("## chartproof diff: `web 1` → `web 2`\n"), "{md}");
+        assert!(md.contains("**Breaking:** 1 breaking contract change(s), 1 immutable field change(s), 1 new error finding(s)."), "{md}");
+        assert!(md.contains("| **breaking** | `a` | key removed"), "{md}");
+        assert!(md.contains("| added | `ConfigMap a\\|b` |"), "table cells escape pipes: {md}");
+        assert!(md.contains("<details><summary>Deployment web</summary>") && md.contains("```diff\n"), "{md}");
+        assert!(md.contains("| introduced | error | `run-as-non-root` | `Deployment web` | runs as root |"), "{md}");
+        assert!(!md.contains("new-pass"));
+    }
 }
