@@ -75,7 +75,16 @@ pub struct DiffArgs {
     pub template: TemplateArgs,
 }
 
-pub fn run(args: DiffArgs) -> Result<ExitCode> {
+pub fn run(mut args: DiffArgs) -> Result<ExitCode> {
+    // Every values file is read up to five times (checked, then four renders): pipes such as
+    // `--new-values <(…)` are spooled to a temporary file first.
+    let shown = (args.old_values.clone(), args.new_values.clone());
+    let spool = tempfile::tempdir().context("cannot create a temporary directory")?;
+    for list in [&mut args.values.values, &mut args.old_values, &mut args.new_values] {
+        for path in list.iter_mut() {
+            *path = rereadable(path, spool.path())?;
+        }
+    }
     let new_path = args.new.clone().unwrap_or_else(|| args.old.clone());
     if args.new.is_none() && args.old_values.is_empty() && args.new_values.is_empty() {
         bail!("give NEW (a second chart), or --old-values/--new-values to compare two values sets of one chart");
@@ -96,8 +105,8 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
     let config = Config::for_chart(args.config.as_deref(), &new_chart.dir)?;
     let opts = DiffOptions { context: args.context, show_secrets: args.show_secrets, ignores: IgnoreSet::new(&ignore, args.no_default_ignores)? };
 
-    let mut old_info = side_info(&args.old, &old_chart, &args.old_values);
-    let mut new_info = side_info(&new_path, &new_chart, &args.new_values);
+    let mut old_info = side_info(&args.old, &old_chart, &shown.0);
+    let mut new_info = side_info(&new_path, &new_chart, &shown.1);
     let contract = if args.manifests_only {
         ContractDiff::default()
     } else {
@@ -152,6 +161,18 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
     };
     print!("{text}");
     Ok(exit(if failed { EXIT_FAILED } else { EXIT_OK }))
+}
+
+/// `path` itself when it is a regular file, else a copy of what it yields in `spool`.
+fn rereadable(path: &Path, spool: &Path) -> Result<PathBuf> {
+    if std::fs::metadata(path).with_context(|| format!("cannot read values file {}", path.display()))?.is_file() {
+        return Ok(path.to_path_buf());
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read values file {}", path.display()))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "values".into());
+    let copy = spool.join(format!("{}-{name}.yaml", std::fs::read_dir(spool)?.count()));
+    std::fs::write(&copy, bytes).with_context(|| format!("cannot write {}", copy.display()))?;
+    Ok(copy)
 }
 
 fn side_info(source: &Path, chart: &Chart, values: &[PathBuf]) -> SideInfo {

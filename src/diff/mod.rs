@@ -192,7 +192,7 @@ pub struct VolatileResource {
 pub struct FindingsDelta {
     pub introduced: Vec<Finding>,
     pub resolved: Vec<Finding>,
-    /// Whether the rules ran (false when manifests were not compared or rules are unavailable).
+    /// Whether the rules ran (false when manifests were not compared or the new version did not render).
     pub checked: bool,
 }
 
