@@ -13,6 +13,7 @@ use crate::chart::Chart;
 use crate::contract::{Contract, ContractSource};
 use crate::contract::compat::{ContractDiff, compare};
 use crate::diff::noise::IgnoreSet;
+use crate::diff::resources::assume_release_namespace;
 use crate::diff::volatile::{SideResource, stabilize};
 use crate::diff::{Compared, DiffOptions, DiffReport, FindingsDelta, SideInfo, diff_manifests, findings, summarize};
 use crate::manifest::Manifest;
@@ -129,10 +130,11 @@ pub fn run(mut args: DiffArgs) -> Result<ExitCode> {
             (Ok(a), Ok(b)) => (a, b),
             (Err(e), _) | (_, Err(e)) => bail!("OLD does not render: {e}\n  command: {}", old_req.command_line(&helm)),
         };
-        let old_side = side(&old_pair.0, &old_pair.1, "OLD");
+        let ns = args.template.namespace.as_deref().unwrap_or("default");
+        let old_side = side(&old_pair.0, &old_pair.1, "OLD", ns);
         match (n1?, n2?) {
             (Ok(a), Ok(b)) => {
-                let new_side = side(&a, &b, "NEW");
+                let new_side = side(&a, &b, "NEW", ns);
                 manifest = diff_manifests(&old_side.resources, &new_side.resources, &opts);
                 findings = rule_delta(&old_side, &new_side, &config);
             }
@@ -209,12 +211,13 @@ struct Side {
     resources: Vec<SideResource>,
 }
 
-fn side(first: &str, second: &str, name: &str) -> Side {
+fn side(first: &str, second: &str, name: &str, release_namespace: &str) -> Side {
     let (manifest, again) = (Manifest::parse(first), Manifest::parse(second));
     for p in &manifest.problems {
         eprintln!("warning: {name} render: {}:{}: {}", p.template.as_deref().unwrap_or("manifest"), p.line, p.message);
     }
-    let resources = stabilize(&manifest, &again);
+    let mut resources = stabilize(&manifest, &again);
+    assume_release_namespace(&mut resources, release_namespace);
     Side { manifest, resources }
 }
 
