@@ -287,7 +287,10 @@ fn null_type_named(v: Value) -> Value {
     }
 }
 
-fn apply_keywords(map: Map<String, Value>, line: usize, file: &Path, pointer: &str, ann: &mut Annotation, warnings: &mut Vec<ContractWarning>) {
+fn apply_keywords(mut map: Map<String, Value>, line: usize, file: &Path, pointer: &str, ann: &mut Annotation, warnings: &mut Vec<ContractWarning>) {
+    for r in strip_remote_refs(&mut map) {
+        warnings.push(warn(file, line, Some(pointer), &format!("remote $ref {r} is not followed (chartproof works offline; vendor it into $defs) (ignored)")));
+    }
     for (k, v) in map {
         if k == "required" {
             match v {
@@ -310,6 +313,31 @@ fn apply_keywords(map: Map<String, Value>, line: usize, file: &Path, pointer: &s
             warnings.push(warn(file, line, Some(pointer), &format!("unknown @schema key `{k}` (ignored)")));
         }
     }
+}
+
+/// Remove `$ref`s that point outside the document (`$k8s/…`, URLs); returns them.
+fn strip_remote_refs(map: &mut Map<String, Value>) -> Vec<String> {
+    let mut removed = Vec::new();
+    if let Some(Value::String(r)) = map.get("$ref") {
+        if !r.starts_with('#') {
+            removed.push(r.clone());
+            map.remove("$ref");
+        }
+    }
+    for v in map.values_mut() {
+        match v {
+            Value::Object(o) => removed.extend(strip_remote_refs(o)),
+            Value::Array(items) => {
+                for i in items {
+                    if let Value::Object(o) = i {
+                        removed.extend(strip_remote_refs(o));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    removed
 }
 
 /// bitnami `## @param path [modifiers] description`.

@@ -195,8 +195,8 @@ fn apply_annotation(schema: &mut Value, values: &Value, pointer: &str, ann: &Ann
     }
     for (k, v) in &ann.keywords {
         if k == "type" {
-            // A `$ref` or explicit type replaces the inferred structure's type only.
-            obj.insert(k.clone(), v.clone());
+            // An annotated type on a null default must still accept the default.
+            obj.insert(k.clone(), if values.pointer(pointer).is_some_and(Value::is_null) { with_null(v) } else { v.clone() });
         } else if k == "$ref" {
             obj.remove("type");
             obj.remove("properties");
@@ -223,6 +223,19 @@ fn apply_annotation(schema: &mut Value, values: &Value, pointer: &str, ann: &Ann
         }
     }
     true
+}
+
+/// A `type` that also accepts null.
+fn with_null(t: &Value) -> Value {
+    match t {
+        Value::String(s) if s != "null" => json!([s, "null"]),
+        Value::Array(a) if !a.iter().any(|x| x == "null") => {
+            let mut a = a.clone();
+            a.push(json!("null"));
+            Value::Array(a)
+        }
+        other => other.clone(),
+    }
 }
 
 /// Put a subchart's schema under `properties[key]` of a parent schema: its local `$ref`s are
@@ -359,7 +372,7 @@ mod tests {
         let s = &r.schema;
         assert_eq!(s["properties"]["replicas"], json!({"type": "integer", "description": "how many", "minimum": 1}));
         assert_eq!(s["required"], json!(["replicas"]));
-        assert_eq!(s["properties"]["tag"]["type"], json!("string"));
+        assert_eq!(s["properties"]["tag"]["type"], json!(["string", "null"]), "a typed null default still accepts its default");
         assert_eq!(s["properties"]["mode"]["enum"], json!(["a", "b"]));
         assert!(jsonschema::draft7::is_valid(s, &json!({"replicas": 2, "tag": "v", "mode": "a"})));
         assert!(!jsonschema::draft7::is_valid(s, &json!({"replicas": 0, "mode": "a"})));
