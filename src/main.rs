@@ -21,6 +21,8 @@ enum Command {
     Schema(commands::schema::SchemaArgs),
     /// Validate values (-f, --set) against the chart's contract like Helm does
     Validate(commands::validate::ValidateArgs),
+    /// Property-test a chart: render generated values with helm, check, shrink, save cases
+    Test(commands::test::TestArgs),
 }
 
 fn main() -> ExitCode {
@@ -28,6 +30,7 @@ fn main() -> ExitCode {
     let result: anyhow::Result<ExitCode> = match cli.command {
         Command::Schema(args) => commands::schema::run(args),
         Command::Validate(args) => commands::validate::run(args),
+        Command::Test(args) => commands::test::run(args),
     };
     match result {
         Ok(code) => code,

@@ -4,3 +4,4 @@
 pub mod common;
 pub mod schema;
 pub mod validate;
+pub mod test;

@@ -61,3 +61,20 @@ pub fn copy_chart(src: &Path) -> tempfile::TempDir {
     copy_dir(src, tmp.path());
     tmp
 }
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A chart under `charts/`.
+pub fn chart(name: &str) -> PathBuf {
+    repo().join("charts").join(name)
+}
+
+/// The `chartproof` binary with helm pinned through HELM_BIN and colors off.
+pub fn chartproof(helm: &Path) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("chartproof").expect("chartproof binary");
+    cmd.env("HELM_BIN", helm).env("NO_COLOR", "1");
+    cmd
+}
