@@ -204,3 +204,11 @@ fn corpus_charts_validate_at_their_defaults_and_loki_with_its_ci_values() {
     let loki = common::corpus("loki");
     chartproof().arg("validate").arg(&loki).arg("-f").arg(loki.join("ci/default-values.yaml")).assert().success();
 }
+
+#[test]
+fn go_service_ships_the_schema_chartproof_generates() {
+    let chart = Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/go-service");
+    chartproof().args(["schema", "--check"]).arg(&chart).assert().success().stderr(predicate::str::contains("is up to date"));
+    chartproof().arg("validate").arg(&chart).assert().success();
+    chartproof().arg("validate").arg(&chart).args(["--set", "replicaCount=0"]).assert().code(1).stdout(predicate::str::contains("--set replicaCount=0: replicaCount: expected >= 1"));
+}

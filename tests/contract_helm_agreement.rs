@@ -131,6 +131,7 @@ fn validate_verdicts_equal_helms_schema_verdicts() {
     let loki_base = loki.join("ci/default-values.yaml").display().to_string();
 
     let fx = fixture.path().to_path_buf();
+    let go_service = Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/go-service");
     let cases: Vec<(std::path::PathBuf, Vec<String>)> = vec![
         (fx.clone(), args(&[])),
         (fx.clone(), args(&["--set", "replicas=abc"])),
@@ -143,6 +144,11 @@ fn validate_verdicts_equal_helms_schema_verdicts() {
         (fx.clone(), args(&["-f", &kid_port_string])),
         (fx.clone(), args(&["--set", "kid.enabled=false", "--set", "kid.port=abc"])),
         (fx.clone(), args(&["--set", "global.region=null"])),
+        (go_service.clone(), args(&[])),
+        (go_service.clone(), args(&["--set", "replicaCount=0"])),
+        (go_service.clone(), args(&["--set", "image.digest=latest"])),
+        (go_service.clone(), args(&["--set", "logLevel=verbose"])),
+        (go_service.clone(), args(&["--set", "service.port=8443"])),
         (common::corpus("nginx"), args(&[])),
         (common::corpus("nginx"), args(&["--set", "replicaCount=abc"])),
         (common::corpus("nginx"), args(&["-f", &nginx_yes])),
