@@ -66,7 +66,7 @@ fn infinity_and_nan_are_rejected_like_helm_does() {
 fn helm_accepts(helm: &Path, chart: &Path, args: &[String]) -> bool {
     let out = common::helm_template(helm, chart, args);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    !(!out.status.success() && stderr.contains("don't meet the specifications of the schema"))
+    out.status.success() || !stderr.contains("don't meet the specifications of the schema")
 }
 
 fn chartproof_accepts(chart: &Path, args: &[String]) -> bool {
@@ -194,7 +194,7 @@ fn every_corpus_chart_gets_an_inferred_schema_and_its_shipped_schema_accepts_its
         // Inference alone (annotations included, no shipped schema) accepts the defaults too.
         let inferred = chartproof::contract::infer::infer_schema(&loaded, chartproof::contract::Draft::Draft7);
         let inferred = chartproof::contract::compile(&inferred.schema).unwrap();
-        for e in inferred.iter_errors(&loaded.values.value).take(5) {
+        if let Some(e) = inferred.iter_errors(&loaded.values.value).next() {
             panic!("{}: inferred schema rejects the defaults at {}: {e}", chart.display(), e.instance_path.as_str());
         }
     }

@@ -318,11 +318,11 @@ fn apply_keywords(mut map: Map<String, Value>, line: usize, file: &Path, pointer
 /// Remove `$ref`s that point outside the document (`$k8s/…`, URLs); returns them.
 fn strip_remote_refs(map: &mut Map<String, Value>) -> Vec<String> {
     let mut removed = Vec::new();
-    if let Some(Value::String(r)) = map.get("$ref") {
-        if !r.starts_with('#') {
-            removed.push(r.clone());
-            map.remove("$ref");
-        }
+    if let Some(Value::String(r)) = map.get("$ref")
+        && !r.starts_with('#')
+    {
+        removed.push(r.clone());
+        map.remove("$ref");
     }
     for v in map.values_mut() {
         match v {
@@ -351,32 +351,32 @@ fn bitnami_param(rest: &str, line: usize, file: &Path, warnings: &mut Vec<Contra
         return None;
     }
     let mut ann = Annotation { line, ..Default::default() };
-    if let Some(r) = text.strip_prefix('[') {
-        if let Some(end) = r.find(']') {
-            let mut types: Vec<Value> = Vec::new();
-            let mut nullable = false;
-            for m in r[..end].split(',').map(str::trim) {
-                match m {
-                    "array" | "object" | "string" | "integer" | "number" | "boolean" => types.push(Value::String(m.into())),
-                    "nullable" => nullable = true,
-                    m if m.starts_with("default:") => {}
-                    other => warnings.push(warn(file, line, Some(&dotted_to_pointer(path)), &format!("unknown @param modifier `{other}` (ignored)"))),
-                }
+    if let Some(r) = text.strip_prefix('[')
+        && let Some(end) = r.find(']')
+    {
+        let mut types: Vec<Value> = Vec::new();
+        let mut nullable = false;
+        for m in r[..end].split(',').map(str::trim) {
+            match m {
+                "array" | "object" | "string" | "integer" | "number" | "boolean" => types.push(Value::String(m.into())),
+                "nullable" => nullable = true,
+                m if m.starts_with("default:") => {}
+                other => warnings.push(warn(file, line, Some(&dotted_to_pointer(path)), &format!("unknown @param modifier `{other}` (ignored)"))),
             }
-            if nullable && !types.is_empty() {
-                types.push(Value::String("null".into()));
-            }
-            match types.len() {
-                0 => {}
-                1 => {
-                    ann.keywords.insert("type".into(), types.remove(0));
-                }
-                _ => {
-                    ann.keywords.insert("type".into(), Value::Array(types));
-                }
-            }
-            text = r[end + 1..].trim();
         }
+        if nullable && !types.is_empty() {
+            types.push(Value::String("null".into()));
+        }
+        match types.len() {
+            0 => {}
+            1 => {
+                ann.keywords.insert("type".into(), types.remove(0));
+            }
+            _ => {
+                ann.keywords.insert("type".into(), Value::Array(types));
+            }
+        }
+        text = r[end + 1..].trim();
     }
     if !text.is_empty() {
         ann.description = Some(text.to_string());

@@ -31,14 +31,14 @@ pub fn infer_schema(chart: &Chart, draft: Draft) -> InferredSchema {
 
 fn subchart_schema(chart: &Chart, draft: Draft) -> (Value, Vec<ContractWarning>) {
     let path = chart.schema_path();
-    if path.exists() {
-        if let Ok(mut shipped) = super::read_schema_file(&path) {
-            for sub in &chart.subcharts {
-                let (s, _) = subchart_schema(&sub.chart, draft);
-                nest_subchart_schema(&mut shipped, &sub.key, &s, sub.condition.as_deref());
-            }
-            return (shipped, Vec::new());
+    if path.exists()
+        && let Ok(mut shipped) = super::read_schema_file(&path)
+    {
+        for sub in &chart.subcharts {
+            let (s, _) = subchart_schema(&sub.chart, draft);
+            nest_subchart_schema(&mut shipped, &sub.key, &s, sub.condition.as_deref());
         }
+        return (shipped, Vec::new());
     }
     let inferred = infer_schema(chart, draft);
     (inferred.schema, inferred.warnings)
@@ -255,10 +255,10 @@ pub fn nest_subchart_schema(parent: &mut Value, key: &str, sub: &Value, conditio
             p.entry("global").or_insert_with(|| json!({"type": "object"}));
             if let Some(cond) = condition {
                 for path in cond.split(',').map(str::trim) {
-                    if let Some(rest) = path.strip_prefix(&format!("{key}.")) {
-                        if !rest.contains('.') {
-                            p.entry(rest.to_string()).or_insert_with(|| json!({"type": "boolean"}));
-                        }
+                    if let Some(rest) = path.strip_prefix(&format!("{key}."))
+                        && !rest.contains('.')
+                    {
+                        p.entry(rest.to_string()).or_insert_with(|| json!({"type": "boolean"}));
                     }
                 }
             }
@@ -309,10 +309,10 @@ fn reroot_refs(v: &mut Value, prefix: &str) {
         Value::Object(o) => {
             for (k, child) in o.iter_mut() {
                 if k == "$ref" {
-                    if let Value::String(s) = child {
-                        if let Some(rest) = s.strip_prefix('#') {
-                            *s = format!("{prefix}{rest}");
-                        }
+                    if let Value::String(s) = child
+                        && let Some(rest) = s.strip_prefix('#')
+                    {
+                        *s = format!("{prefix}{rest}");
                     }
                 } else {
                     reroot_refs(child, prefix);
