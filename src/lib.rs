@@ -10,5 +10,6 @@ pub mod chart;
 pub mod commands;
 pub mod manifest;
 pub mod render;
+pub mod report;
 pub mod rules;
 pub mod schemas;

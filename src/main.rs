@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use chartproof::commands;
 use chartproof::commands::common::{EXIT_UNUSABLE, exit};
 
 /// Make Helm charts provably safe to ship.
@@ -15,11 +16,19 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Render a chart with helm and check every resource against the production SOP
+    Check(commands::check::CheckArgs),
+    /// List the rules, or explain one
+    Rules(commands::rules::RulesArgs),
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result: anyhow::Result<ExitCode> = match cli.command {};
+    let result: anyhow::Result<ExitCode> = match cli.command {
+        Command::Check(args) => commands::check::run(args),
+        Command::Rules(args) => commands::rules::run(args),
+    };
     match result {
         Ok(code) => code,
         Err(e) => {

@@ -2,3 +2,5 @@
 //! result to a reporter. `main.rs` only parses and dispatches here.
 
 pub mod common;
+pub mod check;
+pub mod rules;
