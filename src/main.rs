@@ -21,6 +21,12 @@ enum Command {
     Check(commands::check::CheckArgs),
     /// List the rules, or explain one
     Rules(commands::rules::RulesArgs),
+    /// Infer the values contract (values.schema.json): print it, --write it, or --check it
+    Schema(commands::schema::SchemaArgs),
+    /// Validate values (-f, --set) against the chart's contract like Helm does
+    Validate(commands::validate::ValidateArgs),
+    /// Property-test a chart: render generated values with helm, check, shrink, save cases
+    Test(commands::test::TestArgs),
 }
 
 fn main() -> ExitCode {
@@ -28,6 +34,9 @@ fn main() -> ExitCode {
     let result: anyhow::Result<ExitCode> = match cli.command {
         Command::Check(args) => commands::check::run(args),
         Command::Rules(args) => commands::rules::run(args),
+        Command::Schema(args) => commands::schema::run(args),
+        Command::Validate(args) => commands::validate::run(args),
+        Command::Test(args) => commands::test::run(args),
     };
     match result {
         Ok(code) => code,

@@ -4,3 +4,6 @@
 pub mod common;
 pub mod check;
 pub mod rules;
+pub mod schema;
+pub mod validate;
+pub mod test;
