@@ -1,6 +1,7 @@
 //! Label selectors: `selector-mismatch` (a workload's selector vs its own pod template),
 //! `service-selector` (a Service selecting no pod template of the release) and
-//! `service-target-port` (a targetPort no selected container declares). Also the selector
+//! `service-target-port` (a targetPort no selected container declares), and `service-nodeport`.
+//! Also the selector
 //! evaluation other rule families share.
 
 use serde_json::{Map, Value};
@@ -127,8 +128,10 @@ fn workload_selector(r: &Resource, t: &PodTemplate, sink: &mut Sink) {
 
 fn service(manifest: &Manifest, svc: &Resource, sink: &mut Sink) {
     let spec = svc.body.get("spec");
-    if spec.and_then(|s| s.get("type")).and_then(Value::as_str) == Some("ExternalName") {
-        return;
+    match spec.and_then(|s| s.get("type")).and_then(Value::as_str) {
+        Some("ExternalName") => return,
+        Some("NodePort") => sink.report(svc, "service-nodeport", Some("spec.type".into()), "Service type NodePort opens a static port on every node".into()),
+        _ => {}
     }
     let Some(selector) = spec.and_then(|s| s.get("selector")).and_then(Value::as_object).filter(|m| !m.is_empty()) else {
         return;
