@@ -12,5 +12,6 @@ pub mod contract;
 pub mod generate;
 pub mod manifest;
 pub mod render;
+pub mod report;
 pub mod rules;
 pub mod schemas;

@@ -17,6 +17,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Render a chart with helm and check every resource against the production SOP
+    Check(commands::check::CheckArgs),
+    /// List the rules, or explain one
+    Rules(commands::rules::RulesArgs),
     /// Infer the values contract (values.schema.json): print it, --write it, or --check it
     Schema(commands::schema::SchemaArgs),
     /// Validate values (-f, --set) against the chart's contract like Helm does
@@ -28,6 +32,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<ExitCode> = match cli.command {
+        Command::Check(args) => commands::check::run(args),
+        Command::Rules(args) => commands::rules::run(args),
         Command::Schema(args) => commands::schema::run(args),
         Command::Validate(args) => commands::validate::run(args),
         Command::Test(args) => commands::test::run(args),

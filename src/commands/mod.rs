@@ -2,6 +2,8 @@
 //! result to a reporter. `main.rs` only parses and dispatches here.
 
 pub mod common;
+pub mod check;
+pub mod rules;
 pub mod schema;
 pub mod validate;
 pub mod test;
