@@ -8,6 +8,7 @@
 
 pub mod chart;
 pub mod commands;
+pub mod contract;
 pub mod generate;
 pub mod manifest;
 pub mod render;

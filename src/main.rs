@@ -17,6 +17,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Infer the values contract (values.schema.json): print it, --write it, or --check it
+    Schema(commands::schema::SchemaArgs),
+    /// Validate values (-f, --set) against the chart's contract like Helm does
+    Validate(commands::validate::ValidateArgs),
     /// Property-test a chart: render generated values with helm, check, shrink, save cases
     Test(commands::test::TestArgs),
 }
@@ -24,6 +28,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<ExitCode> = match cli.command {
+        Command::Schema(args) => commands::schema::run(args),
+        Command::Validate(args) => commands::validate::run(args),
         Command::Test(args) => commands::test::run(args),
     };
     match result {

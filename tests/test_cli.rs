@@ -57,9 +57,8 @@ fn find<'a>(fs: &'a [Value], rule: &str, template_suffix: Option<&str>) -> Optio
 #[test]
 fn latent_defects_are_found_shrunk_saved_replayed_and_fixed() {
     for (i, helm) in common::helms().iter().enumerate() {
-        let tmp = tempfile::tempdir().unwrap();
-        let chart = tmp.path().join("latent-defects");
-        common::copy_dir(&common::repo("charts/fixtures/latent-defects"), &chart);
+        let tmp = common::copy_chart(&common::chart("fixtures/latent-defects"));
+        let chart = tmp.path().to_path_buf();
         let before = snapshot(&chart);
         // The full 300-case acceptance run with the first helm; fewer cases (still past every
         // one-key change) with the others to keep the suite fast.
@@ -124,9 +123,8 @@ fn latent_defects_are_found_shrunk_saved_replayed_and_fixed() {
 #[test]
 fn a_contract_that_forbids_the_defects_passes() {
     for (i, helm) in common::helms().iter().enumerate() {
-        let tmp = tempfile::tempdir().unwrap();
-        let chart = tmp.path().join("guarded");
-        common::copy_dir(&common::repo("charts/fixtures/latent-defects-guarded"), &chart);
+        let tmp = common::copy_chart(&common::chart("fixtures/latent-defects-guarded"));
+        let chart = tmp.path().to_path_buf();
         let cases = if i == 0 { "300" } else { "70" };
         let (code, report, stderr) = chartproof_test(helm, &chart, &["--cases", cases, "--seed", "7"]);
         assert_eq!(code, 0, "{}: {stderr}\n{report:#}", helm.display());
@@ -140,7 +138,7 @@ fn a_contract_that_forbids_the_defects_passes() {
 #[test]
 fn same_seed_same_report_whatever_the_job_count() {
     let helm = &common::helms()[0];
-    let chart = common::repo("charts/fixtures/latent-defects");
+    let chart = common::chart("fixtures/latent-defects");
     let args = |jobs: &'static str| ["--cases", "40", "--seed", "11", "--no-save", "--cases-dir", "/nonexistent-cases", "--jobs", jobs];
     let (c1, r1, _) = chartproof_test(helm, &chart, &args("1"));
     let (c2, r2, _) = chartproof_test(helm, &chart, &args("3"));
@@ -152,7 +150,7 @@ fn same_seed_same_report_whatever_the_job_count() {
 #[test]
 fn shards_split_the_plan() {
     let helm = &common::helms()[0];
-    let chart = common::repo("charts/fixtures/latent-defects-guarded");
+    let chart = common::chart("fixtures/latent-defects-guarded");
     let run = |shard: &str| chartproof_test(helm, &chart, &["--cases", "30", "--shard", shard, "--no-save"]).1;
     let (a, b) = (run("1/2"), run("2/2"));
     assert_eq!(a["coverage"]["cases_planned"], json!(30));
@@ -164,7 +162,7 @@ fn shards_split_the_plan() {
 fn human_output_has_override_and_replay_per_failure() {
     let helm = &common::helms()[0];
     let tmp = tempfile::tempdir().unwrap();
-    let chart = common::repo("charts/fixtures/latent-defects");
+    let chart = common::chart("fixtures/latent-defects");
     let out = Command::cargo_bin("chartproof")
         .unwrap()
         .args(["test", chart.to_str().unwrap(), "--cases", "25", "--helm", helm.to_str().unwrap(), "--cases-dir"])
@@ -183,7 +181,7 @@ fn human_output_has_override_and_replay_per_failure() {
 
 #[test]
 fn chart_failing_at_defaults_says_so_in_one_line_and_runs_with_base_values() {
-    let chart = common::repo("charts/fixtures/needs-base-values");
+    let chart = common::chart("fixtures/needs-base-values");
     for helm in common::helms() {
         let (code, _, stderr) = chartproof_test(&helm, &chart, &["--cases", "5", "--no-save"]);
         assert_eq!(code, 2, "{stderr}");

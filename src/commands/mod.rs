@@ -2,4 +2,6 @@
 //! result to a reporter. `main.rs` only parses and dispatches here.
 
 pub mod common;
+pub mod schema;
+pub mod validate;
 pub mod test;
