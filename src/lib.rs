@@ -9,6 +9,7 @@
 pub mod chart;
 pub mod commands;
 pub mod contract;
+pub mod diff;
 pub mod generate;
 pub mod manifest;
 pub mod render;

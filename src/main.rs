@@ -27,6 +27,8 @@ enum Command {
     Validate(commands::validate::ValidateArgs),
     /// Property-test a chart: render generated values with helm, check, shrink, save cases
     Test(commands::test::TestArgs),
+    /// Show what upgrading a chart changes: values contract, cluster objects, rule findings
+    Diff(commands::diff::DiffArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
         Command::Schema(args) => commands::schema::run(args),
         Command::Validate(args) => commands::validate::run(args),
         Command::Test(args) => commands::test::run(args),
+        Command::Diff(args) => commands::diff::run(args),
     };
     match result {
         Ok(code) => code,

@@ -10,6 +10,7 @@ pub fn all() -> Vec<(&'static str, schemars::Schema)> {
         ("check-report.schema.json", schemars::schema_for!(crate::report::json::JsonReport)),
         ("validate-report.json", schemars::schema_for!(crate::commands::validate::ValidateReport)),
         ("test-case.schema.json", schemars::schema_for!(crate::generate::cases::SavedCase)),
+        ("diff-report.schema.json", schemars::schema_for!(crate::diff::DiffReport)),
         ("test-report.schema.json", schemars::schema_for!(crate::generate::runner::TestReport)),
     ]
 }
