@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use chartproof::commands;
 use chartproof::commands::common::{EXIT_UNUSABLE, exit};
 
 /// Make Helm charts provably safe to ship.
@@ -15,11 +16,15 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    Audit(commands::audit::AuditArgs),
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result: anyhow::Result<ExitCode> = match cli.command {};
+    let result: anyhow::Result<ExitCode> = match cli.command {
+        Command::Audit(args) => commands::audit::run(args),
+    };
     match result {
         Ok(code) => code,
         Err(e) => {

@@ -6,6 +6,7 @@
 pub fn all() -> Vec<(&'static str, schemars::Schema)> {
     vec![
         // (file name, schemars::schema_for!(Type)) — one entry per file chartproof reads or writes.
+        ("audit-report.schema.json", schemars::schema_for!(crate::audit::AuditReport)),
     ]
 }
 

@@ -2,3 +2,4 @@
 //! result to a reporter. `main.rs` only parses and dispatches here.
 
 pub mod common;
+pub mod audit;
