@@ -9,6 +9,8 @@
 pub mod audit;
 pub mod chart;
 pub mod commands;
+pub mod contract;
+pub mod generate;
 pub mod manifest;
 pub mod render;
 pub mod rules;

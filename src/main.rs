@@ -17,12 +17,22 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Infer the values contract (values.schema.json): print it, --write it, or --check it
+    Schema(commands::schema::SchemaArgs),
+    /// Validate values (-f, --set) against the chart's contract like Helm does
+    Validate(commands::validate::ValidateArgs),
+    /// Property-test a chart: render generated values with helm, check, shrink, save cases
+    Test(commands::test::TestArgs),
+    /// List values keys no template reads, undeclared keys and empty renders (static, no helm)
     Audit(commands::audit::AuditArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<ExitCode> = match cli.command {
+        Command::Schema(args) => commands::schema::run(args),
+        Command::Validate(args) => commands::validate::run(args),
+        Command::Test(args) => commands::test::run(args),
         Command::Audit(args) => commands::audit::run(args),
     };
     match result {

@@ -7,6 +7,9 @@ pub fn all() -> Vec<(&'static str, schemars::Schema)> {
     vec![
         // (file name, schemars::schema_for!(Type)) — one entry per file chartproof reads or writes.
         ("audit-report.schema.json", schemars::schema_for!(crate::audit::AuditReport)),
+        ("validate-report.json", schemars::schema_for!(crate::commands::validate::ValidateReport)),
+        ("test-case.schema.json", schemars::schema_for!(crate::generate::cases::SavedCase)),
+        ("test-report.schema.json", schemars::schema_for!(crate::generate::runner::TestReport)),
     ]
 }
 

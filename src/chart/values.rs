@@ -145,6 +145,10 @@ pub fn pointer_to_dotted(pointer: &str) -> String {
     out
 }
 
+fn is_infinity_or_nan(s: &str) -> bool {
+    matches!(s, ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF" | ".nan" | ".NaN" | ".NAN")
+}
+
 /// Resolve a plain (unquoted) scalar the way go-yaml v2 does, as Helm sees it after its JSON round trip.
 pub fn resolve_plain_scalar(s: &str) -> Value {
     match s {
@@ -386,6 +390,11 @@ impl MarkedEventReceiver for Builder<'_> {
                 }
             }
             Event::Scalar(text, style, anchor, tag) => {
+                if !self.multi && style == TScalarStyle::Plain && tag.is_none() && is_infinity_or_nan(&text) {
+                    // Helm turns values into JSON, which has no infinity or NaN: it refuses the file.
+                    self.fail(mark, format!("`{text}` is infinity or NaN, which Helm cannot convert to JSON"));
+                    return;
+                }
                 self.record_position(mark);
                 let value = resolve_scalar(text, style, &tag);
                 self.push_value(value, anchor, mark);

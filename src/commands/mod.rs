@@ -2,4 +2,7 @@
 //! result to a reporter. `main.rs` only parses and dispatches here.
 
 pub mod common;
+pub mod schema;
+pub mod validate;
+pub mod test;
 pub mod audit;

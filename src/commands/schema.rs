@@ -1,0 +1,185 @@
+//! `chartproof schema CHART [--write | --check] [--draft 7|2020-12]`: infer the values contract
+//! from values.yaml and its annotations, merged into an existing values.schema.json without
+//! losing hand-written content; print it, write it atomically, or check it is up to date.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use serde_json::{Map, Value};
+
+use super::common::{EXIT_FAILED, EXIT_OK, exit};
+use crate::chart::Chart;
+use crate::contract::merge::{ExistingSchema, merge_schemas};
+use crate::contract::{Draft, compile, infer, lint};
+
+#[derive(Args, Debug, Clone)]
+pub struct SchemaArgs {
+    /// Chart directory or packaged .tgz
+    pub chart: PathBuf,
+    /// Write values.schema.json into the chart (atomically, keeping hand-written content)
+    #[arg(long, conflicts_with = "check")]
+    pub write: bool,
+    /// Exit 1 with a diff when values.schema.json is missing or not what `--write` would write
+    #[arg(long)]
+    pub check: bool,
+    /// JSON Schema dialect for a new file (an existing file keeps its `$schema`)
+    #[arg(long, value_enum)]
+    pub draft: Option<Draft>,
+}
+
+/// What `schema` computed for a chart: the text to write and what it noticed.
+pub struct SchemaOutcome {
+    pub path: PathBuf,
+    pub existing: Option<String>,
+    pub text: String,
+    pub notes: Vec<String>,
+}
+
+/// Infer, merge with the existing file, lint; nothing is written.
+pub fn compute(chart: &Chart, draft: Option<Draft>) -> Result<SchemaOutcome> {
+    let path = chart.schema_path();
+    let inferred = infer::infer_schema(chart, draft.unwrap_or_default());
+    let mut notes: Vec<String> = inferred.warnings.iter().map(|w| format!("warning: {w}")).collect();
+    let existing = if path.exists() { Some(std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?) } else { None };
+    let schema = match &existing {
+        Some(text) => {
+            let current: Value = serde_json::from_str(text).map_err(|e| anyhow::anyhow!("{}:{}:{}: not valid JSON: {e}", path.display(), e.line(), e.column()))?;
+            compile(&current).with_context(|| format!("{} is not a usable JSON Schema; fix it before chartproof merges into it", path.display()))?;
+            if let (Some(d), Some(have)) = (draft, current.get("$schema").and_then(Value::as_str)) {
+                if have != d.uri() {
+                    notes.push(format!("note: {} declares $schema {have}; it is kept (hand-written content wins over --draft)", path.display()));
+                }
+            }
+            let (merged, conflicts) = merge_schemas(&ExistingSchema { file: &path, text, schema: &current }, &inferred.schema, &chart.values);
+            notes.extend(conflicts.iter().map(|c| format!("conflict: {c}")));
+            with_schema_first(merged, draft.unwrap_or_default())
+        }
+        None => inferred.schema,
+    };
+    compile(&schema).context("the generated schema does not compile (check the @schema annotations)")?;
+    let text = serde_json::to_string_pretty(&schema)? + "\n";
+    notes.extend(lint::lint_contract(&schema, &path, Some(&text), chart).iter().map(|w| format!("warning: {w}")));
+    Ok(SchemaOutcome { path, existing, text, notes })
+}
+
+fn with_schema_first(schema: Value, draft: Draft) -> Value {
+    match schema {
+        Value::Object(o) if !o.contains_key("$schema") => {
+            let mut out = Map::new();
+            out.insert("$schema".into(), Value::String(draft.uri().into()));
+            out.extend(o);
+            Value::Object(out)
+        }
+        other => other,
+    }
+}
+
+pub fn run(args: SchemaArgs) -> Result<ExitCode> {
+    let chart = Chart::load(&args.chart)?;
+    let outcome = compute(&chart, args.draft)?;
+    for n in &outcome.notes {
+        eprintln!("{n}");
+    }
+    let shown = display_path(&args.chart, &chart, &outcome.path);
+    if args.check {
+        return Ok(match &outcome.existing {
+            Some(t) if *t == outcome.text => {
+                eprintln!("{shown} is up to date");
+                exit(EXIT_OK)
+            }
+            Some(t) => {
+                print!("{}", unified_diff(t, &outcome.text, &shown));
+                eprintln!("{shown} is stale: run `chartproof schema {} --write`", args.chart.display());
+                exit(EXIT_FAILED)
+            }
+            None => {
+                print!("{}", unified_diff("", &outcome.text, &shown));
+                eprintln!("{shown} is missing: run `chartproof schema {} --write`", args.chart.display());
+                exit(EXIT_FAILED)
+            }
+        });
+    }
+    if args.write {
+        if chart.source != chart.dir {
+            bail!("{} is a packaged chart: --write needs a chart directory", args.chart.display());
+        }
+        if outcome.existing.as_deref() == Some(outcome.text.as_str()) {
+            eprintln!("{shown} is up to date");
+        } else {
+            write_atomically(&outcome.path, &outcome.text)?;
+            eprintln!("wrote {shown}");
+        }
+        return Ok(exit(EXIT_OK));
+    }
+    print!("{}", outcome.text);
+    Ok(exit(EXIT_OK))
+}
+
+fn display_path(arg: &Path, chart: &Chart, path: &Path) -> String {
+    match path.strip_prefix(&chart.dir) {
+        Ok(rel) if chart.source == chart.dir => arg.join(rel).display().to_string(),
+        _ => path.display().to_string(),
+    }
+}
+
+/// A unified diff (3 lines of context) from `old` to `new`, headed with `name`.
+pub fn unified_diff(old: &str, new: &str, name: &str) -> String {
+    similar::TextDiff::from_lines(old, new).unified_diff().context_radius(3).header(&format!("a/{name}"), &format!("b/{name}")).to_string()
+}
+
+/// Replace `path` with `text` atomically: a temporary file in the same directory, the old file's
+/// permissions (0644 for a new file), then a rename.
+pub fn write_atomically(path: &Path, text: &str) -> Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    tmp.write_all(text.as_bytes()).with_context(|| format!("cannot write a temporary file in {}", dir.display()))?;
+    tmp.as_file().sync_all()?;
+    let perms = match std::fs::metadata(path) {
+        Ok(m) => m.permissions(),
+        Err(_) => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::Permissions::from_mode(0o644)
+            }
+            #[cfg(not(unix))]
+            {
+                tmp.as_file().metadata()?.permissions()
+            }
+        }
+    };
+    std::fs::set_permissions(tmp.path(), perms)?;
+    tmp.persist(path).map_err(|e| anyhow::anyhow!("cannot replace {}: {}", path.display(), e.error))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn atomic_write_keeps_permissions() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("values.schema.json");
+        std::fs::write(&p, "old").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomically(&p, "new").unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "new");
+        assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o640);
+        let fresh = tmp.path().join("fresh.json");
+        write_atomically(&fresh, "x").unwrap();
+        assert_eq!(std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777, 0o644);
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 2, "no temporary file left behind");
+    }
+
+    #[test]
+    fn diff_names_the_file() {
+        let d = unified_diff("a\nb\n", "a\nc\n", "chart/values.schema.json");
+        assert!(d.contains("--- a/chart/values.schema.json") && d.contains("-b") && d.contains("+c"), "{d}");
+    }
+}

@@ -1,0 +1,211 @@
+//! `chartproof test CHART`: property-based rendering. Generates value sets from the contract,
+//! renders each with real helm, checks every render, shrinks failures to minimal overrides, saves
+//! them as regression cases under `cases/` and replays saved cases first.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+
+use super::common::{EXIT_FAILED, EXIT_OK, HelmArgs, TemplateArgs, exit};
+use crate::chart::Chart;
+use crate::chart::merge::UserValues;
+use crate::generate::runner::{self, RunConfig, Shard, TestReport};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TestOutput {
+    Human,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct TestArgs {
+    /// Chart directory or packaged .tgz
+    pub chart: PathBuf,
+    /// Number of value sets to plan (defaults first, then one-key changes, then combinations)
+    #[arg(long, default_value_t = 100)]
+    pub cases: usize,
+    /// Seed of the generator: the same seed and chart give the same cases and report
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Parallel helm renders (default: number of cores)
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    /// Stop cleanly after this long and report what was covered (e.g. 90s, 5m, 1h)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub time_budget: Option<Duration>,
+    /// Run only part K of N of the planned cases (for CI matrices)
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
+    /// Base values every case starts from (repeatable; needed by charts that fail at their defaults)
+    #[arg(short = 'f', long = "values", value_name = "FILE")]
+    pub values: Vec<PathBuf>,
+    /// Where regression cases are read and saved (default: the chart's cases/)
+    #[arg(long, value_name = "DIR")]
+    pub cases_dir: Option<PathBuf>,
+    /// Do not save new failures as cases
+    #[arg(long)]
+    pub no_save: bool,
+    /// Replay only this saved case file
+    #[arg(long, value_name = "CASE_FILE")]
+    pub replay: Option<PathBuf>,
+    /// Output format
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = TestOutput::Human)]
+    pub output: TestOutput,
+    #[command(flatten)]
+    pub helm: HelmArgs,
+    #[command(flatten)]
+    pub template: TemplateArgs,
+}
+
+/// `90`, `90s`, `5m`, `1h`, `1h30m`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let bad = || format!("bad duration {s:?}: use seconds or a number with s/m/h, like 90s, 5m, 1h30m");
+    if let Ok(n) = s.trim().parse::<f64>() {
+        return if n >= 0.0 { Ok(Duration::from_secs_f64(n)) } else { Err(bad()) };
+    }
+    let mut total = 0.0;
+    let mut num = String::new();
+    for c in s.trim().chars() {
+        if c.is_ascii_digit() || c == '.' {
+            num.push(c);
+            continue;
+        }
+        let n: f64 = num.parse().map_err(|_| bad())?;
+        num.clear();
+        total += n * match c {
+            's' => 1.0,
+            'm' => 60.0,
+            'h' => 3600.0,
+            _ => return Err(bad()),
+        };
+    }
+    if !num.is_empty() {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs_f64(total))
+}
+
+pub fn run(args: TestArgs) -> Result<ExitCode> {
+    let chart = Chart::load(&args.chart)?;
+    let helm = args.helm.discover()?;
+    let base_values = UserValues::load(&args.values, &[], &[])?;
+    let base = base_values.merged_over(&chart.values.value);
+    let mut request = args.template.request(chart.render_path(), &args.helm);
+    request.values_files.extend(args.values.iter().cloned());
+
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        // Only one handler per process; a second run in the same process keeps the first.
+        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
+    }
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
+    let cfg = RunConfig {
+        helm,
+        request,
+        base,
+        chart_arg: args.chart.display().to_string(),
+        base_value_args: args.values.iter().map(|p| p.display().to_string()).collect(),
+        seed: args.seed,
+        cases: args.cases,
+        jobs,
+        time_budget: args.time_budget,
+        shard: args.shard,
+        cases_dir: args.cases_dir.clone().unwrap_or_else(|| chart.dir.join("cases")),
+        save_cases: !args.no_save && !args.chart.is_file(),
+        replay_only: args.replay.clone(),
+        progress: args.output == TestOutput::Human,
+        stop,
+    };
+    let report = runner::run(&chart, &cfg)?;
+    let mut out = std::io::stdout().lock();
+    match args.output {
+        TestOutput::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
+        TestOutput::Human => write!(out, "{}", human(&report))?,
+    }
+    out.flush().context("cannot write the report")?;
+    Ok(exit(if report.failures.is_empty() { EXIT_OK } else { EXIT_FAILED }))
+}
+
+/// The human report: one block per distinct failure, then a coverage summary.
+pub fn human(report: &TestReport) -> String {
+    let mut s = String::new();
+    for f in &report.failures {
+        s += &format!("FAIL {} [{}] {}/{}: {}\n", f.rule, f.severity, f.kind, f.name, f.message.lines().next().unwrap_or_default());
+        if let Some(t) = &f.template {
+            s += &format!("  template: {t}\n");
+        }
+        s += &format!("  found by: {}{}\n", f.found_by, if f.status == "unshrunk" { " (not shrunk: the run stopped first)" } else { "" });
+        let yaml = if f.values.as_object().is_some_and(|m| m.is_empty()) {
+            "{}  (the defaults)\n".to_string()
+        } else {
+            serde_yaml::to_string(&f.values).unwrap_or_default()
+        };
+        s += "  minimal override:\n";
+        for line in yaml.lines() {
+            s += &format!("    {line}\n");
+        }
+        if let Some(file) = &f.case_file {
+            s += &format!("  case: {file}\n");
+        }
+        s += &format!("  replay: {}\n\n", f.replay);
+    }
+    let c = &report.coverage;
+    s += &format!(
+        "{} cases run (of {} planned{}), seed {}; {} helm renders ({} distinct value sets, {} cache hits)\n",
+        report.cases_run,
+        c.cases_planned,
+        c.shard.as_ref().map(|sh| format!(", shard {sh}")).unwrap_or_default(),
+        report.seed,
+        report.renders,
+        c.distinct_renders,
+        c.cache_hits
+    );
+    s += &format!(
+        "coverage: {} values paths varied; {} of {} generated candidates rejected by the contract ({:.1}%)\n",
+        c.paths_varied.len(),
+        c.candidates_rejected,
+        c.candidates_generated,
+        c.rejection_rate * 100.0
+    );
+    if c.replayed_cases > 0 {
+        s += &format!("saved cases: {} replayed, {} still failing\n", c.replayed_cases, c.replayed_still_failing);
+    }
+    if !c.volatile_paths.is_empty() {
+        s += &format!(
+            "volatile (differs between two renders of the same values, not a failure): {}{}\n",
+            c.volatile_paths.iter().take(5).cloned().collect::<Vec<_>>().join(", "),
+            if c.volatile_paths.len() > 5 { format!(" and {} more", c.volatile_paths.len() - 5) } else { String::new() }
+        );
+    }
+    if c.flaky_failures > 0 {
+        s += &format!("{} failure(s) did not reproduce on a fresh render and were not reported\n", c.flaky_failures);
+    }
+    if let Some(why) = &c.stopped {
+        s += &format!("stopped early ({why}): the coverage above is what ran\n");
+    }
+    s += &match report.failures.len() {
+        0 => "result: no failures\n".to_string(),
+        n => format!("result: {n} distinct failure(s)\n"),
+    };
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("2.5s").unwrap(), Duration::from_millis(2500));
+        assert!(parse_duration("5x").is_err() && parse_duration("m").is_err() && parse_duration("5m3").is_err());
+    }
+}

@@ -1,0 +1,86 @@
+//! `chartproof validate CHART [-f values.yaml]… [--set k=v]… [-o human|json]`: the user's values
+//! merged in Helm's order over the defaults and checked against the chart's contract (its
+//! values.schema.json, else the inferred one) and every enabled subchart's contract.
+//! Exit 0 valid, 1 invalid, 2 unusable input.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Args;
+
+use super::common::{EXIT_FAILED, EXIT_OK, ValuesArgs, exit};
+use crate::chart::Chart;
+use crate::contract::validate::{ValidationError, validate_values};
+use crate::contract::{Contract, ContractSource};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Human,
+    Json,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ValidateArgs {
+    /// Chart directory or packaged .tgz
+    pub chart: PathBuf,
+    #[command(flatten)]
+    pub values: ValuesArgs,
+    /// Output format
+    #[arg(short = 'o', long = "output", value_enum, default_value = "human")]
+    pub output: OutputFormat,
+}
+
+/// The JSON report of `chartproof validate -o json`.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+pub struct ValidateReport {
+    /// The chart as given on the command line.
+    pub chart: String,
+    /// `shipped` (the chart's values.schema.json) or `inferred` (from values.yaml).
+    pub contract: ContractKind,
+    /// The values.schema.json used, when the chart ships one.
+    pub schema_file: Option<PathBuf>,
+    pub valid: bool,
+    /// Every error, not just the first.
+    pub errors: Vec<ValidationError>,
+}
+
+#[derive(Debug, Clone, Copy, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ContractKind {
+    Shipped,
+    Inferred,
+}
+
+pub fn run(args: ValidateArgs) -> Result<ExitCode> {
+    let chart = Chart::load(&args.chart)?;
+    let user = args.values.load()?;
+    let contract = Contract::for_chart(&chart)?;
+    let errors = validate_values(&contract, &chart, &user);
+    let (kind, schema_file) = match &contract.source {
+        ContractSource::Shipped(p) => (ContractKind::Shipped, Some(p.strip_prefix(&chart.dir).map(|r| args.chart.join(r)).unwrap_or_else(|_| p.clone()))),
+        ContractSource::Inferred => (ContractKind::Inferred, None),
+    };
+    let report = ValidateReport { chart: args.chart.display().to_string(), contract: kind, schema_file, valid: errors.is_empty(), errors };
+    match args.output {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        OutputFormat::Human => print_human(&report),
+    }
+    Ok(exit(if report.valid { EXIT_OK } else { EXIT_FAILED }))
+}
+
+fn print_human(r: &ValidateReport) {
+    let against = match (&r.contract, &r.schema_file) {
+        (ContractKind::Shipped, Some(f)) => f.display().to_string(),
+        _ => "the contract inferred from values.yaml".to_string(),
+    };
+    if r.valid {
+        println!("ok: values satisfy {against}");
+        return;
+    }
+    println!("invalid: {} error(s) against {against}", r.errors.len());
+    for e in &r.errors {
+        let chart = if e.chart.contains('/') { format!(" [subchart {}]", e.chart.split_once('/').map_or("", |x| x.1)) } else { String::new() };
+        println!("  {e}{chart}");
+    }
+}

@@ -1,0 +1,384 @@
+//! A JSON Schema inferred from a chart's default values: scalar types (integer vs number kept
+//! apart), nested objects, arrays with an item schema unified from their elements, `null`
+//! defaults left open (type unknown), empty maps and lists left open and reported as weakly typed.
+//! Comment annotations refine it, and subcharts' schemas are nested under their key.
+
+use serde_json::{Map, Value, json};
+
+use super::annotate::{Annotation, read_annotations};
+use super::{ContractWarning, Draft};
+use crate::chart::Chart;
+use crate::chart::values::{ValuesDoc, pointer_segment, pointer_to_dotted};
+
+/// An inferred schema and what the inference noticed on the way.
+#[derive(Debug, Clone)]
+pub struct InferredSchema {
+    pub schema: Value,
+    pub warnings: Vec<ContractWarning>,
+}
+
+/// The schema of a chart including its subcharts (each nested under its key, using the
+/// subchart's shipped values.schema.json when it has one), with `$schema` for `draft`.
+pub fn infer_schema(chart: &Chart, draft: Draft) -> InferredSchema {
+    let mut out = infer_own_schema(chart, draft);
+    for sub in &chart.subcharts {
+        let (sub_schema, warnings) = subchart_schema(&sub.chart, draft);
+        out.warnings.extend(warnings);
+        nest_subchart_schema(&mut out.schema, &sub.key, &sub_schema, sub.condition.as_deref());
+    }
+    out
+}
+
+fn subchart_schema(chart: &Chart, draft: Draft) -> (Value, Vec<ContractWarning>) {
+    let path = chart.schema_path();
+    if path.exists() {
+        if let Ok(mut shipped) = super::read_schema_file(&path) {
+            for sub in &chart.subcharts {
+                let (s, _) = subchart_schema(&sub.chart, draft);
+                nest_subchart_schema(&mut shipped, &sub.key, &s, sub.condition.as_deref());
+            }
+            return (shipped, Vec::new());
+        }
+    }
+    let inferred = infer_schema(chart, draft);
+    (inferred.schema, inferred.warnings)
+}
+
+/// The schema of the chart's own values.yaml (annotations applied, subcharts not nested).
+pub fn infer_own_schema(chart: &Chart, draft: Draft) -> InferredSchema {
+    infer_values_schema(&chart.values, draft)
+}
+
+/// Infer the schema of one values document, reading its comment annotations from the file.
+pub fn infer_values_schema(doc: &ValuesDoc, draft: Draft) -> InferredSchema {
+    let mut warnings = Vec::new();
+    let mut body = infer_value(&doc.value, "", doc, &mut warnings);
+    if let Ok(text) = std::fs::read_to_string(&doc.file) {
+        let annotations = read_annotations(doc, &text);
+        warnings.extend(annotations.warnings);
+        let mut pointers: Vec<_> = annotations.by_pointer.into_iter().collect();
+        pointers.sort_by(|a, b| a.0.cmp(&b.0));
+        for (pointer, ann) in pointers {
+            if !apply_annotation(&mut body, &doc.value, &pointer, &ann) {
+                warnings.push(ContractWarning {
+                    file: doc.file.clone(),
+                    line: ann.line,
+                    path: Some(pointer_to_dotted(&pointer)),
+                    message: "annotation for a key that values.yaml does not have (ignored)".into(),
+                });
+            }
+        }
+    }
+    let mut schema = Map::new();
+    schema.insert("$schema".into(), Value::String(draft.uri().into()));
+    if let Value::Object(b) = body {
+        schema.extend(b);
+    }
+    InferredSchema { schema: Value::Object(schema), warnings }
+}
+
+/// Schema of one value. `pointer` locates it in `doc` for warnings.
+fn infer_value(v: &Value, pointer: &str, doc: &ValuesDoc, warnings: &mut Vec<ContractWarning>) -> Value {
+    let weak = |warnings: &mut Vec<ContractWarning>, what: &str| {
+        let line = doc.positions.get(pointer).map(|p| p.line).unwrap_or(0);
+        warnings.push(ContractWarning {
+            file: doc.file.clone(),
+            line,
+            path: Some(pointer_to_dotted(pointer)),
+            message: format!("weakly typed: {what}; any content is allowed (annotate it, e.g. `# @schema type:…`)"),
+        });
+    };
+    match v {
+        Value::Null => {
+            weak(warnings, "null default, type unknown");
+            json!({})
+        }
+        Value::Bool(_) => json!({"type": "boolean"}),
+        Value::Number(n) if n.is_f64() => json!({"type": "number"}),
+        Value::Number(_) => json!({"type": "integer"}),
+        Value::String(_) => json!({"type": "string"}),
+        Value::Array(items) => {
+            if items.is_empty() {
+                weak(warnings, "empty list");
+                return json!({"type": "array"});
+            }
+            let mut item_schema: Option<Value> = None;
+            for (i, item) in items.iter().enumerate() {
+                let s = infer_value(item, &format!("{pointer}/{i}"), doc, warnings);
+                item_schema = Some(match item_schema {
+                    None => s,
+                    Some(prev) => union(prev, s),
+                });
+            }
+            json!({"type": "array", "items": item_schema.unwrap()})
+        }
+        Value::Object(map) => {
+            if map.is_empty() {
+                weak(warnings, "empty map");
+                return json!({"type": "object"});
+            }
+            let mut props = Map::new();
+            for (k, child) in map {
+                props.insert(k.clone(), infer_value(child, &format!("{pointer}/{}", pointer_segment(k)), doc, warnings));
+            }
+            json!({"type": "object", "properties": props})
+        }
+    }
+}
+
+/// A schema that accepts what either accepts, as far as inference goes: object properties are
+/// united, integer and number become number, other differing types become a type list.
+pub fn union(a: Value, b: Value) -> Value {
+    if a == b {
+        return a;
+    }
+    let ta = a.get("type").cloned();
+    let tb = b.get("type").cloned();
+    match (ta.as_ref().and_then(Value::as_str), tb.as_ref().and_then(Value::as_str)) {
+        (Some("object"), Some("object")) => {
+            let mut out = a.clone();
+            let mut props = a.get("properties").and_then(Value::as_object).cloned().unwrap_or_default();
+            for (k, s) in b.get("properties").and_then(Value::as_object).cloned().unwrap_or_default() {
+                let merged = match props.remove(&k) {
+                    Some(prev) => union(prev, s),
+                    None => s,
+                };
+                props.insert(k, merged);
+            }
+            if !props.is_empty() {
+                out["properties"] = Value::Object(props);
+            }
+            out
+        }
+        (Some("array"), Some("array")) => match (a.get("items").cloned(), b.get("items").cloned()) {
+            (Some(x), Some(y)) => json!({"type": "array", "items": union(x, y)}),
+            _ => json!({"type": "array"}),
+        },
+        (Some("integer"), Some("number")) | (Some("number"), Some("integer")) => json!({"type": "number"}),
+        (Some(x), Some(y)) => json!({"type": [x, y]}),
+        _ => json!({}), // one side is open (null default): stay open
+    }
+}
+
+/// Walk to the schema node describing `pointer` of `values` (properties for keys, items for list
+/// elements), creating `properties` entries the inference left out.
+fn schema_node_mut<'a>(schema: &'a mut Value, values: &Value, pointer: &str) -> Option<&'a mut Value> {
+    let mut node = schema;
+    let mut value = Some(values);
+    for seg in pointer.split('/').skip(1) {
+        let key = seg.replace("~1", "/").replace("~0", "~");
+        match value {
+            Some(Value::Array(items)) => {
+                value = key.parse::<usize>().ok().and_then(|i| items.get(i));
+                node = node.as_object_mut()?.entry("items").or_insert_with(|| json!({}));
+            }
+            Some(Value::Object(map)) => {
+                value = map.get(&key);
+                value?;
+                let props = node.as_object_mut()?.entry("properties").or_insert_with(|| json!({}));
+                node = props.as_object_mut()?.entry(key).or_insert_with(|| json!({}));
+            }
+            _ => return None,
+        }
+    }
+    Some(node)
+}
+
+fn apply_annotation(schema: &mut Value, values: &Value, pointer: &str, ann: &Annotation) -> bool {
+    if pointer.is_empty() {
+        return false;
+    }
+    let Some(node) = schema_node_mut(schema, values, pointer) else { return false };
+    let Some(obj) = node.as_object_mut() else { return false };
+    if let Some(d) = &ann.description {
+        obj.insert("description".into(), Value::String(d.clone()));
+    }
+    for (k, v) in &ann.keywords {
+        if k == "type" {
+            // A `$ref` or explicit type replaces the inferred structure's type only.
+            obj.insert(k.clone(), v.clone());
+        } else if k == "$ref" {
+            obj.remove("type");
+            obj.remove("properties");
+            obj.insert(k.clone(), v.clone());
+        } else {
+            obj.insert(k.clone(), v.clone());
+        }
+    }
+    if let Some(required) = ann.required {
+        let (parent, key) = pointer.rsplit_once('/').unwrap();
+        let key = key.replace("~1", "/").replace("~0", "~");
+        let parent_node = if parent.is_empty() { Some(&mut *schema) } else { schema_node_mut(schema, values, parent) };
+        if let Some(Value::Object(p)) = parent_node {
+            let list = p.entry("required").or_insert_with(|| json!([]));
+            if let Value::Array(items) = list {
+                items.retain(|i| i.as_str() != Some(key.as_str()));
+                if required {
+                    items.push(Value::String(key));
+                }
+                if items.is_empty() {
+                    p.remove("required");
+                }
+            }
+        }
+    }
+    true
+}
+
+/// Put a subchart's schema under `properties[key]` of a parent schema: its local `$ref`s are
+/// re-rooted, `global` is allowed (Helm copies globals in), the condition key is a boolean, and
+/// what the parent already says about the key wins.
+pub fn nest_subchart_schema(parent: &mut Value, key: &str, sub: &Value, condition: Option<&str>) {
+    let Some(parent_obj) = parent.as_object_mut() else { return };
+    let mut sub = sub.clone();
+    if let Some(o) = sub.as_object_mut() {
+        o.remove("$schema");
+        o.remove("$id");
+    }
+    reroot_refs(&mut sub, &format!("#/properties/{}", pointer_segment(key)));
+    if let Some(o) = sub.as_object_mut() {
+        let props = o.entry("properties").or_insert_with(|| json!({}));
+        if let Some(p) = props.as_object_mut() {
+            p.entry("global").or_insert_with(|| json!({"type": "object"}));
+            if let Some(cond) = condition {
+                for path in cond.split(',').map(str::trim) {
+                    if let Some(rest) = path.strip_prefix(&format!("{key}.")) {
+                        if !rest.contains('.') {
+                            p.entry(rest.to_string()).or_insert_with(|| json!({"type": "boolean"}));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let props = parent_obj.entry("properties").or_insert_with(|| json!({}));
+    let Some(props) = props.as_object_mut() else { return };
+    let merged = match props.remove(key) {
+        Some(own) => overlay(sub, own),
+        None => sub,
+    };
+    props.insert(key.to_string(), merged);
+}
+
+/// `top` over `base`: keywords of `top` win, `properties` are overlaid key by key.
+pub fn overlay(base: Value, top: Value) -> Value {
+    match (base, top) {
+        (Value::Object(mut b), Value::Object(t)) => {
+            for (k, v) in t {
+                if k == "properties" {
+                    let mut merged = b.remove("properties").and_then(|p| if let Value::Object(m) = p { Some(m) } else { None }).unwrap_or_default();
+                    if let Value::Object(tp) = v {
+                        for (pk, pv) in tp {
+                            let m = match merged.remove(&pk) {
+                                Some(bv) => overlay(bv, pv),
+                                None => pv,
+                            };
+                            merged.insert(pk, m);
+                        }
+                    }
+                    b.insert(k, Value::Object(merged));
+                } else if k == "type" && b.contains_key("type") && b.get("type") != Some(&v) {
+                    // The parent's default may be narrower (`{}` vs a map): keep the subchart's type
+                    // when the parent inferred an open value.
+                    b.insert(k, v);
+                } else {
+                    b.insert(k, v);
+                }
+            }
+            Value::Object(b)
+        }
+        (_, top) => top,
+    }
+}
+
+fn reroot_refs(v: &mut Value, prefix: &str) {
+    match v {
+        Value::Object(o) => {
+            for (k, child) in o.iter_mut() {
+                if k == "$ref" {
+                    if let Value::String(s) = child {
+                        if let Some(rest) = s.strip_prefix('#') {
+                            *s = format!("{prefix}{rest}");
+                        }
+                    }
+                } else {
+                    reroot_refs(child, prefix);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| reroot_refs(i, prefix)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn infer_text(text: &str) -> InferredSchema {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("values.yaml");
+        std::fs::write(&path, text).unwrap();
+        let doc = ValuesDoc::load(&path).unwrap();
+        infer_values_schema(&doc, Draft::Draft7)
+    }
+
+    #[test]
+    fn scalar_types_integers_numbers_and_nested() {
+        let s = infer_text("replicas: 1\nratio: 0.5\nname: x\non: yes\nimage:\n  tag: \"1.0\"\n  port: 0755\n").schema;
+        assert_eq!(s["$schema"], json!("http://json-schema.org/draft-07/schema#"));
+        assert_eq!(s["type"], json!("object"));
+        let p = &s["properties"];
+        assert_eq!(p["replicas"]["type"], json!("integer"));
+        assert_eq!(p["ratio"]["type"], json!("number"));
+        assert_eq!(p["name"]["type"], json!("string"));
+        assert_eq!(p["true"]["type"], json!("boolean"), "YAML 1.1 `on` key is `true` in Helm");
+        assert_eq!(p["image"]["properties"]["tag"]["type"], json!("string"));
+        assert_eq!(p["image"]["properties"]["port"]["type"], json!("integer"));
+        assert!(s.get("additionalProperties").is_none(), "inferred objects stay open");
+    }
+
+    #[test]
+    fn arrays_unify_items_and_empty_things_are_weak() {
+        let r = infer_text("env:\n  - name: A\n    value: b\n  - name: C\n    port: 1\nmixed: [1, 2.5]\nlabels: {}\nhosts: []\ntag: ~\n");
+        let p = &r.schema["properties"];
+        assert_eq!(p["env"]["items"]["properties"]["port"]["type"], json!("integer"));
+        assert_eq!(p["env"]["items"]["properties"]["value"]["type"], json!("string"));
+        assert_eq!(p["mixed"]["items"]["type"], json!("number"));
+        assert_eq!(p["labels"], json!({"type": "object"}));
+        assert_eq!(p["hosts"], json!({"type": "array"}));
+        assert_eq!(p["tag"], json!({}));
+        let weak: Vec<_> = r.warnings.iter().map(|w| (w.path.clone().unwrap(), w.line)).collect();
+        assert_eq!(weak, vec![("labels".to_string(), 7), ("hosts".to_string(), 8), ("tag".to_string(), 9)]);
+    }
+
+    #[test]
+    fn annotations_refine_the_schema() {
+        let r = infer_text("# -- how many\n# @schema\n# minimum: 1\n# required: true\n# @schema\nreplicas: 2\n# -- (string) image tag\ntag:\nmode: a # @schema enum:[a, b]\n");
+        let s = &r.schema;
+        assert_eq!(s["properties"]["replicas"], json!({"type": "integer", "description": "how many", "minimum": 1}));
+        assert_eq!(s["required"], json!(["replicas"]));
+        assert_eq!(s["properties"]["tag"]["type"], json!("string"));
+        assert_eq!(s["properties"]["mode"]["enum"], json!(["a", "b"]));
+        assert!(jsonschema::draft7::is_valid(s, &json!({"replicas": 2, "tag": "v", "mode": "a"})));
+        assert!(!jsonschema::draft7::is_valid(s, &json!({"replicas": 0, "mode": "a"})));
+    }
+
+    #[test]
+    fn subchart_nesting_reroots_refs_and_allows_global_and_condition() {
+        let mut parent = json!({"type": "object", "properties": {"kid": {"type": "object", "properties": {"x": {"type": "string"}}}}});
+        let sub = json!({"$schema": "x", "$defs": {"p": {"type": "integer"}}, "type": "object", "properties": {"port": {"$ref": "#/$defs/p"}}});
+        nest_subchart_schema(&mut parent, "kid", &sub, Some("kid.enabled"));
+        let kid = &parent["properties"]["kid"];
+        assert_eq!(kid["properties"]["port"]["$ref"], json!("#/properties/kid/$defs/p"));
+        assert_eq!(kid["properties"]["enabled"]["type"], json!("boolean"));
+        assert_eq!(kid["properties"]["global"]["type"], json!("object"));
+        assert_eq!(kid["properties"]["x"]["type"], json!("string"));
+        assert!(kid.get("$schema").is_none());
+        let v = jsonschema::options().with_draft(jsonschema::Draft::Draft7).build(&parent).unwrap();
+        assert!(v.is_valid(&json!({"kid": {"port": 1}})));
+        assert!(!v.is_valid(&json!({"kid": {"port": "1"}})));
+        let _ = Path::new("");
+    }
+}

@@ -1,0 +1,175 @@
+//! Contract lint: schema traps that break real users, reported with locations.
+//! - a closed root (`additionalProperties: false`) without `global` or `enabled`: Helm copies
+//!   `global` into a subchart's values and parents switch it with `<key>.enabled`, so the chart
+//!   fails as soon as it is used as a dependency;
+//! - a closed object that rejects a dependency's condition key (`kid.enabled`) or its subchart key;
+//! - `required` keys that have defaults (editors and `--set` users are told to supply them);
+//! - `null` defaults (a null in values deletes the key when Helm coalesces);
+//! - remote `$ref`s (fail offline, and Helm 3.18.5+ no longer fetches them).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::ContractWarning;
+use crate::chart::Chart;
+use crate::chart::values::{Pos, parse_helm_yaml, pointer_segment, pointer_to_dotted};
+
+/// Lint `schema` (as written, or about to be written, to `schema_file`) for `chart`.
+pub fn lint_contract(schema: &Value, schema_file: &Path, schema_text: Option<&str>, chart: &Chart) -> Vec<ContractWarning> {
+    let positions: HashMap<String, Pos> = schema_text.and_then(|t| parse_helm_yaml(t, schema_file).ok()).map(|(_, p)| p).unwrap_or_default();
+    let schema_line = |ptr: &str| positions.get(ptr).map_or(0, |p| p.line);
+    let mut out = Vec::new();
+    let at_schema = |ptr: &str, path: Option<String>, message: String| ContractWarning { file: schema_file.to_path_buf(), line: schema_line(ptr), path, message };
+
+    if is_closed(schema) {
+        for key in ["global", "enabled"] {
+            if !has_property(schema, key) {
+                out.push(at_schema(
+                    "/additionalProperties",
+                    None,
+                    format!("closed root (additionalProperties: false) rejects `{key}`: the chart fails when used as a subchart (Helm adds `global`; parents switch dependencies with `<name>.enabled`); list `{key}` in properties"),
+                ));
+            }
+        }
+    }
+    for sub in &chart.subcharts {
+        if is_closed(schema) && !has_property(schema, &sub.key) {
+            out.push(at_schema("/additionalProperties", Some(sub.key.clone()), format!("closed root rejects the subchart key `{}`", sub.key)));
+        }
+        for cond in sub.condition.iter().flat_map(|c| c.split(',')).map(str::trim).filter(|c| !c.is_empty()) {
+            if let Some(blocked) = rejected_path(schema, cond) {
+                out.push(at_schema(&blocked, Some(cond.to_string()), format!("condition `{cond}` of dependency {} is rejected by a closed object", sub.key)));
+            }
+        }
+    }
+
+    walk_required(schema, "", &mut |schema_ptr, values_ptr, key| {
+        let full = format!("{values_ptr}/{}", pointer_segment(key));
+        if chart.values.value.pointer(&full).is_some() {
+            let pos = chart.values.positions.get(&full);
+            out.push(ContractWarning {
+                file: chart.values.file.clone(),
+                line: pos.map_or(0, |p| p.line),
+                path: Some(pointer_to_dotted(&full)),
+                message: format!("required key with a default (schema {}:{}): editors and --set users are told to supply it; drop it from required", schema_file.display(), schema_line(&format!("{schema_ptr}/required"))),
+            });
+        }
+    });
+
+    let mut nulls = Vec::new();
+    find_nulls(&chart.values.value, "", &mut nulls);
+    for ptr in nulls {
+        out.push(ContractWarning {
+            file: chart.values.file.clone(),
+            line: chart.values.positions.get(&ptr).map_or(0, |p| p.line),
+            path: Some(pointer_to_dotted(&ptr)),
+            message: "null default: a null in values deletes the key when Helm coalesces, and its type is unknown; give a typed default or annotate it".into(),
+        });
+    }
+
+    let mut refs = Vec::new();
+    find_remote_refs(schema, "", &mut refs);
+    for (ptr, r) in refs {
+        out.push(at_schema(&ptr, None, format!("remote $ref {r}: fails offline and Helm 3.18.5+ does not fetch it; vendor it into $defs")));
+    }
+    out
+}
+
+fn is_closed(schema: &Value) -> bool {
+    schema.get("additionalProperties") == Some(&Value::Bool(false)) || schema.get("unevaluatedProperties") == Some(&Value::Bool(false))
+}
+
+fn has_property(schema: &Value, key: &str) -> bool {
+    schema.get("properties").and_then(|p| p.get(key)).is_some()
+        || schema.get("patternProperties").and_then(Value::as_object).is_some_and(|pp| pp.keys().any(|re| regex::Regex::new(re).is_ok_and(|r| r.is_match(key))))
+}
+
+/// Schema pointer of the closed object that rejects the dotted `path`, if one does.
+fn rejected_path(schema: &Value, path: &str) -> Option<String> {
+    let mut node = schema;
+    let mut ptr = String::new();
+    for seg in path.split('.') {
+        if is_closed(node) && !has_property(node, seg) {
+            return Some(format!("{ptr}/additionalProperties"));
+        }
+        match node.get("properties").and_then(|p| p.get(seg)) {
+            Some(n) => {
+                ptr = format!("{ptr}/properties/{}", pointer_segment(seg));
+                node = n;
+            }
+            None => return None,
+        }
+    }
+    None
+}
+
+fn walk_required(schema: &Value, values_ptr: &str, f: &mut dyn FnMut(&str, &str, &str)) {
+    fn go(node: &Value, schema_ptr: &str, values_ptr: &str, f: &mut dyn FnMut(&str, &str, &str)) {
+        if let Some(req) = node.get("required").and_then(Value::as_array) {
+            for k in req.iter().filter_map(Value::as_str) {
+                f(schema_ptr, values_ptr, k);
+            }
+        }
+        if let Some(props) = node.get("properties").and_then(Value::as_object) {
+            for (k, child) in props {
+                go(child, &format!("{schema_ptr}/properties/{}", pointer_segment(k)), &format!("{values_ptr}/{}", pointer_segment(k)), f);
+            }
+        }
+    }
+    go(schema, "", values_ptr, f)
+}
+
+fn find_nulls(v: &Value, ptr: &str, out: &mut Vec<String>) {
+    match v {
+        Value::Null => out.push(ptr.to_string()),
+        Value::Object(m) => m.iter().for_each(|(k, c)| find_nulls(c, &format!("{ptr}/{}", pointer_segment(k)), out)),
+        Value::Array(a) => a.iter().enumerate().for_each(|(i, c)| find_nulls(c, &format!("{ptr}/{i}"), out)),
+        _ => {}
+    }
+}
+
+fn find_remote_refs(v: &Value, ptr: &str, out: &mut Vec<(String, String)>) {
+    match v {
+        Value::Object(m) => {
+            for (k, c) in m {
+                let p = format!("{ptr}/{}", pointer_segment(k));
+                match (k.as_str(), c) {
+                    ("$ref", Value::String(r)) if !r.starts_with('#') => out.push((p, r.clone())),
+                    _ => find_remote_refs(c, &p, out),
+                }
+            }
+        }
+        Value::Array(a) => a.iter().enumerate().for_each(|(i, c)| find_remote_refs(c, &format!("{ptr}/{i}"), out)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn each_trap_is_reported_with_a_location() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("Chart.yaml"), "apiVersion: v2\nname: p\nversion: 1.0.0\ndependencies:\n- name: kid\n  version: 0.1.0\n  condition: kid.enabled\n").unwrap();
+        std::fs::write(tmp.path().join("values.yaml"), "port: 80\ntag:\nkid:\n  x: 1\n").unwrap();
+        std::fs::create_dir_all(tmp.path().join("charts/kid")).unwrap();
+        std::fs::write(tmp.path().join("charts/kid/Chart.yaml"), "apiVersion: v2\nname: kid\nversion: 0.1.0\n").unwrap();
+        let chart = Chart::load(tmp.path()).unwrap();
+        let schema = json!({"type": "object", "additionalProperties": false, "required": ["port"],
+            "properties": {"port": {"type": "integer"}, "tag": {}, "kid": {"type": "object", "additionalProperties": false, "properties": {"x": {"$ref": "https://example.com/s.json"}}}}});
+        let text = serde_json::to_string_pretty(&schema).unwrap();
+        let w = lint_contract(&schema, Path::new("values.schema.json"), Some(&text), &chart);
+        let msgs: Vec<String> = w.iter().map(|w| w.to_string()).collect();
+        let has = |s: &str| msgs.iter().any(|m| m.contains(s));
+        assert!(has("rejects `global`") && has("rejects `enabled`"), "{msgs:#?}");
+        assert!(has("condition `kid.enabled`"), "{msgs:#?}");
+        assert!(has("values.yaml:1: port: required key with a default"), "{msgs:#?}");
+        assert!(has("values.yaml:2: tag: null default"), "{msgs:#?}");
+        assert!(has("remote $ref https://example.com/s.json"), "{msgs:#?}");
+        assert!(w.iter().all(|w| w.line > 0), "{msgs:#?}");
+    }
+}

@@ -1,0 +1,214 @@
+//! The inferred schema merged into an existing, hand-written values.schema.json: everything the
+//! author wrote is kept (enum, pattern, minimum, required, additionalProperties, descriptions,
+//! `$ref`/`$defs`, their key order); inference only fills what is missing. Where the schema and
+//! the default disagree (schema says integer, the default is a string) the conflict is reported
+//! with both locations.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use crate::chart::values::{Pos, ValuesDoc, parse_helm_yaml, pointer_segment, pointer_to_dotted};
+
+/// A hand-written type that the chart's own default does not satisfy.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct MergeConflict {
+    /// Dotted key path.
+    pub path: String,
+    pub schema_file: PathBuf,
+    /// Line of the schema's `type` (0 when unknown).
+    pub schema_line: usize,
+    pub values_file: PathBuf,
+    pub values_line: usize,
+    pub values_column: usize,
+    /// The type(s) the schema declares.
+    pub schema_type: Value,
+    /// The type of the default.
+    pub default_type: String,
+}
+
+impl fmt::Display for MergeConflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: schema says {} at {}:{}, but the default is {} at {}:{}:{} (the schema is kept)",
+            self.path,
+            self.schema_type,
+            self.schema_file.display(),
+            self.schema_line,
+            self.default_type,
+            self.values_file.display(),
+            self.values_line,
+            self.values_column
+        )
+    }
+}
+
+/// An existing schema document and where it lives.
+pub struct ExistingSchema<'a> {
+    pub file: &'a Path,
+    pub text: &'a str,
+    pub schema: &'a Value,
+}
+
+/// Fill `existing` with what `inferred` knows and it does not say. Returns the merged schema and
+/// the conflicts between hand-written types and the defaults.
+pub fn merge_schemas(existing: &ExistingSchema, inferred: &Value, values: &ValuesDoc) -> (Value, Vec<MergeConflict>) {
+    let positions: HashMap<String, Pos> = parse_helm_yaml(existing.text, existing.file).map(|(_, p)| p).unwrap_or_default();
+    let mut ctx = Ctx { existing, positions, values, conflicts: Vec::new() };
+    let mut out = existing.schema.clone();
+    ctx.fill(&mut out, inferred, "", "");
+    (out, ctx.conflicts)
+}
+
+struct Ctx<'a> {
+    existing: &'a ExistingSchema<'a>,
+    positions: HashMap<String, Pos>,
+    values: &'a ValuesDoc,
+    conflicts: Vec<MergeConflict>,
+}
+
+/// Keywords that make a node's shape someone else's business: inference does not add to it.
+const OPAQUE: &[&str] = &["$ref", "allOf", "anyOf", "oneOf", "not", "if"];
+
+impl Ctx<'_> {
+    fn fill(&mut self, node: &mut Value, inferred: &Value, schema_ptr: &str, value_ptr: &str) {
+        let (Some(obj), Some(inf)) = (node.as_object_mut(), inferred.as_object()) else { return };
+        let opaque = OPAQUE.iter().any(|k| obj.contains_key(*k));
+        for (k, v) in inf {
+            match k.as_str() {
+                "properties" => {
+                    if opaque {
+                        continue;
+                    }
+                    let props = obj.entry("properties").or_insert_with(|| Value::Object(Map::new()));
+                    let Some(props) = props.as_object_mut() else { continue };
+                    for (name, inferred_prop) in v.as_object().into_iter().flatten() {
+                        let sp = format!("{schema_ptr}/properties/{}", pointer_segment(name));
+                        let vp = format!("{value_ptr}/{}", pointer_segment(name));
+                        match props.get_mut(name) {
+                            Some(existing_prop) => self.fill(existing_prop, inferred_prop, &sp, &vp),
+                            None => {
+                                props.insert(name.clone(), inferred_prop.clone());
+                            }
+                        }
+                    }
+                }
+                "items" => {
+                    if opaque {
+                        continue;
+                    }
+                    match obj.get_mut("items") {
+                        Some(existing_items) if existing_items.is_object() => self.fill(existing_items, v, &format!("{schema_ptr}/items"), &format!("{value_ptr}/0")),
+                        Some(_) => {}
+                        None => {
+                            obj.insert("items".into(), v.clone());
+                        }
+                    }
+                }
+                "type" => match obj.get("type") {
+                    Some(declared) => {
+                        if !type_accepts(declared, v) {
+                            self.conflict(declared.clone(), v, schema_ptr, value_ptr);
+                        }
+                    }
+                    None if !opaque && !obj.contains_key("enum") && !obj.contains_key("const") => {
+                        obj.insert("type".into(), v.clone());
+                    }
+                    None => {}
+                },
+                "required" => {
+                    let list = obj.entry("required").or_insert_with(|| Value::Array(Vec::new()));
+                    if let (Value::Array(have), Some(add)) = (list, v.as_array()) {
+                        for r in add {
+                            if !have.contains(r) {
+                                have.push(r.clone());
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    if !obj.contains_key(k) && !(opaque && k != "description") {
+                        obj.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    fn conflict(&mut self, declared: Value, inferred: &Value, schema_ptr: &str, value_ptr: &str) {
+        let schema_line = self.positions.get(&format!("{schema_ptr}/type")).or_else(|| self.positions.get(schema_ptr)).map_or(0, |p| p.line);
+        let pos = self.values.positions.get(value_ptr).unwrap_or(Pos { line: 0, column: 0 });
+        let default_type = match inferred {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        self.conflicts.push(MergeConflict {
+            path: pointer_to_dotted(value_ptr),
+            schema_file: self.existing.file.to_path_buf(),
+            schema_line,
+            values_file: self.values.file.clone(),
+            values_line: pos.line,
+            values_column: pos.column,
+            schema_type: declared,
+            default_type,
+        });
+    }
+}
+
+/// Whether a declared `type` accepts every type the inference saw (`number` accepts `integer`).
+fn type_accepts(declared: &Value, inferred: &Value) -> bool {
+    let declared: Vec<&str> = match declared {
+        Value::String(s) => vec![s.as_str()],
+        Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+        _ => return true,
+    };
+    let inferred: Vec<&str> = match inferred {
+        Value::String(s) => vec![s.as_str()],
+        Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+        _ => return true,
+    };
+    inferred.iter().all(|t| declared.contains(t) || (*t == "integer" && declared.contains(&"number")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn hand_written_constraints_are_kept_and_gaps_filled() {
+        let text = "{\n  \"$schema\": \"http://json-schema.org/draft-07/schema#\",\n  \"type\": \"object\",\n  \"required\": [\"mode\"],\n  \"properties\": {\n    \"mode\": {\"type\": \"string\", \"enum\": [\"a\", \"b\"], \"description\": \"hand\"},\n    \"port\": {\n      \"type\": \"integer\"\n    },\n    \"img\": {\"$ref\": \"#/$defs/img\"}\n  },\n  \"$defs\": {\"img\": {\"type\": \"object\"}}\n}\n";
+        let schema: Value = serde_json::from_str(text).unwrap();
+        let values = ValuesDoc::parse("mode: a\nport: \"80\"\nimg:\n  tag: x\nextra:\n  on: true\n", Path::new("values.yaml")).unwrap();
+        let inferred = json!({"$schema": "x", "type": "object", "properties": {
+            "mode": {"type": "string", "description": "inferred"},
+            "port": {"type": "string"},
+            "img": {"type": "object", "properties": {"tag": {"type": "string"}}},
+            "extra": {"type": "object", "properties": {"on": {"type": "boolean"}}}}});
+        let existing = ExistingSchema { file: Path::new("values.schema.json"), text, schema: &schema };
+        let (merged, conflicts) = merge_schemas(&existing, &inferred, &values);
+        assert_eq!(merged["$schema"], json!("http://json-schema.org/draft-07/schema#"));
+        assert_eq!(merged["properties"]["mode"], json!({"type": "string", "enum": ["a", "b"], "description": "hand"}));
+        assert_eq!(merged["properties"]["img"], json!({"$ref": "#/$defs/img"}));
+        assert_eq!(merged["properties"]["extra"]["properties"]["on"]["type"], json!("boolean"));
+        assert_eq!(merged["$defs"], json!({"img": {"type": "object"}}));
+        assert_eq!(conflicts.len(), 1);
+        let c = &conflicts[0];
+        assert_eq!((c.path.as_str(), c.schema_line, c.values_line, c.values_column), ("port", 8, 2, 1));
+        assert_eq!(c.to_string(), "port: schema says \"integer\" at values.schema.json:8, but the default is string at values.yaml:2:1 (the schema is kept)");
+        // Merging again changes nothing: the result is a fixed point.
+        let text2 = serde_json::to_string_pretty(&merged).unwrap();
+        let existing2 = ExistingSchema { file: Path::new("values.schema.json"), text: &text2, schema: &merged };
+        assert_eq!(merge_schemas(&existing2, &inferred, &values).0, merged);
+    }
+
+    #[test]
+    fn number_accepts_integer() {
+        assert!(type_accepts(&json!("number"), &json!("integer")));
+        assert!(type_accepts(&json!(["string", "null"]), &json!("string")));
+        assert!(!type_accepts(&json!("integer"), &json!("number")));
+    }
+}

@@ -1,0 +1,374 @@
+//! The values contract of a chart: the JSON Schema its values must satisfy. Either the chart ships
+//! one (values.schema.json) or chartproof infers one from values.yaml and its comment annotations.
+//! Subcharts keep their own contract and are validated the way Helm validates them: each chart's
+//! schema against that chart's coalesced values (its defaults, the parent's values under its key,
+//! and the globals).
+//!
+//! Submodules: `infer` (values → schema), `annotate` (comment annotations), `merge` (inferred
+//! schema over a hand-written one), `lint` (contract traps), `validate` (values against the contract).
+
+pub mod annotate;
+pub mod infer;
+pub mod lint;
+pub mod merge;
+pub mod validate;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+
+use crate::chart::Chart;
+use crate::chart::merge::coalesce;
+
+/// JSON Schema dialect chartproof writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, schemars::JsonSchema)]
+pub enum Draft {
+    /// draft-07: what Helm up to 3.18.4 validates with (gojsonschema).
+    #[default]
+    #[value(name = "7")]
+    #[serde(rename = "7")]
+    Draft7,
+    /// 2020-12: Helm 3.18.5+ and Helm 4 (santhosh-tekuri/jsonschema).
+    #[value(name = "2020-12")]
+    #[serde(rename = "2020-12")]
+    Draft202012,
+}
+
+impl Draft {
+    /// The `$schema` URI of this dialect.
+    pub fn uri(self) -> &'static str {
+        match self {
+            Draft::Draft7 => "http://json-schema.org/draft-07/schema#",
+            Draft::Draft202012 => "https://json-schema.org/draft/2020-12/schema",
+        }
+    }
+}
+
+/// The jsonschema draft to validate a schema with: the one its `$schema` names, else draft-07
+/// (Helm 3's gojsonschema; the bare `http://json-schema.org/schema#` is read as draft-07 too).
+pub fn validation_draft(schema: &Value) -> jsonschema::Draft {
+    let uri = schema.get("$schema").and_then(Value::as_str).unwrap_or("");
+    match uri.trim_end_matches('#').trim_end_matches('/') {
+        "https://json-schema.org/draft/2020-12/schema" => jsonschema::Draft::Draft202012,
+        "https://json-schema.org/draft/2019-09/schema" => jsonschema::Draft::Draft201909,
+        "http://json-schema.org/draft-06/schema" => jsonschema::Draft::Draft6,
+        "http://json-schema.org/draft-04/schema" => jsonschema::Draft::Draft4,
+        _ => jsonschema::Draft::Draft7,
+    }
+}
+
+/// A problem in a contract that is worth telling the chart author, with where it is.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct ContractWarning {
+    pub file: PathBuf,
+    /// 1-based line; 0 when the place has no line (a key the file does not write).
+    pub line: usize,
+    /// Dotted key path the warning is about, when it is about one.
+    pub path: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ContractWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if self.line > 0 {
+            write!(f, ":{}", self.line)?;
+        }
+        if let Some(p) = &self.path {
+            write!(f, ": {p}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Where a chart's contract comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ContractSource {
+    /// The chart's own values.schema.json.
+    Shipped(PathBuf),
+    /// Inferred by chartproof from values.yaml (no values.schema.json in the chart).
+    Inferred,
+}
+
+/// A subchart's contract as the parent applies it.
+#[derive(Debug, Clone)]
+pub struct SubchartContract {
+    /// The parent's values key for it (alias or name).
+    pub key: String,
+    /// Dependency condition (`kid.enabled`), evaluated on the parent's coalesced values.
+    pub condition: Option<String>,
+    pub tags: Vec<String>,
+    pub contract: Contract,
+}
+
+/// A chart's values contract, compiled once and reusable for many validations.
+#[derive(Debug, Clone)]
+pub struct Contract {
+    /// The whole contract as one schema: the chart's own schema with each subchart's schema nested
+    /// under its key (for generators and editors). Validation uses the per-chart schemas, like Helm.
+    pub schema: Value,
+    pub source: ContractSource,
+    /// Chart name (the key for subcharts) used in messages.
+    pub chart_name: String,
+    /// The chart's own schema (without nested subcharts), as validated.
+    pub own_schema: Value,
+    /// The chart's default values (values.yaml).
+    pub defaults: Value,
+    pub subcharts: Vec<SubchartContract>,
+    validator: Arc<jsonschema::Validator>,
+}
+
+impl Contract {
+    /// The contract of a chart: its values.schema.json if present, else the inferred one; the same
+    /// for each subchart in `charts/`.
+    pub fn for_chart(chart: &Chart) -> Result<Contract> {
+        let schema_path = chart.schema_path();
+        let (own_schema, source) = if schema_path.exists() {
+            (read_schema_file(&schema_path)?, ContractSource::Shipped(schema_path.clone()))
+        } else {
+            (infer::infer_own_schema(chart, Draft::Draft7).schema, ContractSource::Inferred)
+        };
+        let validator = compile(&own_schema).with_context(|| match &source {
+            ContractSource::Shipped(p) => format!("{} is not a usable JSON Schema", p.display()),
+            ContractSource::Inferred => format!("the schema inferred for chart {} does not compile (a bug in an annotation?)", chart.meta.name),
+        })?;
+        let mut subcharts = Vec::new();
+        for sub in &chart.subcharts {
+            let dep = chart.meta.dependencies.iter().find(|d| d.alias.as_deref().unwrap_or(&d.name) == sub.key);
+            let contract = Contract::for_chart(&sub.chart).with_context(|| format!("subchart {}", sub.key))?;
+            subcharts.push(SubchartContract { key: sub.key.clone(), condition: sub.condition.clone(), tags: dep.map(|d| d.tags.clone()).unwrap_or_default(), contract });
+        }
+        let mut schema = own_schema.clone();
+        for sub in &subcharts {
+            infer::nest_subchart_schema(&mut schema, &sub.key, &sub.contract.schema, sub.condition.as_deref());
+        }
+        Ok(Contract { schema, source, chart_name: chart.meta.name.clone(), own_schema, defaults: chart.values.value.clone(), subcharts, validator: Arc::new(validator) })
+    }
+
+    /// Whether values satisfy the contract of the chart and of every enabled subchart, as Helm
+    /// checks them. `values` are the user's values, alone (`UserValues::overrides`) or merged over
+    /// the defaults (`UserValues::merged_over`). Cheap: validators are compiled once.
+    pub fn is_valid(&self, values: &Value) -> bool {
+        let (coalesced, enabled) = self.helm_values(values);
+        self.is_valid_coalesced(&coalesced, &enabled)
+    }
+
+    fn is_valid_coalesced(&self, values: &Value, enabled: &[Enabled]) -> bool {
+        self.validator.is_valid(values)
+            && enabled.iter().all(|e| {
+                let s = &self.subcharts[e.index];
+                values.get(&s.key).is_none_or(|v| s.contract.is_valid_coalesced(v, &e.below))
+            })
+    }
+
+    /// The values Helm validates and renders with for the user's `overrides`: Helm first drops
+    /// disabled dependencies and replaces the chart's defaults with its defaults merged with every
+    /// enabled subchart's defaults (globals copied in, nulls kept), then coalesces the user's
+    /// values over that (a null deletes), then each subchart's defaults under its key again with
+    /// the parent's globals copied in. Also returns which subcharts are enabled.
+    pub fn helm_values(&self, overrides: &Value) -> (Value, Vec<Enabled>) {
+        let enabled = self.enabled_subcharts(overrides);
+        let mut values = self.processed_defaults(&enabled);
+        coalesce(&mut values, overrides);
+        let values = self.coalesce_deps(values, &enabled);
+        (values, enabled)
+    }
+
+    /// Which subcharts are on: conditions and tags read on the user's values coalesced over the
+    /// defaults of the chart and of all its subcharts.
+    fn enabled_subcharts(&self, overrides: &Value) -> Vec<Enabled> {
+        let mut all = self.defaults.clone();
+        coalesce(&mut all, overrides);
+        if let Some(obj) = all.as_object_mut() {
+            for s in &self.subcharts {
+                let mut sub = s.contract.defaults.clone();
+                if let Some(under) = obj.get(&s.key) {
+                    coalesce(&mut sub, under);
+                }
+                obj.insert(s.key.clone(), sub);
+            }
+        }
+        let empty = Value::Object(Default::default());
+        (0..self.subcharts.len())
+            .filter(|&i| self.is_enabled(&self.subcharts[i], &all))
+            .map(|index| {
+                let s = &self.subcharts[index];
+                let under = overrides.get(&s.key).unwrap_or(&empty);
+                Enabled { index, below: s.contract.enabled_subcharts(under) }
+            })
+            .collect()
+    }
+
+    /// The chart's defaults after Helm's dependency processing (`MergeValues`: nulls kept).
+    fn processed_defaults(&self, enabled: &[Enabled]) -> Value {
+        let mut values = self.defaults.clone();
+        if !values.is_object() {
+            values = Value::Object(Default::default());
+        }
+        let global = values.get("global").cloned();
+        for e in enabled {
+            let s = &self.subcharts[e.index];
+            let mut sub = s.contract.processed_defaults(&e.below);
+            if let Some(under) = values.get(&s.key) {
+                merge_keeping_nulls(&mut sub, under);
+            }
+            if let (Some(g), Some(obj)) = (&global, sub.as_object_mut()) {
+                let sub_global = obj.entry("global").or_insert_with(|| Value::Object(Default::default()));
+                merge_keeping_nulls(sub_global, g);
+            }
+            values.as_object_mut().unwrap().insert(s.key.clone(), sub);
+        }
+        values
+    }
+
+    /// Helm's `coalesceDeps`: each enabled subchart's defaults under the parent's values for it,
+    /// and the parent's globals copied into it.
+    fn coalesce_deps(&self, mut values: Value, enabled: &[Enabled]) -> Value {
+        if !values.is_object() {
+            return values;
+        }
+        let global = values.get("global").cloned();
+        for e in enabled {
+            let s = &self.subcharts[e.index];
+            let under = values.get(&s.key).cloned().unwrap_or(Value::Object(Default::default()));
+            if !under.is_object() {
+                continue; // Helm warns and skips a subchart whose values are not a map.
+            }
+            let mut sub = s.contract.defaults.clone();
+            if !sub.is_object() {
+                sub = Value::Object(Default::default());
+            }
+            coalesce(&mut sub, &under);
+            if let Some(g) = &global {
+                let mut sub_global = sub.get("global").cloned().unwrap_or(Value::Object(Default::default()));
+                coalesce(&mut sub_global, g);
+                sub.as_object_mut().unwrap().insert("global".into(), sub_global);
+            }
+            let sub = s.contract.coalesce_deps(sub, &e.below);
+            values.as_object_mut().unwrap().insert(s.key.clone(), sub);
+        }
+        values
+    }
+
+    /// Helm's dependency switch: the first condition path that resolves to a boolean decides, else
+    /// the tags (any true tag enables, all-false disables), else enabled.
+    pub fn is_enabled(&self, sub: &SubchartContract, values: &Value) -> bool {
+        if let Some(cond) = &sub.condition {
+            for path in cond.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                let pointer: String = path.split('.').map(|s| format!("/{}", crate::chart::values::pointer_segment(s))).collect();
+                if let Some(Value::Bool(b)) = values.pointer(&pointer) {
+                    return *b;
+                }
+            }
+        }
+        let tag_values: Vec<bool> = sub.tags.iter().filter_map(|t| values.get("tags").and_then(|m| m.get(t)).and_then(Value::as_bool)).collect();
+        if tag_values.is_empty() { true } else { tag_values.iter().any(|b| *b) }
+    }
+
+    pub(crate) fn validator(&self) -> &jsonschema::Validator {
+        &self.validator
+    }
+}
+
+/// An enabled subchart (index into `Contract::subcharts`) and which of its own are enabled.
+#[derive(Debug, Clone)]
+pub struct Enabled {
+    pub index: usize,
+    pub below: Vec<Enabled>,
+}
+
+/// Helm's `MergeTables`: maps merge key by key, `over` wins, nulls are kept (not deletions).
+fn merge_keeping_nulls(base: &mut Value, over: &Value) {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(k) {
+                    Some(bv @ Value::Object(_)) if v.is_object() => merge_keeping_nulls(bv, v),
+                    _ => {
+                        b.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o.clone(),
+    }
+}
+
+/// Compile a schema with the draft its `$schema` names. Remote `$ref`s are not fetched.
+pub fn compile(schema: &Value) -> Result<jsonschema::Validator> {
+    let draft = validation_draft(schema);
+    // A `$schema` jsonschema does not know (the bare `http://json-schema.org/schema#`) would be
+    // fetched; the draft is already chosen, so it is left out of the compiled copy.
+    let known = schema.get("$schema").and_then(Value::as_str).is_none_or(|u| jsonschema::Draft::default().detect(&serde_json::json!({"$schema": u})).is_ok());
+    let stripped;
+    let schema = if known {
+        schema
+    } else {
+        let mut s = schema.clone();
+        s.as_object_mut().map(|o| o.remove("$schema"));
+        stripped = s;
+        &stripped
+    };
+    jsonschema::options().with_draft(draft).build(schema).map_err(|e| {
+        let at = e.instance_path.as_str();
+        if at.is_empty() { anyhow::anyhow!("{e}") } else { anyhow::anyhow!("at schema {at}: {e}") }
+    })
+}
+
+/// Read a values.schema.json: a JSON document (with its line and column when it is not).
+pub fn read_schema_file(path: &std::path::Path) -> Result<Value> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}:{}:{}: not valid JSON: {}", path.display(), e.line(), e.column(), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn chart_with(files: &[(&str, &str)]) -> (tempfile::TempDir, Chart) {
+        let tmp = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            let p = tmp.path().join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        let chart = Chart::load(tmp.path()).unwrap();
+        (tmp, chart)
+    }
+
+    #[test]
+    fn subchart_contract_sees_globals_and_defaults_and_condition() {
+        let (_t, chart) = chart_with(&[
+            ("Chart.yaml", "apiVersion: v2\nname: parent\nversion: 1.0.0\ndependencies:\n- name: child\n  version: 0.1.0\n  alias: kid\n  condition: kid.enabled\n"),
+            ("values.yaml", "global:\n  region: eu\nkid:\n  enabled: true\n"),
+            ("charts/child/Chart.yaml", "apiVersion: v2\nname: child\nversion: 0.1.0\n"),
+            ("charts/child/values.yaml", "port: 80\n"),
+            ("charts/child/values.schema.json", r#"{"type":"object","required":["global"],"properties":{"port":{"type":"integer"},"global":{"type":"object","required":["region"]}}}"#),
+        ]);
+        let c = Contract::for_chart(&chart).unwrap();
+        assert_eq!(c.source, ContractSource::Inferred);
+        assert!(matches!(c.subcharts[0].contract.source, ContractSource::Shipped(_)));
+        assert!(c.is_valid(&chart.values.value));
+        let mut bad = chart.values.value.clone();
+        bad["kid"]["port"] = json!("eighty");
+        assert!(!c.is_valid(&bad));
+        // Disabled subcharts are not validated (Helm drops them first).
+        bad["kid"]["enabled"] = json!(false);
+        assert!(c.is_valid(&bad));
+        assert_eq!(c.schema["properties"]["kid"]["properties"]["port"]["type"], json!("integer"));
+    }
+
+    #[test]
+    fn shipped_schema_that_is_not_json_schema_is_an_error() {
+        let (_t, chart) = chart_with(&[("Chart.yaml", "apiVersion: v2\nname: c\nversion: 1.0.0\n"), ("values.schema.json", r#"{"type": "integr"}"#)]);
+        let err = format!("{:#}", Contract::for_chart(&chart).unwrap_err());
+        assert!(err.contains("values.schema.json is not a usable JSON Schema"), "{err}");
+        let (_t, chart) = chart_with(&[("Chart.yaml", "apiVersion: v2\nname: c\nversion: 1.0.0\n"), ("values.schema.json", "{\"type\": \n")]);
+        let err = format!("{:#}", Contract::for_chart(&chart).unwrap_err());
+        assert!(err.contains("values.schema.json:2:") && err.contains("not valid JSON"), "{err}");
+    }
+}

@@ -1,0 +1,254 @@
+//! The ordered list of value sets a property run renders, deterministic for a seed: the base
+//! values first, then one key at a time changed from the base (booleans flipped, boundary
+//! numbers, empty and one-element lists, empty maps, YAML-hostile strings, other allowed values,
+//! removed keys), then combinations of several changes and freshly generated sub-trees. Every set
+//! is checked against the contract before it is planned; rejected candidates are counted.
+
+use std::collections::{BTreeSet, HashSet};
+
+use proptest::prelude::Rng;
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::overrides::{Change, apply_changes, changes_between, dotted, value_hash};
+use super::strategies::{ChangeKind, SchemaCtx, candidates, sample, strategy_for};
+
+/// One planned value set.
+#[derive(Debug, Clone)]
+pub struct PlannedCase {
+    /// Position in the plan (the same for every shard and job count).
+    pub index: usize,
+    /// What was changed, for humans (`readinessProbe.enabled=false`, `defaults`, `combination of 3`).
+    pub label: String,
+    /// Changes from the base values.
+    pub changes: Vec<Change>,
+    /// The merged values (base with the changes applied).
+    pub merged: Value,
+}
+
+/// The plan plus what generation cost.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub cases: Vec<PlannedCase>,
+    /// Candidates generated (valid or not).
+    pub generated: usize,
+    /// Candidates the contract rejected.
+    pub rejected: usize,
+    /// Dotted key paths that some planned case changes.
+    pub paths_varied: BTreeSet<String>,
+    /// One-key changes that were valid (before the case budget cut them).
+    pub single_changes_available: usize,
+}
+
+/// Inputs of planning.
+pub struct PlanInput<'a> {
+    pub base: &'a Value,
+    pub schema: &'a Value,
+    pub is_valid: &'a (dyn Fn(&Value) -> bool + Sync),
+    pub seed: u64,
+    pub cases: usize,
+    /// When known, only keys templates read (dotted prefixes) vary.
+    pub referenced: Option<&'a BTreeSet<String>>,
+}
+
+/// A proptest runner whose randomness is a function of the seed only.
+pub fn seeded_runner(seed: u64) -> TestRunner {
+    let bytes = Sha256::digest(seed.to_le_bytes());
+    TestRunner::new_with_rng(Config::default(), TestRng::from_seed(RngAlgorithm::ChaCha, &bytes))
+}
+
+const MAX_KEY_DEPTH: usize = 8;
+
+/// A key of the values with its schema and current value.
+struct KeySlot {
+    path: Vec<String>,
+    schema: Value,
+    current: Option<Value>,
+}
+
+fn collect_keys(ctx: SchemaCtx, value: Option<&Value>, schema: &Value, path: &mut Vec<String>, out: &mut Vec<KeySlot>) {
+    if path.len() >= MAX_KEY_DEPTH {
+        return;
+    }
+    let flat = ctx.flatten(schema);
+    let mut keys: Vec<String> = value.and_then(Value::as_object).map(|m| m.keys().cloned().collect()).unwrap_or_default();
+    if let Some(props) = flat.get("properties").and_then(Value::as_object) {
+        for k in props.keys() {
+            if !keys.contains(k) {
+                keys.push(k.clone());
+            }
+        }
+    }
+    for k in keys {
+        let child_value = value.and_then(|v| v.get(&k)).filter(|v| !v.is_null());
+        let child_schema = ctx.property(&flat, &k);
+        path.push(k);
+        out.push(KeySlot { path: path.clone(), schema: child_schema.clone(), current: child_value.cloned() });
+        let is_map = child_value.map(Value::is_object).unwrap_or_else(|| super::strategies::admitted_types(&child_schema) == ["object"]);
+        if is_map {
+            collect_keys(ctx, child_value, &child_schema, path, out);
+        }
+        path.pop();
+    }
+}
+
+fn is_referenced(path: &[String], referenced: Option<&BTreeSet<String>>) -> bool {
+    let Some(refs) = referenced else { return true };
+    let d = dotted(path);
+    refs.iter().any(|r| r == &d || r.starts_with(&format!("{d}.")) || d.starts_with(&format!("{r}.")))
+}
+
+/// Build the plan.
+pub fn plan(input: &PlanInput) -> Plan {
+    let ctx = SchemaCtx::new(input.schema);
+    let mut runner = seeded_runner(input.seed);
+    let mut plan = Plan::default();
+    let mut seen: HashSet<String> = HashSet::new();
+    seen.insert(value_hash(input.base));
+    plan.cases.push(PlannedCase { index: 0, label: "defaults".into(), changes: Vec::new(), merged: input.base.clone() });
+    if input.cases <= 1 {
+        return plan;
+    }
+
+    let mut slots = Vec::new();
+    collect_keys(ctx, Some(input.base), input.schema, &mut Vec::new(), &mut slots);
+    slots.retain(|s| is_referenced(&s.path, input.referenced));
+
+    // One key at a time.
+    let mut singles: Vec<(ChangeKind, usize, Change, Value)> = Vec::new();
+    for (order, slot) in slots.iter().enumerate() {
+        let mut options = candidates(ctx, &slot.schema, slot.current.as_ref(), &mut runner);
+        if slot.current.is_some() {
+            options.push((ChangeKind::Removed, Value::Null));
+        } else if let Some(v) = sample(&strategy_for(ctx, &slot.schema), &mut runner) {
+            options.push((ChangeKind::Generated, v));
+        }
+        for (kind, v) in options {
+            let change = if kind == ChangeKind::Removed { Change::delete(slot.path.clone()) } else { Change::set(slot.path.clone(), &v) };
+            let merged = apply_changes(input.base, std::slice::from_ref(&change));
+            plan.generated += 1;
+            if !(input.is_valid)(&merged) {
+                plan.rejected += 1;
+                continue;
+            }
+            if seen.insert(value_hash(&merged)) {
+                singles.push((kind, order, change, merged));
+            }
+        }
+    }
+    singles.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    plan.single_changes_available = singles.len();
+    let remaining = input.cases - 1;
+    let single_budget = if singles.len() < remaining { singles.len() } else { remaining - remaining / 4 };
+    let pool: Vec<Change> = singles.iter().map(|s| s.2.clone()).collect();
+    for (_, _, change, merged) in singles.into_iter().take(single_budget) {
+        let changes = changes_between(input.base, &merged);
+        let label = match &change.value {
+            Some(v) => format!("{}={}", change.dotted(), short(&v.0)),
+            None => format!("{} removed", change.dotted()),
+        };
+        push_case(&mut plan, label, changes, merged);
+    }
+
+    // Combinations.
+    let mut attempts = 0;
+    while plan.cases.len() < input.cases && attempts < 30 * input.cases && !slots.is_empty() {
+        attempts += 1;
+        let k = 2 + (runner.rng().next_u32() % 3) as usize;
+        let mut picked: Vec<Change> = Vec::new();
+        for _ in 0..k {
+            let fresh = pool.is_empty() || runner.rng().next_u32() % 3 == 0;
+            let change = if fresh {
+                let slot = &slots[(runner.rng().next_u64() % slots.len() as u64) as usize];
+                match sample(&strategy_for(ctx, &slot.schema), &mut runner) {
+                    Some(v) => Change::set(slot.path.clone(), &v),
+                    None => continue,
+                }
+            } else {
+                pool[(runner.rng().next_u64() % pool.len() as u64) as usize].clone()
+            };
+            if picked.iter().all(|p| !p.path.starts_with(&change.path) && !change.path.starts_with(&p.path)) {
+                picked.push(change);
+            }
+        }
+        if picked.len() < 2 {
+            continue;
+        }
+        let merged = apply_changes(input.base, &picked);
+        plan.generated += 1;
+        if !(input.is_valid)(&merged) {
+            plan.rejected += 1;
+            continue;
+        }
+        if !seen.insert(value_hash(&merged)) {
+            continue;
+        }
+        let label = format!("combination of {}", picked.iter().map(Change::dotted).collect::<Vec<_>>().join(", "));
+        let changes = changes_between(input.base, &merged);
+        push_case(&mut plan, label, changes, merged);
+    }
+    plan
+}
+
+fn push_case(plan: &mut Plan, label: String, changes: Vec<Change>, merged: Value) {
+    for c in &changes {
+        plan.paths_varied.insert(c.dotted());
+    }
+    let index = plan.cases.len();
+    plan.cases.push(PlannedCase { index, label, changes, merged });
+}
+
+fn short(s: &str) -> String {
+    if s.chars().count() > 40 { format!("{}…", s.chars().take(40).collect::<String>()) } else { s.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn plan_for(base: &Value, schema: &Value, seed: u64, cases: usize) -> Plan {
+        let validator = jsonschema::validator_for(schema).unwrap();
+        let is_valid = move |v: &Value| validator.is_valid(v);
+        plan(&PlanInput { base, schema, is_valid: &is_valid, seed, cases, referenced: None })
+    }
+
+    fn schema() -> Value {
+        json!({"type": "object", "required": ["enabled"], "properties": {
+            "enabled": {"type": "boolean"},
+            "replicas": {"type": "integer", "minimum": 1, "maximum": 5},
+            "hosts": {"type": "array", "items": {"type": "string"}},
+            "note": {"type": "string"},
+            "resources": {"type": "object"},
+            "mode": {"enum": ["a", "b"]}
+        }})
+    }
+
+    #[test]
+    fn defaults_first_then_single_changes_in_order_then_combinations() {
+        let base = json!({"enabled": true, "replicas": 2, "hosts": ["x"], "note": "hi", "resources": {"limits": {"cpu": 1}}, "mode": "a"});
+        let p = plan_for(&base, &schema(), 1, 60);
+        assert_eq!(p.cases[0].label, "defaults");
+        assert!(p.cases[0].changes.is_empty());
+        assert_eq!(p.cases[1].label, "enabled=false");
+        let labels: Vec<&str> = p.cases.iter().map(|c| c.label.as_str()).collect();
+        assert!(labels.contains(&"hosts=[]") && labels.contains(&"resources={}") && labels.contains(&"note=\"a: b\""), "{labels:?}");
+        assert!(labels.iter().any(|l| l.starts_with("combination of")));
+        let hashes: HashSet<String> = p.cases.iter().map(|c| value_hash(&c.merged)).collect();
+        assert_eq!(hashes.len(), p.cases.len(), "no value set twice");
+        let validator = jsonschema::validator_for(&schema()).unwrap();
+        assert!(p.cases.iter().all(|c| validator.is_valid(&c.merged)));
+        assert!(p.rejected > 0, "removing the required `enabled` is rejected");
+        assert!(!p.cases.iter().any(|c| c.merged.get("enabled").is_none()));
+        assert!(!p.cases.iter().any(|c| c.merged["replicas"] == json!(0)));
+    }
+
+    #[test]
+    fn deterministic_per_seed() {
+        let base = json!({"enabled": true, "replicas": 2, "hosts": ["x"], "note": "hi", "resources": {}, "mode": "a"});
+        let labels = |seed| plan_for(&base, &schema(), seed, 40).cases.iter().map(|c| value_hash(&c.merged)).collect::<Vec<_>>();
+        assert_eq!(labels(5), labels(5));
+        assert_ne!(labels(5), labels(6));
+    }
+}

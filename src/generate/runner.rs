@@ -1,0 +1,567 @@
+//! One property run: render the base values twice (volatility), replay saved cases, render the
+//! planned value sets in parallel through the render cache, confirm each new failure by a fresh
+//! re-render, shrink it, save it as a case, and summarize coverage. Stops cleanly on Ctrl-C or
+//! when the time budget runs out, reporting what was found so far.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::cases::{self, ExpectedFailure, SavedCase};
+use super::oracle::{self, Contract};
+use super::overrides::{Change, apply_changes, changes_between, changes_of_override, override_of, value_hash};
+use super::plan::{PlanInput, PlannedCase, plan};
+use super::shrink::shrink;
+use crate::chart::Chart;
+use crate::manifest::Manifest;
+use crate::render::cache::RenderCache;
+use crate::render::{Helm, RenderFailure, RenderRequest, Rendered, shell_quote};
+use crate::rules::{Finding, Severity};
+
+/// Which slice of the plan this process runs (`--shard K/N`, K from 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Shard, String> {
+        let (k, n) = s.split_once('/').ok_or_else(|| format!("--shard wants K/N (like 2/4), got {s:?}"))?;
+        let (index, count): (usize, usize) = (k.trim().parse().map_err(|_| format!("bad shard index {k:?}"))?, n.trim().parse().map_err(|_| format!("bad shard count {n:?}"))?);
+        if count == 0 || index == 0 || index > count {
+            return Err(format!("--shard {s}: K must be between 1 and N"));
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// Everything a run needs besides the chart.
+pub struct RunConfig {
+    pub helm: Helm,
+    /// `helm template` request with the template flags and the `-f` base values files.
+    pub request: RenderRequest,
+    /// Chart defaults with the base values merged over them.
+    pub base: Value,
+    /// How the user named the chart and base values, for replay commands.
+    pub chart_arg: String,
+    pub base_value_args: Vec<String>,
+    pub seed: u64,
+    pub cases: usize,
+    pub jobs: usize,
+    pub time_budget: Option<Duration>,
+    pub shard: Option<Shard>,
+    pub cases_dir: PathBuf,
+    /// Write new failures to `cases_dir`.
+    pub save_cases: bool,
+    /// Only replay this case file.
+    pub replay_only: Option<PathBuf>,
+    pub progress: bool,
+    /// Set by Ctrl-C.
+    pub stop: Arc<AtomicBool>,
+}
+
+/// One distinct failure of the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct TestFailure {
+    pub rule: String,
+    pub severity: Severity,
+    pub kind: String,
+    pub name: String,
+    pub message: String,
+    /// Template the finding points at, when known.
+    pub template: Option<String>,
+    /// The minimal values override (relative to the defaults and base values) producing it.
+    pub values: Value,
+    /// One command line that replays it.
+    pub replay: String,
+    /// Where the case was saved (or the saved case that was replayed).
+    pub case_file: Option<String>,
+    /// `saved-case` (a replayed regression case), `new` (found and shrunk by this run),
+    /// `unshrunk` (found, but the run stopped before shrinking it).
+    pub status: String,
+    /// The planned case that found it (`defaults`, `readinessProbe.enabled=false`, …).
+    pub found_by: String,
+}
+
+/// What the run covered.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Coverage {
+    /// Value sets planned for the whole run (all shards).
+    pub cases_planned: usize,
+    /// Dotted values keys changed by the cases that ran.
+    pub paths_varied: Vec<String>,
+    /// Distinct merged value sets rendered (helm processes started through the cache).
+    pub distinct_renders: usize,
+    /// Render requests answered from the cache.
+    pub cache_hits: usize,
+    /// Candidate value sets generated, and how many the contract rejected before rendering.
+    pub candidates_generated: usize,
+    pub candidates_rejected: usize,
+    pub rejection_rate: f64,
+    /// Paths of the default render that differ between two renders of the same values
+    /// (random passwords, certificates, checksums): never treated as failures.
+    pub volatile_paths: Vec<String>,
+    pub replayed_cases: usize,
+    pub replayed_still_failing: usize,
+    /// Failures that did not reproduce on a fresh render (not reported).
+    pub flaky_failures: usize,
+    /// Why the run stopped early (`time budget`, `interrupted`), if it did.
+    pub stopped: Option<String>,
+    pub shard: Option<String>,
+}
+
+/// The result of `chartproof test`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct TestReport {
+    pub chart: String,
+    pub cases_run: usize,
+    pub seed: u64,
+    /// helm processes started (cache misses, volatility and reproduction renders).
+    pub renders: usize,
+    pub failures: Vec<TestFailure>,
+    pub coverage: Coverage,
+}
+
+/// What makes two failures the same: the rule and the resource it fired on (for render errors,
+/// the template helm failed in). Never the rendered bytes.
+type FailureKey = (String, String, String, Option<String>);
+
+fn failure_key(rule: &str, kind: &str, name: &str, template: Option<&str>) -> FailureKey {
+    let template = if rule == RENDER_ERROR { template.map(str::to_string) } else { None };
+    (rule.to_string(), kind.to_string(), name.to_string(), template)
+}
+
+fn key_of(f: &Finding) -> FailureKey {
+    failure_key(&f.rule, &f.kind, &f.name, f.template.as_deref())
+}
+
+const RENDER_ERROR: &str = "render-error";
+
+/// Renders value sets (as overrides written to a scratch folder) and judges them.
+struct Evaluator<'a> {
+    chart_name: String,
+    cfg: &'a RunConfig,
+    cache: RenderCache,
+    scratch: tempfile::TempDir,
+    fresh_renders: AtomicUsize,
+}
+
+impl Evaluator<'_> {
+    fn request_for(&self, changes: &[Change]) -> Result<RenderRequest> {
+        let mut req = self.cfg.request.clone();
+        if !changes.is_empty() {
+            // JSON is YAML that no YAML 1.1 reader can retype (`"true"`, `"0x1"` stay strings).
+            let text = serde_json::to_string_pretty(&override_of(changes))?;
+            let path = self.scratch.path().join(format!("{}.json", &value_hash(&override_of(changes))[..32]));
+            if !path.exists() {
+                let mut tmp = tempfile::NamedTempFile::new_in(self.scratch.path())?;
+                std::io::Write::write_all(&mut tmp, text.as_bytes())?;
+                tmp.persist(&path).map_err(|e| e.error)?;
+            }
+            req.values_files.push(path);
+        }
+        Ok(req)
+    }
+
+    fn render(&self, changes: &[Change], fresh: bool) -> Result<Result<Rendered, RenderFailure>> {
+        let req = self.request_for(changes)?;
+        if fresh {
+            self.fresh_renders.fetch_add(1, Ordering::Relaxed);
+            crate::render::render(&self.cfg.helm, &req)
+        } else {
+            self.cache.render(&self.cfg.helm, &req)
+        }
+    }
+
+    /// The failing findings (error severity) of a render, sorted.
+    fn verdict(&self, rendered: &Result<Rendered, RenderFailure>) -> Vec<Finding> {
+        let mut findings = match rendered {
+            Ok(r) => oracle::check_manifest(&Manifest::parse(&r.manifest)),
+            Err(f) => vec![oracle::render_error_finding(f, &self.chart_name)],
+        };
+        findings.retain(|f| f.severity == Severity::Error);
+        findings.sort_by(|a, b| (key_of(a), &a.message).cmp(&(key_of(b), &b.message)));
+        findings.dedup_by(|a, b| key_of(a) == key_of(b));
+        findings
+    }
+
+    fn failures(&self, changes: &[Change], fresh: bool) -> Result<Vec<Finding>> {
+        Ok(self.verdict(&self.render(changes, fresh)?))
+    }
+
+    fn renders(&self) -> usize {
+        self.cache.renders() + self.fresh_renders.load(Ordering::Relaxed)
+    }
+}
+
+/// Pointers where two renders of the same values differ.
+fn volatile_paths(a: &str, b: &str) -> Vec<String> {
+    let (ma, mb) = (Manifest::parse(a), Manifest::parse(b));
+    let index = |m: &Manifest| -> BTreeMap<String, Value> { m.resources.iter().map(|r| (r.display_id(), r.body.clone())).collect() };
+    let (ia, ib) = (index(&ma), index(&mb));
+    let mut out = Vec::new();
+    for id in ia.keys().chain(ib.keys()).collect::<BTreeSet<_>>() {
+        match (ia.get(id), ib.get(id)) {
+            (Some(x), Some(y)) => diff_pointers(x, y, &mut String::new(), &mut |p| out.push(format!("{id} {p}"))),
+            _ => out.push(format!("{id} (present in only one render)")),
+        }
+    }
+    out.truncate(200);
+    out
+}
+
+fn diff_pointers(a: &Value, b: &Value, path: &mut String, out: &mut dyn FnMut(String)) {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for k in x.keys().chain(y.keys()).collect::<BTreeSet<_>>() {
+                let len = path.len();
+                path.push('/');
+                path.push_str(&crate::chart::values::pointer_segment(k));
+                match (x.get(k), y.get(k)) {
+                    (Some(p), Some(q)) => diff_pointers(p, q, path, out),
+                    _ => out(path.clone()),
+                }
+                path.truncate(len);
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (p, q)) in x.iter().zip(y).enumerate() {
+                let len = path.len();
+                path.push_str(&format!("/{i}"));
+                diff_pointers(p, q, path, out);
+                path.truncate(len);
+            }
+        }
+        (x, y) if x != y => out(path.clone()),
+        _ => {}
+    }
+}
+
+/// Run the property test.
+pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
+    let started = Instant::now();
+    let contract = Contract::for_chart(chart)?;
+    let chart_name = chart.meta.name.clone();
+    if !contract.is_valid(&cfg.base) {
+        bail!(
+            "{}: the {} do not satisfy the chart's values contract; fix them before generating cases",
+            chart.source.display(),
+            if cfg.base_value_args.is_empty() { "chart defaults" } else { "defaults with the given base values" }
+        );
+    }
+    let ev = Evaluator {
+        chart_name: chart_name.clone(),
+        cfg,
+        cache: RenderCache::new(chart.content_hash()?),
+        scratch: tempfile::tempdir().context("cannot create a scratch folder for values overrides")?,
+        fresh_renders: AtomicUsize::new(0),
+    };
+    let mut coverage = Coverage { shard: cfg.shard.map(|s| s.to_string()), ..Default::default() };
+
+    // The base render, twice: it must work, and what differs between the two is volatile.
+    let first = ev.render(&[], false)?;
+    let first = match first {
+        Ok(r) => r,
+        Err(failure) => {
+            let msg = failure.to_string();
+            let msg = msg.lines().next().unwrap_or_default();
+            if cfg.base_value_args.is_empty() {
+                bail!("{chart_name} does not render at its defaults ({msg}); give base values with -f FILE (e.g. a ci/*values.yaml of the chart); no cases were run");
+            }
+            bail!("{chart_name} does not render with the given base values ({msg}); no cases were run");
+        }
+    };
+    if cfg.replay_only.is_none()
+        && let Ok(second) = ev.render(&[], true)?
+    {
+        coverage.volatile_paths = volatile_paths(&first.manifest, &second.manifest);
+    }
+    let base_failures: Vec<Finding> = ev.verdict(&Ok(first));
+
+    let mut failures: Vec<TestFailure> = Vec::new();
+    let mut known: HashSet<FailureKey> = HashSet::new();
+    let replay_cmd = |file: &Path| -> String {
+        let mut words = vec!["chartproof".to_string(), "test".into(), cfg.chart_arg.clone()];
+        for f in &cfg.base_value_args {
+            words.extend(["-f".into(), f.clone()]);
+        }
+        words.extend(["--replay".into(), file.display().to_string()]);
+        words.iter().map(|w| shell_quote(w)).collect::<Vec<_>>().join(" ")
+    };
+
+    // Saved cases first.
+    let saved = match &cfg.replay_only {
+        Some(file) => vec![cases::load_file(file)?],
+        None => cases::load_dir(&cfg.cases_dir)?,
+    };
+    for loaded in &saved {
+        coverage.replayed_cases += 1;
+        let changes = changes_of_override(&cfg.base, &loaded.case.values);
+        if !contract.is_valid(&apply_changes(&cfg.base, &changes)) {
+            continue; // the contract now forbids these values: the case passes.
+        }
+        let expect = &loaded.case.expect;
+        let key = failure_key(&expect.rule, &expect.kind, &expect.name, expect.template.as_deref());
+        if let Some(f) = ev.failures(&changes, false)?.into_iter().find(|f| key_of(f) == key) {
+            coverage.replayed_still_failing += 1;
+            known.insert(key);
+            failures.push(TestFailure {
+                rule: f.rule,
+                severity: f.severity,
+                kind: f.kind,
+                name: f.name,
+                message: f.message,
+                template: f.template,
+                values: loaded.case.values.clone(),
+                replay: replay_cmd(&loaded.path),
+                case_file: Some(loaded.path.display().to_string()),
+                status: "saved-case".into(),
+                found_by: format!("saved case {}", loaded.path.file_name().unwrap_or_default().to_string_lossy()),
+            });
+        }
+    }
+    if cfg.replay_only.is_some() {
+        return Ok(finish(&ev, chart_name, cfg, coverage, failures, 0));
+    }
+
+    // The plan, and this shard's part of it.
+    let is_valid = |v: &Value| contract.is_valid(v);
+    let referenced = oracle::referenced_paths(chart);
+    let the_plan = plan(&PlanInput { base: &cfg.base, schema: &contract.schema, is_valid: &is_valid, seed: cfg.seed, cases: cfg.cases, referenced: referenced.as_ref() });
+    coverage.cases_planned = the_plan.cases.len();
+    coverage.candidates_generated = the_plan.generated;
+    coverage.candidates_rejected = the_plan.rejected;
+    coverage.rejection_rate = if the_plan.generated == 0 { 0.0 } else { (the_plan.rejected as f64 / the_plan.generated as f64 * 1000.0).round() / 1000.0 };
+    let mine: Vec<&PlannedCase> = the_plan.cases.iter().filter(|c| cfg.shard.is_none_or(|s| c.index % s.count == s.index - 1)).collect();
+    if !mine.iter().any(|c| c.index == 0) {
+        known.extend(base_failures.iter().map(key_of));
+    }
+
+    let generation_deadline = cfg.time_budget.map(|b| started + b.mul_f64(0.7));
+    let deadline = cfg.time_budget.map(|b| started + b);
+    let progress = progress_bar(cfg.progress, mine.len());
+    let results: Mutex<Vec<Option<Vec<Finding>>>> = Mutex::new(vec![None; mine.len()]);
+    let next = AtomicUsize::new(0);
+    let failing_cases = AtomicUsize::new(0);
+    let run_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    let out_of_time = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for _ in 0..cfg.jobs.max(1) {
+            s.spawn(|| {
+                loop {
+                    if cfg.stop.load(Ordering::SeqCst) || run_error.lock().unwrap().is_some() {
+                        return;
+                    }
+                    if generation_deadline.is_some_and(|d| Instant::now() >= d) {
+                        out_of_time.store(true, Ordering::SeqCst);
+                        return;
+                    }
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(case) = mine.get(i) else { return };
+                    match ev.failures(&case.changes, false) {
+                        // A render interrupted by Ctrl-C says nothing about the chart.
+                        Ok(_) if cfg.stop.load(Ordering::SeqCst) => return,
+                        Ok(found) => {
+                            if !found.is_empty() {
+                                failing_cases.fetch_add(1, Ordering::Relaxed);
+                            }
+                            results.lock().unwrap()[i] = Some(found);
+                        }
+                        Err(e) => {
+                            *run_error.lock().unwrap() = Some(e);
+                            return;
+                        }
+                    }
+                    if let Some(pb) = &progress {
+                        pb.set_message(format!("{} failing", failing_cases.load(Ordering::Relaxed)));
+                        pb.inc(1);
+                    }
+                }
+            });
+        }
+    });
+    if let Some(pb) = &progress {
+        pb.finish_and_clear();
+    }
+    if let Some(e) = run_error.into_inner().unwrap() {
+        return Err(e);
+    }
+    let interrupted = cfg.stop.load(Ordering::SeqCst);
+    if interrupted {
+        coverage.stopped = Some("interrupted".into());
+    } else if out_of_time.load(Ordering::SeqCst) {
+        coverage.stopped = Some("time budget".into());
+    }
+    let results = results.into_inner().unwrap();
+    let mut varied = BTreeSet::new();
+    let mut cases_run = 0;
+    let mut new_failures: Vec<(&PlannedCase, Finding)> = Vec::new();
+    for (case, found) in mine.iter().zip(&results) {
+        let Some(found) = found else { continue };
+        cases_run += 1;
+        varied.extend(case.changes.iter().map(Change::dotted));
+        for f in found {
+            if known.insert(key_of(f)) {
+                new_failures.push((case, f.clone()));
+            }
+        }
+    }
+    coverage.paths_varied = varied.into_iter().collect();
+
+    // Confirm and shrink each new failure (in parallel, each one sequentially).
+    let shrunk: Mutex<Vec<Option<(Finding, Vec<Change>, bool)>>> = Mutex::new(vec![None; new_failures.len()]);
+    let next = AtomicUsize::new(0);
+    let flaky = AtomicUsize::new(0);
+    let run_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..cfg.jobs.max(1).min(new_failures.len()) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some((case, finding)) = new_failures.get(i) else { return };
+                    let key = key_of(finding);
+                    let outcome = (|| -> Result<Option<(Finding, Vec<Change>, bool)>> {
+                        if interrupted {
+                            return Ok(Some((finding.clone(), case.changes.clone(), false)));
+                        }
+                        if !ev.failures(&case.changes, true)?.iter().any(|f| key_of(f) == key) {
+                            return Ok(None);
+                        }
+                        let mut probes = 0;
+                        let mut probe = |changes: &[Change]| -> Result<Option<bool>> {
+                            probes += 1;
+                            if probes > 120 || cfg.stop.load(Ordering::SeqCst) || deadline.is_some_and(|d| Instant::now() >= d) {
+                                return Ok(None);
+                            }
+                            let merged = apply_changes(&cfg.base, changes);
+                            if !contract.is_valid(&merged) {
+                                return Ok(Some(false));
+                            }
+                            let normalized = changes_between(&cfg.base, &merged);
+                            Ok(Some(ev.failures(&normalized, false)?.iter().any(|f| key_of(f) == key)))
+                        };
+                        let minimal = shrink(case.changes.clone(), &mut probe)?;
+                        let complete = probes <= 120 && !cfg.stop.load(Ordering::SeqCst) && deadline.is_none_or(|d| Instant::now() < d);
+                        let minimal = changes_between(&cfg.base, &apply_changes(&cfg.base, &minimal));
+                        // Report the message of the minimal case.
+                        let finding = ev.failures(&minimal, false)?.into_iter().find(|f| key_of(f) == key).unwrap_or_else(|| finding.clone());
+                        Ok(Some((finding, minimal, complete)))
+                    })();
+                    match outcome {
+                        Ok(Some(done)) => shrunk.lock().unwrap()[i] = Some(done),
+                        Ok(None) => {
+                            flaky.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(e) => {
+                            *run_error.lock().unwrap() = Some(e);
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = run_error.into_inner().unwrap() {
+        return Err(e);
+    }
+    coverage.flaky_failures = flaky.load(Ordering::Relaxed);
+    for ((case, _), done) in new_failures.iter().zip(shrunk.into_inner().unwrap()) {
+        let Some((f, minimal, complete)) = done else { continue };
+        let values = override_of(&minimal);
+        let mut case_file = None;
+        if complete && cfg.save_cases {
+            let saved = SavedCase {
+                version: 1,
+                chart: chart_name.clone(),
+                seed: cfg.seed,
+                values: values.clone(),
+                expect: ExpectedFailure {
+                    rule: f.rule.clone(),
+                    severity: f.severity,
+                    kind: f.kind.clone(),
+                    name: f.name.clone(),
+                    template: f.template.clone(),
+                    message: f.message.clone(),
+                },
+            };
+            case_file = Some(cases::save(&cfg.cases_dir, &saved)?);
+        }
+        let replay = match &case_file {
+            Some(p) => replay_cmd(p),
+            None => {
+                let mut words = vec![cfg.helm.path.display().to_string(), "template".into(), cfg.request.release_name.clone(), cfg.chart_arg.clone()];
+                for f in &cfg.base_value_args {
+                    words.extend(["-f".into(), f.clone()]);
+                }
+                let cmd = words.iter().map(|w| shell_quote(w)).collect::<Vec<_>>().join(" ");
+                format!("{cmd} -f <(echo {})", shell_quote(&serde_json::to_string(&values)?))
+            }
+        };
+        failures.push(TestFailure {
+            rule: f.rule,
+            severity: f.severity,
+            kind: f.kind,
+            name: f.name,
+            message: f.message,
+            template: f.template,
+            values,
+            replay,
+            case_file: case_file.map(|p| p.display().to_string()),
+            status: if complete { "new".into() } else { "unshrunk".into() },
+            found_by: case.label.clone(),
+        });
+    }
+    Ok(finish(&ev, chart_name, cfg, coverage, failures, cases_run))
+}
+
+fn finish(ev: &Evaluator, chart: String, cfg: &RunConfig, mut coverage: Coverage, failures: Vec<TestFailure>, cases_run: usize) -> TestReport {
+    coverage.distinct_renders = ev.cache.renders();
+    coverage.cache_hits = ev.cache.hits();
+    TestReport { chart, cases_run, seed: cfg.seed, renders: ev.renders(), failures, coverage }
+}
+
+fn progress_bar(wanted: bool, len: usize) -> Option<indicatif::ProgressBar> {
+    if !wanted || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let pb = indicatif::ProgressBar::new(len as u64);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} cases, {msg}, {per_sec}, ETA {eta}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    Some(pb)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_parses_and_rejects_nonsense() {
+        assert_eq!("2/4".parse::<Shard>().unwrap(), Shard { index: 2, count: 4 });
+        assert!("0/4".parse::<Shard>().is_err() && "5/4".parse::<Shard>().is_err() && "x".parse::<Shard>().is_err());
+    }
+
+    #[test]
+    fn volatile_paths_name_resource_and_pointer() {
+        let a = "---\n# Source: c/templates/s.yaml\napiVersion: v1\nkind: Secret\nmetadata:\n  name: s\ndata:\n  password: abc\n  user: u\n";
+        let b = a.replace("abc", "xyz");
+        assert_eq!(volatile_paths(a, &b), vec!["Secret/s /data/password".to_string()]);
+        assert!(volatile_paths(a, a).is_empty());
+    }
+}

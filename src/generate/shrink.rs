@@ -1,0 +1,177 @@
+//! Shrinking a failing value set to a minimal override relative to the base values: first the
+//! fewest keys (dropping groups, then single changes), then the simplest value for each remaining
+//! key — accepting a step only when the same rule still fires on the same resource (verdicts
+//! compared by rule and resource, never by rendered bytes, so volatile charts shrink too).
+
+use anyhow::Result;
+use serde_json::{Value, json};
+
+use super::overrides::{Change, ValueKey, canonical_json};
+
+/// Asks whether a list of changes still produces the failure (`None` once the budget is spent).
+pub trait FailureProbe {
+    fn still_fails(&mut self, changes: &[Change]) -> Result<Option<bool>>;
+}
+
+impl<F: FnMut(&[Change]) -> Result<Option<bool>>> FailureProbe for F {
+    fn still_fails(&mut self, changes: &[Change]) -> Result<Option<bool>> {
+        self(changes)
+    }
+}
+
+/// Reduce `changes` (which fail) to a smaller list that still fails.
+pub fn shrink(mut changes: Vec<Change>, probe: &mut dyn FailureProbe) -> Result<Vec<Change>> {
+    // Fewest keys: try dropping chunks, halving the chunk size down to single changes.
+    let mut chunk = changes.len().div_ceil(2).max(1);
+    'outer: loop {
+        let mut start = 0;
+        let mut removed_any = false;
+        while start < changes.len() {
+            if changes.len() == 1 {
+                break;
+            }
+            let end = (start + chunk).min(changes.len());
+            let candidate: Vec<Change> = changes[..start].iter().chain(&changes[end..]).cloned().collect();
+            match probe.still_fails(&candidate)? {
+                None => break 'outer,
+                Some(true) => {
+                    changes = candidate;
+                    removed_any = true;
+                }
+                Some(false) => start = end,
+            }
+        }
+        if chunk == 1 && !removed_any {
+            break;
+        }
+        chunk = if removed_any { chunk.min(changes.len().div_ceil(2)).max(1) } else { (chunk / 2).max(1) };
+    }
+    // Simplest values.
+    for i in 0..changes.len() {
+        let Some(current) = changes[i].value.clone() else { continue };
+        let mut current = current.value();
+        loop {
+            let mut improved = false;
+            for simpler in simpler_values(&current) {
+                let mut candidate = changes.clone();
+                candidate[i].value = Some(ValueKey::of(&simpler));
+                match probe.still_fails(&candidate)? {
+                    None => return Ok(changes),
+                    Some(true) => {
+                        changes = candidate;
+                        current = simpler;
+                        improved = true;
+                        break;
+                    }
+                    Some(false) => {}
+                }
+            }
+            if !improved {
+                break;
+            }
+        }
+    }
+    Ok(changes)
+}
+
+/// Values simpler than `v` (strictly shorter canonical text, or a "smaller" scalar), simplest first.
+pub fn simpler_values(v: &Value) -> Vec<Value> {
+    let size = |x: &Value| canonical_json(x).len();
+    let mut out: Vec<Value> = match v {
+        Value::Bool(true) => vec![json!(false)],
+        Value::Number(n) => {
+            let mut c = vec![json!(0), json!(1)];
+            if let Some(i) = n.as_i64()
+                && i.abs() > 1
+            {
+                c.push(json!(i / 2));
+            }
+            c
+        }
+        Value::String(s) => {
+            let mut c = vec![json!(""), json!("a")];
+            let chars: Vec<char> = s.chars().collect();
+            if chars.len() > 1 {
+                c.push(json!(chars[..chars.len() / 2].iter().collect::<String>()));
+                c.push(json!(chars[1..].iter().collect::<String>()));
+                c.push(json!(chars[..chars.len() - 1].iter().collect::<String>()));
+            }
+            c
+        }
+        Value::Array(items) => {
+            let mut c = vec![json!([])];
+            if items.len() > 1 {
+                c.push(json!([items[0].clone()]));
+            }
+            c.extend(items.iter().enumerate().filter_map(|(i, item)| {
+                let simpler = simpler_values(item).into_iter().next()?;
+                let mut copy = items.clone();
+                copy[i] = simpler;
+                Some(Value::Array(copy))
+            }));
+            c
+        }
+        Value::Object(m) => {
+            let mut c = vec![json!({})];
+            for k in m.keys() {
+                let mut copy = m.clone();
+                copy.remove(k);
+                c.push(Value::Object(copy));
+            }
+            c
+        }
+        _ => Vec::new(),
+    };
+    let own = size(v);
+    out.retain(|c| c != v && (size(c) < own || matches!((v, c), (Value::Number(_), Value::Number(_)))));
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(path: &str, v: Value) -> Change {
+        Change::set(path.split('.').map(String::from).collect(), &v)
+    }
+
+    #[test]
+    fn keeps_only_the_responsible_key_with_the_simplest_value() {
+        let changes = vec![
+            set("a", json!(true)),
+            set("b", json!("x")),
+            set("list", json!([1, 2, 3])),
+            set("c", json!(7)),
+            set("note", json!("hello: world # yes")),
+            set("d", json!({"k": 1})),
+        ];
+        let mut renders = 0;
+        let mut probe = |cs: &[Change]| -> Result<Option<bool>> {
+            renders += 1;
+            let note = cs.iter().find(|c| c.path == ["note"]).and_then(|c| c.value.as_ref()).map(|v| v.value());
+            Ok(Some(note.and_then(|n| n.as_str().map(|s| s.contains(": "))).unwrap_or(false)))
+        };
+        let out = shrink(changes, &mut probe).unwrap();
+        assert_eq!(out, vec![set("note", json!(": "))]);
+        assert!(renders < 40, "{renders} probes");
+    }
+
+    #[test]
+    fn two_keys_needed_together_both_stay() {
+        let changes = vec![set("a", json!(true)), set("x", json!(1)), set("b", json!(true)), set("y", json!(2))];
+        let mut probe = |cs: &[Change]| -> Result<Option<bool>> {
+            let has = |k: &str| cs.iter().any(|c| c.path == [k]);
+            Ok(Some(has("a") && has("b")))
+        };
+        let out = shrink(changes, &mut probe).unwrap();
+        assert_eq!(out.iter().map(Change::dotted).collect::<Vec<_>>(), ["a", "b"]);
+    }
+
+    #[test]
+    fn stops_when_the_budget_is_spent() {
+        let changes = vec![set("a", json!(1)), set("b", json!(2))];
+        let mut probe = |_: &[Change]| -> Result<Option<bool>> { Ok(None) };
+        assert_eq!(shrink(changes.clone(), &mut probe).unwrap(), changes);
+    }
+}

@@ -1,0 +1,189 @@
+//! chartproof reads values and judges them against a schema the way real Helm does: YAML 1.1
+//! values rendered through `helm template` equal what chartproof parses, and chartproof's
+//! `validate` verdict equals Helm's own schema verdict, for every helm in CHARTPROOF_TEST_HELMS.
+
+mod common;
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use chartproof::chart::values::ValuesDoc;
+use serde_json::Value;
+
+const YAML_1_1_VALUES: &str = "b1: yes\nb2: off\nb3: On\nb4: y\nb5: NO\nb6: 'yes'\nb7: \"on\"\noct: 0755\noct2: 0o17\nnotoct: 08\nhex: 0x1F\nneghex: -0x10\nunder: 1_000\nbin: 0b101\nplus: +12\n\
+big: 9223372036854775807\nbigger: 18446744073709551615\nhuge: 18446744073709551616\nf1: 1.5\nf2: 1e3\nf3: .5\nf4: 1.0\nts: 2001-12-14\nts2: 2001-12-14t21:59:43.10-05:00\n\
+sexa: 1:20\nver: 1.2.3\nnul: ~\nempty:\neq: =\non: 1\n1: x\nnested:\n  list: [yes, 0x10, '0x10', 1_0]\n  anchor: &a {k: off}\n  alias: *a\n";
+
+/// Numbers compared as Helm holds them (float64 after its YAML→JSON round trip).
+fn same_as_helm(ours: &Value, helm: &Value) -> bool {
+    match (ours, helm) {
+        (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+        (Value::Array(a), Value::Array(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same_as_helm(x, y)),
+        (Value::Object(a), Value::Object(b)) => a.len() == b.len() && a.iter().all(|(k, v)| b.get(k).is_some_and(|w| same_as_helm(v, w))),
+        _ => ours == helm,
+    }
+}
+
+fn values_chart(values: &str) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    common::write_files(tmp.path(), &[("Chart.yaml", "apiVersion: v2\nname: yaml11\nversion: 0.1.0\n"), ("values.yaml", values), ("templates/values.txt", "{{ toJson .Values }}\n")]);
+    tmp
+}
+
+#[test]
+fn yaml_1_1_values_are_read_like_helm_reads_them() {
+    let chart = values_chart(YAML_1_1_VALUES);
+    let ours = ValuesDoc::parse(YAML_1_1_VALUES, Path::new("values.yaml")).unwrap().value;
+    for helm in common::helms() {
+        let out = common::helm_template(&helm, chart.path(), &["--show-only".into(), "templates/values.txt".into()]);
+        assert!(out.status.success(), "{}: {}", helm.display(), String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8(out.stdout).unwrap();
+        let json_line = text.lines().find(|l| l.starts_with('{')).expect("the rendered values");
+        let helms: Value = serde_json::from_str(json_line).unwrap();
+        for (k, v) in helms.as_object().unwrap() {
+            assert!(same_as_helm(&ours[k], v), "{}: key {k}: helm has {v}, chartproof has {}", helm.display(), ours[k]);
+        }
+        assert!(same_as_helm(&ours, &helms), "{}: helm {helms}\nchartproof {ours}", helm.display());
+    }
+}
+
+#[test]
+fn infinity_and_nan_are_rejected_like_helm_does() {
+    for text in ["x: .inf\n", "x: -.Inf\n", "x: .nan\n"] {
+        let chart = values_chart(text);
+        for helm in common::helms() {
+            let out = common::helm_template(&helm, chart.path(), &[]);
+            assert!(!out.status.success(), "{} accepted {text:?}", helm.display());
+        }
+        let err = ValuesDoc::parse(text, Path::new("values.yaml")).unwrap_err();
+        assert_eq!((err.line, err.column), (1, 4), "{err}");
+        assert!(err.to_string().contains("JSON"), "{err}");
+    }
+}
+
+/// Helm's schema verdict for `helm template` with `args`: true when the values pass the schema
+/// (a later template failure is not a schema verdict).
+fn helm_accepts(helm: &Path, chart: &Path, args: &[String]) -> bool {
+    let out = common::helm_template(helm, chart, args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    !(!out.status.success() && stderr.contains("don't meet the specifications of the schema"))
+}
+
+fn chartproof_accepts(chart: &Path, args: &[String]) -> bool {
+    let out = Command::cargo_bin("chartproof").unwrap().arg("validate").arg(chart).args(args).output().unwrap();
+    match out.status.code() {
+        Some(0) => true,
+        Some(1) => false,
+        other => panic!("validate {} {args:?} exited {other:?}: {}", chart.display(), String::from_utf8_lossy(&out.stderr)),
+    }
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// A parent chart with a schema and an aliased, conditional subchart with its own schema.
+fn schema_fixture() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    common::write_files(tmp.path(), &[
+        ("Chart.yaml", "apiVersion: v2\nname: parent\nversion: 1.0.0\ndependencies:\n- name: child\n  version: 0.1.0\n  alias: kid\n  condition: kid.enabled\n"),
+        ("values.yaml", "replicas: 1\nflag: true\nmode: 0644\nglobal:\n  region: eu\nkid:\n  enabled: true\n"),
+        ("values.schema.json", r#"{"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
+            "properties": {"replicas": {"type": "integer", "minimum": 1}, "flag": {"type": "boolean"}, "mode": {"type": "integer", "maximum": 511}}}"#),
+        ("templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  r: {{ .Values.replicas | quote }}\n"),
+        ("charts/child/Chart.yaml", "apiVersion: v2\nname: child\nversion: 0.1.0\n"),
+        ("charts/child/values.yaml", "port: 80\n"),
+        ("charts/child/values.schema.json", r#"{"type": "object", "required": ["global"],
+            "properties": {"port": {"type": "integer"}, "global": {"type": "object", "required": ["region"]}}}"#),
+        ("charts/child/templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: child\ndata:\n  p: {{ .Values.port | quote }}\n"),
+    ]);
+    tmp
+}
+
+#[test]
+fn validate_verdicts_equal_helms_schema_verdicts() {
+    let fixture = schema_fixture();
+    let files = tempfile::tempdir().unwrap();
+    let file = |name: &str, text: &str| {
+        let p = files.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let yaml11_on = file("on.yaml", "flag: on\nmode: 0755\n");
+    let quoted_on = file("quoted.yaml", "flag: \"on\"\n");
+    let decimal_mode = file("mode.yaml", "mode: 755\n");
+    let float_replicas = file("float.yaml", "replicas: 1.5\n");
+    let kid_port_string = file("kid.yaml", "kid:\n  port: \"80\"\n");
+    let nginx_yes = file("nginx-yes.yaml", "ingress:\n  enabled: yes\n");
+    let nginx_quoted = file("nginx-quoted.yaml", "ingress:\n  enabled: \"yes\"\n");
+    let loki_labels = file("loki-labels.yaml", "commonLabels:\n  team: 5\n");
+    // The corpus copy of loki lacks its vendored subcharts (no charts/ folder), so helm stops at
+    // "missing in charts/ directory" before it checks the schema. Its dependencies (minio,
+    // rollout-operator) are off in ci/default-values.yaml; a copy without them is checked instead.
+    let loki_copy = common::copy_chart(&common::corpus("loki"));
+    let loki = loki_copy.path().to_path_buf();
+    if !loki.join("charts").exists() {
+        let chart_yaml = loki.join("Chart.yaml");
+        let mut meta: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(&chart_yaml).unwrap()).unwrap();
+        meta.as_mapping_mut().unwrap().remove("dependencies");
+        std::fs::write(&chart_yaml, serde_yaml::to_string(&meta).unwrap()).unwrap();
+    }
+    let loki_base = loki.join("ci/default-values.yaml").display().to_string();
+
+    let fx = fixture.path().to_path_buf();
+    let cases: Vec<(std::path::PathBuf, Vec<String>)> = vec![
+        (fx.clone(), args(&[])),
+        (fx.clone(), args(&["--set", "replicas=abc"])),
+        (fx.clone(), args(&["--set", "replicas=0"])),
+        (fx.clone(), args(&["-f", &yaml11_on])),
+        (fx.clone(), args(&["-f", &quoted_on])),
+        (fx.clone(), args(&["-f", &decimal_mode])),
+        (fx.clone(), args(&["-f", &float_replicas])),
+        (fx.clone(), args(&["--set", "kid.port=abc"])),
+        (fx.clone(), args(&["-f", &kid_port_string])),
+        (fx.clone(), args(&["--set", "kid.enabled=false", "--set", "kid.port=abc"])),
+        (fx.clone(), args(&["--set", "global.region=null"])),
+        (common::corpus("nginx"), args(&[])),
+        (common::corpus("nginx"), args(&["--set", "replicaCount=abc"])),
+        (common::corpus("nginx"), args(&["-f", &nginx_yes])),
+        (common::corpus("nginx"), args(&["-f", &nginx_quoted])),
+        (common::corpus("cert-manager"), args(&[])),
+        (common::corpus("cert-manager"), args(&["--set", "replicaCount=x"])),
+        (common::corpus("cert-manager"), args(&["--set", "replicaCount=2"])),
+        (common::corpus("cert-manager"), args(&["--set", "notAKey=1"])),
+        (common::corpus("traefik"), args(&[])),
+        (common::corpus("traefik"), args(&["--set", "deployment.replicas=abc"])),
+        (common::corpus("traefik"), args(&["--set", "bogus=1"])),
+        (common::corpus("traefik"), args(&["--set", "deployment.replicas=null"])),
+        (loki.clone(), args(&[])),
+        (loki.clone(), args(&["-f", &loki_base])),
+        (loki.clone(), args(&["-f", &loki_base, "-f", &loki_labels])),
+        (loki.clone(), args(&["-f", &loki_base, "--set", "loki.storage.type=5"])),
+    ];
+    let mut verdicts = std::collections::HashSet::new();
+    for helm in common::helms() {
+        for (chart, a) in &cases {
+            let helm_says = helm_accepts(&helm, chart, a);
+            let we_say = chartproof_accepts(chart, a);
+            assert_eq!(we_say, helm_says, "{} template {} {a:?}: helm accepts = {helm_says}, chartproof accepts = {we_say}", helm.display(), chart.display());
+            verdicts.insert(helm_says);
+        }
+    }
+    assert_eq!(verdicts.len(), 2, "the cases must include both accepted and rejected values");
+}
+
+#[test]
+fn every_corpus_chart_gets_an_inferred_schema_and_its_shipped_schema_accepts_its_defaults() {
+    for chart in common::corpus_charts() {
+        let out = Command::cargo_bin("chartproof").unwrap().arg("schema").arg(&chart).output().unwrap();
+        assert!(out.status.success(), "schema {}: {}", chart.display(), String::from_utf8_lossy(&out.stderr));
+        let schema: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(schema["$schema"].is_string(), "{}", chart.display());
+        let loaded = chartproof::chart::Chart::load(&chart).unwrap();
+        let contract = chartproof::contract::Contract::for_chart(&loaded).unwrap();
+        assert!(contract.is_valid(&loaded.values.value), "{}: the contract rejects the chart's own defaults", chart.display());
+        // The generated schema accepts the defaults too.
+        let generated = chartproof::contract::compile(&schema).unwrap();
+        assert!(generated.is_valid(&loaded.values.value), "{}: generated schema rejects the defaults", chart.display());
+    }
+}
