@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use chartproof::commands;
 use chartproof::commands::common::{EXIT_UNUSABLE, exit};
@@ -25,6 +25,8 @@ enum Command {
     Test(commands::test::TestArgs),
     /// List values keys no template reads, undeclared keys and empty renders (static, no helm)
     Audit(commands::audit::AuditArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions(commands::completions::CompletionsArgs),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => commands::validate::run(args),
         Command::Test(args) => commands::test::run(args),
         Command::Audit(args) => commands::audit::run(args),
+        Command::Completions(args) => commands::completions::run(args, Cli::command()),
     };
     match result {
         Ok(code) => code,

@@ -6,3 +6,4 @@ pub mod schema;
 pub mod validate;
 pub mod test;
 pub mod audit;
+pub mod completions;
