@@ -8,3 +8,5 @@ pub mod diff;
 pub mod schema;
 pub mod validate;
 pub mod test;
+pub mod audit;
+pub mod completions;
