@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::common::{EXIT_FAILED, EXIT_OK, HelmArgs, TemplateArgs, ValuesArgs, exit};
 use crate::chart::Chart;
 use crate::contract::{Contract, ContractSource};
-use crate::contract::compat::{ContractDiff, compare};
+use crate::contract::compat::{ContractDiff, compare, recheck_removed_keys};
 use crate::diff::noise::IgnoreSet;
 use crate::diff::resources::assume_release_namespace;
 use crate::diff::volatile::{SideResource, stabilize};
@@ -115,7 +115,9 @@ pub fn run(mut args: DiffArgs) -> Result<ExitCode> {
         let (new_schema, new_src) = chart_contract(&new_chart, "NEW")?;
         old_info.contract_source = Some(old_src);
         new_info.contract_source = Some(new_src);
-        compare(&old_schema, &new_schema, Some(&new_chart.values.value))
+        let mut contract = compare(&old_schema, &new_schema, Some(&new_chart.values.value));
+        recheck_removed_keys(&mut contract, &template_text(&new_chart.dir.join("templates")));
+        contract
     };
 
     let mut manifest = crate::diff::ManifestDiff::default();
@@ -163,6 +165,22 @@ pub fn run(mut args: DiffArgs) -> Result<ExitCode> {
     };
     print!("{text}");
     Ok(exit(if failed { EXIT_FAILED } else { EXIT_OK }))
+}
+
+/// The text of every file under a chart's templates folder (empty when unreadable).
+fn template_text(dir: &Path) -> String {
+    let mut text = String::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return text };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            text.push_str(&template_text(&path));
+        } else if let Ok(t) = std::fs::read_to_string(&path) {
+            text.push_str(&t);
+            text.push('\n');
+        }
+    }
+    text
 }
 
 /// `path` itself when it is a regular file, else a copy of what it yields in `spool`.

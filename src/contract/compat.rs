@@ -468,6 +468,29 @@ impl Cx<'_> {
     }
 }
 
+/// A key that left the contract but that the new templates still read (`.Values.ui.color`) keeps
+/// working for users who set it, unless the contract now rejects it: such removals are moved from
+/// breaking to unknown. `templates` is the text of the new chart's templates.
+pub fn recheck_removed_keys(diff: &mut ContractDiff, templates: &str) {
+    let (keep, moved): (Vec<ContractChange>, Vec<ContractChange>) = std::mem::take(&mut diff.breaking).into_iter().partition(|c| {
+        let ignored = c.change == ContractChangeKind::KeyRemoved && c.reason.contains("silently ignored");
+        !(ignored && !c.path.contains(['[', '*']) && still_read(templates, &c.path))
+    });
+    diff.breaking = keep;
+    for mut c in moved {
+        c.reason = format!("key removed from the contract, but the new templates still read .Values.{}: check whether it still has an effect", c.path);
+        diff.unknown.push(c);
+    }
+}
+
+/// Whether the template text reads `.Values.<path>` (not only a longer key that starts the same).
+fn still_read(templates: &str, path: &str) -> bool {
+    let needle = format!(".Values.{path}");
+    templates.match_indices(&needle).any(|(i, _)| {
+        templates[i + needle.len()..].chars().next().is_none_or(|c| !(c.is_alphanumeric() || c == '_'))
+    })
+}
+
 fn required(s: &Map<String, Value>) -> Vec<&str> {
     s.get("required").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
 }
@@ -576,6 +599,21 @@ mod tests {
         assert_eq!(d.compatible.len(), 2);
         // Without values.yaml supplying c, it breaks.
         assert_eq!(kinds(&compare(&old, &new, None).breaking), [("c".to_string(), ContractChangeKind::RequiredAdded)]);
+    }
+
+    #[test]
+    fn removed_keys_the_templates_still_read_are_unknown() {
+        let old = json!({"properties": {"ui": {"properties": {"color": {"type": "string"}, "logo": {"type": "string"}, "log": {"type": "string"}}}}});
+        let new = json!({"properties": {"ui": {"properties": {}}}});
+        let mut d = compare(&old, &new, None);
+        recheck_removed_keys(&mut d, "value: {{ .Values.ui.color | quote }}\n{{ .Values.ui.logo }}");
+        assert_eq!(kinds(&d.breaking), [("ui.log".to_string(), ContractChangeKind::KeyRemoved)]);
+        assert_eq!(d.unknown.iter().map(|c| c.path.as_str()).collect::<Vec<_>>(), ["ui.color", "ui.logo"]);
+        // A closed object rejects the key: still breaking.
+        let closed = json!({"properties": {"ui": {"properties": {}, "additionalProperties": false}}});
+        let mut d = compare(&old, &closed, None);
+        recheck_removed_keys(&mut d, "{{ .Values.ui.color }}");
+        assert!(d.breaking.iter().any(|c| c.path == "ui.color" && c.change == ContractChangeKind::KeyRemoved));
     }
 
     #[test]
