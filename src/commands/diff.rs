@@ -30,6 +30,7 @@ pub enum DiffFormat {
 
 /// Show what upgrading from OLD to NEW changes: values contract, cluster objects, rule findings.
 #[derive(Args, Debug)]
+#[command(after_help = "Each side is rendered twice: values that differ between two renders of the same input are reported as volatile, never as changes.\n\nExit status: 0 = no breaking change and no new error finding; 1 = a breaking contract change, an immutable field change, a new version that does not render, or a new error finding; 2 = unusable input (missing chart, bad values file, OLD does not render, no helm).")]
 pub struct DiffArgs {
     /// Old chart: a directory or a packaged .tgz
     pub old: PathBuf,
@@ -138,7 +139,7 @@ pub fn run(mut args: DiffArgs) -> Result<ExitCode> {
             (Ok(a), Ok(b)) => {
                 let new_side = side(&a, &b, "NEW", ns);
                 manifest = diff_manifests(&old_side.resources, &new_side.resources, &opts);
-                findings = rule_delta(&old_side, &new_side, &config);
+                findings = rule_delta(&old_side, &new_side, &config, ns);
             }
             (Err(e), _) | (_, Err(e)) => new_render_failure = Some(format!("{e} (command: {})", new_req.command_line(&helm))),
         }
@@ -240,12 +241,12 @@ fn side(first: &str, second: &str, name: &str, release_namespace: &str) -> Side 
 }
 
 /// Findings the `check` rules report on the new render but not the old one, and the other way round.
-fn rule_delta(old: &Side, new: &Side, config: &Config) -> FindingsDelta {
+fn rule_delta(old: &Side, new: &Side, config: &Config, release_namespace: &str) -> FindingsDelta {
     let mut old_findings = check_manifest(&old.manifest, config).findings;
     let mut new_findings = check_manifest(&new.manifest, config).findings;
     findings::normalize_names(&mut old_findings, &old.resources);
     findings::normalize_names(&mut new_findings, &new.resources);
-    findings::delta(old_findings, new_findings)
+    findings::delta(old_findings, new_findings, release_namespace)
 }
 
 /// The chart's values contract (values.schema.json, else inferred) and where it came from.
