@@ -232,6 +232,18 @@ fn diff_at(path: &FieldPath, old: &Value, new: &Value, out: &mut Vec<RawChange>)
     }
 }
 
+/// Remove map entries whose value is null, at every depth.
+pub fn drop_null_entries(value: &mut Value) {
+    match value {
+        Value::Object(m) => {
+            m.retain(|_, v| !v.is_null());
+            m.values_mut().for_each(drop_null_entries);
+        }
+        Value::Array(a) => a.iter_mut().for_each(drop_null_entries),
+        _ => {}
+    }
+}
+
 /// Every leaf path under `value` (the path itself for scalars and empty containers).
 pub fn leaf_paths(path: &FieldPath, value: &Value) -> Vec<FieldPath> {
     let mut out = Vec::new();
@@ -309,6 +321,13 @@ mod tests {
         assert_eq!(v["c"][0]["image"], "b");
         assert!(p.set(&mut v, None));
         assert_eq!(v, json!({"c": [{"name": "app"}]}));
+    }
+
+    #[test]
+    fn null_entries_are_absent_entries() {
+        let mut v = json!({"a": null, "b": {"c": null, "d": 1}, "e": [{"f": null}], "g": [null]});
+        drop_null_entries(&mut v);
+        assert_eq!(v, json!({"b": {"d": 1}, "e": [{}], "g": [null]}));
     }
 
     #[test]

@@ -272,6 +272,9 @@ fn whole(r: &SideResource, change: ResourceChange, rename_hint: Option<String>) 
 /// Field-level diff of one resource present on both sides; None when nothing reportable changed.
 fn diff_pair(o: &SideResource, n: &SideResource, flagged: &[FieldPath], opts: &DiffOptions, ignored: &mut Vec<IgnoredCount>) -> Option<ResourceDiff> {
     let (mut old_body, mut new_body) = (o.resource.body.clone(), n.resource.body.clone());
+    // Kubernetes stores `key: null` as no key: `env: null` and no `env` are the same object.
+    fields::drop_null_entries(&mut old_body);
+    fields::drop_null_entries(&mut new_body);
     // Volatile paths of either side show the same placeholder on both sides.
     for p in o.volatile.iter().chain(&n.volatile) {
         for body in [&mut old_body, &mut new_body] {
