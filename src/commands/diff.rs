@@ -131,7 +131,7 @@ pub fn run(mut args: DiffArgs) -> Result<ExitCode> {
         let [o1, o2, n1, n2] = render_all(&helm, [&old_req, &old_req, &new_req, &new_req]);
         let old_pair = match (o1?, o2?) {
             (Ok(a), Ok(b)) => (a, b),
-            (Err(e), _) | (_, Err(e)) => bail!("OLD does not render: {e}\n  command: {}", old_req.command_line(&helm)),
+            (Err(e), _) | (_, Err(e)) => bail!("OLD does not render: {e}\n  command: {}\n  (values only NEW accepts belong in --new-values)", old_req.command_line(&helm)),
         };
         let ns = args.template.namespace.as_deref().unwrap_or("default");
         let old_side = side(&old_pair.0, &old_pair.1, "OLD", ns);
