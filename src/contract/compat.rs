@@ -184,6 +184,19 @@ impl Cx<'_> {
         }
     }
 
+    /// A tightening that only constrains values of the `family` types: breaking when the old
+    /// contract accepted such values, else compatible (no value valid before is affected).
+    #[allow(clippy::too_many_arguments)]
+    fn tighten(&mut self, o: &Map<String, Value>, family: &[&str], loc: &Loc, change: ContractChangeKind, reason: String, old: Option<&Value>, new: Option<&Value>) {
+        match types(o) {
+            Some(ts) if !ts.iter().any(|t| family.contains(&t.as_str())) => {
+                let why = format!("{reason}; but it only constrains {} values, which the old contract did not accept", family[0]);
+                self.push(Verdict::Compatible, loc, change, why, old, new);
+            }
+            _ => self.push(Verdict::Breaking, loc, change, reason, old, new),
+        }
+    }
+
     /// Whether the new chart supplies a value for this key itself (schema default or values.yaml).
     fn has_default(&self, loc: &Loc, schema: &Map<String, Value>) -> bool {
         if schema.contains_key("default") {
@@ -370,31 +383,33 @@ impl Cx<'_> {
 
     fn compare_bounds(&mut self, loc: &Loc, o: &Map<String, Value>, n: &Map<String, Value>) {
         use ContractChangeKind::*;
-        // (keyword, lower bound?, kind when tightened, kind when relaxed, what)
-        let bounds: &[(&str, bool, ContractChangeKind, ContractChangeKind, &str)] = &[
-            ("minimum", true, MinimumRaised, MinimumLowered, "minimum"),
-            ("exclusiveMinimum", true, MinimumRaised, MinimumLowered, "exclusive minimum"),
-            ("maximum", false, MaximumLowered, MaximumRaised, "maximum"),
-            ("exclusiveMaximum", false, MaximumLowered, MaximumRaised, "exclusive maximum"),
-            ("minLength", true, LengthTightened, LengthRelaxed, "minimum length"),
-            ("maxLength", false, LengthTightened, LengthRelaxed, "maximum length"),
-            ("minItems", true, LengthTightened, LengthRelaxed, "minimum number of items"),
-            ("maxItems", false, LengthTightened, LengthRelaxed, "maximum number of items"),
-            ("minProperties", true, LengthTightened, LengthRelaxed, "minimum number of keys"),
-            ("maxProperties", false, LengthTightened, LengthRelaxed, "maximum number of keys"),
+        const NUMBER: &[&str] = &["number", "integer"];
+        // (keyword, lower bound?, kind when tightened, kind when relaxed, what, types it constrains)
+        let bounds: &[(&str, bool, ContractChangeKind, ContractChangeKind, &str, &[&str])] = &[
+            ("minimum", true, MinimumRaised, MinimumLowered, "minimum", NUMBER),
+            ("exclusiveMinimum", true, MinimumRaised, MinimumLowered, "exclusive minimum", NUMBER),
+            ("maximum", false, MaximumLowered, MaximumRaised, "maximum", NUMBER),
+            ("exclusiveMaximum", false, MaximumLowered, MaximumRaised, "exclusive maximum", NUMBER),
+            ("minLength", true, LengthTightened, LengthRelaxed, "minimum length", &["string"]),
+            ("maxLength", false, LengthTightened, LengthRelaxed, "maximum length", &["string"]),
+            ("minItems", true, LengthTightened, LengthRelaxed, "minimum number of items", &["array"]),
+            ("maxItems", false, LengthTightened, LengthRelaxed, "maximum number of items", &["array"]),
+            ("minProperties", true, LengthTightened, LengthRelaxed, "minimum number of keys", &["object"]),
+            ("maxProperties", false, LengthTightened, LengthRelaxed, "maximum number of keys", &["object"]),
         ];
-        for (kw, lower, tight, relaxed, what) in bounds {
+        for (kw, lower, tight, relaxed, what, family) in bounds {
             let (ov, nv) = (o.get(*kw), n.get(*kw));
             if ov == nv {
                 continue;
             }
             match (ov.and_then(Value::as_f64), nv.and_then(Value::as_f64)) {
-                (None, Some(x)) if ov.is_none() => self.push(Verdict::Breaking, loc, *tight, format!("{what} {x} added: values outside it are rejected"), ov, nv),
+                (None, Some(x)) if ov.is_none() => self.tighten(o, family, loc, *tight, format!("{what} {x} added: values outside it are rejected"), ov, nv),
                 (Some(_), None) if nv.is_none() => self.push(Verdict::Compatible, loc, *relaxed, format!("{what} removed"), ov, nv),
                 (Some(a), Some(b)) => {
                     let tighter = if *lower { b > a } else { b < a };
                     if tighter {
-                        self.push(Verdict::Breaking, loc, *tight, format!("{what} {} from {a} to {b}: values in between are rejected", if *lower { "raised" } else { "lowered" }), ov, nv);
+                        let how = if *lower { "raised" } else { "lowered" };
+                        self.tighten(o, family, loc, *tight, format!("{what} {how} from {a} to {b}: values in between are rejected"), ov, nv);
                     } else {
                         self.push(Verdict::Compatible, loc, *relaxed, format!("{what} relaxed from {a} to {b}"), ov, nv);
                     }
@@ -404,7 +419,7 @@ impl Cx<'_> {
             }
         }
         match (o.get("uniqueItems").and_then(Value::as_bool).unwrap_or(false), n.get("uniqueItems").and_then(Value::as_bool).unwrap_or(false)) {
-            (false, true) => self.push(Verdict::Breaking, loc, ContractChangeKind::ConstraintAdded, "uniqueItems added: lists with repeated items are rejected".into(), o.get("uniqueItems"), n.get("uniqueItems")),
+            (false, true) => self.tighten(o, &["array"], loc, ContractChangeKind::ConstraintAdded, "uniqueItems added: lists with repeated items are rejected".into(), o.get("uniqueItems"), n.get("uniqueItems")),
             (true, false) => self.push(Verdict::Compatible, loc, ContractChangeKind::ConstraintRemoved, "uniqueItems removed".into(), o.get("uniqueItems"), n.get("uniqueItems")),
             _ => {}
         }
@@ -418,7 +433,7 @@ impl Cx<'_> {
     fn compare_pattern_format(&mut self, loc: &Loc, o: &Map<String, Value>, n: &Map<String, Value>) {
         match (o.get("pattern"), n.get("pattern")) {
             (a, b) if a == b => {}
-            (None, Some(p)) => self.push(Verdict::Breaking, loc, ContractChangeKind::PatternAdded, format!("pattern {} added: strings that do not match are rejected", show(p)), None, Some(p)),
+            (None, Some(p)) => self.tighten(o, &["string"], loc, ContractChangeKind::PatternAdded, format!("pattern {} added: strings that do not match are rejected", show(p)), None, Some(p)),
             (Some(p), None) => self.push(Verdict::Compatible, loc, ContractChangeKind::PatternRemoved, "pattern removed".into(), Some(p), None),
             (a, b) => self.push(
                 Verdict::Unknown,
@@ -599,6 +614,23 @@ mod tests {
         assert_eq!(d.compatible.len(), 2);
         // Without values.yaml supplying c, it breaks.
         assert_eq!(kinds(&compare(&old, &new, None).breaking), [("c".to_string(), ContractChangeKind::RequiredAdded)]);
+    }
+
+    #[test]
+    fn constraints_on_types_the_old_contract_rejected_break_nothing() {
+        let old = json!({"properties": {"surge": {"type": "string"}, "n": {"type": "integer"}}});
+        let new = json!({"properties": {
+            "surge": {"type": ["integer", "string"], "minimum": 1, "maximum": 100, "pattern": "^[0-9]+%$"},
+            "n": {"type": "integer", "minimum": 1, "maxLength": 3}
+        }});
+        let d = compare(&old, &new, None);
+        let b: Vec<_> = kinds(&d.breaking);
+        assert_eq!(b, [("surge".to_string(), ContractChangeKind::PatternAdded), ("n".to_string(), ContractChangeKind::MinimumRaised)]);
+        let c: Vec<_> = kinds(&d.compatible);
+        for want in [("surge", ContractChangeKind::MinimumRaised), ("surge", ContractChangeKind::MaximumLowered), ("surge", ContractChangeKind::TypeWidened), ("n", ContractChangeKind::LengthTightened)] {
+            assert!(c.contains(&(want.0.to_string(), want.1)), "missing {want:?} in {c:?}");
+        }
+        assert!(d.compatible.iter().any(|x| x.reason.contains("only constrains number values")));
     }
 
     #[test]
