@@ -50,6 +50,9 @@ fn fixture_upgrade_classifies_every_change() {
     for helm in common::helms() {
         let (code, r) = diff_json(&helm, &[p(&v1), p(&v2)]);
         assert_eq!(code, 1, "breaking upgrade must exit 1 ({})", helm.display());
+        let schema: Value = serde_json::from_str(&std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/diff-report.schema.json")).unwrap()).unwrap();
+        let errors: Vec<String> = jsonschema::validator_for(&schema).unwrap().iter_errors(&r).map(|e| format!("{}: {e}", e.instance_path)).collect();
+        assert!(errors.is_empty(), "output does not match schemas/diff-report.schema.json: {errors:?}");
 
         // Contract: every breaking and compatible class, and the unclassifiable pattern change.
         let breaking = changes(&r, "breaking");
