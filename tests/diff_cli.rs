@@ -89,6 +89,10 @@ fn fixture_upgrade_classifies_every_change() {
             ("StatefulSet", "release-cache", "spec.serviceName"),
             ("PersistentVolumeClaim", "release-data", "spec.storageClassName"),
             ("Job", "release-migrate", "spec.template.spec.containers[name=migrate].image"),
+            // Default noise never hides a change to an immutable field: chart labels in claim templates
+            // and in a Job's pod template break every upgrade.
+            ("StatefulSet", "release-cache", "spec.volumeClaimTemplates[metadata.name=data].metadata.labels.helm.sh/chart"),
+            ("Job", "release-migrate", "spec.template.metadata.labels.app.kubernetes.io/version"),
         ] {
             let res = resource(&r, kind, name);
             assert_eq!(res["breaking"], true, "{kind} {name}");
@@ -150,7 +154,15 @@ fn secrets_and_noise_are_shown_on_request() {
 fn ignored_changes_never_affect_the_exit_code() {
     let (v1, v2) = (fixture("v1"), fixture("v2"));
     let helm = &common::helms()[0];
-    let ignores = ["spec.selector.*", "spec.clusterIP", "spec.serviceName", "spec.storageClassName", "spec.template.spec.containers[name=migrate].*"];
+    let ignores = [
+        "spec.selector.*",
+        "spec.clusterIP",
+        "spec.serviceName",
+        "spec.storageClassName",
+        "spec.volumeClaimTemplates*",
+        "spec.template.metadata.labels.*",
+        "spec.template.spec.containers[name=migrate].*",
+    ];
     // An empty token is no secret-in-configmap finding, so nothing but the ignored changes could fail.
     let mut args = vec![p(&v1), p(&v2), "--manifests-only", "--set", "apiToken="];
     for i in &ignores {

@@ -150,13 +150,16 @@ fn merge_key_for(list_key: Option<&str>) -> &'static [&'static str] {
         Some("ports") => &["containerPort", "port", "name"],
         Some("hostAliases") => &["ip"],
         Some("topologySpreadConstraints") => &["topologyKey"],
+        Some("volumeClaimTemplates") => &["metadata.name"],
         _ => &["name"],
     }
 }
 
-/// The merge-key value of a list item as a string (`name: app` -> `app`).
+/// The merge-key value of a list item as a string (`name: app` -> `app`); a dotted key
+/// (`metadata.name`) is looked up below the item.
 fn item_key(item: &Value, key: &str) -> Option<String> {
-    match item.get(key)? {
+    let value = key.split('.').try_fold(item, |v, k| v.get(k))?;
+    match value {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,
@@ -310,6 +313,15 @@ mod tests {
         let old = json!({"volumeMounts": [{"mountPath": "/a", "name": "x"}], "args": ["--a", "--b"]});
         let new = json!({"volumeMounts": [{"mountPath": "/a", "name": "y"}], "args": ["--a"]});
         assert_eq!(paths(&diff_values(&old, &new)), ["volumeMounts[mountPath=/a].name", "args[1]"]);
+    }
+
+    #[test]
+    fn claim_templates_match_by_metadata_name() {
+        let old = json!({"volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {"size": 1}}, {"metadata": {"name": "logs"}}]});
+        let new = json!({"volumeClaimTemplates": [{"metadata": {"name": "logs"}}, {"metadata": {"name": "data"}, "spec": {"size": 2}}]});
+        let changes = diff_values(&old, &new);
+        assert_eq!(paths(&changes), ["volumeClaimTemplates[metadata.name=data].spec.size"]);
+        assert_eq!(changes[0].path.get(&new), Some(&json!(2)));
     }
 
     #[test]

@@ -287,7 +287,10 @@ fn diff_pair(o: &SideResource, n: &SideResource, flagged: &[FieldPath], opts: &D
     let mut fields = Vec::new();
     let (mut display_old, mut display_new) = (old_body.clone(), new_body.clone());
     for c in diff_values(&old_body, &new_body) {
-        if let Some(pattern) = ignore_pattern(&c, &opts.ignores) {
+        let immutable = immutable::immutable_reason(&n.id.kind, &n.resource.body, &c.path).map(str::to_string);
+        // The built-in noise patterns never hide a change that breaks the upgrade (a chart-version
+        // label inside volumeClaimTemplates or a Job's pod template); the user's own --ignore does.
+        if let Some(pattern) = ignore_pattern(&c, &opts.ignores, immutable.is_none()) {
             count_ignored(ignored, pattern);
             // Keep ignored changes out of the text diff without showing a value that is not there.
             match c.kind {
@@ -302,7 +305,6 @@ fn diff_pair(o: &SideResource, n: &SideResource, flagged: &[FieldPath], opts: &D
             continue;
         }
         let redacted = secret_paths.iter().any(|p| c.path.starts_with(p) || p.starts_with(&c.path));
-        let immutable = immutable::immutable_reason(&n.id.kind, &n.resource.body, &c.path).map(str::to_string);
         fields.push(FieldChange {
             path: c.path.to_string(),
             change: c.kind,
@@ -325,8 +327,8 @@ fn diff_pair(o: &SideResource, n: &SideResource, flagged: &[FieldPath], opts: &D
 }
 
 /// The ignore pattern covering a change: the path itself, or every leaf of an added/removed subtree.
-fn ignore_pattern<'a>(c: &RawChange, ignores: &'a IgnoreSet) -> Option<&'a noise::IgnorePattern> {
-    if let Some(p) = ignores.matching(&c.path.to_string()) {
+fn ignore_pattern<'a>(c: &RawChange, ignores: &'a IgnoreSet, defaults: bool) -> Option<&'a noise::IgnorePattern> {
+    if let Some(p) = ignores.matching(&c.path.to_string(), defaults) {
         return Some(p);
     }
     let value = c.new.as_ref().or(c.old.as_ref())?;
@@ -334,7 +336,7 @@ fn ignore_pattern<'a>(c: &RawChange, ignores: &'a IgnoreSet) -> Option<&'a noise
         return None;
     }
     let leaves: Vec<String> = leaf_paths(&c.path, value).iter().map(FieldPath::to_string).collect();
-    ignores.matching_all(leaves.iter().map(String::as_str))
+    ignores.matching_all(leaves.iter().map(String::as_str), defaults)
 }
 
 fn count_ignored(ignored: &mut Vec<IgnoredCount>, pattern: &noise::IgnorePattern) {
