@@ -89,10 +89,8 @@ fn infer_value(v: &Value, pointer: &str, doc: &ValuesDoc, warnings: &mut Vec<Con
         });
     };
     match v {
-        Value::Null => {
-            weak(warnings, "null default, type unknown");
-            json!({})
-        }
+        // Null defaults are reported by the contract lint (unless annotated with a type).
+        Value::Null => json!({}),
         Value::Bool(_) => json!({"type": "boolean"}),
         Value::Number(n) if n.is_f64() => json!({"type": "number"}),
         Value::Number(_) => json!({"type": "integer"}),
@@ -363,7 +361,7 @@ mod tests {
         assert_eq!(p["hosts"], json!({"type": "array"}));
         assert_eq!(p["tag"], json!({}));
         let weak: Vec<_> = r.warnings.iter().map(|w| (w.path.clone().unwrap(), w.line)).collect();
-        assert_eq!(weak, vec![("labels".to_string(), 7), ("hosts".to_string(), 8), ("tag".to_string(), 9)]);
+        assert_eq!(weak, vec![("labels".to_string(), 7), ("hosts".to_string(), 8)]);
     }
 
     #[test]
