@@ -403,6 +403,12 @@ mod tests {
     }
 
     #[test]
+    fn contracts_can_be_shared_across_threads() {
+        fn shareable<T: Send + Sync + Clone>() {}
+        shareable::<Contract>();
+    }
+
+    #[test]
     fn user_nulls_delete_defaults_but_stay_for_keys_without_one() {
         let mut user = json!({"a": null, "b": {"c": null, "x": null}, "new": null});
         fill_defaults(&mut user, &json!({"a": 1, "b": {"c": 2, "d": 3}, "e": null}));
