@@ -70,6 +70,11 @@ pub fn infer_values_schema(doc: &ValuesDoc, draft: Draft) -> InferredSchema {
                 });
                 ann.keywords.clear();
             }
+            // An annotation that types the key answers its "weakly typed" warning.
+            if ["type", "items", "properties", "additionalProperties", "$ref", "enum", "const", "oneOf", "anyOf"].iter().any(|k| ann.keywords.contains_key(*k)) {
+                let dotted = pointer_to_dotted(&pointer);
+                warnings.retain(|w| !(w.path.as_deref() == Some(dotted.as_str()) && w.message.starts_with("weakly typed")));
+            }
             if !apply_annotation(&mut body, &doc.value, &pointer, &ann) {
                 warnings.push(ContractWarning {
                     file: doc.file.clone(),
@@ -335,6 +340,18 @@ fn reroot_refs(v: &mut Value, prefix: &str) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_typing_annotation_answers_the_weakly_typed_warning() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("values.yaml");
+        std::fs::write(&file, "# @schema type:array;items:{type: object}\nrules: []\nopen: {}\n").unwrap();
+        let doc = crate::chart::ValuesDoc::load(&file).unwrap();
+        let inferred = super::infer_values_schema(&doc, super::Draft::Draft7);
+        let weak: Vec<_> = inferred.warnings.iter().filter(|w| w.message.starts_with("weakly typed")).filter_map(|w| w.path.clone()).collect();
+        assert_eq!(weak, vec!["open".to_string()]);
+        assert_eq!(inferred.schema["properties"]["rules"]["items"]["type"], "object");
+    }
+
     use super::*;
     use std::path::Path;
 

@@ -1,7 +1,31 @@
-//! Invariant rules asserted on every render: the finding type the engine emits.
-//! (The catalog and one file per rule family live beside this file.)
+//! Invariant rules asserted on every render: the finding type, the engine that runs every rule
+//! family over a parsed manifest (`check_manifest`), configuration and per-object suppression.
+//! The catalog (`catalog.rs`) documents each rule; each family of rules has its own file.
+
+pub mod catalog;
+pub mod config;
+mod duplicates;
+mod gomemlimit;
+mod images;
+pub mod kubernetes_schema;
+mod networkpolicy;
+mod observability;
+mod probes;
+pub mod quantity;
+mod references;
+pub mod resources;
+mod rollout;
+mod secrets;
+mod security;
+pub mod selectors;
 
 use serde::{Deserialize, Serialize};
+
+use crate::manifest::{Manifest, Resource};
+use crate::render::RenderFailure;
+
+pub use config::Config;
+pub use resources::QosClass;
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
@@ -36,4 +60,292 @@ pub struct Finding {
     /// Dotted path inside the resource, e.g. `spec.template.spec.containers[name=app].image`.
     pub path: Option<String>,
     pub message: String,
+}
+
+impl Finding {
+    /// `Kind/namespace/name` of the resource the finding is about (as `Resource::display_id`).
+    pub fn resource_id(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{}/{}/{}", self.kind, ns, self.name),
+            None => format!("{}/{}", self.kind, self.name),
+        }
+    }
+
+    /// Fix hint from the catalog (None for rule ids outside it).
+    pub fn hint(&self) -> Option<&'static str> {
+        catalog::hint(&self.rule)
+    }
+
+    fn sort_key(&self) -> (String, String, String, String, String, String) {
+        (
+            self.kind.clone(),
+            self.namespace.clone().unwrap_or_default(),
+            self.name.clone(),
+            self.rule.clone(),
+            self.path.clone().unwrap_or_default(),
+            self.message.clone(),
+        )
+    }
+}
+
+/// Kind used for findings about the release as a whole (e.g. a missing NetworkPolicy).
+pub const RELEASE_KIND: &str = "Release";
+
+/// Annotation listing rule ids to suppress on an object: `rule-id[,rule-id][; reason]`.
+pub const IGNORE_ANNOTATION: &str = "chartproof.io/ignore";
+/// Optional annotation giving the reason for `chartproof.io/ignore`.
+pub const IGNORE_REASON_ANNOTATION: &str = "chartproof.io/ignore-reason";
+
+/// A finding silenced by a `chartproof.io/ignore` annotation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Suppressed {
+    #[serde(flatten)]
+    pub finding: Finding,
+    /// Why, when the annotation says.
+    pub reason: Option<String>,
+}
+
+/// Result of checking one rendered release.
+#[derive(Debug, Clone, Default)]
+pub struct CheckOutcome {
+    /// Findings in a stable order (kind, namespace, name, rule, path, message).
+    pub findings: Vec<Finding>,
+    pub suppressed: Vec<Suppressed>,
+    /// Computed QoS class of every pod template, by resource id (`Kind/ns/name`), sorted.
+    pub qos: Vec<(String, QosClass)>,
+}
+
+impl CheckOutcome {
+    /// Whether any finding is at error severity.
+    pub fn has_errors(&self) -> bool {
+        self.findings.iter().any(|f| f.severity == Severity::Error)
+    }
+}
+
+/// Collects findings for one check run, applying the config and suppression annotations.
+pub(crate) struct Sink<'a> {
+    config: &'a Config,
+    findings: Vec<Finding>,
+    suppressed: Vec<Suppressed>,
+}
+
+impl<'a> Sink<'a> {
+    fn new(config: &'a Config) -> Self {
+        Sink { config, findings: Vec::new(), suppressed: Vec::new() }
+    }
+
+    pub(crate) fn config(&self) -> &'a Config {
+        self.config
+    }
+
+    pub(crate) fn enabled(&self, rule: &str) -> bool {
+        self.config.enabled(rule)
+    }
+
+    /// Report at the rule's default severity.
+    pub(crate) fn report(&mut self, r: &Resource, rule: &'static str, path: Option<String>, message: String) {
+        self.report_at(r, rule, catalog::default_severity(rule), path, message)
+    }
+
+    /// Report at a severity the rule chose for this case (config overrides still apply).
+    pub(crate) fn report_at(&mut self, r: &Resource, rule: &'static str, severity: Severity, path: Option<String>, message: String) {
+        if !self.config.enabled(rule) {
+            return;
+        }
+        let finding = Finding {
+            rule: rule.to_string(),
+            severity: self.config.severity(rule, severity),
+            kind: r.kind.clone(),
+            namespace: r.namespace.clone(),
+            name: r.name.clone(),
+            template: r.template.clone(),
+            path,
+            message,
+        };
+        match suppression(r, rule) {
+            Some(reason) => self.suppressed.push(Suppressed { finding, reason }),
+            None => self.findings.push(finding),
+        }
+    }
+
+    /// Report about the release as a whole.
+    pub(crate) fn report_release(&mut self, rule: &'static str, message: String) {
+        if !self.config.enabled(rule) {
+            return;
+        }
+        self.findings.push(Finding {
+            rule: rule.to_string(),
+            severity: self.config.severity(rule, catalog::default_severity(rule)),
+            kind: RELEASE_KIND.to_string(),
+            namespace: None,
+            name: "release".to_string(),
+            template: None,
+            path: None,
+            message,
+        });
+    }
+}
+
+/// `Some(reason)` when the object (or its pod template) carries an ignore annotation naming `rule`.
+fn suppression(r: &Resource, rule: &str) -> Option<Option<String>> {
+    let template_annotations = r.pod_template().and_then(|t| t.annotations());
+    for annotations in [r.annotations(), template_annotations].into_iter().flatten() {
+        let Some(value) = annotations.get(IGNORE_ANNOTATION).and_then(|v| v.as_str()) else { continue };
+        let (ids, reason) = match value.split_once([';', ':']) {
+            Some((ids, reason)) => (ids, Some(reason.trim().to_string()).filter(|s| !s.is_empty())),
+            None => (value, None),
+        };
+        if ids.split(',').map(str::trim).any(|id| id == rule || id == "*" || id == "all") {
+            let reason = reason.or_else(|| {
+                annotations.get(IGNORE_REASON_ANNOTATION).and_then(|v| v.as_str()).map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+            });
+            return Some(reason);
+        }
+    }
+    None
+}
+
+/// Run every enabled rule over a rendered release. Pure and deterministic: the result does not
+/// depend on document order.
+/// `helm test` hooks are not part of the running release and are not checked.
+pub fn check_manifest(manifest: &Manifest, config: &Config) -> CheckOutcome {
+    let without_tests;
+    let manifest = if manifest.resources.iter().any(is_test_hook) {
+        without_tests = Manifest { resources: manifest.resources.iter().filter(|r| !is_test_hook(r)).cloned().collect(), problems: Vec::new() };
+        &without_tests
+    } else {
+        manifest
+    };
+    let mut sink = Sink::new(config);
+    selectors::check(manifest, &mut sink);
+    probes::check(manifest, &mut sink);
+    let qos = resources::check(manifest, &mut sink);
+    gomemlimit::check(manifest, &mut sink);
+    security::check(manifest, &mut sink);
+    images::check(manifest, &mut sink);
+    observability::check(manifest, &mut sink);
+    rollout::check(manifest, &mut sink);
+    networkpolicy::check(manifest, &mut sink);
+    secrets::check(manifest, &mut sink);
+    references::check(manifest, &mut sink);
+    duplicates::check(manifest, &mut sink);
+    kubernetes_schema::check(manifest, &mut sink);
+    let Sink { mut findings, mut suppressed, .. } = sink;
+    findings.sort_by_cached_key(Finding::sort_key);
+    findings.dedup();
+    suppressed.sort_by_cached_key(|s| s.finding.sort_key());
+    suppressed.dedup();
+    CheckOutcome { findings, suppressed, qos }
+}
+
+/// Whether a resource is a `helm test` hook (`helm.sh/hook: test` or the legacy `test-success`/`test-failure`).
+pub fn is_test_hook(r: &Resource) -> bool {
+    r.annotations()
+        .and_then(|a| a.get("helm.sh/hook"))
+        .and_then(|v| v.as_str())
+        .is_some_and(|hooks| hooks.split(',').map(str::trim).any(|h| h == "test" || h == "test-success" || h == "test-failure"))
+}
+
+/// The finding for a failed render: helm's message at helm's template location.
+pub fn render_error_finding(failure: &RenderFailure, chart_name: &str) -> Finding {
+    let (template, message) = match failure {
+        RenderFailure::Helm(e) => {
+            let loc = match (e.line, e.column) {
+                (Some(l), Some(c)) => format!(" (line {l}, column {c})"),
+                (Some(l), None) => format!(" (line {l})"),
+                _ => String::new(),
+            };
+            (e.template.clone(), format!("helm template failed{loc}: {}", e.message))
+        }
+        RenderFailure::Timeout(d) => (None, format!("helm template did not finish within {}s and was killed", d.as_secs())),
+    };
+    Finding {
+        rule: "render-error".into(),
+        severity: Severity::Error,
+        kind: "Chart".into(),
+        namespace: None,
+        name: chart_name.to_string(),
+        template,
+        path: None,
+        message,
+    }
+}
+
+/// Line in the source template a finding points at, when known (render errors carry helm's).
+pub fn finding_line(f: &Finding) -> Option<u32> {
+    let rest = f.message.split_once("(line ")?.1;
+    rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    use crate::manifest::Manifest;
+
+    /// Parse YAML documents (each may carry `# Source:`) into a manifest.
+    pub fn manifest(yaml: &str) -> Manifest {
+        let m = Manifest::parse(yaml);
+        assert!(m.problems.is_empty(), "{:?}", m.problems);
+        m
+    }
+
+    /// Rule ids reported for the manifest with the default config.
+    pub fn rules_hit(yaml: &str, rule: &str) -> Vec<super::Finding> {
+        let out = super::check_manifest(&manifest(yaml), &super::Config::default());
+        out.findings.into_iter().filter(|f| f.rule == rule).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::HelmError;
+
+    const DEPLOY: &str = "---\n# Source: demo/templates/d.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\n  annotations:\n    chartproof.io/ignore: \"probe-liveness,probe-readiness; batch worker without HTTP\"\nspec:\n  selector: {matchLabels: {app: d}}\n  template:\n    metadata: {labels: {app: d}}\n    spec:\n      containers:\n      - name: app\n        image: x:latest\n";
+
+    #[test]
+    fn suppression_is_counted_with_reason() {
+        let out = check_manifest(&testutil::manifest(DEPLOY), &Config::default());
+        assert!(out.findings.iter().all(|f| !f.rule.starts_with("probe-")));
+        let rules: Vec<_> = out.suppressed.iter().map(|s| s.finding.rule.as_str()).collect();
+        assert_eq!(rules, ["probe-liveness", "probe-readiness"]);
+        assert_eq!(out.suppressed[0].reason.as_deref(), Some("batch worker without HTTP"));
+        assert!(out.findings.iter().any(|f| f.rule == "image-digest"));
+    }
+
+    #[test]
+    fn config_disables_and_overrides() {
+        let mut c = Config::default();
+        c.rules.insert("image-digest".into(), config::RuleSetting::Info);
+        c.rules.insert("resources-requests".into(), config::RuleSetting::Off);
+        let out = check_manifest(&testutil::manifest(DEPLOY), &c);
+        assert!(out.findings.iter().all(|f| f.rule != "resources-requests"));
+        assert!(out.findings.iter().filter(|f| f.rule == "image-digest").all(|f| f.severity == Severity::Info));
+    }
+
+    #[test]
+    fn result_is_independent_of_document_order() {
+        let svc = "---\n# Source: demo/templates/s.yaml\napiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  type: NodePort\n  selector: {app: nope}\n  ports: [{port: 80, targetPort: http}]\n";
+        let a = check_manifest(&testutil::manifest(&format!("{DEPLOY}{svc}")), &Config::default());
+        let b = check_manifest(&testutil::manifest(&format!("{svc}{DEPLOY}")), &Config::default());
+        assert_eq!(a.findings, b.findings);
+        assert_eq!(a.qos, b.qos);
+    }
+
+    #[test]
+    fn helm_test_hooks_are_not_checked() {
+        let hook = "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: t\n  annotations: {helm.sh/hook: test}\nspec:\n  containers: [{name: t, image: busybox}]\n";
+        let out = check_manifest(&testutil::manifest(hook), &Config::default());
+        assert!(out.findings.is_empty(), "{:?}", out.findings);
+        assert!(out.qos.is_empty());
+    }
+
+    #[test]
+    fn render_error_carries_helm_location() {
+        let e = HelmError::parse("Error: execution error at (loki/templates/validate.yaml:19:4): Please define loki.storage.bucketNames.chunks\n");
+        let f = render_error_finding(&RenderFailure::Helm(e), "loki");
+        assert_eq!(f.rule, "render-error");
+        assert_eq!(f.template.as_deref(), Some("loki/templates/validate.yaml"));
+        assert!(f.message.contains("Please define loki.storage.bucketNames.chunks"));
+        assert_eq!(finding_line(&f), Some(19));
+    }
 }

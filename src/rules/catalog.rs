@@ -1,0 +1,217 @@
+//! The rule catalog: every rule's stable id, default severity, one-line summary, rationale (with
+//! the SOP section it enforces) and fix hint. `chartproof rules` prints it; reporters take hints
+//! from it.
+
+use super::Severity;
+
+/// One rule as documented to users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuleInfo {
+    pub id: &'static str,
+    /// Severity of its findings unless the rule picks another for a particular case or config overrides it.
+    pub severity: Severity,
+    pub summary: &'static str,
+    /// One paragraph: why, citing the SOP section.
+    pub rationale: &'static str,
+    /// How to fix a finding.
+    pub hint: &'static str,
+}
+
+use Severity::{Error, Warning};
+
+/// Every rule, in the order `chartproof rules` lists them.
+pub const RULES: &[RuleInfo] = &[
+    RuleInfo {
+        id: "selector-mismatch",
+        severity: Error,
+        summary: "a workload's spec.selector does not select its own pod template labels",
+        rationale: "SOP 3.0 (Components of a Deployment manifest): spec.selector is the binding between a controller and its pods. If matchLabels/matchExpressions do not select the template's labels, the API server rejects the object or the controller never recognises its pods and keeps creating new ones.",
+        hint: "Make spec.selector.matchLabels a subset of spec.template.metadata.labels (render both from the same selectorLabels helper) and check matchExpressions against the template labels.",
+    },
+    RuleInfo {
+        id: "service-selector",
+        severity: Error,
+        summary: "a Service's selector selects no pod template in the release",
+        rationale: "SOP 3.0 (Components of a Service manifest): spec.selector is how a Service discovers its pods and must match the labels of the pods the Deployment creates. A selector matching nothing gives a Service with no endpoints: every request fails although every object applied cleanly.",
+        hint: "Use the same selector labels as the workload's pod template (e.g. include \"chart.selectorLabels\"), or drop the selector if endpoints are managed elsewhere.",
+    },
+    RuleInfo {
+        id: "service-target-port",
+        severity: Error,
+        summary: "a Service targetPort (number or name) matches no containerPort of the pods it selects",
+        rationale: "SOP 3.0 (Components of a Service manifest): targetPort is the containerPort on the pods where traffic is forwarded. A named targetPort that no selected container declares yields no endpoints; a number no selected container declares usually means traffic goes to a closed port.",
+        hint: "Point targetPort at a port the selected containers declare under ports[].containerPort (by number) or ports[].name (by name, matching protocol).",
+    },
+    RuleInfo {
+        id: "probe-liveness",
+        severity: Error,
+        summary: "a long-running container has no livenessProbe",
+        rationale: "SOP 5.0 (A Deep Dive into Health Probes): the liveness probe is how the kubelet detects a deadlocked process and restarts it; without it a hung Go service keeps its pod Running and Ready forever.",
+        hint: "Add livenessProbe (e.g. httpGet /healthz on the service port) that only checks the process itself, not its dependencies.",
+    },
+    RuleInfo {
+        id: "probe-readiness",
+        severity: Error,
+        summary: "a long-running container has no readinessProbe",
+        rationale: "SOP 5.0 (A Deep Dive into Health Probes) and 3.0 (Rolling Update): readiness decides whether a pod receives Service traffic and whether a rollout may proceed. Without it pods get traffic before they are initialised and rolling updates declare broken versions healthy.",
+        hint: "Add readinessProbe (e.g. httpGet /readyz) that checks the critical dependencies and fails during shutdown.",
+    },
+    RuleInfo {
+        id: "probe-distinct",
+        severity: Warning,
+        summary: "liveness and readiness probes perform the same check",
+        rationale: "SOP 5.0 (A Deep Dive into Health Probes): liveness (/healthz) must stay lightweight and never check dependencies, while readiness (/readyz) must check them. Using one check for both either restarts every pod when a dependency blips (cascading failure) or routes traffic to pods that cannot serve.",
+        hint: "Give the probes different handlers, e.g. liveness httpGet /healthz and readiness httpGet /readyz.",
+    },
+    RuleInfo {
+        id: "resources-requests",
+        severity: Error,
+        summary: "a container declares no CPU or no memory request",
+        rationale: "SOP 6.0 (Differentiating Resource Requests and Limits): requests are the scheduling contract; the memory request is the guarantee and the CPU request the weight under contention. Omitting them declares the workload the least important on the node.",
+        hint: "Set resources.requests.cpu and resources.requests.memory (a limit alone also defaults the request to the limit).",
+    },
+    RuleInfo {
+        id: "resources-limits",
+        severity: Error,
+        summary: "a container declares no memory limit",
+        rationale: "SOP 6.0 (Differentiating Resource Requests and Limits; Harmonizing the Go Runtime): the memory limit is the hard ceiling enforced by the OOM killer and the value GOMEMLIMIT is derived from. Without it one leaking container can starve the node.",
+        hint: "Set resources.limits.memory (and derive GOMEMLIMIT from it, about 90%).",
+    },
+    RuleInfo {
+        id: "qos-best-effort",
+        severity: Error,
+        summary: "the pod's QoS class (computed exactly as Kubernetes does) is below the configured minimum (default: BestEffort is reported)",
+        rationale: "SOP 6.0 (Impact on Quality of Service Classes): BestEffort pods are the first to be killed under node pressure. The class is computed from all containers and init containers as the kubelet does; `minimumQos` in .chartproof.yaml raises the bar to Burstable or Guaranteed.",
+        hint: "Set requests (Burstable) or equal requests and limits for CPU and memory in every container and init container (Guaranteed).",
+    },
+    RuleInfo {
+        id: "gomemlimit",
+        severity: Error,
+        summary: "GOMEMLIMIT is above the memory limit, far below it, unparsable by Go, or missing",
+        rationale: "SOP 6.0 (Harmonizing the Go Runtime with Kubernetes Limits): the Go GC is unaware of the cgroup limit; GOMEMLIMIT slightly below the container's memory limit (about 90%) makes it collect before the OOM killer strikes. Above the limit it is useless, far below it wastes memory and burns CPU in GC, and a value Go cannot parse (e.g. `1Gi`) aborts the program. A missing GOMEMLIMIT is a warning; non-Go images can be exempted in config.",
+        hint: "Set env GOMEMLIMIT to about 90% of resources.limits.memory in Go's units (e.g. limit 512Mi -> GOMEMLIMIT=460MiB); exempt non-Go images with gomemlimit.nonGoImages.",
+    },
+    RuleInfo {
+        id: "run-as-non-root",
+        severity: Error,
+        summary: "neither pod nor container securityContext guarantees a non-root user, or runAsUser is 0",
+        rationale: "SOP 2.0 (Image Security Hardening: Running as a Non-Root User): containers must not run as root. Only runAsNonRoot: true or a non-zero runAsUser in the pod or container securityContext makes Kubernetes guarantee it, whatever the image says.",
+        hint: "Set securityContext.runAsNonRoot: true (and runAsUser to a non-zero UID such as 65532) at pod level or on every container.",
+    },
+    RuleInfo {
+        id: "image-digest",
+        severity: Error,
+        summary: "an image is not pinned by @sha256 digest (`:latest` or no tag is an error, another tag a warning)",
+        rationale: "SOP 2.0 (Pinning Base Image Versions) and 10.0 (The Image is a Security Boundary): mutable tags silently change what runs; only an immutable digest makes a release reproducible. `:latest` or no tag changes on every push.",
+        hint: "Reference images as registry/repo:tag@sha256:<digest> (e.g. a values.yaml `image.digest` field rendered after the tag).",
+    },
+    RuleInfo {
+        id: "prometheus-scrape",
+        severity: Warning,
+        summary: "a pod template lacks prometheus.io/scrape and prometheus.io/port, or the port names no containerPort",
+        rationale: "SOP 7.0 (Procedure for Instrumenting with Prometheus Metrics): pods must carry prometheus.io/scrape and prometheus.io/port so Prometheus discovers and scrapes them; a port annotation that matches no containerPort scrapes nothing.",
+        hint: "Add pod template annotations prometheus.io/scrape: \"true\" and prometheus.io/port: \"<metrics containerPort>\".",
+    },
+    RuleInfo {
+        id: "rolling-update",
+        severity: Error,
+        summary: "a Deployment's update strategy cannot progress or can drop all capacity (Recreate with replicas > 1 is a warning)",
+        rationale: "SOP 3.0 (Standard Deployment Strategy: Rolling Update): zero-downtime rollouts need maxUnavailable below the replica count and a non-zero maxSurge or maxUnavailable. Percentages are resolved as Kubernetes does (maxSurge rounds up, maxUnavailable rounds down).",
+        hint: "Use strategy RollingUpdate with maxSurge >= 1 (e.g. 25%) and maxUnavailable resolving below replicas (e.g. 0 with maxSurge 1).",
+    },
+    RuleInfo {
+        id: "graceful-shutdown",
+        severity: Error,
+        summary: "terminationGracePeriodSeconds is shorter than the preStop sleep plus the drain margin",
+        rationale: "SOP 5.0 (Graceful Shutdown; Coordinated Interplay Between Probes and Graceful Shutdown): after SIGTERM the pod needs time to wait for endpoint removal (about 5 s) and drain in-flight requests. If the grace period does not cover the preStop delay plus that drain, the kubelet sends SIGKILL mid-request.",
+        hint: "Raise terminationGracePeriodSeconds to at least the preStop sleep plus the drain margin (drainMarginSeconds, default 5), or shorten the preStop sleep.",
+    },
+    RuleInfo {
+        id: "networkpolicy-default-deny",
+        severity: Error,
+        summary: "the release runs workloads but has no default-deny ingress NetworkPolicy (empty podSelector)",
+        rationale: "SOP 8.0 (Implementing Zero-Trust with Network Policies): Kubernetes networking is default-allow; the mandated foundation is a NetworkPolicy with an empty podSelector and policyTypes [Ingress] with no ingress rules, on which explicit allows are layered.",
+        hint: "Add a NetworkPolicy with podSelector: {} and policyTypes: [Ingress] and no ingress rules, then allow the traffic you need.",
+    },
+    RuleInfo {
+        id: "networkpolicy-dns",
+        severity: Error,
+        summary: "a NetworkPolicy restricts egress without allowing UDP and TCP 53 to kube-dns",
+        rationale: "SOP 8.0 (Implementing Zero-Trust with Network Policies): the common pitfall of egress policies is forgetting DNS; without UDP and TCP 53 to kube-dns in kube-system the pods cannot resolve any Service name.",
+        hint: "Add an egress rule to namespaceSelector kubernetes.io/metadata.name: kube-system, podSelector k8s-app: kube-dns, ports 53/UDP and 53/TCP.",
+    },
+    RuleInfo {
+        id: "secret-in-configmap",
+        severity: Error,
+        summary: "a ConfigMap key or value looks like a secret (value is never printed)",
+        rationale: "SOP 4.0 (Standard Procedure for Using ConfigMaps / Kubernetes Secrets): ConfigMaps are for non-confidential data; passwords, tokens, API keys and private keys belong in Secrets with RBAC restricted access. Detection uses key names and well-known credential formats, not entropy.",
+        hint: "Move the value into a Secret (or an external secret store) and reference it with secretKeyRef or a secret volume.",
+    },
+    RuleInfo {
+        id: "service-nodeport",
+        severity: Warning,
+        summary: "a Service is of type NodePort",
+        rationale: "SOP 3.0 (Services can be exposed in several ways): NodePort opens a static port on every node and is for development, not production traffic; use ClusterIP internally and a LoadBalancer or Ingress externally.",
+        hint: "Use type ClusterIP (behind an Ingress/Gateway) or LoadBalancer.",
+    },
+    RuleInfo {
+        id: "dangling-reference",
+        severity: Warning,
+        summary: "a pod references a ConfigMap, Secret, ServiceAccount or PersistentVolumeClaim the release does not create",
+        rationale: "SOP 4.0 (Managing Application Configuration and Secrets) and 10.0 (Define State, Don't Script Actions): a release should carry the state it depends on. A reference to an object nobody creates leaves pods stuck in ContainerCreating or CreateContainerConfigError. Objects created elsewhere can be allow-listed.",
+        hint: "Create the object in the chart, mark the reference optional: true, or allow-list it in .chartproof.yaml allowReferences (e.g. Secret/my-tls).",
+    },
+    RuleInfo {
+        id: "kubernetes-schema",
+        severity: Error,
+        summary: "a resource is not valid against the Kubernetes OpenAPI schema (unknown fields included)",
+        rationale: "SOP 10.0 (Define State, Don't Script Actions): the manifest is the contract with the control plane. Wrong types are rejected at apply time, and unknown fields (e.g. `imagePullPolicyy`) are silently dropped by non-strict clients, so the setting the author meant never takes effect.",
+        hint: "Fix the field name or type as the message says (compare with `kubectl explain <kind>.<path>`).",
+    },
+    RuleInfo {
+        id: "duplicate-resource",
+        severity: Error,
+        summary: "two documents define the same object (API group, kind, namespace, name)",
+        rationale: "SOP 8.0 (Standardizing Deployments with Helm): a release is one versioned set of objects; two documents with the same identity make the install fail or one silently overwrite the other.",
+        hint: "Give the objects distinct names (include the release fullname and a component suffix) or render only one of them.",
+    },
+    RuleInfo {
+        id: "render-error",
+        severity: Error,
+        summary: "helm template failed",
+        rationale: "SOP 8.0 (Standardizing Deployments with Helm): values.yaml is the chart's public API; a value set that makes the chart fail to render is a broken contract, reported with helm's message and template location.",
+        hint: "Read helm's message at the template location; fix the template or reject the values in values.schema.json with a clear message.",
+    },
+];
+
+/// The catalog entry of a rule id.
+pub fn lookup(id: &str) -> Option<&'static RuleInfo> {
+    RULES.iter().find(|r| r.id == id)
+}
+
+/// Fix hint for a rule id (None for ids outside this catalog).
+pub fn hint(id: &str) -> Option<&'static str> {
+    lookup(id).map(|r| r.hint)
+}
+
+/// Default severity of a rule id (Error for unknown ids).
+pub fn default_severity(id: &str) -> Severity {
+    lookup(id).map(|r| r.severity).unwrap_or(Severity::Error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_kebab_case_and_cite_the_sop() {
+        let mut seen = std::collections::BTreeSet::new();
+        for r in RULES {
+            assert!(seen.insert(r.id), "duplicate id {}", r.id);
+            assert!(r.id.chars().all(|c| c.is_ascii_lowercase() || c == '-'), "{}", r.id);
+            assert!(r.rationale.contains("SOP "), "{} rationale cites no SOP section", r.id);
+            assert!(!r.hint.is_empty() && !r.summary.is_empty());
+        }
+        assert_eq!(RULES.len(), 23);
+    }
+}

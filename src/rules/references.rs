@@ -1,0 +1,137 @@
+//! `dangling-reference`: pod templates naming a ConfigMap, Secret, ServiceAccount or
+//! PersistentVolumeClaim that the release does not create (and config does not allow-list).
+
+use serde_json::Value;
+
+use super::Sink;
+use super::selectors::same_namespace;
+use crate::manifest::{Manifest, Resource};
+
+/// Objects every namespace has, or that Kubernetes creates on its own.
+fn builtin(kind: &str, name: &str) -> bool {
+    matches!((kind, name), ("ConfigMap", "kube-root-ca.crt") | ("ServiceAccount", "default"))
+}
+
+/// Whether the release creates `kind/name` in `by`'s namespace, directly or through an object
+/// known to create it (cert-manager Certificate, ExternalSecret, SealedSecret → Secret).
+fn provided(manifest: &Manifest, by: &Resource, kind: &str, name: &str) -> bool {
+    manifest.resources.iter().filter(|r| same_namespace(r, by)).any(|r| {
+        if r.kind == kind && r.name == name {
+            return true;
+        }
+        kind == "Secret"
+            && match r.kind.as_str() {
+                "Certificate" => r.body.pointer("/spec/secretName").and_then(Value::as_str) == Some(name),
+                "ExternalSecret" => r.body.pointer("/spec/target/name").and_then(Value::as_str).unwrap_or(&r.name) == name,
+                "SealedSecret" => r.name == name,
+                _ => false,
+            }
+    })
+}
+
+/// Whether a container of the release passes `name` on its command line (a hook Job such as
+/// kube-webhook-certgen `--secret-name=<name>` creating the object at install time).
+fn created_by_a_job(manifest: &Manifest, by: &Resource, name: &str) -> bool {
+    let bounded = |text: &str| {
+        text.match_indices(name).any(|(i, _)| {
+            let before = text[..i].chars().next_back();
+            let after = text[i + name.len()..].chars().next();
+            let part = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_');
+            !part(before) && !part(after)
+        })
+    };
+    manifest.workloads().filter(|(w, t)| same_namespace(w, by) && t.runs_to_completion()).any(|(_, t)| {
+        t.containers().iter().any(|c| {
+            ["command", "args"].iter().any(|f| c.body.get(*f).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).any(bounded))
+        })
+    })
+}
+
+fn optional(v: &Value) -> bool {
+    v.get("optional").and_then(Value::as_bool) == Some(true)
+}
+
+pub(super) fn check(manifest: &Manifest, sink: &mut Sink) {
+    if !sink.enabled("dangling-reference") {
+        return;
+    }
+    for (r, t) in manifest.workloads() {
+        let base = if t.path().is_empty() { "spec".to_string() } else { format!("{}.spec", t.path()) };
+        // (kind, name, path)
+        let mut refs: Vec<(&str, String, String)> = Vec::new();
+        if let Some(sa) = t.spec.get("serviceAccountName").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+            refs.push(("ServiceAccount", sa.to_string(), format!("{base}.serviceAccountName")));
+        }
+        for v in t.spec.get("volumes").and_then(Value::as_array).into_iter().flatten() {
+            let vname = v.get("name").and_then(Value::as_str).unwrap_or("");
+            let vpath = format!("{base}.volumes[name={vname}]");
+            if let Some(cm) = v.get("configMap").filter(|c| !optional(c)).and_then(|c| c.get("name")).and_then(Value::as_str) {
+                refs.push(("ConfigMap", cm.into(), format!("{vpath}.configMap.name")));
+            }
+            if let Some(s) = v.get("secret").filter(|c| !optional(c)).and_then(|c| c.get("secretName")).and_then(Value::as_str) {
+                refs.push(("Secret", s.into(), format!("{vpath}.secret.secretName")));
+            }
+            if let Some(c) = v.pointer("/persistentVolumeClaim/claimName").and_then(Value::as_str) {
+                refs.push(("PersistentVolumeClaim", c.into(), format!("{vpath}.persistentVolumeClaim.claimName")));
+            }
+            for (i, src) in v.pointer("/projected/sources").and_then(Value::as_array).into_iter().flatten().enumerate() {
+                for (field, kind) in [("configMap", "ConfigMap"), ("secret", "Secret")] {
+                    if let Some(n) = src.get(field).filter(|c| !optional(c)).and_then(|c| c.get("name")).and_then(Value::as_str) {
+                        refs.push((kind, n.into(), format!("{vpath}.projected.sources[{i}].{field}.name")));
+                    }
+                }
+            }
+        }
+        for c in t.containers() {
+            let cpath = c.path(&t);
+            for (i, e) in c.body.get("envFrom").and_then(Value::as_array).into_iter().flatten().enumerate() {
+                for (field, kind) in [("configMapRef", "ConfigMap"), ("secretRef", "Secret")] {
+                    if let Some(n) = e.get(field).filter(|x| !optional(x)).and_then(|x| x.get("name")).and_then(Value::as_str) {
+                        refs.push((kind, n.into(), format!("{cpath}.envFrom[{i}].{field}.name")));
+                    }
+                }
+            }
+            for e in c.env() {
+                let ename = e.get("name").and_then(Value::as_str).unwrap_or("");
+                for (field, kind) in [("configMapKeyRef", "ConfigMap"), ("secretKeyRef", "Secret")] {
+                    if let Some(n) = e.get("valueFrom").and_then(|v| v.get(field)).filter(|x| !optional(x)).and_then(|x| x.get("name")).and_then(Value::as_str) {
+                        refs.push((kind, n.into(), format!("{cpath}.env[name={ename}].valueFrom.{field}.name")));
+                    }
+                }
+            }
+        }
+        refs.sort();
+        refs.dedup();
+        for (kind, name, path) in refs {
+            if builtin(kind, &name) || provided(manifest, r, kind, &name) || created_by_a_job(manifest, r, &name) || sink.config().reference_allowed(kind, &name) {
+                continue;
+            }
+            sink.report(r, "dangling-reference", Some(path), format!("references {kind} `{name}`, which the release does not create (allow-list it as `{kind}/{name}` if it is created elsewhere)"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::testutil::{manifest, rules_hit};
+
+    const POD: &str = "---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  serviceAccountName: sa\n  volumes:\n  - {name: cfg, configMap: {name: cfg}}\n  - {name: tls, secret: {secretName: tls}}\n  - {name: opt, secret: {secretName: maybe, optional: true}}\n  - {name: data, persistentVolumeClaim: {claimName: data}}\n  containers:\n  - name: app\n    image: x\n    envFrom: [{secretRef: {name: env}}]\n";
+
+    #[test]
+    fn missing_objects_are_reported_unless_created_or_allowed() {
+        let f = rules_hit(POD, "dangling-reference");
+        let mut kinds: Vec<_> = f.iter().map(|f| f.message.split('`').nth(1).unwrap().to_string()).collect();
+        kinds.sort();
+        assert_eq!(kinds, ["cfg", "data", "env", "sa", "tls"]);
+        let created = format!(
+            "{POD}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cfg}}\n---\napiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {{name: c}}\nspec: {{secretName: tls}}\n"
+        );
+        assert_eq!(rules_hit(&created, "dangling-reference").len(), 3);
+        let job = "---\napiVersion: batch/v1\nkind: Job\nmetadata: {name: certgen}\nspec:\n  template:\n    spec:\n      containers: [{name: c, image: x, args: [create, --secret-name=env]}]\n";
+        assert_eq!(rules_hit(&format!("{created}{job}"), "dangling-reference").len(), 2);
+        let mut c = crate::rules::Config::default();
+        c.allow_references = vec!["Secret/*".into(), "ServiceAccount/sa".into(), "PersistentVolumeClaim/data".into()];
+        let out = crate::rules::check_manifest(&manifest(&created), &c);
+        assert!(out.findings.iter().all(|f| f.rule != "dangling-reference"), "{:?}", out.findings);
+    }
+}
