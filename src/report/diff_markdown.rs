@@ -128,7 +128,7 @@ fn findings(out: &mut String, report: &DiffReport) {
     let f = &report.findings;
     let _ = writeln!(out, "### Rule findings\n");
     if !f.checked {
-        let _ = writeln!(out, "Not checked (the rules engine is not available in this build).\n");
+        let _ = writeln!(out, "Not checked (the new version did not render).\n");
         return;
     }
     if f.introduced.is_empty() && f.resolved.is_empty() {
