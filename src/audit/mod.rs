@@ -114,6 +114,21 @@ impl ReferencedPaths {
         self.coverage(&refs)
     }
 
+    /// Dotted paths templates read (a `range`/`index` item step ends the path: the whole list or
+    /// map counts), for `test`, which varies only keys templates read. None when some template
+    /// reads `.Values` as a whole (then every key matters).
+    pub fn dotted_paths(&self) -> Option<std::collections::BTreeSet<String>> {
+        let mut out = std::collections::BTreeSet::new();
+        for r in &self.reads {
+            let known: Vec<Seg> = r.path.iter().take_while(|s| **s != Seg::Any).cloned().collect();
+            if known.is_empty() {
+                return None;
+            }
+            out.insert(dotted(&known));
+        }
+        Some(out)
+    }
+
     /// Does some template read the value at this path (or a key under it, or a subtree holding it)?
     pub fn is_read(&self, path: &[&str]) -> bool {
         self.coverage(path) != Coverage::None
@@ -570,6 +585,15 @@ mod tests {
         assert_eq!(refs.coverage(&["child", "typo"]), Coverage::None);
         assert_eq!(refs.coverage(&["global", "region"]), Coverage::Whole);
         assert!(refs.reads.iter().any(|r| r.file == "charts/child/templates/cm.yaml" && dotted(&r.path) == "child.fromParent"));
+    }
+
+    #[test]
+    fn dotted_paths_for_test_stop_at_list_items_and_give_up_on_whole_values() {
+        let (_t, c) = chart_with("a: {b: 1}\nl: [{n: 1}]\n", "{{ .Values.a.b }}{{ range .Values.l }}{{ .n }}{{ end }}");
+        let paths = referenced_paths(&c).unwrap().dotted_paths().unwrap();
+        assert_eq!(paths.into_iter().collect::<Vec<_>>(), ["a.b", "l"]);
+        let (_t, c) = chart_with("a: 1\n", "{{ toYaml .Values }}");
+        assert_eq!(referenced_paths(&c).unwrap().dotted_paths(), None);
     }
 
     #[test]

@@ -114,7 +114,7 @@ pub fn render_error_finding(failure: &RenderFailure, chart_name: &str) -> Findin
 }
 
 /// Values paths templates read (dotted, e.g. `image.tag`), when known: keys outside them need
-/// not vary. The audit engine provides this; until then every key varies.
-pub fn referenced_paths(_chart: &Chart) -> Option<BTreeSet<String>> {
-    None
+/// not vary. From the audit's static template reader; None (every key varies) when it cannot tell.
+pub fn referenced_paths(chart: &Chart) -> Option<BTreeSet<String>> {
+    crate::audit::referenced_paths(chart).ok()?.dotted_paths()
 }
