@@ -30,9 +30,18 @@ impl Contract {
         } else {
             infer(&chart.values.value)
         };
+        // Same dialect choice as `contract::compile`: the bare `http://json-schema.org/schema#`
+        // (nginx ships it) is read as draft-07 instead of being fetched.
+        let draft = crate::contract::validation_draft(&schema);
+        let mut compiled = schema.clone();
+        let known = schema.get("$schema").and_then(Value::as_str).is_none_or(|u| draft.detect(&serde_json::json!({"$schema": u})).is_ok());
+        if !known {
+            compiled.as_object_mut().map(|o| o.remove("$schema"));
+        }
         let validator = jsonschema::options()
+            .with_draft(draft)
             .should_validate_formats(false)
-            .build(&schema)
+            .build(&compiled)
             .map_err(|e| anyhow::anyhow!("{}: not a usable JSON Schema: {e}", path.display()))?;
         Ok(Contract { schema, validator })
     }
