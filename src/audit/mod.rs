@@ -407,7 +407,9 @@ impl AuditReport {
 /// Audit a chart: dead keys, undeclared keys, empty renders, unresolved references.
 pub fn audit(chart: &Chart) -> Result<AuditReport> {
     let refs = referenced_paths(chart)?;
-    let values = &chart.values.value;
+    // Keys are declared by the chart's values.yaml or, under a subchart's key, by the subchart's.
+    let (effective, unknown_keys) = effective_defaults(chart);
+    let values = &effective;
     let values_file = chart
         .values
         .file
@@ -417,7 +419,7 @@ pub fn audit(chart: &Chart) -> Result<AuditReport> {
         .into_owned();
 
     let mut unused = Vec::new();
-    if let Value::Object(m) = values {
+    if let Value::Object(m) = &chart.values.value {
         collect_unused(m, &mut Vec::new(), &refs, chart, &values_file, &mut unused);
     }
 
@@ -426,6 +428,9 @@ pub fn audit(chart: &Chart) -> Result<AuditReport> {
     let mut own: Vec<&Read> = refs.reads.iter().filter(|r| r.chart == 0 && r.resolved && !r.path.is_empty()).collect();
     own.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     for r in own {
+        if matches!(r.path.first(), Some(Seg::Key(k)) if unknown_keys.contains(k)) {
+            continue;
+        }
         let key = dotted(&r.path);
         let safe = r.defaulted || r.required;
         let add = |map: &mut BTreeMap<String, KeyReference>| {
@@ -496,6 +501,27 @@ fn collect_unused(
     }
 }
 
+/// The chart's default values with each subchart's defaults under its key (the parent's values
+/// win), and the keys of dependencies missing from charts/ (whose defaults are unknown).
+fn effective_defaults(chart: &Chart) -> (Value, Vec<String>) {
+    let mut values = chart.values.value.clone();
+    let mut unknown: Vec<String> = chart.meta.dependencies.iter().map(|d| d.alias.clone().unwrap_or_else(|| d.name.clone())).collect();
+    for sub in &chart.subcharts {
+        unknown.retain(|k| k != &sub.key);
+        let (mut merged, _) = effective_defaults(&sub.chart);
+        if let Value::Object(m) = &mut merged {
+            m.remove("global");
+        }
+        if let Some(parent) = values.get(&sub.key) {
+            crate::chart::merge::coalesce(&mut merged, parent);
+        }
+        if let Value::Object(m) = &mut values {
+            m.insert(sub.key.clone(), merged);
+        }
+    }
+    (values, unknown)
+}
+
 /// values.yaml declares the path, or a free-form parent of it (an empty map, null, a list).
 fn declared(v: &Value, path: &[Seg]) -> bool {
     let Some((first, rest)) = path.split_first() else { return true };
@@ -509,8 +535,12 @@ fn declared(v: &Value, path: &[Seg]) -> bool {
     }
 }
 
-/// The default at the path is missing or null (paths through `*` are not judged).
+/// The default at the path is missing or null. Paths through `*` are never judged: at the
+/// defaults a `range` over a missing list does not run at all.
 fn missing_or_null(v: &Value, path: &[Seg]) -> bool {
+    if path.contains(&Seg::Any) {
+        return false;
+    }
     match path.split_first() {
         None => v.is_null(),
         Some((Seg::Any, _)) => false,
