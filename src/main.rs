@@ -17,12 +17,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Render a chart with helm and check every resource against the production SOP
+    Check(commands::check::CheckArgs),
+    /// List the rules, or explain one
+    Rules(commands::rules::RulesArgs),
     /// Infer the values contract (values.schema.json): print it, --write it, or --check it
     Schema(commands::schema::SchemaArgs),
     /// Validate values (-f, --set) against the chart's contract like Helm does
     Validate(commands::validate::ValidateArgs),
     /// Property-test a chart: render generated values with helm, check, shrink, save cases
     Test(commands::test::TestArgs),
+    /// Show what upgrading a chart changes: values contract, cluster objects, rule findings
+    Diff(commands::diff::DiffArgs),
     /// List values keys no template reads, undeclared keys and empty renders (static, no helm)
     Audit(commands::audit::AuditArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
@@ -32,9 +38,12 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<ExitCode> = match cli.command {
+        Command::Check(args) => commands::check::run(args),
+        Command::Rules(args) => commands::rules::run(args),
         Command::Schema(args) => commands::schema::run(args),
         Command::Validate(args) => commands::validate::run(args),
         Command::Test(args) => commands::test::run(args),
+        Command::Diff(args) => commands::diff::run(args),
         Command::Audit(args) => commands::audit::run(args),
         Command::Completions(args) => commands::completions::run(args, Cli::command()),
     };

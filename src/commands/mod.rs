@@ -2,6 +2,9 @@
 //! result to a reporter. `main.rs` only parses and dispatches here.
 
 pub mod common;
+pub mod check;
+pub mod rules;
+pub mod diff;
 pub mod schema;
 pub mod validate;
 pub mod test;

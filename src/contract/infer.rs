@@ -31,14 +31,14 @@ pub fn infer_schema(chart: &Chart, draft: Draft) -> InferredSchema {
 
 fn subchart_schema(chart: &Chart, draft: Draft) -> (Value, Vec<ContractWarning>) {
     let path = chart.schema_path();
-    if path.exists() {
-        if let Ok(mut shipped) = super::read_schema_file(&path) {
-            for sub in &chart.subcharts {
-                let (s, _) = subchart_schema(&sub.chart, draft);
-                nest_subchart_schema(&mut shipped, &sub.key, &s, sub.condition.as_deref());
-            }
-            return (shipped, Vec::new());
+    if path.exists()
+        && let Ok(mut shipped) = super::read_schema_file(&path)
+    {
+        for sub in &chart.subcharts {
+            let (s, _) = subchart_schema(&sub.chart, draft);
+            nest_subchart_schema(&mut shipped, &sub.key, &s, sub.condition.as_deref());
         }
+        return (shipped, Vec::new());
     }
     let inferred = infer_schema(chart, draft);
     (inferred.schema, inferred.warnings)
@@ -59,6 +59,11 @@ pub fn infer_values_schema(doc: &ValuesDoc, draft: Draft) -> InferredSchema {
         let mut pointers: Vec<_> = annotations.by_pointer.into_iter().collect();
         pointers.sort_by(|a, b| a.0.cmp(&b.0));
         for (pointer, ann) in pointers {
+            // An annotation that types the key answers its "weakly typed" warning.
+            if ["type", "items", "properties", "additionalProperties", "$ref", "enum", "const", "oneOf", "anyOf"].iter().any(|k| ann.keywords.contains_key(*k)) {
+                let dotted = pointer_to_dotted(&pointer);
+                warnings.retain(|w| !(w.path.as_deref() == Some(dotted.as_str()) && w.message.starts_with("weakly typed")));
+            }
             if !apply_annotation(&mut body, &doc.value, &pointer, &ann) {
                 warnings.push(ContractWarning {
                     file: doc.file.clone(),
@@ -195,8 +200,8 @@ fn apply_annotation(schema: &mut Value, values: &Value, pointer: &str, ann: &Ann
     }
     for (k, v) in &ann.keywords {
         if k == "type" {
-            // A `$ref` or explicit type replaces the inferred structure's type only.
-            obj.insert(k.clone(), v.clone());
+            // An annotated type on a null default must still accept the default.
+            obj.insert(k.clone(), if values.pointer(pointer).is_some_and(Value::is_null) { with_null(v) } else { v.clone() });
         } else if k == "$ref" {
             obj.remove("type");
             obj.remove("properties");
@@ -225,6 +230,19 @@ fn apply_annotation(schema: &mut Value, values: &Value, pointer: &str, ann: &Ann
     true
 }
 
+/// A `type` that also accepts null.
+fn with_null(t: &Value) -> Value {
+    match t {
+        Value::String(s) if s != "null" => json!([s, "null"]),
+        Value::Array(a) if !a.iter().any(|x| x == "null") => {
+            let mut a = a.clone();
+            a.push(json!("null"));
+            Value::Array(a)
+        }
+        other => other.clone(),
+    }
+}
+
 /// Put a subchart's schema under `properties[key]` of a parent schema: its local `$ref`s are
 /// re-rooted, `global` is allowed (Helm copies globals in), the condition key is a boolean, and
 /// what the parent already says about the key wins.
@@ -242,10 +260,10 @@ pub fn nest_subchart_schema(parent: &mut Value, key: &str, sub: &Value, conditio
             p.entry("global").or_insert_with(|| json!({"type": "object"}));
             if let Some(cond) = condition {
                 for path in cond.split(',').map(str::trim) {
-                    if let Some(rest) = path.strip_prefix(&format!("{key}.")) {
-                        if !rest.contains('.') {
-                            p.entry(rest.to_string()).or_insert_with(|| json!({"type": "boolean"}));
-                        }
+                    if let Some(rest) = path.strip_prefix(&format!("{key}."))
+                        && !rest.contains('.')
+                    {
+                        p.entry(rest.to_string()).or_insert_with(|| json!({"type": "boolean"}));
                     }
                 }
             }
@@ -296,10 +314,10 @@ fn reroot_refs(v: &mut Value, prefix: &str) {
         Value::Object(o) => {
             for (k, child) in o.iter_mut() {
                 if k == "$ref" {
-                    if let Value::String(s) = child {
-                        if let Some(rest) = s.strip_prefix('#') {
-                            *s = format!("{prefix}{rest}");
-                        }
+                    if let Value::String(s) = child
+                        && let Some(rest) = s.strip_prefix('#')
+                    {
+                        *s = format!("{prefix}{rest}");
                     }
                 } else {
                     reroot_refs(child, prefix);
@@ -313,6 +331,18 @@ fn reroot_refs(v: &mut Value, prefix: &str) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_typing_annotation_answers_the_weakly_typed_warning() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("values.yaml");
+        std::fs::write(&file, "# @schema type:array;items:{type: object}\nrules: []\nopen: {}\n").unwrap();
+        let doc = crate::chart::ValuesDoc::load(&file).unwrap();
+        let inferred = super::infer_values_schema(&doc, super::Draft::Draft7);
+        let weak: Vec<_> = inferred.warnings.iter().filter(|w| w.message.starts_with("weakly typed")).filter_map(|w| w.path.clone()).collect();
+        assert_eq!(weak, vec!["open".to_string()]);
+        assert_eq!(inferred.schema["properties"]["rules"]["items"]["type"], "object");
+    }
+
     use super::*;
     use std::path::Path;
 
@@ -359,7 +389,7 @@ mod tests {
         let s = &r.schema;
         assert_eq!(s["properties"]["replicas"], json!({"type": "integer", "description": "how many", "minimum": 1}));
         assert_eq!(s["required"], json!(["replicas"]));
-        assert_eq!(s["properties"]["tag"]["type"], json!("string"));
+        assert_eq!(s["properties"]["tag"]["type"], json!(["string", "null"]), "a typed null default still accepts its default");
         assert_eq!(s["properties"]["mode"]["enum"], json!(["a", "b"]));
         assert!(jsonschema::draft7::is_valid(s, &json!({"replicas": 2, "tag": "v", "mode": "a"})));
         assert!(!jsonschema::draft7::is_valid(s, &json!({"replicas": 0, "mode": "a"})));

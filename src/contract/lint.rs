@@ -45,18 +45,31 @@ pub fn lint_contract(schema: &Value, schema_file: &Path, schema_text: Option<&st
         }
     }
 
-    walk_required(schema, "", &mut |schema_ptr, values_ptr, key| {
+    // Required keys that have defaults: one warning for all of them (the first one's location),
+    // because a contract may require them on purpose — only `required` stops a user's `null`
+    // from deleting a key the templates need.
+    let mut required_with_default: Vec<(String, Option<Pos>)> = Vec::new();
+    walk_required(schema, "", &mut |_schema_ptr, values_ptr, key| {
         let full = format!("{values_ptr}/{}", pointer_segment(key));
         if chart.values.value.pointer(&full).is_some() {
-            let pos = chart.values.positions.get(&full);
-            out.push(ContractWarning {
-                file: chart.values.file.clone(),
-                line: pos.map_or(0, |p| p.line),
-                path: Some(pointer_to_dotted(&full)),
-                message: format!("required key with a default (schema {}:{}): editors and --set users are told to supply it; drop it from required", schema_file.display(), schema_line(&format!("{schema_ptr}/required"))),
-            });
+            required_with_default.push((pointer_to_dotted(&full), chart.values.positions.get(&full)));
         }
     });
+    if let Some((first, pos)) = required_with_default.first().cloned() {
+        let shown: Vec<&str> = required_with_default.iter().take(6).map(|(p, _)| p.as_str()).collect();
+        let more = required_with_default.len().saturating_sub(shown.len());
+        out.push(ContractWarning {
+            file: chart.values.file.clone(),
+            line: pos.map_or(0, |p| p.line),
+            path: Some(first),
+            message: format!(
+                "{} required key(s) have defaults ({}{}): editors that validate a partial values file will ask users to supply them; keep a key required only where deleting it with null must be rejected",
+                required_with_default.len(),
+                shown.join(", "),
+                if more > 0 { format!(", and {more} more") } else { String::new() }
+            ),
+        });
+    }
 
     let mut nulls = Vec::new();
     find_nulls(&chart.values.value, "", &mut nulls);
@@ -167,7 +180,7 @@ mod tests {
         let has = |s: &str| msgs.iter().any(|m| m.contains(s));
         assert!(has("rejects `global`") && has("rejects `enabled`"), "{msgs:#?}");
         assert!(has("condition `kid.enabled`"), "{msgs:#?}");
-        assert!(has("values.yaml:1: port: required key with a default"), "{msgs:#?}");
+        assert!(has("values.yaml:1: port: 1 required key(s) have defaults (port)"), "{msgs:#?}");
         assert!(has("values.yaml:2: tag: null default"), "{msgs:#?}");
         assert!(has("remote $ref https://example.com/s.json"), "{msgs:#?}");
         assert!(w.iter().all(|w| w.line > 0), "{msgs:#?}");

@@ -5,9 +5,11 @@
 //! and the globals).
 //!
 //! Submodules: `infer` (values → schema), `annotate` (comment annotations), `merge` (inferred
-//! schema over a hand-written one), `lint` (contract traps), `validate` (values against the contract).
+//! schema over a hand-written one), `lint` (contract traps), `validate` (values against the contract),
+//! `compat` (two contracts compared: breaking or compatible for existing values).
 
 pub mod annotate;
+pub mod compat;
 pub mod infer;
 pub mod lint;
 pub mod merge;

@@ -207,7 +207,15 @@ fn suppression(r: &Resource, rule: &str) -> Option<Option<String>> {
 
 /// Run every enabled rule over a rendered release. Pure and deterministic: the result does not
 /// depend on document order.
+/// `helm test` hooks are not part of the running release and are not checked.
 pub fn check_manifest(manifest: &Manifest, config: &Config) -> CheckOutcome {
+    let without_tests;
+    let manifest = if manifest.resources.iter().any(is_test_hook) {
+        without_tests = Manifest { resources: manifest.resources.iter().filter(|r| !is_test_hook(r)).cloned().collect(), problems: Vec::new() };
+        &without_tests
+    } else {
+        manifest
+    };
     let mut sink = Sink::new(config);
     selectors::check(manifest, &mut sink);
     probes::check(manifest, &mut sink);
@@ -228,6 +236,14 @@ pub fn check_manifest(manifest: &Manifest, config: &Config) -> CheckOutcome {
     suppressed.sort_by_cached_key(|s| s.finding.sort_key());
     suppressed.dedup();
     CheckOutcome { findings, suppressed, qos }
+}
+
+/// Whether a resource is a `helm test` hook (`helm.sh/hook: test` or the legacy `test-success`/`test-failure`).
+pub fn is_test_hook(r: &Resource) -> bool {
+    r.annotations()
+        .and_then(|a| a.get("helm.sh/hook"))
+        .and_then(|v| v.as_str())
+        .is_some_and(|hooks| hooks.split(',').map(str::trim).any(|h| h == "test" || h == "test-success" || h == "test-failure"))
 }
 
 /// The finding for a failed render: helm's message at helm's template location.
@@ -313,6 +329,14 @@ mod tests {
         let b = check_manifest(&testutil::manifest(&format!("{svc}{DEPLOY}")), &Config::default());
         assert_eq!(a.findings, b.findings);
         assert_eq!(a.qos, b.qos);
+    }
+
+    #[test]
+    fn helm_test_hooks_are_not_checked() {
+        let hook = "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: t\n  annotations: {helm.sh/hook: test}\nspec:\n  containers: [{name: t, image: busybox}]\n";
+        let out = check_manifest(&testutil::manifest(hook), &Config::default());
+        assert!(out.findings.is_empty(), "{:?}", out.findings);
+        assert!(out.qos.is_empty());
     }
 
     #[test]

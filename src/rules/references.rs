@@ -29,6 +29,24 @@ fn provided(manifest: &Manifest, by: &Resource, kind: &str, name: &str) -> bool 
     })
 }
 
+/// Whether a container of the release passes `name` on its command line (a hook Job such as
+/// kube-webhook-certgen `--secret-name=<name>` creating the object at install time).
+fn created_by_a_job(manifest: &Manifest, by: &Resource, name: &str) -> bool {
+    let bounded = |text: &str| {
+        text.match_indices(name).any(|(i, _)| {
+            let before = text[..i].chars().next_back();
+            let after = text[i + name.len()..].chars().next();
+            let part = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_');
+            !part(before) && !part(after)
+        })
+    };
+    manifest.workloads().filter(|(w, t)| same_namespace(w, by) && t.runs_to_completion()).any(|(_, t)| {
+        t.containers().iter().any(|c| {
+            ["command", "args"].iter().any(|f| c.body.get(*f).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).any(bounded))
+        })
+    })
+}
+
 fn optional(v: &Value) -> bool {
     v.get("optional").and_then(Value::as_bool) == Some(true)
 }
@@ -85,7 +103,7 @@ pub(super) fn check(manifest: &Manifest, sink: &mut Sink) {
         refs.sort();
         refs.dedup();
         for (kind, name, path) in refs {
-            if builtin(kind, &name) || provided(manifest, r, kind, &name) || sink.config().reference_allowed(kind, &name) {
+            if builtin(kind, &name) || provided(manifest, r, kind, &name) || created_by_a_job(manifest, r, &name) || sink.config().reference_allowed(kind, &name) {
                 continue;
             }
             sink.report(r, "dangling-reference", Some(path), format!("references {kind} `{name}`, which the release does not create (allow-list it as `{kind}/{name}` if it is created elsewhere)"));
@@ -109,6 +127,8 @@ mod tests {
             "{POD}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cfg}}\n---\napiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {{name: c}}\nspec: {{secretName: tls}}\n"
         );
         assert_eq!(rules_hit(&created, "dangling-reference").len(), 3);
+        let job = "---\napiVersion: batch/v1\nkind: Job\nmetadata: {name: certgen}\nspec:\n  template:\n    spec:\n      containers: [{name: c, image: x, args: [create, --secret-name=env]}]\n";
+        assert_eq!(rules_hit(&format!("{created}{job}"), "dangling-reference").len(), 2);
         let mut c = crate::rules::Config::default();
         c.allow_references = vec!["Secret/*".into(), "ServiceAccount/sa".into(), "PersistentVolumeClaim/data".into()];
         let out = crate::rules::check_manifest(&manifest(&created), &c);

@@ -1,6 +1,7 @@
 //! Label selectors: `selector-mismatch` (a workload's selector vs its own pod template),
 //! `service-selector` (a Service selecting no pod template of the release) and
-//! `service-target-port` (a targetPort no selected container declares). Also the selector
+//! `service-target-port` (a targetPort no selected container declares), and `service-nodeport`.
+//! Also the selector
 //! evaluation other rule families share.
 
 use serde_json::{Map, Value};
@@ -127,14 +128,20 @@ fn workload_selector(r: &Resource, t: &PodTemplate, sink: &mut Sink) {
 
 fn service(manifest: &Manifest, svc: &Resource, sink: &mut Sink) {
     let spec = svc.body.get("spec");
-    if spec.and_then(|s| s.get("type")).and_then(Value::as_str) == Some("ExternalName") {
-        return;
+    match spec.and_then(|s| s.get("type")).and_then(Value::as_str) {
+        Some("ExternalName") => return,
+        Some("NodePort") => sink.report(svc, "service-nodeport", Some("spec.type".into()), "Service type NodePort opens a static port on every node".into()),
+        _ => {}
     }
     let Some(selector) = spec.and_then(|s| s.get("selector")).and_then(Value::as_object).filter(|m| !m.is_empty()) else {
         return;
     };
     let pods = pods_selected(manifest, svc, selector);
     if pods.is_empty() {
+        let elsewhere = manifest.workloads().any(|(_, t)| t.labels().is_some_and(|l| map_selector_matches(selector, l)));
+        if (!elsewhere && foreign_namespace(manifest, svc)) || operator_managed(manifest, svc, selector) {
+            return;
+        }
         sink.report(
             svc,
             "service-selector",
@@ -183,6 +190,22 @@ fn service(manifest: &Manifest, svc: &Resource, sink: &mut Sink) {
             None => {}
         }
     }
+}
+
+/// A Service placed in a namespace where the release runs no pods selects pods of others on
+/// purpose (kube-prometheus-stack's kube-system Services for etcd, the scheduler, CoreDNS…),
+/// unless its selector matches release pods in another namespace (then it is a mistake).
+fn foreign_namespace(manifest: &Manifest, svc: &Resource) -> bool {
+    let Some(ns) = &svc.namespace else { return false };
+    let explicit: Vec<&String> = manifest.workloads().filter_map(|(w, _)| w.namespace.as_ref()).collect();
+    !explicit.is_empty() && !explicit.contains(&ns) && manifest.workloads().all(|(w, _)| w.namespace.is_some())
+}
+
+/// Pods created by an operator from a custom resource of the release (Prometheus,
+/// Alertmanager…): operators label them with the custom resource's name.
+fn operator_managed(manifest: &Manifest, svc: &Resource, selector: &Map<String, Value>) -> bool {
+    let values: Vec<String> = selector.values().map(scalar_text).collect();
+    manifest.resources.iter().any(|r| !super::kubernetes_schema::builtin_group(r.group()) && same_namespace(r, svc) && values.contains(&r.name))
 }
 
 fn workload_list(pods: &[PodTemplate]) -> String {
@@ -263,6 +286,17 @@ mod tests {
         assert!(rules_hit(&nothing, "service-target-port").is_empty());
         let headless_no_selector = "---\napiVersion: v1\nkind: Service\nmetadata: {name: ext}\nspec:\n  type: ExternalName\n  externalName: example.com\n  selector: {app: zzz}\n";
         assert!(rules_hit(headless_no_selector, "service-selector").is_empty());
+    }
+
+    #[test]
+    fn services_for_foreign_or_operator_pods_are_not_reported() {
+        let d = DEPLOY.replace("metadata: {name: web}", "metadata: {name: web, namespace: default}");
+        let etcd = svc("{component: etcd}", "[{port: 2379}]").replace("metadata: {name: web}", "metadata: {name: etcd, namespace: kube-system}");
+        assert!(rules_hit(&format!("{d}{etcd}"), "service-selector").is_empty());
+        let prom = svc("{app.kubernetes.io/name: prometheus, operator.prometheus.io/name: rel-prometheus}", "[{port: 9090}]");
+        let cr = "---\napiVersion: monitoring.coreos.com/v1\nkind: Prometheus\nmetadata: {name: rel-prometheus}\n";
+        assert_eq!(rules_hit(&format!("{d}{prom}"), "service-selector").len(), 1);
+        assert!(rules_hit(&format!("{d}{prom}{cr}"), "service-selector").is_empty());
     }
 
     #[test]

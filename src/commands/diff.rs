@@ -1,0 +1,217 @@
+//! `chartproof diff OLD NEW`: what a release changes — in the values contract and in the cluster
+//! objects — with breaking changes, noise, volatile output and secrets handled, and the rule delta.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use serde_json::Value;
+
+use super::common::{EXIT_FAILED, EXIT_OK, HelmArgs, TemplateArgs, ValuesArgs, exit};
+use crate::chart::Chart;
+use crate::contract::{Contract, ContractSource};
+use crate::contract::compat::{ContractDiff, compare};
+use crate::diff::noise::IgnoreSet;
+use crate::diff::volatile::{SideResource, stabilize};
+use crate::diff::{Compared, DiffOptions, DiffReport, FindingsDelta, SideInfo, diff_manifests, findings, summarize};
+use crate::manifest::Manifest;
+use crate::render::{Helm, RenderFailure, RenderRequest, render};
+use crate::report;
+use crate::rules::{Config, check_manifest};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DiffFormat {
+    Human,
+    Json,
+    Markdown,
+}
+
+/// Show what upgrading from OLD to NEW changes: values contract, cluster objects, rule findings.
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// Old chart: a directory or a packaged .tgz
+    pub old: PathBuf,
+    /// New chart (omit it, or give OLD again, to compare --old-values with --new-values)
+    pub new: Option<PathBuf>,
+    #[command(flatten)]
+    pub values: ValuesArgs,
+    /// Values file for the old side only, applied after -f (repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub old_values: Vec<PathBuf>,
+    /// Values file for the new side only, applied after -f (repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub new_values: Vec<PathBuf>,
+    /// Compare only the values contracts (no rendering)
+    #[arg(long, conflicts_with = "manifests_only")]
+    pub contract_only: bool,
+    /// Compare only the rendered manifests
+    #[arg(long)]
+    pub manifests_only: bool,
+    /// Lines of context in the text diffs
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub context: usize,
+    /// Show secret values (Secret data, secret-looking ConfigMap entries) instead of "changed"
+    #[arg(long)]
+    pub show_secrets: bool,
+    /// Ignore changes at paths matching this glob, e.g. 'spec.replicas' or '*.annotations.deploy/*' (repeatable)
+    #[arg(long = "ignore", value_name = "PATH-GLOB")]
+    pub ignore: Vec<String>,
+    /// Ignore these labels wherever objects carry labels (comma-separated)
+    #[arg(long, value_name = "LABEL,...", value_delimiter = ',')]
+    pub ignore_labels: Vec<String>,
+    /// Also show changes of helm.sh/chart and app.kubernetes.io/version labels and checksum/* annotations
+    #[arg(long)]
+    pub no_default_ignores: bool,
+    /// Output format
+    #[arg(short = 'o', long, value_enum, default_value = "human")]
+    pub output: DiffFormat,
+    /// Rule configuration for the findings delta (default: .chartproof.yaml of NEW, if any)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub helm: HelmArgs,
+    #[command(flatten)]
+    pub template: TemplateArgs,
+}
+
+pub fn run(args: DiffArgs) -> Result<ExitCode> {
+    let new_path = args.new.clone().unwrap_or_else(|| args.old.clone());
+    if args.new.is_none() && args.old_values.is_empty() && args.new_values.is_empty() {
+        bail!("give NEW (a second chart), or --old-values/--new-values to compare two values sets of one chart");
+    }
+    let old_chart = Chart::load(&args.old).context("cannot load OLD")?;
+    let new_chart = Chart::load(&new_path).context("cannot load NEW")?;
+    // Read every values file up front so a bad file is reported with its location.
+    args.values.load()?;
+    for f in args.old_values.iter().chain(&args.new_values) {
+        crate::chart::values::ValuesDoc::load(f)?;
+    }
+    let mut ignore = args.ignore.clone();
+    for label in args.ignore_labels.iter().filter(|l| !l.is_empty()) {
+        ignore.push(format!("metadata.labels.{label}"));
+        ignore.push(format!("*.metadata.labels.{label}"));
+    }
+    // One rule configuration for both sides, so a config difference is never a finding delta.
+    let config = Config::for_chart(args.config.as_deref(), &new_chart.dir)?;
+    let opts = DiffOptions { context: args.context, show_secrets: args.show_secrets, ignores: IgnoreSet::new(&ignore, args.no_default_ignores)? };
+
+    let mut old_info = side_info(&args.old, &old_chart, &args.old_values);
+    let mut new_info = side_info(&new_path, &new_chart, &args.new_values);
+    let contract = if args.manifests_only {
+        ContractDiff::default()
+    } else {
+        let (old_schema, old_src) = chart_contract(&old_chart, "OLD")?;
+        let (new_schema, new_src) = chart_contract(&new_chart, "NEW")?;
+        old_info.contract_source = Some(old_src);
+        new_info.contract_source = Some(new_src);
+        compare(&old_schema, &new_schema, Some(&new_chart.values.value))
+    };
+
+    let mut manifest = crate::diff::ManifestDiff::default();
+    let mut findings = FindingsDelta::default();
+    let mut new_render_failure = None;
+    if !args.contract_only {
+        let helm = args.helm.discover()?;
+        let old_req = request(&args, &old_chart, &args.old_values);
+        let new_req = request(&args, &new_chart, &args.new_values);
+        let [o1, o2, n1, n2] = render_all(&helm, [&old_req, &old_req, &new_req, &new_req]);
+        let old_pair = match (o1?, o2?) {
+            (Ok(a), Ok(b)) => (a, b),
+            (Err(e), _) | (_, Err(e)) => bail!("OLD does not render: {e}\n  command: {}", old_req.command_line(&helm)),
+        };
+        let old_side = side(&old_pair.0, &old_pair.1, "OLD");
+        match (n1?, n2?) {
+            (Ok(a), Ok(b)) => {
+                let new_side = side(&a, &b, "NEW");
+                manifest = diff_manifests(&old_side.resources, &new_side.resources, &opts);
+                findings = rule_delta(&old_side, &new_side, &config);
+            }
+            (Err(e), _) | (_, Err(e)) => new_render_failure = Some(format!("{e} (command: {})", new_req.command_line(&helm))),
+        }
+    }
+    let summary = summarize(&contract, &manifest.resources, &findings, new_render_failure.is_some());
+    let failed = summary.failed;
+    let report = DiffReport {
+        old: old_info,
+        new: new_info,
+        contract,
+        resources: manifest.resources,
+        unchanged_resources: manifest.unchanged,
+        ignored: manifest.ignored,
+        volatile: manifest.volatile,
+        findings,
+        new_render_failure,
+        compared: Compared { contract: !args.manifests_only, manifests: !args.contract_only },
+        summary,
+    };
+    let text = match args.output {
+        DiffFormat::Human => report::diff_human::render(&report, report::stdout_wants_color()),
+        DiffFormat::Json => report::diff_json::render(&report),
+        DiffFormat::Markdown => report::diff_markdown::render(&report),
+    };
+    print!("{text}");
+    Ok(exit(if failed { EXIT_FAILED } else { EXIT_OK }))
+}
+
+fn side_info(source: &Path, chart: &Chart, values: &[PathBuf]) -> SideInfo {
+    SideInfo {
+        source: source.display().to_string(),
+        chart: chart.meta.name.clone(),
+        version: chart.meta.version.clone(),
+        values: values.iter().map(|v| v.display().to_string()).collect(),
+        contract_source: None,
+    }
+}
+
+fn request(args: &DiffArgs, chart: &Chart, side_values: &[PathBuf]) -> RenderRequest {
+    let mut req = args.template.request(chart.render_path(), &args.helm);
+    args.values.apply_to(&mut req);
+    // Side-specific files come after the shared -f files but before --set, as helm orders them.
+    req.values_files.extend(side_values.iter().cloned());
+    req
+}
+
+type RenderOutcome = Result<Result<String, RenderFailure>>;
+
+/// Render the four requests (each side twice) in parallel; helm is mostly process start-up.
+fn render_all(helm: &Helm, reqs: [&RenderRequest; 4]) -> [RenderOutcome; 4] {
+    std::thread::scope(|s| {
+        let handles = reqs.map(|req| s.spawn(move || render(helm, req).map(|r| r.map(|ok| ok.manifest))));
+        handles.map(|h| h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("helm render thread panicked"))))
+    })
+}
+
+/// One side's first render and its resources stabilized over both renders.
+struct Side {
+    manifest: Manifest,
+    resources: Vec<SideResource>,
+}
+
+fn side(first: &str, second: &str, name: &str) -> Side {
+    let (manifest, again) = (Manifest::parse(first), Manifest::parse(second));
+    for p in &manifest.problems {
+        eprintln!("warning: {name} render: {}:{}: {}", p.template.as_deref().unwrap_or("manifest"), p.line, p.message);
+    }
+    let resources = stabilize(&manifest, &again);
+    Side { manifest, resources }
+}
+
+/// Findings the `check` rules report on the new render but not the old one, and the other way round.
+fn rule_delta(old: &Side, new: &Side, config: &Config) -> FindingsDelta {
+    let mut old_findings = check_manifest(&old.manifest, config).findings;
+    let mut new_findings = check_manifest(&new.manifest, config).findings;
+    findings::normalize_names(&mut old_findings, &old.resources);
+    findings::normalize_names(&mut new_findings, &new.resources);
+    findings::delta(old_findings, new_findings)
+}
+
+/// The chart's values contract (values.schema.json, else inferred) and where it came from.
+fn chart_contract(chart: &Chart, side: &str) -> Result<(Value, String)> {
+    let contract = Contract::for_chart(chart).with_context(|| format!("cannot read the values contract of {side}"))?;
+    let source = match contract.source {
+        ContractSource::Shipped(_) => "values.schema.json",
+        ContractSource::Inferred => "inferred from values.yaml",
+    };
+    Ok((contract.schema, source.into()))
+}

@@ -1,0 +1,216 @@
+//! `chartproof check` and `chartproof rules` against real helm (every helm in
+//! CHARTPROOF_TEST_HELMS): one fixture per rule derived from `charts/fixtures/rules-clean` by a
+//! single edit, the reference chart, output formats, suppression, and the corpus.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde_json::Value;
+
+/// One edit of the clean fixture: (file under the chart, text to find, replacement).
+type Edit = (&'static str, &'static str, &'static str);
+
+/// Rule id, the edits that make the clean release violate exactly that rule, and whether the
+/// finding is an error (exit 1) or not (exit 0).
+fn fixtures() -> Vec<(&'static str, Vec<Edit>, bool)> {
+    const DEPLOY: &str = "templates/deployment.yaml";
+    vec![
+        ("selector-mismatch", vec![(DEPLOY, "      app: web\n  strategy:", "      app: web\n    matchExpressions:\n      - {key: tier, operator: In, values: [back]}\n  strategy:")], true),
+        ("service-selector", vec![("templates/service.yaml", "    app: web", "    app: api")], true),
+        ("service-target-port", vec![("templates/service.yaml", "targetPort: http", "targetPort: htttp")], true),
+        ("probe-liveness", vec![(DEPLOY, "          livenessProbe:\n            httpGet:\n              path: /healthz\n              port: http\n", "")], true),
+        ("probe-readiness", vec![(DEPLOY, "          readinessProbe:\n            httpGet:\n              path: /readyz\n              port: http\n", "")], true),
+        ("probe-distinct", vec![(DEPLOY, "path: /readyz", "path: /healthz")], false),
+        ("resources-requests", vec![(DEPLOY, "              cpu: 100m\n", "")], true),
+        ("resources-limits", vec![(DEPLOY, "            limits:\n              memory: 512Mi\n", "")], true),
+        ("qos-best-effort", vec![(".chartproof.yaml", "", "minimumQos: Guaranteed\n")], true),
+        ("gomemlimit", vec![(DEPLOY, "value: 460MiB", "value: 460Mi")], true),
+        ("run-as-non-root", vec![(DEPLOY, "runAsUser: 65532", "runAsUser: 0")], true),
+        ("image-digest", vec![(DEPLOY, "web:1.0.0@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "web:latest")], true),
+        ("prometheus-scrape", vec![(DEPLOY, "prometheus.io/port: \"8080\"", "prometheus.io/port: \"9090\"")], false),
+        ("rolling-update", vec![(DEPLOY, "maxUnavailable: 0", "maxUnavailable: 100%")], true),
+        ("graceful-shutdown", vec![(DEPLOY, "terminationGracePeriodSeconds: 30", "terminationGracePeriodSeconds: 8")], true),
+        ("networkpolicy-default-deny", vec![("templates/networkpolicy.yaml", "  podSelector: {}", "  podSelector: {matchLabels: {app: other}}")], true),
+        ("networkpolicy-dns", vec![("templates/networkpolicy.yaml", "        - port: 53\n          protocol: UDP\n", "")], true),
+        ("secret-in-configmap", vec![("templates/config.yaml", "  LOG_LEVEL: info\n", "  LOG_LEVEL: info\n  DB_PASSWORD: hunter2hunter2\n")], true),
+        ("service-nodeport", vec![("templates/service.yaml", "type: ClusterIP", "type: NodePort")], false),
+        ("dangling-reference", vec![(DEPLOY, "serviceAccountName: {{ .Release.Name }}-web", "serviceAccountName: shared-sa")], false),
+        ("duplicate-resource", vec![("templates/config.yaml", "---\n", "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-web\n---\n")], true),
+        ("render-error", vec![(DEPLOY, "apiVersion: apps/v1\n", "{{ fail \"the fixture fails on purpose\" }}\napiVersion: apps/v1\n")], true),
+    ]
+}
+
+/// Copy the clean fixture and apply the edits (an empty `find` appends to a new file).
+fn derived_chart(edits: &[Edit]) -> tempfile::TempDir {
+    let dir = common::copy_chart(&common::chart("fixtures/rules-clean"));
+    for (file, find, replace) in edits {
+        let path = dir.path().join(file);
+        if find.is_empty() {
+            std::fs::write(&path, replace).unwrap();
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(find), "fixture edit for {file} does not apply: {find:?}");
+        std::fs::write(&path, text.replacen(find, replace, 1)).unwrap();
+    }
+    dir
+}
+
+fn check_json(helm: &Path, chart: &Path, extra: &[&str]) -> (i32, Value) {
+    let out = common::chartproof(helm).arg("check").arg(chart).args(["-o", "json"]).args(extra).output().unwrap();
+    let code = out.status.code().unwrap();
+    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: stdout {} stderr {}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
+    (code, json)
+}
+
+fn rule_ids(report: &Value) -> BTreeSet<String> {
+    report["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn clean_fixture_and_reference_chart_pass() {
+    for helm in common::helms() {
+        for chart in ["fixtures/rules-clean", "go-service"] {
+            let (code, report) = check_json(&helm, &common::chart(chart), &[]);
+            assert_eq!(rule_ids(&report), BTreeSet::new(), "{chart} with {}: {report:#}", helm.display());
+            assert_eq!(code, 0);
+            assert_eq!(report["summary"]["passed"], true);
+            assert!(report["qos"].as_object().unwrap().values().all(|q| q == "Burstable" || q == "Guaranteed"));
+        }
+    }
+}
+
+#[test]
+fn each_rule_fixture_triggers_exactly_that_rule() {
+    let helms = common::helms();
+    for (rule, edits, error) in fixtures() {
+        let chart = derived_chart(&edits);
+        for helm in &helms {
+            let (code, report) = check_json(helm, chart.path(), &[]);
+            let hit = rule_ids(&report);
+            assert_eq!(hit, BTreeSet::from([rule.to_string()]), "fixture {rule} with {}: {report:#}", helm.display());
+            assert_eq!(code, if error { 1 } else { 0 }, "exit code of fixture {rule}");
+            let finding = &report["findings"][0];
+            assert!(finding["template"].as_str().is_some_and(|t| t.starts_with("rules-clean/templates/")) || rule == "networkpolicy-default-deny", "{finding}");
+            assert!(finding["hint"].is_string(), "{finding}");
+        }
+    }
+    // Every rule of the catalog has a fixture here, except kubernetes-schema (see the note in the report).
+    let covered: BTreeSet<&str> = fixtures().iter().map(|(r, _, _)| *r).collect();
+    let catalog: BTreeSet<&str> = chartproof::rules::catalog::RULES.iter().map(|r| r.id).filter(|id| *id != "kubernetes-schema").collect();
+    assert_eq!(covered, catalog);
+}
+
+#[test]
+fn render_error_names_helm_template_and_message() {
+    let chart = derived_chart(&[("templates/deployment.yaml", "apiVersion: apps/v1\n", "{{ fail \"the fixture fails on purpose\" }}\napiVersion: apps/v1\n")]);
+    for helm in common::helms() {
+        let (code, report) = check_json(&helm, chart.path(), &[]);
+        assert_eq!(code, 1);
+        let f = &report["findings"][0];
+        assert_eq!(f["template"], "rules-clean/templates/deployment.yaml");
+        assert!(f["message"].as_str().unwrap().contains("the fixture fails on purpose"), "{f}");
+        assert!(f["message"].as_str().unwrap().contains("line 1"), "{f}");
+    }
+}
+
+#[test]
+fn suppression_annotation_is_counted_and_listed() {
+    let chart = derived_chart(&[(
+        "templates/service.yaml",
+        "  name: {{ .Release.Name }}-web\n",
+        "  name: {{ .Release.Name }}-web\n  annotations:\n    chartproof.io/ignore: \"service-nodeport; lab cluster without load balancer\"\n",
+    ), ("templates/service.yaml", "type: ClusterIP", "type: NodePort")]);
+    for helm in common::helms() {
+        let (code, report) = check_json(&helm, chart.path(), &[]);
+        assert_eq!(code, 0, "{report:#}");
+        assert_eq!(rule_ids(&report), BTreeSet::new());
+        assert_eq!(report["summary"]["suppressed"], 1);
+        assert_eq!(report["suppressed"][0]["rule"], "service-nodeport");
+        assert_eq!(report["suppressed"][0]["reason"], "lab cluster without load balancer");
+    }
+}
+
+#[test]
+fn config_file_overrides_and_errors() {
+    let chart = derived_chart(&[("templates/service.yaml", "type: ClusterIP", "type: NodePort")]);
+    let helm = &common::helms()[0];
+    let cfg = chart.path().join("strict.yaml");
+    std::fs::write(&cfg, "rules:\n  service-nodeport: error\n").unwrap();
+    let (code, report) = check_json(helm, chart.path(), &["--config", cfg.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_eq!(report["findings"][0]["severity"], "error");
+    std::fs::write(&cfg, "rules:\n  service-nodeprt: error\n").unwrap();
+    common::chartproof(helm)
+        .arg("check")
+        .arg(chart.path())
+        .args(["--config", cfg.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("service-nodeprt").and(predicates::str::contains("strict.yaml")));
+    common::chartproof(helm).args(["check", "/nonexistent/chart"]).assert().code(2).stderr(predicates::str::contains("chart not found"));
+}
+
+use predicates::prelude::PredicateBooleanExt;
+
+#[test]
+fn output_formats() {
+    let chart = derived_chart(&[(
+        "templates/deployment.yaml",
+        "web:1.0.0@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        "web:latest",
+    )]);
+    let helm = &common::helms()[0];
+    let run = |fmt: &str| {
+        let out = common::chartproof(helm).arg("check").arg(chart.path()).args(["-o", fmt]).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{fmt}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let human = run("human");
+    assert!(human.contains("Deployment/release-web  (rules-clean/templates/deployment.yaml)"), "{human}");
+    assert!(human.contains("image-digest") && human.contains("fix: "));
+    assert!(human.contains("Burstable"));
+    assert!(!human.contains('\x1b'), "no colors when not a TTY");
+    let sarif: Value = serde_json::from_str(&run("sarif")).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    assert_eq!(sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "rules-clean/templates/deployment.yaml");
+    let github = run("github");
+    assert!(github.starts_with("::error file=rules-clean/templates/deployment.yaml,title=image-digest"), "{github}");
+    let junit = run("junit");
+    assert!(junit.contains("<testsuites") && junit.contains("Deployment/release-web: image-digest") && junit.contains("<failure"), "{junit}");
+    assert!(junit.contains("Service/release-web: all rules"));
+}
+
+#[test]
+fn rules_command_lists_and_explains() {
+    let helm = &common::helms()[0];
+    let out = common::chartproof(helm).arg("rules").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    for r in chartproof::rules::catalog::RULES {
+        assert!(text.contains(r.id), "{} missing from `chartproof rules`", r.id);
+    }
+    common::chartproof(helm).args(["rules", "gomemlimit"]).assert().success().stdout(predicates::str::contains("SOP 6.0").and(predicates::str::contains("Fix:")));
+    common::chartproof(helm).args(["rules", "no-such-rule"]).assert().code(2);
+}
+
+#[test]
+fn corpus_checks_without_crash_or_false_selector_findings() {
+    for helm in common::helms() {
+        for chart in common::corpus_charts() {
+            let name = chart.file_name().unwrap().to_str().unwrap().to_string();
+            let values = chart.join("ci/default-values.yaml");
+            let extra: Vec<&str> = if name == "loki" { vec!["-f", values.to_str().unwrap()] } else { vec![] };
+            let (code, report) = check_json(&helm, &chart, &extra);
+            assert!(code == 0 || code == 1, "{name}: exit {code}");
+            let bad: Vec<&Value> = report["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|f| matches!(f["rule"].as_str(), Some("selector-mismatch" | "service-selector" | "service-target-port")))
+                .collect();
+            assert!(bad.is_empty(), "{name} with {}: {bad:#?}", helm.display());
+        }
+    }
+}
