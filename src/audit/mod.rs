@@ -71,6 +71,25 @@ pub struct Read {
     pub guarded: bool,
 }
 
+impl Read {
+    /// A read the reader assumes rather than sees (Helm's own condition reads, a whole chart
+    /// whose template cannot be parsed, a dependency missing from charts/).
+    fn assumed(chart: usize, path: Vec<Seg>, whole: bool, file: String) -> Read {
+        Read {
+            chart,
+            path,
+            whole,
+            renders: false,
+            resolved: !whole,
+            file,
+            line: 1,
+            defaulted: true,
+            required: false,
+            guarded: true,
+        }
+    }
+}
+
 /// Something the reader could not follow, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Unresolved {
@@ -275,18 +294,7 @@ pub fn referenced_paths(chart: &Chart) -> Result<ReferencedPaths> {
     let mut reads = std::mem::take(&mut reader.reads);
     let mut unresolved = std::mem::take(&mut reader.unresolved);
     for (id, u) in unreadable {
-        reads.push(Read {
-            chart: id,
-            path: vec![],
-            whole: true,
-            renders: false,
-            resolved: false,
-            file: u.file.clone(),
-            line: u.line,
-            defaulted: false,
-            required: false,
-            guarded: false,
-        });
+        reads.push(Read::assumed(id, vec![], true, u.file.clone()));
         unresolved.push(u);
     }
     // Helm itself reads dependency conditions; a dependency missing from charts/ reads its
@@ -301,32 +309,10 @@ pub fn referenced_paths(chart: &Chart) -> Result<ReferencedPaths> {
                     "dependency \"{key}\" is not in charts/ (run `helm dependency build`); its values key counts as read"
                 ),
             });
-            reads.push(Read {
-                chart: id,
-                path: vec![Seg::Key(key.clone())],
-                whole: true,
-                renders: false,
-                resolved: false,
-                file,
-                line: 1,
-                defaulted: false,
-                required: false,
-                guarded: false,
-            });
+            reads.push(Read::assumed(id, vec![Seg::Key(key.clone())], true, file));
         }
         for c in &tc.conditions {
-            reads.push(Read {
-                chart: id,
-                path: c.clone(),
-                whole: false,
-                renders: false,
-                resolved: true,
-                file: format!("{}Chart.yaml", tc.prefix),
-                line: 1,
-                defaulted: true,
-                required: false,
-                guarded: true,
-            });
+            reads.push(Read::assumed(id, c.clone(), false, format!("{}Chart.yaml", tc.prefix)));
         }
     }
     for r in &mut reads {
