@@ -35,7 +35,7 @@ impl Helm {
 
     /// Use the helm at `path`, checking that it runs and reading its version.
     pub fn at(path: &Path) -> Result<Helm> {
-        if !path.exists() && !path.components().count() == 1 {
+        if !path.exists() && path.components().count() > 1 {
             bail!("{} does not exist.\n{HOW_TO_GET_HELM}", path.display());
         }
         let out = run_with_timeout(path, &["version".into(), "--template".into(), "{{.Version}}".into()], Duration::from_secs(30))
@@ -61,6 +61,8 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
 #[derive(Debug, Clone)]
 pub struct ProcessOutput {
     pub success: bool,
+    /// How it ended when it failed without succeeding: `exited with status 1`, `killed by signal 11 (SIGSEGV)`.
+    pub failure: Option<String>,
     pub stdout: String,
     pub stderr: String,
     pub elapsed: Duration,
@@ -74,7 +76,8 @@ pub struct TimedOut {
     pub timeout: Duration,
 }
 
-/// Run a program with captured output; kill it when it outlives `timeout`.
+/// Run a program with captured output; kill it, and every process it started, when it outlives
+/// `timeout` (a hung helm plugin or post-renderer must not survive the run).
 pub fn run_with_timeout(program: &Path, args: &[String], timeout: Duration) -> Result<ProcessOutput> {
     let start = Instant::now();
     let handle = duct::cmd(program, args)
@@ -87,13 +90,118 @@ pub fn run_with_timeout(program: &Path, args: &[String], timeout: Duration) -> R
     match handle.wait_timeout(timeout)? {
         Some(out) => Ok(ProcessOutput {
             success: out.status.success(),
+            failure: (!out.status.success()).then(|| describe_exit(&out.status)),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
             elapsed: start.elapsed(),
         }),
         None => {
+            for pid in handle.pids() {
+                process_tree::kill(pid);
+            }
             let _ = handle.kill();
             Err(TimedOut { program: program.display().to_string(), timeout }.into())
         }
     }
+}
+
+/// `exited with status 1`, or on Unix `killed by signal 11 (SIGSEGV)`.
+fn describe_exit(status: &std::process::ExitStatus) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig) = status.signal() {
+            return format!("killed by signal {sig}{}", process_tree::signal_name(sig).map(|n| format!(" ({n})")).unwrap_or_default());
+        }
+    }
+    match status.code() {
+        Some(code) => format!("exited with status {code}"),
+        None => format!("ended with {status}"),
+    }
+}
+
+/// Killing a process together with its descendants. The child stays in chartproof's process
+/// group (so Ctrl-C in a terminal still reaches helm); on timeout the tree is found through
+/// /proc (Linux) or `ps` (other Unix), stopped top-down so nothing forks meanwhile, then killed.
+#[cfg(unix)]
+mod process_tree {
+    use std::collections::BTreeSet;
+
+    pub fn kill(root: u32) {
+        let mut tree = vec![root];
+        signal(root, libc::SIGSTOP);
+        loop {
+            let known: BTreeSet<u32> = tree.iter().copied().collect();
+            let children: Vec<u32> = parent_links().into_iter().filter(|(pid, ppid)| known.contains(ppid) && !known.contains(pid)).map(|(pid, _)| pid).collect();
+            if children.is_empty() {
+                break;
+            }
+            for &pid in &children {
+                signal(pid, libc::SIGSTOP);
+            }
+            tree.extend(children);
+        }
+        for &pid in tree.iter().rev() {
+            signal(pid, libc::SIGKILL);
+        }
+    }
+
+    fn signal(pid: u32, sig: libc::c_int) {
+        if let Ok(pid) = libc::pid_t::try_from(pid)
+            && pid > 1
+        {
+            // SAFETY: kill(2) has no memory effects; a process that already ended yields ESRCH.
+            unsafe { libc::kill(pid, sig) };
+        }
+    }
+
+    /// (pid, parent pid) of every process we can see.
+    fn parent_links() -> Vec<(u32, u32)> {
+        if let Ok(entries) = std::fs::read_dir("/proc") {
+            let links: Vec<(u32, u32)> = entries
+                .flatten()
+                .filter_map(|e| {
+                    let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+                    let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+                    // `pid (comm) state ppid …`; comm may contain spaces and parentheses.
+                    let ppid = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
+                    Some((pid, ppid))
+                })
+                .collect();
+            if !links.is_empty() {
+                return links;
+            }
+        }
+        let Ok(out) = std::process::Command::new("ps").args(["-A", "-o", "pid=", "-o", "ppid="]).output() else { return Vec::new() };
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| {
+                let mut w = l.split_whitespace().map(|w| w.parse::<u32>());
+                Some((w.next()?.ok()?, w.next()?.ok()?))
+            })
+            .collect()
+    }
+
+    pub fn signal_name(sig: i32) -> Option<&'static str> {
+        Some(match sig {
+            libc::SIGHUP => "SIGHUP",
+            libc::SIGINT => "SIGINT",
+            libc::SIGQUIT => "SIGQUIT",
+            libc::SIGILL => "SIGILL",
+            libc::SIGABRT => "SIGABRT",
+            libc::SIGBUS => "SIGBUS",
+            libc::SIGFPE => "SIGFPE",
+            libc::SIGKILL => "SIGKILL",
+            libc::SIGSEGV => "SIGSEGV",
+            libc::SIGPIPE => "SIGPIPE",
+            libc::SIGTERM => "SIGTERM",
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(not(unix))]
+mod process_tree {
+    /// Without Unix signals only the child itself is killed (by the caller).
+    pub fn kill(_root: u32) {}
 }

@@ -117,7 +117,17 @@ pub struct Rendered {
 pub fn render(helm: &Helm, req: &RenderRequest) -> Result<Result<Rendered, RenderFailure>> {
     match helm::run_with_timeout(&helm.path, &req.args(), req.timeout) {
         Ok(out) if out.success => Ok(Ok(Rendered { manifest: out.stdout, stderr: out.stderr, elapsed: out.elapsed })),
-        Ok(out) => Ok(Err(RenderFailure::Helm(HelmError::parse(&out.stderr)))),
+        Ok(out) => {
+            let mut error = HelmError::parse(&out.stderr);
+            // A crash (signal) or a silent non-zero exit says so instead of "failed without a message".
+            match out.failure.as_deref() {
+                Some(how) if how.starts_with("killed") && out.stderr.trim().is_empty() => error.message = format!("helm crashed: it was {how} and printed no message"),
+                Some(how) if how.starts_with("killed") => error.message = format!("helm crashed: it was {how}: {}", error.message),
+                Some(how) if out.stderr.trim().is_empty() => error.message = format!("helm {how} and printed no message"),
+                _ => {}
+            }
+            Ok(Err(RenderFailure::Helm(error)))
+        }
         Err(e) if e.downcast_ref::<TimedOut>().is_some() => Ok(Err(RenderFailure::Timeout(req.timeout))),
         Err(e) => Err(e),
     }
