@@ -2,15 +2,15 @@
 //! resource; print findings in the chosen format. Exit 0 without error findings, 1 with, 2 when
 //! the input is unusable.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Args;
 
-use super::common::{EXIT_FAILED, EXIT_OK, HelmArgs, TemplateArgs, ValuesArgs, exit};
+use super::common::{EXIT_FAILED, EXIT_OK, HelmArgs, TemplateArgs, ValuesArgs, exit, print_stdout};
 use crate::chart::Chart;
+use crate::contract::Contract;
 use crate::manifest::Manifest;
 use crate::render::render;
 use crate::report::{self, Format, Report};
@@ -45,6 +45,9 @@ pub struct CheckResult {
 /// Load, render and check; errors mean unusable input.
 pub fn check(args: &CheckArgs) -> Result<CheckResult> {
     let chart = Chart::load(&args.chart)?;
+    // A values.schema.json that is not JSON or not a JSON Schema is unusable input (as in
+    // validate/test/diff), not a render error of every value set.
+    Contract::for_chart(&chart)?;
     let mut config = Config::for_chart(args.config.as_deref(), &chart.dir)?;
     if let Some(v) = &args.template.kube_version {
         rules::kubernetes_schema::resolve_minor(Some(v)).map_err(|e| anyhow::anyhow!("--kube-version: {e}"))?;
@@ -90,9 +93,8 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     let result = check(&args)?;
     let o = &result.outcome;
     let report = Report { command: "check", subject: &result.subject, findings: &o.findings, suppressed: &o.suppressed, qos: &o.qos, resources: &result.resources };
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    report::write(args.output, &report, report::stdout_wants_color(), &mut out)?;
-    out.flush()?;
+    let mut text = Vec::new();
+    report::write(args.output, &report, report::stdout_wants_color(), &mut text)?;
+    print_stdout(&String::from_utf8_lossy(&text))?;
     Ok(exit(if o.has_errors() { EXIT_FAILED } else { EXIT_OK }))
 }

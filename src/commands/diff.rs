@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use serde_json::Value;
 
-use super::common::{EXIT_FAILED, EXIT_OK, HelmArgs, TemplateArgs, ValuesArgs, exit};
+use super::common::{EXIT_FAILED, EXIT_OK, HelmArgs, TemplateArgs, ValuesArgs, exit, print_stdout};
 use crate::chart::Chart;
 use crate::contract::{Contract, ContractSource};
 use crate::contract::compat::{ContractDiff, compare, recheck_removed_keys};
@@ -164,7 +164,7 @@ pub fn run(mut args: DiffArgs) -> Result<ExitCode> {
         DiffFormat::Json => report::diff_json::render(&report),
         DiffFormat::Markdown => report::diff_markdown::render(&report),
     };
-    print!("{text}");
+    print_stdout(&text)?;
     Ok(exit(if failed { EXIT_FAILED } else { EXIT_OK }))
 }
 

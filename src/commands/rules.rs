@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 use clap::Args;
 
-use super::common::{EXIT_OK, exit};
+use super::common::{EXIT_OK, exit, print_stdout};
 use crate::rules::catalog;
 
 #[derive(Args, Debug)]
@@ -19,16 +19,17 @@ pub fn run(args: RulesArgs) -> Result<ExitCode> {
     match args.id {
         None => {
             let width = catalog::RULES.iter().map(|r| r.id.len()).max().unwrap_or(0);
-            for r in catalog::RULES {
-                println!("{:<width$}  {:<7}  {}", r.id, r.severity.to_string(), r.summary);
-            }
+            let list: String = catalog::RULES.iter().map(|r| format!("{:<width$}  {:<7}  {}\n", r.id, r.severity.to_string(), r.summary)).collect();
+            print_stdout(&list)?;
         }
         Some(id) => {
             let Some(r) = catalog::lookup(&id) else {
                 bail!("unknown rule `{id}`; run `chartproof rules` for the list");
             };
-            println!("{} ({})\n\n{}\n\nWhy: {}\n\nFix: {}", r.id, r.severity, r.summary, r.rationale, r.hint);
-            println!("\nSuppress on one object with the annotation `chartproof.io/ignore: {}; <reason>`,\nor everywhere with `rules: {{{}: off}}` in .chartproof.yaml.", r.id, r.id);
+            print_stdout(&format!(
+                "{} ({})\n\n{}\n\nWhy: {}\n\nFix: {}\n\nSuppress on one object with the annotation `chartproof.io/ignore: {}; <reason>`,\nor everywhere with `rules: {{{}: off}}` in .chartproof.yaml.\n",
+                r.id, r.severity, r.summary, r.rationale, r.hint, r.id, r.id
+            ))?;
         }
     }
     Ok(exit(EXIT_OK))

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde_json::{Map, Value};
 
-use super::common::{EXIT_FAILED, EXIT_OK, exit};
+use super::common::{EXIT_FAILED, EXIT_OK, exit, print_stdout};
 use crate::chart::Chart;
 use crate::contract::merge::{ExistingSchema, merge_schemas};
 use crate::contract::{Draft, compile, infer, lint};
@@ -91,12 +91,12 @@ pub fn run(args: SchemaArgs) -> Result<ExitCode> {
                 exit(EXIT_OK)
             }
             Some(t) => {
-                print!("{}", unified_diff(t, &outcome.text, &shown));
+                print_stdout(&unified_diff(t, &outcome.text, &shown))?;
                 eprintln!("{shown} is stale: run `chartproof schema {} --write`", args.chart.display());
                 exit(EXIT_FAILED)
             }
             None => {
-                print!("{}", unified_diff("", &outcome.text, &shown));
+                print_stdout(&unified_diff("", &outcome.text, &shown))?;
                 eprintln!("{shown} is missing: run `chartproof schema {} --write`", args.chart.display());
                 exit(EXIT_FAILED)
             }
@@ -114,7 +114,7 @@ pub fn run(args: SchemaArgs) -> Result<ExitCode> {
         }
         return Ok(exit(EXIT_OK));
     }
-    print!("{}", outcome.text);
+    print_stdout(&outcome.text)?;
     Ok(exit(EXIT_OK))
 }
 

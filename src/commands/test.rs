@@ -2,17 +2,16 @@
 //! renders each with real helm, checks every render, shrinks failures to minimal overrides, saves
 //! them as regression cases under `cases/` and replays saved cases first.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, ValueEnum};
 
-use super::common::{EXIT_FAILED, EXIT_OK, HelmArgs, TemplateArgs, exit};
+use super::common::{EXIT_FAILED, EXIT_OK, HelmArgs, TemplateArgs, exit, print_stdout};
 use crate::chart::Chart;
 use crate::chart::merge::UserValues;
 use crate::generate::runner::{self, RunConfig, Shard, TestReport};
@@ -128,12 +127,10 @@ pub fn run(args: TestArgs) -> Result<ExitCode> {
         rules: crate::rules::Config::for_chart(args.config.as_deref(), &chart.dir)?,
     };
     let report = runner::run(&chart, &cfg)?;
-    let mut out = std::io::stdout().lock();
     match args.output {
-        TestOutput::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
-        TestOutput::Human => write!(out, "{}", human(&report))?,
+        TestOutput::Json => print_stdout(&(serde_json::to_string_pretty(&report)? + "\n"))?,
+        TestOutput::Human => print_stdout(&human(&report))?,
     }
-    out.flush().context("cannot write the report")?;
     Ok(exit(if report.failures.is_empty() { EXIT_OK } else { EXIT_FAILED }))
 }
 

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 
-use super::common::{EXIT_FAILED, EXIT_OK, ValuesArgs, exit};
+use super::common::{EXIT_FAILED, EXIT_OK, ValuesArgs, exit, print_stdout};
 use crate::chart::Chart;
 use crate::contract::validate::{ValidationError, validate_values};
 use crate::contract::{Contract, ContractSource};
@@ -63,24 +63,24 @@ pub fn run(args: ValidateArgs) -> Result<ExitCode> {
     };
     let report = ValidateReport { chart: args.chart.display().to_string(), contract: kind, schema_file, valid: errors.is_empty(), errors };
     match args.output {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        OutputFormat::Human => print_human(&report),
+        OutputFormat::Json => print_stdout(&(serde_json::to_string_pretty(&report)? + "\n"))?,
+        OutputFormat::Human => print_stdout(&human(&report))?,
     }
     Ok(exit(if report.valid { EXIT_OK } else { EXIT_FAILED }))
 }
 
-fn print_human(r: &ValidateReport) {
+fn human(r: &ValidateReport) -> String {
     let against = match (&r.contract, &r.schema_file) {
         (ContractKind::Shipped, Some(f)) => f.display().to_string(),
         _ => "the contract inferred from values.yaml".to_string(),
     };
     if r.valid {
-        println!("ok: values satisfy {against}");
-        return;
+        return format!("ok: values satisfy {against}\n");
     }
-    println!("invalid: {} error(s) against {against}", r.errors.len());
+    let mut out = format!("invalid: {} error(s) against {against}\n", r.errors.len());
     for e in &r.errors {
         let chart = if e.chart.contains('/') { format!(" [subchart {}]", e.chart.split_once('/').map_or("", |x| x.1)) } else { String::new() };
-        println!("  {e}{chart}");
+        out += &format!("  {e}{chart}\n");
     }
+    out
 }
