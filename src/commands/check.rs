@@ -14,9 +14,26 @@ use crate::contract::Contract;
 use crate::manifest::Manifest;
 use crate::render::render;
 use crate::report::{self, Format, Report};
-use crate::rules::{self, CheckOutcome, Config, Finding, Severity};
+use crate::rules::{self, CheckOutcome, Config};
 
 #[derive(Args, Debug)]
+#[command(after_help = "\
+Examples:
+  chartproof check ./mychart
+  chartproof check ./mychart -f prod-values.yaml --set replicaCount=3 --kube-version 1.31
+  chartproof check ./mychart -o sarif > chartproof.sarif
+  chartproof rules probe-readiness   # why a rule fired and how to fix it
+
+Rules are configured in .chartproof.yaml next to Chart.yaml (or --config FILE); one object opts
+out with the annotation `chartproof.io/ignore: <rule>; <reason>`. Colors only on a terminal
+and never with NO_COLOR set.
+
+Exit codes:
+  0  no error finding (warnings and info do not fail)
+  1  error findings, including a chart that does not render (render-error: helm failed, crashed
+     or outlived --helm-timeout)
+  2  unusable input: chart not found, unreadable Chart.yaml/values.yaml/-f file, bad --set,
+     invalid .chartproof.yaml or values.schema.json, no helm")]
 pub struct CheckArgs {
     /// Chart directory or packaged .tgz
     pub chart: PathBuf,
@@ -64,7 +81,7 @@ pub fn check(args: &CheckArgs) -> Result<CheckResult> {
         Ok(r) => {
             let manifest = Manifest::parse(&r.manifest);
             let mut outcome = rules::check_manifest(&manifest, &config);
-            outcome.findings.extend(manifest.problems.iter().map(|p| problem_finding(p, &config)).filter(|f| config.enabled(&f.rule)));
+            outcome.findings.extend(rules::manifest_problem_findings(&manifest, &config));
             let mut ids: Vec<String> = manifest.resources.iter().map(|r| r.display_id()).collect();
             ids.sort();
             ids.dedup();
@@ -73,20 +90,6 @@ pub fn check(args: &CheckArgs) -> Result<CheckResult> {
         Err(failure) => (CheckOutcome { findings: vec![rules::render_error_finding(&failure, &chart.meta.name)], ..Default::default() }, Vec::new()),
     };
     Ok(CheckResult { subject, outcome, resources })
-}
-
-/// A rendered document that is not a Kubernetes object.
-fn problem_finding(p: &crate::manifest::ManifestProblem, config: &Config) -> Finding {
-    Finding {
-        rule: "kubernetes-schema".into(),
-        severity: config.severity("kubernetes-schema", Severity::Error),
-        kind: "Document".into(),
-        namespace: None,
-        name: format!("line {}", p.line),
-        template: p.template.clone(),
-        path: None,
-        message: p.message.clone(),
-    }
 }
 
 pub fn run(args: CheckArgs) -> Result<ExitCode> {

@@ -194,7 +194,12 @@ impl Evaluator<'_> {
     /// The failing findings (error severity) of a render, sorted.
     fn verdict(&self, rendered: &Result<Rendered, RenderFailure>) -> Vec<Finding> {
         let mut findings = match rendered {
-            Ok(r) => rules::check_manifest(&Manifest::parse(&r.manifest), &self.cfg.rules).findings,
+            Ok(r) => {
+                let manifest = Manifest::parse(&r.manifest);
+                let mut findings = rules::check_manifest(&manifest, &self.cfg.rules).findings;
+                findings.extend(rules::manifest_problem_findings(&manifest, &self.cfg.rules));
+                findings
+            }
             Err(f) => vec![rules::render_error_finding(f, &self.chart_name)],
         };
         findings.retain(|f| f.severity == Severity::Error);

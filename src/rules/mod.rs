@@ -271,6 +271,26 @@ pub fn render_error_finding(failure: &RenderFailure, chart_name: &str) -> Findin
     }
 }
 
+/// Findings for rendered documents that are not Kubernetes objects (unparsable YAML, no kind…):
+/// a render that "succeeds" with broken output is never a silent pass.
+pub fn manifest_problem_findings(manifest: &crate::manifest::Manifest, config: &Config) -> Vec<Finding> {
+    manifest
+        .problems
+        .iter()
+        .map(|p| Finding {
+            rule: "kubernetes-schema".into(),
+            severity: config.severity("kubernetes-schema", Severity::Error),
+            kind: "Document".into(),
+            namespace: None,
+            name: format!("line {}", p.line),
+            template: p.template.clone(),
+            path: None,
+            message: p.message.clone(),
+        })
+        .filter(|f| config.enabled(&f.rule))
+        .collect()
+}
+
 /// Line in the source template a finding points at, when known (render errors carry helm's).
 pub fn finding_line(f: &Finding) -> Option<u32> {
     let rest = f.message.split_once("(line ")?.1;
