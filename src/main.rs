@@ -9,7 +9,22 @@ use chartproof::commands::common::{EXIT_UNUSABLE, exit};
 
 /// Make Helm charts provably safe to ship.
 #[derive(Parser)]
-#[command(name = "chartproof", version, about, long_about = None)]
+#[command(name = "chartproof", version, about, long_about = None, after_help = "\
+Examples:
+  chartproof schema ./mychart --write     # derive values.schema.json from values.yaml
+  chartproof check ./mychart              # render with helm, check the production SOP
+  chartproof test ./mychart               # property-test: generated values, shrunk failures
+  chartproof diff ./old.tgz ./mychart     # what an upgrade changes
+  chartproof <COMMAND> --help             # examples for each command
+
+helm is found through --helm, then HELM_BIN, then PATH. Colors only on a terminal, never with
+NO_COLOR set.
+
+Exit codes:
+  0  ok
+  1  the check failed (invalid values, error findings, test failures, breaking changes)
+  2  unusable input (missing chart, unreadable YAML, bad flags, no helm); the message says
+     which file, line and key")]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -15,7 +15,11 @@ Examples:
   chartproof completions bash > ~/.local/share/bash-completion/completions/chartproof
   chartproof completions zsh > \"${fpath[1]}/_chartproof\"
   chartproof completions fish > ~/.config/fish/completions/chartproof.fish
-  chartproof completions powershell >> $PROFILE")]
+  chartproof completions powershell >> $PROFILE
+
+Exit codes:
+  0  script printed
+  2  unknown shell")]
 pub struct CompletionsArgs {
     /// bash, zsh, fish, elvish or powershell
     pub shell: Shell,

@@ -30,7 +30,21 @@ pub enum DiffFormat {
 
 /// Show what upgrading from OLD to NEW changes: values contract, cluster objects, rule findings.
 #[derive(Args, Debug)]
-#[command(after_help = "Each side is rendered twice: values that differ between two renders of the same input are reported as volatile, never as changes.\n\nExit status: 0 = no breaking change and no new error finding; 1 = a breaking contract change, an immutable field change, a new version that does not render, or a new error finding; 2 = unusable input (missing chart, bad values file, OLD does not render, no helm).")]
+#[command(after_help = "\
+Examples:
+  chartproof diff ./mychart-1.2.0.tgz ./mychart
+  chartproof diff ./old ./new -f prod-values.yaml -o markdown > pr-comment.md
+  chartproof diff ./mychart --old-values prod.yaml --new-values prod-next.yaml
+  chartproof diff ./old ./new --contract-only
+
+Each side is rendered twice: values that differ between two renders of the same input are
+reported as volatile, never as changes.
+
+Exit codes:
+  0  no breaking change and no new error finding
+  1  a breaking contract change, an immutable field change, a new version that does not render,
+     or a new error finding
+  2  unusable input: missing chart, bad values file, OLD does not render, no helm")]
 pub struct DiffArgs {
     /// Old chart: a directory or a packaged .tgz
     pub old: PathBuf,

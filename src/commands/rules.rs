@@ -10,6 +10,14 @@ use super::common::{EXIT_OK, exit, print_stdout};
 use crate::rules::catalog;
 
 #[derive(Args, Debug)]
+#[command(after_help = "\
+Examples:
+  chartproof rules                   # id, default severity and summary of every rule
+  chartproof rules probe-readiness   # rationale, fix and how to suppress one rule
+
+Exit codes:
+  0  listed or explained
+  2  unknown rule id")]
 pub struct RulesArgs {
     /// Rule id to explain (omit to list all rules)
     pub id: Option<String>,

@@ -16,6 +16,24 @@ use crate::contract::merge::{ExistingSchema, merge_schemas};
 use crate::contract::{Draft, compile, infer, lint};
 
 #[derive(Args, Debug, Clone)]
+#[command(after_help = "\
+Examples:
+  chartproof schema ./mychart                   # print the inferred contract
+  chartproof schema ./mychart --write           # create or update values.schema.json
+  chartproof schema ./mychart --check           # in CI: fail when values.schema.json is stale
+  chartproof schema ./mychart --write --draft 2020-12
+
+Types come from values.yaml; constraints from `# @schema` annotations above a key, e.g.
+  # @schema minimum:1;required:true
+  replicaCount: 3
+--write merges into an existing values.schema.json: hand-written constraints win and conflicts
+are reported; the file is replaced atomically and keeps its permissions.
+
+Exit codes:
+  0  printed, written, or up to date
+  1  --check: values.schema.json is missing or stale (the diff is printed)
+  2  unusable input: chart not found, unreadable Chart.yaml/values.yaml, existing
+     values.schema.json that is not JSON or not a JSON Schema, the file cannot be written")]
 pub struct SchemaArgs {
     /// Chart directory or packaged .tgz
     pub chart: PathBuf,

@@ -23,6 +23,22 @@ pub enum TestOutput {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "\
+Examples:
+  chartproof test ./mychart                           # 100 cases, saved failures replayed first
+  chartproof test ./mychart --cases 500 --seed 7 -j 4
+  chartproof test ./mychart --time-budget 5m --shard 2/4 -o json
+  chartproof test ./loki -f ci/default-values.yaml    # a chart that needs base values
+  chartproof test ./mychart --replay cases/<file>.yaml
+
+Failures are shrunk to a minimal override and saved under cases/ (never overwriting a file).
+Each helm run is killed after --helm-timeout and reported as a render-error.
+
+Exit codes:
+  0  no failure
+  1  failures found (each with its minimal override and a replay command)
+  2  unusable input: chart not found, unreadable YAML, invalid .chartproof.yaml or
+     values.schema.json, the chart does not render at its defaults (give -f), no helm")]
 pub struct TestArgs {
     /// Chart directory or packaged .tgz
     pub chart: PathBuf,

@@ -21,6 +21,21 @@ pub enum OutputFormat {
 }
 
 #[derive(Args, Debug, Clone)]
+#[command(after_help = "\
+Examples:
+  chartproof validate ./mychart -f prod-values.yaml
+  chartproof validate ./mychart -f base.yaml -f prod.yaml --set image.tag=1.2.3
+  chartproof validate ./mychart --set-string podAnnotations.revision=42 -o json
+
+No helm is needed: the values are merged like Helm merges them (later files win, null deletes)
+and checked against values.schema.json, or the contract inferred from values.yaml when the chart
+ships none. Every error is listed with the file:line:column of the offending value.
+
+Exit codes:
+  0  the values satisfy the contract
+  1  invalid values (every error listed)
+  2  unusable input: chart not found, unreadable YAML, bad --set, values.schema.json that is not
+     JSON or not a JSON Schema")]
 pub struct ValidateArgs {
     /// Chart directory or packaged .tgz
     pub chart: PathBuf,
