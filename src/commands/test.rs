@@ -111,8 +111,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 pub fn run(args: TestArgs) -> Result<ExitCode> {
     let chart = Chart::load(&args.chart)?;
-    let helm = args.helm.discover()?;
+    let rules = crate::rules::Config::for_chart(args.config.as_deref(), &chart.dir)?;
     let base_values = UserValues::load(&args.values, &[], &[])?;
+    // Bad input is reported before a missing helm.
+    let helm = args.helm.discover()?;
     let base = base_values.merged_over(&chart.values.value);
     let mut request = args.template.request(chart.render_path(), &args.helm);
     request.values_files.extend(args.values.iter().cloned());
@@ -140,7 +142,7 @@ pub fn run(args: TestArgs) -> Result<ExitCode> {
         replay_only: args.replay.clone(),
         progress: args.output == TestOutput::Human,
         stop,
-        rules: crate::rules::Config::for_chart(args.config.as_deref(), &chart.dir)?,
+        rules,
     };
     let report = runner::run(&chart, &cfg)?;
     match args.output {

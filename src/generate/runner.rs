@@ -291,6 +291,9 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
         Err(failure) => {
             let msg = failure.to_string();
             let msg = msg.lines().next().unwrap_or_default();
+            if let RenderFailure::Timeout(_) = failure {
+                bail!("{chart_name}: {msg} at the defaults; a slow machine or a large chart may need a longer --helm-timeout; no cases were run");
+            }
             if cfg.base_value_args.is_empty() {
                 bail!("{chart_name} does not render at its defaults ({msg}); give base values with -f FILE (e.g. a ci/*values.yaml of the chart); no cases were run");
             }
