@@ -101,6 +101,12 @@ fn hung_helm_is_killed_with_its_children_and_reported() {
         }
         assert_no_orphans(tmp.path(), name);
     }
+    // A helm that hangs already at `helm version` is unusable, and killed as fast.
+    std::fs::write(&helm, format!("#!/bin/bash\nPIDS='{}'\n{HANG}\n", tmp.path().join("pids").display())).unwrap();
+    let (code, _, stderr) = run_in(tmp.path(), &["check", go.to_str().unwrap(), "--helm", helm.to_str().unwrap(), "--helm-timeout", "1"], &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--helm") && stderr.contains("did not finish within 1s"), "{stderr}");
+    assert_no_orphans(tmp.path(), "helm version");
 }
 
 #[test]

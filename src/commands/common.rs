@@ -35,7 +35,7 @@ pub struct HelmArgs {
 
 impl HelmArgs {
     pub fn discover(&self) -> Result<Helm> {
-        Helm::discover(self.helm.as_deref())
+        Helm::discover_within(self.helm.as_deref(), self.timeout())
     }
 
     pub fn timeout(&self) -> Duration {

@@ -17,28 +17,40 @@ pub struct Helm {
 
 const HOW_TO_GET_HELM: &str = "chartproof needs the helm binary (Helm 3 or 4).\n  - run `scripts/ensure-helm` in the chartproof repository: it uses helm from PATH or installs one into .tools/ and prints its path,\n  - or install helm (https://helm.sh/docs/intro/install/) and put it on PATH,\n  - then pass it with --helm PATH or HELM_BIN=PATH.";
 
+/// How long `helm version` may take when no --helm-timeout applies.
+const VERSION_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl Helm {
     /// Locate helm: an explicit path (from `--helm`), else `HELM_BIN`, else `helm` on PATH.
     pub fn discover(explicit: Option<&Path>) -> Result<Helm> {
+        Self::discover_within(explicit, VERSION_TIMEOUT)
+    }
+
+    /// [`Helm::discover`] with `helm version` killed after `timeout` (a hung helm fails fast).
+    pub fn discover_within(explicit: Option<&Path>, timeout: Duration) -> Result<Helm> {
         if let Some(p) = explicit {
-            return Self::at(p).with_context(|| format!("--helm {} does not work", p.display()));
+            return Self::at_within(p, timeout).with_context(|| format!("--helm {} does not work", p.display()));
         }
         if let Some(p) = std::env::var_os("HELM_BIN").filter(|p| !p.is_empty()) {
             let p = PathBuf::from(p);
-            return Self::at(&p).with_context(|| format!("HELM_BIN={} does not work", p.display()));
+            return Self::at_within(&p, timeout).with_context(|| format!("HELM_BIN={} does not work", p.display()));
         }
         match find_on_path("helm") {
-            Some(p) => Self::at(&p),
+            Some(p) => Self::at_within(&p, timeout),
             None => bail!("helm was not found: no --helm, no HELM_BIN, and no `helm` on PATH.\n{HOW_TO_GET_HELM}"),
         }
     }
 
     /// Use the helm at `path`, checking that it runs and reading its version.
     pub fn at(path: &Path) -> Result<Helm> {
+        Self::at_within(path, VERSION_TIMEOUT)
+    }
+
+    fn at_within(path: &Path, timeout: Duration) -> Result<Helm> {
         if !path.exists() && path.components().count() > 1 {
             bail!("{} does not exist.\n{HOW_TO_GET_HELM}", path.display());
         }
-        let out = run_with_timeout(path, &["version".into(), "--template".into(), "{{.Version}}".into()], Duration::from_secs(30))
+        let out = run_with_timeout(path, &["version".into(), "--template".into(), "{{.Version}}".into()], timeout)
             .with_context(|| format!("cannot run {}.\n{HOW_TO_GET_HELM}", path.display()))?;
         let version = out.stdout.trim().to_string();
         if !out.success || !version.starts_with('v') {
