@@ -50,8 +50,10 @@ impl Helm {
         if !path.exists() && path.components().count() > 1 {
             bail!("{} does not exist.\n{HOW_TO_GET_HELM}", path.display());
         }
-        let out = run_with_timeout(path, &["version".into(), "--template".into(), "{{.Version}}".into()], timeout)
-            .with_context(|| format!("cannot run {}.\n{HOW_TO_GET_HELM}", path.display()))?;
+        let out = match run_with_timeout(path, &["version".into(), "--template".into(), "{{.Version}}".into()], timeout) {
+            Ok(out) => out,
+            Err(e) => bail!("cannot run `{} version`: {e:#}\n{HOW_TO_GET_HELM}", path.display()),
+        };
         let version = out.stdout.trim().to_string();
         if !out.success || !version.starts_with('v') {
             bail!("{} version failed: {}{}", path.display(), out.stderr.trim(), version);
