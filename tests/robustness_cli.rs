@@ -443,3 +443,32 @@ fn closed_stdout_is_not_a_crash() {
         assert!(matches!(out.status.code(), Some(0 | 1)), "{args} | true exits with its verdict: {:?}\n{stderr}", out.status);
     }
 }
+
+#[test]
+fn cases_folder_keeps_hand_written_files_and_rejects_a_bad_case() {
+    for helm in helms() {
+        let tmp = copy_chart(&chart("fixtures/latent-defects"));
+        let dir = tmp.path();
+        let cases = dir.join("cases");
+        write_files(dir, &[("cases/README.md", "hand-written notes about these cases\n"), ("cases/broken.yaml", "version: 1\nchart: latent-defects\nseed: [oops\n")]);
+        let env = [("HELM_BIN", helm.to_str().unwrap())];
+        let args = ["test", ".", "--cases", "20", "--seed", "11", "-j", "2"];
+
+        let before = snapshot(dir);
+        let (code, _, stderr) = run_in(dir, &args, &env);
+        assert_eq!(code, 2, "{}: a broken case file is unusable input:\n{stderr}", helm.display());
+        assert!(stderr.contains("cases/broken.yaml:3:"), "names file and line:\n{stderr}");
+        assert!(snapshot(dir) == before, "nothing written after a bad case file");
+
+        std::fs::remove_file(cases.join("broken.yaml")).unwrap();
+        let (code, stdout, stderr) = run_in(dir, &args, &env);
+        assert_eq!(code, 1, "latent defects are found:\n{stdout}{stderr}");
+        let saved = snapshot(&cases);
+        assert!(saved.len() > 1, "failures saved as cases: {saved:?}");
+        assert_eq!(std::fs::read_to_string(cases.join("README.md")).unwrap(), "hand-written notes about these cases\n");
+        // A second run replays the saved cases and rewrites none of them.
+        let (code, stdout, stderr) = run_in(dir, &args, &env);
+        assert_eq!(code, 1, "{stdout}{stderr}");
+        assert!(snapshot(&cases) == saved, "saved cases are never rewritten");
+    }
+}
