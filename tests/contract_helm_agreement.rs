@@ -131,6 +131,10 @@ fn validate_verdicts_equal_helms_schema_verdicts() {
     let loki_base = loki.join("ci/default-values.yaml").display().to_string();
 
     let fx = fixture.path().to_path_buf();
+    // The same chart with the parent schema chartproof writes (the subchart's schema nested).
+    let written_fixture = schema_fixture();
+    let written = written_fixture.path().to_path_buf();
+    Command::cargo_bin("chartproof").unwrap().args(["schema", "--write"]).arg(&written).assert().success();
     let go_service = Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/go-service");
     let cases: Vec<(std::path::PathBuf, Vec<String>)> = vec![
         (fx.clone(), args(&[])),
@@ -149,6 +153,10 @@ fn validate_verdicts_equal_helms_schema_verdicts() {
         (fx.clone(), args(&["--set", "global.region=null"])),
         (fx.clone(), args(&["--set", "kid.port=null"])),
         (fx.clone(), args(&["--set", "kid.enabled=null", "--set", "kid.port=abc"])),
+        (written.clone(), args(&[])),
+        (written.clone(), args(&["--set", "kid.enabled=false"])),
+        (written.clone(), args(&["--set", "kid.port=abc"])),
+        (written.clone(), args(&["--set", "replicas=abc"])),
         (go_service.clone(), args(&[])),
         (go_service.clone(), args(&["--set", "replicaCount=0"])),
         (go_service.clone(), args(&["--set", "image.digest=latest"])),

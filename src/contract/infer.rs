@@ -261,6 +261,10 @@ pub fn nest_subchart_schema(parent: &mut Value, key: &str, sub: &Value, conditio
     if let Some(o) = sub.as_object_mut() {
         o.remove("$schema");
         o.remove("$id");
+        // When the subchart is disabled Helm drops its defaults, so the parent's values hold only
+        // what the parent sets under the key: the subchart's own required keys would fail there.
+        // Helm still enforces them with the subchart's own schema when it is enabled.
+        o.remove("required");
     }
     reroot_refs(&mut sub, &format!("#/properties/{}", pointer_segment(key)));
     if let Some(o) = sub.as_object_mut() {
@@ -416,7 +420,7 @@ mod tests {
     #[test]
     fn subchart_nesting_reroots_refs_and_allows_global_and_condition() {
         let mut parent = json!({"type": "object", "properties": {"kid": {"type": "object", "properties": {"x": {"type": "string"}}}}});
-        let sub = json!({"$schema": "x", "$defs": {"p": {"type": "integer"}}, "type": "object", "properties": {"port": {"$ref": "#/$defs/p"}}});
+        let sub = json!({"$schema": "x", "$defs": {"p": {"type": "integer"}}, "type": "object", "required": ["port"], "properties": {"port": {"$ref": "#/$defs/p"}}});
         nest_subchart_schema(&mut parent, "kid", &sub, Some("kid.enabled"));
         let kid = &parent["properties"]["kid"];
         assert_eq!(kid["properties"]["port"]["$ref"], json!("#/properties/kid/$defs/p"));
@@ -424,6 +428,7 @@ mod tests {
         assert_eq!(kid["properties"]["global"]["type"], json!("object"));
         assert_eq!(kid["properties"]["x"]["type"], json!("string"));
         assert!(kid.get("$schema").is_none());
+        assert!(kid.get("required").is_none(), "a disabled subchart leaves only the parent's values under its key");
         let v = jsonschema::options().with_draft(jsonschema::Draft::Draft7).build(&parent).unwrap();
         assert!(v.is_valid(&json!({"kid": {"port": 1}})));
         assert!(!v.is_valid(&json!({"kid": {"port": "1"}})));
