@@ -113,6 +113,7 @@ fn validate_verdicts_equal_helms_schema_verdicts() {
     let quoted_on = file("quoted.yaml", "flag: \"on\"\n");
     let decimal_mode = file("mode.yaml", "mode: 755\n");
     let float_replicas = file("float.yaml", "replicas: 1.5\n");
+    let whole_float_replicas = file("whole.yaml", "replicas: 2.0\nmode: 1e2\n");
     let kid_port_string = file("kid.yaml", "kid:\n  port: \"80\"\n");
     let nginx_yes = file("nginx-yes.yaml", "ingress:\n  enabled: yes\n");
     let nginx_quoted = file("nginx-quoted.yaml", "ingress:\n  enabled: \"yes\"\n");
@@ -147,6 +148,7 @@ fn validate_verdicts_equal_helms_schema_verdicts() {
         (fx.clone(), args(&["-f", &quoted_on])),
         (fx.clone(), args(&["-f", &decimal_mode])),
         (fx.clone(), args(&["-f", &float_replicas])),
+        (fx.clone(), args(&["-f", &whole_float_replicas])),
         (fx.clone(), args(&["--set", "kid.port=abc"])),
         (fx.clone(), args(&["-f", &kid_port_string])),
         (fx.clone(), args(&["--set", "kid.enabled=false", "--set", "kid.port=abc"])),
