@@ -93,6 +93,9 @@ pub fn infer_values_schema(doc: &ValuesDoc, draft: Draft) -> InferredSchema {
     InferredSchema { schema: Value::Object(schema), warnings }
 }
 
+/// Kubernetes IntOrString fields charts pass through: a default of `0` must not forbid `25%`.
+const INT_OR_STRING_KEYS: &[&str] = &["maxSurge", "maxUnavailable", "minAvailable", "targetPort"];
+
 /// Schema of one value. `pointer` locates it in `doc` for warnings.
 fn infer_value(v: &Value, pointer: &str, doc: &ValuesDoc, warnings: &mut Vec<ContractWarning>) -> Value {
     let weak = |warnings: &mut Vec<ContractWarning>, what: &str| {
@@ -133,7 +136,11 @@ fn infer_value(v: &Value, pointer: &str, doc: &ValuesDoc, warnings: &mut Vec<Con
             }
             let mut props = Map::new();
             for (k, child) in map {
-                props.insert(k.clone(), infer_value(child, &format!("{pointer}/{}", pointer_segment(k)), doc, warnings));
+                let mut s = infer_value(child, &format!("{pointer}/{}", pointer_segment(k)), doc, warnings);
+                if INT_OR_STRING_KEYS.contains(&k.as_str()) && (child.is_i64() || child.is_u64() || child.is_string()) {
+                    s = json!({"type": ["integer", "string"]});
+                }
+                props.insert(k.clone(), s);
             }
             json!({"type": "object", "properties": props})
         }
@@ -380,6 +387,14 @@ mod tests {
         assert_eq!(p["image"]["properties"]["tag"]["type"], json!("string"));
         assert_eq!(p["image"]["properties"]["port"]["type"], json!("integer"));
         assert!(s.get("additionalProperties").is_none(), "inferred objects stay open");
+    }
+
+    #[test]
+    fn kubernetes_int_or_string_fields_accept_both() {
+        let s = infer_text("strategy:\n  maxUnavailable: 0\n  maxSurge: 25%\npdb:\n  minAvailable: 1\n").schema;
+        assert_eq!(s["properties"]["strategy"]["properties"]["maxUnavailable"]["type"], json!(["integer", "string"]));
+        assert_eq!(s["properties"]["strategy"]["properties"]["maxSurge"]["type"], json!(["integer", "string"]));
+        assert_eq!(s["properties"]["pdb"]["properties"]["minAvailable"]["type"], json!(["integer", "string"]));
     }
 
     #[test]
