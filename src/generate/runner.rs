@@ -535,9 +535,9 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
 }
 
 /// Values paths the chart's templates read (dotted), when known: keys outside them need not vary.
-/// The hook for the template audit; until it provides them, every key varies.
-fn referenced_paths(_chart: &Chart) -> Option<BTreeSet<String>> {
-    None
+/// From the audit's static template reader; None (every key varies) when it cannot tell.
+fn referenced_paths(chart: &Chart) -> Option<BTreeSet<String>> {
+    crate::audit::referenced_paths(chart).ok()?.dotted_paths()
 }
 
 fn finish(ev: &Evaluator, chart: String, cfg: &RunConfig, mut coverage: Coverage, failures: Vec<TestFailure>, cases_run: usize) -> TestReport {
