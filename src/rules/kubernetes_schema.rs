@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Read;
 use std::sync::{Arc, LazyLock, Mutex};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{Severity, Sink};
 use crate::manifest::{Manifest, Resource};
@@ -53,9 +53,13 @@ pub fn resolve_minor(requested: Option<&str>) -> Result<u32, String> {
     }
 }
 
-/// One version's definitions and the definition name of each (group, version, kind).
+/// URI the shipped definitions are registered under.
+const DEFS_URI: &str = "urn:chartproof:kubernetes";
+
+/// One version's definitions (indexed once in a shared registry), the definition name of each
+/// (group, version, kind), and the validators compiled so far.
 struct Definitions {
-    root: Arc<Value>,
+    registry: jsonschema::Registry,
     by_gvk: HashMap<(String, String, String), String>,
     validators: Mutex<HashMap<String, Arc<jsonschema::Validator>>>,
 }
@@ -70,8 +74,7 @@ fn definitions(minor: u32) -> Arc<Definitions> {
             let gz = SHIPPED.iter().find(|(m, _)| *m == minor).map(|(_, b)| *b).expect("shipped minor");
             let mut text = String::new();
             flate2::read::GzDecoder::new(gz).read_to_string(&mut text).expect("shipped schema is valid gzip");
-            let mut root: Value = serde_json::from_str(&text).expect("shipped schema is valid JSON");
-            root["$schema"] = Value::String("https://json-schema.org/draft/2020-12/schema".into());
+            let root: Value = serde_json::from_str(&text).expect("shipped schema is valid JSON");
             let mut by_gvk = HashMap::new();
             for (name, def) in root["$defs"].as_object().into_iter().flatten() {
                 for gvk in def.get("x-kubernetes-group-version-kind").and_then(Value::as_array).into_iter().flatten() {
@@ -79,7 +82,9 @@ fn definitions(minor: u32) -> Arc<Definitions> {
                     by_gvk.insert((f("group"), f("version"), f("kind")), name.clone());
                 }
             }
-            Arc::new(Definitions { root: Arc::new(root), by_gvk, validators: Mutex::new(HashMap::new()) })
+            let resource = jsonschema::Draft::Draft202012.create_resource(root);
+            let registry = jsonschema::Registry::try_new(DEFS_URI, resource).expect("shipped schema indexes");
+            Arc::new(Definitions { registry, by_gvk, validators: Mutex::new(HashMap::new()) })
         })
         .clone()
 }
@@ -90,14 +95,12 @@ impl Definitions {
         cache
             .entry(name.to_string())
             .or_insert_with(|| {
-                let mut schema = Map::new();
-                schema.insert("$schema".into(), self.root["$schema"].clone());
-                schema.insert("$ref".into(), Value::String(format!("#/$defs/{name}")));
-                schema.insert("$defs".into(), self.root["$defs"].clone());
+                let schema = serde_json::json!({ "$ref": format!("{DEFS_URI}#/$defs/{name}") });
                 let v = jsonschema::options()
                     .with_draft(jsonschema::Draft::Draft202012)
+                    .with_registry(self.registry.clone())
                     .should_validate_formats(false)
-                    .build(&Value::Object(schema))
+                    .build(&schema)
                     .expect("shipped Kubernetes schema compiles");
                 Arc::new(v)
             })
@@ -132,6 +135,9 @@ fn validate(defs: &Definitions, minor: u32, r: &Resource) -> Vec<(Option<String>
         return vec![(Some("apiVersion".into()), format!("{} {} is not served by Kubernetes 1.{minor}", r.api_version, r.kind))];
     };
     let validator = defs.validator(name);
+    if validator.is_valid(&r.body) {
+        return Vec::new();
+    }
     let mut problems: Vec<(Option<String>, String)> = Vec::new();
     for e in validator.iter_errors(&r.body) {
         let pointer = e.instance_path.to_string();
