@@ -15,6 +15,9 @@ pub fn write(report: &Report, out: &mut dyn Write) -> anyhow::Result<()> {
         groups.entry((f.resource_id(), f.rule.clone())).or_default().push(f);
     }
     let mut suite = TestSuite::new(format!("chartproof {} {}", report.command, report.subject));
+    for (id, class) in report.qos {
+        suite.add_property(quick_junit::Property::new(format!("qos {id}"), class.to_string()));
+    }
     for ((resource, rule), findings) in &groups {
         let text = findings
             .iter()

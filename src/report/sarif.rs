@@ -72,6 +72,7 @@ pub fn to_value(report: &Report) -> Value {
                 "rules": rules,
             }},
             "automationDetails": {"id": format!("chartproof/{}/{}", report.command, report.subject)},
+            "properties": {"qos": report.qos.iter().map(|(id, class)| (id.clone(), json!(class.to_string()))).collect::<serde_json::Map<_, _>>()},
             "results": results,
         }],
     })
@@ -99,5 +100,8 @@ mod tests {
         assert_eq!(run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "demo/templates/deployment.yaml");
         assert_eq!(run["results"][1]["level"], "warning");
         assert_eq!(run["results"][1]["ruleIndex"], 1);
+        let q = sample::qos();
+        let with_qos = Report { qos: &q, ..r };
+        assert_eq!(to_value(&with_qos)["runs"][0]["properties"]["qos"]["Deployment/prod/web"], "Burstable");
     }
 }

@@ -11,6 +11,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 use serde_json::Value;
 
 use super::{Severity, Sink};
+use crate::chart::values::pointer_to_dotted;
 use crate::manifest::{Manifest, Resource};
 
 const RULE: &str = "kubernetes-schema";
@@ -108,23 +109,6 @@ impl Definitions {
     }
 }
 
-/// `/spec/template/spec/containers/0/imagePullPolicyy` -> `spec.template.spec.containers[0].imagePullPolicyy`.
-fn dotted(pointer: &str) -> String {
-    let mut out = String::new();
-    for seg in pointer.split('/').skip(1) {
-        let seg = seg.replace("~1", "/").replace("~0", "~");
-        if seg.chars().all(|c| c.is_ascii_digit()) && !seg.is_empty() {
-            out.push_str(&format!("[{seg}]"));
-        } else {
-            if !out.is_empty() {
-                out.push('.');
-            }
-            out.push_str(&seg);
-        }
-    }
-    out
-}
-
 /// Validate one resource; returns (path, message) problems.
 fn validate(defs: &Definitions, minor: u32, r: &Resource) -> Vec<(Option<String>, String)> {
     let (group, version) = match r.api_version.rsplit_once('/') {
@@ -147,7 +131,7 @@ fn validate(defs: &Definitions, minor: u32, r: &Resource) -> Vec<(Option<String>
             }
             _ => e.to_string(),
         };
-        let path = if pointer.is_empty() { None } else { Some(dotted(&pointer)) };
+        let path = if pointer.is_empty() { None } else { Some(pointer_to_dotted(&pointer)) };
         if !problems.iter().any(|(p, m)| *p == path && *m == message) {
             problems.push((path, message));
         }
@@ -219,7 +203,7 @@ mod tests {
         assert_eq!(resolve_minor(Some("v1.30.4")), Ok(30));
         assert_eq!(resolve_minor(Some("1.10")), Ok(shipped_minors().next().unwrap()));
         assert!(resolve_minor(Some("latest")).is_err());
-        assert_eq!(dotted("/spec/template/spec/containers/0/imagePullPolicyy"), "spec.template.spec.containers[0].imagePullPolicyy");
+        assert_eq!(pointer_to_dotted("/spec/template/spec/containers/0/imagePullPolicyy"), "spec.template.spec.containers[0].imagePullPolicyy");
     }
 
     const DEPLOY: &str = "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\nspec:\n  selector: {matchLabels: {app: a}}\n  template:\n    metadata: {labels: {app: a}}\n    spec:\n      containers:\n      - name: app\n        image: x\n        imagePullPolicy: IfNotPresent\n        ports: [{containerPort: 80}]\n";
