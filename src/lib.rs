@@ -6,9 +6,11 @@
 //! → `manifest` (documents, typed workload views) → `rules` (invariants, catalog)
 //! → `report` (one file per output format), plus `diff` between two releases.
 
+pub mod audit;
 pub mod chart;
 pub mod commands;
 pub mod contract;
+pub mod diff;
 pub mod generate;
 pub mod manifest;
 pub mod render;

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use chartproof::commands;
 use chartproof::commands::common::{EXIT_UNUSABLE, exit};
@@ -27,6 +27,12 @@ enum Command {
     Validate(commands::validate::ValidateArgs),
     /// Property-test a chart: render generated values with helm, check, shrink, save cases
     Test(commands::test::TestArgs),
+    /// Show what upgrading a chart changes: values contract, cluster objects, rule findings
+    Diff(commands::diff::DiffArgs),
+    /// List values keys no template reads, undeclared keys and empty renders (static, no helm)
+    Audit(commands::audit::AuditArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions(commands::completions::CompletionsArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +43,9 @@ fn main() -> ExitCode {
         Command::Schema(args) => commands::schema::run(args),
         Command::Validate(args) => commands::validate::run(args),
         Command::Test(args) => commands::test::run(args),
+        Command::Diff(args) => commands::diff::run(args),
+        Command::Audit(args) => commands::audit::run(args),
+        Command::Completions(args) => commands::completions::run(args, Cli::command()),
     };
     match result {
         Ok(code) => code,

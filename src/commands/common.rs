@@ -102,3 +102,13 @@ impl TemplateArgs {
         req
     }
 }
+
+/// Write a report to stdout; a closed pipe (`| head`) is not an error.
+pub fn print_stdout(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}

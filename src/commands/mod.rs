@@ -4,6 +4,9 @@
 pub mod common;
 pub mod check;
 pub mod rules;
+pub mod diff;
 pub mod schema;
 pub mod validate;
 pub mod test;
+pub mod audit;
+pub mod completions;

@@ -48,10 +48,10 @@ pub fn compute(chart: &Chart, draft: Option<Draft>) -> Result<SchemaOutcome> {
         Some(text) => {
             let current: Value = serde_json::from_str(text).map_err(|e| anyhow::anyhow!("{}:{}:{}: not valid JSON: {e}", path.display(), e.line(), e.column()))?;
             compile(&current).with_context(|| format!("{} is not a usable JSON Schema; fix it before chartproof merges into it", path.display()))?;
-            if let (Some(d), Some(have)) = (draft, current.get("$schema").and_then(Value::as_str)) {
-                if have != d.uri() {
-                    notes.push(format!("note: {} declares $schema {have}; it is kept (hand-written content wins over --draft)", path.display()));
-                }
+            if let (Some(d), Some(have)) = (draft, current.get("$schema").and_then(Value::as_str))
+                && have != d.uri()
+            {
+                notes.push(format!("note: {} declares $schema {have}; it is kept (hand-written content wins over --draft)", path.display()));
             }
             let (merged, conflicts) = merge_schemas(&ExistingSchema { file: &path, text, schema: &current }, &inferred.schema, &chart.values);
             notes.extend(conflicts.iter().map(|c| format!("conflict: {c}")));

@@ -54,6 +54,9 @@ pub struct TestArgs {
     /// Replay only this saved case file
     #[arg(long, value_name = "CASE_FILE")]
     pub replay: Option<PathBuf>,
+    /// Rule configuration file (default: the chart's .chartproof.yaml, if any)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Output format
     #[arg(short = 'o', long = "output", value_enum, default_value_t = TestOutput::Human)]
     pub output: TestOutput,
@@ -122,6 +125,7 @@ pub fn run(args: TestArgs) -> Result<ExitCode> {
         replay_only: args.replay.clone(),
         progress: args.output == TestOutput::Human,
         stop,
+        rules: crate::rules::Config::for_chart(args.config.as_deref(), &chart.dir)?,
     };
     let report = runner::run(&chart, &cfg)?;
     let mut out = std::io::stdout().lock();

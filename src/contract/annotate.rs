@@ -287,7 +287,10 @@ fn null_type_named(v: Value) -> Value {
     }
 }
 
-fn apply_keywords(map: Map<String, Value>, line: usize, file: &Path, pointer: &str, ann: &mut Annotation, warnings: &mut Vec<ContractWarning>) {
+fn apply_keywords(mut map: Map<String, Value>, line: usize, file: &Path, pointer: &str, ann: &mut Annotation, warnings: &mut Vec<ContractWarning>) {
+    for r in strip_remote_refs(&mut map) {
+        warnings.push(warn(file, line, Some(pointer), &format!("remote $ref {r} is not followed (chartproof works offline; vendor it into $defs) (ignored)")));
+    }
     for (k, v) in map {
         if k == "required" {
             match v {
@@ -312,6 +315,31 @@ fn apply_keywords(map: Map<String, Value>, line: usize, file: &Path, pointer: &s
     }
 }
 
+/// Remove `$ref`s that point outside the document (`$k8s/…`, URLs); returns them.
+fn strip_remote_refs(map: &mut Map<String, Value>) -> Vec<String> {
+    let mut removed = Vec::new();
+    if let Some(Value::String(r)) = map.get("$ref")
+        && !r.starts_with('#')
+    {
+        removed.push(r.clone());
+        map.remove("$ref");
+    }
+    for v in map.values_mut() {
+        match v {
+            Value::Object(o) => removed.extend(strip_remote_refs(o)),
+            Value::Array(items) => {
+                for i in items {
+                    if let Value::Object(o) = i {
+                        removed.extend(strip_remote_refs(o));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    removed
+}
+
 /// bitnami `## @param path [modifiers] description`.
 fn bitnami_param(rest: &str, line: usize, file: &Path, warnings: &mut Vec<ContractWarning>) -> Option<(String, Annotation)> {
     let (path, mut text) = match rest.split_once(char::is_whitespace) {
@@ -323,32 +351,32 @@ fn bitnami_param(rest: &str, line: usize, file: &Path, warnings: &mut Vec<Contra
         return None;
     }
     let mut ann = Annotation { line, ..Default::default() };
-    if let Some(r) = text.strip_prefix('[') {
-        if let Some(end) = r.find(']') {
-            let mut types: Vec<Value> = Vec::new();
-            let mut nullable = false;
-            for m in r[..end].split(',').map(str::trim) {
-                match m {
-                    "array" | "object" | "string" | "integer" | "number" | "boolean" => types.push(Value::String(m.into())),
-                    "nullable" => nullable = true,
-                    m if m.starts_with("default:") => {}
-                    other => warnings.push(warn(file, line, Some(&dotted_to_pointer(path)), &format!("unknown @param modifier `{other}` (ignored)"))),
-                }
+    if let Some(r) = text.strip_prefix('[')
+        && let Some(end) = r.find(']')
+    {
+        let mut types: Vec<Value> = Vec::new();
+        let mut nullable = false;
+        for m in r[..end].split(',').map(str::trim) {
+            match m {
+                "array" | "object" | "string" | "integer" | "number" | "boolean" => types.push(Value::String(m.into())),
+                "nullable" => nullable = true,
+                m if m.starts_with("default:") => {}
+                other => warnings.push(warn(file, line, Some(&dotted_to_pointer(path)), &format!("unknown @param modifier `{other}` (ignored)"))),
             }
-            if nullable && !types.is_empty() {
-                types.push(Value::String("null".into()));
-            }
-            match types.len() {
-                0 => {}
-                1 => {
-                    ann.keywords.insert("type".into(), types.remove(0));
-                }
-                _ => {
-                    ann.keywords.insert("type".into(), Value::Array(types));
-                }
-            }
-            text = r[end + 1..].trim();
         }
+        if nullable && !types.is_empty() {
+            types.push(Value::String("null".into()));
+        }
+        match types.len() {
+            0 => {}
+            1 => {
+                ann.keywords.insert("type".into(), types.remove(0));
+            }
+            _ => {
+                ann.keywords.insert("type".into(), Value::Array(types));
+            }
+        }
+        text = r[end + 1..].trim();
     }
     if !text.is_empty() {
         ann.description = Some(text.to_string());

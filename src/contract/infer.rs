@@ -31,14 +31,14 @@ pub fn infer_schema(chart: &Chart, draft: Draft) -> InferredSchema {
 
 fn subchart_schema(chart: &Chart, draft: Draft) -> (Value, Vec<ContractWarning>) {
     let path = chart.schema_path();
-    if path.exists() {
-        if let Ok(mut shipped) = super::read_schema_file(&path) {
-            for sub in &chart.subcharts {
-                let (s, _) = subchart_schema(&sub.chart, draft);
-                nest_subchart_schema(&mut shipped, &sub.key, &s, sub.condition.as_deref());
-            }
-            return (shipped, Vec::new());
+    if path.exists()
+        && let Ok(mut shipped) = super::read_schema_file(&path)
+    {
+        for sub in &chart.subcharts {
+            let (s, _) = subchart_schema(&sub.chart, draft);
+            nest_subchart_schema(&mut shipped, &sub.key, &s, sub.condition.as_deref());
         }
+        return (shipped, Vec::new());
     }
     let inferred = infer_schema(chart, draft);
     (inferred.schema, inferred.warnings)
@@ -58,7 +58,23 @@ pub fn infer_values_schema(doc: &ValuesDoc, draft: Draft) -> InferredSchema {
         warnings.extend(annotations.warnings);
         let mut pointers: Vec<_> = annotations.by_pointer.into_iter().collect();
         pointers.sort_by(|a, b| a.0.cmp(&b.0));
-        for (pointer, ann) in pointers {
+        for (pointer, mut ann) in pointers {
+            // Keywords that are not valid JSON Schema (`type: strng`) would make the whole schema
+            // unusable: they are dropped with a warning instead.
+            if let Err(e) = jsonschema::draft7::meta::validate(&Value::Object(ann.keywords.clone())) {
+                warnings.push(ContractWarning {
+                    file: doc.file.clone(),
+                    line: ann.line,
+                    path: Some(pointer_to_dotted(&pointer)),
+                    message: format!("annotation is not valid JSON Schema ({e}); its keywords are ignored"),
+                });
+                ann.keywords.clear();
+            }
+            // An annotation that types the key answers its "weakly typed" warning.
+            if ["type", "items", "properties", "additionalProperties", "$ref", "enum", "const", "oneOf", "anyOf"].iter().any(|k| ann.keywords.contains_key(*k)) {
+                let dotted = pointer_to_dotted(&pointer);
+                warnings.retain(|w| !(w.path.as_deref() == Some(dotted.as_str()) && w.message.starts_with("weakly typed")));
+            }
             if !apply_annotation(&mut body, &doc.value, &pointer, &ann) {
                 warnings.push(ContractWarning {
                     file: doc.file.clone(),
@@ -89,10 +105,8 @@ fn infer_value(v: &Value, pointer: &str, doc: &ValuesDoc, warnings: &mut Vec<Con
         });
     };
     match v {
-        Value::Null => {
-            weak(warnings, "null default, type unknown");
-            json!({})
-        }
+        // Null defaults are reported by the contract lint (unless annotated with a type).
+        Value::Null => json!({}),
         Value::Bool(_) => json!({"type": "boolean"}),
         Value::Number(n) if n.is_f64() => json!({"type": "number"}),
         Value::Number(_) => json!({"type": "integer"}),
@@ -195,8 +209,8 @@ fn apply_annotation(schema: &mut Value, values: &Value, pointer: &str, ann: &Ann
     }
     for (k, v) in &ann.keywords {
         if k == "type" {
-            // A `$ref` or explicit type replaces the inferred structure's type only.
-            obj.insert(k.clone(), v.clone());
+            // An annotated type on a null default must still accept the default.
+            obj.insert(k.clone(), if values.pointer(pointer).is_some_and(Value::is_null) { with_null(v) } else { v.clone() });
         } else if k == "$ref" {
             obj.remove("type");
             obj.remove("properties");
@@ -225,6 +239,19 @@ fn apply_annotation(schema: &mut Value, values: &Value, pointer: &str, ann: &Ann
     true
 }
 
+/// A `type` that also accepts null.
+fn with_null(t: &Value) -> Value {
+    match t {
+        Value::String(s) if s != "null" => json!([s, "null"]),
+        Value::Array(a) if !a.iter().any(|x| x == "null") => {
+            let mut a = a.clone();
+            a.push(json!("null"));
+            Value::Array(a)
+        }
+        other => other.clone(),
+    }
+}
+
 /// Put a subchart's schema under `properties[key]` of a parent schema: its local `$ref`s are
 /// re-rooted, `global` is allowed (Helm copies globals in), the condition key is a boolean, and
 /// what the parent already says about the key wins.
@@ -242,10 +269,10 @@ pub fn nest_subchart_schema(parent: &mut Value, key: &str, sub: &Value, conditio
             p.entry("global").or_insert_with(|| json!({"type": "object"}));
             if let Some(cond) = condition {
                 for path in cond.split(',').map(str::trim) {
-                    if let Some(rest) = path.strip_prefix(&format!("{key}.")) {
-                        if !rest.contains('.') {
-                            p.entry(rest.to_string()).or_insert_with(|| json!({"type": "boolean"}));
-                        }
+                    if let Some(rest) = path.strip_prefix(&format!("{key}."))
+                        && !rest.contains('.')
+                    {
+                        p.entry(rest.to_string()).or_insert_with(|| json!({"type": "boolean"}));
                     }
                 }
             }
@@ -296,10 +323,10 @@ fn reroot_refs(v: &mut Value, prefix: &str) {
         Value::Object(o) => {
             for (k, child) in o.iter_mut() {
                 if k == "$ref" {
-                    if let Value::String(s) = child {
-                        if let Some(rest) = s.strip_prefix('#') {
-                            *s = format!("{prefix}{rest}");
-                        }
+                    if let Value::String(s) = child
+                        && let Some(rest) = s.strip_prefix('#')
+                    {
+                        *s = format!("{prefix}{rest}");
                     }
                 } else {
                     reroot_refs(child, prefix);
@@ -313,6 +340,18 @@ fn reroot_refs(v: &mut Value, prefix: &str) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_typing_annotation_answers_the_weakly_typed_warning() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("values.yaml");
+        std::fs::write(&file, "# @schema type:array;items:{type: object}\nrules: []\nopen: {}\n").unwrap();
+        let doc = crate::chart::ValuesDoc::load(&file).unwrap();
+        let inferred = super::infer_values_schema(&doc, super::Draft::Draft7);
+        let weak: Vec<_> = inferred.warnings.iter().filter(|w| w.message.starts_with("weakly typed")).filter_map(|w| w.path.clone()).collect();
+        assert_eq!(weak, vec!["open".to_string()]);
+        assert_eq!(inferred.schema["properties"]["rules"]["items"]["type"], "object");
+    }
+
     use super::*;
     use std::path::Path;
 
@@ -350,7 +389,7 @@ mod tests {
         assert_eq!(p["hosts"], json!({"type": "array"}));
         assert_eq!(p["tag"], json!({}));
         let weak: Vec<_> = r.warnings.iter().map(|w| (w.path.clone().unwrap(), w.line)).collect();
-        assert_eq!(weak, vec![("labels".to_string(), 7), ("hosts".to_string(), 8), ("tag".to_string(), 9)]);
+        assert_eq!(weak, vec![("labels".to_string(), 7), ("hosts".to_string(), 8)]);
     }
 
     #[test]
@@ -359,10 +398,19 @@ mod tests {
         let s = &r.schema;
         assert_eq!(s["properties"]["replicas"], json!({"type": "integer", "description": "how many", "minimum": 1}));
         assert_eq!(s["required"], json!(["replicas"]));
-        assert_eq!(s["properties"]["tag"]["type"], json!("string"));
+        assert_eq!(s["properties"]["tag"]["type"], json!(["string", "null"]), "a typed null default still accepts its default");
         assert_eq!(s["properties"]["mode"]["enum"], json!(["a", "b"]));
         assert!(jsonschema::draft7::is_valid(s, &json!({"replicas": 2, "tag": "v", "mode": "a"})));
         assert!(!jsonschema::draft7::is_valid(s, &json!({"replicas": 0, "mode": "a"})));
+    }
+
+    #[test]
+    fn invalid_annotation_keywords_are_dropped_with_a_warning() {
+        let r = infer_text("replicas: 2\n# @schema type:strng\n# -- pods\nport: 1\n");
+        assert_eq!(r.schema["properties"]["port"], json!({"type": "integer", "description": "pods"}));
+        assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+        assert_eq!(r.warnings[0].line, 2);
+        assert!(r.warnings[0].message.contains("not valid JSON Schema"), "{}", r.warnings[0]);
     }
 
     #[test]

@@ -109,11 +109,8 @@ impl Ctx<'_> {
                     }
                 }
                 "type" => match obj.get("type") {
-                    Some(declared) => {
-                        if !type_accepts(declared, v) {
-                            self.conflict(declared.clone(), v, schema_ptr, value_ptr);
-                        }
-                    }
+                    Some(declared) if !type_accepts(declared, v) => self.conflict(declared.clone(), v, schema_ptr, value_ptr),
+                    Some(_) => {}
                     None if !opaque && !obj.contains_key("enum") && !obj.contains_key("const") => {
                         obj.insert("type".into(), v.clone());
                     }
@@ -130,7 +127,7 @@ impl Ctx<'_> {
                     }
                 }
                 _ => {
-                    if !obj.contains_key(k) && !(opaque && k != "description") {
+                    if !obj.contains_key(k) && (!opaque || k == "description") {
                         obj.insert(k.clone(), v.clone());
                     }
                 }

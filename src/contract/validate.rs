@@ -180,10 +180,10 @@ fn locate(pointer: &str, sources: &Sources) -> ValueLocation {
     let mut defaults: Vec<_> = sources.defaults.iter().collect();
     defaults.sort_by_key(|(prefix, _)| prefix.len());
     for (prefix, doc) in defaults {
-        if let Some(rel) = pointer.strip_prefix(prefix.as_str()) {
-            if rel.is_empty() || rel.starts_with('/') {
-                candidates.push((doc, rel.to_string()));
-            }
+        if let Some(rel) = pointer.strip_prefix(prefix.as_str())
+            && (rel.is_empty() || rel.starts_with('/'))
+        {
+            candidates.push((doc, rel.to_string()));
         }
     }
     for (doc, p) in &candidates {

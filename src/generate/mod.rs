@@ -1,9 +1,9 @@
 //! Property-based testing of a chart: value sets generated from the contract (`strategies`,
 //! ordered by `plan`), expressed as overrides of the defaults (`overrides`), rendered and checked
 //! in parallel (`runner`), failures reduced to minimal overrides (`shrink`) and saved as
-//! replayable regression cases (`cases`). `oracle` is what a run asks of the contract and rules.
+//! replayable regression cases (`cases`). The contract decides which sets are allowed; the rules
+//! engine judges each render.
 
-pub mod oracle;
 pub mod overrides;
 pub mod plan;
 pub mod strategies;

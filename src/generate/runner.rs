@@ -16,15 +16,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::cases::{self, ExpectedFailure, SavedCase};
-use super::oracle::{self, Contract};
-use super::overrides::{Change, apply_changes, changes_between, changes_of_override, override_of, value_hash};
+use super::overrides::{Change, apply_changes, changes_between, changes_of_override, override_between, override_of, value_hash};
 use super::plan::{PlanInput, PlannedCase, plan};
 use super::shrink::shrink;
 use crate::chart::Chart;
+use crate::contract::Contract;
 use crate::manifest::Manifest;
 use crate::render::cache::RenderCache;
 use crate::render::{Helm, RenderFailure, RenderRequest, Rendered, shell_quote};
-use crate::rules::{Finding, Severity};
+use crate::rules::{self, Finding, Severity};
 
 /// Which slice of the plan this process runs (`--shard K/N`, K from 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +74,8 @@ pub struct RunConfig {
     pub progress: bool,
     /// Set by Ctrl-C.
     pub stop: Arc<AtomicBool>,
+    /// Rule configuration (enabled rules, severities, options).
+    pub rules: rules::Config,
 }
 
 /// One distinct failure of the run.
@@ -192,8 +194,8 @@ impl Evaluator<'_> {
     /// The failing findings (error severity) of a render, sorted.
     fn verdict(&self, rendered: &Result<Rendered, RenderFailure>) -> Vec<Finding> {
         let mut findings = match rendered {
-            Ok(r) => oracle::check_manifest(&Manifest::parse(&r.manifest)),
-            Err(f) => vec![oracle::render_error_finding(f, &self.chart_name)],
+            Ok(r) => rules::check_manifest(&Manifest::parse(&r.manifest), &self.cfg.rules).findings,
+            Err(f) => vec![rules::render_error_finding(f, &self.chart_name)],
         };
         findings.retain(|f| f.severity == Severity::Error);
         findings.sort_by(|a, b| (key_of(a), &a.message).cmp(&(key_of(b), &b.message)));
@@ -258,7 +260,10 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
     let started = Instant::now();
     let contract = Contract::for_chart(chart)?;
     let chart_name = chart.meta.name.clone();
-    if !contract.is_valid(&cfg.base) {
+    // The contract judges user values coalesced over the chart defaults, as helm does: give it
+    // the override that turns the defaults into the merged set (nulls for deleted keys).
+    let is_valid = |merged: &Value| contract.is_valid(&override_between(&chart.values.value, merged));
+    if !is_valid(&cfg.base) {
         bail!(
             "{}: the {} do not satisfy the chart's values contract; fix them before generating cases",
             chart.source.display(),
@@ -313,7 +318,7 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
     for loaded in &saved {
         coverage.replayed_cases += 1;
         let changes = changes_of_override(&cfg.base, &loaded.case.values);
-        if !contract.is_valid(&apply_changes(&cfg.base, &changes)) {
+        if !is_valid(&apply_changes(&cfg.base, &changes)) {
             continue; // the contract now forbids these values: the case passes.
         }
         let expect = &loaded.case.expect;
@@ -341,8 +346,7 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
     }
 
     // The plan, and this shard's part of it.
-    let is_valid = |v: &Value| contract.is_valid(v);
-    let referenced = oracle::referenced_paths(chart);
+    let referenced = referenced_paths(chart);
     let the_plan = plan(&PlanInput { base: &cfg.base, schema: &contract.schema, is_valid: &is_valid, seed: cfg.seed, cases: cfg.cases, referenced: referenced.as_ref() });
     coverage.cases_planned = the_plan.cases.len();
     coverage.candidates_generated = the_plan.generated;
@@ -450,7 +454,7 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
                                 return Ok(None);
                             }
                             let merged = apply_changes(&cfg.base, changes);
-                            if !contract.is_valid(&merged) {
+                            if !is_valid(&merged) {
                                 return Ok(Some(false));
                             }
                             let normalized = changes_between(&cfg.base, &merged);
@@ -528,6 +532,12 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
         });
     }
     Ok(finish(&ev, chart_name, cfg, coverage, failures, cases_run))
+}
+
+/// Values paths the chart's templates read (dotted), when known: keys outside them need not vary.
+/// From the audit's static template reader; None (every key varies) when it cannot tell.
+fn referenced_paths(chart: &Chart) -> Option<BTreeSet<String>> {
+    crate::audit::referenced_paths(chart).ok()?.dotted_paths()
 }
 
 fn finish(ev: &Evaluator, chart: String, cfg: &RunConfig, mut coverage: Coverage, failures: Vec<TestFailure>, cases_run: usize) -> TestReport {

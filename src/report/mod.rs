@@ -2,6 +2,9 @@
 //! findings plus metadata — so any command (`check`, `test`) can print its findings as human
 //! text, JSON, JUnit, SARIF 2.1.0 or GitHub annotations.
 
+pub mod diff_human;
+pub mod diff_json;
+pub mod diff_markdown;
 pub mod github;
 pub mod human;
 pub mod json;
@@ -64,6 +67,17 @@ pub fn write(format: Format, report: &Report, color: bool, out: &mut dyn Write) 
         Format::Github => github::write(report, out)?,
     }
     Ok(())
+}
+
+/// A JSON value shortened for one line of text (strings quoted, long values cut with `…`).
+pub fn short_value(v: &serde_json::Value, max: usize) -> String {
+    let s = v.to_string();
+    if s.chars().count() <= max {
+        s
+    } else {
+        let cut: String = s.chars().take(max.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
 }
 
 #[cfg(test)]

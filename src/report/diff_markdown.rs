@@ -1,0 +1,165 @@
+//! `chartproof diff --output markdown`: a pull-request comment — verdict first, then tables of
+//! contract changes, changed resources (field changes and the text diff folded in `<details>`),
+//! and the rule delta.
+
+use std::fmt::Write;
+
+use crate::diff::fields::FieldChangeKind;
+use crate::diff::{DiffReport, ResourceChange, SideInfo};
+use crate::rules::Finding;
+
+use super::short_value;
+
+/// Make text safe inside a table cell.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn code(s: &str) -> String {
+    format!("`{}`", cell(s).replace('`', "'"))
+}
+
+fn side(s: &SideInfo) -> String {
+    let mut t = format!("{} {}", s.chart, s.version.as_deref().unwrap_or(""));
+    if !s.values.is_empty() {
+        t.push_str(&format!(" ({})", s.values.join(", ")));
+    }
+    code(t.trim())
+}
+
+pub fn render(report: &DiffReport) -> String {
+    let mut out = String::new();
+    let s = &report.summary;
+    let _ = writeln!(out, "## chartproof diff: {} → {}\n", side(&report.old), side(&report.new));
+    if s.failed {
+        let _ = writeln!(out, "**Breaking:** {}.\n", report.failure_reasons().join(", "));
+    } else {
+        let _ = writeln!(out, "**No breaking change and no new error finding.**\n");
+    }
+    if s.unknown_contract > 0 {
+        let _ = writeln!(out, "{} contract change(s) could not be classified: review them by hand.\n", s.unknown_contract);
+    }
+    if report.compared.contract {
+        let _ = writeln!(out, "### Values contract\n");
+        let c = &report.contract;
+        if c.is_empty() {
+            let _ = writeln!(out, "No changes.\n");
+        } else {
+            let _ = writeln!(out, "| verdict | key | change |\n|---|---|---|");
+            for (tag, list) in [("**breaking**", &c.breaking), ("unknown", &c.unknown), ("compatible", &c.compatible)] {
+                for ch in list {
+                    let _ = writeln!(out, "| {tag} | {} | {} |", code(&ch.path), cell(&ch.reason));
+                }
+            }
+            out.push('\n');
+        }
+    }
+    if report.compared.manifests {
+        resources(&mut out, report);
+        findings(&mut out, report);
+    }
+    out
+}
+
+fn resources(out: &mut String, report: &DiffReport) {
+    let s = &report.summary;
+    let _ = writeln!(out, "### Resources\n\n{} modified, {} added, {} removed, {} unchanged.\n", s.modified, s.added, s.removed, report.unchanged_resources);
+    if let Some(f) = &report.new_render_failure {
+        let _ = writeln!(out, "**The new version does not render with these values:** {}\n", cell(f));
+    }
+    if !report.resources.is_empty() {
+        let _ = writeln!(out, "| change | resource | notes |\n|---|---|---|");
+        for r in &report.resources {
+            let change = match r.change {
+                ResourceChange::Added => "added",
+                ResourceChange::Removed => "removed",
+                ResourceChange::Modified => "modified",
+            };
+            let mut notes = Vec::new();
+            if r.breaking {
+                notes.push("**breaking: immutable field**".to_string());
+            }
+            if !r.fields.is_empty() {
+                notes.push(format!("{} field(s)", r.fields.len()));
+            }
+            if let Some(h) = &r.rename_hint {
+                notes.push(cell(h));
+            }
+            let _ = writeln!(out, "| {change} | {} | {} |", code(&r.display_id()), notes.join("; "));
+        }
+        out.push('\n');
+    }
+    for r in report.resources.iter().filter(|r| r.change == ResourceChange::Modified) {
+        let _ = writeln!(out, "<details><summary>{}</summary>\n", html_escape(&r.display_id()));
+        let _ = writeln!(out, "| field | change |\n|---|---|");
+        for f in &r.fields {
+            let v = |x: &Option<serde_json::Value>| x.as_ref().map(|v| code(&short_value(v, 60))).unwrap_or_default();
+            let mut what = match (f.redacted, f.change) {
+                (true, k) => format!("{} (secret, redacted)", format!("{k:?}").to_lowercase()),
+                (false, FieldChangeKind::Added) => format!("added {}", v(&f.new)),
+                (false, FieldChangeKind::Removed) => format!("removed (was {})", v(&f.old)),
+                (false, FieldChangeKind::Changed) => format!("{} → {}", v(&f.old), v(&f.new)),
+            };
+            if let Some(why) = &f.immutable {
+                what.push_str(&format!(" — **breaking:** {}", cell(why)));
+            }
+            let _ = writeln!(out, "| {} | {what} |", code(&f.path));
+        }
+        if let Some(t) = &r.text_diff {
+            let _ = writeln!(out, "\n```diff\n{}```", t.replace("```", "'''"));
+        }
+        let _ = writeln!(out, "\n</details>\n");
+    }
+    if !report.ignored.is_empty() {
+        let per: Vec<String> = report.ignored.iter().map(|i| format!("{} ×{}", code(&i.pattern), i.count)).collect();
+        let _ = writeln!(out, "Ignored: {}.\n", per.join(", "));
+    }
+    if !report.volatile.is_empty() {
+        let per: Vec<String> = report.volatile.iter().map(|v| format!("{} {} ({})", v.kind, code(&v.name), v.paths.iter().map(|p| code(p)).collect::<Vec<_>>().join(", "))).collect();
+        let _ = writeln!(out, "Volatile (differ between two renders of the same input, not compared): {}.\n", per.join("; "));
+    }
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+fn findings(out: &mut String, report: &DiffReport) {
+    let f = &report.findings;
+    let _ = writeln!(out, "### Rule findings\n");
+    if !f.checked {
+        let _ = writeln!(out, "Not checked (the new version did not render).\n");
+        return;
+    }
+    if f.introduced.is_empty() && f.resolved.is_empty() {
+        let _ = writeln!(out, "None introduced, none resolved.\n");
+        return;
+    }
+    let _ = writeln!(out, "| | severity | rule | resource | message |\n|---|---|---|---|---|");
+    let row = |out: &mut String, tag: &str, x: &Finding| {
+        let id = format!("{} {}{}", x.kind, x.namespace.as_deref().map(|n| format!("{n}/")).unwrap_or_default(), x.name);
+        let _ = writeln!(out, "| {tag} | {} | {} | {} | {} |", x.severity, code(&x.rule), code(&id), cell(&x.message));
+    };
+    for x in &f.introduced {
+        row(out, "introduced", x);
+    }
+    for x in &f.resolved {
+        row(out, "resolved", x);
+    }
+    out.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn pull_request_comment() {
+        let md = super::render(&crate::diff::sample_report());
+        assert!(md.starts_with("## chartproof diff: `web 1` → `web 2`\n"), "{md}");
+        assert!(md.contains("**Breaking:** 1 breaking contract change(s), 1 immutable field change(s), 1 new error finding(s)."), "{md}");
+        assert!(md.contains("| **breaking** | `a` | key removed"), "{md}");
+        assert!(md.contains("| added | `ConfigMap a\\|b` |"), "table cells escape pipes: {md}");
+        assert!(md.contains("<details><summary>Deployment web</summary>") && md.contains("```diff\n"), "{md}");
+        assert!(md.contains("| introduced | error | `run-as-non-root` | `Deployment web` | runs as root |"), "{md}");
+        assert!(!md.contains("new-pass"));
+    }
+}

@@ -1,0 +1,214 @@
+//! `chartproof schema` and `chartproof validate` run as a user runs them: output, files written,
+//! exit codes (0 ok, 1 failed check, 2 unusable input) and error locations.
+
+mod common;
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::{Value, json};
+
+fn chartproof() -> Command {
+    Command::cargo_bin("chartproof").unwrap()
+}
+
+const VALUES: &str = "\
+# -- Number of pods
+replicaCount: 1
+image:
+  repository: nginx
+  # -- (string) tag to pull
+  tag:
+# @schema enum:[ClusterIP, NodePort];colour:red
+serviceType: ClusterIP
+labels: {}
+";
+
+fn fixture(values: &str) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    common::write_files(tmp.path(), &[("Chart.yaml", "apiVersion: v2\nname: demo\nversion: 1.0.0\n"), ("values.yaml", values)]);
+    tmp
+}
+
+#[test]
+fn schema_prints_an_inferred_draft7_schema_with_annotation_warnings() {
+    let chart = fixture(VALUES);
+    let out = chartproof().arg("schema").arg(chart.path()).assert().success();
+    let out = out.get_output();
+    let schema: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(schema["$schema"], json!("http://json-schema.org/draft-07/schema#"));
+    assert_eq!(schema["properties"]["replicaCount"], json!({"type": "integer", "description": "Number of pods"}));
+    assert_eq!(schema["properties"]["image"]["properties"]["tag"]["type"], json!(["string", "null"]));
+    assert_eq!(schema["properties"]["serviceType"]["enum"], json!(["ClusterIP", "NodePort"]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("values.yaml:7: serviceType: unknown @schema key `colour`"), "{stderr}");
+    assert!(stderr.contains("values.yaml:9: labels: weakly typed: empty map"), "{stderr}");
+
+    let out = chartproof().args(["schema", "--draft", "2020-12"]).arg(chart.path()).assert().success();
+    let schema: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(schema["$schema"], json!("https://json-schema.org/draft/2020-12/schema"));
+}
+
+#[test]
+fn write_then_check_then_stale_then_missing() {
+    let chart = fixture(VALUES);
+    let schema_file = chart.path().join("values.schema.json");
+    chartproof().args(["schema", "--check"]).arg(chart.path()).assert().code(1).stdout(predicate::str::contains("+++ b/")).stderr(predicate::str::contains("is missing"));
+    chartproof().args(["schema", "--write"]).arg(chart.path()).assert().success().stderr(predicate::str::contains("wrote"));
+    assert!(schema_file.exists());
+    chartproof().args(["schema", "--check"]).arg(chart.path()).assert().success().stderr(predicate::str::contains("up to date"));
+    std::fs::write(chart.path().join("values.yaml"), format!("{VALUES}newKey: true\n")).unwrap();
+    chartproof()
+        .args(["schema", "--check"])
+        .arg(chart.path())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("+    \"newKey\": {").and(predicate::str::contains("@@")))
+        .stderr(predicate::str::contains("is stale"));
+}
+
+#[test]
+fn write_keeps_hand_written_constraints_and_reports_conflicts() {
+    let chart = fixture("replicaCount: 1\nport: \"80\"\nimage:\n  tag: v1\n");
+    let hand = r#"{
+  "$schema": "http://json-schema.org/draft-07/schema#",
+  "type": "object",
+  "required": ["image"],
+  "properties": {
+    "replicaCount": {"type": "integer", "minimum": 1, "description": "hand-written"},
+    "port": {
+      "type": "integer"
+    },
+    "image": {"type": "object", "additionalProperties": false, "properties": {"tag": {"type": "string", "pattern": "^v"}}}
+  }
+}
+"#;
+    let schema_file = chart.path().join("values.schema.json");
+    std::fs::write(&schema_file, hand).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&schema_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    chartproof()
+        .args(["schema", "--write"])
+        .arg(chart.path())
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("conflict: port: schema says \"integer\" at").and(predicate::str::contains("values.schema.json:8")).and(predicate::str::contains("values.yaml:2:1")));
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&schema_file).unwrap()).unwrap();
+    assert_eq!(written["properties"]["replicaCount"], json!({"type": "integer", "minimum": 1, "description": "hand-written"}));
+    assert_eq!(written["properties"]["image"]["properties"]["tag"], json!({"type": "string", "pattern": "^v"}));
+    assert_eq!(written["properties"]["image"]["additionalProperties"], json!(false));
+    assert_eq!(written["required"], json!(["image"]));
+    assert_eq!(written["properties"]["port"]["type"], json!("integer"), "the hand-written type wins");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&schema_file).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    chartproof().args(["schema", "--check"]).arg(chart.path()).assert().success();
+}
+
+#[test]
+fn validate_lists_every_error_with_its_location() {
+    let chart = fixture(VALUES);
+    let user = chart.path().join("mine.yaml");
+    std::fs::write(&user, "image:\n  tag: 5\nserviceType: LoadBalancer\n").unwrap();
+    let out = chartproof().arg("validate").arg(chart.path()).arg("-f").arg(&user).args(["--set", "replicaCount=many"]).assert().code(1);
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(stdout.starts_with("invalid: 3 error(s) against the contract inferred from values.yaml"), "{stdout}");
+    assert!(stdout.contains("mine.yaml:2:3: image.tag: expected string or null, got integer 5") || stdout.contains("mine.yaml:2:3: image.tag: expected null or string, got integer 5"), "{stdout}");
+    assert!(stdout.contains("mine.yaml:3:1: serviceType: expected one of [\"ClusterIP\",\"NodePort\"], got string \"LoadBalancer\""), "{stdout}");
+    assert!(stdout.contains("--set replicaCount=many: replicaCount: expected integer, got string \"many\""), "{stdout}");
+
+    let out = chartproof().arg("validate").arg(chart.path()).args(["--set", "replicaCount=many", "-o", "json"]).assert().code(1);
+    let report: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(report["valid"], json!(false));
+    assert_eq!(report["contract"], json!("inferred"));
+    assert_eq!(report["errors"][0]["pointer"], json!("/replicaCount"));
+    assert_eq!(report["errors"][0]["location"], json!({"kind": "set", "argument": "replicaCount=many"}));
+    let report_schema: Value = serde_json::from_str(&std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/validate-report.schema.json")).unwrap()).unwrap();
+    assert!(jsonschema::is_valid(&report_schema, &report), "the report matches schemas/validate-report.schema.json");
+
+    chartproof().arg("validate").arg(chart.path()).args(["--set", "replicaCount=3"]).assert().success().stdout(predicate::str::starts_with("ok: values satisfy"));
+}
+
+#[test]
+fn bad_input_is_a_clear_error_with_exit_2() {
+    chartproof().args(["validate", "/nonexistent/chart"]).assert().code(2).stderr(predicate::str::contains("chart not found: /nonexistent/chart"));
+    chartproof().args(["schema", "/nonexistent/chart"]).assert().code(2).stderr(predicate::str::contains("chart not found"));
+
+    let chart = fixture(VALUES);
+    chartproof().arg("validate").arg(chart.path()).args(["-f", "/nonexistent/values.yaml"]).assert().code(2).stderr(predicate::str::contains("cannot read values file /nonexistent/values.yaml"));
+    let broken = chart.path().join("broken.yaml");
+    std::fs::write(&broken, "a: 1\nb: [1, 2\nc: 3\n").unwrap();
+    chartproof().arg("validate").arg(chart.path()).arg("-f").arg(&broken).assert().code(2).stderr(predicate::str::is_match(r"broken\.yaml:\d+:\d+: invalid YAML").unwrap());
+    chartproof().arg("validate").arg(chart.path()).args(["--set", "novalue"]).assert().code(2).stderr(predicate::str::contains("--set 'novalue'"));
+
+    let bad_values = fixture("a: 1\n  b: 2\n");
+    chartproof().arg("schema").arg(bad_values.path()).assert().code(2).stderr(predicate::str::is_match(r"values\.yaml:2:\d+: invalid YAML").unwrap());
+
+    let bad_schema = fixture("a: 1\n");
+    std::fs::write(bad_schema.path().join("values.schema.json"), r#"{"type": "object", "properties": {"a": {"type": "integr"}}}"#).unwrap();
+    for cmd in ["validate", "schema"] {
+        chartproof().arg(cmd).arg(bad_schema.path()).assert().code(2).stderr(predicate::str::contains("values.schema.json is not a usable JSON Schema"));
+    }
+    std::fs::write(bad_schema.path().join("values.schema.json"), "{\"type\": \"object\",\n  \"properties\": }\n").unwrap();
+    chartproof().arg("validate").arg(bad_schema.path()).assert().code(2).stderr(predicate::str::contains("values.schema.json:2:").and(predicate::str::contains("not valid JSON")));
+    // Nothing was lost: --write refuses to touch an unusable schema.
+    chartproof().args(["schema", "--write"]).arg(bad_schema.path()).assert().code(2);
+    assert_eq!(std::fs::read_to_string(bad_schema.path().join("values.schema.json")).unwrap(), "{\"type\": \"object\",\n  \"properties\": }\n");
+}
+
+#[test]
+fn subchart_errors_name_the_subchart_and_the_parent_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    common::write_files(tmp.path(), &[
+        ("Chart.yaml", "apiVersion: v2\nname: parent\nversion: 1.0.0\ndependencies:\n- name: child\n  version: 0.1.0\n  alias: kid\n  condition: kid.enabled\n"),
+        ("values.yaml", "kid:\n  enabled: true\n"),
+        ("charts/child/Chart.yaml", "apiVersion: v2\nname: child\nversion: 0.1.0\n"),
+        ("charts/child/values.yaml", "port: 80\n"),
+        ("charts/child/values.schema.json", r#"{"type": "object", "properties": {"port": {"type": "integer"}}}"#),
+    ]);
+    let out = chartproof().arg("validate").arg(tmp.path()).args(["--set", "kid.port=http"]).assert().code(1);
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(stdout.contains("--set kid.port=http: kid.port: expected integer, got string \"http\" [subchart kid]"), "{stdout}");
+    let out = chartproof().arg("schema").arg(tmp.path()).assert().success();
+    let schema: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(schema["properties"]["kid"]["properties"]["port"]["type"], json!("integer"));
+    assert_eq!(schema["properties"]["kid"]["properties"]["enabled"]["type"], json!("boolean"));
+    assert_eq!(schema["properties"]["kid"]["properties"]["global"]["type"], json!("object"));
+}
+
+#[test]
+fn packaged_charts_are_read_but_not_written() {
+    let chart = fixture(VALUES);
+    let tgz_dir = tempfile::tempdir().unwrap();
+    let tgz = tgz_dir.path().join("demo-1.0.0.tgz");
+    let file = std::fs::File::create(&tgz).unwrap();
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(file, flate2::Compression::default()));
+    builder.append_dir_all("demo", chart.path()).unwrap();
+    builder.into_inner().unwrap().finish().unwrap();
+    chartproof().arg("schema").arg(&tgz).assert().success().stdout(predicate::str::contains("\"replicaCount\""));
+    chartproof().arg("validate").arg(&tgz).args(["--set", "replicaCount=x"]).assert().code(1);
+    chartproof().args(["schema", "--write"]).arg(&tgz).assert().code(2).stderr(predicate::str::contains("packaged chart"));
+}
+
+#[test]
+fn corpus_charts_validate_at_their_defaults_and_loki_with_its_ci_values() {
+    for chart in common::corpus_charts() {
+        chartproof().arg("validate").arg(&chart).assert().success();
+    }
+    let loki = common::corpus("loki");
+    chartproof().arg("validate").arg(&loki).arg("-f").arg(loki.join("ci/default-values.yaml")).assert().success();
+}
+
+#[test]
+fn go_service_ships_the_schema_chartproof_generates() {
+    let chart = Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/go-service");
+    chartproof().args(["schema", "--check"]).arg(&chart).assert().success().stderr(predicate::str::contains("is up to date"));
+    chartproof().arg("validate").arg(&chart).assert().success();
+    chartproof().arg("validate").arg(&chart).args(["--set", "replicaCount=0"]).assert().code(1).stdout(predicate::str::contains("--set replicaCount=0: replicaCount: expected >= 1"));
+}

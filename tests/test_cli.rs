@@ -1,0 +1,202 @@
+//! `chartproof test` end to end with real helm (every helm in CHARTPROOF_TEST_HELMS): latent
+//! defects found, shrunk, saved and replayed; a guarded chart passing; determinism; sharding;
+//! charts that need base values.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::{Value, json};
+
+fn chartproof_test(helm: &Path, chart: &Path, extra: &[&str]) -> (i32, Value, String) {
+    let out = Command::cargo_bin("chartproof")
+        .unwrap()
+        .arg("test")
+        .arg(chart)
+        .args(["--helm", helm.to_str().unwrap(), "-o", "json"])
+        .args(extra)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let report = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+    (out.status.code().unwrap_or(-1), report, stderr)
+}
+
+/// Every file of a chart except its cases/ folder, with contents.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(root).unwrap().to_path_buf();
+            if rel == Path::new("cases") {
+                continue;
+            }
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+fn failures(report: &Value) -> Vec<Value> {
+    report["failures"].as_array().cloned().unwrap_or_default()
+}
+
+fn find<'a>(fs: &'a [Value], rule: &str, template_suffix: Option<&str>) -> Option<&'a Value> {
+    fs.iter().find(|f| f["rule"] == rule && template_suffix.is_none_or(|t| f["template"].as_str().is_some_and(|s| s.ends_with(t))))
+}
+
+#[test]
+fn latent_defects_are_found_shrunk_saved_replayed_and_fixed() {
+    for (i, helm) in common::helms().iter().enumerate() {
+        let tmp = common::copy_chart(&common::chart("fixtures/latent-defects"));
+        let chart = tmp.path().to_path_buf();
+        let before = snapshot(&chart);
+        // The full 300-case acceptance run with the first helm; fewer cases (still past every
+        // one-key change) with the others to keep the suite fast.
+        let cases = if i == 0 { "300" } else { "70" };
+        let (code, report, stderr) = chartproof_test(helm, &chart, &["--cases", cases, "--seed", "7"]);
+        assert_eq!(code, 1, "{}: {stderr}", helm.display());
+        assert_eq!(report["cases_run"], json!(cases.parse::<u64>().unwrap()));
+        let fs = failures(&report);
+        let expect = [
+            ("selector-mismatch", None, json!({"canary": true})),
+            ("probe-readiness", None, json!({"readinessProbe": {"enabled": false}})),
+            ("render-error", Some("templates/deployment.yaml"), json!({"hosts": []})),
+        ];
+        for (rule, template, values) in expect {
+            let f = find(&fs, rule, template).unwrap_or_else(|| panic!("{}: no {rule} in {fs:#?}", helm.display()));
+            assert_eq!(f["values"], values, "{rule} shrunk to the responsible key");
+            assert_eq!(f["status"], "new");
+        }
+        let greeting = find(&fs, "render-error", Some("templates/configmap.yaml")).expect("unquoted string found");
+        assert_eq!(greeting["values"].as_object().unwrap().keys().collect::<Vec<_>>(), ["greeting"]);
+        let resources = find(&fs, "resources-requests", None).expect("empty resources found");
+        assert_eq!(resources["values"]["resources"]["requests"], Value::Null);
+        assert_eq!(resources["values"].as_object().unwrap().keys().collect::<Vec<_>>(), ["resources"]);
+        for f in &fs {
+            assert_eq!(f["values"].as_object().unwrap().len(), 1, "one key per failure: {f}");
+            assert!(f["replay"].as_str().unwrap().contains("--replay"), "{f}");
+        }
+        // Each saved as a case; nothing else in the chart changed.
+        let saved: Vec<PathBuf> = std::fs::read_dir(chart.join("cases")).unwrap().map(|e| e.unwrap().path()).collect();
+        assert_eq!(saved.len(), fs.len());
+        assert_eq!(snapshot(&chart), before, "chart modified outside cases/");
+
+        // Replaying reproduces each failure.
+        let (code, replayed, _) = chartproof_test(helm, &chart, &["--cases", "1"]);
+        assert_eq!(code, 1);
+        assert_eq!(replayed["coverage"]["replayed_cases"], json!(fs.len()));
+        assert_eq!(replayed["coverage"]["replayed_still_failing"], json!(fs.len()));
+        assert!(failures(&replayed).iter().all(|f| f["status"] == "saved-case"));
+        let one = saved.iter().find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("probe-readiness")).unwrap();
+        let (code, single, _) = chartproof_test(helm, &chart, &["--replay", one.to_str().unwrap()]);
+        assert_eq!((code, failures(&single).len()), (1, 1));
+
+        // Fixing the chart makes the replay pass.
+        let fix = |file: &str, from: &str, to: &str| {
+            let p = chart.join("templates").join(file);
+            let text = std::fs::read_to_string(&p).unwrap();
+            assert!(text.contains(from), "{file} lacks {from:?}");
+            std::fs::write(&p, text.replace(from, to)).unwrap();
+        };
+        fix("deployment.yaml", "app.kubernetes.io/name: {{ .Chart.Name }}-canary", "app.kubernetes.io/name: {{ .Chart.Name }}\n        track: canary");
+        fix("deployment.yaml", "{{- if .Values.readinessProbe.enabled }}", "{{- if true }}");
+        fix("deployment.yaml", "{{ index .Values.hosts 0 | quote }}", "{{ first .Values.hosts | default \"\" | quote }}");
+        fix("deployment.yaml", "{{- with .Values.resources }}", "{{- with mergeOverwrite (dict \"requests\" (dict \"cpu\" \"100m\" \"memory\" \"128Mi\") \"limits\" (dict \"memory\" \"128Mi\")) .Values.resources }}");
+        fix("configmap.yaml", "greeting: {{ .Values.greeting }}", "greeting: {{ .Values.greeting | quote }}");
+        let (code, fixed, stderr) = chartproof_test(helm, &chart, &["--cases", "1"]);
+        assert_eq!(code, 0, "{stderr}\n{fixed:#}");
+        assert_eq!(fixed["coverage"]["replayed_cases"], json!(fs.len()));
+        assert_eq!(fixed["coverage"]["replayed_still_failing"], json!(0));
+    }
+}
+
+#[test]
+fn a_contract_that_forbids_the_defects_passes() {
+    for (i, helm) in common::helms().iter().enumerate() {
+        let tmp = common::copy_chart(&common::chart("fixtures/latent-defects-guarded"));
+        let chart = tmp.path().to_path_buf();
+        let cases = if i == 0 { "300" } else { "70" };
+        let (code, report, stderr) = chartproof_test(helm, &chart, &["--cases", cases, "--seed", "7"]);
+        assert_eq!(code, 0, "{}: {stderr}\n{report:#}", helm.display());
+        assert!(failures(&report).is_empty());
+        assert_eq!(report["cases_run"], json!(cases.parse::<u64>().unwrap()));
+        assert!(report["coverage"]["candidates_rejected"].as_u64().unwrap() > 0, "the contract rejected the defect values");
+        assert!(!chart.join("cases").exists(), "nothing to save");
+    }
+}
+
+#[test]
+fn same_seed_same_report_whatever_the_job_count() {
+    let helm = &common::helms()[0];
+    let chart = common::chart("fixtures/latent-defects");
+    let args = |jobs: &'static str| ["--cases", "40", "--seed", "11", "--no-save", "--cases-dir", "/nonexistent-cases", "--jobs", jobs];
+    let (c1, r1, _) = chartproof_test(helm, &chart, &args("1"));
+    let (c2, r2, _) = chartproof_test(helm, &chart, &args("3"));
+    assert_eq!(c1, 1);
+    assert_eq!((c1, &r1), (c2, &r2));
+    assert!(!chart.join("cases").exists());
+}
+
+#[test]
+fn shards_split_the_plan() {
+    let helm = &common::helms()[0];
+    let chart = common::chart("fixtures/latent-defects-guarded");
+    let run = |shard: &str| chartproof_test(helm, &chart, &["--cases", "30", "--shard", shard, "--no-save"]).1;
+    let (a, b) = (run("1/2"), run("2/2"));
+    assert_eq!(a["coverage"]["cases_planned"], json!(30));
+    assert_eq!(a["cases_run"].as_u64().unwrap() + b["cases_run"].as_u64().unwrap(), 30);
+    assert_eq!(a["coverage"]["shard"], "1/2");
+}
+
+#[test]
+fn human_output_has_override_and_replay_per_failure() {
+    let helm = &common::helms()[0];
+    let tmp = tempfile::tempdir().unwrap();
+    let chart = common::chart("fixtures/latent-defects");
+    let out = Command::cargo_bin("chartproof")
+        .unwrap()
+        .args(["test", chart.to_str().unwrap(), "--cases", "25", "--helm", helm.to_str().unwrap(), "--cases-dir"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let blocks = text.matches("\nFAIL ").count() + usize::from(text.starts_with("FAIL "));
+    assert!(blocks >= 2, "{text}");
+    assert_eq!(text.matches("  minimal override:").count(), blocks);
+    assert_eq!(text.matches("  replay: chartproof test ").count(), blocks);
+    assert!(text.contains("values paths varied"), "{text}");
+    assert!(text.contains("result: "), "{text}");
+}
+
+#[test]
+fn chart_failing_at_defaults_says_so_in_one_line_and_runs_with_base_values() {
+    let chart = common::chart("fixtures/needs-base-values");
+    for helm in common::helms() {
+        let (code, _, stderr) = chartproof_test(&helm, &chart, &["--cases", "5", "--no-save"]);
+        assert_eq!(code, 2, "{stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("does not render at its defaults") && stderr.contains("Please define storage.bucket") && stderr.contains("-f FILE"), "{stderr}");
+        let base = chart.join("ci/base-values.yaml");
+        let (code, report, stderr) = chartproof_test(&helm, &chart, &["--cases", "20", "--no-save", "-f", base.to_str().unwrap()]);
+        assert_eq!(report["cases_run"], json!(20), "{stderr}");
+        // Emptying the bucket again is a real failure of a generated case, not of every case.
+        let fs = failures(&report);
+        assert_eq!(code, 1, "{stderr}");
+        assert_eq!(fs.len(), 1, "{fs:#?}");
+        assert_eq!(fs[0]["rule"], "render-error");
+        let touched = |v: &Value| v.as_object().map(|m| m.keys().cloned().collect::<Vec<_>>()).unwrap_or_default();
+        assert_eq!((touched(&fs[0]["values"]), touched(&fs[0]["values"]["storage"])), (vec!["storage".to_string()], vec!["bucket".to_string()]));
+        assert!(fs[0]["replay"].as_str().unwrap().contains("-f "), "replay keeps the base values");
+    }
+}
