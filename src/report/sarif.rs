@@ -50,7 +50,9 @@ pub fn to_value(report: &Report) -> Value {
                 "properties": {"kind": f.kind, "namespace": f.namespace, "name": f.name, "path": f.path},
             });
             if let Some(t) = &f.template {
-                let mut physical = json!({"artifactLocation": {"uri": t}});
+                let file = report.source_file(t);
+                let uri = if file.starts_with('/') { format!("file://{file}") } else { file };
+                let mut physical = json!({"artifactLocation": {"uri": uri}});
                 if let Some(line) = finding_line(f) {
                     physical["region"] = json!({"startLine": line});
                 }
@@ -92,7 +94,7 @@ mod tests {
     #[test]
     fn results_point_at_templates() {
         let f = sample::findings();
-        let r = Report { command: "check", subject: "demo", findings: &f, suppressed: &[], qos: &[], resources: &[] };
+        let r = Report { command: "check", subject: "demo", findings: &f, suppressed: &[], qos: &[], resources: &[], sources: None };
         let v = to_value(&r);
         assert_eq!(v["version"], "2.1.0");
         let run = &v["runs"][0];
