@@ -200,3 +200,26 @@ fn chart_failing_at_defaults_says_so_in_one_line_and_runs_with_base_values() {
         assert!(fs[0]["replay"].as_str().unwrap().contains("-f "), "replay keeps the base values");
     }
 }
+
+#[test]
+fn ci_formats_carry_each_failure_with_its_override() {
+    let helm = &common::helms()[0];
+    let chart = common::chart("fixtures/latent-defects");
+    let run = |format: &str| {
+        let out = Command::cargo_bin("chartproof")
+            .unwrap()
+            .args(["test", chart.to_str().unwrap(), "--cases", "12", "--seed", "3", "--no-save", "--helm", helm.to_str().unwrap(), "-o", format])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{format}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let github = run("github");
+    assert!(github.lines().any(|l| l.starts_with("::error file=latent-defects/templates/deployment.yaml,title=probe-readiness")), "{github}");
+    assert!(github.contains("minimal override: {\"readinessProbe\":{\"enabled\":false}}"), "{github}");
+    let sarif: Value = serde_json::from_str(&run("sarif")).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    assert!(sarif["runs"][0]["results"].as_array().unwrap().iter().any(|r| r["ruleId"] == "probe-readiness"));
+    let junit = run("junit");
+    assert!(junit.starts_with("<?xml") && junit.contains("probe-readiness") && junit.contains("<failure"), "{junit}");
+}

@@ -108,6 +108,8 @@ pub struct Coverage {
     pub cases_planned: usize,
     /// Dotted values keys changed by the cases that ran.
     pub paths_varied: Vec<String>,
+    /// Values keys not varied because no template reads them.
+    pub keys_not_read: usize,
     /// Distinct merged value sets rendered (helm processes started through the cache).
     pub distinct_renders: usize,
     /// Render requests answered from the cache.
@@ -162,6 +164,9 @@ struct Evaluator<'a> {
     cache: RenderCache,
     scratch: tempfile::TempDir,
     fresh_renders: AtomicUsize,
+    /// (kind, template) of resources whose names change on every render (random suffixes):
+    /// their findings are identified by template instead of name.
+    volatile_names: HashSet<(String, Option<String>)>,
 }
 
 impl Evaluator<'_> {
@@ -198,6 +203,11 @@ impl Evaluator<'_> {
             Err(f) => vec![rules::render_error_finding(f, &self.chart_name)],
         };
         findings.retain(|f| f.severity == Severity::Error);
+        for f in &mut findings {
+            if self.volatile_names.contains(&(f.kind.clone(), f.template.clone())) {
+                f.name = VOLATILE_NAME.into();
+            }
+        }
         findings.sort_by(|a, b| (key_of(a), &a.message).cmp(&(key_of(b), &b.message)));
         findings.dedup_by(|a, b| key_of(a) == key_of(b));
         findings
@@ -210,6 +220,22 @@ impl Evaluator<'_> {
     fn renders(&self) -> usize {
         self.cache.renders() + self.fresh_renders.load(Ordering::Relaxed)
     }
+}
+
+/// The name findings carry for a resource whose name changes on every render.
+const VOLATILE_NAME: &str = "(random name)";
+
+/// (kind, template) of resources present in only one of two renders of the same values.
+fn volatile_names(a: &str, b: &str) -> HashSet<(String, Option<String>)> {
+    let (ma, mb) = (Manifest::parse(a), Manifest::parse(b));
+    let ids = |m: &Manifest| -> HashSet<String> { m.resources.iter().map(|r| r.display_id()).collect() };
+    let (ia, ib) = (ids(&ma), ids(&mb));
+    ma.resources
+        .iter()
+        .filter(|r| !ib.contains(&r.display_id()))
+        .chain(mb.resources.iter().filter(|r| !ia.contains(&r.display_id())))
+        .map(|r| (r.kind.clone(), r.template.clone()))
+        .collect()
 }
 
 /// Pointers where two renders of the same values differ.
@@ -270,12 +296,13 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
             if cfg.base_value_args.is_empty() { "chart defaults" } else { "defaults with the given base values" }
         );
     }
-    let ev = Evaluator {
+    let mut ev = Evaluator {
         chart_name: chart_name.clone(),
         cfg,
         cache: RenderCache::new(chart.content_hash()?),
         scratch: tempfile::tempdir().context("cannot create a scratch folder for values overrides")?,
         fresh_renders: AtomicUsize::new(0),
+        volatile_names: HashSet::new(),
     };
     let mut coverage = Coverage { shard: cfg.shard.map(|s| s.to_string()), ..Default::default() };
 
@@ -296,7 +323,9 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
         && let Ok(second) = ev.render(&[], true)?
     {
         coverage.volatile_paths = volatile_paths(&first.manifest, &second.manifest);
+        ev.volatile_names = volatile_names(&first.manifest, &second.manifest);
     }
+    let ev = ev;
     let base_failures: Vec<Finding> = ev.verdict(&Ok(first));
 
     let mut failures: Vec<TestFailure> = Vec::new();
@@ -346,8 +375,21 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
     }
 
     // The plan, and this shard's part of it.
-    let referenced = referenced_paths(chart);
-    let the_plan = plan(&PlanInput { base: &cfg.base, schema: &contract.schema, is_valid: &is_valid, seed: cfg.seed, cases: cfg.cases, referenced: referenced.as_ref() });
+    // Keys no template reads need not vary; when the audit cannot follow every read, all vary.
+    let referenced = crate::audit::referenced_paths(chart).ok().filter(|r| r.unresolved.is_empty());
+    let is_read = |path: &[String]| {
+        let path: Vec<&str> = path.iter().map(String::as_str).collect();
+        referenced.as_ref().is_none_or(|r| r.coverage(&path) != crate::audit::Coverage::None)
+    };
+    let the_plan = plan(&PlanInput {
+        base: &cfg.base,
+        schema: &contract.schema,
+        is_valid: &is_valid,
+        seed: cfg.seed,
+        cases: cfg.cases,
+        is_read: Some(&is_read),
+    });
+    coverage.keys_not_read = the_plan.keys_not_read;
     coverage.cases_planned = the_plan.cases.len();
     coverage.candidates_generated = the_plan.generated;
     coverage.candidates_rejected = the_plan.rejected;
@@ -514,7 +556,7 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
                     words.extend(["-f".into(), f.clone()]);
                 }
                 let cmd = words.iter().map(|w| shell_quote(w)).collect::<Vec<_>>().join(" ");
-                format!("{cmd} -f <(echo {})", shell_quote(&serde_json::to_string(&values)?))
+                if minimal.is_empty() { cmd } else { format!("{cmd} -f <(echo {})", shell_quote(&serde_json::to_string(&values)?)) }
             }
         };
         failures.push(TestFailure {
@@ -532,12 +574,6 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
         });
     }
     Ok(finish(&ev, chart_name, cfg, coverage, failures, cases_run))
-}
-
-/// Values paths the chart's templates read (dotted), when known: keys outside them need not vary.
-/// The hook for the template audit; until it provides them, every key varies.
-fn referenced_paths(_chart: &Chart) -> Option<BTreeSet<String>> {
-    None
 }
 
 fn finish(ev: &Evaluator, chart: String, cfg: &RunConfig, mut coverage: Coverage, failures: Vec<TestFailure>, cases_run: usize) -> TestReport {
@@ -573,5 +609,7 @@ mod tests {
         let b = a.replace("abc", "xyz");
         assert_eq!(volatile_paths(a, &b), vec!["Secret/s /data/password".to_string()]);
         assert!(volatile_paths(a, a).is_empty());
+        let c = a.replace("name: s", "name: s-x1");
+        assert_eq!(volatile_names(a, &c), HashSet::from([("Secret".to_string(), Some("c/templates/s.yaml".to_string()))]));
     }
 }
