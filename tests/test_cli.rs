@@ -223,3 +223,27 @@ fn ci_formats_carry_each_failure_with_its_override() {
     let junit = run("junit");
     assert!(junit.starts_with("<?xml") && junit.contains("probe-readiness") && junit.contains("<failure"), "{junit}");
 }
+
+#[test]
+fn a_render_that_hangs_is_killed_and_fails_that_case() {
+    let helm = &common::helms()[0];
+    let tmp = tempfile::tempdir().unwrap();
+    common::write_files(
+        tmp.path(),
+        &[
+            ("Chart.yaml", "apiVersion: v2\nname: slow\nversion: 0.1.0\n"),
+            ("values.yaml", "slow: false\n"),
+            (
+                "templates/cm.yaml",
+                "{{- if .Values.slow }}{{- range $i := until 6000 }}{{ range $j := until 6000 }}{{ end }}{{ end }}{{- end }}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-slow\ndata:\n  a: b\n",
+            ),
+        ],
+    );
+    let (code, report, stderr) = chartproof_test(helm, tmp.path(), &["--cases", "3", "--helm-timeout", "3", "--no-save"]);
+    assert_eq!(code, 1, "{stderr}");
+    let fs = failures(&report);
+    assert_eq!(fs.len(), 1, "{fs:#?}");
+    assert_eq!(fs[0]["rule"], "render-error");
+    assert!(fs[0]["message"].as_str().unwrap().contains("did not finish"), "{fs:#?}");
+    assert_eq!(fs[0]["values"], json!({"slow": true}));
+}
