@@ -183,7 +183,7 @@ pub fn human(report: &TestReport) -> String {
         } else {
             serde_yaml::to_string(&f.values).unwrap_or_default()
         };
-        s += "  minimal override:\n";
+        s += if f.status == "unshrunk" { "  override:\n" } else { "  minimal override:\n" };
         for line in yaml.lines() {
             s += &format!("    {line}\n");
         }
