@@ -330,14 +330,13 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
 
     let mut failures: Vec<TestFailure> = Vec::new();
     let mut known: HashSet<FailureKey> = HashSet::new();
-    let replay_cmd = |file: &Path| -> String {
-        let mut words = vec!["chartproof".to_string(), "test".into(), cfg.chart_arg.clone()];
-        for f in &cfg.base_value_args {
-            words.extend(["-f".into(), f.clone()]);
-        }
-        words.extend(["--replay".into(), file.display().to_string()]);
+    // A shell command line: the program words, the chart, the base values, then `tail`.
+    let command_line = |program: &[String], tail: &[String]| -> String {
+        let base = cfg.base_value_args.iter().flat_map(|f| ["-f".to_string(), f.clone()]);
+        let words: Vec<String> = program.iter().cloned().chain([cfg.chart_arg.clone()]).chain(base).chain(tail.iter().cloned()).collect();
         words.iter().map(|w| shell_quote(w)).collect::<Vec<_>>().join(" ")
     };
+    let replay_cmd = |file: &Path| command_line(&["chartproof".into(), "test".into()], &["--replay".into(), file.display().to_string()]);
 
     // Saved cases first.
     let saved = match &cfg.replay_only {
@@ -551,11 +550,8 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
         let replay = match &case_file {
             Some(p) => replay_cmd(p),
             None => {
-                let mut words = vec![cfg.helm.path.display().to_string(), "template".into(), cfg.request.release_name.clone(), cfg.chart_arg.clone()];
-                for f in &cfg.base_value_args {
-                    words.extend(["-f".into(), f.clone()]);
-                }
-                let cmd = words.iter().map(|w| shell_quote(w)).collect::<Vec<_>>().join(" ");
+                // Not saved: a bash line rendering the same values with helm.
+                let cmd = command_line(&[cfg.helm.path.display().to_string(), "template".into(), cfg.request.release_name.clone()], &[]);
                 if minimal.is_empty() { cmd } else { format!("{cmd} -f <(echo {})", shell_quote(&serde_json::to_string(&values)?)) }
             }
         };
