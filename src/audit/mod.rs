@@ -71,6 +71,25 @@ pub struct Read {
     pub guarded: bool,
 }
 
+impl Read {
+    /// A read the reader assumes rather than sees (Helm's own condition reads, a whole chart
+    /// whose template cannot be parsed, a dependency missing from charts/).
+    fn assumed(chart: usize, path: Vec<Seg>, whole: bool, file: String) -> Read {
+        Read {
+            chart,
+            path,
+            whole,
+            renders: false,
+            resolved: !whole,
+            file,
+            line: 1,
+            defaulted: true,
+            required: false,
+            guarded: true,
+        }
+    }
+}
+
 /// Something the reader could not follow, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Unresolved {
@@ -112,6 +131,21 @@ impl ReferencedPaths {
             pointer.split('/').skip(1).map(|s| s.replace("~1", "/").replace("~0", "~")).collect();
         let refs: Vec<&str> = segs.iter().map(String::as_str).collect();
         self.coverage(&refs)
+    }
+
+    /// Dotted paths templates read (a `range`/`index` item step ends the path: the whole list or
+    /// map counts), for `test`, which varies only keys templates read. None when some template
+    /// reads `.Values` as a whole (then every key matters).
+    pub fn dotted_paths(&self) -> Option<std::collections::BTreeSet<String>> {
+        let mut out = std::collections::BTreeSet::new();
+        for r in &self.reads {
+            let known: Vec<Seg> = r.path.iter().take_while(|s| **s != Seg::Any).cloned().collect();
+            if known.is_empty() {
+                return None;
+            }
+            out.insert(dotted(&known));
+        }
+        Some(out)
     }
 
     /// Does some template read the value at this path (or a key under it, or a subtree holding it)?
@@ -260,18 +294,7 @@ pub fn referenced_paths(chart: &Chart) -> Result<ReferencedPaths> {
     let mut reads = std::mem::take(&mut reader.reads);
     let mut unresolved = std::mem::take(&mut reader.unresolved);
     for (id, u) in unreadable {
-        reads.push(Read {
-            chart: id,
-            path: vec![],
-            whole: true,
-            renders: false,
-            resolved: false,
-            file: u.file.clone(),
-            line: u.line,
-            defaulted: false,
-            required: false,
-            guarded: false,
-        });
+        reads.push(Read::assumed(id, vec![], true, u.file.clone()));
         unresolved.push(u);
     }
     // Helm itself reads dependency conditions; a dependency missing from charts/ reads its
@@ -286,32 +309,10 @@ pub fn referenced_paths(chart: &Chart) -> Result<ReferencedPaths> {
                     "dependency \"{key}\" is not in charts/ (run `helm dependency build`); its values key counts as read"
                 ),
             });
-            reads.push(Read {
-                chart: id,
-                path: vec![Seg::Key(key.clone())],
-                whole: true,
-                renders: false,
-                resolved: false,
-                file,
-                line: 1,
-                defaulted: false,
-                required: false,
-                guarded: false,
-            });
+            reads.push(Read::assumed(id, vec![Seg::Key(key.clone())], true, file));
         }
         for c in &tc.conditions {
-            reads.push(Read {
-                chart: id,
-                path: c.clone(),
-                whole: false,
-                renders: false,
-                resolved: true,
-                file: format!("{}Chart.yaml", tc.prefix),
-                line: 1,
-                defaulted: true,
-                required: false,
-                guarded: true,
-            });
+            reads.push(Read::assumed(id, c.clone(), false, format!("{}Chart.yaml", tc.prefix)));
         }
     }
     for r in &mut reads {
@@ -392,7 +393,9 @@ impl AuditReport {
 /// Audit a chart: dead keys, undeclared keys, empty renders, unresolved references.
 pub fn audit(chart: &Chart) -> Result<AuditReport> {
     let refs = referenced_paths(chart)?;
-    let values = &chart.values.value;
+    // Keys are declared by the chart's values.yaml or, under a subchart's key, by the subchart's.
+    let (effective, unknown_keys) = effective_defaults(chart);
+    let values = &effective;
     let values_file = chart
         .values
         .file
@@ -402,7 +405,7 @@ pub fn audit(chart: &Chart) -> Result<AuditReport> {
         .into_owned();
 
     let mut unused = Vec::new();
-    if let Value::Object(m) = values {
+    if let Value::Object(m) = &chart.values.value {
         collect_unused(m, &mut Vec::new(), &refs, chart, &values_file, &mut unused);
     }
 
@@ -411,6 +414,9 @@ pub fn audit(chart: &Chart) -> Result<AuditReport> {
     let mut own: Vec<&Read> = refs.reads.iter().filter(|r| r.chart == 0 && r.resolved && !r.path.is_empty()).collect();
     own.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     for r in own {
+        if matches!(r.path.first(), Some(Seg::Key(k)) if unknown_keys.contains(k)) {
+            continue;
+        }
         let key = dotted(&r.path);
         let safe = r.defaulted || r.required;
         let add = |map: &mut BTreeMap<String, KeyReference>| {
@@ -481,6 +487,27 @@ fn collect_unused(
     }
 }
 
+/// The chart's default values with each subchart's defaults under its key (the parent's values
+/// win), and the keys of dependencies missing from charts/ (whose defaults are unknown).
+fn effective_defaults(chart: &Chart) -> (Value, Vec<String>) {
+    let mut values = chart.values.value.clone();
+    let mut unknown: Vec<String> = chart.meta.dependencies.iter().map(|d| d.alias.clone().unwrap_or_else(|| d.name.clone())).collect();
+    for sub in &chart.subcharts {
+        unknown.retain(|k| k != &sub.key);
+        let (mut merged, _) = effective_defaults(&sub.chart);
+        if let Value::Object(m) = &mut merged {
+            m.remove("global");
+        }
+        if let Some(parent) = values.get(&sub.key) {
+            crate::chart::merge::coalesce(&mut merged, parent);
+        }
+        if let Value::Object(m) = &mut values {
+            m.insert(sub.key.clone(), merged);
+        }
+    }
+    (values, unknown)
+}
+
 /// values.yaml declares the path, or a free-form parent of it (an empty map, null, a list).
 fn declared(v: &Value, path: &[Seg]) -> bool {
     let Some((first, rest)) = path.split_first() else { return true };
@@ -494,8 +521,12 @@ fn declared(v: &Value, path: &[Seg]) -> bool {
     }
 }
 
-/// The default at the path is missing or null (paths through `*` are not judged).
+/// The default at the path is missing or null. Paths through `*` are never judged: at the
+/// defaults a `range` over a missing list does not run at all.
 fn missing_or_null(v: &Value, path: &[Seg]) -> bool {
+    if path.contains(&Seg::Any) {
+        return false;
+    }
     match path.split_first() {
         None => v.is_null(),
         Some((Seg::Any, _)) => false,
@@ -570,6 +601,15 @@ mod tests {
         assert_eq!(refs.coverage(&["child", "typo"]), Coverage::None);
         assert_eq!(refs.coverage(&["global", "region"]), Coverage::Whole);
         assert!(refs.reads.iter().any(|r| r.file == "charts/child/templates/cm.yaml" && dotted(&r.path) == "child.fromParent"));
+    }
+
+    #[test]
+    fn dotted_paths_for_test_stop_at_list_items_and_give_up_on_whole_values() {
+        let (_t, c) = chart_with("a: {b: 1}\nl: [{n: 1}]\n", "{{ .Values.a.b }}{{ range .Values.l }}{{ .n }}{{ end }}");
+        let paths = referenced_paths(&c).unwrap().dotted_paths().unwrap();
+        assert_eq!(paths.into_iter().collect::<Vec<_>>(), ["a.b", "l"]);
+        let (_t, c) = chart_with("a: 1\n", "{{ toYaml .Values }}");
+        assert_eq!(referenced_paths(&c).unwrap().dotted_paths(), None);
     }
 
     #[test]

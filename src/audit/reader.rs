@@ -128,6 +128,11 @@ struct Scope {
 }
 
 impl Scope {
+    /// A template's top level: `.` and `$` are both `dot`.
+    fn new(dot: Sym, file: Rc<str>, chart: usize) -> Scope {
+        Scope { dot: dot.clone(), vars: vec![Frame::with("$", dot)], guards: Rc::default(), file, chart }
+    }
+
     fn var(&self, name: &str) -> Sym {
         for frame in self.vars.iter().rev() {
             if let Some(s) = frame.vars.get(name) {
@@ -191,26 +196,14 @@ impl<'a> Reader<'a> {
     /// Read one file's top level with the chart root as `.` and `$`.
     pub fn read_file(&mut self, f: &TemplateFile) {
         let root = Sym::Root(f.chart);
-        let mut scope = Scope {
-            dot: root.clone(),
-            vars: vec![Frame::with("$", root)],
-            guards: Rc::default(),
-            file: f.display.clone(),
-            chart: f.chart,
-        };
+        let mut scope = Scope::new(root, f.display.clone(), f.chart);
         self.walk(&f.parsed.nodes, &mut scope);
     }
 
     /// Read every helper of a file with the chart root as argument (for library charts, whose
     /// helpers run in the charts that use them).
     pub fn read_defines(&mut self, f: &TemplateFile) {
-        let scope = Scope {
-            dot: Sym::Root(f.chart),
-            vars: vec![Frame::with("$", Sym::Root(f.chart))],
-            guards: Rc::default(),
-            file: f.display.clone(),
-            chart: f.chart,
-        };
+        let scope = Scope::new(Sym::Root(f.chart), f.display.clone(), f.chart);
         for d in &f.parsed.defines {
             self.call(&d.name, Sym::Root(f.chart), 1, &scope);
         }
@@ -253,9 +246,7 @@ impl<'a> Reader<'a> {
                         }
                         scope.vars.pop();
                     }
-                    scope.vars.push(Frame::conditional());
-                    self.walk(else_body, scope);
-                    scope.vars.pop();
+                    self.walk_conditional(else_body, scope);
                     scope.guards = outer_guards;
                 }
                 Node::Range { pipe, body, else_body } => {
@@ -292,9 +283,7 @@ impl<'a> Reader<'a> {
                         scope.dot = outer;
                         scope.vars.pop();
                     }
-                    scope.vars.push(Frame::conditional());
-                    self.walk(else_body, scope);
-                    scope.vars.pop();
+                    self.walk_conditional(else_body, scope);
                     scope.guards = outer_guards;
                 }
                 Node::Template { name, arg, line } => {
@@ -306,6 +295,13 @@ impl<'a> Reader<'a> {
                 }
             }
         }
+    }
+
+    /// Walk a block that may not run, in its own variable frame.
+    fn walk_conditional(&mut self, nodes: &[Node], scope: &mut Scope) {
+        scope.vars.push(Frame::conditional());
+        self.walk(nodes, scope);
+        scope.vars.pop();
     }
 
     fn bind(&mut self, p: &Pipeline, v: Sym, scope: &mut Scope) {
@@ -334,13 +330,7 @@ impl<'a> Reader<'a> {
             return;
         }
         self.depth += 1;
-        let mut inner = Scope {
-            dot: arg.clone(),
-            vars: vec![Frame::with("$", arg)],
-            guards: Rc::default(),
-            file,
-            chart: scope.chart,
-        };
+        let mut inner = Scope::new(arg, file, scope.chart);
         self.walk(&def.body, &mut inner);
         self.depth -= 1;
     }
@@ -723,13 +713,7 @@ impl<'a> Reader<'a> {
                     Ok(parsed) => {
                         // Reads written in the values string are shown at the tpl call.
                         let marker: Rc<str> = format!("{}\u{0}tpl", scope.file).into();
-                        let mut inner = Scope {
-                            dot: ctx.clone(),
-                            vars: vec![Frame::with("$", ctx.clone())],
-                            guards: Rc::default(),
-                            file: marker.clone(),
-                            chart: scope.chart,
-                        };
+                        let mut inner = Scope::new(ctx.clone(), marker.clone(), scope.chart);
                         let before = self.reads.len();
                         let before_u = self.unresolved.len();
                         self.walk(&parsed.nodes, &mut inner);

@@ -58,7 +58,23 @@ pub fn infer_values_schema(doc: &ValuesDoc, draft: Draft) -> InferredSchema {
         warnings.extend(annotations.warnings);
         let mut pointers: Vec<_> = annotations.by_pointer.into_iter().collect();
         pointers.sort_by(|a, b| a.0.cmp(&b.0));
-        for (pointer, ann) in pointers {
+        for (pointer, mut ann) in pointers {
+            // Keywords that are not valid JSON Schema (`type: strng`) would make the whole schema
+            // unusable: they are dropped with a warning instead.
+            if let Err(e) = jsonschema::draft7::meta::validate(&Value::Object(ann.keywords.clone())) {
+                warnings.push(ContractWarning {
+                    file: doc.file.clone(),
+                    line: ann.line,
+                    path: Some(pointer_to_dotted(&pointer)),
+                    message: format!("annotation is not valid JSON Schema ({e}); its keywords are ignored"),
+                });
+                ann.keywords.clear();
+            }
+            // An annotation that types the key answers its "weakly typed" warning.
+            if ["type", "items", "properties", "additionalProperties", "$ref", "enum", "const", "oneOf", "anyOf"].iter().any(|k| ann.keywords.contains_key(*k)) {
+                let dotted = pointer_to_dotted(&pointer);
+                warnings.retain(|w| !(w.path.as_deref() == Some(dotted.as_str()) && w.message.starts_with("weakly typed")));
+            }
             if !apply_annotation(&mut body, &doc.value, &pointer, &ann) {
                 warnings.push(ContractWarning {
                     file: doc.file.clone(),
@@ -77,6 +93,9 @@ pub fn infer_values_schema(doc: &ValuesDoc, draft: Draft) -> InferredSchema {
     InferredSchema { schema: Value::Object(schema), warnings }
 }
 
+/// Kubernetes IntOrString fields charts pass through: a default of `0` must not forbid `25%`.
+const INT_OR_STRING_KEYS: &[&str] = &["maxSurge", "maxUnavailable", "minAvailable", "targetPort"];
+
 /// Schema of one value. `pointer` locates it in `doc` for warnings.
 fn infer_value(v: &Value, pointer: &str, doc: &ValuesDoc, warnings: &mut Vec<ContractWarning>) -> Value {
     let weak = |warnings: &mut Vec<ContractWarning>, what: &str| {
@@ -89,10 +108,8 @@ fn infer_value(v: &Value, pointer: &str, doc: &ValuesDoc, warnings: &mut Vec<Con
         });
     };
     match v {
-        Value::Null => {
-            weak(warnings, "null default, type unknown");
-            json!({})
-        }
+        // Null defaults are reported by the contract lint (unless annotated with a type).
+        Value::Null => json!({}),
         Value::Bool(_) => json!({"type": "boolean"}),
         Value::Number(n) if n.is_f64() => json!({"type": "number"}),
         Value::Number(_) => json!({"type": "integer"}),
@@ -119,7 +136,11 @@ fn infer_value(v: &Value, pointer: &str, doc: &ValuesDoc, warnings: &mut Vec<Con
             }
             let mut props = Map::new();
             for (k, child) in map {
-                props.insert(k.clone(), infer_value(child, &format!("{pointer}/{}", pointer_segment(k)), doc, warnings));
+                let mut s = infer_value(child, &format!("{pointer}/{}", pointer_segment(k)), doc, warnings);
+                if INT_OR_STRING_KEYS.contains(&k.as_str()) && (child.is_i64() || child.is_u64() || child.is_string()) {
+                    s = json!({"type": ["integer", "string"]});
+                }
+                props.insert(k.clone(), s);
             }
             json!({"type": "object", "properties": props})
         }
@@ -247,6 +268,10 @@ pub fn nest_subchart_schema(parent: &mut Value, key: &str, sub: &Value, conditio
     if let Some(o) = sub.as_object_mut() {
         o.remove("$schema");
         o.remove("$id");
+        // When the subchart is disabled Helm drops its defaults, so the parent's values hold only
+        // what the parent sets under the key: the subchart's own required keys would fail there.
+        // Helm still enforces them with the subchart's own schema when it is enabled.
+        o.remove("required");
     }
     reroot_refs(&mut sub, &format!("#/properties/{}", pointer_segment(key)));
     if let Some(o) = sub.as_object_mut() {
@@ -326,6 +351,18 @@ fn reroot_refs(v: &mut Value, prefix: &str) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_typing_annotation_answers_the_weakly_typed_warning() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("values.yaml");
+        std::fs::write(&file, "# @schema type:array;items:{type: object}\nrules: []\nopen: {}\n").unwrap();
+        let doc = crate::chart::ValuesDoc::load(&file).unwrap();
+        let inferred = super::infer_values_schema(&doc, super::Draft::Draft7);
+        let weak: Vec<_> = inferred.warnings.iter().filter(|w| w.message.starts_with("weakly typed")).filter_map(|w| w.path.clone()).collect();
+        assert_eq!(weak, vec!["open".to_string()]);
+        assert_eq!(inferred.schema["properties"]["rules"]["items"]["type"], "object");
+    }
+
     use super::*;
     use std::path::Path;
 
@@ -353,6 +390,14 @@ mod tests {
     }
 
     #[test]
+    fn kubernetes_int_or_string_fields_accept_both() {
+        let s = infer_text("strategy:\n  maxUnavailable: 0\n  maxSurge: 25%\npdb:\n  minAvailable: 1\n").schema;
+        assert_eq!(s["properties"]["strategy"]["properties"]["maxUnavailable"]["type"], json!(["integer", "string"]));
+        assert_eq!(s["properties"]["strategy"]["properties"]["maxSurge"]["type"], json!(["integer", "string"]));
+        assert_eq!(s["properties"]["pdb"]["properties"]["minAvailable"]["type"], json!(["integer", "string"]));
+    }
+
+    #[test]
     fn arrays_unify_items_and_empty_things_are_weak() {
         let r = infer_text("env:\n  - name: A\n    value: b\n  - name: C\n    port: 1\nmixed: [1, 2.5]\nlabels: {}\nhosts: []\ntag: ~\n");
         let p = &r.schema["properties"];
@@ -363,7 +408,7 @@ mod tests {
         assert_eq!(p["hosts"], json!({"type": "array"}));
         assert_eq!(p["tag"], json!({}));
         let weak: Vec<_> = r.warnings.iter().map(|w| (w.path.clone().unwrap(), w.line)).collect();
-        assert_eq!(weak, vec![("labels".to_string(), 7), ("hosts".to_string(), 8), ("tag".to_string(), 9)]);
+        assert_eq!(weak, vec![("labels".to_string(), 7), ("hosts".to_string(), 8)]);
     }
 
     #[test]
@@ -379,9 +424,18 @@ mod tests {
     }
 
     #[test]
+    fn invalid_annotation_keywords_are_dropped_with_a_warning() {
+        let r = infer_text("replicas: 2\n# @schema type:strng\n# -- pods\nport: 1\n");
+        assert_eq!(r.schema["properties"]["port"], json!({"type": "integer", "description": "pods"}));
+        assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+        assert_eq!(r.warnings[0].line, 2);
+        assert!(r.warnings[0].message.contains("not valid JSON Schema"), "{}", r.warnings[0]);
+    }
+
+    #[test]
     fn subchart_nesting_reroots_refs_and_allows_global_and_condition() {
         let mut parent = json!({"type": "object", "properties": {"kid": {"type": "object", "properties": {"x": {"type": "string"}}}}});
-        let sub = json!({"$schema": "x", "$defs": {"p": {"type": "integer"}}, "type": "object", "properties": {"port": {"$ref": "#/$defs/p"}}});
+        let sub = json!({"$schema": "x", "$defs": {"p": {"type": "integer"}}, "type": "object", "required": ["port"], "properties": {"port": {"$ref": "#/$defs/p"}}});
         nest_subchart_schema(&mut parent, "kid", &sub, Some("kid.enabled"));
         let kid = &parent["properties"]["kid"];
         assert_eq!(kid["properties"]["port"]["$ref"], json!("#/properties/kid/$defs/p"));
@@ -389,6 +443,7 @@ mod tests {
         assert_eq!(kid["properties"]["global"]["type"], json!("object"));
         assert_eq!(kid["properties"]["x"]["type"], json!("string"));
         assert!(kid.get("$schema").is_none());
+        assert!(kid.get("required").is_none(), "a disabled subchart leaves only the parent's values under its key");
         let v = jsonschema::options().with_draft(jsonschema::Draft::Draft7).build(&parent).unwrap();
         assert!(v.is_valid(&json!({"kid": {"port": 1}})));
         assert!(!v.is_valid(&json!({"kid": {"port": "1"}})));

@@ -45,22 +45,35 @@ pub fn lint_contract(schema: &Value, schema_file: &Path, schema_text: Option<&st
         }
     }
 
-    walk_required(schema, "", &mut |schema_ptr, values_ptr, key| {
+    // Required keys that have defaults: one warning for all of them (the first one's location),
+    // because a contract may require them on purpose — only `required` stops a user's `null`
+    // from deleting a key the templates need.
+    let mut required_with_default: Vec<(String, Option<Pos>)> = Vec::new();
+    walk_required(schema, "", &mut |_schema_ptr, values_ptr, key| {
         let full = format!("{values_ptr}/{}", pointer_segment(key));
         if chart.values.value.pointer(&full).is_some() {
-            let pos = chart.values.positions.get(&full);
-            out.push(ContractWarning {
-                file: chart.values.file.clone(),
-                line: pos.map_or(0, |p| p.line),
-                path: Some(pointer_to_dotted(&full)),
-                message: format!("required key with a default (schema {}:{}): editors and --set users are told to supply it; drop it from required", schema_file.display(), schema_line(&format!("{schema_ptr}/required"))),
-            });
+            required_with_default.push((pointer_to_dotted(&full), chart.values.positions.get(&full)));
         }
     });
+    if let Some((first, pos)) = required_with_default.first().cloned() {
+        let shown: Vec<&str> = required_with_default.iter().take(6).map(|(p, _)| p.as_str()).collect();
+        let more = required_with_default.len().saturating_sub(shown.len());
+        out.push(ContractWarning {
+            file: chart.values.file.clone(),
+            line: pos.map_or(0, |p| p.line),
+            path: Some(first),
+            message: format!(
+                "{} required key(s) have defaults ({}{}): editors that validate a partial values file will ask users to supply them; keep a key required only where deleting it with null must be rejected",
+                required_with_default.len(),
+                shown.join(", "),
+                if more > 0 { format!(", and {more} more") } else { String::new() }
+            ),
+        });
+    }
 
     let mut nulls = Vec::new();
     find_nulls(&chart.values.value, "", &mut nulls);
-    for ptr in nulls {
+    for ptr in nulls.into_iter().filter(|p| !is_typed(schema, p)) {
         out.push(ContractWarning {
             file: chart.values.file.clone(),
             line: chart.values.positions.get(&ptr).map_or(0, |p| p.line),
@@ -121,6 +134,19 @@ fn walk_required(schema: &Value, values_ptr: &str, f: &mut dyn FnMut(&str, &str,
     go(schema, "", values_ptr, f)
 }
 
+/// Whether the schema gives the value at `pointer` a type (an annotated null default).
+fn is_typed(schema: &Value, pointer: &str) -> bool {
+    let mut node = schema;
+    for seg in pointer.split('/').skip(1) {
+        let key = seg.replace("~1", "/").replace("~0", "~");
+        node = match node.get("properties").and_then(|p| p.get(&key)).or_else(|| node.get("items")) {
+            Some(n) => n,
+            None => return false,
+        };
+    }
+    ["type", "$ref", "enum", "const", "anyOf", "oneOf"].iter().any(|k| node.get(*k).is_some())
+}
+
 fn find_nulls(v: &Value, ptr: &str, out: &mut Vec<String>) {
     match v {
         Value::Null => out.push(ptr.to_string()),
@@ -155,20 +181,21 @@ mod tests {
     fn each_trap_is_reported_with_a_location() {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::write(tmp.path().join("Chart.yaml"), "apiVersion: v2\nname: p\nversion: 1.0.0\ndependencies:\n- name: kid\n  version: 0.1.0\n  condition: kid.enabled\n").unwrap();
-        std::fs::write(tmp.path().join("values.yaml"), "port: 80\ntag:\nkid:\n  x: 1\n").unwrap();
+        std::fs::write(tmp.path().join("values.yaml"), "port: 80\ntag:\nkid:\n  x: 1\ntyped:\n").unwrap();
         std::fs::create_dir_all(tmp.path().join("charts/kid")).unwrap();
         std::fs::write(tmp.path().join("charts/kid/Chart.yaml"), "apiVersion: v2\nname: kid\nversion: 0.1.0\n").unwrap();
         let chart = Chart::load(tmp.path()).unwrap();
         let schema = json!({"type": "object", "additionalProperties": false, "required": ["port"],
-            "properties": {"port": {"type": "integer"}, "tag": {}, "kid": {"type": "object", "additionalProperties": false, "properties": {"x": {"$ref": "https://example.com/s.json"}}}}});
+            "properties": {"port": {"type": "integer"}, "tag": {}, "typed": {"type": ["string", "null"]}, "kid": {"type": "object", "additionalProperties": false, "properties": {"x": {"$ref": "https://example.com/s.json"}}}}});
         let text = serde_json::to_string_pretty(&schema).unwrap();
         let w = lint_contract(&schema, Path::new("values.schema.json"), Some(&text), &chart);
         let msgs: Vec<String> = w.iter().map(|w| w.to_string()).collect();
         let has = |s: &str| msgs.iter().any(|m| m.contains(s));
         assert!(has("rejects `global`") && has("rejects `enabled`"), "{msgs:#?}");
         assert!(has("condition `kid.enabled`"), "{msgs:#?}");
-        assert!(has("values.yaml:1: port: required key with a default"), "{msgs:#?}");
+        assert!(has("values.yaml:1: port: 1 required key(s) have defaults (port)"), "{msgs:#?}");
         assert!(has("values.yaml:2: tag: null default"), "{msgs:#?}");
+        assert!(!has("typed: null default"), "an annotated null default is fine: {msgs:#?}");
         assert!(has("remote $ref https://example.com/s.json"), "{msgs:#?}");
         assert!(w.iter().all(|w| w.line > 0), "{msgs:#?}");
     }

@@ -1,0 +1,317 @@
+//! The corpus run: every command on every real chart of ../shared/corpus with every helm under
+//! test. chartproof never panics, exits 2 only for documented unusable input, and its JSON
+//! outputs match the schemas in schemas/. Writes a markdown summary table (chart, rules fired,
+//! QoS of the default render, failures found by `test`, audit counts) to
+//! $CHARTPROOF_CORPUS_TABLE (default target/corpus-table.md). It takes minutes, so it is
+//! `#[ignore]`d in the everyday suite; `scripts/corpus` runs it, and `.ci/run` calls that.
+//!
+//! Documented unusable input (exit 2 allowed, and then required to say why on stderr):
+//! - the chart does not render with helm at its defaults (plus its base values): for example a
+//!   dependency listed in Chart.yaml is missing from charts/ (kube-prometheus-stack and loki in
+//!   this corpus snapshot). Commands that need a render (`check`, `test`) cannot work then.
+//!
+//! Commands not in this build are skipped and named in the table footer.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chartproof::manifest::Manifest;
+use chartproof::rules::{Config, check_manifest};
+use common::{corpus_charts, helms, repo};
+use serde_json::Value;
+
+/// Cases for the short `test` run per chart and helm.
+const TEST_CASES: &str = "20";
+
+/// Base values a chart needs to render at all (from the corpus README).
+fn base_values(chart: &Path) -> Vec<PathBuf> {
+    match chart.file_name().and_then(|n| n.to_str()) {
+        Some("loki") => vec![chart.join("ci/default-values.yaml")],
+        _ => vec![],
+    }
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    took: Duration,
+}
+
+fn run(helm: &Path, args: &[String]) -> Run {
+    let start = Instant::now();
+    let out = assert_cmd::Command::cargo_bin("chartproof")
+        .unwrap()
+        .env("HELM_BIN", helm)
+        .env("NO_COLOR", "1")
+        .args(args)
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        took: start.elapsed(),
+    }
+}
+
+fn command_exists(helm: &Path, name: &str) -> bool {
+    run(helm, &[name.to_string(), "--help".to_string()]).code == 0
+}
+
+/// The schema file in schemas/ for a report, if registered.
+fn report_schema(names: &[&str]) -> Option<Value> {
+    names.iter().find_map(|n| {
+        let text = std::fs::read_to_string(repo().join("schemas").join(n)).ok()?;
+        serde_json::from_str(&text).ok()
+    })
+}
+
+fn schema_errors(schema: &Value, doc: &Value) -> Vec<String> {
+    let v = jsonschema::validator_for(schema).expect("a valid schema in schemas/");
+    v.iter_errors(doc).map(|e| format!("{} at {}", e, e.instance_path)).collect()
+}
+
+/// Render the chart at its defaults (plus base values) with helm; Err(helm's message) when it cannot.
+fn helm_default_render(helm: &Path, chart: &Path) -> Result<String, String> {
+    let mut cmd = std::process::Command::new(helm);
+    cmd.args(["template", "release"]).arg(chart);
+    for f in base_values(chart) {
+        cmd.arg("-f").arg(f);
+    }
+    let out = cmd.output().unwrap();
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
+#[derive(Default)]
+struct Row {
+    rules: BTreeMap<String, usize>,
+    qos: BTreeMap<String, usize>,
+    unrenderable: Option<String>,
+    test_failures: Vec<String>,
+    test_beyond_defaults: usize,
+    test_status: Vec<String>,
+    audit: String,
+    problems: Vec<String>,
+}
+
+#[test]
+#[ignore = "the corpus run takes minutes: scripts/corpus (and .ci/run) runs it"]
+fn corpus_run_never_crashes_and_reports_are_valid() {
+    let helms = helms();
+    let first = &helms[0];
+    let commands = ["schema", "validate", "check", "audit", "test"];
+    let missing: Vec<&str> = commands.iter().copied().filter(|c| !command_exists(first, c)).collect();
+    for m in &missing {
+        eprintln!("corpus: `chartproof {m}` is not in this build: skipped");
+    }
+    let has = |c: &str| !missing.contains(&c);
+    let schemas: BTreeMap<&str, Option<Value>> = BTreeMap::from([
+        ("validate", report_schema(&["validate-report.schema.json"])),
+        ("check", report_schema(&["check-report.schema.json", "check-report.json"])),
+        ("audit", report_schema(&["audit-report.schema.json"])),
+        ("test", report_schema(&["test-report.schema.json"])),
+    ]);
+    let mut timings: BTreeMap<String, Duration> = BTreeMap::new();
+    let mut rows: BTreeMap<String, Row> = BTreeMap::new();
+    let mut problems = Vec::new();
+    let started = Instant::now();
+
+    for chart in corpus_charts() {
+        let name = chart.file_name().unwrap().to_string_lossy().into_owned();
+        let row = rows.entry(name.clone()).or_default();
+        let base: Vec<String> = base_values(&chart).iter().flat_map(|f| ["-f".to_string(), f.display().to_string()]).collect();
+        let chart_arg = chart.display().to_string();
+        for (hi, helm) in helms.iter().enumerate() {
+            let helm_name = helm_label(helm);
+            let default_render = helm_default_render(helm, &chart);
+            let unrenderable = default_render.as_ref().err().cloned();
+            if hi == 0 {
+                match default_render {
+                    Ok(text) => {
+                        let m = Manifest::parse(&text);
+                        let outcome = check_manifest(&m, &Config::default());
+                        for f in &outcome.findings {
+                            *row.rules.entry(f.rule.clone()).or_default() += 1;
+                        }
+                        for (_, q) in &outcome.qos {
+                            *row.qos.entry(q.to_string()).or_default() += 1;
+                        }
+                    }
+                    Err(e) => row.unrenderable = Some(e),
+                }
+            }
+            let mut plan: Vec<(&str, Vec<String>)> = Vec::new();
+            if hi == 0 {
+                // Static commands do not run helm: once per chart.
+                plan.push(("schema", vec!["schema".into(), chart_arg.clone()]));
+                plan.push(("audit", vec!["audit".into(), chart_arg.clone(), "-o".into(), "json".into()]));
+            }
+            plan.push(("validate", [vec!["validate".into(), chart_arg.clone()], base.clone(), vec!["-o".into(), "json".into()]].concat()));
+            plan.push(("check", [vec!["check".into(), chart_arg.clone()], base.clone(), vec!["-o".into(), "json".into()]].concat()));
+            let cases_dir = tempfile::tempdir().unwrap();
+            plan.push((
+                "test",
+                [
+                    vec!["test".into(), chart_arg.clone(), "--cases".into(), TEST_CASES.into(), "--seed".into(), "1".into()],
+                    vec!["--no-save".into(), "--cases-dir".into(), cases_dir.path().display().to_string()],
+                    base.clone(),
+                    vec!["-o".into(), "json".into()],
+                ]
+                .concat(),
+            ));
+            for (cmd, args) in plan {
+                if !has(cmd) {
+                    continue;
+                }
+                let r = run(helm, &args);
+                *timings.entry(format!("{cmd} ({helm_name})")).or_default() += r.took;
+                let what = format!("{name}: chartproof {} with {helm_name}", args.join(" "));
+                if r.stderr.contains("panicked") || r.code == 101 || r.code < 0 {
+                    problems.push(format!("{what}: crashed (exit {}): {}", r.code, r.stderr));
+                    continue;
+                }
+                let needs_render = matches!(cmd, "check" | "test");
+                match (r.code, &unrenderable) {
+                    (0 | 1, _) => {}
+                    (2, Some(_)) if needs_render => {
+                        if r.stderr.trim().is_empty() {
+                            problems.push(format!("{what}: exit 2 without a message"));
+                        }
+                        if cmd == "test" {
+                            row.test_status.push(format!("{helm_name}: not renderable"));
+                        }
+                        continue;
+                    }
+                    (code, _) => {
+                        problems.push(format!("{what}: exit {code} (unusable input is not documented for this case): {}", r.stderr));
+                        continue;
+                    }
+                }
+                if cmd == "schema" {
+                    match serde_json::from_str::<Value>(&r.stdout) {
+                        Ok(s) => {
+                            if let Err(e) = chartproof::contract::compile(&s) {
+                                problems.push(format!("{what}: printed schema does not compile: {e}"));
+                            }
+                        }
+                        Err(e) => problems.push(format!("{what}: schema output is not JSON: {e}")),
+                    }
+                    continue;
+                }
+                let doc: Value = match serde_json::from_str(&r.stdout) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        problems.push(format!("{what}: -o json output is not JSON ({e}): {}", r.stderr));
+                        continue;
+                    }
+                };
+                match schemas.get(cmd).and_then(|s| s.as_ref()) {
+                    Some(schema) => {
+                        let errs = schema_errors(schema, &doc);
+                        if !errs.is_empty() {
+                            problems.push(format!("{what}: report does not match its schema: {errs:?}"));
+                        }
+                    }
+                    None => row.problems.push(format!("no schema in schemas/ for `{cmd}` reports")),
+                }
+                match cmd {
+                    "audit" => {
+                        let count = |k: &str| doc[k].as_array().map_or(0, Vec::len);
+                        row.audit = format!(
+                            "{} unused, {} undeclared, {} unresolved",
+                            count("unused"),
+                            count("undeclared"),
+                            count("unresolved")
+                        );
+                    }
+                    "test" => {
+                        let failures = doc["failures"].as_array().cloned().unwrap_or_default();
+                        let mut rules: Vec<String> =
+                            failures.iter().filter_map(|f| f["rule"].as_str().map(str::to_string)).collect();
+                        rules.sort();
+                        rules.dedup();
+                        let beyond = failures.iter().filter(|f| f["found_by"] != "defaults").count();
+                        row.test_status.push(format!("{helm_name}: {} failures", failures.len()));
+                        if hi == 0 {
+                            row.test_failures = rules;
+                            row.test_beyond_defaults = beyond;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    let total = started.elapsed();
+    let table = render_table(&rows, &missing, &helms, &timings, total);
+    let path = std::env::var_os("CHARTPROOF_CORPUS_TABLE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target/corpus-table.md"));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    std::fs::write(&path, &table).unwrap();
+    eprintln!("{table}\ncorpus: table written to {}", path.display());
+    assert!(problems.is_empty(), "corpus run problems:\n{}", problems.join("\n"));
+}
+
+fn helm_label(helm: &Path) -> String {
+    let out = std::process::Command::new(helm).args(["version", "--template", "{{.Version}}"]).output();
+    match out {
+        Ok(o) if o.status.success() => format!("helm {}", String::from_utf8_lossy(&o.stdout).trim()),
+        _ => helm.display().to_string(),
+    }
+}
+
+fn counted(map: &BTreeMap<String, usize>) -> String {
+    if map.is_empty() {
+        return "none".into();
+    }
+    map.iter().map(|(k, n)| if *n > 1 { format!("{k} ×{n}") } else { k.clone() }).collect::<Vec<_>>().join(", ")
+}
+
+fn render_table(
+    rows: &BTreeMap<String, Row>,
+    missing: &[&str],
+    helms: &[PathBuf],
+    timings: &BTreeMap<String, Duration>,
+    total: Duration,
+) -> String {
+    let mut t = String::new();
+    t += "| chart | rules fired at defaults | QoS of default render | failures found by `test` (20 cases) | audit |\n";
+    t += "|---|---|---|---|---|\n";
+    for (name, r) in rows {
+        let (rules, qos) = match &r.unrenderable {
+            Some(_) => ("does not render: dependencies missing from charts/".to_string(), "-".to_string()),
+            None => (counted(&r.rules), counted(&r.qos)),
+        };
+        let test = if missing.contains(&"test") {
+            "skipped".to_string()
+        } else if r.test_failures.is_empty() && r.test_status.iter().any(|s| s.contains("not renderable")) {
+            "not run (chart does not render)".to_string()
+        } else if r.test_failures.is_empty() {
+            "none".to_string()
+        } else {
+            format!("{} ({} beyond the defaults)", r.test_failures.join(", "), r.test_beyond_defaults)
+        };
+        let audit = if r.audit.is_empty() { "skipped".to_string() } else { r.audit.clone() };
+        let _ = writeln!(t, "| {name} | {rules} | {qos} | {test} | {audit} |");
+    }
+    let helm_names: Vec<String> = helms.iter().map(|h| helm_label(h)).collect();
+    let _ = writeln!(t, "\nRun with {}; rules and QoS from the default render with the first helm.", helm_names.join(" and "));
+    if !missing.is_empty() {
+        let _ = writeln!(t, "Commands not in this build, skipped: {}.", missing.join(", "));
+    }
+    let times: Vec<String> = timings.iter().map(|(k, d)| format!("{k} {:.1}s", d.as_secs_f64())).collect();
+    let _ = writeln!(t, "Time: {:.0}s in all ({}).", total.as_secs_f64(), times.join(", "));
+    t
+}
