@@ -248,3 +248,15 @@ fn a_render_that_hangs_is_killed_and_fails_that_case() {
     assert!(fs[0]["message"].as_str().unwrap().contains("did not finish"), "{fs:#?}");
     assert_eq!(fs[0]["values"], json!({"slow": true}));
 }
+
+#[test]
+fn time_budget_stops_cleanly_with_the_coverage_so_far() {
+    let helm = &common::helms()[0];
+    let chart = common::chart("fixtures/latent-defects-guarded");
+    let (code, report, stderr) = chartproof_test(helm, &chart, &["--cases", "300", "--time-budget", "1s", "--no-save"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(report["coverage"]["stopped"], "time budget");
+    let run = report["cases_run"].as_u64().unwrap();
+    assert!(run < 300, "{run}");
+    assert_eq!(report["coverage"]["cases_planned"], json!(300));
+}
