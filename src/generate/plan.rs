@@ -43,6 +43,9 @@ pub struct Plan {
     pub keys_not_read: usize,
 }
 
+/// Whether templates read a key (path of object keys).
+pub type KeyFilter<'f> = dyn Fn(&[String]) -> bool + Sync + 'f;
+
 /// Inputs of planning.
 pub struct PlanInput<'a> {
     pub base: &'a Value,
@@ -52,7 +55,7 @@ pub struct PlanInput<'a> {
     pub cases: usize,
     /// When known, whether templates read a key (or something below it): keys they never read
     /// need not vary.
-    pub is_read: Option<&'a (dyn Fn(&[String]) -> bool + Sync)>,
+    pub is_read: Option<&'a KeyFilter<'a>>,
 }
 
 /// A proptest runner whose randomness is a function of the seed only.
@@ -138,7 +141,7 @@ pub fn plan(input: &PlanInput) -> Plan {
             }
         }
     }
-    singles.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    singles.sort_by_key(|s| (s.0, s.1));
     plan.single_changes_available = singles.len();
     let remaining = input.cases - 1;
     let single_budget = if singles.len() < remaining { singles.len() } else { remaining - remaining / 4 };
@@ -159,7 +162,7 @@ pub fn plan(input: &PlanInput) -> Plan {
         let k = 2 + (runner.rng().next_u32() % 3) as usize;
         let mut picked: Vec<Change> = Vec::new();
         for _ in 0..k {
-            let fresh = pool.is_empty() || runner.rng().next_u32() % 3 == 0;
+            let fresh = pool.is_empty() || runner.rng().next_u32().is_multiple_of(3);
             let change = if fresh {
                 let slot = &slots[(runner.rng().next_u64() % slots.len() as u64) as usize];
                 match sample(&strategy_for(ctx, &slot.schema), &mut runner) {

@@ -144,6 +144,10 @@ pub struct TestReport {
 
 /// What makes two failures the same: the rule and the resource it fired on (for render errors,
 /// the template helm failed in). Never the rendered bytes.
+/// A confirmed failure: its finding on the minimal case, the minimal changes, and whether
+/// shrinking finished.
+type Shrunk = (Finding, Vec<Change>, bool);
+
 type FailureKey = (String, String, String, Option<String>);
 
 fn failure_key(rule: &str, kind: &str, name: &str, template: Option<&str>) -> FailureKey {
@@ -470,7 +474,7 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
     coverage.paths_varied = varied.into_iter().collect();
 
     // Confirm and shrink each new failure (in parallel, each one sequentially).
-    let shrunk: Mutex<Vec<Option<(Finding, Vec<Change>, bool)>>> = Mutex::new(vec![None; new_failures.len()]);
+    let shrunk: Mutex<Vec<Option<Shrunk>>> = Mutex::new(vec![None; new_failures.len()]);
     let next = AtomicUsize::new(0);
     let flaky = AtomicUsize::new(0);
     let run_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
@@ -481,7 +485,7 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some((case, finding)) = new_failures.get(i) else { return };
                     let key = key_of(finding);
-                    let outcome = (|| -> Result<Option<(Finding, Vec<Change>, bool)>> {
+                    let outcome = (|| -> Result<Option<Shrunk>> {
                         if interrupted {
                             return Ok(Some((finding.clone(), case.changes.clone(), false)));
                         }
