@@ -9,7 +9,7 @@ pub fn all() -> Vec<(&'static str, schemars::Schema)> {
         ("chartproof-config.schema.json", schemars::schema_for!(crate::rules::Config)),
         ("check-report.schema.json", schemars::schema_for!(crate::report::json::JsonReport)),
         ("audit-report.schema.json", schemars::schema_for!(crate::audit::AuditReport)),
-        ("validate-report.json", schemars::schema_for!(crate::commands::validate::ValidateReport)),
+        ("validate-report.schema.json", schemars::schema_for!(crate::commands::validate::ValidateReport)),
         ("test-case.schema.json", schemars::schema_for!(crate::generate::cases::SavedCase)),
         ("diff-report.schema.json", schemars::schema_for!(crate::diff::DiffReport)),
         ("test-report.schema.json", schemars::schema_for!(crate::generate::runner::TestReport)),

@@ -38,6 +38,7 @@ fn fixtures() -> Vec<(&'static str, Vec<Edit>, bool)> {
         ("service-nodeport", vec![("templates/service.yaml", "type: ClusterIP", "type: NodePort")], false),
         ("dangling-reference", vec![(DEPLOY, "serviceAccountName: {{ .Release.Name }}-web", "serviceAccountName: shared-sa")], false),
         ("duplicate-resource", vec![("templates/config.yaml", "---\n", "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-web\n---\n")], true),
+        ("kubernetes-schema", vec![(DEPLOY, "imagePullPolicy: IfNotPresent", "imagePullPolicyy: IfNotPresent")], true),
         ("render-error", vec![(DEPLOY, "apiVersion: apps/v1\n", "{{ fail \"the fixture fails on purpose\" }}\napiVersion: apps/v1\n")], true),
     ]
 }
@@ -97,9 +98,9 @@ fn each_rule_fixture_triggers_exactly_that_rule() {
             assert!(finding["hint"].is_string(), "{finding}");
         }
     }
-    // Every rule of the catalog has a fixture here, except kubernetes-schema (see the note in the report).
+    // Every rule of the catalog has a fixture here.
     let covered: BTreeSet<&str> = fixtures().iter().map(|(r, _, _)| *r).collect();
-    let catalog: BTreeSet<&str> = chartproof::rules::catalog::RULES.iter().map(|r| r.id).filter(|id| *id != "kubernetes-schema").collect();
+    let catalog: BTreeSet<&str> = chartproof::rules::catalog::RULES.iter().map(|r| r.id).collect();
     assert_eq!(covered, catalog);
 }
 
@@ -113,6 +114,23 @@ fn render_error_names_helm_template_and_message() {
         assert_eq!(f["template"], "rules-clean/templates/deployment.yaml");
         assert!(f["message"].as_str().unwrap().contains("the fixture fails on purpose"), "{f}");
         assert!(f["message"].as_str().unwrap().contains("line 1"), "{f}");
+    }
+}
+
+#[test]
+fn kube_version_selects_the_schema() {
+    // resource.k8s.io/v1 DeviceClass is served from Kubernetes 1.34 on.
+    let chart = derived_chart(&[(
+        "templates/config.yaml",
+        "---\n",
+        "---\napiVersion: resource.k8s.io/v1\nkind: DeviceClass\nmetadata:\n  name: {{ .Release.Name }}-gpu\nspec: {}\n---\n",
+    )]);
+    for helm in common::helms() {
+        let (code, report) = check_json(&helm, chart.path(), &["--kube-version", "1.34"]);
+        assert_eq!((code, rule_ids(&report)), (0, BTreeSet::new()), "{report:#}");
+        let (code, report) = check_json(&helm, chart.path(), &["--kube-version", "1.31"]);
+        assert_eq!(code, 1);
+        assert!(report["findings"][0]["message"].as_str().unwrap().contains("not served by Kubernetes 1.31"), "{report:#}");
     }
 }
 
@@ -151,6 +169,7 @@ fn config_file_overrides_and_errors() {
         .code(2)
         .stderr(predicates::str::contains("service-nodeprt").and(predicates::str::contains("strict.yaml")));
     common::chartproof(helm).args(["check", "/nonexistent/chart"]).assert().code(2).stderr(predicates::str::contains("chart not found"));
+    common::chartproof(helm).arg("check").arg(chart.path()).args(["--kube-version", "latest"]).assert().code(2).stderr(predicates::str::contains("--kube-version"));
 }
 
 use predicates::prelude::PredicateBooleanExt;

@@ -129,8 +129,8 @@ fn validate_lists_every_error_with_its_location() {
     assert_eq!(report["contract"], json!("inferred"));
     assert_eq!(report["errors"][0]["pointer"], json!("/replicaCount"));
     assert_eq!(report["errors"][0]["location"], json!({"kind": "set", "argument": "replicaCount=many"}));
-    let report_schema: Value = serde_json::from_str(&std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/validate-report.json")).unwrap()).unwrap();
-    assert!(jsonschema::is_valid(&report_schema, &report), "the report matches schemas/validate-report.json");
+    let report_schema: Value = serde_json::from_str(&std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/validate-report.schema.json")).unwrap()).unwrap();
+    assert!(jsonschema::is_valid(&report_schema, &report), "the report matches schemas/validate-report.schema.json");
 
     chartproof().arg("validate").arg(chart.path()).args(["--set", "replicaCount=3"]).assert().success().stdout(predicate::str::starts_with("ok: values satisfy"));
 }

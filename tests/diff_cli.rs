@@ -50,6 +50,9 @@ fn fixture_upgrade_classifies_every_change() {
     for helm in common::helms() {
         let (code, r) = diff_json(&helm, &[p(&v1), p(&v2)]);
         assert_eq!(code, 1, "breaking upgrade must exit 1 ({})", helm.display());
+        let schema: Value = serde_json::from_str(&std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/diff-report.schema.json")).unwrap()).unwrap();
+        let errors: Vec<String> = jsonschema::validator_for(&schema).unwrap().iter_errors(&r).map(|e| format!("{}: {e}", e.instance_path)).collect();
+        assert!(errors.is_empty(), "output does not match schemas/diff-report.schema.json: {errors:?}");
 
         // Contract: every breaking and compatible class, and the unclassifiable pattern change.
         let breaking = changes(&r, "breaking");
@@ -86,6 +89,10 @@ fn fixture_upgrade_classifies_every_change() {
             ("StatefulSet", "release-cache", "spec.serviceName"),
             ("PersistentVolumeClaim", "release-data", "spec.storageClassName"),
             ("Job", "release-migrate", "spec.template.spec.containers[name=migrate].image"),
+            // Default noise never hides a change to an immutable field: chart labels in claim templates
+            // and in a Job's pod template break every upgrade.
+            ("StatefulSet", "release-cache", "spec.volumeClaimTemplates[metadata.name=data].metadata.labels.helm.sh/chart"),
+            ("Job", "release-migrate", "spec.template.metadata.labels.app.kubernetes.io/version"),
         ] {
             let res = resource(&r, kind, name);
             assert_eq!(res["breaking"], true, "{kind} {name}");
@@ -147,7 +154,15 @@ fn secrets_and_noise_are_shown_on_request() {
 fn ignored_changes_never_affect_the_exit_code() {
     let (v1, v2) = (fixture("v1"), fixture("v2"));
     let helm = &common::helms()[0];
-    let ignores = ["spec.selector.*", "spec.clusterIP", "spec.serviceName", "spec.storageClassName", "spec.template.spec.containers[name=migrate].*"];
+    let ignores = [
+        "spec.selector.*",
+        "spec.clusterIP",
+        "spec.serviceName",
+        "spec.storageClassName",
+        "spec.volumeClaimTemplates*",
+        "spec.template.metadata.labels.*",
+        "spec.template.spec.containers[name=migrate].*",
+    ];
     // An empty token is no secret-in-configmap finding, so nothing but the ignored changes could fail.
     let mut args = vec![p(&v1), p(&v2), "--manifests-only", "--set", "apiToken="];
     for i in &ignores {

@@ -45,7 +45,11 @@ pub struct CheckResult {
 /// Load, render and check; errors mean unusable input.
 pub fn check(args: &CheckArgs) -> Result<CheckResult> {
     let chart = Chart::load(&args.chart)?;
-    let config = Config::for_chart(args.config.as_deref(), &chart.dir)?;
+    let mut config = Config::for_chart(args.config.as_deref(), &chart.dir)?;
+    if let Some(v) = &args.template.kube_version {
+        rules::kubernetes_schema::resolve_minor(Some(v)).map_err(|e| anyhow::anyhow!("--kube-version: {e}"))?;
+        config.kubernetes_version = Some(v.clone());
+    }
     // Read the values files and --set flags first so a typo is reported as unusable input.
     args.values.load()?;
     let helm = args.helm.discover()?;

@@ -11,8 +11,9 @@ use serde_json::Value;
 use super::common::{EXIT_FAILED, EXIT_OK, HelmArgs, TemplateArgs, ValuesArgs, exit};
 use crate::chart::Chart;
 use crate::contract::{Contract, ContractSource};
-use crate::contract::compat::{ContractDiff, compare};
+use crate::contract::compat::{ContractDiff, compare, recheck_removed_keys};
 use crate::diff::noise::IgnoreSet;
+use crate::diff::resources::assume_release_namespace;
 use crate::diff::volatile::{SideResource, stabilize};
 use crate::diff::{Compared, DiffOptions, DiffReport, FindingsDelta, SideInfo, diff_manifests, findings, summarize};
 use crate::manifest::Manifest;
@@ -29,6 +30,7 @@ pub enum DiffFormat {
 
 /// Show what upgrading from OLD to NEW changes: values contract, cluster objects, rule findings.
 #[derive(Args, Debug)]
+#[command(after_help = "Each side is rendered twice: values that differ between two renders of the same input are reported as volatile, never as changes.\n\nExit status: 0 = no breaking change and no new error finding; 1 = a breaking contract change, an immutable field change, a new version that does not render, or a new error finding; 2 = unusable input (missing chart, bad values file, OLD does not render, no helm).")]
 pub struct DiffArgs {
     /// Old chart: a directory or a packaged .tgz
     pub old: PathBuf,
@@ -75,7 +77,16 @@ pub struct DiffArgs {
     pub template: TemplateArgs,
 }
 
-pub fn run(args: DiffArgs) -> Result<ExitCode> {
+pub fn run(mut args: DiffArgs) -> Result<ExitCode> {
+    // Every values file is read up to five times (checked, then four renders): pipes such as
+    // `--new-values <(…)` are spooled to a temporary file first.
+    let shown = (args.old_values.clone(), args.new_values.clone());
+    let spool = tempfile::tempdir().context("cannot create a temporary directory")?;
+    for list in [&mut args.values.values, &mut args.old_values, &mut args.new_values] {
+        for path in list.iter_mut() {
+            *path = rereadable(path, spool.path())?;
+        }
+    }
     let new_path = args.new.clone().unwrap_or_else(|| args.old.clone());
     if args.new.is_none() && args.old_values.is_empty() && args.new_values.is_empty() {
         bail!("give NEW (a second chart), or --old-values/--new-values to compare two values sets of one chart");
@@ -96,8 +107,8 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
     let config = Config::for_chart(args.config.as_deref(), &new_chart.dir)?;
     let opts = DiffOptions { context: args.context, show_secrets: args.show_secrets, ignores: IgnoreSet::new(&ignore, args.no_default_ignores)? };
 
-    let mut old_info = side_info(&args.old, &old_chart, &args.old_values);
-    let mut new_info = side_info(&new_path, &new_chart, &args.new_values);
+    let mut old_info = side_info(&args.old, &old_chart, &shown.0);
+    let mut new_info = side_info(&new_path, &new_chart, &shown.1);
     let contract = if args.manifests_only {
         ContractDiff::default()
     } else {
@@ -105,7 +116,9 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
         let (new_schema, new_src) = chart_contract(&new_chart, "NEW")?;
         old_info.contract_source = Some(old_src);
         new_info.contract_source = Some(new_src);
-        compare(&old_schema, &new_schema, Some(&new_chart.values.value))
+        let mut contract = compare(&old_schema, &new_schema, Some(&new_chart.values.value));
+        recheck_removed_keys(&mut contract, &template_text(&new_chart.dir.join("templates")));
+        contract
     };
 
     let mut manifest = crate::diff::ManifestDiff::default();
@@ -118,14 +131,15 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
         let [o1, o2, n1, n2] = render_all(&helm, [&old_req, &old_req, &new_req, &new_req]);
         let old_pair = match (o1?, o2?) {
             (Ok(a), Ok(b)) => (a, b),
-            (Err(e), _) | (_, Err(e)) => bail!("OLD does not render: {e}\n  command: {}", old_req.command_line(&helm)),
+            (Err(e), _) | (_, Err(e)) => bail!("OLD does not render: {e}\n  command: {}\n  (values only NEW accepts belong in --new-values)", old_req.command_line(&helm)),
         };
-        let old_side = side(&old_pair.0, &old_pair.1, "OLD");
+        let ns = args.template.namespace.as_deref().unwrap_or("default");
+        let old_side = side(&old_pair.0, &old_pair.1, "OLD", ns);
         match (n1?, n2?) {
             (Ok(a), Ok(b)) => {
-                let new_side = side(&a, &b, "NEW");
+                let new_side = side(&a, &b, "NEW", ns);
                 manifest = diff_manifests(&old_side.resources, &new_side.resources, &opts);
-                findings = rule_delta(&old_side, &new_side, &config);
+                findings = rule_delta(&old_side, &new_side, &config, ns);
             }
             (Err(e), _) | (_, Err(e)) => new_render_failure = Some(format!("{e} (command: {})", new_req.command_line(&helm))),
         }
@@ -152,6 +166,34 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
     };
     print!("{text}");
     Ok(exit(if failed { EXIT_FAILED } else { EXIT_OK }))
+}
+
+/// The text of every file under a chart's templates folder (empty when unreadable).
+fn template_text(dir: &Path) -> String {
+    let mut text = String::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return text };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            text.push_str(&template_text(&path));
+        } else if let Ok(t) = std::fs::read_to_string(&path) {
+            text.push_str(&t);
+            text.push('\n');
+        }
+    }
+    text
+}
+
+/// `path` itself when it is a regular file, else a copy of what it yields in `spool`.
+fn rereadable(path: &Path, spool: &Path) -> Result<PathBuf> {
+    if std::fs::metadata(path).with_context(|| format!("cannot read values file {}", path.display()))?.is_file() {
+        return Ok(path.to_path_buf());
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read values file {}", path.display()))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "values".into());
+    let copy = spool.join(format!("{}-{name}.yaml", std::fs::read_dir(spool)?.count()));
+    std::fs::write(&copy, bytes).with_context(|| format!("cannot write {}", copy.display()))?;
+    Ok(copy)
 }
 
 fn side_info(source: &Path, chart: &Chart, values: &[PathBuf]) -> SideInfo {
@@ -188,22 +230,23 @@ struct Side {
     resources: Vec<SideResource>,
 }
 
-fn side(first: &str, second: &str, name: &str) -> Side {
+fn side(first: &str, second: &str, name: &str, release_namespace: &str) -> Side {
     let (manifest, again) = (Manifest::parse(first), Manifest::parse(second));
     for p in &manifest.problems {
         eprintln!("warning: {name} render: {}:{}: {}", p.template.as_deref().unwrap_or("manifest"), p.line, p.message);
     }
-    let resources = stabilize(&manifest, &again);
+    let mut resources = stabilize(&manifest, &again);
+    assume_release_namespace(&mut resources, release_namespace);
     Side { manifest, resources }
 }
 
 /// Findings the `check` rules report on the new render but not the old one, and the other way round.
-fn rule_delta(old: &Side, new: &Side, config: &Config) -> FindingsDelta {
+fn rule_delta(old: &Side, new: &Side, config: &Config, release_namespace: &str) -> FindingsDelta {
     let mut old_findings = check_manifest(&old.manifest, config).findings;
     let mut new_findings = check_manifest(&new.manifest, config).findings;
     findings::normalize_names(&mut old_findings, &old.resources);
     findings::normalize_names(&mut new_findings, &new.resources);
-    findings::delta(old_findings, new_findings)
+    findings::delta(old_findings, new_findings, release_namespace)
 }
 
 /// The chart's values contract (values.schema.json, else inferred) and where it came from.

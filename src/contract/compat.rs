@@ -184,6 +184,19 @@ impl Cx<'_> {
         }
     }
 
+    /// A tightening that only constrains values of the `family` types: breaking when the old
+    /// contract accepted such values, else compatible (no value valid before is affected).
+    #[allow(clippy::too_many_arguments)]
+    fn tighten(&mut self, o: &Map<String, Value>, family: &[&str], loc: &Loc, change: ContractChangeKind, reason: String, old: Option<&Value>, new: Option<&Value>) {
+        match types(o) {
+            Some(ts) if !ts.iter().any(|t| family.contains(&t.as_str())) => {
+                let why = format!("{reason}; but it only constrains {} values, which the old contract did not accept", family[0]);
+                self.push(Verdict::Compatible, loc, change, why, old, new);
+            }
+            _ => self.push(Verdict::Breaking, loc, change, reason, old, new),
+        }
+    }
+
     /// Whether the new chart supplies a value for this key itself (schema default or values.yaml).
     fn has_default(&self, loc: &Loc, schema: &Map<String, Value>) -> bool {
         if schema.contains_key("default") {
@@ -370,31 +383,33 @@ impl Cx<'_> {
 
     fn compare_bounds(&mut self, loc: &Loc, o: &Map<String, Value>, n: &Map<String, Value>) {
         use ContractChangeKind::*;
-        // (keyword, lower bound?, kind when tightened, kind when relaxed, what)
-        let bounds: &[(&str, bool, ContractChangeKind, ContractChangeKind, &str)] = &[
-            ("minimum", true, MinimumRaised, MinimumLowered, "minimum"),
-            ("exclusiveMinimum", true, MinimumRaised, MinimumLowered, "exclusive minimum"),
-            ("maximum", false, MaximumLowered, MaximumRaised, "maximum"),
-            ("exclusiveMaximum", false, MaximumLowered, MaximumRaised, "exclusive maximum"),
-            ("minLength", true, LengthTightened, LengthRelaxed, "minimum length"),
-            ("maxLength", false, LengthTightened, LengthRelaxed, "maximum length"),
-            ("minItems", true, LengthTightened, LengthRelaxed, "minimum number of items"),
-            ("maxItems", false, LengthTightened, LengthRelaxed, "maximum number of items"),
-            ("minProperties", true, LengthTightened, LengthRelaxed, "minimum number of keys"),
-            ("maxProperties", false, LengthTightened, LengthRelaxed, "maximum number of keys"),
+        const NUMBER: &[&str] = &["number", "integer"];
+        // (keyword, lower bound?, kind when tightened, kind when relaxed, what, types it constrains)
+        let bounds: &[(&str, bool, ContractChangeKind, ContractChangeKind, &str, &[&str])] = &[
+            ("minimum", true, MinimumRaised, MinimumLowered, "minimum", NUMBER),
+            ("exclusiveMinimum", true, MinimumRaised, MinimumLowered, "exclusive minimum", NUMBER),
+            ("maximum", false, MaximumLowered, MaximumRaised, "maximum", NUMBER),
+            ("exclusiveMaximum", false, MaximumLowered, MaximumRaised, "exclusive maximum", NUMBER),
+            ("minLength", true, LengthTightened, LengthRelaxed, "minimum length", &["string"]),
+            ("maxLength", false, LengthTightened, LengthRelaxed, "maximum length", &["string"]),
+            ("minItems", true, LengthTightened, LengthRelaxed, "minimum number of items", &["array"]),
+            ("maxItems", false, LengthTightened, LengthRelaxed, "maximum number of items", &["array"]),
+            ("minProperties", true, LengthTightened, LengthRelaxed, "minimum number of keys", &["object"]),
+            ("maxProperties", false, LengthTightened, LengthRelaxed, "maximum number of keys", &["object"]),
         ];
-        for (kw, lower, tight, relaxed, what) in bounds {
+        for (kw, lower, tight, relaxed, what, family) in bounds {
             let (ov, nv) = (o.get(*kw), n.get(*kw));
             if ov == nv {
                 continue;
             }
             match (ov.and_then(Value::as_f64), nv.and_then(Value::as_f64)) {
-                (None, Some(x)) if ov.is_none() => self.push(Verdict::Breaking, loc, *tight, format!("{what} {x} added: values outside it are rejected"), ov, nv),
+                (None, Some(x)) if ov.is_none() => self.tighten(o, family, loc, *tight, format!("{what} {x} added: values outside it are rejected"), ov, nv),
                 (Some(_), None) if nv.is_none() => self.push(Verdict::Compatible, loc, *relaxed, format!("{what} removed"), ov, nv),
                 (Some(a), Some(b)) => {
                     let tighter = if *lower { b > a } else { b < a };
                     if tighter {
-                        self.push(Verdict::Breaking, loc, *tight, format!("{what} {} from {a} to {b}: values in between are rejected", if *lower { "raised" } else { "lowered" }), ov, nv);
+                        let how = if *lower { "raised" } else { "lowered" };
+                        self.tighten(o, family, loc, *tight, format!("{what} {how} from {a} to {b}: values in between are rejected"), ov, nv);
                     } else {
                         self.push(Verdict::Compatible, loc, *relaxed, format!("{what} relaxed from {a} to {b}"), ov, nv);
                     }
@@ -404,7 +419,7 @@ impl Cx<'_> {
             }
         }
         match (o.get("uniqueItems").and_then(Value::as_bool).unwrap_or(false), n.get("uniqueItems").and_then(Value::as_bool).unwrap_or(false)) {
-            (false, true) => self.push(Verdict::Breaking, loc, ContractChangeKind::ConstraintAdded, "uniqueItems added: lists with repeated items are rejected".into(), o.get("uniqueItems"), n.get("uniqueItems")),
+            (false, true) => self.tighten(o, &["array"], loc, ContractChangeKind::ConstraintAdded, "uniqueItems added: lists with repeated items are rejected".into(), o.get("uniqueItems"), n.get("uniqueItems")),
             (true, false) => self.push(Verdict::Compatible, loc, ContractChangeKind::ConstraintRemoved, "uniqueItems removed".into(), o.get("uniqueItems"), n.get("uniqueItems")),
             _ => {}
         }
@@ -418,7 +433,7 @@ impl Cx<'_> {
     fn compare_pattern_format(&mut self, loc: &Loc, o: &Map<String, Value>, n: &Map<String, Value>) {
         match (o.get("pattern"), n.get("pattern")) {
             (a, b) if a == b => {}
-            (None, Some(p)) => self.push(Verdict::Breaking, loc, ContractChangeKind::PatternAdded, format!("pattern {} added: strings that do not match are rejected", show(p)), None, Some(p)),
+            (None, Some(p)) => self.tighten(o, &["string"], loc, ContractChangeKind::PatternAdded, format!("pattern {} added: strings that do not match are rejected", show(p)), None, Some(p)),
             (Some(p), None) => self.push(Verdict::Compatible, loc, ContractChangeKind::PatternRemoved, "pattern removed".into(), Some(p), None),
             (a, b) => self.push(
                 Verdict::Unknown,
@@ -466,6 +481,29 @@ impl Cx<'_> {
             }
         }
     }
+}
+
+/// A key that left the contract but that the new templates still read (`.Values.ui.color`) keeps
+/// working for users who set it, unless the contract now rejects it: such removals are moved from
+/// breaking to unknown. `templates` is the text of the new chart's templates.
+pub fn recheck_removed_keys(diff: &mut ContractDiff, templates: &str) {
+    let (keep, moved): (Vec<ContractChange>, Vec<ContractChange>) = std::mem::take(&mut diff.breaking).into_iter().partition(|c| {
+        let ignored = c.change == ContractChangeKind::KeyRemoved && c.reason.contains("silently ignored");
+        !(ignored && !c.path.contains(['[', '*']) && still_read(templates, &c.path))
+    });
+    diff.breaking = keep;
+    for mut c in moved {
+        c.reason = format!("key removed from the contract, but the new templates still read .Values.{}: check whether it still has an effect", c.path);
+        diff.unknown.push(c);
+    }
+}
+
+/// Whether the template text reads `.Values.<path>` (not only a longer key that starts the same).
+fn still_read(templates: &str, path: &str) -> bool {
+    let needle = format!(".Values.{path}");
+    templates.match_indices(&needle).any(|(i, _)| {
+        templates[i + needle.len()..].chars().next().is_none_or(|c| !(c.is_alphanumeric() || c == '_'))
+    })
 }
 
 fn required(s: &Map<String, Value>) -> Vec<&str> {
@@ -576,6 +614,38 @@ mod tests {
         assert_eq!(d.compatible.len(), 2);
         // Without values.yaml supplying c, it breaks.
         assert_eq!(kinds(&compare(&old, &new, None).breaking), [("c".to_string(), ContractChangeKind::RequiredAdded)]);
+    }
+
+    #[test]
+    fn constraints_on_types_the_old_contract_rejected_break_nothing() {
+        let old = json!({"properties": {"surge": {"type": "string"}, "n": {"type": "integer"}}});
+        let new = json!({"properties": {
+            "surge": {"type": ["integer", "string"], "minimum": 1, "maximum": 100, "pattern": "^[0-9]+%$"},
+            "n": {"type": "integer", "minimum": 1, "maxLength": 3}
+        }});
+        let d = compare(&old, &new, None);
+        let b: Vec<_> = kinds(&d.breaking);
+        assert_eq!(b, [("surge".to_string(), ContractChangeKind::PatternAdded), ("n".to_string(), ContractChangeKind::MinimumRaised)]);
+        let c: Vec<_> = kinds(&d.compatible);
+        for want in [("surge", ContractChangeKind::MinimumRaised), ("surge", ContractChangeKind::MaximumLowered), ("surge", ContractChangeKind::TypeWidened), ("n", ContractChangeKind::LengthTightened)] {
+            assert!(c.contains(&(want.0.to_string(), want.1)), "missing {want:?} in {c:?}");
+        }
+        assert!(d.compatible.iter().any(|x| x.reason.contains("only constrains number values")));
+    }
+
+    #[test]
+    fn removed_keys_the_templates_still_read_are_unknown() {
+        let old = json!({"properties": {"ui": {"properties": {"color": {"type": "string"}, "logo": {"type": "string"}, "log": {"type": "string"}}}}});
+        let new = json!({"properties": {"ui": {"properties": {}}}});
+        let mut d = compare(&old, &new, None);
+        recheck_removed_keys(&mut d, "value: {{ .Values.ui.color | quote }}\n{{ .Values.ui.logo }}");
+        assert_eq!(kinds(&d.breaking), [("ui.log".to_string(), ContractChangeKind::KeyRemoved)]);
+        assert_eq!(d.unknown.iter().map(|c| c.path.as_str()).collect::<Vec<_>>(), ["ui.color", "ui.logo"]);
+        // A closed object rejects the key: still breaking.
+        let closed = json!({"properties": {"ui": {"properties": {}, "additionalProperties": false}}});
+        let mut d = compare(&old, &closed, None);
+        recheck_removed_keys(&mut d, "{{ .Values.ui.color }}");
+        assert!(d.breaking.iter().any(|c| c.path == "ui.color" && c.change == ContractChangeKind::KeyRemoved));
     }
 
     #[test]

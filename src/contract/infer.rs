@@ -58,7 +58,18 @@ pub fn infer_values_schema(doc: &ValuesDoc, draft: Draft) -> InferredSchema {
         warnings.extend(annotations.warnings);
         let mut pointers: Vec<_> = annotations.by_pointer.into_iter().collect();
         pointers.sort_by(|a, b| a.0.cmp(&b.0));
-        for (pointer, ann) in pointers {
+        for (pointer, mut ann) in pointers {
+            // Keywords that are not valid JSON Schema (`type: strng`) would make the whole schema
+            // unusable: they are dropped with a warning instead.
+            if let Err(e) = jsonschema::draft7::meta::validate(&Value::Object(ann.keywords.clone())) {
+                warnings.push(ContractWarning {
+                    file: doc.file.clone(),
+                    line: ann.line,
+                    path: Some(pointer_to_dotted(&pointer)),
+                    message: format!("annotation is not valid JSON Schema ({e}); its keywords are ignored"),
+                });
+                ann.keywords.clear();
+            }
             // An annotation that types the key answers its "weakly typed" warning.
             if ["type", "items", "properties", "additionalProperties", "$ref", "enum", "const", "oneOf", "anyOf"].iter().any(|k| ann.keywords.contains_key(*k)) {
                 let dotted = pointer_to_dotted(&pointer);
@@ -94,10 +105,8 @@ fn infer_value(v: &Value, pointer: &str, doc: &ValuesDoc, warnings: &mut Vec<Con
         });
     };
     match v {
-        Value::Null => {
-            weak(warnings, "null default, type unknown");
-            json!({})
-        }
+        // Null defaults are reported by the contract lint (unless annotated with a type).
+        Value::Null => json!({}),
         Value::Bool(_) => json!({"type": "boolean"}),
         Value::Number(n) if n.is_f64() => json!({"type": "number"}),
         Value::Number(_) => json!({"type": "integer"}),
@@ -380,7 +389,7 @@ mod tests {
         assert_eq!(p["hosts"], json!({"type": "array"}));
         assert_eq!(p["tag"], json!({}));
         let weak: Vec<_> = r.warnings.iter().map(|w| (w.path.clone().unwrap(), w.line)).collect();
-        assert_eq!(weak, vec![("labels".to_string(), 7), ("hosts".to_string(), 8), ("tag".to_string(), 9)]);
+        assert_eq!(weak, vec![("labels".to_string(), 7), ("hosts".to_string(), 8)]);
     }
 
     #[test]
@@ -393,6 +402,15 @@ mod tests {
         assert_eq!(s["properties"]["mode"]["enum"], json!(["a", "b"]));
         assert!(jsonschema::draft7::is_valid(s, &json!({"replicas": 2, "tag": "v", "mode": "a"})));
         assert!(!jsonschema::draft7::is_valid(s, &json!({"replicas": 0, "mode": "a"})));
+    }
+
+    #[test]
+    fn invalid_annotation_keywords_are_dropped_with_a_warning() {
+        let r = infer_text("replicas: 2\n# @schema type:strng\n# -- pods\nport: 1\n");
+        assert_eq!(r.schema["properties"]["port"], json!({"type": "integer", "description": "pods"}));
+        assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+        assert_eq!(r.warnings[0].line, 2);
+        assert!(r.warnings[0].message.contains("not valid JSON Schema"), "{}", r.warnings[0]);
     }
 
     #[test]

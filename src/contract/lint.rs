@@ -73,7 +73,7 @@ pub fn lint_contract(schema: &Value, schema_file: &Path, schema_text: Option<&st
 
     let mut nulls = Vec::new();
     find_nulls(&chart.values.value, "", &mut nulls);
-    for ptr in nulls {
+    for ptr in nulls.into_iter().filter(|p| !is_typed(schema, p)) {
         out.push(ContractWarning {
             file: chart.values.file.clone(),
             line: chart.values.positions.get(&ptr).map_or(0, |p| p.line),
@@ -134,6 +134,19 @@ fn walk_required(schema: &Value, values_ptr: &str, f: &mut dyn FnMut(&str, &str,
     go(schema, "", values_ptr, f)
 }
 
+/// Whether the schema gives the value at `pointer` a type (an annotated null default).
+fn is_typed(schema: &Value, pointer: &str) -> bool {
+    let mut node = schema;
+    for seg in pointer.split('/').skip(1) {
+        let key = seg.replace("~1", "/").replace("~0", "~");
+        node = match node.get("properties").and_then(|p| p.get(&key)).or_else(|| node.get("items")) {
+            Some(n) => n,
+            None => return false,
+        };
+    }
+    ["type", "$ref", "enum", "const", "anyOf", "oneOf"].iter().any(|k| node.get(*k).is_some())
+}
+
 fn find_nulls(v: &Value, ptr: &str, out: &mut Vec<String>) {
     match v {
         Value::Null => out.push(ptr.to_string()),
@@ -168,12 +181,12 @@ mod tests {
     fn each_trap_is_reported_with_a_location() {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::write(tmp.path().join("Chart.yaml"), "apiVersion: v2\nname: p\nversion: 1.0.0\ndependencies:\n- name: kid\n  version: 0.1.0\n  condition: kid.enabled\n").unwrap();
-        std::fs::write(tmp.path().join("values.yaml"), "port: 80\ntag:\nkid:\n  x: 1\n").unwrap();
+        std::fs::write(tmp.path().join("values.yaml"), "port: 80\ntag:\nkid:\n  x: 1\ntyped:\n").unwrap();
         std::fs::create_dir_all(tmp.path().join("charts/kid")).unwrap();
         std::fs::write(tmp.path().join("charts/kid/Chart.yaml"), "apiVersion: v2\nname: kid\nversion: 0.1.0\n").unwrap();
         let chart = Chart::load(tmp.path()).unwrap();
         let schema = json!({"type": "object", "additionalProperties": false, "required": ["port"],
-            "properties": {"port": {"type": "integer"}, "tag": {}, "kid": {"type": "object", "additionalProperties": false, "properties": {"x": {"$ref": "https://example.com/s.json"}}}}});
+            "properties": {"port": {"type": "integer"}, "tag": {}, "typed": {"type": ["string", "null"]}, "kid": {"type": "object", "additionalProperties": false, "properties": {"x": {"$ref": "https://example.com/s.json"}}}}});
         let text = serde_json::to_string_pretty(&schema).unwrap();
         let w = lint_contract(&schema, Path::new("values.schema.json"), Some(&text), &chart);
         let msgs: Vec<String> = w.iter().map(|w| w.to_string()).collect();
@@ -182,6 +195,7 @@ mod tests {
         assert!(has("condition `kid.enabled`"), "{msgs:#?}");
         assert!(has("values.yaml:1: port: 1 required key(s) have defaults (port)"), "{msgs:#?}");
         assert!(has("values.yaml:2: tag: null default"), "{msgs:#?}");
+        assert!(!has("typed: null default"), "an annotated null default is fine: {msgs:#?}");
         assert!(has("remote $ref https://example.com/s.json"), "{msgs:#?}");
         assert!(w.iter().all(|w| w.line > 0), "{msgs:#?}");
     }

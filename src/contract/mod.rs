@@ -17,13 +17,15 @@ pub mod validate;
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use serde_json::Value;
 
 use crate::chart::Chart;
 use crate::chart::merge::coalesce;
+use crate::chart::values::pointer_segment;
 
 /// JSON Schema dialect chartproof writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, schemars::JsonSchema)]
@@ -121,6 +123,9 @@ pub struct Contract {
     pub defaults: Value,
     pub subcharts: Vec<SubchartContract>,
     validator: Arc<jsonschema::Validator>,
+    plain_defaults: Arc<Value>,
+    /// Defaults after dependency processing, by set of enabled subcharts.
+    processed: Arc<Mutex<HashMap<String, Arc<Value>>>>,
 }
 
 impl Contract {
@@ -147,7 +152,12 @@ impl Contract {
         for sub in &subcharts {
             infer::nest_subchart_schema(&mut schema, &sub.key, &sub.contract.schema, sub.condition.as_deref());
         }
-        Ok(Contract { schema, source, chart_name: chart.meta.name.clone(), own_schema, defaults: chart.values.value.clone(), subcharts, validator: Arc::new(validator) })
+        Ok(Contract { schema, source, chart_name: chart.meta.name.clone(), own_schema, defaults: chart.values.value.clone(),
+            subcharts,
+            validator: Arc::new(validator),
+            plain_defaults: Arc::new(if chart.values.value.is_object() { chart.values.value.clone() } else { Value::Object(Default::default()) }),
+            processed: Default::default(),
+        })
     }
 
     /// Whether values satisfy the contract of the chart and of every enabled subchart, as Helm
@@ -168,44 +178,54 @@ impl Contract {
 
     /// The values Helm validates and renders with for the user's `overrides`: Helm first drops
     /// disabled dependencies and replaces the chart's defaults with its defaults merged with every
-    /// enabled subchart's defaults (globals copied in, nulls kept), then coalesces the user's
-    /// values over that (a null deletes), then each subchart's defaults under its key again with
-    /// the parent's globals copied in. Also returns which subcharts are enabled.
+    /// enabled subchart's defaults (globals copied in, nulls kept), then fills the user's values
+    /// with those defaults (a user null deletes a key that has a default; other user nulls stay),
+    /// then does the same for each subchart under its key, copying the parent's globals in.
+    /// Also returns which subcharts are enabled.
     pub fn helm_values(&self, overrides: &Value) -> (Value, Vec<Enabled>) {
-        let enabled = self.enabled_subcharts(overrides);
-        let mut values = self.processed_defaults(&enabled);
-        coalesce(&mut values, overrides);
-        let values = self.coalesce_deps(values, &enabled);
+        let enabled = self.enabled_subcharts(&[overrides, &self.defaults]);
+        let mut values = if overrides.is_object() { overrides.clone() } else { Value::Object(Default::default()) };
+        fill_defaults(&mut values, &self.processed_defaults(&enabled));
+        self.coalesce_deps(&mut values, &enabled);
         (values, enabled)
     }
 
-    /// Which subcharts are on: conditions and tags read on the user's values coalesced over the
-    /// defaults of the chart and of all its subcharts.
-    fn enabled_subcharts(&self, overrides: &Value) -> Vec<Enabled> {
-        let mut all = self.defaults.clone();
-        coalesce(&mut all, overrides);
-        if let Some(obj) = all.as_object_mut() {
-            for s in &self.subcharts {
-                let mut sub = s.contract.defaults.clone();
-                if let Some(under) = obj.get(&s.key) {
-                    coalesce(&mut sub, under);
-                }
-                obj.insert(s.key.clone(), sub);
-            }
+    /// Which subcharts are on. `layers` are this chart's values by priority (user values, then
+    /// the parents' defaults for it, then its own defaults); a condition is read from the first
+    /// layer that has it, else from the subchart's own defaults.
+    fn enabled_subcharts(&self, layers: &[&Value]) -> Vec<Enabled> {
+        if self.subcharts.is_empty() {
+            return Vec::new();
         }
-        let empty = Value::Object(Default::default());
+        let lookup = |pointer: &str| -> Option<&Value> {
+            layers.iter().find_map(|l| l.pointer(pointer)).or_else(|| {
+                self.subcharts.iter().find_map(|s| {
+                    let rest = pointer.strip_prefix(&format!("/{}", pointer_segment(&s.key)))?;
+                    rest.starts_with('/').then(|| s.contract.defaults.pointer(rest)).flatten()
+                })
+            })
+        };
         (0..self.subcharts.len())
-            .filter(|&i| self.is_enabled(&self.subcharts[i], &all))
+            .filter(|&i| self.is_enabled_by(&self.subcharts[i], &lookup))
             .map(|index| {
                 let s = &self.subcharts[index];
-                let under = overrides.get(&s.key).unwrap_or(&empty);
-                Enabled { index, below: s.contract.enabled_subcharts(under) }
+                let mut below_layers: Vec<&Value> = layers.iter().filter_map(|l| l.get(&s.key)).collect();
+                below_layers.push(&s.contract.defaults);
+                Enabled { index, below: s.contract.enabled_subcharts(&below_layers) }
             })
             .collect()
     }
 
-    /// The chart's defaults after Helm's dependency processing (`MergeValues`: nulls kept).
-    fn processed_defaults(&self, enabled: &[Enabled]) -> Value {
+    /// The chart's defaults after Helm's dependency processing (`MergeValues`: nulls kept),
+    /// computed once per set of enabled subcharts.
+    fn processed_defaults(&self, enabled: &[Enabled]) -> Arc<Value> {
+        if enabled.is_empty() {
+            return self.plain_defaults.clone();
+        }
+        let key = enabled_key(enabled);
+        if let Some(v) = self.processed.lock().unwrap().get(&key) {
+            return v.clone();
+        }
         let mut values = self.defaults.clone();
         if !values.is_object() {
             values = Value::Object(Default::default());
@@ -213,7 +233,7 @@ impl Contract {
         let global = values.get("global").cloned();
         for e in enabled {
             let s = &self.subcharts[e.index];
-            let mut sub = s.contract.processed_defaults(&e.below);
+            let mut sub = (*s.contract.processed_defaults(&e.below)).clone();
             if let Some(under) = values.get(&s.key) {
                 merge_keeping_nulls(&mut sub, under);
             }
@@ -223,50 +243,47 @@ impl Contract {
             }
             values.as_object_mut().unwrap().insert(s.key.clone(), sub);
         }
+        let values = Arc::new(values);
+        self.processed.lock().unwrap().insert(key, values.clone());
         values
     }
 
-    /// Helm's `coalesceDeps`: each enabled subchart's defaults under the parent's values for it,
-    /// and the parent's globals copied into it.
-    fn coalesce_deps(&self, mut values: Value, enabled: &[Enabled]) -> Value {
-        if !values.is_object() {
-            return values;
-        }
-        let global = values.get("global").cloned();
+    /// Helm's `coalesceDeps`: each enabled subchart's values filled with its defaults, and the
+    /// parent's globals copied into it.
+    fn coalesce_deps(&self, values: &mut Value, enabled: &[Enabled]) {
+        let Some(obj) = values.as_object_mut() else { return };
+        let global = obj.get("global").cloned();
         for e in enabled {
             let s = &self.subcharts[e.index];
-            let under = values.get(&s.key).cloned().unwrap_or(Value::Object(Default::default()));
-            if !under.is_object() {
+            let sub = obj.entry(s.key.clone()).or_insert_with(|| Value::Object(Default::default()));
+            if !sub.is_object() {
                 continue; // Helm warns and skips a subchart whose values are not a map.
             }
-            let mut sub = s.contract.defaults.clone();
-            if !sub.is_object() {
-                sub = Value::Object(Default::default());
-            }
-            coalesce(&mut sub, &under);
+            fill_defaults(sub, &s.contract.processed_defaults(&e.below));
             if let Some(g) = &global {
-                let mut sub_global = sub.get("global").cloned().unwrap_or(Value::Object(Default::default()));
-                coalesce(&mut sub_global, g);
-                sub.as_object_mut().unwrap().insert("global".into(), sub_global);
+                let sub_global = sub.as_object_mut().unwrap().entry("global").or_insert_with(|| Value::Object(Default::default()));
+                coalesce(sub_global, g);
             }
-            let sub = s.contract.coalesce_deps(sub, &e.below);
-            values.as_object_mut().unwrap().insert(s.key.clone(), sub);
+            s.contract.coalesce_deps(sub, &e.below);
         }
-        values
     }
 
     /// Helm's dependency switch: the first condition path that resolves to a boolean decides, else
     /// the tags (any true tag enables, all-false disables), else enabled.
     pub fn is_enabled(&self, sub: &SubchartContract, values: &Value) -> bool {
+        self.is_enabled_by(sub, &|p| values.pointer(p))
+    }
+
+    fn is_enabled_by<'v>(&self, sub: &SubchartContract, lookup: &dyn Fn(&str) -> Option<&'v Value>) -> bool {
         if let Some(cond) = &sub.condition {
             for path in cond.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                let pointer: String = path.split('.').map(|s| format!("/{}", crate::chart::values::pointer_segment(s))).collect();
-                if let Some(Value::Bool(b)) = values.pointer(&pointer) {
+                let pointer: String = path.split('.').map(|s| format!("/{}", pointer_segment(s))).collect();
+                if let Some(Value::Bool(b)) = lookup(&pointer) {
                     return *b;
                 }
             }
         }
-        let tag_values: Vec<bool> = sub.tags.iter().filter_map(|t| values.get("tags").and_then(|m| m.get(t)).and_then(Value::as_bool)).collect();
+        let tag_values: Vec<bool> = sub.tags.iter().filter_map(|t| lookup(&format!("/tags/{}", pointer_segment(t))).and_then(Value::as_bool)).collect();
         if tag_values.is_empty() { true } else { tag_values.iter().any(|b| *b) }
     }
 
@@ -280,6 +297,29 @@ impl Contract {
 pub struct Enabled {
     pub index: usize,
     pub below: Vec<Enabled>,
+}
+
+fn enabled_key(enabled: &[Enabled]) -> String {
+    enabled.iter().map(|e| format!("{}({})", e.index, enabled_key(&e.below))).collect::<Vec<_>>().join(",")
+}
+
+/// Helm's `coalesceValues`: fill `dest` (user values) with the `defaults` it lacks. A user null
+/// deletes a key that has a default; a user null for a key without a default stays (and a closed
+/// schema rejects that key, as Helm does).
+fn fill_defaults(dest: &mut Value, defaults: &Value) {
+    let (Value::Object(d), Value::Object(defs)) = (dest, defaults) else { return };
+    for (k, dv) in defs {
+        match d.get_mut(k) {
+            Some(Value::Null) => {
+                d.remove(k);
+            }
+            Some(uv @ Value::Object(_)) if dv.is_object() => fill_defaults(uv, dv),
+            Some(_) => {}
+            None => {
+                d.insert(k.clone(), dv.clone());
+            }
+        }
+    }
 }
 
 /// Helm's `MergeTables`: maps merge key by key, `over` wins, nulls are kept (not deletions).
@@ -362,6 +402,19 @@ mod tests {
         bad["kid"]["enabled"] = json!(false);
         assert!(c.is_valid(&bad));
         assert_eq!(c.schema["properties"]["kid"]["properties"]["port"]["type"], json!("integer"));
+    }
+
+    #[test]
+    fn contracts_can_be_shared_across_threads() {
+        fn shareable<T: Send + Sync + Clone>() {}
+        shareable::<Contract>();
+    }
+
+    #[test]
+    fn user_nulls_delete_defaults_but_stay_for_keys_without_one() {
+        let mut user = json!({"a": null, "b": {"c": null, "x": null}, "new": null});
+        fill_defaults(&mut user, &json!({"a": 1, "b": {"c": 2, "d": 3}, "e": null}));
+        assert_eq!(user, json!({"b": {"x": null, "d": 3}, "new": null, "e": null}));
     }
 
     #[test]

@@ -150,13 +150,16 @@ fn merge_key_for(list_key: Option<&str>) -> &'static [&'static str] {
         Some("ports") => &["containerPort", "port", "name"],
         Some("hostAliases") => &["ip"],
         Some("topologySpreadConstraints") => &["topologyKey"],
+        Some("volumeClaimTemplates") => &["metadata.name"],
         _ => &["name"],
     }
 }
 
-/// The merge-key value of a list item as a string (`name: app` -> `app`).
+/// The merge-key value of a list item as a string (`name: app` -> `app`); a dotted key
+/// (`metadata.name`) is looked up below the item.
 fn item_key(item: &Value, key: &str) -> Option<String> {
-    match item.get(key)? {
+    let value = key.split('.').try_fold(item, |v, k| v.get(k))?;
+    match value {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,
@@ -232,6 +235,18 @@ fn diff_at(path: &FieldPath, old: &Value, new: &Value, out: &mut Vec<RawChange>)
     }
 }
 
+/// Remove map entries whose value is null, at every depth.
+pub fn drop_null_entries(value: &mut Value) {
+    match value {
+        Value::Object(m) => {
+            m.retain(|_, v| !v.is_null());
+            m.values_mut().for_each(drop_null_entries);
+        }
+        Value::Array(a) => a.iter_mut().for_each(drop_null_entries),
+        _ => {}
+    }
+}
+
 /// Every leaf path under `value` (the path itself for scalars and empty containers).
 pub fn leaf_paths(path: &FieldPath, value: &Value) -> Vec<FieldPath> {
     let mut out = Vec::new();
@@ -301,6 +316,15 @@ mod tests {
     }
 
     #[test]
+    fn claim_templates_match_by_metadata_name() {
+        let old = json!({"volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {"size": 1}}, {"metadata": {"name": "logs"}}]});
+        let new = json!({"volumeClaimTemplates": [{"metadata": {"name": "logs"}}, {"metadata": {"name": "data"}, "spec": {"size": 2}}]});
+        let changes = diff_values(&old, &new);
+        assert_eq!(paths(&changes), ["volumeClaimTemplates[metadata.name=data].spec.size"]);
+        assert_eq!(changes[0].path.get(&new), Some(&json!(2)));
+    }
+
+    #[test]
     fn get_and_set_follow_named_items() {
         let mut v = json!({"c": [{"name": "app", "image": "a"}]});
         let p = FieldPath(vec![Seg::Key("c".into()), Seg::Item { key: "name".into(), value: "app".into() }, Seg::Key("image".into())]);
@@ -309,6 +333,13 @@ mod tests {
         assert_eq!(v["c"][0]["image"], "b");
         assert!(p.set(&mut v, None));
         assert_eq!(v, json!({"c": [{"name": "app"}]}));
+    }
+
+    #[test]
+    fn null_entries_are_absent_entries() {
+        let mut v = json!({"a": null, "b": {"c": null, "d": 1}, "e": [{"f": null}], "g": [null]});
+        drop_null_entries(&mut v);
+        assert_eq!(v, json!({"b": {"d": 1}, "e": [{}], "g": [null]}));
     }
 
     #[test]

@@ -12,8 +12,10 @@ use super::volatile::SideResource;
 
 type FindingKey = (String, String, String, String, String);
 
-fn key(f: &Finding) -> FindingKey {
-    (f.rule.clone(), f.kind.clone(), f.namespace.clone().unwrap_or_default(), f.name.clone(), f.path.clone().unwrap_or_default())
+/// Identity of a finding; an object without a namespace is in the release namespace.
+fn key(f: &Finding, release_namespace: &str) -> FindingKey {
+    let ns = f.namespace.clone().unwrap_or_else(|| release_namespace.to_string());
+    (f.rule.clone(), f.kind.clone(), ns, f.name.clone(), f.path.clone().unwrap_or_default())
 }
 
 /// Rename findings on randomly named resources to the resource's stable pattern (`rel-test-*`).
@@ -26,7 +28,8 @@ pub fn normalize_names(findings: &mut [Finding], side: &[SideResource]) {
 }
 
 /// Findings introduced and resolved going from `old` to `new`.
-pub fn delta(old: Vec<Finding>, new: Vec<Finding>) -> FindingsDelta {
+pub fn delta(old: Vec<Finding>, new: Vec<Finding>, release_namespace: &str) -> FindingsDelta {
+    let key = |f: &Finding| key(f, release_namespace);
     let old_keys: HashSet<FindingKey> = old.iter().map(key).collect();
     let new_keys: HashSet<FindingKey> = new.iter().map(key).collect();
     let mut seen = HashSet::new();
@@ -56,8 +59,10 @@ mod tests {
     #[test]
     fn introduced_and_resolved_ignore_message_text() {
         let old = vec![finding("no-limits", "web", "limit 1"), finding("latest-tag", "web", "x")];
-        let new = vec![finding("no-limits", "web", "limit 2"), finding("run-as-root", "web", "y")];
-        let d = delta(old, new);
+        let mut in_ns = finding("no-limits", "web", "limit 2");
+        in_ns.namespace = Some("prod".into());
+        let new = vec![in_ns, finding("run-as-root", "web", "y")];
+        let d = delta(old, new, "prod");
         assert_eq!(d.introduced.iter().map(|f| f.rule.as_str()).collect::<Vec<_>>(), ["run-as-root"]);
         assert_eq!(d.resolved.iter().map(|f| f.rule.as_str()).collect::<Vec<_>>(), ["latest-tag"]);
     }

@@ -70,6 +70,29 @@ mod tests {
     }
 
     #[test]
+    fn every_listed_field_of_every_listed_kind() {
+        let cases = [
+            ("DaemonSet", "/spec/selector/matchLabels/app"),
+            ("ReplicaSet", "/spec/selector/matchLabels/app"),
+            ("StatefulSet", "/spec/selector/matchLabels/app"),
+            ("StatefulSet", "/spec/volumeClaimTemplates/0/spec/resources/requests/storage"),
+            ("StatefulSet", "/spec/podManagementPolicy"),
+            ("Job", "/spec/selector/matchLabels/app"),
+            ("Service", "/spec/clusterIPs/0"),
+            ("PersistentVolumeClaim", "/spec/accessModes/0"),
+        ];
+        for (kind, pointer) in cases {
+            let mut new = json!({"spec": {"selector": {"matchLabels": {"app": "a"}}, "volumeClaimTemplates": [{"spec": {"resources": {"requests": {"storage": "1Gi"}}}}], "podManagementPolicy": "OrderedReady", "clusterIPs": ["10.0.0.1"], "accessModes": ["ReadWriteOnce"]}});
+            let old = new.clone();
+            *new.pointer_mut(pointer).unwrap() = json!("changed");
+            let changes = diff_values(&old, &new);
+            assert_eq!(changes.len(), 1);
+            assert!(immutable_reason(kind, &new, &changes[0].path).is_some(), "{kind} {pointer}");
+            assert!(immutable_reason("ConfigMap", &new, &changes[0].path).is_none());
+        }
+    }
+
+    #[test]
     fn hook_jobs_that_are_recreated_may_change() {
         let p = first_path(json!({"spec": {"template": {"x": 1}}}), json!({"spec": {"template": {"x": 2}}}));
         assert!(immutable_reason("Job", &json!({}), &p).is_some());

@@ -192,7 +192,7 @@ pub struct VolatileResource {
 pub struct FindingsDelta {
     pub introduced: Vec<Finding>,
     pub resolved: Vec<Finding>,
-    /// Whether the rules ran (false when manifests were not compared or rules are unavailable).
+    /// Whether the rules ran (false when manifests were not compared or the new version did not render).
     pub checked: bool,
 }
 
@@ -272,6 +272,9 @@ fn whole(r: &SideResource, change: ResourceChange, rename_hint: Option<String>) 
 /// Field-level diff of one resource present on both sides; None when nothing reportable changed.
 fn diff_pair(o: &SideResource, n: &SideResource, flagged: &[FieldPath], opts: &DiffOptions, ignored: &mut Vec<IgnoredCount>) -> Option<ResourceDiff> {
     let (mut old_body, mut new_body) = (o.resource.body.clone(), n.resource.body.clone());
+    // Kubernetes stores `key: null` as no key: `env: null` and no `env` are the same object.
+    fields::drop_null_entries(&mut old_body);
+    fields::drop_null_entries(&mut new_body);
     // Volatile paths of either side show the same placeholder on both sides.
     for p in o.volatile.iter().chain(&n.volatile) {
         for body in [&mut old_body, &mut new_body] {
@@ -284,7 +287,10 @@ fn diff_pair(o: &SideResource, n: &SideResource, flagged: &[FieldPath], opts: &D
     let mut fields = Vec::new();
     let (mut display_old, mut display_new) = (old_body.clone(), new_body.clone());
     for c in diff_values(&old_body, &new_body) {
-        if let Some(pattern) = ignore_pattern(&c, &opts.ignores) {
+        let immutable = immutable::immutable_reason(&n.id.kind, &n.resource.body, &c.path).map(str::to_string);
+        // The built-in noise patterns never hide a change that breaks the upgrade (a chart-version
+        // label inside volumeClaimTemplates or a Job's pod template); the user's own --ignore does.
+        if let Some(pattern) = ignore_pattern(&c, &opts.ignores, immutable.is_none()) {
             count_ignored(ignored, pattern);
             // Keep ignored changes out of the text diff without showing a value that is not there.
             match c.kind {
@@ -299,7 +305,6 @@ fn diff_pair(o: &SideResource, n: &SideResource, flagged: &[FieldPath], opts: &D
             continue;
         }
         let redacted = secret_paths.iter().any(|p| c.path.starts_with(p) || p.starts_with(&c.path));
-        let immutable = immutable::immutable_reason(&n.id.kind, &n.resource.body, &c.path).map(str::to_string);
         fields.push(FieldChange {
             path: c.path.to_string(),
             change: c.kind,
@@ -322,8 +327,8 @@ fn diff_pair(o: &SideResource, n: &SideResource, flagged: &[FieldPath], opts: &D
 }
 
 /// The ignore pattern covering a change: the path itself, or every leaf of an added/removed subtree.
-fn ignore_pattern<'a>(c: &RawChange, ignores: &'a IgnoreSet) -> Option<&'a noise::IgnorePattern> {
-    if let Some(p) = ignores.matching(&c.path.to_string()) {
+fn ignore_pattern<'a>(c: &RawChange, ignores: &'a IgnoreSet, defaults: bool) -> Option<&'a noise::IgnorePattern> {
+    if let Some(p) = ignores.matching(&c.path.to_string(), defaults) {
         return Some(p);
     }
     let value = c.new.as_ref().or(c.old.as_ref())?;
@@ -331,7 +336,7 @@ fn ignore_pattern<'a>(c: &RawChange, ignores: &'a IgnoreSet) -> Option<&'a noise
         return None;
     }
     let leaves: Vec<String> = leaf_paths(&c.path, value).iter().map(FieldPath::to_string).collect();
-    ignores.matching_all(leaves.iter().map(String::as_str))
+    ignores.matching_all(leaves.iter().map(String::as_str), defaults)
 }
 
 fn count_ignored(ignored: &mut Vec<IgnoredCount>, pattern: &noise::IgnorePattern) {

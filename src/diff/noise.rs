@@ -46,19 +46,16 @@ impl IgnoreSet {
         Ok(IgnoreSet { patterns })
     }
 
-    /// The pattern that ignores this dotted path, if any.
-    pub fn matching(&self, path: &str) -> Option<&IgnorePattern> {
-        self.patterns.iter().find(|p| p.matcher.is_match(path))
+    /// The pattern that ignores this dotted path, if any (built-in ones only with `defaults`).
+    pub fn matching(&self, path: &str, defaults: bool) -> Option<&IgnorePattern> {
+        self.patterns.iter().find(|p| (defaults || !p.default) && p.matcher.is_match(path))
     }
 
-    /// The pattern that ignores every one of these paths (one pattern for all), if any.
-    pub fn matching_all<'a>(&self, paths: impl IntoIterator<Item = &'a str>) -> Option<&IgnorePattern> {
+    /// A pattern that ignores the first of these paths when some pattern ignores every one of them.
+    pub fn matching_all<'a>(&self, paths: impl IntoIterator<Item = &'a str>, defaults: bool) -> Option<&IgnorePattern> {
         let paths: Vec<&str> = paths.into_iter().collect();
-        if paths.is_empty() {
-            return None;
-        }
-        let first = self.matching(paths[0])?;
-        paths.iter().all(|p| self.matching(p).is_some()).then_some(first)
+        let first = self.matching(paths.first()?, defaults)?;
+        paths.iter().all(|p| self.matching(p, defaults).is_some()).then_some(first)
     }
 }
 
@@ -81,21 +78,22 @@ mod tests {
     #[test]
     fn defaults_match_labels_and_checksums_anywhere_but_not_selectors() {
         let s = IgnoreSet::new(&[], false).unwrap();
-        assert!(s.matching("metadata.labels.helm.sh/chart").is_some());
-        assert!(s.matching("spec.template.metadata.labels.app.kubernetes.io/version").is_some());
-        assert!(s.matching("spec.template.metadata.annotations.checksum/config").is_some());
-        assert!(s.matching("spec.selector.matchLabels.app.kubernetes.io/version").is_none());
-        assert!(s.matching("metadata.labels.app.kubernetes.io/name").is_none());
-        assert!(IgnoreSet::new(&[], true).unwrap().matching("metadata.labels.helm.sh/chart").is_none());
+        assert!(s.matching("metadata.labels.helm.sh/chart", true).is_some());
+        assert!(s.matching("spec.template.metadata.labels.app.kubernetes.io/version", true).is_some());
+        assert!(s.matching("spec.template.metadata.annotations.checksum/config", true).is_some());
+        assert!(s.matching("spec.selector.matchLabels.app.kubernetes.io/version", true).is_none());
+        assert!(s.matching("metadata.labels.app.kubernetes.io/name", true).is_none());
+        assert!(s.matching("metadata.labels.helm.sh/chart", false).is_none(), "defaults left out on request");
+        assert!(IgnoreSet::new(&[], true).unwrap().matching("metadata.labels.helm.sh/chart", true).is_none());
     }
 
     #[test]
     fn user_globs_take_brackets_literally() {
         let s = IgnoreSet::new(&["spec.template.spec.containers[name=app].image".into(), "spec.replicas".into()], true).unwrap();
-        assert!(s.matching("spec.template.spec.containers[name=app].image").is_some());
-        assert!(s.matching("spec.template.spec.containers[name=web].image").is_none());
-        assert!(s.matching("spec.replicas").is_some());
-        assert!(s.matching_all(["spec.replicas", "spec.template.spec.containers[name=app].image"]).is_some());
-        assert!(s.matching_all(["spec.replicas", "spec.paused"]).is_none());
+        assert!(s.matching("spec.template.spec.containers[name=app].image", true).is_some());
+        assert!(s.matching("spec.template.spec.containers[name=web].image", true).is_none());
+        assert!(s.matching("spec.replicas", false).is_some());
+        assert!(s.matching_all(["spec.replicas", "spec.template.spec.containers[name=app].image"], true).is_some());
+        assert!(s.matching_all(["spec.replicas", "spec.paused"], true).is_none());
     }
 }

@@ -34,6 +34,15 @@ impl ResourceId {
     }
 }
 
+/// Objects rendered without `metadata.namespace` land in the release namespace: identify them by
+/// it, so a chart that starts writing `namespace: {{ .Release.Namespace }}` changes no identity.
+/// (Cluster-scoped objects get it too, on both sides alike, which changes nothing.)
+pub fn assume_release_namespace(side: &mut [SideResource], release_namespace: &str) {
+    for r in side.iter_mut().filter(|r| r.id.namespace.is_empty()) {
+        r.id.namespace = release_namespace.to_string();
+    }
+}
+
 /// A resource on one or both sides.
 #[derive(Debug)]
 pub struct Pairing<'a> {
@@ -96,6 +105,16 @@ mod tests {
         assert_eq!(pairs.iter().filter(|p| p.old.is_some() && p.new.is_some()).count(), 2);
         let hpa = pairs.iter().find(|p| p.old.is_some_and(|o| o.id.kind == "HorizontalPodAutoscaler")).unwrap();
         assert_eq!(hpa.new.unwrap().resource.api_version, "autoscaling/v2");
+    }
+
+    #[test]
+    fn unset_namespace_is_the_release_namespace() {
+        let mut old = side("apiVersion: v1\nkind: Service\nmetadata: {name: a}\n");
+        let mut new = side("apiVersion: v1\nkind: Service\nmetadata: {name: a, namespace: prod}\n");
+        assert_eq!(match_resources(&old, &new).len(), 2);
+        assume_release_namespace(&mut old, "prod");
+        assume_release_namespace(&mut new, "prod");
+        assert_eq!(match_resources(&old, &new).len(), 1);
     }
 
     #[test]

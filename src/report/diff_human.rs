@@ -84,6 +84,11 @@ fn contract_section(out: &mut String, report: &DiffReport, p: &Paint) {
 
 fn resources_section(out: &mut String, report: &DiffReport, p: &Paint) {
     let s = &report.summary;
+    if let Some(f) = &report.new_render_failure {
+        let _ = writeln!(out, "\n{} not compared", p.bold("Resources:"));
+        let _ = writeln!(out, "  {} the new version does not render with these values:\n    {}", p.red("BREAKING"), f.trim().replace('\n', "\n    "));
+        return;
+    }
     let _ = writeln!(
         out,
         "\n{} {} modified, {} added, {} removed, {} unchanged",
@@ -93,9 +98,6 @@ fn resources_section(out: &mut String, report: &DiffReport, p: &Paint) {
         s.removed,
         report.unchanged_resources
     );
-    if let Some(f) = &report.new_render_failure {
-        let _ = writeln!(out, "  {} the new version does not render with these values: {f}", p.red("BREAKING"));
-    }
     for r in &report.resources {
         resource(out, r, p);
     }
@@ -190,7 +192,7 @@ fn findings_section(out: &mut String, report: &DiffReport, p: &Paint) {
     let f = &report.findings;
     let _ = writeln!(out, "\n{}", p.bold("Findings (check rules):"));
     if !f.checked {
-        let _ = writeln!(out, "  not checked (the rules engine is not available in this build)");
+        let _ = writeln!(out, "  not checked (the new version did not render)");
         return;
     }
     if f.introduced.is_empty() && f.resolved.is_empty() {

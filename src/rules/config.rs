@@ -61,6 +61,9 @@ pub struct Config {
     /// Objects created outside the release that references may name, as `Kind/name` globs
     /// (e.g. `Secret/tls-*`, `ServiceAccount/*`).
     pub allow_references: Vec<String>,
+    /// Kubernetes version (`1.31`) whose schema `kubernetes-schema` validates against; `--kube-version`
+    /// overrides it; default: the newest shipped schema.
+    pub kubernetes_version: Option<String>,
 }
 
 impl Default for Config {
@@ -71,6 +74,7 @@ impl Default for Config {
             gomemlimit: GoMemLimitOptions::default(),
             drain_margin_seconds: 5,
             allow_references: Vec::new(),
+            kubernetes_version: None,
         }
     }
 }
@@ -126,6 +130,9 @@ impl Config {
         let g = &self.gomemlimit;
         if !(0.0..=100.0).contains(&g.min_percent) || !(0.0..=100.0).contains(&g.max_percent) || g.min_percent > g.max_percent {
             bail!("gomemlimit: minPercent {} and maxPercent {} must satisfy 0 <= min <= max <= 100", g.min_percent, g.max_percent);
+        }
+        if let Some(v) = &self.kubernetes_version {
+            super::kubernetes_schema::resolve_minor(Some(v)).map_err(|e| anyhow::anyhow!("kubernetesVersion: {e}"))?;
         }
         for pattern in self.gomemlimit.non_go_images.iter().chain(&self.allow_references) {
             globset::Glob::new(pattern).with_context(|| format!("bad glob pattern `{pattern}`"))?;
