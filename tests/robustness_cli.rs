@@ -26,6 +26,7 @@ fn fake_helm(dir: &Path, name: &str, on_template: &str) -> PathBuf {
 }
 
 const HANG: &str = "sleep 600 & echo $! >> \"$PIDS\"; wait";
+const HANG_IN_BACKGROUND: &str = "sleep 600 & echo $! >> \"$PIDS\"; printf 'apiVersion: v1\\nkind: ConfigMap\\nmetadata:\\n  name: x\\n'; exit 0";
 const SEGV: &str = "kill -SEGV $$";
 const GARBAGE: &str = "printf -- '---\\n# Source: x/templates/a.yaml\\n: : [ unclosed\\n\\tkey: {{ oops\\n'";
 const HELM_ERROR: &str = "echo 'Error: template: go-service/templates/deployment.yaml:12:3: executing \"go-service/templates/deployment.yaml\" at <.Values.nope.x>: nil pointer evaluating interface {}.x' >&2; exit 1";
@@ -101,6 +102,16 @@ fn hung_helm_is_killed_with_its_children_and_reported() {
         }
         assert_no_orphans(tmp.path(), name);
     }
+    // A helm that exits but leaves a background child holding its output open: the child is
+    // re-parented away from helm's process tree, and still found and killed.
+    let (code, stdout, stderr) = run_in(
+        tmp.path(),
+        &["check", go.to_str().unwrap(), "--helm", fake_helm(tmp.path(), "helm-bg", HANG_IN_BACKGROUND).to_str().unwrap(), "--helm-timeout", "1"],
+        &[],
+    );
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stdout.contains("did not finish within 1s"), "{stdout}");
+    assert_no_orphans(tmp.path(), "background child");
     // A helm that hangs already at `helm version` is unusable, and killed as fast.
     std::fs::write(&helm, format!("#!/bin/bash\nPIDS='{}'\n{HANG}\n", tmp.path().join("pids").display())).unwrap();
     let (code, _, stderr) = run_in(tmp.path(), &["check", go.to_str().unwrap(), "--helm", helm.to_str().unwrap(), "--helm-timeout", "1"], &[]);

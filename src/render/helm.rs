@@ -94,7 +94,12 @@ pub struct TimedOut {
 /// `timeout` (a hung helm plugin or post-renderer must not survive the run).
 pub fn run_with_timeout(program: &Path, args: &[String], timeout: Duration) -> Result<ProcessOutput> {
     let start = Instant::now();
+    // Every process of this run inherits the marker, even one that outlives helm (a background
+    // child keeping the output pipe open): on timeout they are found by it and killed.
+    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let marker = format!("{}.{}", std::process::id(), RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
     let handle = duct::cmd(program, args)
+        .env(process_tree::MARKER_VAR, &marker)
         .stdin_null()
         .stdout_capture()
         .stderr_capture()
@@ -110,9 +115,7 @@ pub fn run_with_timeout(program: &Path, args: &[String], timeout: Duration) -> R
             elapsed: start.elapsed(),
         }),
         None => {
-            for pid in handle.pids() {
-                process_tree::kill(pid);
-            }
+            process_tree::kill(&handle.pids(), &marker);
             let _ = handle.kill();
             Err(TimedOut { program: program.display().to_string(), timeout }.into())
         }
@@ -134,19 +137,29 @@ fn describe_exit(status: &std::process::ExitStatus) -> String {
     }
 }
 
-/// Killing a process together with its descendants. The child stays in chartproof's process
-/// group (so Ctrl-C in a terminal still reaches helm); on timeout the tree is found through
-/// /proc (Linux) or `ps` (other Unix), stopped top-down so nothing forks meanwhile, then killed.
+/// Killing a process together with every process it started. The child stays in chartproof's
+/// process group (so Ctrl-C in a terminal still reaches helm); on timeout its descendants are
+/// found through /proc (Linux) or `ps` (other Unix), and on Linux also every process carrying
+/// the run's marker in its environment (orphans re-parented away from the tree); all are stopped
+/// so nothing forks meanwhile, then killed.
 #[cfg(unix)]
 mod process_tree {
     use std::collections::BTreeSet;
 
-    pub fn kill(root: u32) {
-        let mut tree = vec![root];
-        signal(root, libc::SIGSTOP);
+    /// Environment variable naming the run a process belongs to.
+    pub const MARKER_VAR: &str = "CHARTPROOF_HELM_RUN";
+
+    pub fn kill(roots: &[u32], marker: &str) {
+        let mut tree: Vec<u32> = roots.to_vec();
+        tree.extend(marked(marker).into_iter().filter(|p| !roots.contains(p)));
+        for &pid in &tree {
+            signal(pid, libc::SIGSTOP);
+        }
         loop {
             let known: BTreeSet<u32> = tree.iter().copied().collect();
-            let children: Vec<u32> = parent_links().into_iter().filter(|(pid, ppid)| known.contains(ppid) && !known.contains(pid)).map(|(pid, _)| pid).collect();
+            let mut children: Vec<u32> = parent_links().into_iter().filter(|(pid, ppid)| known.contains(ppid) && !known.contains(pid)).map(|(pid, _)| pid).collect();
+            let orphans: Vec<u32> = marked(marker).into_iter().filter(|p| !known.contains(p) && !children.contains(p)).collect();
+            children.extend(orphans);
             if children.is_empty() {
                 break;
             }
@@ -167,6 +180,21 @@ mod process_tree {
             // SAFETY: kill(2) has no memory effects; a process that already ended yields ESRCH.
             unsafe { libc::kill(pid, sig) };
         }
+    }
+
+    /// Processes whose environment holds `MARKER_VAR=marker` (Linux; elsewhere none).
+    fn marked(marker: &str) -> Vec<u32> {
+        let wanted = format!("{MARKER_VAR}={marker}");
+        let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+        entries
+            .flatten()
+            .filter_map(|e| {
+                let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+                let env = std::fs::read(e.path().join("environ")).ok()?;
+                env.split(|b| *b == 0).any(|kv| kv == wanted.as_bytes()).then_some(pid)
+            })
+            .filter(|&pid| pid != std::process::id())
+            .collect()
     }
 
     /// (pid, parent pid) of every process we can see.
@@ -216,6 +244,7 @@ mod process_tree {
 
 #[cfg(not(unix))]
 mod process_tree {
+    pub const MARKER_VAR: &str = "CHARTPROOF_HELM_RUN";
     /// Without Unix signals only the child itself is killed (by the caller).
-    pub fn kill(_root: u32) {}
+    pub fn kill(_roots: &[u32], _marker: &str) {}
 }
