@@ -46,12 +46,10 @@ impl RenderCache {
     pub fn render(&self, helm: &Helm, req: &RenderRequest) -> Result<Result<Rendered, RenderFailure>> {
         let key = self.key(helm, req)?;
         let slot = self.slots.lock().unwrap().entry(key).or_default().clone();
-        if let Some(done) = slot.get() {
-            self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return Ok(done.clone());
-        }
         let mut run_error = None;
+        let mut rendered_here = false;
         let value = slot.get_or_init(|| {
+            rendered_here = true;
             self.renders.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             match render(helm, req) {
                 Ok(r) => r,
@@ -64,6 +62,11 @@ impl RenderCache {
         });
         if let Some(e) = run_error {
             return Err(e);
+        }
+        // A caller that waited for another thread's render of the same key is a hit too, so the
+        // counts do not depend on thread timing (same seed, same report, whatever --jobs).
+        if !rendered_here {
+            self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         Ok(value.clone())
     }
