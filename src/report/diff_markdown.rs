@@ -27,7 +27,19 @@ fn side(s: &SideInfo) -> String {
     code(t.trim())
 }
 
+/// GitHub refuses comments longer than 65536 characters; stay below with room to spare.
+pub const COMMENT_LIMIT: usize = 60_000;
+
+/// The comment, with the text diffs left out when they would make it too long for a PR comment.
 pub fn render(report: &DiffReport) -> String {
+    let full = render_with(report, true);
+    if full.chars().count() <= COMMENT_LIMIT {
+        return full;
+    }
+    render_with(report, false)
+}
+
+fn render_with(report: &DiffReport, text_diffs: bool) -> String {
     let mut out = String::new();
     let s = &report.summary;
     let _ = writeln!(out, "## chartproof diff: {} → {}\n", side(&report.old), side(&report.new));
@@ -55,13 +67,16 @@ pub fn render(report: &DiffReport) -> String {
         }
     }
     if report.compared.manifests {
-        resources(&mut out, report);
+        if !text_diffs {
+            let _ = writeln!(out, "_Text diffs left out to fit a pull-request comment; run `chartproof diff` for them._\n");
+        }
+        resources(&mut out, report, text_diffs);
         findings(&mut out, report);
     }
     out
 }
 
-fn resources(out: &mut String, report: &DiffReport) {
+fn resources(out: &mut String, report: &DiffReport, text_diffs: bool) {
     let s = &report.summary;
     let _ = writeln!(out, "### Resources\n\n{} modified, {} added, {} removed, {} unchanged.\n", s.modified, s.added, s.removed, report.unchanged_resources);
     if let Some(f) = &report.new_render_failure {
@@ -105,7 +120,7 @@ fn resources(out: &mut String, report: &DiffReport) {
             }
             let _ = writeln!(out, "| {} | {what} |", code(&f.path));
         }
-        if let Some(t) = &r.text_diff {
+        if let Some(t) = r.text_diff.as_ref().filter(|_| text_diffs) {
             let _ = writeln!(out, "\n```diff\n{}```", t.replace("```", "'''"));
         }
         let _ = writeln!(out, "\n</details>\n");
@@ -161,5 +176,15 @@ mod tests {
         assert!(md.contains("<details><summary>Deployment web</summary>") && md.contains("```diff\n"), "{md}");
         assert!(md.contains("| introduced | error | `run-as-non-root` | `Deployment web` | runs as root |"), "{md}");
         assert!(!md.contains("new-pass"));
+    }
+
+    #[test]
+    fn long_text_diffs_are_left_out_of_the_comment() {
+        let mut report = crate::diff::sample_report();
+        let long: String = (0..super::COMMENT_LIMIT / 10).map(|i| format!("+line {i}\n")).collect();
+        report.resources.iter_mut().for_each(|r| if r.text_diff.is_some() { r.text_diff = Some(long.clone()) });
+        let md = super::render(&report);
+        assert!(md.len() < super::COMMENT_LIMIT, "{}", md.len());
+        assert!(md.contains("Text diffs left out") && !md.contains("```diff") && md.contains("`spec.selector.matchLabels.app`"));
     }
 }
