@@ -45,6 +45,10 @@ fn helm_plugin_runs_chartproof_with_the_calling_helm() {
         assert_eq!(out.status.code(), Some(0), "{}: {}", helm.display(), String::from_utf8_lossy(&out.stderr));
         assert!(String::from_utf8_lossy(&out.stdout).contains("audit of chart go-service"));
 
+        // `helm chartproof check` renders with real helm; the reference chart passes.
+        let out = run(&["chartproof", "check", "charts/go-service"], &binary);
+        assert_eq!(out.status.code(), Some(0), "{}: {}", helm.display(), String::from_utf8_lossy(&out.stdout));
+
         // The helm that runs the plugin is the one chartproof is handed.
         let probe = home.path().join("probe.sh");
         std::fs::write(&probe, "#!/bin/sh\necho \"HELM_BIN=$HELM_BIN ARGS=$*\"\n").unwrap();

@@ -3,10 +3,10 @@
 //! no template reads), its undocumented inputs (keys templates read that values.yaml does not
 //! declare) and references that render as empty/`<nil>` at the defaults.
 //!
-//! Precision comes before recall: whatever the reader cannot follow (`toYaml .Values.x`, a
-//! computed `index` key, `tpl` of unseen text, an `include` with a computed name) either counts
-//! the whole subtree as read or is listed as unresolved; a key is never reported unused because
-//! the reader lost track of it. `referenced_paths` is shared with `test`, which only varies keys
+//! Precision comes before recall: whatever the reader cannot pin down either counts as read
+//! (`toYaml .Values.x` reads the whole subtree, a computed `index` key reads any item) or is
+//! listed as unresolved with its argument counted as read (`tpl` of unseen text, an `include`
+//! with a computed name); a key is never reported unused because the reader lost track of it. `referenced_paths` is shared with `test`, which only varies keys
 //! the templates read.
 
 mod lexer;
@@ -574,8 +574,12 @@ mod tests {
             ["undeclaredKey@templates/deployment.yaml:33 default=false", "undeclaredWithDefault@templates/deployment.yaml:37 default=true"]
         );
         assert_eq!(keys(&r.renders_empty, |k| k.key.clone()), ["nullKey", "undeclaredKey"]);
-        assert_eq!(keys(&r.unresolved, |u| format!("{}:{}", u.file, u.line)), ["templates/deployment.yaml:31"]);
+        assert!(r.unresolved.is_empty(), "{:?}", r.unresolved);
         assert!(r.has_findings());
+        // `index .Values.dynamic .Release.Name`: any item of the map may be read.
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/fixtures/audit-scopes");
+        let refs = referenced_paths(&Chart::load(&dir).unwrap()).unwrap();
+        assert_eq!(refs.coverage(&["dynamic", "a"]), Coverage::Whole);
     }
 
     #[test]
@@ -649,12 +653,15 @@ mod tests {
 
     #[test]
     fn computed_keys_and_unknown_contexts_count_as_read() {
-        let values = "m:\n  a: 1\nnn:\n  b: 1\nk: a\n";
-        let tpl = "{{ index .Values.m .Values.k }}{{ $u := lookup \"v1\" \"Pod\" \"\" \"\" }}{{ $u.Values.nn.b }}";
+        let values = "m:\n  a: 1\nnn:\n  b: 1\nk: a\np:\n  px: {port: 1, name: a}\n  py: {port: 2, name: b}\n";
+        let tpl = "{{ index .Values.m .Values.k }}{{ $u := lookup \"v1\" \"Pod\" \"\" \"\" }}{{ $u.Values.nn.b }}\
+                   {{ range $k, $v := .Values.m }}{{ (index $.Values.p $k).port }}{{ end }}";
         let (_t, c) = chart_with(values, tpl);
         let r = audit(&c).unwrap();
-        assert!(r.unused.is_empty(), "{:?}", r.unused);
-        assert_eq!(r.unresolved.len(), 2, "{:?}", r.unresolved);
+        // Computed keys read any item (`p.*.port`), but only what is read of it: `name` stays unused.
+        assert_eq!(keys(&r.unused, |u| u.key.clone()), ["p.px.name", "p.py.name"]);
+        assert_eq!(r.unresolved.len(), 1, "{:?}", r.unresolved);
+        assert!(r.unresolved[0].reason.contains(".Values.nn.b"), "{:?}", r.unresolved);
     }
 
     #[test]

@@ -597,12 +597,10 @@ impl<'a> Reader<'a> {
                             _ => self.elem(&cur),
                         };
                     } else {
+                        // A computed key (a `range` key, a value): any item may be read, so the
+                        // path goes on through `*` and whatever is then read of it counts for all.
                         self.mark(k, Use::Whole, line, scope);
-                        if matches!(cur, Sym::Values { .. } | Sym::Union(_) | Sym::Dict(_) | Sym::UnresolvedValues(_)) {
-                            self.unresolved(scope, line, format!("{name} with a computed key; the map it indexes counts as read"));
-                        }
-                        self.mark(&cur, Use::Whole, line, scope);
-                        return Sym::Unknown;
+                        cur = self.elem(&cur);
                     }
                 }
                 cur

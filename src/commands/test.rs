@@ -140,9 +140,9 @@ pub fn run(args: TestArgs) -> Result<ExitCode> {
     match args.output {
         TestOutput::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
         TestOutput::Human => write!(out, "{}", human(&report))?,
-        TestOutput::Junit => write_findings(crate::report::Format::Junit, &report, &mut out)?,
-        TestOutput::Sarif => write_findings(crate::report::Format::Sarif, &report, &mut out)?,
-        TestOutput::Github => write_findings(crate::report::Format::Github, &report, &mut out)?,
+        TestOutput::Junit => write_findings(crate::report::Format::Junit, &report, &chart, &mut out)?,
+        TestOutput::Sarif => write_findings(crate::report::Format::Sarif, &report, &chart, &mut out)?,
+        TestOutput::Github => write_findings(crate::report::Format::Github, &report, &chart, &mut out)?,
     }
     out.flush().context("cannot write the report")?;
     Ok(exit(if report.failures.is_empty() { EXIT_OK } else { EXIT_FAILED }))
@@ -150,7 +150,7 @@ pub fn run(args: TestArgs) -> Result<ExitCode> {
 
 /// Write the failures through the shared finding reporters: each failure becomes a finding whose
 /// message carries the minimal override and the replay command.
-fn write_findings(format: crate::report::Format, report: &TestReport, out: &mut dyn Write) -> Result<()> {
+fn write_findings(format: crate::report::Format, report: &TestReport, chart: &Chart, out: &mut dyn Write) -> Result<()> {
     let findings: Vec<crate::rules::Finding> = report
         .failures
         .iter()
@@ -165,7 +165,9 @@ fn write_findings(format: crate::report::Format, report: &TestReport, out: &mut 
             message: format!("{} (minimal override: {}; replay: {})", f.message, serde_json::to_string(&f.values).unwrap_or_default(), f.replay),
         })
         .collect();
-    let r = crate::report::Report { command: "test", subject: &report.chart, findings: &findings, suppressed: &[], qos: &[], resources: &[] };
+    // Locate findings in the chart's own template files (SARIF/GitHub), as `check` does.
+    let sources = crate::report::SourceMap { chart_dir: &chart.dir, chart_name: &chart.meta.name };
+    let r = crate::report::Report { command: "test", subject: &report.chart, findings: &findings, suppressed: &[], qos: &[], resources: &[], sources: Some(sources) };
     crate::report::write(format, &r, false, out)
 }
 
