@@ -63,7 +63,7 @@ fn latent_defects_are_found_shrunk_saved_replayed_and_fixed() {
         let before = snapshot(&chart);
         // The full 300-case acceptance run with the first helm; fewer cases (still past every
         // one-key change) with the others to keep the suite fast.
-        let cases = if i == 0 { "300" } else { "70" };
+        let cases = if i == 0 { "300" } else { "50" };
         let (code, report, stderr) = chartproof_test(helm, &chart, &["--cases", cases, "--seed", "7"]);
         assert_eq!(code, 1, "{}: {stderr}", helm.display());
         assert_eq!(report["cases_run"], json!(cases.parse::<u64>().unwrap()));
@@ -126,7 +126,7 @@ fn a_contract_that_forbids_the_defects_passes() {
     for (i, helm) in common::helms().iter().enumerate() {
         let tmp = common::copy_chart(&common::chart("fixtures/latent-defects-guarded"));
         let chart = tmp.path().to_path_buf();
-        let cases = if i == 0 { "300" } else { "70" };
+        let cases = if i == 0 { "300" } else { "50" };
         let (code, report, stderr) = chartproof_test(helm, &chart, &["--cases", cases, "--seed", "7"]);
         assert_eq!(code, 0, "{}: {stderr}\n{report:#}", helm.display());
         assert!(failures(&report).is_empty());
