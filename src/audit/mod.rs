@@ -440,6 +440,11 @@ pub fn audit(chart: &Chart) -> Result<AuditReport> {
             add(&mut renders_empty);
         }
     }
+    // `args.*` says nothing more when `args` itself is listed.
+    for map in [&mut undeclared, &mut renders_empty] {
+        let listed: Vec<String> = map.keys().cloned().collect();
+        map.retain(|k, _| !k.find(".*").is_some_and(|i| listed.iter().any(|l| l == &k[..i])));
+    }
     let report = AuditReport {
         chart: chart.meta.name.clone(),
         values_file,
@@ -673,6 +678,13 @@ mod tests {
         let r = audit(&c).unwrap();
         assert_eq!(keys(&r.renders_empty, |k| k.key.clone()), ["e"]);
         assert_eq!(keys(&r.undeclared, |k| k.key.clone()), ["b", "c", "d", "e"]);
+    }
+
+    #[test]
+    fn an_undeclared_list_is_listed_once_not_per_item() {
+        let (_t, c) = chart_with("a: 1\n", "{{ .Values.a }}{{ range .Values.args }}{{ .name }}{{ end }}");
+        let r = audit(&c).unwrap();
+        assert_eq!(keys(&r.undeclared, |k| format!("{}:{}", k.key, k.line)), ["args:1"]);
     }
 
     #[test]
