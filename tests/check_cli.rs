@@ -194,9 +194,11 @@ fn output_formats() {
     assert!(!human.contains('\x1b'), "no colors when not a TTY");
     let sarif: Value = serde_json::from_str(&run("sarif")).unwrap();
     assert_eq!(sarif["version"], "2.1.0");
-    assert_eq!(sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "rules-clean/templates/deployment.yaml");
+    // Locations point at the chart's real files, not at helm's `<chart name>/templates/…`.
+    let deployment = chart.path().join("templates/deployment.yaml");
+    assert_eq!(sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], format!("file://{}", deployment.display()));
     let github = run("github");
-    assert!(github.starts_with("::error file=rules-clean/templates/deployment.yaml,title=image-digest"), "{github}");
+    assert!(github.starts_with(&format!("::error file={},title=image-digest", deployment.display())), "{github}");
     let junit = run("junit");
     assert!(junit.contains("<testsuites") && junit.contains("Deployment/release-web: image-digest") && junit.contains("<failure"), "{junit}");
     assert!(junit.contains("Service/release-web: all rules"));

@@ -113,6 +113,7 @@ fn validate_verdicts_equal_helms_schema_verdicts() {
     let quoted_on = file("quoted.yaml", "flag: \"on\"\n");
     let decimal_mode = file("mode.yaml", "mode: 755\n");
     let float_replicas = file("float.yaml", "replicas: 1.5\n");
+    let whole_float_replicas = file("whole.yaml", "replicas: 2.0\nmode: 1e2\n");
     let kid_port_string = file("kid.yaml", "kid:\n  port: \"80\"\n");
     let nginx_yes = file("nginx-yes.yaml", "ingress:\n  enabled: yes\n");
     let nginx_quoted = file("nginx-quoted.yaml", "ingress:\n  enabled: \"yes\"\n");
@@ -131,6 +132,10 @@ fn validate_verdicts_equal_helms_schema_verdicts() {
     let loki_base = loki.join("ci/default-values.yaml").display().to_string();
 
     let fx = fixture.path().to_path_buf();
+    // The same chart with the parent schema chartproof writes (the subchart's schema nested).
+    let written_fixture = schema_fixture();
+    let written = written_fixture.path().to_path_buf();
+    Command::cargo_bin("chartproof").unwrap().args(["schema", "--write"]).arg(&written).assert().success();
     let go_service = Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/go-service");
     let cases: Vec<(std::path::PathBuf, Vec<String>)> = vec![
         (fx.clone(), args(&[])),
@@ -143,12 +148,17 @@ fn validate_verdicts_equal_helms_schema_verdicts() {
         (fx.clone(), args(&["-f", &quoted_on])),
         (fx.clone(), args(&["-f", &decimal_mode])),
         (fx.clone(), args(&["-f", &float_replicas])),
+        (fx.clone(), args(&["-f", &whole_float_replicas])),
         (fx.clone(), args(&["--set", "kid.port=abc"])),
         (fx.clone(), args(&["-f", &kid_port_string])),
         (fx.clone(), args(&["--set", "kid.enabled=false", "--set", "kid.port=abc"])),
         (fx.clone(), args(&["--set", "global.region=null"])),
         (fx.clone(), args(&["--set", "kid.port=null"])),
         (fx.clone(), args(&["--set", "kid.enabled=null", "--set", "kid.port=abc"])),
+        (written.clone(), args(&[])),
+        (written.clone(), args(&["--set", "kid.enabled=false"])),
+        (written.clone(), args(&["--set", "kid.port=abc"])),
+        (written.clone(), args(&["--set", "replicas=abc"])),
         (go_service.clone(), args(&[])),
         (go_service.clone(), args(&["--set", "replicaCount=0"])),
         (go_service.clone(), args(&["--set", "image.digest=latest"])),

@@ -59,6 +59,7 @@ fn latent_defects_are_found_shrunk_saved_replayed_and_fixed() {
     for (i, helm) in common::helms().iter().enumerate() {
         let tmp = common::copy_chart(&common::chart("fixtures/latent-defects"));
         let chart = tmp.path().to_path_buf();
+        let _ = std::fs::remove_dir_all(chart.join("cases")); // cases a local run may have left
         let before = snapshot(&chart);
         // The full 300-case acceptance run with the first helm; fewer cases (still past every
         // one-key change) with the others to keep the suite fast.
@@ -199,4 +200,63 @@ fn chart_failing_at_defaults_says_so_in_one_line_and_runs_with_base_values() {
         assert_eq!((touched(&fs[0]["values"]), touched(&fs[0]["values"]["storage"])), (vec!["storage".to_string()], vec!["bucket".to_string()]));
         assert!(fs[0]["replay"].as_str().unwrap().contains("-f "), "replay keeps the base values");
     }
+}
+
+#[test]
+fn ci_formats_carry_each_failure_with_its_override() {
+    let helm = &common::helms()[0];
+    let chart = common::chart("fixtures/latent-defects");
+    let run = |format: &str| {
+        let out = Command::cargo_bin("chartproof")
+            .unwrap()
+            .args(["test", chart.to_str().unwrap(), "--cases", "12", "--seed", "3", "--no-save", "--helm", helm.to_str().unwrap(), "-o", format])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{format}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let github = run("github");
+    assert!(github.lines().any(|l| l.starts_with("::error file=latent-defects/templates/deployment.yaml,title=probe-readiness")), "{github}");
+    assert!(github.contains("minimal override: {\"readinessProbe\":{\"enabled\":false}}"), "{github}");
+    let sarif: Value = serde_json::from_str(&run("sarif")).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    assert!(sarif["runs"][0]["results"].as_array().unwrap().iter().any(|r| r["ruleId"] == "probe-readiness"));
+    let junit = run("junit");
+    assert!(junit.starts_with("<?xml") && junit.contains("probe-readiness") && junit.contains("<failure"), "{junit}");
+}
+
+#[test]
+fn a_render_that_hangs_is_killed_and_fails_that_case() {
+    let helm = &common::helms()[0];
+    let tmp = tempfile::tempdir().unwrap();
+    common::write_files(
+        tmp.path(),
+        &[
+            ("Chart.yaml", "apiVersion: v2\nname: slow\nversion: 0.1.0\n"),
+            ("values.yaml", "slow: false\n"),
+            (
+                "templates/cm.yaml",
+                "{{- if .Values.slow }}{{- range $i := until 6000 }}{{ range $j := until 6000 }}{{ end }}{{ end }}{{- end }}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-slow\ndata:\n  a: b\n",
+            ),
+        ],
+    );
+    let (code, report, stderr) = chartproof_test(helm, tmp.path(), &["--cases", "3", "--helm-timeout", "3", "--no-save"]);
+    assert_eq!(code, 1, "{stderr}");
+    let fs = failures(&report);
+    assert_eq!(fs.len(), 1, "{fs:#?}");
+    assert_eq!(fs[0]["rule"], "render-error");
+    assert!(fs[0]["message"].as_str().unwrap().contains("did not finish"), "{fs:#?}");
+    assert_eq!(fs[0]["values"], json!({"slow": true}));
+}
+
+#[test]
+fn time_budget_stops_cleanly_with_the_coverage_so_far() {
+    let helm = &common::helms()[0];
+    let chart = common::chart("fixtures/latent-defects-guarded");
+    let (code, report, stderr) = chartproof_test(helm, &chart, &["--cases", "300", "--time-budget", "1s", "--no-save"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(report["coverage"]["stopped"], "time budget");
+    let run = report["cases_run"].as_u64().unwrap();
+    assert!(run < 300, "{run}");
+    assert_eq!(report["coverage"]["cases_planned"], json!(300));
 }

@@ -13,7 +13,7 @@ use super::common::{EXIT_FAILED, EXIT_OK, HelmArgs, TemplateArgs, ValuesArgs, ex
 use crate::chart::Chart;
 use crate::manifest::Manifest;
 use crate::render::render;
-use crate::report::{self, Format, Report};
+use crate::report::{self, Format, Report, SourceMap};
 use crate::rules::{self, CheckOutcome, Config, Finding, Severity};
 
 #[derive(Args, Debug)]
@@ -37,6 +37,9 @@ pub struct CheckArgs {
 /// Everything `check` found, ready for a reporter.
 pub struct CheckResult {
     pub subject: String,
+    /// Chart directory and name, to map helm's template paths to files (None for a packaged chart).
+    pub chart_dir: Option<PathBuf>,
+    pub chart_name: String,
     pub outcome: CheckOutcome,
     /// Ids of every resource rendered.
     pub resources: Vec<String>,
@@ -69,7 +72,8 @@ pub fn check(args: &CheckArgs) -> Result<CheckResult> {
         }
         Err(failure) => (CheckOutcome { findings: vec![rules::render_error_finding(&failure, &chart.meta.name)], ..Default::default() }, Vec::new()),
     };
-    Ok(CheckResult { subject, outcome, resources })
+    let chart_dir = args.chart.is_dir().then(|| args.chart.clone());
+    Ok(CheckResult { subject, chart_dir, chart_name: chart.meta.name.clone(), outcome, resources })
 }
 
 /// A rendered document that is not a Kubernetes object.
@@ -89,7 +93,8 @@ fn problem_finding(p: &crate::manifest::ManifestProblem, config: &Config) -> Fin
 pub fn run(args: CheckArgs) -> Result<ExitCode> {
     let result = check(&args)?;
     let o = &result.outcome;
-    let report = Report { command: "check", subject: &result.subject, findings: &o.findings, suppressed: &o.suppressed, qos: &o.qos, resources: &result.resources };
+    let report = Report { command: "check", subject: &result.subject, findings: &o.findings, suppressed: &o.suppressed, qos: &o.qos, resources: &result.resources, sources: None };
+    let report = Report { sources: result.chart_dir.as_deref().map(|chart_dir| SourceMap { chart_dir, chart_name: &result.chart_name }), ..report };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     report::write(args.output, &report, report::stdout_wants_color(), &mut out)?;

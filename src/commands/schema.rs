@@ -53,6 +53,21 @@ pub fn compute(chart: &Chart, draft: Option<Draft>) -> Result<SchemaOutcome> {
             {
                 notes.push(format!("note: {} declares $schema {have}; it is kept (hand-written content wins over --draft)", path.display()));
             }
+            if current.get("$schema").is_none() {
+                notes.push(format!(
+                    "note: {} declares no $schema: Helm up to 3.18.4 reads it as draft-07, Helm 3.18.5+ and 4 as 2020-12 (they disagree on `format`, for one); chartproof adds {}",
+                    path.display(),
+                    draft.unwrap_or_default().uri()
+                ));
+            }
+            // The hand-written schema answers "weakly typed" for the keys it describes.
+            let answered: Vec<String> = inferred
+                .warnings
+                .iter()
+                .filter(|w| w.message.starts_with("weakly typed") && w.path.as_deref().is_some_and(|p| describes(&current, p)))
+                .map(|w| format!("warning: {w}"))
+                .collect();
+            notes.retain(|n| !answered.contains(n));
             let (merged, conflicts) = merge_schemas(&ExistingSchema { file: &path, text, schema: &current }, &inferred.schema, &chart.values);
             notes.extend(conflicts.iter().map(|c| format!("conflict: {c}")));
             with_schema_first(merged, draft.unwrap_or_default())
@@ -63,6 +78,36 @@ pub fn compute(chart: &Chart, draft: Option<Draft>) -> Result<SchemaOutcome> {
     let text = serde_json::to_string_pretty(&schema)? + "\n";
     notes.extend(lint::lint_contract(&schema, &path, Some(&text), chart).iter().map(|w| format!("warning: {w}")));
     Ok(SchemaOutcome { path, existing, text, notes })
+}
+
+/// Whether `schema` has its own node for the dotted key `path` (local `$ref`s followed).
+fn describes(schema: &Value, path: &str) -> bool {
+    fn resolve<'a>(schema: &'a Value, mut node: &'a Value) -> Option<&'a Value> {
+        for _ in 0..16 {
+            match node.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix('#')) {
+                Some(p) => node = schema.pointer(p)?,
+                None => return Some(node),
+            }
+        }
+        Some(node)
+    }
+    let mut node = schema;
+    for seg in path.split('.') {
+        let Some(n) = resolve(schema, node) else { return false };
+        let (key, indexed) = match seg.find('[') {
+            Some(i) => (&seg[..i], true),
+            None => (seg, false),
+        };
+        let Some(mut next) = n.get("properties").and_then(|p| p.get(key)) else { return false };
+        if indexed {
+            match resolve(schema, next).and_then(|x| x.get("items")) {
+                Some(items) => next = items,
+                None => return false,
+            }
+        }
+        node = next;
+    }
+    true
 }
 
 fn with_schema_first(schema: Value, draft: Draft) -> Value {
@@ -175,6 +220,15 @@ mod tests {
         write_atomically(&fresh, "x").unwrap();
         assert_eq!(std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777, 0o644);
         assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 2, "no temporary file left behind");
+    }
+
+    #[test]
+    fn describes_follows_properties_items_and_local_refs() {
+        let schema = serde_json::json!({"$ref": "#/$defs/root", "$defs": {"root": {"properties": {"a": {"$ref": "#/$defs/a"}}}, "a": {"properties": {"list": {"items": {"properties": {"x": {}}}}}}}});
+        assert!(describes(&schema, "a"));
+        assert!(describes(&schema, "a.list[0].x"));
+        assert!(!describes(&schema, "a.other"));
+        assert!(!describes(&schema, "b"));
     }
 
     #[test]

@@ -19,8 +19,16 @@ use crate::generate::runner::{self, RunConfig, Shard, TestReport};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TestOutput {
+    /// One block per distinct failure with its minimal override and replay command, then coverage
     Human,
+    /// `{"cases_run","seed","renders","failures":[…],"coverage":{…}}` (schemas/test-report.schema.json)
     Json,
+    /// JUnit XML: one testcase per failing resource × rule
+    Junit,
+    /// SARIF 2.1.0 (file = source template)
+    Sarif,
+    /// GitHub Actions annotations
+    Github,
 }
 
 #[derive(Args, Debug)]
@@ -132,9 +140,35 @@ pub fn run(args: TestArgs) -> Result<ExitCode> {
     match args.output {
         TestOutput::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
         TestOutput::Human => write!(out, "{}", human(&report))?,
+        TestOutput::Junit => write_findings(crate::report::Format::Junit, &report, &chart, &mut out)?,
+        TestOutput::Sarif => write_findings(crate::report::Format::Sarif, &report, &chart, &mut out)?,
+        TestOutput::Github => write_findings(crate::report::Format::Github, &report, &chart, &mut out)?,
     }
     out.flush().context("cannot write the report")?;
     Ok(exit(if report.failures.is_empty() { EXIT_OK } else { EXIT_FAILED }))
+}
+
+/// Write the failures through the shared finding reporters: each failure becomes a finding whose
+/// message carries the minimal override and the replay command.
+fn write_findings(format: crate::report::Format, report: &TestReport, chart: &Chart, out: &mut dyn Write) -> Result<()> {
+    let findings: Vec<crate::rules::Finding> = report
+        .failures
+        .iter()
+        .map(|f| crate::rules::Finding {
+            rule: f.rule.clone(),
+            severity: f.severity,
+            kind: f.kind.clone(),
+            namespace: None,
+            name: f.name.clone(),
+            template: f.template.clone(),
+            path: None,
+            message: format!("{} (minimal override: {}; replay: {})", f.message, serde_json::to_string(&f.values).unwrap_or_default(), f.replay),
+        })
+        .collect();
+    // Locate findings in the chart's own template files (SARIF/GitHub), as `check` does.
+    let sources = crate::report::SourceMap { chart_dir: &chart.dir, chart_name: &chart.meta.name };
+    let r = crate::report::Report { command: "test", subject: &report.chart, findings: &findings, suppressed: &[], qos: &[], resources: &[], sources: Some(sources) };
+    crate::report::write(format, &r, false, out)
 }
 
 /// The human report: one block per distinct failure, then a coverage summary.
@@ -151,7 +185,7 @@ pub fn human(report: &TestReport) -> String {
         } else {
             serde_yaml::to_string(&f.values).unwrap_or_default()
         };
-        s += "  minimal override:\n";
+        s += if f.status == "unshrunk" { "  override:\n" } else { "  minimal override:\n" };
         for line in yaml.lines() {
             s += &format!("    {line}\n");
         }
@@ -172,8 +206,9 @@ pub fn human(report: &TestReport) -> String {
         c.cache_hits
     );
     s += &format!(
-        "coverage: {} values paths varied; {} of {} generated candidates rejected by the contract ({:.1}%)\n",
+        "coverage: {} values paths varied{}; {} of {} generated candidates rejected by the contract ({:.1}%)\n",
         c.paths_varied.len(),
+        if c.keys_not_read > 0 { format!(" ({} keys no template reads left alone)", c.keys_not_read) } else { String::new() },
         c.candidates_rejected,
         c.candidates_generated,
         c.rejection_rate * 100.0

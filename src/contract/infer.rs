@@ -93,6 +93,9 @@ pub fn infer_values_schema(doc: &ValuesDoc, draft: Draft) -> InferredSchema {
     InferredSchema { schema: Value::Object(schema), warnings }
 }
 
+/// Kubernetes IntOrString fields charts pass through: a default of `0` must not forbid `25%`.
+const INT_OR_STRING_KEYS: &[&str] = &["maxSurge", "maxUnavailable", "minAvailable", "targetPort"];
+
 /// Schema of one value. `pointer` locates it in `doc` for warnings.
 fn infer_value(v: &Value, pointer: &str, doc: &ValuesDoc, warnings: &mut Vec<ContractWarning>) -> Value {
     let weak = |warnings: &mut Vec<ContractWarning>, what: &str| {
@@ -133,7 +136,11 @@ fn infer_value(v: &Value, pointer: &str, doc: &ValuesDoc, warnings: &mut Vec<Con
             }
             let mut props = Map::new();
             for (k, child) in map {
-                props.insert(k.clone(), infer_value(child, &format!("{pointer}/{}", pointer_segment(k)), doc, warnings));
+                let mut s = infer_value(child, &format!("{pointer}/{}", pointer_segment(k)), doc, warnings);
+                if INT_OR_STRING_KEYS.contains(&k.as_str()) && (child.is_i64() || child.is_u64() || child.is_string()) {
+                    s = json!({"type": ["integer", "string"]});
+                }
+                props.insert(k.clone(), s);
             }
             json!({"type": "object", "properties": props})
         }
@@ -261,6 +268,10 @@ pub fn nest_subchart_schema(parent: &mut Value, key: &str, sub: &Value, conditio
     if let Some(o) = sub.as_object_mut() {
         o.remove("$schema");
         o.remove("$id");
+        // When the subchart is disabled Helm drops its defaults, so the parent's values hold only
+        // what the parent sets under the key: the subchart's own required keys would fail there.
+        // Helm still enforces them with the subchart's own schema when it is enabled.
+        o.remove("required");
     }
     reroot_refs(&mut sub, &format!("#/properties/{}", pointer_segment(key)));
     if let Some(o) = sub.as_object_mut() {
@@ -379,6 +390,14 @@ mod tests {
     }
 
     #[test]
+    fn kubernetes_int_or_string_fields_accept_both() {
+        let s = infer_text("strategy:\n  maxUnavailable: 0\n  maxSurge: 25%\npdb:\n  minAvailable: 1\n").schema;
+        assert_eq!(s["properties"]["strategy"]["properties"]["maxUnavailable"]["type"], json!(["integer", "string"]));
+        assert_eq!(s["properties"]["strategy"]["properties"]["maxSurge"]["type"], json!(["integer", "string"]));
+        assert_eq!(s["properties"]["pdb"]["properties"]["minAvailable"]["type"], json!(["integer", "string"]));
+    }
+
+    #[test]
     fn arrays_unify_items_and_empty_things_are_weak() {
         let r = infer_text("env:\n  - name: A\n    value: b\n  - name: C\n    port: 1\nmixed: [1, 2.5]\nlabels: {}\nhosts: []\ntag: ~\n");
         let p = &r.schema["properties"];
@@ -416,7 +435,7 @@ mod tests {
     #[test]
     fn subchart_nesting_reroots_refs_and_allows_global_and_condition() {
         let mut parent = json!({"type": "object", "properties": {"kid": {"type": "object", "properties": {"x": {"type": "string"}}}}});
-        let sub = json!({"$schema": "x", "$defs": {"p": {"type": "integer"}}, "type": "object", "properties": {"port": {"$ref": "#/$defs/p"}}});
+        let sub = json!({"$schema": "x", "$defs": {"p": {"type": "integer"}}, "type": "object", "required": ["port"], "properties": {"port": {"$ref": "#/$defs/p"}}});
         nest_subchart_schema(&mut parent, "kid", &sub, Some("kid.enabled"));
         let kid = &parent["properties"]["kid"];
         assert_eq!(kid["properties"]["port"]["$ref"], json!("#/properties/kid/$defs/p"));
@@ -424,6 +443,7 @@ mod tests {
         assert_eq!(kid["properties"]["global"]["type"], json!("object"));
         assert_eq!(kid["properties"]["x"]["type"], json!("string"));
         assert!(kid.get("$schema").is_none());
+        assert!(kid.get("required").is_none(), "a disabled subchart leaves only the parent's values under its key");
         let v = jsonschema::options().with_draft(jsonschema::Draft::Draft7).build(&parent).unwrap();
         assert!(v.is_valid(&json!({"kid": {"port": 1}})));
         assert!(!v.is_valid(&json!({"kid": {"port": "1"}})));

@@ -109,7 +109,11 @@ impl Ctx<'_> {
                     }
                 }
                 "type" => match obj.get("type") {
-                    Some(declared) if !type_accepts(declared, v) => self.conflict(declared.clone(), v, schema_ptr, value_ptr),
+                    // Judge the default itself when there is one (inference may widen a type).
+                    Some(declared) if !type_accepts(declared, &self.default_type(value_ptr).unwrap_or_else(|| v.clone())) => {
+                        let default_type = self.default_type(value_ptr).unwrap_or_else(|| v.clone());
+                        self.conflict(declared.clone(), &default_type, schema_ptr, value_ptr)
+                    }
                     Some(_) => {}
                     None if !opaque && !obj.contains_key("enum") && !obj.contains_key("const") => {
                         obj.insert("type".into(), v.clone());
@@ -133,6 +137,12 @@ impl Ctx<'_> {
                 }
             }
         }
+    }
+
+    /// JSON Schema type name of the default at `value_ptr` (none for nulls and missing keys).
+    fn default_type(&self, value_ptr: &str) -> Option<Value> {
+        let v = self.values.value.pointer(value_ptr).filter(|v| !v.is_null())?;
+        Some(Value::String(crate::chart::values::json_type_name(v).into()))
     }
 
     fn conflict(&mut self, declared: Value, inferred: &Value, schema_ptr: &str, value_ptr: &str) {
@@ -192,7 +202,7 @@ mod tests {
         assert_eq!(merged["properties"]["img"], json!({"$ref": "#/$defs/img"}));
         assert_eq!(merged["properties"]["extra"]["properties"]["on"]["type"], json!("boolean"));
         assert_eq!(merged["$defs"], json!({"img": {"type": "object"}}));
-        assert_eq!(conflicts.len(), 1);
+        assert_eq!(conflicts.len(), 1, "{conflicts:?}");
         let c = &conflicts[0];
         assert_eq!((c.path.as_str(), c.schema_line, c.values_line, c.values_column), ("port", 8, 2, 1));
         assert_eq!(c.to_string(), "port: schema says \"integer\" at values.schema.json:8, but the default is string at values.yaml:2:1 (the schema is kept)");
@@ -200,6 +210,16 @@ mod tests {
         let text2 = serde_json::to_string_pretty(&merged).unwrap();
         let existing2 = ExistingSchema { file: Path::new("values.schema.json"), text: &text2, schema: &merged };
         assert_eq!(merge_schemas(&existing2, &inferred, &values).0, merged);
+    }
+
+    #[test]
+    fn conflicts_judge_the_default_not_a_widened_inferred_type() {
+        let text = r#"{"type": "object", "properties": {"maxUnavailable": {"type": "integer"}}}"#;
+        let schema: Value = serde_json::from_str(text).unwrap();
+        let values = ValuesDoc::parse("maxUnavailable: 0\n", Path::new("values.yaml")).unwrap();
+        let inferred = json!({"type": "object", "properties": {"maxUnavailable": {"type": ["integer", "string"]}}});
+        let (_, conflicts) = merge_schemas(&ExistingSchema { file: Path::new("s.json"), text, schema: &schema }, &inferred, &values);
+        assert!(conflicts.is_empty(), "{conflicts:?}");
     }
 
     #[test]

@@ -70,6 +70,13 @@ pub fn validate_values(contract: &Contract, chart: &Chart, user: &UserValues) ->
     collect_defaults(chart, "", &mut sources.defaults);
     let mut errors = Vec::new();
     validate_level(contract, &coalesced, &enabled, "", &contract.chart_name, &sources, &mut errors);
+    // Files in line order, then `--set` arguments in command-line order, then missing keys.
+    let set_index = |arg: &str| user.sets.iter().position(|s| s.text == arg).unwrap_or(usize::MAX);
+    errors.sort_by_key(|e| match &e.location {
+        ValueLocation::File { file, line, column } => (0, Some(file.clone()), *line, *column),
+        ValueLocation::Set { argument } => (1, None, set_index(argument), 0),
+        ValueLocation::Missing => (2, None, 0, 0),
+    });
     errors
 }
 

@@ -11,7 +11,7 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::overrides::{Change, apply_changes, changes_between, dotted, value_hash};
+use super::overrides::{Change, apply_changes, changes_between, value_hash};
 use super::strategies::{ChangeKind, SchemaCtx, candidates, sample, strategy_for};
 
 /// One planned value set.
@@ -39,7 +39,12 @@ pub struct Plan {
     pub paths_varied: BTreeSet<String>,
     /// One-key changes that were valid (before the case budget cut them).
     pub single_changes_available: usize,
+    /// Keys left alone because no template reads them.
+    pub keys_not_read: usize,
 }
+
+/// Whether templates read a key (path of object keys).
+pub type KeyFilter<'f> = dyn Fn(&[String]) -> bool + Sync + 'f;
 
 /// Inputs of planning.
 pub struct PlanInput<'a> {
@@ -48,8 +53,9 @@ pub struct PlanInput<'a> {
     pub is_valid: &'a (dyn Fn(&Value) -> bool + Sync),
     pub seed: u64,
     pub cases: usize,
-    /// When known, only keys templates read (dotted prefixes) vary.
-    pub referenced: Option<&'a BTreeSet<String>>,
+    /// When known, whether templates read a key (or something below it): keys they never read
+    /// need not vary.
+    pub is_read: Option<&'a KeyFilter<'a>>,
 }
 
 /// A proptest runner whose randomness is a function of the seed only.
@@ -93,12 +99,6 @@ fn collect_keys(ctx: SchemaCtx, value: Option<&Value>, schema: &Value, path: &mu
     }
 }
 
-fn is_referenced(path: &[String], referenced: Option<&BTreeSet<String>>) -> bool {
-    let Some(refs) = referenced else { return true };
-    let d = dotted(path);
-    refs.iter().any(|r| r == &d || r.starts_with(&format!("{d}.")) || d.starts_with(&format!("{r}.")))
-}
-
 /// Build the plan.
 pub fn plan(input: &PlanInput) -> Plan {
     let ctx = SchemaCtx::new(input.schema);
@@ -113,7 +113,11 @@ pub fn plan(input: &PlanInput) -> Plan {
 
     let mut slots = Vec::new();
     collect_keys(ctx, Some(input.base), input.schema, &mut Vec::new(), &mut slots);
-    slots.retain(|s| is_referenced(&s.path, input.referenced));
+    if let Some(is_read) = input.is_read {
+        let before = slots.len();
+        slots.retain(|s| is_read(&s.path));
+        plan.keys_not_read = before - slots.len();
+    }
 
     // One key at a time.
     let mut singles: Vec<(ChangeKind, usize, Change, Value)> = Vec::new();
@@ -137,7 +141,7 @@ pub fn plan(input: &PlanInput) -> Plan {
             }
         }
     }
-    singles.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    singles.sort_by_key(|s| (s.0, s.1));
     plan.single_changes_available = singles.len();
     let remaining = input.cases - 1;
     let single_budget = if singles.len() < remaining { singles.len() } else { remaining - remaining / 4 };
@@ -158,7 +162,7 @@ pub fn plan(input: &PlanInput) -> Plan {
         let k = 2 + (runner.rng().next_u32() % 3) as usize;
         let mut picked: Vec<Change> = Vec::new();
         for _ in 0..k {
-            let fresh = pool.is_empty() || runner.rng().next_u32() % 3 == 0;
+            let fresh = pool.is_empty() || runner.rng().next_u32().is_multiple_of(3);
             let change = if fresh {
                 let slot = &slots[(runner.rng().next_u64() % slots.len() as u64) as usize];
                 match sample(&strategy_for(ctx, &slot.schema), &mut runner) {
@@ -211,7 +215,7 @@ mod tests {
     fn plan_for(base: &Value, schema: &Value, seed: u64, cases: usize) -> Plan {
         let validator = jsonschema::validator_for(schema).unwrap();
         let is_valid = move |v: &Value| validator.is_valid(v);
-        plan(&PlanInput { base, schema, is_valid: &is_valid, seed, cases, referenced: None })
+        plan(&PlanInput { base, schema, is_valid: &is_valid, seed, cases, is_read: None })
     }
 
     fn schema() -> Value {
@@ -242,6 +246,18 @@ mod tests {
         assert!(p.rejected > 0, "removing the required `enabled` is rejected");
         assert!(!p.cases.iter().any(|c| c.merged.get("enabled").is_none()));
         assert!(!p.cases.iter().any(|c| c.merged["replicas"] == json!(0)));
+    }
+
+    #[test]
+    fn keys_no_template_reads_do_not_vary() {
+        let base = json!({"enabled": true, "replicas": 2, "hosts": ["x"], "note": "hi", "resources": {}, "mode": "a"});
+        let validator = jsonschema::validator_for(&schema()).unwrap();
+        let is_valid = move |v: &Value| validator.is_valid(v);
+        let is_read = |p: &[String]| p[0] != "note";
+        let p = plan(&PlanInput { base: &base, schema: &schema(), is_valid: &is_valid, seed: 1, cases: 60, is_read: Some(&is_read) });
+        assert_eq!(p.keys_not_read, 1);
+        assert!(p.cases.iter().all(|c| c.merged["note"] == json!("hi")));
+        assert!(p.paths_varied.contains("hosts") && !p.paths_varied.contains("note"));
     }
 
     #[test]

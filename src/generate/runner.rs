@@ -108,6 +108,8 @@ pub struct Coverage {
     pub cases_planned: usize,
     /// Dotted values keys changed by the cases that ran.
     pub paths_varied: Vec<String>,
+    /// Values keys not varied because no template reads them.
+    pub keys_not_read: usize,
     /// Distinct merged value sets rendered (helm processes started through the cache).
     pub distinct_renders: usize,
     /// Render requests answered from the cache.
@@ -142,6 +144,10 @@ pub struct TestReport {
 
 /// What makes two failures the same: the rule and the resource it fired on (for render errors,
 /// the template helm failed in). Never the rendered bytes.
+/// A confirmed failure: its finding on the minimal case, the minimal changes, and whether
+/// shrinking finished.
+type Shrunk = (Finding, Vec<Change>, bool);
+
 type FailureKey = (String, String, String, Option<String>);
 
 fn failure_key(rule: &str, kind: &str, name: &str, template: Option<&str>) -> FailureKey {
@@ -162,6 +168,9 @@ struct Evaluator<'a> {
     cache: RenderCache,
     scratch: tempfile::TempDir,
     fresh_renders: AtomicUsize,
+    /// (kind, template) of resources whose names change on every render (random suffixes):
+    /// their findings are identified by template instead of name.
+    volatile_names: HashSet<(String, Option<String>)>,
 }
 
 impl Evaluator<'_> {
@@ -198,6 +207,11 @@ impl Evaluator<'_> {
             Err(f) => vec![rules::render_error_finding(f, &self.chart_name)],
         };
         findings.retain(|f| f.severity == Severity::Error);
+        for f in &mut findings {
+            if self.volatile_names.contains(&(f.kind.clone(), f.template.clone())) {
+                f.name = VOLATILE_NAME.into();
+            }
+        }
         findings.sort_by(|a, b| (key_of(a), &a.message).cmp(&(key_of(b), &b.message)));
         findings.dedup_by(|a, b| key_of(a) == key_of(b));
         findings
@@ -210,6 +224,22 @@ impl Evaluator<'_> {
     fn renders(&self) -> usize {
         self.cache.renders() + self.fresh_renders.load(Ordering::Relaxed)
     }
+}
+
+/// The name findings carry for a resource whose name changes on every render.
+const VOLATILE_NAME: &str = "(random name)";
+
+/// (kind, template) of resources present in only one of two renders of the same values.
+fn volatile_names(a: &str, b: &str) -> HashSet<(String, Option<String>)> {
+    let (ma, mb) = (Manifest::parse(a), Manifest::parse(b));
+    let ids = |m: &Manifest| -> HashSet<String> { m.resources.iter().map(|r| r.display_id()).collect() };
+    let (ia, ib) = (ids(&ma), ids(&mb));
+    ma.resources
+        .iter()
+        .filter(|r| !ib.contains(&r.display_id()))
+        .chain(mb.resources.iter().filter(|r| !ia.contains(&r.display_id())))
+        .map(|r| (r.kind.clone(), r.template.clone()))
+        .collect()
 }
 
 /// Pointers where two renders of the same values differ.
@@ -270,12 +300,13 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
             if cfg.base_value_args.is_empty() { "chart defaults" } else { "defaults with the given base values" }
         );
     }
-    let ev = Evaluator {
+    let mut ev = Evaluator {
         chart_name: chart_name.clone(),
         cfg,
         cache: RenderCache::new(chart.content_hash()?),
         scratch: tempfile::tempdir().context("cannot create a scratch folder for values overrides")?,
         fresh_renders: AtomicUsize::new(0),
+        volatile_names: HashSet::new(),
     };
     let mut coverage = Coverage { shard: cfg.shard.map(|s| s.to_string()), ..Default::default() };
 
@@ -296,19 +327,20 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
         && let Ok(second) = ev.render(&[], true)?
     {
         coverage.volatile_paths = volatile_paths(&first.manifest, &second.manifest);
+        ev.volatile_names = volatile_names(&first.manifest, &second.manifest);
     }
+    let ev = ev;
     let base_failures: Vec<Finding> = ev.verdict(&Ok(first));
 
     let mut failures: Vec<TestFailure> = Vec::new();
     let mut known: HashSet<FailureKey> = HashSet::new();
-    let replay_cmd = |file: &Path| -> String {
-        let mut words = vec!["chartproof".to_string(), "test".into(), cfg.chart_arg.clone()];
-        for f in &cfg.base_value_args {
-            words.extend(["-f".into(), f.clone()]);
-        }
-        words.extend(["--replay".into(), file.display().to_string()]);
+    // A shell command line: the program words, the chart, the base values, then `tail`.
+    let command_line = |program: &[String], tail: &[String]| -> String {
+        let base = cfg.base_value_args.iter().flat_map(|f| ["-f".to_string(), f.clone()]);
+        let words: Vec<String> = program.iter().cloned().chain([cfg.chart_arg.clone()]).chain(base).chain(tail.iter().cloned()).collect();
         words.iter().map(|w| shell_quote(w)).collect::<Vec<_>>().join(" ")
     };
+    let replay_cmd = |file: &Path| command_line(&["chartproof".into(), "test".into()], &["--replay".into(), file.display().to_string()]);
 
     // Saved cases first.
     let saved = match &cfg.replay_only {
@@ -346,8 +378,21 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
     }
 
     // The plan, and this shard's part of it.
-    let referenced = referenced_paths(chart);
-    let the_plan = plan(&PlanInput { base: &cfg.base, schema: &contract.schema, is_valid: &is_valid, seed: cfg.seed, cases: cfg.cases, referenced: referenced.as_ref() });
+    // Keys no template reads need not vary; when the audit cannot follow every read, all vary.
+    let referenced = crate::audit::referenced_paths(chart).ok().filter(|r| r.unresolved.is_empty());
+    let is_read = |path: &[String]| {
+        let path: Vec<&str> = path.iter().map(String::as_str).collect();
+        referenced.as_ref().is_none_or(|r| r.coverage(&path) != crate::audit::Coverage::None)
+    };
+    let the_plan = plan(&PlanInput {
+        base: &cfg.base,
+        schema: &contract.schema,
+        is_valid: &is_valid,
+        seed: cfg.seed,
+        cases: cfg.cases,
+        is_read: Some(&is_read),
+    });
+    coverage.keys_not_read = the_plan.keys_not_read;
     coverage.cases_planned = the_plan.cases.len();
     coverage.candidates_generated = the_plan.generated;
     coverage.candidates_rejected = the_plan.rejected;
@@ -429,7 +474,7 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
     coverage.paths_varied = varied.into_iter().collect();
 
     // Confirm and shrink each new failure (in parallel, each one sequentially).
-    let shrunk: Mutex<Vec<Option<(Finding, Vec<Change>, bool)>>> = Mutex::new(vec![None; new_failures.len()]);
+    let shrunk: Mutex<Vec<Option<Shrunk>>> = Mutex::new(vec![None; new_failures.len()]);
     let next = AtomicUsize::new(0);
     let flaky = AtomicUsize::new(0);
     let run_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
@@ -440,7 +485,7 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some((case, finding)) = new_failures.get(i) else { return };
                     let key = key_of(finding);
-                    let outcome = (|| -> Result<Option<(Finding, Vec<Change>, bool)>> {
+                    let outcome = (|| -> Result<Option<Shrunk>> {
                         if interrupted {
                             return Ok(Some((finding.clone(), case.changes.clone(), false)));
                         }
@@ -509,12 +554,9 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
         let replay = match &case_file {
             Some(p) => replay_cmd(p),
             None => {
-                let mut words = vec![cfg.helm.path.display().to_string(), "template".into(), cfg.request.release_name.clone(), cfg.chart_arg.clone()];
-                for f in &cfg.base_value_args {
-                    words.extend(["-f".into(), f.clone()]);
-                }
-                let cmd = words.iter().map(|w| shell_quote(w)).collect::<Vec<_>>().join(" ");
-                format!("{cmd} -f <(echo {})", shell_quote(&serde_json::to_string(&values)?))
+                // Not saved: a bash line rendering the same values with helm.
+                let cmd = command_line(&[cfg.helm.path.display().to_string(), "template".into(), cfg.request.release_name.clone()], &[]);
+                if minimal.is_empty() { cmd } else { format!("{cmd} -f <(echo {})", shell_quote(&serde_json::to_string(&values)?)) }
             }
         };
         failures.push(TestFailure {
@@ -532,12 +574,6 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
         });
     }
     Ok(finish(&ev, chart_name, cfg, coverage, failures, cases_run))
-}
-
-/// Values paths the chart's templates read (dotted), when known: keys outside them need not vary.
-/// From the audit's static template reader; None (every key varies) when it cannot tell.
-fn referenced_paths(chart: &Chart) -> Option<BTreeSet<String>> {
-    crate::audit::referenced_paths(chart).ok()?.dotted_paths()
 }
 
 fn finish(ev: &Evaluator, chart: String, cfg: &RunConfig, mut coverage: Coverage, failures: Vec<TestFailure>, cases_run: usize) -> TestReport {
@@ -573,5 +609,7 @@ mod tests {
         let b = a.replace("abc", "xyz");
         assert_eq!(volatile_paths(a, &b), vec!["Secret/s /data/password".to_string()]);
         assert!(volatile_paths(a, a).is_empty());
+        let c = a.replace("name: s", "name: s-x1");
+        assert_eq!(volatile_names(a, &c), HashSet::from([("Secret".to_string(), Some("c/templates/s.yaml".to_string()))]));
     }
 }

@@ -25,7 +25,7 @@ pub fn write(report: &Report, out: &mut dyn Write) -> anyhow::Result<()> {
         };
         let mut props = Vec::new();
         if let Some(t) = &f.template {
-            props.push(format!("file={}", escape_property(t)));
+            props.push(format!("file={}", escape_property(&report.source_file(t))));
             if let Some(line) = finding_line(f) {
                 props.push(format!("line={line}"));
             }
@@ -51,7 +51,7 @@ mod tests {
     #[test]
     fn annotations_are_escaped() {
         let f = sample::findings();
-        let r = Report { command: "check", subject: "demo", findings: &f, suppressed: &[], qos: &[], resources: &[] };
+        let r = Report { command: "check", subject: "demo", findings: &f, suppressed: &[], qos: &[], resources: &[], sources: None };
         let mut buf = Vec::new();
         write(&r, &mut buf).unwrap();
         let text = String::from_utf8(buf).unwrap();

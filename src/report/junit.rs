@@ -15,6 +15,9 @@ pub fn write(report: &Report, out: &mut dyn Write) -> anyhow::Result<()> {
         groups.entry((f.resource_id(), f.rule.clone())).or_default().push(f);
     }
     let mut suite = TestSuite::new(format!("chartproof {} {}", report.command, report.subject));
+    for (id, class) in report.qos {
+        suite.add_property(quick_junit::Property::new(format!("qos {id}"), class.to_string()));
+    }
     for ((resource, rule), findings) in &groups {
         let text = findings
             .iter()
@@ -59,7 +62,7 @@ mod tests {
     fn one_case_per_resource_and_rule() {
         let f = sample::findings();
         let resources = vec!["Deployment/prod/web".to_string(), "Service/prod/web".to_string()];
-        let r = Report { command: "check", subject: "demo", findings: &f, suppressed: &[], qos: &[], resources: &resources };
+        let r = Report { command: "check", subject: "demo", findings: &f, suppressed: &[], qos: &[], resources: &resources, sources: None };
         let mut buf = Vec::new();
         write(&r, &mut buf).unwrap();
         let xml = String::from_utf8(buf).unwrap();

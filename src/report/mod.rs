@@ -44,12 +44,35 @@ pub struct Report<'a> {
     pub qos: &'a [(String, QosClass)],
     /// Ids (`Kind/ns/name`) of every resource checked, for passing JUnit testcases (may be empty).
     pub resources: &'a [String],
+    /// Where the chart's files are, so SARIF and GitHub annotations point at real files.
+    pub sources: Option<SourceMap<'a>>,
 }
 
 impl Report<'_> {
     pub fn count(&self, severity: Severity) -> usize {
         self.findings.iter().filter(|f| f.severity == severity).count()
     }
+
+    /// File a finding's template lives in: helm's `chart/templates/x.yaml` mapped into the chart
+    /// directory (relative to the current directory when below it), else helm's path as is.
+    pub fn source_file(&self, template: &str) -> String {
+        let Some(map) = &self.sources else { return template.to_string() };
+        let Some(rest) = template.strip_prefix(map.chart_name).and_then(|r| r.strip_prefix('/')) else { return template.to_string() };
+        let file = map.chart_dir.join(rest);
+        if !file.is_file() {
+            return template.to_string();
+        }
+        let cwd = std::env::current_dir().ok();
+        let shown = cwd.as_deref().and_then(|c| file.strip_prefix(c).ok()).unwrap_or(&file);
+        shown.display().to_string()
+    }
+}
+
+/// Where helm's template paths (`<chart name>/templates/…`) are on disk.
+#[derive(Debug, Clone, Copy)]
+pub struct SourceMap<'a> {
+    pub chart_dir: &'a std::path::Path,
+    pub chart_name: &'a str,
 }
 
 /// Whether stdout should get ANSI colors: a terminal, and NO_COLOR unset or empty.

@@ -50,7 +50,9 @@ pub fn to_value(report: &Report) -> Value {
                 "properties": {"kind": f.kind, "namespace": f.namespace, "name": f.name, "path": f.path},
             });
             if let Some(t) = &f.template {
-                let mut physical = json!({"artifactLocation": {"uri": t}});
+                let file = report.source_file(t);
+                let uri = if file.starts_with('/') { format!("file://{file}") } else { file };
+                let mut physical = json!({"artifactLocation": {"uri": uri}});
                 if let Some(line) = finding_line(f) {
                     physical["region"] = json!({"startLine": line});
                 }
@@ -72,6 +74,7 @@ pub fn to_value(report: &Report) -> Value {
                 "rules": rules,
             }},
             "automationDetails": {"id": format!("chartproof/{}/{}", report.command, report.subject)},
+            "properties": {"qos": report.qos.iter().map(|(id, class)| (id.clone(), json!(class.to_string()))).collect::<serde_json::Map<_, _>>()},
             "results": results,
         }],
     })
@@ -91,7 +94,7 @@ mod tests {
     #[test]
     fn results_point_at_templates() {
         let f = sample::findings();
-        let r = Report { command: "check", subject: "demo", findings: &f, suppressed: &[], qos: &[], resources: &[] };
+        let r = Report { command: "check", subject: "demo", findings: &f, suppressed: &[], qos: &[], resources: &[], sources: None };
         let v = to_value(&r);
         assert_eq!(v["version"], "2.1.0");
         let run = &v["runs"][0];
@@ -99,5 +102,8 @@ mod tests {
         assert_eq!(run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "demo/templates/deployment.yaml");
         assert_eq!(run["results"][1]["level"], "warning");
         assert_eq!(run["results"][1]["ruleIndex"], 1);
+        let q = sample::qos();
+        let with_qos = Report { qos: &q, ..r };
+        assert_eq!(to_value(&with_qos)["runs"][0]["properties"]["qos"]["Deployment/prod/web"], "Burstable");
     }
 }

@@ -65,15 +65,11 @@ pub(super) fn check(manifest: &Manifest, sink: &mut Sink) {
                     r,
                     RULE,
                     path,
-                    format!("container `{}`: GOMEMLIMIT is {bytes} bytes{how}, {percent:.1}% of the memory limit {limit} ({limit_bytes} bytes); {problem} (window {lo}–{hi}%)", c.name, limit = show(limit)),
+                    format!("container `{}`: GOMEMLIMIT is {bytes} bytes{how}, {percent:.1}% of the memory limit {limit} ({limit_bytes} bytes); {problem} (window {lo}–{hi}%)", c.name),
                 );
             }
         }
     }
-}
-
-fn show(q: Quantity) -> String {
-    q.to_string()
 }
 
 enum Resolved {

@@ -8,9 +8,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Read;
 use std::sync::{Arc, LazyLock, Mutex};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{Severity, Sink};
+use crate::chart::values::pointer_to_dotted;
 use crate::manifest::{Manifest, Resource};
 
 const RULE: &str = "kubernetes-schema";
@@ -53,9 +54,13 @@ pub fn resolve_minor(requested: Option<&str>) -> Result<u32, String> {
     }
 }
 
-/// One version's definitions and the definition name of each (group, version, kind).
+/// URI the shipped definitions are registered under.
+const DEFS_URI: &str = "urn:chartproof:kubernetes";
+
+/// One version's definitions (indexed once in a shared registry), the definition name of each
+/// (group, version, kind), and the validators compiled so far.
 struct Definitions {
-    root: Arc<Value>,
+    registry: jsonschema::Registry,
     by_gvk: HashMap<(String, String, String), String>,
     validators: Mutex<HashMap<String, Arc<jsonschema::Validator>>>,
 }
@@ -70,8 +75,7 @@ fn definitions(minor: u32) -> Arc<Definitions> {
             let gz = SHIPPED.iter().find(|(m, _)| *m == minor).map(|(_, b)| *b).expect("shipped minor");
             let mut text = String::new();
             flate2::read::GzDecoder::new(gz).read_to_string(&mut text).expect("shipped schema is valid gzip");
-            let mut root: Value = serde_json::from_str(&text).expect("shipped schema is valid JSON");
-            root["$schema"] = Value::String("https://json-schema.org/draft/2020-12/schema".into());
+            let root: Value = serde_json::from_str(&text).expect("shipped schema is valid JSON");
             let mut by_gvk = HashMap::new();
             for (name, def) in root["$defs"].as_object().into_iter().flatten() {
                 for gvk in def.get("x-kubernetes-group-version-kind").and_then(Value::as_array).into_iter().flatten() {
@@ -79,7 +83,9 @@ fn definitions(minor: u32) -> Arc<Definitions> {
                     by_gvk.insert((f("group"), f("version"), f("kind")), name.clone());
                 }
             }
-            Arc::new(Definitions { root: Arc::new(root), by_gvk, validators: Mutex::new(HashMap::new()) })
+            let resource = jsonschema::Draft::Draft202012.create_resource(root);
+            let registry = jsonschema::Registry::try_new(DEFS_URI, resource).expect("shipped schema indexes");
+            Arc::new(Definitions { registry, by_gvk, validators: Mutex::new(HashMap::new()) })
         })
         .clone()
 }
@@ -90,36 +96,17 @@ impl Definitions {
         cache
             .entry(name.to_string())
             .or_insert_with(|| {
-                let mut schema = Map::new();
-                schema.insert("$schema".into(), self.root["$schema"].clone());
-                schema.insert("$ref".into(), Value::String(format!("#/$defs/{name}")));
-                schema.insert("$defs".into(), self.root["$defs"].clone());
+                let schema = serde_json::json!({ "$ref": format!("{DEFS_URI}#/$defs/{name}") });
                 let v = jsonschema::options()
                     .with_draft(jsonschema::Draft::Draft202012)
+                    .with_registry(self.registry.clone())
                     .should_validate_formats(false)
-                    .build(&Value::Object(schema))
+                    .build(&schema)
                     .expect("shipped Kubernetes schema compiles");
                 Arc::new(v)
             })
             .clone()
     }
-}
-
-/// `/spec/template/spec/containers/0/imagePullPolicyy` -> `spec.template.spec.containers[0].imagePullPolicyy`.
-fn dotted(pointer: &str) -> String {
-    let mut out = String::new();
-    for seg in pointer.split('/').skip(1) {
-        let seg = seg.replace("~1", "/").replace("~0", "~");
-        if seg.chars().all(|c| c.is_ascii_digit()) && !seg.is_empty() {
-            out.push_str(&format!("[{seg}]"));
-        } else {
-            if !out.is_empty() {
-                out.push('.');
-            }
-            out.push_str(&seg);
-        }
-    }
-    out
 }
 
 /// Validate one resource; returns (path, message) problems.
@@ -132,6 +119,9 @@ fn validate(defs: &Definitions, minor: u32, r: &Resource) -> Vec<(Option<String>
         return vec![(Some("apiVersion".into()), format!("{} {} is not served by Kubernetes 1.{minor}", r.api_version, r.kind))];
     };
     let validator = defs.validator(name);
+    if validator.is_valid(&r.body) {
+        return Vec::new();
+    }
     let mut problems: Vec<(Option<String>, String)> = Vec::new();
     for e in validator.iter_errors(&r.body) {
         let pointer = e.instance_path.to_string();
@@ -141,7 +131,7 @@ fn validate(defs: &Definitions, minor: u32, r: &Resource) -> Vec<(Option<String>
             }
             _ => e.to_string(),
         };
-        let path = if pointer.is_empty() { None } else { Some(dotted(&pointer)) };
+        let path = if pointer.is_empty() { None } else { Some(pointer_to_dotted(&pointer)) };
         if !problems.iter().any(|(p, m)| *p == path && *m == message) {
             problems.push((path, message));
         }
@@ -213,7 +203,7 @@ mod tests {
         assert_eq!(resolve_minor(Some("v1.30.4")), Ok(30));
         assert_eq!(resolve_minor(Some("1.10")), Ok(shipped_minors().next().unwrap()));
         assert!(resolve_minor(Some("latest")).is_err());
-        assert_eq!(dotted("/spec/template/spec/containers/0/imagePullPolicyy"), "spec.template.spec.containers[0].imagePullPolicyy");
+        assert_eq!(pointer_to_dotted("/spec/template/spec/containers/0/imagePullPolicyy"), "spec.template.spec.containers[0].imagePullPolicyy");
     }
 
     const DEPLOY: &str = "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\nspec:\n  selector: {matchLabels: {app: a}}\n  template:\n    metadata: {labels: {app: a}}\n    spec:\n      containers:\n      - name: app\n        image: x\n        imagePullPolicy: IfNotPresent\n        ports: [{containerPort: 80}]\n";
@@ -229,6 +219,13 @@ mod tests {
         assert_eq!(wrong_type.len(), 1, "{wrong_type:?}");
         let missing = rules_hit(&DEPLOY.replace("- name: app\n        image: x", "- image: x"), RULE);
         assert!(missing.iter().any(|f| f.message.contains("name")), "{missing:?}");
+    }
+
+    #[test]
+    fn crd_schemas_with_description_fields_are_valid() {
+        // Properties named `description` are schemas, not annotations (traefik's CRDs have them).
+        let crd = "---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: things.example.com}\nspec:\n  group: example.com\n  names: {kind: Thing, plural: things}\n  scope: Namespaced\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema:\n        description: A thing.\n        type: object\n        properties:\n          description: {type: string, description: text}\n        x-kubernetes-preserve-unknown-fields: true\n";
+        assert!(rules_hit(crd, RULE).is_empty(), "{:?}", rules_hit(crd, RULE));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::Sink;
-use super::selectors::{label_selector_matches, same_namespace, scalar_text};
+use super::selectors::{PodIndex, label_selector_matches, same_namespace, scalar_text};
 use crate::manifest::{Manifest, Resource};
 
 fn policy_types(np: &Resource) -> Vec<String> {
@@ -55,8 +55,11 @@ pub(super) fn check(manifest: &Manifest, sink: &mut Sink) {
             );
         }
     }
+    // Policies that restrict egress and allow DNS, computed once.
+    let dns_policies: Vec<&Resource> = policies.iter().copied().filter(|p| policy_types(p).iter().any(|t| t == "Egress") && allows_dns(p)).collect();
+    let index = PodIndex::new(manifest);
     for np in &policies {
-        if policy_types(np).iter().any(|t| t == "Egress") && !dns_covered(manifest, np, &policies) {
+        if policy_types(np).iter().any(|t| t == "Egress") && !dns_covered(&index, np, &dns_policies) {
             sink.report(
                 np,
                 "networkpolicy-dns",
@@ -67,15 +70,15 @@ pub(super) fn check(manifest: &Manifest, sink: &mut Sink) {
     }
 }
 
-/// Whether the pods `np` restricts can still reach DNS through some policy (policies add up).
-fn dns_covered(manifest: &Manifest, np: &Resource, policies: &[&Resource]) -> bool {
+/// Whether the pods `np` restricts can still reach DNS through one of `dns_policies` (policies add up).
+fn dns_covered(index: &PodIndex, np: &Resource, dns_policies: &[&Resource]) -> bool {
     let np_sel = np.body.pointer("/spec/podSelector");
-    let pods: Vec<_> = manifest
-        .workloads()
-        .filter(|(w, t)| same_namespace(w, np) && t.labels().is_some_and(|l| label_selector_matches(np_sel.unwrap_or(&Value::Null), l).unwrap_or(false)))
-        .map(|(_, t)| t)
+    let pods: Vec<_> = index
+        .candidates(np_sel.and_then(|s| s.get("matchLabels")).and_then(Value::as_object))
+        .into_iter()
+        .filter(|t| same_namespace(t.owner, np) && t.labels().is_some_and(|l| label_selector_matches(np_sel.unwrap_or(&Value::Null), l).unwrap_or(false)))
         .collect();
-    let dns_policies: Vec<&&Resource> = policies.iter().filter(|p| same_namespace(p, np) && policy_types(p).iter().any(|t| t == "Egress") && allows_dns(p)).collect();
+    let dns_policies: Vec<&Resource> = dns_policies.iter().copied().filter(|p| same_namespace(p, np)).collect();
     if dns_policies.iter().any(|p| p.key() == np.key()) {
         return true;
     }
@@ -92,10 +95,9 @@ fn dns_covered(manifest: &Manifest, np: &Resource, policies: &[&Resource]) -> bo
 
 /// Whether one policy's egress rules allow both UDP 53 and TCP 53 towards kube-dns.
 fn allows_dns(np: &Resource) -> bool {
-    let rules = np.body.pointer("/spec/egress").and_then(Value::as_array).cloned().unwrap_or_default();
     let mut udp = false;
     let mut tcp = false;
-    for rule in &rules {
+    for rule in np.body.pointer("/spec/egress").and_then(Value::as_array).into_iter().flatten() {
         let to = rule.get("to").and_then(Value::as_array);
         let reaches_dns = to.is_none_or(|peers| peers.is_empty() || peers.iter().any(peer_may_be_kube_dns));
         if !reaches_dns {

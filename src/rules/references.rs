@@ -1,6 +1,8 @@
 //! `dangling-reference`: pod templates naming a ConfigMap, Secret, ServiceAccount or
 //! PersistentVolumeClaim that the release does not create (and config does not allow-list).
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 
 use super::Sink;
@@ -14,19 +16,27 @@ fn builtin(kind: &str, name: &str) -> bool {
 
 /// Whether the release creates `kind/name` in `by`'s namespace, directly or through an object
 /// known to create it (cert-manager Certificate, ExternalSecret, SealedSecret → Secret).
-fn provided(manifest: &Manifest, by: &Resource, kind: &str, name: &str) -> bool {
-    manifest.resources.iter().filter(|r| same_namespace(r, by)).any(|r| {
-        if r.kind == kind && r.name == name {
-            return true;
+fn provided(index: &HashMap<(&str, &str), Vec<&Resource>>, by: &Resource, kind: &str, name: &str) -> bool {
+    index.get(&(kind, name)).is_some_and(|rs| rs.iter().any(|r| same_namespace(r, by)))
+}
+
+/// Objects the release creates, by (kind, name), including Secrets made by cert-manager
+/// Certificates, ExternalSecrets and SealedSecrets.
+fn index(manifest: &Manifest) -> HashMap<(&str, &str), Vec<&Resource>> {
+    let mut index: HashMap<(&str, &str), Vec<&Resource>> = HashMap::new();
+    for r in &manifest.resources {
+        index.entry((r.kind.as_str(), r.name.as_str())).or_default().push(r);
+        let secret = match r.kind.as_str() {
+            "Certificate" => r.body.pointer("/spec/secretName").and_then(Value::as_str),
+            "ExternalSecret" => Some(r.body.pointer("/spec/target/name").and_then(Value::as_str).unwrap_or(&r.name)),
+            "SealedSecret" => Some(r.name.as_str()),
+            _ => None,
+        };
+        if let Some(s) = secret {
+            index.entry(("Secret", s)).or_default().push(r);
         }
-        kind == "Secret"
-            && match r.kind.as_str() {
-                "Certificate" => r.body.pointer("/spec/secretName").and_then(Value::as_str) == Some(name),
-                "ExternalSecret" => r.body.pointer("/spec/target/name").and_then(Value::as_str).unwrap_or(&r.name) == name,
-                "SealedSecret" => r.name == name,
-                _ => false,
-            }
-    })
+    }
+    index
 }
 
 /// Whether a container of the release passes `name` on its command line (a hook Job such as
@@ -55,6 +65,7 @@ pub(super) fn check(manifest: &Manifest, sink: &mut Sink) {
     if !sink.enabled("dangling-reference") {
         return;
     }
+    let index = index(manifest);
     for (r, t) in manifest.workloads() {
         let base = if t.path().is_empty() { "spec".to_string() } else { format!("{}.spec", t.path()) };
         // (kind, name, path)
@@ -103,7 +114,7 @@ pub(super) fn check(manifest: &Manifest, sink: &mut Sink) {
         refs.sort();
         refs.dedup();
         for (kind, name, path) in refs {
-            if builtin(kind, &name) || provided(manifest, r, kind, &name) || created_by_a_job(manifest, r, &name) || sink.config().reference_allowed(kind, &name) {
+            if builtin(kind, &name) || provided(&index, r, kind, &name) || created_by_a_job(manifest, r, &name) || sink.config().reference_allowed(kind, &name) {
                 continue;
             }
             sink.report(r, "dangling-reference", Some(path), format!("references {kind} `{name}`, which the release does not create (allow-list it as `{kind}/{name}` if it is created elsewhere)"));

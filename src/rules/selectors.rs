@@ -4,6 +4,8 @@
 //! Also the selector
 //! evaluation other rule families share.
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value};
 
 use super::Sink;
@@ -65,17 +67,44 @@ pub fn same_namespace(a: &Resource, b: &Resource) -> bool {
     }
 }
 
-/// Pod templates of the release a Service-style map selector selects (same namespace).
-pub fn pods_selected<'a>(manifest: &'a Manifest, by: &Resource, selector: &Map<String, Value>) -> Vec<PodTemplate<'a>> {
-    let mut out: Vec<PodTemplate<'a>> = manifest
-        .workloads()
-        .filter(|(r, _)| same_namespace(r, by))
-        .filter(|(_, t)| t.labels().is_some_and(|l| map_selector_matches(selector, l)))
-        .map(|(_, t)| t)
-        .collect();
-    // Bare Pods of a controller kind are not distinct pods; keep all, order by identity.
-    out.sort_by_key(|t| t.owner.display_id());
-    out
+/// The release's pod templates, indexed by label so selector look-ups do not scan every
+/// workload (a release of thousands of objects stays linear).
+pub struct PodIndex<'a> {
+    pub all: Vec<PodTemplate<'a>>,
+    by_label: HashMap<(&'a str, String), Vec<usize>>,
+}
+
+impl<'a> PodIndex<'a> {
+    pub fn new(manifest: &'a Manifest) -> PodIndex<'a> {
+        let all: Vec<PodTemplate<'a>> = manifest.workloads().map(|(_, t)| t).collect();
+        let mut by_label: HashMap<(&'a str, String), Vec<usize>> = HashMap::new();
+        for (i, t) in all.iter().enumerate() {
+            for (k, v) in t.labels().into_iter().flatten() {
+                by_label.entry((k.as_str(), scalar_text(v))).or_default().push(i);
+            }
+        }
+        PodIndex { all, by_label }
+    }
+
+    /// Pod templates that can match a selector whose matchLabels (or map form) are `required`:
+    /// those carrying its first pair, or all when it has none.
+    pub fn candidates(&self, required: Option<&Map<String, Value>>) -> Vec<PodTemplate<'a>> {
+        match required.and_then(|m| m.iter().next()) {
+            Some((k, v)) => self.by_label.get(&(k.as_str(), scalar_text(v))).into_iter().flatten().map(|&i| self.all[i]).collect(),
+            None => self.all.clone(),
+        }
+    }
+
+    /// Pod templates a Service-style map selector selects, in `by`'s namespace, by identity.
+    pub fn selected(&self, by: &Resource, selector: &Map<String, Value>) -> Vec<PodTemplate<'a>> {
+        let mut out: Vec<PodTemplate<'a>> = self
+            .candidates(Some(selector))
+            .into_iter()
+            .filter(|t| same_namespace(t.owner, by) && t.labels().is_some_and(|l| map_selector_matches(selector, l)))
+            .collect();
+        out.sort_by_key(|t| t.owner.display_id());
+        out
+    }
 }
 
 /// Containers that serve traffic: regular containers and restartable (sidecar) init containers.
@@ -87,8 +116,9 @@ pub(super) fn check(manifest: &Manifest, sink: &mut Sink) {
     for (r, t) in manifest.workloads() {
         workload_selector(r, &t, sink);
     }
+    let pods = PodIndex::new(manifest);
     for svc in manifest.of_kind("Service") {
-        service(manifest, svc, sink);
+        service(manifest, &pods, svc, sink);
     }
 }
 
@@ -126,7 +156,7 @@ fn workload_selector(r: &Resource, t: &PodTemplate, sink: &mut Sink) {
     }
 }
 
-fn service(manifest: &Manifest, svc: &Resource, sink: &mut Sink) {
+fn service(manifest: &Manifest, index: &PodIndex, svc: &Resource, sink: &mut Sink) {
     let spec = svc.body.get("spec");
     match spec.and_then(|s| s.get("type")).and_then(Value::as_str) {
         Some("ExternalName") => return,
@@ -136,9 +166,9 @@ fn service(manifest: &Manifest, svc: &Resource, sink: &mut Sink) {
     let Some(selector) = spec.and_then(|s| s.get("selector")).and_then(Value::as_object).filter(|m| !m.is_empty()) else {
         return;
     };
-    let pods = pods_selected(manifest, svc, selector);
+    let pods = index.selected(svc, selector);
     if pods.is_empty() {
-        let elsewhere = manifest.workloads().any(|(_, t)| t.labels().is_some_and(|l| map_selector_matches(selector, l)));
+        let elsewhere = index.candidates(Some(selector)).iter().any(|t| t.labels().is_some_and(|l| map_selector_matches(selector, l)));
         if (!elsewhere && foreign_namespace(manifest, svc)) || operator_managed(manifest, svc, selector) {
             return;
         }
