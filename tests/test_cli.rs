@@ -216,7 +216,8 @@ fn ci_formats_carry_each_failure_with_its_override() {
         String::from_utf8(out.stdout).unwrap()
     };
     let github = run("github");
-    assert!(github.lines().any(|l| l.starts_with("::error file=latent-defects/templates/deployment.yaml,title=probe-readiness")), "{github}");
+    // Annotations point at the chart's real template file, relative to the working directory (the repository root here).
+    assert!(github.lines().any(|l| l.starts_with("::error file=charts/fixtures/latent-defects/templates/deployment.yaml,") && l.contains("title=probe-readiness")), "{github}");
     assert!(github.contains("minimal override: {\"readinessProbe\":{\"enabled\":false}}"), "{github}");
     let sarif: Value = serde_json::from_str(&run("sarif")).unwrap();
     assert_eq!(sarif["version"], "2.1.0");
