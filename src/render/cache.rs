@@ -51,7 +51,9 @@ impl RenderCache {
             return Ok(done.clone());
         }
         let mut run_error = None;
+        let mut rendered_here = false;
         let value = slot.get_or_init(|| {
+            rendered_here = true;
             self.renders.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             match render(helm, req) {
                 Ok(r) => r,
@@ -64,6 +66,11 @@ impl RenderCache {
         });
         if let Some(e) = run_error {
             return Err(e);
+        }
+        if !rendered_here {
+            // Waited for another thread's render of the same key: a hit too, so the count does
+            // not depend on timing or the number of jobs.
+            self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         Ok(value.clone())
     }
