@@ -63,7 +63,7 @@ fn latent_defects_are_found_shrunk_saved_replayed_and_fixed() {
         let before = snapshot(&chart);
         // The full 300-case acceptance run with the first helm; fewer cases (still past every
         // one-key change) with the others to keep the suite fast.
-        let cases = if i == 0 { "300" } else { "70" };
+        let cases = if i == 0 { "300" } else { "50" };
         let (code, report, stderr) = chartproof_test(helm, &chart, &["--cases", cases, "--seed", "7"]);
         assert_eq!(code, 1, "{}: {stderr}", helm.display());
         assert_eq!(report["cases_run"], json!(cases.parse::<u64>().unwrap()));
@@ -126,7 +126,7 @@ fn a_contract_that_forbids_the_defects_passes() {
     for (i, helm) in common::helms().iter().enumerate() {
         let tmp = common::copy_chart(&common::chart("fixtures/latent-defects-guarded"));
         let chart = tmp.path().to_path_buf();
-        let cases = if i == 0 { "300" } else { "70" };
+        let cases = if i == 0 { "300" } else { "50" };
         let (code, report, stderr) = chartproof_test(helm, &chart, &["--cases", cases, "--seed", "7"]);
         assert_eq!(code, 0, "{}: {stderr}\n{report:#}", helm.display());
         assert!(failures(&report).is_empty());
@@ -260,4 +260,26 @@ fn time_budget_stops_cleanly_with_the_coverage_so_far() {
     let run = report["cases_run"].as_u64().unwrap();
     assert!(run < 300, "{run}");
     assert_eq!(report["coverage"]["cases_planned"], json!(300));
+}
+
+#[test]
+fn ctrl_c_stops_the_workers_and_reports_what_was_found() {
+    let helm = &common::helms()[0];
+    let chart = common::chart("fixtures/latent-defects");
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("chartproof"))
+        .args(["test", chart.to_str().unwrap(), "--cases", "300", "--cases-dir", "/nonexistent-cases", "--helm", helm.to_str().unwrap(), "-o", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(report["coverage"]["stopped"], "interrupted");
+    assert!(report["cases_run"].as_u64().unwrap() < 300);
+    // What was found is reported, unshrunk, and nothing is saved.
+    assert!(failures(&report).iter().all(|f| f["status"] == "unshrunk" && f["case_file"].is_null()));
+    assert!(!Path::new("/nonexistent-cases").exists());
 }

@@ -168,6 +168,8 @@ struct Evaluator<'a> {
     cache: RenderCache,
     scratch: tempfile::TempDir,
     fresh_renders: AtomicUsize,
+    /// Requests through the cache (hits = requests - renders, whatever the thread timing).
+    cached_requests: AtomicUsize,
     /// (kind, template) of resources whose names change on every render (random suffixes):
     /// their findings are identified by template instead of name.
     volatile_names: HashSet<(String, Option<String>)>,
@@ -196,6 +198,7 @@ impl Evaluator<'_> {
             self.fresh_renders.fetch_add(1, Ordering::Relaxed);
             crate::render::render(&self.cfg.helm, &req)
         } else {
+            self.cached_requests.fetch_add(1, Ordering::Relaxed);
             self.cache.render(&self.cfg.helm, &req)
         }
     }
@@ -306,6 +309,7 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
         cache: RenderCache::new(chart.content_hash()?),
         scratch: tempfile::tempdir().context("cannot create a scratch folder for values overrides")?,
         fresh_renders: AtomicUsize::new(0),
+        cached_requests: AtomicUsize::new(0),
         volatile_names: HashSet::new(),
     };
     let mut coverage = Coverage { shard: cfg.shard.map(|s| s.to_string()), ..Default::default() };
@@ -578,7 +582,7 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
 
 fn finish(ev: &Evaluator, chart: String, cfg: &RunConfig, mut coverage: Coverage, failures: Vec<TestFailure>, cases_run: usize) -> TestReport {
     coverage.distinct_renders = ev.cache.renders();
-    coverage.cache_hits = ev.cache.hits();
+    coverage.cache_hits = ev.cached_requests.load(Ordering::Relaxed) - ev.cache.renders();
     TestReport { chart, cases_run, seed: cfg.seed, renders: ev.renders(), failures, coverage }
 }
 

@@ -42,18 +42,17 @@ impl RenderCache {
         Ok(hex::encode(h.finalize()))
     }
 
-    /// Render through the cache. Failures to run helm at all are not cached.
+    /// Render through the cache. Concurrent requests for one key wait for the first render.
+    /// Every request that does not start helm counts as a hit, so the counts depend only on the
+    /// requests made, not on thread timing. A failure to run helm at all goes to the caller that
+    /// started it; later requests for the key see it as a helm failure.
     pub fn render(&self, helm: &Helm, req: &RenderRequest) -> Result<Result<Rendered, RenderFailure>> {
         let key = self.key(helm, req)?;
         let slot = self.slots.lock().unwrap().entry(key).or_default().clone();
-        if let Some(done) = slot.get() {
-            self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return Ok(done.clone());
-        }
+        let mut started = false;
         let mut run_error = None;
-        let mut rendered_here = false;
         let value = slot.get_or_init(|| {
-            rendered_here = true;
+            started = true;
             self.renders.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             match render(helm, req) {
                 Ok(r) => r,
@@ -64,13 +63,11 @@ impl RenderCache {
                 }
             }
         });
+        if !started {
+            self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         if let Some(e) = run_error {
             return Err(e);
-        }
-        if !rendered_here {
-            // Waited for another thread's render of the same key: a hit too, so the count does
-            // not depend on timing or the number of jobs.
-            self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         Ok(value.clone())
     }

@@ -14,11 +14,10 @@ pub enum ImagePin<'a> {
 
 /// Classify an image reference (`registry:5000/repo/name:tag@sha256:…`).
 pub fn image_pin(image: &str) -> ImagePin<'_> {
-    if let Some((_, digest)) = image.split_once('@') {
-        if digest.starts_with("sha256:") && digest.len() == 7 + 64 && digest[7..].chars().all(|c| c.is_ascii_hexdigit()) {
+    if let Some((_, digest)) = image.split_once('@')
+        && digest.starts_with("sha256:") && digest.len() == 7 + 64 && digest[7..].chars().all(|c| c.is_ascii_hexdigit()) {
             return ImagePin::Digest;
         }
-    }
     let name = image.split('@').next().unwrap_or(image);
     let last = name.rsplit('/').next().unwrap_or(name);
     match last.split_once(':') {

@@ -2,9 +2,10 @@
 //! OpenAPI definitions of the target version (unknown fields such as `imagePullPolicyy` are
 //! errors, as are API versions the target no longer serves). The definitions ship gzipped in
 //! `schemas/kubernetes/v1.NN.json.gz` (see `scripts/gen-kubernetes-schemas`). Custom resources
-//! have no shipped schema: each such kind gets one info note saying it was not validated.
+//! are validated against the openAPIV3Schema of a CustomResourceDefinition in the same release
+//! (`--include-crds`); without one, each such kind gets one info note saying it was not validated.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::sync::{Arc, LazyLock, Mutex};
 
@@ -118,12 +119,16 @@ fn validate(defs: &Definitions, minor: u32, r: &Resource) -> Vec<(Option<String>
     let Some(name) = defs.by_gvk.get(&(group, version, r.kind.clone())) else {
         return vec![(Some("apiVersion".into()), format!("{} {} is not served by Kubernetes 1.{minor}", r.api_version, r.kind))];
     };
-    let validator = defs.validator(name);
-    if validator.is_valid(&r.body) {
+    errors(&defs.validator(name), &r.body)
+}
+
+/// Schema errors of one object as (dotted path, message), sorted and deduplicated.
+fn errors(validator: &jsonschema::Validator, body: &Value) -> Vec<(Option<String>, String)> {
+    if validator.is_valid(body) {
         return Vec::new();
     }
     let mut problems: Vec<(Option<String>, String)> = Vec::new();
-    for e in validator.iter_errors(&r.body) {
+    for e in validator.iter_errors(body) {
         let pointer = e.instance_path.to_string();
         let message = match &e.kind {
             jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } => {
@@ -149,34 +154,104 @@ pub(super) fn check(manifest: &Manifest, sink: &mut Sink) {
         Err(_) => return, // Config::validate rejects bad versions before we get here.
     };
     let defs = definitions(minor);
+    let crd_schemas = crd_schemas(manifest);
+    let mut compiled: HashMap<(String, String, String), Option<jsonschema::Validator>> = HashMap::new();
     let mut unvalidated: BTreeMap<(String, String), Vec<&Resource>> = BTreeMap::new();
     for r in &manifest.resources {
-        if !builtin_group(r.group()) {
-            unvalidated.entry((r.api_version.clone(), r.kind.clone())).or_default().push(r);
-            continue;
-        }
-        let problems = validate(&defs, minor, r);
+        let (problems, source) = if builtin_group(r.group()) {
+            (validate(&defs, minor, r), format!("Kubernetes 1.{minor} schema"))
+        } else {
+            let version = r.api_version.rsplit_once('/').map(|(_, v)| v).unwrap_or("");
+            let key = (r.group().to_string(), version.to_string(), r.kind.clone());
+            let Some((crd, schema)) = crd_schemas.get(&key) else {
+                unvalidated.entry((r.api_version.clone(), r.kind.clone())).or_default().push(r);
+                continue;
+            };
+            let validator = compiled.entry(key).or_insert_with(|| {
+                jsonschema::options().with_draft(jsonschema::Draft::Draft4).should_validate_formats(false).build(&structural(schema, true)).ok()
+            });
+            let Some(validator) = validator else {
+                unvalidated.entry((r.api_version.clone(), r.kind.clone())).or_default().push(r);
+                continue;
+            };
+            (errors(validator, &r.body), format!("schema of CustomResourceDefinition {crd}"))
+        };
         let total = problems.len();
         for (i, (path, message)) in problems.into_iter().enumerate() {
             if i == MAX_ERRORS {
                 sink.report(r, RULE, None, format!("{} more schema errors not shown", total - MAX_ERRORS));
                 break;
             }
-            sink.report(r, RULE, path, format!("{message} (Kubernetes 1.{minor} schema)"));
+            sink.report(r, RULE, path, format!("{message} ({source})"));
         }
     }
-    let crds: BTreeSet<String> = manifest.of_kind("CustomResourceDefinition").filter_map(|c| c.body.pointer("/spec/names/kind").and_then(Value::as_str).map(str::to_string)).collect();
     for ((api_version, kind), resources) in unvalidated {
         let first = resources.iter().min_by_key(|r| r.display_id()).unwrap();
-        let defined = if crds.contains(&kind) { " (its CustomResourceDefinition is in the release, but custom schemas are not checked yet)" } else { "" };
         sink.report_at(
             first,
             RULE,
             Severity::Info,
             None,
-            format!("{} {kind} object(s) of custom resource {api_version} not validated: no schema is shipped for it{defined}", resources.len()),
+            format!("{} {kind} object(s) of custom resource {api_version} not validated: no schema is shipped for it and the release has no CustomResourceDefinition with one", resources.len()),
         );
     }
+}
+
+/// openAPIV3Schema of every CustomResourceDefinition version in the release, by (group, version, kind).
+fn crd_schemas(manifest: &Manifest) -> HashMap<(String, String, String), (String, Value)> {
+    let mut out = HashMap::new();
+    for crd in manifest.of_kind("CustomResourceDefinition") {
+        let spec = crd.body.get("spec");
+        let field = |p: &str| spec.and_then(|s| s.pointer(p)).and_then(Value::as_str).unwrap_or("").to_string();
+        let (group, kind) = (field("/group"), field("/names/kind"));
+        for v in spec.and_then(|s| s.get("versions")).and_then(Value::as_array).into_iter().flatten() {
+            let (Some(name), Some(schema)) = (v.get("name").and_then(Value::as_str), v.pointer("/schema/openAPIV3Schema")) else { continue };
+            out.insert((group.clone(), name.to_string(), kind.clone()), (crd.name.clone(), schema.clone()));
+        }
+    }
+    out
+}
+
+/// A CRD's structural schema as strict JSON Schema: unknown fields are errors where Kubernetes
+/// would prune them (objects with `properties`, unless `x-kubernetes-preserve-unknown-fields`),
+/// `nullable` allows null, int-or-string allows both, and the root (and embedded resources)
+/// always allow apiVersion, kind and metadata.
+fn structural(schema: &Value, root: bool) -> Value {
+    let Some(obj) = schema.as_object() else { return schema.clone() };
+    let mut out = serde_json::Map::new();
+    for (k, v) in obj {
+        let converted = match k.as_str() {
+            "properties" | "patternProperties" | "definitions" => {
+                Value::Object(v.as_object().into_iter().flatten().map(|(name, s)| (name.clone(), structural(s, false))).collect())
+            }
+            "items" | "additionalProperties" | "not" if v.is_object() => structural(v, false),
+            "allOf" | "anyOf" | "oneOf" => Value::Array(v.as_array().into_iter().flatten().map(|s| structural(s, false)).collect()),
+            _ => v.clone(),
+        };
+        out.insert(k.clone(), converted);
+    }
+    let flag = |name: &str| obj.get(name).and_then(Value::as_bool) == Some(true);
+    if flag("x-kubernetes-int-or-string") {
+        out.remove("type");
+        out.insert("anyOf".into(), serde_json::json!([{"type": "integer"}, {"type": "string"}]));
+    }
+    if flag("nullable") {
+        if let Some(t) = out.get("type").and_then(Value::as_str).map(str::to_string) {
+            out.insert("type".into(), serde_json::json!([t, "null"]));
+        }
+    }
+    if root || flag("x-kubernetes-embedded-resource") {
+        let props = out.entry("properties").or_insert_with(|| Value::Object(Default::default()));
+        if let Some(p) = props.as_object_mut() {
+            for field in ["apiVersion", "kind", "metadata"] {
+                p.entry(field).or_insert_with(|| serde_json::json!({}));
+            }
+        }
+    }
+    if out.contains_key("properties") && !out.contains_key("additionalProperties") && !flag("x-kubernetes-preserve-unknown-fields") {
+        out.insert("additionalProperties".into(), Value::Bool(false));
+    }
+    Value::Object(out)
 }
 
 /// API groups served by Kubernetes itself (everything else is a custom resource).
@@ -226,6 +301,17 @@ mod tests {
         // Properties named `description` are schemas, not annotations (traefik's CRDs have them).
         let crd = "---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: things.example.com}\nspec:\n  group: example.com\n  names: {kind: Thing, plural: things}\n  scope: Namespaced\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema:\n        description: A thing.\n        type: object\n        properties:\n          description: {type: string, description: text}\n        x-kubernetes-preserve-unknown-fields: true\n";
         assert!(rules_hit(crd, RULE).is_empty(), "{:?}", rules_hit(crd, RULE));
+    }
+
+    #[test]
+    fn custom_resources_are_validated_against_crds_in_the_release() {
+        let crd = "---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: things.example.com}\nspec:\n  group: example.com\n  names: {kind: Thing, plural: things}\n  scope: Namespaced\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema:\n        type: object\n        properties:\n          spec:\n            type: object\n            properties:\n              port: {x-kubernetes-int-or-string: true}\n              size: {type: integer, nullable: true}\n              extra: {type: object, x-kubernetes-preserve-unknown-fields: true}\n";
+        let cr = |spec: &str| format!("{crd}---\napiVersion: example.com/v1\nkind: Thing\nmetadata: {{name: t}}\nspec: {spec}\n");
+        assert!(rules_hit(&cr("{port: http, size: null, extra: {anything: 1}}"), RULE).is_empty(), "{:?}", rules_hit(&cr("{port: http}"), RULE));
+        let typo = rules_hit(&cr("{prot: 80}"), RULE);
+        assert_eq!(typo.len(), 1, "{typo:?}");
+        assert!(typo[0].message.contains("`prot`") && typo[0].message.contains("things.example.com"), "{}", typo[0].message);
+        assert_eq!(rules_hit(&cr("{size: big}"), RULE).len(), 1);
     }
 
     #[test]

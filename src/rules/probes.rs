@@ -24,8 +24,8 @@ pub(super) fn check(manifest: &Manifest, sink: &mut Sink) {
             if readiness.is_none() {
                 sink.report(r, "probe-readiness", Some(format!("{path}.readinessProbe")), format!("container `{}` has no readinessProbe", c.name));
             }
-            if let (Some(l), Some(rd)) = (liveness, readiness) {
-                if let Some(h) = handler(l).filter(|h| Some(h) == handler(rd).as_ref()) {
+            if let (Some(l), Some(rd)) = (liveness, readiness)
+                && let Some(h) = handler(l).filter(|h| Some(h) == handler(rd).as_ref()) {
                     sink.report(
                         r,
                         "probe-distinct",
@@ -33,7 +33,6 @@ pub(super) fn check(manifest: &Manifest, sink: &mut Sink) {
                         format!("container `{}`: livenessProbe and readinessProbe run the same check ({})", c.name, describe(&h)),
                     );
                 }
-            }
         }
     }
 }

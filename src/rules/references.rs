@@ -140,8 +140,10 @@ mod tests {
         assert_eq!(rules_hit(&created, "dangling-reference").len(), 3);
         let job = "---\napiVersion: batch/v1\nkind: Job\nmetadata: {name: certgen}\nspec:\n  template:\n    spec:\n      containers: [{name: c, image: x, args: [create, --secret-name=env]}]\n";
         assert_eq!(rules_hit(&format!("{created}{job}"), "dangling-reference").len(), 2);
-        let mut c = crate::rules::Config::default();
-        c.allow_references = vec!["Secret/*".into(), "ServiceAccount/sa".into(), "PersistentVolumeClaim/data".into()];
+        let c = crate::rules::Config {
+            allow_references: vec!["Secret/*".into(), "ServiceAccount/sa".into(), "PersistentVolumeClaim/data".into()],
+            ..Default::default()
+        };
         let out = crate::rules::check_manifest(&manifest(&created), &c);
         assert!(out.findings.iter().all(|f| f.rule != "dangling-reference"), "{:?}", out.findings);
     }

@@ -194,8 +194,7 @@ mod tests {
         assert!(f[0].message.contains("BestEffort"));
         let burst = deploy("[{name: a, image: x, resources: {requests: {cpu: 1, memory: 1Gi}, limits: {memory: 1Gi}}}]", "[]");
         assert!(rules_hit(&burst, "qos-best-effort").is_empty());
-        let mut c = crate::rules::Config::default();
-        c.minimum_qos = QosClass::Guaranteed;
+        let c = crate::rules::Config { minimum_qos: QosClass::Guaranteed, ..Default::default() };
         let out = crate::rules::check_manifest(&manifest(&burst), &c);
         assert_eq!(out.findings.iter().filter(|f| f.rule == "qos-best-effort").count(), 1);
         assert_eq!(out.qos, vec![("Deployment/a".to_string(), QosClass::Burstable)]);

@@ -108,12 +108,11 @@ pub(super) fn check(manifest: &Manifest, sink: &mut Sink) {
             for (key, value) in data {
                 let text = super::selectors::scalar_text(value);
                 let path = Some(format!("{field}.{key}"));
-                if field == "data" {
-                    if let Some(what) = sensitive_key(key).filter(|_| literal(&text) && !text.contains('\n')) {
+                if field == "data"
+                    && let Some(what) = sensitive_key(key).filter(|_| literal(&text) && !text.contains('\n')) {
                         sink.report(cm, "secret-in-configmap", path, format!("key `{key}` looks like {what} (value redacted, {} characters)", text.chars().count()));
                         continue;
                     }
-                }
                 if let Some((what, _)) = FORMATS.iter().find(|(_, re)| re.captures(&text).is_some_and(|c| c.name("pw").is_none_or(|p| literal(p.as_str())))) {
                     sink.report(cm, "secret-in-configmap", path, format!("value of key `{key}` contains {what} (value redacted)"));
                     continue;

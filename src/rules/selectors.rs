@@ -192,8 +192,8 @@ fn service(manifest: &Manifest, index: &PodIndex, svc: &Resource, sink: &mut Sin
             .flat_map(|c| c.ports().into_iter().map(|(n, p, proto)| (n.map(str::to_string), p, proto.to_string())).collect::<Vec<_>>())
             .collect();
         match target {
-            Some(Value::String(name)) if name.parse::<i64>().is_err() => {
-                if !declared.iter().any(|(n, _, proto)| n.as_deref() == Some(name.as_str()) && proto == protocol) {
+            Some(Value::String(name)) if name.parse::<i64>().is_err()
+                && !declared.iter().any(|(n, _, proto)| n.as_deref() == Some(name.as_str()) && proto == protocol) => {
                     sink.report(
                         svc,
                         "service-target-port",
@@ -201,7 +201,6 @@ fn service(manifest: &Manifest, index: &PodIndex, svc: &Resource, sink: &mut Sin
                         format!("targetPort `{name}` ({protocol}) names no containerPort of the selected pods ({})", workload_list(&pods)),
                     );
                 }
-            }
             Some(v) => {
                 let Some(number) = v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())) else { continue };
                 // Containers that declare no ports at all may still listen; only judge declared ports.
