@@ -199,13 +199,17 @@ struct TreeChart {
 
 fn flatten(chart: &Chart, key_path: Vec<String>, prefix: String, out: &mut Vec<TreeChart>) -> usize {
     let id = out.len();
-    let conditions = chart
+    let mut conditions: Vec<Vec<Seg>> = chart
         .subcharts
         .iter()
         .filter_map(|s| s.condition.as_deref())
         .flat_map(|c| c.split(','))
         .map(|c| c.trim().split('.').map(|k| Seg::Key(k.to_string())).collect())
         .collect();
+    // `tags:` of dependencies are read by Helm as `tags.<tag>`.
+    for tag in chart.meta.dependencies.iter().flat_map(|d| &d.tags) {
+        conditions.push(vec![Seg::Key("tags".into()), Seg::Key(tag.clone())]);
+    }
     let missing = chart
         .meta
         .dependencies
@@ -439,6 +443,11 @@ pub fn audit(chart: &Chart) -> Result<AuditReport> {
         if r.renders && !safe && !r.guarded && missing_or_null(values, &r.path) {
             add(&mut renders_empty);
         }
+    }
+    // `args.*` says nothing more when `args` itself is listed.
+    for map in [&mut undeclared, &mut renders_empty] {
+        let listed: Vec<String> = map.keys().cloned().collect();
+        map.retain(|k, _| !k.find(".*").is_some_and(|i| listed.iter().any(|l| l == &k[..i])));
     }
     let report = AuditReport {
         chart: chart.meta.name.clone(),
@@ -676,14 +685,21 @@ mod tests {
     }
 
     #[test]
-    fn missing_dependency_counts_its_key_as_read() {
+    fn an_undeclared_list_is_listed_once_not_per_item() {
+        let (_t, c) = chart_with("a: 1\n", "{{ .Values.a }}{{ range .Values.args }}{{ .name }}{{ end }}");
+        let r = audit(&c).unwrap();
+        assert_eq!(keys(&r.undeclared, |k| format!("{}:{}", k.key, k.line)), ["args:1"]);
+    }
+
+    #[test]
+    fn missing_dependency_counts_its_key_as_read_and_helm_reads_tags() {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::write(
             tmp.path().join("Chart.yaml"),
-            "apiVersion: v2\nname: t\nversion: 0.1.0\ndependencies:\n- name: dep\n  version: 1.0.0\n",
+            "apiVersion: v2\nname: t\nversion: 0.1.0\ndependencies:\n- name: dep\n  version: 1.0.0\n  tags: [backend]\n",
         )
         .unwrap();
-        std::fs::write(tmp.path().join("values.yaml"), "dep:\n  x: 1\n").unwrap();
+        std::fs::write(tmp.path().join("values.yaml"), "dep:\n  x: 1\ntags:\n  backend: true\n").unwrap();
         let r = audit(&Chart::load(tmp.path()).unwrap()).unwrap();
         assert!(r.unused.is_empty(), "{:?}", r.unused);
         assert!(r.unresolved[0].reason.contains("helm dependency build"));
