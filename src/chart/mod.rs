@@ -2,6 +2,7 @@
 //! values with key positions, its dependencies (subcharts in `charts/`, with aliases and
 //! conditions), and a content hash for render caching.
 
+pub mod libyaml;
 pub mod merge;
 pub mod setvals;
 pub mod values;

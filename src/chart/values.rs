@@ -2,8 +2,9 @@
 //!
 //! Helm parses values with go-yaml v2 semantics (YAML 1.1 plain-scalar resolution: `yes`/`on`/`off`
 //! are booleans, `0755` is octal, `1_000` is an integer, timestamps stay strings) and then converts
-//! them to JSON. serde_yaml follows YAML 1.2, so values are read here from yaml-rust2's event stream
-//! with go-yaml v2's resolution rules instead. The result is a `serde_json::Value` (key order kept)
+//! them to JSON. serde_yaml follows YAML 1.2, so values are read here from libyaml's event stream
+//! (the parser go-yaml v2 was ported from, see [`super::libyaml`]) with go-yaml v2's resolution
+//! rules instead. The result is a `serde_json::Value` (key order kept)
 //! plus a [`PositionIndex`] that maps every JSON pointer to the line and column of its key.
 
 use std::collections::HashMap;
@@ -12,8 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde_json::{Map, Number, Value};
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
-use yaml_rust2::scanner::{Marker, TScalarStyle};
+use super::libyaml::{Event, EventParser, Mark, ScalarStyle};
 
 /// A 1-based line and column in a source file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -278,36 +278,33 @@ fn key_to_string(v: &Value) -> String {
     }
 }
 
-fn resolve_scalar(text: String, style: TScalarStyle, tag: &Option<Tag>) -> Value {
-    if let Some(tag) = tag {
-        let suffix = tag.suffix.as_str();
-        if tag.handle == "!!" || tag.handle == "tag:yaml.org,2002:" {
-            match suffix {
-                "str" | "binary" | "timestamp" => return Value::String(text),
-                "int" | "float" | "bool" | "null" => {
-                    let v = resolve_plain_scalar(&text);
-                    return if v.is_string() { Value::String(text) } else { v };
-                }
-                _ => {}
+fn resolve_scalar(text: String, style: ScalarStyle, tag: Option<&str>) -> Value {
+    if let Some(suffix) = tag.and_then(|t| t.strip_prefix("tag:yaml.org,2002:")) {
+        match suffix {
+            "str" | "binary" | "timestamp" => return Value::String(text),
+            "int" | "float" | "bool" | "null" => {
+                let v = resolve_plain_scalar(&text);
+                return if v.is_string() { Value::String(text) } else { v };
             }
+            _ => {}
         }
         // Unknown or local tags: go-yaml keeps the value as it resolves; plain text resolves normally.
     }
     match style {
-        TScalarStyle::Plain => resolve_plain_scalar(&text),
+        ScalarStyle::Plain => resolve_plain_scalar(&text),
         _ => Value::String(text),
     }
 }
 
 enum Frame {
-    Map { map: Map<String, Value>, pending_key: Option<(String, Marker)>, anchor: usize, pointer: String, merges: Vec<Value> },
-    Seq { items: Vec<Value>, anchor: usize, pointer: String },
+    Map { map: Map<String, Value>, pending_key: Option<(String, Mark)>, anchor: Option<String>, pointer: String, merges: Vec<Value> },
+    Seq { items: Vec<Value>, anchor: Option<String>, pointer: String },
 }
 
 struct Builder<'a> {
     file: &'a Path,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Value>,
+    anchors: HashMap<String, Value>,
     positions: HashMap<String, Pos>,
     root: Option<Value>,
     documents: usize,
@@ -325,15 +322,15 @@ impl Builder<'_> {
         }
     }
 
-    fn fail(&mut self, mark: Marker, message: String) {
+    fn fail(&mut self, mark: Mark, message: String) {
         if self.error.is_none() {
-            self.error = Some(YamlError { file: self.file.to_path_buf(), line: mark.line(), column: mark.col() + 1, message });
+            self.error = Some(YamlError { file: self.file.to_path_buf(), line: mark.line, column: mark.column, message });
         }
     }
 
     /// Attach a finished node to its parent (or make it the document root).
-    fn push_value(&mut self, value: Value, anchor: usize, mark: Marker) {
-        if anchor != 0 {
+    fn push_value(&mut self, value: Value, anchor: Option<String>, mark: Mark) {
+        if let Some(anchor) = anchor {
             self.anchors.insert(anchor, value.clone());
         }
         let Some(top) = self.stack.last_mut() else {
@@ -367,18 +364,18 @@ impl Builder<'_> {
     }
 
     /// Record where the node that is about to start lives, if it is a map value or list item.
-    fn record_position(&mut self, mark: Marker) {
+    fn record_position(&mut self, mark: Mark) {
         let Some(ptr) = self.child_pointer() else { return };
         let pos = match self.stack.last() {
             Some(Frame::Map { pending_key: Some((_, key_mark)), .. }) => *key_mark,
             _ => mark,
         };
-        self.positions.entry(ptr).or_insert(Pos { line: pos.line(), column: pos.col() + 1 });
+        self.positions.entry(ptr).or_insert(Pos { line: pos.line, column: pos.column });
     }
 }
 
-impl MarkedEventReceiver for Builder<'_> {
-    fn on_event(&mut self, ev: Event, mark: Marker) {
+impl Builder<'_> {
+    fn on_event(&mut self, ev: Event, mark: Mark) {
         if self.error.is_some() {
             return;
         }
@@ -389,29 +386,29 @@ impl MarkedEventReceiver for Builder<'_> {
                     self.fail(mark, "a values file must hold a single YAML document".into());
                 }
             }
-            Event::Scalar(text, style, anchor, tag) => {
-                if !self.multi && style == TScalarStyle::Plain && tag.is_none() && is_infinity_or_nan(&text) {
+            Event::Scalar { value: text, style, anchor, tag } => {
+                if !self.multi && style == ScalarStyle::Plain && tag.is_none() && is_infinity_or_nan(&text) {
                     // Helm turns values into JSON, which has no infinity or NaN: it refuses the file.
                     self.fail(mark, format!("`{text}` is infinity or NaN, which Helm cannot convert to JSON"));
                     return;
                 }
                 self.record_position(mark);
-                let value = resolve_scalar(text, style, &tag);
+                let value = resolve_scalar(text, style, tag.as_deref());
                 self.push_value(value, anchor, mark);
             }
-            Event::Alias(id) => {
+            Event::Alias { anchor } => {
                 self.record_position(mark);
-                match self.anchors.get(&id).cloned() {
-                    Some(v) => self.push_value(v, 0, mark),
-                    None => self.fail(mark, "alias refers to an unknown anchor".into()),
+                match self.anchors.get(&anchor).cloned() {
+                    Some(v) => self.push_value(v, None, mark),
+                    None => self.fail(mark, format!("unknown anchor '{anchor}' referenced")),
                 }
             }
-            Event::SequenceStart(anchor, _) => {
+            Event::SequenceStart { anchor, .. } => {
                 self.record_position(mark);
                 let pointer = self.child_pointer().unwrap_or_default();
                 self.stack.push(Frame::Seq { items: Vec::new(), anchor, pointer });
             }
-            Event::MappingStart(anchor, _) => {
+            Event::MappingStart { anchor, .. } => {
                 self.record_position(mark);
                 let pointer = self.child_pointer().unwrap_or_default();
                 self.stack.push(Frame::Map { map: Map::new(), pending_key: None, anchor, pointer, merges: Vec::new() });
@@ -476,9 +473,15 @@ impl<'a> Builder<'a> {
 }
 
 fn run_parser(text: &str, file: &Path, builder: &mut Builder) -> Result<(), YamlError> {
-    let mut parser = Parser::new_from_str(text);
-    if let Err(e) = parser.load(builder, true) {
-        return Err(YamlError { file: file.to_path_buf(), line: e.marker().line(), column: e.marker().col() + 1, message: e.info().to_string() });
+    let mut parser = EventParser::new(text);
+    while let Some(event) = parser.next_event() {
+        match event {
+            Ok((event, mark)) => builder.on_event(event, mark),
+            Err(e) => return Err(YamlError { file: file.to_path_buf(), line: e.mark.line, column: e.mark.column, message: e.message }),
+        }
+        if builder.error.is_some() {
+            break;
+        }
     }
     if let Some(err) = builder.error.take() {
         return Err(err);
