@@ -267,37 +267,115 @@ fn is_yaml_float(s: &str) -> bool {
     i == b.len()
 }
 
-/// A value as Helm turns a map key into a JSON object key (sigs.k8s.io/yaml).
-fn key_to_string(v: &Value) -> String {
+/// A map key as sigs.k8s.io/yaml turns it into a JSON object key: integers in decimal, floats
+/// with Go's shortest `%g` at 32-bit precision, booleans as `true`/`false`. A null key has no JSON
+/// form: Kubernetes and Helm refuse the document.
+fn key_to_string(v: &Value) -> Option<String> {
     match v {
-        Value::Null => "null".into(),
-        Value::String(s) => s.clone(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        other => other.to_string(),
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) if n.is_f64() => Some(go_format_float_g32(n.as_f64().unwrap_or_default())),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
     }
 }
 
-fn resolve_scalar(text: String, style: ScalarStyle, tag: Option<&str>) -> Value {
-    if let Some(suffix) = tag.and_then(|t| t.strip_prefix("tag:yaml.org,2002:")) {
-        match suffix {
-            "str" | "binary" | "timestamp" => return Value::String(text),
-            "int" | "float" | "bool" | "null" => {
-                let v = resolve_plain_scalar(&text);
-                return if v.is_string() { Value::String(text) } else { v };
-            }
-            _ => {}
-        }
-        // Unknown or local tags: go-yaml keeps the value as it resolves; plain text resolves normally.
+/// Go's `strconv.FormatFloat(f, 'g', -1, 32)`: the shortest digits that round-trip through a
+/// 32-bit float, in `%e` form when the exponent is below -4 or at least 6.
+fn go_format_float_g32(f: f64) -> String {
+    let f = f as f32;
+    if f == 0.0 {
+        return if f.is_sign_negative() { "-0".into() } else { "0".into() };
     }
-    match style {
+    // Rust's `{:e}` prints the shortest round-trip digits: `d.ddde[-]x`.
+    let sci = format!("{:e}", f);
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let negative = mantissa.starts_with('-');
+    let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
+    let sign = if negative { "-" } else { "" };
+    if !(-4..6).contains(&exp) {
+        let (first, rest) = digits.split_at(1);
+        let frac = if rest.is_empty() { String::new() } else { format!(".{rest}") };
+        let exp_sign = if exp < 0 { '-' } else { '+' };
+        return format!("{sign}{first}{frac}e{exp_sign}{:02}", exp.abs());
+    }
+    let point = exp + 1; // digits before the decimal point
+    if point <= 0 {
+        format!("{sign}0.{}{digits}", "0".repeat((-point) as usize))
+    } else if point as usize >= digits.len() {
+        format!("{sign}{digits}{}", "0".repeat(point as usize - digits.len()))
+    } else {
+        let (int, frac) = digits.split_at(point as usize);
+        format!("{sign}{int}.{frac}")
+    }
+}
+
+/// What Kubernetes reads a number as after sigs.k8s.io/yaml's JSON round trip: Go's encoding/json
+/// prints an integral float below 1e21 without a fraction, so `3.0` and `1e3` arrive as integers.
+fn as_json_number(v: Value) -> Value {
+    match &v {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or_default();
+            if f.fract() == 0.0 && f.abs() < 1e21 {
+                if f >= i64::MIN as f64 && f < i64::MAX as f64 {
+                    return Value::Number(Number::from(f as i64));
+                }
+                if f >= 0.0 && f < u64::MAX as f64 {
+                    return Value::Number(Number::from(f as u64));
+                }
+            }
+            v
+        }
+        _ => v,
+    }
+}
+
+/// `!!binary`: go-yaml decodes standard base64 (line breaks ignored) into a Go string.
+fn decode_binary(text: &str) -> Option<String> {
+    use base64::Engine;
+    let compact: String = text.chars().filter(|c| *c != '\n' && *c != '\r').collect();
+    let bytes = base64::engine::general_purpose::STANDARD.decode(compact).ok()?;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Resolve a scalar with its style and tag. Err is go-yaml's complaint about a tagged value.
+fn resolve_scalar(text: String, style: ScalarStyle, tag: Option<&str>) -> Result<Value, String> {
+    if let Some(tag) = tag {
+        return match tag.strip_prefix("tag:yaml.org,2002:") {
+            Some("str" | "timestamp") => Ok(Value::String(text)),
+            Some("binary") => decode_binary(&text).map(Value::String).ok_or_else(|| "!!binary value contains invalid base64 data".to_string()),
+            Some(expected @ ("int" | "float" | "bool" | "null")) => {
+                let v = resolve_plain_scalar(&text);
+                let fits = match expected {
+                    "int" => v.is_i64() || v.is_u64(),
+                    "float" => v.is_number(),
+                    "bool" => v.is_boolean(),
+                    _ => v.is_null(),
+                };
+                if fits { Ok(v) } else { Err(format!("cannot decode {text:?} as a !!{expected}")) }
+            }
+            // go-yaml resolves only the standard tags; any other tag leaves the text a string.
+            _ => Ok(Value::String(text)),
+        };
+    }
+    Ok(match style {
         ScalarStyle::Plain => resolve_plain_scalar(&text),
         _ => Value::String(text),
-    }
+    })
+}
+
+struct PendingKey {
+    key: String,
+    mark: Mark,
+    /// A plain `<<`: YAML 1.1's merge key.
+    is_merge: bool,
 }
 
 enum Frame {
-    Map { map: Map<String, Value>, pending_key: Option<(String, Mark)>, anchor: Option<String>, pointer: String, merges: Vec<Value> },
+    /// `pending_key` is the key whose value comes next, with where it is written.
+    Map { map: Map<String, Value>, pending_key: Option<PendingKey>, anchor: Option<String>, pointer: String },
     Seq { items: Vec<Value>, anchor: Option<String>, pointer: String },
 }
 
@@ -311,12 +389,14 @@ struct Builder<'a> {
     multi: bool,
     roots: Vec<Value>,
     error: Option<YamlError>,
+    /// The scalar being attached is plain and untagged (a `<<` key is then a merge key).
+    plain_scalar: bool,
 }
 
 impl Builder<'_> {
     fn child_pointer(&self) -> Option<String> {
         match self.stack.last()? {
-            Frame::Map { pending_key: Some((k, _)), pointer, .. } => Some(format!("{}/{}", pointer, pointer_segment(k))),
+            Frame::Map { pending_key: Some(PendingKey { key, .. }), pointer, .. } => Some(format!("{}/{}", pointer, pointer_segment(key))),
             Frame::Map { .. } => None, // this node is a key
             Frame::Seq { items, pointer, .. } => Some(format!("{}/{}", pointer, items.len())),
         }
@@ -343,21 +423,26 @@ impl Builder<'_> {
         };
         match top {
             Frame::Seq { items, .. } => items.push(value),
-            Frame::Map { map, pending_key, merges, .. } => match pending_key.take() {
+            Frame::Map { map, pending_key, .. } => match pending_key.take() {
                 None => {
                     if !matches!(value, Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_)) {
-                        self.fail(mark, "complex map keys are not supported by Helm".into());
+                        self.fail(mark, "complex map keys are not supported by Kubernetes or Helm".into());
                         return;
                     }
-                    let key = key_to_string(&value);
-                    *pending_key = Some((key, mark));
+                    let Some(key) = key_to_string(&value) else {
+                        self.fail(mark, "a null map key has no JSON form; Kubernetes and Helm refuse it".into());
+                        return;
+                    };
+                    let is_merge = key == "<<" && self.plain_scalar;
+                    *pending_key = Some(PendingKey { key, mark, is_merge });
                 }
-                Some((key, _)) => {
-                    if key == "<<" {
-                        merges.push(value);
-                    } else {
-                        map.insert(key, value);
+                Some(PendingKey { is_merge: true, .. }) => {
+                    if let Err(message) = merge_into(map, value) {
+                        self.fail(mark, message);
                     }
+                }
+                Some(PendingKey { key, .. }) => {
+                    map.insert(key, value);
                 }
             },
         }
@@ -367,7 +452,7 @@ impl Builder<'_> {
     fn record_position(&mut self, mark: Mark) {
         let Some(ptr) = self.child_pointer() else { return };
         let pos = match self.stack.last() {
-            Some(Frame::Map { pending_key: Some((_, key_mark)), .. }) => *key_mark,
+            Some(Frame::Map { pending_key: Some(PendingKey { mark: key_mark, .. }), .. }) => *key_mark,
             _ => mark,
         };
         self.positions.entry(ptr).or_insert(Pos { line: pos.line, column: pos.column });
@@ -387,14 +472,21 @@ impl Builder<'_> {
                 }
             }
             Event::Scalar { value: text, style, anchor, tag } => {
-                if !self.multi && style == ScalarStyle::Plain && tag.is_none() && is_infinity_or_nan(&text) {
-                    // Helm turns values into JSON, which has no infinity or NaN: it refuses the file.
-                    self.fail(mark, format!("`{text}` is infinity or NaN, which Helm cannot convert to JSON"));
+                let numeric_tag = tag.as_deref().is_none_or(|t| t == "tag:yaml.org,2002:float");
+                if style == ScalarStyle::Plain && numeric_tag && is_infinity_or_nan(&text) {
+                    // Helm and Kubernetes turn YAML into JSON, which has no infinity or NaN: they refuse it.
+                    self.fail(mark, format!("`{text}` is infinity or NaN, which has no JSON form; Helm and Kubernetes refuse it"));
                     return;
                 }
                 self.record_position(mark);
-                let value = resolve_scalar(text, style, tag.as_deref());
+                let value = match resolve_scalar(text, style, tag.as_deref()) {
+                    Ok(v) if self.multi => as_json_number(v),
+                    Ok(v) => v,
+                    Err(message) => return self.fail(mark, message),
+                };
+                self.plain_scalar = style == ScalarStyle::Plain && tag.is_none();
                 self.push_value(value, anchor, mark);
+                self.plain_scalar = false;
             }
             Event::Alias { anchor } => {
                 self.record_position(mark);
@@ -411,7 +503,7 @@ impl Builder<'_> {
             Event::MappingStart { anchor, .. } => {
                 self.record_position(mark);
                 let pointer = self.child_pointer().unwrap_or_default();
-                self.stack.push(Frame::Map { map: Map::new(), pending_key: None, anchor, pointer, merges: Vec::new() });
+                self.stack.push(Frame::Map { map: Map::new(), pending_key: None, anchor, pointer });
             }
             Event::SequenceEnd => {
                 if let Some(Frame::Seq { items, anchor, .. }) = self.stack.pop() {
@@ -420,8 +512,7 @@ impl Builder<'_> {
             }
             Event::DocumentEnd if self.multi && self.roots.len() < self.documents => self.roots.push(Value::Null),
             Event::MappingEnd => {
-                if let Some(Frame::Map { map, anchor, merges, .. }) = self.stack.pop() {
-                    let map = apply_merge_keys(map, merges);
+                if let Some(Frame::Map { map, anchor, .. }) = self.stack.pop() {
                     self.push_value(Value::Object(map), anchor, mark);
                 }
             }
@@ -430,32 +521,26 @@ impl Builder<'_> {
     }
 }
 
-/// YAML 1.1 merge keys (`<<: *base`): explicit keys win over merged ones, earlier merges over later.
-fn apply_merge_keys(map: Map<String, Value>, merges: Vec<Value>) -> Map<String, Value> {
-    if merges.is_empty() {
-        return map;
-    }
-    let mut sources: Vec<Map<String, Value>> = Vec::new();
-    for m in merges {
-        match m {
-            Value::Object(o) => sources.push(o),
-            Value::Array(items) => sources.extend(items.into_iter().filter_map(|i| match i {
-                Value::Object(o) => Some(o),
-                _ => None,
-            })),
-            _ => {}
+/// YAML 1.1 merge keys (`<<: *base`) as go-yaml v2 applies them: at the point where the merge key
+/// stands, overwriting keys set before it (later explicit keys overwrite merged ones); in a list of
+/// maps, earlier maps win.
+fn merge_into(map: &mut Map<String, Value>, value: Value) -> Result<(), String> {
+    const WANT_MAP: &str = "map merge requires map or sequence of maps as the value";
+    match value {
+        Value::Object(source) => map.extend(source),
+        Value::Array(items) => {
+            if !items.iter().all(Value::is_object) {
+                return Err(WANT_MAP.into());
+            }
+            for item in items.into_iter().rev() {
+                if let Value::Object(source) = item {
+                    map.extend(source);
+                }
+            }
         }
+        _ => return Err(WANT_MAP.into()),
     }
-    let mut out = Map::new();
-    for src in sources {
-        for (k, v) in src {
-            out.entry(k).or_insert(v);
-        }
-    }
-    for (k, v) in map {
-        out.insert(k, v);
-    }
-    out
+    Ok(())
 }
 
 /// Parse a stream of YAML documents (a rendered manifest) with Helm's (go-yaml v2) semantics.
@@ -468,7 +553,7 @@ pub fn parse_helm_yaml_documents(text: &str, file: &Path) -> Result<Vec<Value>, 
 
 impl<'a> Builder<'a> {
     fn new(file: &'a Path, multi: bool) -> Self {
-        Builder { file, stack: Vec::new(), anchors: HashMap::new(), positions: HashMap::new(), root: None, documents: 0, multi, roots: Vec::new(), error: None }
+        Builder { file, stack: Vec::new(), anchors: HashMap::new(), positions: HashMap::new(), root: None, documents: 0, multi, roots: Vec::new(), error: None, plain_scalar: false }
     }
 }
 
@@ -551,6 +636,38 @@ mod tests {
         let d = parse("base: &b\n  a: 1\n  b: 2\nchild:\n  <<: *b\n  b: 3\nlist: [*b]\n");
         assert_eq!(d.value["child"], json!({"a": 1, "b": 3}));
         assert_eq!(d.value["list"], json!([{"a": 1, "b": 2}]));
+    }
+
+    #[test]
+    fn merge_keys_apply_where_they_stand_as_in_go_yaml_v2() {
+        // Checked against helm's fromYaml (sigs.k8s.io/yaml): a merge overwrites keys set before it.
+        assert_eq!(parse("a: 1\n<<: {a: 2, b: 3}\n").value, json!({"a": 2, "b": 3}));
+        assert_eq!(parse("<<: {a: 2, b: 3}\na: 1\n").value, json!({"a": 1, "b": 3}));
+        assert_eq!(parse("x: &x {a: 1}\ny: &y {a: 2, b: 2}\nz: {<<: [*x, *y]}\n").value["z"], json!({"a": 1, "b": 2}));
+        assert_eq!(parse("'<<': 1\n").value, json!({"<<": 1}));
+        let err = ValuesDoc::parse("a: &a [1]\nb: {<<: [*a]}\n", Path::new("v.yaml")).unwrap_err();
+        assert!(err.message.contains("map merge requires"), "{err}");
+    }
+
+    #[test]
+    fn keys_and_tags_as_sigs_k8s_yaml_converts_them() {
+        let d = parse("1e3: a\n0.1: b\n2.5: c\n1.0: d\n1e7: e\n0.00001: f\n");
+        assert_eq!(d.value, json!({"1000": "a", "0.1": "b", "2.5": "c", "1": "d", "1e+07": "e", "1e-05": "f"}));
+        assert!(ValuesDoc::parse("~: x\n", Path::new("v.yaml")).unwrap_err().message.contains("null map key"));
+        let d = parse("t: !!binary aGVsbG8=\nu: !custom 12\nf: !!float \"1\"\ns: !!str 12\n");
+        assert_eq!(d.value, json!({"t": "hello", "u": "12", "f": 1, "s": "12"}));
+        assert!(ValuesDoc::parse("x: !!int abc\n", Path::new("v.yaml")).is_err());
+    }
+
+    #[test]
+    fn manifests_read_integral_floats_as_integers_like_the_api_server() {
+        let docs = parse_helm_yaml_documents("a: 3.0\nb: 1e3\nc: 0.5\nd: 1e22\n---\nx: .inf\n", Path::new("m")).unwrap_err();
+        assert!(docs.message.contains("infinity"), "{docs}");
+        let docs = parse_helm_yaml_documents("a: 3.0\nb: 1e3\nc: 0.5\nd: 1e22\n", Path::new("m")).unwrap();
+        assert_eq!(docs[0]["a"], json!(3));
+        assert_eq!(docs[0]["b"], json!(1000));
+        assert_eq!(docs[0]["c"], json!(0.5));
+        assert!(docs[0]["d"].is_f64());
     }
 
     #[test]
