@@ -6,6 +6,11 @@
 //! quoted scalars continued at column 0, tabs inside scalars. A stricter YAML 1.2 reader rejects
 //! some of these and would drop documents that the API server takes. Scalar resolution (YAML 1.1
 //! booleans, Go integers) is not done here; see [`super::values`].
+//!
+//! libyaml 0.2.5 accepts two things that go-yaml v2 (ported from libyaml 0.1) refuses, found by
+//! the differential test against helm (`tests/yaml_agreement.rs`); they are refused here too:
+//! a `?` inside a plain scalar in a flow collection (go-yaml ends the scalar there and then fails),
+//! and the `\/` escape in a double-quoted scalar.
 
 use std::mem::MaybeUninit;
 use std::ptr::{NonNull, addr_of_mut};
@@ -60,8 +65,10 @@ pub struct SyntaxError {
 /// libyaml reads it in place.
 pub struct EventParser<'input> {
     parser: Box<MaybeUninit<sys::yaml_parser_t>>,
-    _input: &'input [u8],
+    input: &'input [u8],
     finished: bool,
+    /// For each open collection, whether it is in flow style (`[…]`, `{…}`).
+    flow: Vec<bool>,
 }
 
 impl<'input> EventParser<'input> {
@@ -69,7 +76,7 @@ impl<'input> EventParser<'input> {
         let mut parser = Box::new(MaybeUninit::<sys::yaml_parser_t>::uninit());
         let bytes = input.as_bytes();
         // SAFETY: the parser lives in a Box (it never moves) and is initialised before any other
-        // call; the input outlives it through the 'input borrow held in `_input`.
+        // call; the input outlives it through the 'input borrow held in `input`.
         unsafe {
             let p = parser.as_mut_ptr();
             if sys::yaml_parser_initialize(p).fail {
@@ -78,7 +85,7 @@ impl<'input> EventParser<'input> {
             sys::yaml_parser_set_encoding(p, sys::YAML_UTF8_ENCODING);
             sys::yaml_parser_set_input_string(p, bytes.as_ptr(), bytes.len() as u64);
         }
-        EventParser { parser, _input: bytes, finished: false }
+        EventParser { parser, input: bytes, finished: false, flow: Vec::new() }
     }
 
     /// The next event, or the syntax error that stops the stream. `None` after StreamEnd.
@@ -98,11 +105,49 @@ impl<'input> EventParser<'input> {
             let raw = raw.as_mut_ptr();
             let event = convert(&*raw);
             let mark = Mark::of((*raw).start_mark);
+            let span = (*raw).start_mark.index as usize..(*raw).end_mark.index as usize;
+            let flow_start = match (*raw).type_ {
+                sys::YAML_SEQUENCE_START_EVENT => Some((*raw).data.sequence_start.style == sys::YAML_FLOW_SEQUENCE_STYLE),
+                sys::YAML_MAPPING_START_EVENT => Some((*raw).data.mapping_start.style == sys::YAML_FLOW_MAPPING_STYLE),
+                _ => None,
+            };
             sys::yaml_event_delete(raw);
             if event == Event::StreamEnd {
                 self.finished = true;
             }
+            if let Err(e) = self.go_yaml_v2_check(&event, mark, span) {
+                self.finished = true;
+                return Some(Err(e));
+            }
+            match (&event, flow_start) {
+                (_, Some(flow)) => self.flow.push(flow),
+                (Event::SequenceEnd | Event::MappingEnd, _) => {
+                    self.flow.pop();
+                }
+                _ => {}
+            }
             Some(Ok((event, mark)))
+        }
+    }
+
+    /// Refuse what go-yaml v2's scanner refuses and libyaml 0.2.5's accepts.
+    fn go_yaml_v2_check(&self, event: &Event, mark: Mark, span: std::ops::Range<usize>) -> Result<(), SyntaxError> {
+        let Event::Scalar { style, .. } = event else { return Ok(()) };
+        let source = self.input.get(span).unwrap_or_default();
+        match style {
+            ScalarStyle::Plain if self.flow.last() == Some(&true) && source.contains(&b'?') => {
+                Err(SyntaxError { mark, message: "did not find expected ',' or ']' (go-yaml ends a plain scalar at '?' inside a flow collection)".into() })
+            }
+            ScalarStyle::DoubleQuoted => {
+                let mut bytes = source.iter();
+                while let Some(b) = bytes.next() {
+                    if *b == b'\\' && bytes.next() == Some(&b'/') {
+                        return Err(SyntaxError { mark, message: "found unknown escape character '\\/' (while parsing a quoted scalar)".into() });
+                    }
+                }
+                Ok(())
+            }
+            _ => Ok(()),
         }
     }
 }
@@ -198,6 +243,16 @@ mod tests {
         // A flow sequence indented less than its key, and a quoted scalar continued at column 0.
         assert!(events("spec:\n  args: [\n\"-g\",\n  \"daemon off;\"\n]\n").is_ok());
         assert!(events("data:\n  x: \"first\nsecond\"\n").is_ok());
+    }
+
+    #[test]
+    fn refuses_what_go_yaml_v2_refuses() {
+        assert!(events("a: [x?]\n").is_err());
+        assert!(events("a: {k: a?b}\n").is_err());
+        assert!(events("a: x?y\n").is_ok());
+        assert!(events("a: [\"x?\", http://h:1/p]\n").is_ok());
+        assert!(events("a: \"\\/\"\n").is_err());
+        assert!(events("a: \"\\\\/\"\n").is_ok());
     }
 
     #[test]

@@ -145,6 +145,15 @@ pub fn pointer_to_dotted(pointer: &str) -> String {
     out
 }
 
+/// The JSON key sigs.k8s.io/yaml gives an infinite or NaN map key.
+fn infinity_or_nan_key(s: &str) -> &'static str {
+    match s.to_ascii_lowercase().as_str() {
+        "-.inf" => "-.inf",
+        ".nan" => ".nan",
+        _ => ".inf",
+    }
+}
+
 fn is_infinity_or_nan(s: &str) -> bool {
     matches!(s, ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF" | ".nan" | ".NaN" | ".NAN")
 }
@@ -268,14 +277,16 @@ fn is_yaml_float(s: &str) -> bool {
 }
 
 /// A map key as sigs.k8s.io/yaml turns it into a JSON object key: integers in decimal, floats
-/// with Go's shortest `%g` at 32-bit precision, booleans as `true`/`false`. A null key has no JSON
-/// form: Kubernetes and Helm refuse the document.
+/// with Go's shortest `%g` at 32-bit precision, booleans as `true`/`false`. A null key, or an
+/// integer key above int64, has no JSON form: Kubernetes and Helm refuse the document.
 fn key_to_string(v: &Value) -> Option<String> {
     match v {
         Value::Null => None,
         Value::String(s) => Some(s.clone()),
         Value::Bool(b) => Some(b.to_string()),
         Value::Number(n) if n.is_f64() => Some(go_format_float_g32(n.as_f64().unwrap_or_default())),
+        // go-yaml gives integers above int64 as uint64, which sigs.k8s.io/yaml has no key form for.
+        Value::Number(n) if n.is_u64() && !n.is_i64() => None,
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
@@ -350,7 +361,8 @@ fn resolve_scalar(text: String, style: ScalarStyle, tag: Option<&str>) -> Result
                 let v = resolve_plain_scalar(&text);
                 let fits = match expected {
                     "int" => v.is_i64() || v.is_u64(),
-                    "float" => v.is_number(),
+                    // go-yaml converts an int64 to a float, but not a uint64.
+                    "float" => v.is_f64() || v.is_i64(),
                     "bool" => v.is_boolean(),
                     _ => v.is_null(),
                 };
@@ -430,7 +442,7 @@ impl Builder<'_> {
                         return;
                     }
                     let Some(key) = key_to_string(&value) else {
-                        self.fail(mark, "a null map key has no JSON form; Kubernetes and Helm refuse it".into());
+                        self.fail(mark, format!("map key {value} has no JSON form (null, or an integer above int64); Kubernetes and Helm refuse it"));
                         return;
                     };
                     let is_merge = key == "<<" && self.plain_scalar;
@@ -472,18 +484,23 @@ impl Builder<'_> {
                 }
             }
             Event::Scalar { value: text, style, anchor, tag } => {
+                let is_key = matches!(self.stack.last(), Some(Frame::Map { pending_key: None, .. }));
                 let numeric_tag = tag.as_deref().is_none_or(|t| t == "tag:yaml.org,2002:float");
-                if style == ScalarStyle::Plain && numeric_tag && is_infinity_or_nan(&text) {
-                    // Helm and Kubernetes turn YAML into JSON, which has no infinity or NaN: they refuse it.
-                    self.fail(mark, format!("`{text}` is infinity or NaN, which has no JSON form; Helm and Kubernetes refuse it"));
-                    return;
-                }
-                self.record_position(mark);
-                let value = match resolve_scalar(text, style, tag.as_deref()) {
-                    Ok(v) if self.multi => as_json_number(v),
-                    Ok(v) => v,
-                    Err(message) => return self.fail(mark, message),
+                let value = if style == ScalarStyle::Plain && numeric_tag && is_infinity_or_nan(&text) {
+                    if !is_key {
+                        // Helm and Kubernetes turn YAML into JSON, which has no infinity or NaN: they refuse it.
+                        return self.fail(mark, format!("`{text}` is infinity or NaN, which has no JSON form; Helm and Kubernetes refuse it"));
+                    }
+                    // As a key it is formatted back to YAML's spelling (sigs.k8s.io/yaml).
+                    Value::String(infinity_or_nan_key(&text).into())
+                } else {
+                    match resolve_scalar(text, style, tag.as_deref()) {
+                        Ok(v) if self.multi && !is_key => as_json_number(v),
+                        Ok(v) => v,
+                        Err(message) => return self.fail(mark, message),
+                    }
                 };
+                self.record_position(mark);
                 self.plain_scalar = style == ScalarStyle::Plain && tag.is_none();
                 self.push_value(value, anchor, mark);
                 self.plain_scalar = false;
@@ -653,7 +670,10 @@ mod tests {
     fn keys_and_tags_as_sigs_k8s_yaml_converts_them() {
         let d = parse("1e3: a\n0.1: b\n2.5: c\n1.0: d\n1e7: e\n0.00001: f\n");
         assert_eq!(d.value, json!({"1000": "a", "0.1": "b", "2.5": "c", "1": "d", "1e+07": "e", "1e-05": "f"}));
-        assert!(ValuesDoc::parse("~: x\n", Path::new("v.yaml")).unwrap_err().message.contains("null map key"));
+        assert!(ValuesDoc::parse("~: x\n", Path::new("v.yaml")).unwrap_err().message.contains("no JSON form"));
+        assert!(ValuesDoc::parse("9223372036854775808: x\n", Path::new("v.yaml")).is_err());
+        assert!(ValuesDoc::parse("k: !!float 9223372036854775808\n", Path::new("v.yaml")).is_err());
+        assert_eq!(parse(".inf: a\n-.Inf: b\n.NaN: c\n").value, json!({".inf": "a", "-.inf": "b", ".nan": "c"}));
         let d = parse("t: !!binary aGVsbG8=\nu: !custom 12\nf: !!float \"1\"\ns: !!str 12\n");
         assert_eq!(d.value, json!({"t": "hello", "u": "12", "f": 1, "s": "12"}));
         assert!(ValuesDoc::parse("x: !!int abc\n", Path::new("v.yaml")).is_err());

@@ -63,7 +63,12 @@ impl Resource {
 #[derive(Debug, Clone)]
 pub struct ManifestProblem {
     pub template: Option<String>,
+    /// 1-based line in helm's output stream.
     pub line: usize,
+    /// The text of the offending line as helm rendered it.
+    pub rendered_line: String,
+    /// 1-based line in the template file that produced it, once [`Manifest::locate_problems`] found it.
+    pub template_line: Option<usize>,
     pub message: String,
 }
 
@@ -83,7 +88,14 @@ impl Manifest {
             let values = match crate::chart::values::parse_helm_yaml_documents(chunk.text, Path::new(source.as_deref().unwrap_or("manifest"))) {
                 Ok(v) => v,
                 Err(e) => {
-                    manifest.problems.push(ManifestProblem { template: source, line: chunk.line + e.line.saturating_sub(1), message: e.message });
+                    let rendered_line = chunk.text.lines().nth(e.line.saturating_sub(1)).unwrap_or_default().to_string();
+                    manifest.problems.push(ManifestProblem {
+                        template: source,
+                        line: chunk.line + e.line.saturating_sub(1),
+                        rendered_line,
+                        template_line: None,
+                        message: e.message,
+                    });
                     continue;
                 }
             };
@@ -97,6 +109,8 @@ impl Manifest {
                     manifest.problems.push(ManifestProblem {
                         template: source.clone(),
                         line: chunk.line,
+                        rendered_line: String::new(),
+                        template_line: None,
                         message: "document has no kind/apiVersion; it is not a Kubernetes object".into(),
                     });
                     continue;
@@ -116,6 +130,18 @@ impl Manifest {
             }
         }
         manifest
+    }
+
+    /// Find, for each problem, the line of the template file that rendered the offending line:
+    /// the template line with the same text, or the same text before its first `{{`; else line 1.
+    /// `chart_dir` is the chart that was rendered (helm's `# Source:` starts with its name).
+    pub fn locate_problems(&mut self, chart_dir: &Path) {
+        for problem in &mut self.problems {
+            let Some(source) = &problem.template else { continue };
+            let Some((_, inside)) = source.split_once('/') else { continue };
+            let Ok(text) = std::fs::read_to_string(chart_dir.join(inside)) else { continue };
+            problem.template_line = Some(template_line_of(&text, &problem.rendered_line).unwrap_or(1));
+        }
     }
 
     /// Resources that have a pod template, with it.
@@ -138,6 +164,28 @@ fn resource_from(body: Value, template: Option<String>, line: usize) -> Option<R
         .to_string();
     let namespace = meta.and_then(|m| m.get("namespace")).and_then(Value::as_str).map(str::to_string);
     Some(Resource { api_version, kind, name, namespace, template, line, body })
+}
+
+/// The 1-based line of `template` that most likely rendered `rendered`: an identical line, else a
+/// line whose literal text before its first action (`{{`) starts the rendered line.
+fn template_line_of(template: &str, rendered: &str) -> Option<usize> {
+    let wanted = rendered.trim();
+    if wanted.is_empty() {
+        return None;
+    }
+    let lines: Vec<&str> = template.lines().collect();
+    if let Some(i) = lines.iter().position(|l| l.trim() == wanted) {
+        return Some(i + 1);
+    }
+    lines
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let literal = l.split("{{").next().unwrap_or_default().trim();
+            (!literal.is_empty() && l.contains("{{") && wanted.starts_with(literal)).then_some((literal.len(), i))
+        })
+        .max_by_key(|(len, i)| (*len, std::cmp::Reverse(*i)))
+        .map(|(_, i)| i + 1)
 }
 
 struct Chunk<'a> {
@@ -186,6 +234,23 @@ mod tests {
         assert_eq!(m.resources[1].line, 11);
         assert_eq!(m.resources[2].body["spec"]["ops"][0], "=");
         assert_eq!(m.workloads().count(), 1);
+    }
+
+    #[test]
+    fn unreadable_documents_are_located_in_their_template() {
+        let chart = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(chart.path().join("templates")).unwrap();
+        let template = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: {{ .Values.a }}\n  b: ok\n";
+        std::fs::write(chart.path().join("templates/cm.yaml"), template).unwrap();
+        let out = "---\n# Source: demo/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: [unclosed\n  b: ok\n";
+        let mut m = Manifest::parse(out);
+        assert_eq!(m.problems.len(), 1, "{:?}", m.problems);
+        m.locate_problems(chart.path());
+        let p = &m.problems[0];
+        assert!(p.template_line.is_some_and(|l| l == 6 || l == 7), "{p:?}");
+        assert_eq!(template_line_of(template, "  b: ok"), Some(7));
+        assert_eq!(template_line_of(template, "  a: [unclosed"), Some(6));
+        assert_eq!(template_line_of(template, "zzz"), None);
     }
 
     #[test]

@@ -116,7 +116,10 @@ pub struct Rendered {
 /// an `Ok(Err(RenderFailure))` so callers can turn it into a finding.
 pub fn render(helm: &Helm, req: &RenderRequest) -> Result<Result<Rendered, RenderFailure>> {
     match helm::run_with_timeout(&helm.path, &req.args(), req.timeout) {
-        Ok(out) if out.success => Ok(Ok(Rendered { manifest: out.stdout, stderr: out.stderr, elapsed: out.elapsed })),
+        Ok(out) if out.success => {
+            keep_render(&out.stdout)?;
+            Ok(Ok(Rendered { manifest: out.stdout, stderr: out.stderr, elapsed: out.elapsed }))
+        }
         Ok(out) => {
             let mut error = HelmError::parse(&out.stderr);
             // A crash (signal) or a silent non-zero exit says so instead of "failed without a message".
@@ -131,4 +134,19 @@ pub fn render(helm: &Helm, req: &RenderRequest) -> Result<Result<Rendered, Rende
         Err(e) if e.downcast_ref::<TimedOut>().is_some() => Ok(Err(RenderFailure::Timeout(req.timeout))),
         Err(e) => Err(e),
     }
+}
+
+/// Environment variable naming a folder where every successful render is kept (one file per
+/// distinct manifest, named by its SHA-256), to inspect what chartproof checked or to feed the
+/// renders to another tool. The YAML agreement test uses it to check every property render.
+pub const KEEP_RENDERS_ENV: &str = "CHARTPROOF_KEEP_RENDERS";
+
+fn keep_render(manifest: &str) -> Result<()> {
+    use anyhow::Context;
+    use sha2::Digest;
+    let Some(dir) = std::env::var_os(KEEP_RENDERS_ENV).filter(|d| !d.is_empty()) else { return Ok(()) };
+    let dir = PathBuf::from(dir);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {KEEP_RENDERS_ENV} folder {}", dir.display()))?;
+    let path = dir.join(format!("{}.yaml", hex::encode(sha2::Sha256::digest(manifest.as_bytes()))));
+    std::fs::write(&path, manifest).with_context(|| format!("cannot write {}", path.display()))
 }

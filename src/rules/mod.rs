@@ -272,20 +272,28 @@ pub fn render_error_finding(failure: &RenderFailure, chart_name: &str) -> Findin
 }
 
 /// Findings for rendered documents that are not Kubernetes objects (unparsable YAML, no kind…):
-/// a render that "succeeds" with broken output is never a silent pass.
+/// a render that "succeeds" with broken output is never a silent pass. Each is located at its
+/// template line when [`Manifest::locate_problems`](crate::manifest::Manifest::locate_problems)
+/// found it, and says that the release's other findings are incomplete (no rule saw the document).
 pub fn manifest_problem_findings(manifest: &crate::manifest::Manifest, config: &Config) -> Vec<Finding> {
     manifest
         .problems
         .iter()
-        .map(|p| Finding {
-            rule: "kubernetes-schema".into(),
-            severity: config.severity("kubernetes-schema", Severity::Error),
-            kind: "Document".into(),
-            namespace: None,
-            name: format!("line {}", p.line),
-            template: p.template.clone(),
-            path: None,
-            message: p.message.clone(),
+        .map(|p| {
+            let at = match p.template_line {
+                Some(line) => format!("(line {line} of the template; line {} of helm's output)", p.line),
+                None => format!("(line {} of helm's output)", p.line),
+            };
+            Finding {
+                rule: "kubernetes-schema".into(),
+                severity: config.severity("kubernetes-schema", Severity::Error),
+                kind: "Document".into(),
+                namespace: None,
+                name: "unreadable document".into(),
+                template: p.template.clone(),
+                path: None,
+                message: format!("{} {at}; Kubernetes would refuse it, and no rule could check it, so this release's other findings are incomplete", p.message),
+            }
         })
         .filter(|f| config.enabled(&f.rule))
         .collect()
