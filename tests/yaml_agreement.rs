@@ -284,7 +284,7 @@ fn every_corpus_property_render_is_read_as_kubernetes_reads_it() {
 }
 
 /// Run every check of this file; property runs on the charts `property_charts` selects.
-fn agreement(property_charts: fn(&str) -> bool, cases: usize) {
+fn agreement(property_charts: fn(&str) -> bool, property_cases: usize) {
     let mut report = Vec::new();
     let mut failures = Vec::new();
     let helms = common::helms();
@@ -311,7 +311,7 @@ fn agreement(property_charts: fn(&str) -> bool, cases: usize) {
         let mut streams = corpus_default_renders(helm);
         let defaults = streams.len();
         if index == 0 {
-            streams.extend(corpus_property_renders(helm, property_charts, cases));
+            streams.extend(corpus_property_renders(helm, property_charts, property_cases));
         }
         let mut docs: Vec<String> = Vec::new();
         let mut owners: Vec<usize> = Vec::new();
