@@ -235,3 +235,26 @@ fn corpus_checks_without_crash_or_false_selector_findings() {
         }
     }
 }
+
+/// Findings of one rule on `charts/fixtures/true-findings`, as `Kind/name path`, sorted.
+fn true_findings(helm: &Path, rule: &str) -> Vec<String> {
+    let (_, report) = check_json(helm, &common::chart("fixtures/true-findings"), &[]);
+    let mut hits: Vec<String> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == rule)
+        .map(|f| format!("{}/{} {}", f["kind"].as_str().unwrap(), f["name"].as_str().unwrap(), f["path"].as_str().unwrap_or("")))
+        .collect();
+    hits.sort();
+    hits
+}
+
+#[test]
+fn per_replica_services_of_a_statefulset_select_its_pods() {
+    for helm in common::helms() {
+        assert_eq!(true_findings(&helm, "service-selector"), ["Service/release-db-3 spec.selector"], "{}", helm.display());
+        // The pods the per-replica Services select are checked for their ports.
+        assert_eq!(true_findings(&helm, "service-target-port"), ["Service/release-db-1 spec.ports[0].targetPort"], "{}", helm.display());
+    }
+}

@@ -32,7 +32,7 @@ pub const RULES: &[RuleInfo] = &[
         id: "service-selector",
         severity: Error,
         summary: "a Service's selector selects no pod template in the release",
-        rationale: "SOP 3.0 (Components of a Service manifest): spec.selector is how a Service discovers its pods and must match the labels of the pods the Deployment creates. A selector matching nothing gives a Service with no endpoints: every request fails although every object applied cleanly.",
+        rationale: "SOP 3.0 (Components of a Service manifest): spec.selector is how a Service discovers its pods and must match the labels of the pods the Deployment creates. A selector matching nothing gives a Service with no endpoints: every request fails although every object applied cleanly. Labels controllers add to the pods they create count: `statefulset.kubernetes.io/pod-name` and `apps.kubernetes.io/pod-index` for ordinals below the replica count (or an HPA's maxReplicas), `controller-revision-hash`, `pod-template-hash`, an Indexed Job's completion index.",
         hint: "Use the same selector labels as the workload's pod template (e.g. include \"chart.selectorLabels\"), or drop the selector if endpoints are managed elsewhere.",
     },
     RuleInfo {
