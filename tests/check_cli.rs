@@ -258,3 +258,11 @@ fn per_replica_services_of_a_statefulset_select_its_pods() {
         assert_eq!(true_findings(&helm, "service-target-port"), ["Service/release-db-1 spec.ports[0].targetPort"], "{}", helm.display());
     }
 }
+
+#[test]
+fn null_fields_are_unset_fields_for_the_schema() {
+    for helm in common::helms() {
+        // maxSurge: null, minAvailable: null, annotations: null, resources: null are valid; a list where an IntOrString belongs is not.
+        assert_eq!(true_findings(&helm, "kubernetes-schema"), ["PodDisruptionBudget/release-db spec.maxUnavailable"], "{}", helm.display());
+    }
+}

@@ -165,7 +165,7 @@ pub const RULES: &[RuleInfo] = &[
         id: "kubernetes-schema",
         severity: Error,
         summary: "a resource is not valid against the Kubernetes OpenAPI schema (unknown fields included)",
-        rationale: "SOP 10.0 (Define State, Don't Script Actions): the manifest is the contract with the control plane. Wrong types are rejected at apply time, and unknown fields (e.g. `imagePullPolicyy`) are silently dropped by non-strict clients, so the setting the author meant never takes effect.",
+        rationale: "SOP 10.0 (Define State, Don't Script Actions): the manifest is the contract with the control plane. Wrong types are rejected at apply time, and unknown fields (e.g. `imagePullPolicyy`) are silently dropped by non-strict clients, so the setting the author meant never takes effect. A field set to null is an unset field, as the API server decodes it (`maxSurge: null` is valid; a required field set to null is missing).",
         hint: "Fix the field name or type as the message says (compare with `kubectl explain <kind>.<path>`).",
     },
     RuleInfo {
