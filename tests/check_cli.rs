@@ -266,3 +266,24 @@ fn null_fields_are_unset_fields_for_the_schema() {
         assert_eq!(true_findings(&helm, "kubernetes-schema"), ["PodDisruptionBudget/release-db spec.maxUnavailable"], "{}", helm.display());
     }
 }
+
+#[test]
+fn malformed_image_references_are_reported_as_malformed() {
+    for helm in common::helms() {
+        let (_, report) = check_json(&helm, &common::chart("fixtures/true-findings"), &[]);
+        let mut images: Vec<(String, String, String)> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule"] == "image-digest")
+            .map(|f| (f["path"].as_str().unwrap().to_string(), f["severity"].as_str().unwrap().to_string(), f["message"].as_str().unwrap().to_string()))
+            .collect();
+        images.sort();
+        let paths: Vec<&str> = images.iter().map(|(p, _, _)| p.as_str()).collect();
+        assert_eq!(paths, ["spec.template.spec.containers[name=no-algorithm].image", "spec.template.spec.containers[name=short-digest].image"], "{}", helm.display());
+        for (_, severity, message) in &images {
+            assert_eq!(severity, "error");
+            assert!(message.starts_with("malformed image reference") && message.contains("InvalidImageName") && !message.contains(":latest"), "{message}");
+        }
+    }
+}

@@ -101,8 +101,8 @@ pub const RULES: &[RuleInfo] = &[
     RuleInfo {
         id: "image-digest",
         severity: Error,
-        summary: "an image is not pinned by @sha256 digest (`:latest` or no tag is an error, another tag a warning)",
-        rationale: "SOP 2.0 (Pinning Base Image Versions) and 10.0 (The Image is a Security Boundary): mutable tags silently change what runs; only an immutable digest makes a release reproducible. `:latest` or no tag changes on every push.",
+        summary: "an image is not pinned by @sha256 digest (`:latest`, no tag or a malformed reference is an error, another tag a warning)",
+        rationale: "SOP 2.0 (Pinning Base Image Versions) and 10.0 (The Image is a Security Boundary): mutable tags silently change what runs; only an immutable digest makes a release reproducible. `:latest` or no tag changes on every push. A reference the kubelet cannot parse (`repo@a`, a sha256 digest that is not 64 lowercase hex digits) is an error of its own: the pod fails with InvalidImageName.",
         hint: "Reference images as registry/repo:tag@sha256:<digest> (e.g. a values.yaml `image.digest` field rendered after the tag).",
     },
     RuleInfo {
