@@ -287,3 +287,11 @@ fn malformed_image_references_are_reported_as_malformed() {
         }
     }
 }
+
+#[test]
+fn objects_the_release_hooks_create_are_not_dangling() {
+    for helm in common::helms() {
+        // The hook Job may create Secrets, not ConfigMaps.
+        assert_eq!(true_findings(&helm, "dangling-reference"), ["Deployment/release-api spec.template.spec.volumes[name=config].configMap.name"], "{}", helm.display());
+    }
+}

@@ -158,7 +158,7 @@ pub const RULES: &[RuleInfo] = &[
         id: "dangling-reference",
         severity: Warning,
         summary: "a pod references a ConfigMap, Secret, ServiceAccount or PersistentVolumeClaim the release does not create",
-        rationale: "SOP 4.0 (Managing Application Configuration and Secrets) and 10.0 (Define State, Don't Script Actions): a release should carry the state it depends on. A reference to an object nobody creates leaves pods stuck in ContainerCreating or CreateContainerConfigError. Objects created elsewhere can be allow-listed.",
+        rationale: "SOP 4.0 (Managing Application Configuration and Secrets) and 10.0 (Define State, Don't Script Actions): a release should carry the state it depends on. A reference to an object nobody creates leaves pods stuck in ContainerCreating or CreateContainerConfigError. Objects created elsewhere can be allow-listed. An object a Job or helm hook of the release may create (its ServiceAccount is bound to a Role or ClusterRole granting `create` on that resource, without resourceNames, which Kubernetes does not apply to create) counts as created.",
         hint: "Create the object in the chart, mark the reference optional: true, or allow-list it in .chartproof.yaml allowReferences (e.g. Secret/my-tls).",
     },
     RuleInfo {
