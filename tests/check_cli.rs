@@ -39,6 +39,7 @@ fn fixtures() -> Vec<(&'static str, Vec<Edit>, bool)> {
         ("dangling-reference", vec![(DEPLOY, "serviceAccountName: {{ .Release.Name }}-web", "serviceAccountName: shared-sa")], false),
         ("duplicate-resource", vec![("templates/config.yaml", "---\n", "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-web\n---\n")], true),
         ("kubernetes-schema", vec![(DEPLOY, "imagePullPolicy: IfNotPresent", "imagePullPolicyy: IfNotPresent")], true),
+        ("ignore-annotation", vec![("templates/service.yaml", "  name: {{ .Release.Name }}-web\n", "  name: {{ .Release.Name }}-web\n  annotations:\n    chartproof.io/ignore: service-nodeprt\n")], false),
         ("render-error", vec![(DEPLOY, "apiVersion: apps/v1\n", "{{ fail \"the fixture fails on purpose\" }}\napiVersion: apps/v1\n")], true),
     ]
 }
@@ -293,5 +294,22 @@ fn objects_the_release_hooks_create_are_not_dangling() {
     for helm in common::helms() {
         // The hook Job may create Secrets, not ConfigMaps.
         assert_eq!(true_findings(&helm, "dangling-reference"), ["Deployment/release-api spec.template.spec.volumes[name=config].configMap.name"], "{}", helm.display());
+    }
+}
+
+#[test]
+fn unknown_rule_ids_in_the_ignore_annotation_are_located_warnings() {
+    for helm in common::helms() {
+        let (_, report) = check_json(&helm, &common::chart("fixtures/true-findings"), &[]);
+        let findings = report["findings"].as_array().unwrap();
+        let unknown: Vec<&Value> = findings.iter().filter(|f| f["rule"] == "ignore-annotation").collect();
+        assert_eq!(unknown.len(), 1, "{}: {unknown:#?}", helm.display());
+        let f = unknown[0];
+        assert_eq!((f["severity"].as_str(), f["template"].as_str()), (Some("warning"), Some("true-findings/templates/statefulset.yaml")));
+        let message = f["message"].as_str().unwrap();
+        assert!(message.contains("`probe-livness`, which is no rule id (did you mean `probe-liveness`?)") && message.ends_with("(line 10)"), "{message}");
+        // The misspelt rule is not suppressed; the rule named correctly next to it is.
+        assert!(findings.iter().any(|f| f["rule"] == "probe-liveness" && f["name"] == "release-db"));
+        assert!(report["suppressed"].as_array().unwrap().iter().any(|s| s["rule"] == "probe-readiness" && s["name"] == "release-db"));
     }
 }

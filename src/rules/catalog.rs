@@ -176,6 +176,13 @@ pub const RULES: &[RuleInfo] = &[
         hint: "Give the objects distinct names (include the release fullname and a component suffix) or render only one of them.",
     },
     RuleInfo {
+        id: "ignore-annotation",
+        severity: Warning,
+        summary: "a `chartproof.io/ignore` annotation names a rule id that does not exist (it suppresses nothing)",
+        rationale: "SOP 10.0 (The Holistic Approach): an exception to the standard must be explicit and deliberate. A misspelt rule id in the ignore annotation silently suppresses nothing, so the author believes a finding is waived while it still fails the release, or believes a check runs that was never named.",
+        hint: "Use a rule id from `chartproof rules` (the message suggests the nearest one), `*` for all rules, or remove the annotation.",
+    },
+    RuleInfo {
         id: "render-error",
         severity: Error,
         summary: "helm template failed",
@@ -192,6 +199,27 @@ pub fn lookup(id: &str) -> Option<&'static RuleInfo> {
 /// Fix hint for a rule id (None for ids outside this catalog).
 pub fn hint(id: &str) -> Option<&'static str> {
     lookup(id).map(|r| r.hint)
+}
+
+/// The catalog id closest to a misspelt one (by edit distance), when one is close enough to
+/// be what was meant.
+pub fn nearest(id: &str) -> Option<&'static str> {
+    let (distance, best) = RULES.iter().map(|r| (edit_distance(id, r.id), r.id)).min()?;
+    (distance <= (id.len() / 3).max(2)).then_some(best)
+}
+
+/// Levenshtein distance in characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            current.push((previous[j] + usize::from(ca != *cb)).min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
 }
 
 /// Default severity of a rule id (Error for unknown ids).
@@ -212,6 +240,15 @@ mod tests {
             assert!(r.rationale.contains("SOP "), "{} rationale cites no SOP section", r.id);
             assert!(!r.hint.is_empty() && !r.summary.is_empty());
         }
-        assert_eq!(RULES.len(), 23);
+        assert_eq!(RULES.len(), 24);
+    }
+
+    #[test]
+    fn nearest_id_suggests_only_close_ids() {
+        assert_eq!(nearest("probe-livness"), Some("probe-liveness"));
+        assert_eq!(nearest("image_digest"), Some("image-digest"));
+        assert_eq!(nearest("service-selectr"), Some("service-selector"));
+        assert_eq!(nearest("everything-else"), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }
