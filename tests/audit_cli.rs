@@ -143,3 +143,17 @@ fn unused_keys_really_change_nothing_in_real_renders() {
     }
     assert!(checked >= 10, "only {checked} unused keys were checked");
 }
+
+#[test]
+fn library_helper_keys_under_undecidable_conditions_are_maybe_read_not_undeclared() {
+    let (code, json) = audit_json(&chart("fixtures/audit-library"));
+    assert_valid_report(&json);
+    let listed = |field: &str| -> Vec<String> { json[field].as_array().unwrap().iter().map(|k| k["key"].as_str().unwrap().to_string()).collect() };
+    // Root `resources` is read only for a section name the chart never passes: not listed at all.
+    assert_eq!(listed("undeclared"), ["server.tier"]);
+    assert_eq!(listed("maybe_read"), ["server.enabled", "worker.replicaCount"]);
+    assert_eq!(code, 1, "server.tier is a real undeclared input");
+    let helm = &helms()[0];
+    let text = String::from_utf8(chartproof(helm).arg("audit").arg(chart("fixtures/audit-library")).output().unwrap().stdout).unwrap();
+    assert!(text.contains("maybe read: missing from values.yaml, read only by library chart helpers") && text.contains("charts/lib/templates/_warnings.tpl:16  server.enabled"), "{text}");
+}

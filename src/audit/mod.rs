@@ -69,6 +69,10 @@ pub struct Read {
     pub required: bool,
     /// Inside an `if`/`with`/`range` that tests this exact path.
     pub guarded: bool,
+    /// Read by a library chart's helper in a branch of its own that the reader cannot prove runs
+    /// for this caller (bitnami common's `_warnings.tpl` probing `hasKey $section "enabled"`): the
+    /// key may be read, which makes it neither unused nor an undeclared input of the chart.
+    pub maybe: bool,
 }
 
 impl Read {
@@ -86,6 +90,7 @@ impl Read {
             defaulted: true,
             required: false,
             guarded: true,
+            maybe: false,
         }
     }
 }
@@ -222,7 +227,7 @@ fn flatten(chart: &Chart, key_path: Vec<String>, prefix: String, out: &mut Vec<T
         key_path: key_path.clone(),
         prefix: prefix.clone(),
         dir: chart.dir.clone(),
-        info: ChartInfo { values: chart.values.value.clone(), subcharts: HashMap::new() },
+        info: ChartInfo { values: chart.values.value.clone(), subcharts: HashMap::new(), library: chart.meta.chart_type.as_deref() == Some("library") },
         conditions,
     });
     for sub in &chart.subcharts {
@@ -284,7 +289,7 @@ pub fn referenced_paths(chart: &Chart) -> Result<ReferencedPaths> {
     }
     let infos: Vec<ChartInfo> = tree
         .iter()
-        .map(|t| ChartInfo { values: t.info.values.clone(), subcharts: t.info.subcharts.clone() })
+        .map(|t| ChartInfo { values: t.info.values.clone(), subcharts: t.info.subcharts.clone(), library: t.info.library })
         .collect();
     let mut reader = Reader::new(&infos, &files);
     for f in &files {
@@ -366,6 +371,7 @@ pub struct AuditSummary {
     pub unused: usize,
     pub undeclared: usize,
     pub renders_empty: usize,
+    pub maybe_read: usize,
     pub unresolved: usize,
 }
 
@@ -383,6 +389,10 @@ pub struct AuditReport {
     /// Keys printed with no `default`/`required`/guard whose default is missing or null: they
     /// render as empty (or `<nil>`/`null`) at the defaults.
     pub renders_empty: Vec<KeyReference>,
+    /// Keys missing from values.yaml that only library chart helpers read, in branches the reader
+    /// cannot prove run for this chart (a probe such as `hasKey $section "enabled"`): maybe read,
+    /// not undeclared inputs of the chart (informational).
+    pub maybe_read: Vec<KeyReference>,
     /// What the reader could not follow (never a reason to call a key unused).
     pub unresolved: Vec<Unresolved>,
 }
@@ -414,6 +424,7 @@ pub fn audit(chart: &Chart) -> Result<AuditReport> {
     }
 
     let mut undeclared: BTreeMap<String, KeyReference> = BTreeMap::new();
+    let mut maybe_read: BTreeMap<String, KeyReference> = BTreeMap::new();
     let mut renders_empty: BTreeMap<String, KeyReference> = BTreeMap::new();
     let mut own: Vec<&Read> = refs.reads.iter().filter(|r| r.chart == 0 && r.resolved && !r.path.is_empty()).collect();
     own.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
@@ -438,14 +449,16 @@ pub fn audit(chart: &Chart) -> Result<AuditReport> {
                 });
         };
         if !declared(values, &r.path) {
-            add(&mut undeclared);
+            add(if r.maybe { &mut maybe_read } else { &mut undeclared });
         }
-        if r.renders && !safe && !r.guarded && missing_or_null(values, &r.path) {
+        if r.renders && !safe && !r.guarded && !r.maybe && missing_or_null(values, &r.path) {
             add(&mut renders_empty);
         }
     }
+    // A key some template surely reads is undeclared, however else it is read.
+    maybe_read.retain(|k, _| !undeclared.contains_key(k));
     // `args.*` says nothing more when `args` itself is listed.
-    for map in [&mut undeclared, &mut renders_empty] {
+    for map in [&mut undeclared, &mut maybe_read, &mut renders_empty] {
         let listed: Vec<String> = map.keys().cloned().collect();
         map.retain(|k, _| !k.find(".*").is_some_and(|i| listed.iter().any(|l| l == &k[..i])));
     }
@@ -456,11 +469,13 @@ pub fn audit(chart: &Chart) -> Result<AuditReport> {
             unused: unused.len(),
             undeclared: undeclared.len(),
             renders_empty: renders_empty.len(),
+            maybe_read: maybe_read.len(),
             unresolved: refs.unresolved.len(),
         },
         unused,
         undeclared: undeclared.into_values().collect(),
         renders_empty: renders_empty.into_values().collect(),
+        maybe_read: maybe_read.into_values().collect(),
         unresolved: refs.unresolved,
     };
     Ok(report)
@@ -682,6 +697,34 @@ mod tests {
         let r = audit(&c).unwrap();
         assert_eq!(keys(&r.renders_empty, |k| k.key.clone()), ["e"]);
         assert_eq!(keys(&r.undeclared, |k| k.key.clone()), ["b", "c", "d", "e"]);
+    }
+
+    #[test]
+    fn branches_ruled_out_by_constant_conditions_read_nothing() {
+        let values = "a: 1\nb: 1\nonlyForC: 1\nnotC: 1\nalways: 1\n";
+        let tpl = r#"{{ range list "a" "b" }}{{ if eq . "c" }}{{ $.Values.onlyForC }}{{ else if or (ne . "c") $.Values.x }}{{ index $.Values . }}{{ $.Values.notC }}{{ else }}{{ $.Values.never }}{{ end }}{{ end }}{{ if not (eq "x" "x") }}{{ .Values.neverEither }}{{ else }}{{ .Values.always }}{{ end }}"#;
+        let (_t, c) = chart_with(values, tpl);
+        let r = audit(&c).unwrap();
+        assert_eq!(keys(&r.unused, |u| u.key.clone()), ["onlyForC"]);
+        assert!(r.undeclared.is_empty(), "{:?}", r.undeclared);
+        // A condition on a value keeps both branches.
+        let (_t, c) = chart_with("k: a\n", r#"{{ if eq .Values.k "a" }}{{ .Values.p }}{{ else }}{{ .Values.q }}{{ end }}"#);
+        assert_eq!(keys(&audit(&c).unwrap().undeclared, |k| k.key.clone()), ["p", "q"]);
+    }
+
+    #[test]
+    fn library_helpers_probing_keys_in_undecidable_branches_maybe_read_them() {
+        let r = fixture("audit-library");
+        // Root `resources` is read only for a section "" the chart never passes.
+        assert_eq!(keys(&r.undeclared, |k| format!("{}@{}:{}", k.key, k.file, k.line)), ["server.tier@charts/lib/templates/_warnings.tpl:28"]);
+        assert_eq!(keys(&r.maybe_read, |k| k.key.clone()), ["server.enabled", "worker.replicaCount"]);
+        assert_eq!(r.summary.maybe_read, 2);
+        assert!(r.unused.is_empty() && r.renders_empty.is_empty(), "{r:?}");
+        // The chart's own templates never maybe-read: the same probe there is an undeclared input.
+        let (_t, c) = chart_with("s: {a: 1}\n", r#"{{ if hasKey .Values.s "enabled" }}{{ .Values.s.enabled }}{{ end }}"#);
+        let r = audit(&c).unwrap();
+        assert_eq!(keys(&r.undeclared, |k| k.key.clone()), ["s.enabled"]);
+        assert!(r.maybe_read.is_empty());
     }
 
     #[test]
