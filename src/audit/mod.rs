@@ -33,15 +33,26 @@ pub enum Seg {
     Any,
 }
 
-/// Dotted form of a values path (`image.tag`, `ports.*.name`).
+/// Printed form of a values path, the same in every output: `image.tag`, `ports.*.name`; a key
+/// a dot would make ambiguous (it contains `.`, brackets or quotes, is empty or is `*`) is written
+/// as a quoted index: `configs.params["server.insecure"]`.
 pub fn dotted(path: &[Seg]) -> String {
-    path.iter()
-        .map(|s| match s {
+    let mut out = String::new();
+    for s in path {
+        let word = match s {
+            Seg::Key(k) if k.is_empty() || k == "*" || k.contains(['.', '[', ']', '"']) => {
+                out.push_str(&format!("[{}]", serde_json::Value::String(k.clone())));
+                continue;
+            }
             Seg::Key(k) => k.as_str(),
             Seg::Any => "*",
-        })
-        .collect::<Vec<_>>()
-        .join(".")
+        };
+        if !out.is_empty() {
+            out.push('.');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 /// One place a template reads a values path.
@@ -498,7 +509,8 @@ fn collect_unused(
             Coverage::None if !conventional_empty_global => {
                 let pointer: String = prefix.iter().map(|s| format!("/{}", pointer_segment(s))).collect();
                 let line = chart.values.positions.get(&pointer).map(|p| p.line).unwrap_or(0);
-                out.push(UnusedKey { key: prefix.join("."), file: values_file.to_string(), line });
+                let key = dotted(&prefix.iter().map(|k| Seg::Key(k.clone())).collect::<Vec<_>>());
+                out.push(UnusedKey { key, file: values_file.to_string(), line });
             }
             Coverage::None => {}
             Coverage::Partial => {
@@ -725,6 +737,19 @@ mod tests {
         let r = audit(&c).unwrap();
         assert_eq!(keys(&r.undeclared, |k| k.key.clone()), ["s.enabled"]);
         assert!(r.maybe_read.is_empty());
+    }
+
+    #[test]
+    fn keys_with_dots_print_unambiguously() {
+        let key = |k: &str| Seg::Key(k.to_string());
+        assert_eq!(dotted(&[key("configs"), key("params"), key("server.insecure")]), r#"configs.params["server.insecure"]"#);
+        assert_eq!(dotted(&[key("a.b"), key("c"), Seg::Any, key("")]), r#"["a.b"].c.*[""]"#);
+        assert_eq!(dotted(&[key("*"), key("say \"hi\"")]), r#"["*"]["say \"hi\""]"#);
+        let values = "configs:\n  params:\n    server.insecure: false\n    server.unused: 1\n";
+        let (_t, c) = chart_with(values, r#"{{ index .Values.configs.params "server.insecure" }}{{ index .Values.configs "cm.yaml" }}"#);
+        let r = audit(&c).unwrap();
+        assert_eq!(keys(&r.unused, |u| u.key.clone()), [r#"configs.params["server.unused"]"#]);
+        assert_eq!(keys(&r.undeclared, |k| k.key.clone()), [r#"configs["cm.yaml"]"#]);
     }
 
     #[test]
