@@ -259,10 +259,10 @@ fn structural(schema: &Value, root: bool) -> Value {
         out.remove("type");
         out.insert("anyOf".into(), serde_json::json!([{"type": "integer"}, {"type": "string"}]));
     }
-    if flag("nullable") {
-        if let Some(t) = out.get("type").and_then(Value::as_str).map(str::to_string) {
-            out.insert("type".into(), serde_json::json!([t, "null"]));
-        }
+    if flag("nullable")
+        && let Some(t) = out.get("type").and_then(Value::as_str).map(str::to_string)
+    {
+        out.insert("type".into(), serde_json::json!([t, "null"]));
     }
     if root || flag("x-kubernetes-embedded-resource") {
         let props = out.entry("properties").or_insert_with(|| Value::Object(Default::default()));
