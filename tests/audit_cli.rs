@@ -143,3 +143,38 @@ fn unused_keys_really_change_nothing_in_real_renders() {
     }
     assert!(checked >= 10, "only {checked} unused keys were checked");
 }
+
+#[test]
+fn library_helper_keys_under_undecidable_conditions_are_maybe_read_not_undeclared() {
+    let (code, json) = audit_json(&chart("fixtures/audit-library"));
+    assert_valid_report(&json);
+    let listed = |field: &str| -> Vec<String> { json[field].as_array().unwrap().iter().map(|k| k["key"].as_str().unwrap().to_string()).collect() };
+    // Root `resources` is read only for a section name the chart never passes: not listed at all.
+    assert_eq!(listed("undeclared"), ["server.tier"]);
+    assert_eq!(listed("maybe_read"), ["server.enabled", "worker.replicaCount"]);
+    assert_eq!(code, 1, "server.tier is a real undeclared input");
+    let helm = &helms()[0];
+    let text = String::from_utf8(chartproof(helm).arg("audit").arg(chart("fixtures/audit-library")).output().unwrap().stdout).unwrap();
+    assert!(text.contains("maybe read: missing from values.yaml, read only by library chart helpers") && text.contains("charts/lib/templates/_warnings.tpl:16  server.enabled"), "{text}");
+}
+
+#[test]
+fn keys_with_dots_are_printed_the_same_unambiguous_way_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    write_files(
+        dir.path(),
+        &[
+            ("Chart.yaml", "apiVersion: v2\nname: dotted\nversion: 0.1.0\n"),
+            ("values.yaml", "configs:\n  params:\n    server.insecure: false\n    server.basehref: /\n"),
+            ("templates/cm.yaml", "{{ index .Values.configs.params \"server.insecure\" }}{{ index .Values.configs \"cm.extra\" }}\n"),
+        ],
+    );
+    let (code, json) = audit_json(dir.path());
+    assert_valid_report(&json);
+    assert_eq!(code, 1);
+    assert_eq!(unused_keys(&json), [r#"configs.params["server.basehref"]"#]);
+    assert_eq!(json["undeclared"][0]["key"], r#"configs["cm.extra"]"#);
+    let helm = &helms()[0];
+    let text = String::from_utf8(chartproof(helm).arg("audit").arg(dir.path()).output().unwrap().stdout).unwrap();
+    assert!(text.contains(r#"values.yaml:4  configs.params["server.basehref"]"#) && text.contains(r#"templates/cm.yaml:1  configs["cm.extra"]"#), "{text}");
+}

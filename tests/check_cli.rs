@@ -39,6 +39,7 @@ fn fixtures() -> Vec<(&'static str, Vec<Edit>, bool)> {
         ("dangling-reference", vec![(DEPLOY, "serviceAccountName: {{ .Release.Name }}-web", "serviceAccountName: shared-sa")], false),
         ("duplicate-resource", vec![("templates/config.yaml", "---\n", "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-web\n---\n")], true),
         ("kubernetes-schema", vec![(DEPLOY, "imagePullPolicy: IfNotPresent", "imagePullPolicyy: IfNotPresent")], true),
+        ("ignore-annotation", vec![("templates/service.yaml", "  name: {{ .Release.Name }}-web\n", "  name: {{ .Release.Name }}-web\n  annotations:\n    chartproof.io/ignore: service-nodeprt\n")], false),
         ("render-error", vec![(DEPLOY, "apiVersion: apps/v1\n", "{{ fail \"the fixture fails on purpose\" }}\napiVersion: apps/v1\n")], true),
     ]
 }
@@ -233,5 +234,82 @@ fn corpus_checks_without_crash_or_false_selector_findings() {
                 .collect();
             assert!(bad.is_empty(), "{name} with {}: {bad:#?}", helm.display());
         }
+    }
+}
+
+/// Findings of one rule on `charts/fixtures/true-findings`, as `Kind/name path`, sorted.
+fn true_findings(helm: &Path, rule: &str) -> Vec<String> {
+    let (_, report) = check_json(helm, &common::chart("fixtures/true-findings"), &[]);
+    let mut hits: Vec<String> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == rule)
+        .map(|f| format!("{}/{} {}", f["kind"].as_str().unwrap(), f["name"].as_str().unwrap(), f["path"].as_str().unwrap_or("")))
+        .collect();
+    hits.sort();
+    hits
+}
+
+#[test]
+fn per_replica_services_of_a_statefulset_select_its_pods() {
+    for helm in common::helms() {
+        assert_eq!(true_findings(&helm, "service-selector"), ["Service/release-db-3 spec.selector"], "{}", helm.display());
+        // The pods the per-replica Services select are checked for their ports.
+        assert_eq!(true_findings(&helm, "service-target-port"), ["Service/release-db-1 spec.ports[0].targetPort"], "{}", helm.display());
+    }
+}
+
+#[test]
+fn null_fields_are_unset_fields_for_the_schema() {
+    for helm in common::helms() {
+        // maxSurge: null, minAvailable: null, annotations: null, resources: null are valid; a list where an IntOrString belongs is not.
+        assert_eq!(true_findings(&helm, "kubernetes-schema"), ["PodDisruptionBudget/release-db spec.maxUnavailable"], "{}", helm.display());
+    }
+}
+
+#[test]
+fn malformed_image_references_are_reported_as_malformed() {
+    for helm in common::helms() {
+        let (_, report) = check_json(&helm, &common::chart("fixtures/true-findings"), &[]);
+        let mut images: Vec<(String, String, String)> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule"] == "image-digest")
+            .map(|f| (f["path"].as_str().unwrap().to_string(), f["severity"].as_str().unwrap().to_string(), f["message"].as_str().unwrap().to_string()))
+            .collect();
+        images.sort();
+        let paths: Vec<&str> = images.iter().map(|(p, _, _)| p.as_str()).collect();
+        assert_eq!(paths, ["spec.template.spec.containers[name=no-algorithm].image", "spec.template.spec.containers[name=short-digest].image"], "{}", helm.display());
+        for (_, severity, message) in &images {
+            assert_eq!(severity, "error");
+            assert!(message.starts_with("malformed image reference") && message.contains("InvalidImageName") && !message.contains(":latest"), "{message}");
+        }
+    }
+}
+
+#[test]
+fn objects_the_release_hooks_create_are_not_dangling() {
+    for helm in common::helms() {
+        // The hook Job may create Secrets, not ConfigMaps.
+        assert_eq!(true_findings(&helm, "dangling-reference"), ["Deployment/release-api spec.template.spec.volumes[name=config].configMap.name"], "{}", helm.display());
+    }
+}
+
+#[test]
+fn unknown_rule_ids_in_the_ignore_annotation_are_located_warnings() {
+    for helm in common::helms() {
+        let (_, report) = check_json(&helm, &common::chart("fixtures/true-findings"), &[]);
+        let findings = report["findings"].as_array().unwrap();
+        let unknown: Vec<&Value> = findings.iter().filter(|f| f["rule"] == "ignore-annotation").collect();
+        assert_eq!(unknown.len(), 1, "{}: {unknown:#?}", helm.display());
+        let f = unknown[0];
+        assert_eq!((f["severity"].as_str(), f["template"].as_str()), (Some("warning"), Some("true-findings/templates/statefulset.yaml")));
+        let message = f["message"].as_str().unwrap();
+        assert!(message.contains("`probe-livness`, which is no rule id (did you mean `probe-liveness`?)") && message.ends_with("(line 10)"), "{message}");
+        // The misspelt rule is not suppressed; the rule named correctly next to it is.
+        assert!(findings.iter().any(|f| f["rule"] == "probe-liveness" && f["name"] == "release-db"));
+        assert!(report["suppressed"].as_array().unwrap().iter().any(|s| s["rule"] == "probe-readiness" && s["name"] == "release-db"));
     }
 }

@@ -33,15 +33,26 @@ pub enum Seg {
     Any,
 }
 
-/// Dotted form of a values path (`image.tag`, `ports.*.name`).
+/// Printed form of a values path, the same in every output: `image.tag`, `ports.*.name`; a key
+/// a dot would make ambiguous (it contains `.`, brackets or quotes, is empty or is `*`) is written
+/// as a quoted index: `configs.params["server.insecure"]`.
 pub fn dotted(path: &[Seg]) -> String {
-    path.iter()
-        .map(|s| match s {
+    let mut out = String::new();
+    for s in path {
+        let word = match s {
+            Seg::Key(k) if k.is_empty() || k == "*" || k.contains(['.', '[', ']', '"']) => {
+                out.push_str(&format!("[{}]", serde_json::Value::String(k.clone())));
+                continue;
+            }
             Seg::Key(k) => k.as_str(),
             Seg::Any => "*",
-        })
-        .collect::<Vec<_>>()
-        .join(".")
+        };
+        if !out.is_empty() {
+            out.push('.');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 /// One place a template reads a values path.
@@ -69,6 +80,10 @@ pub struct Read {
     pub required: bool,
     /// Inside an `if`/`with`/`range` that tests this exact path.
     pub guarded: bool,
+    /// Read by a library chart's helper in a branch of its own that the reader cannot prove runs
+    /// for this caller (bitnami common's `_warnings.tpl` probing `hasKey $section "enabled"`): the
+    /// key may be read, which makes it neither unused nor an undeclared input of the chart.
+    pub maybe: bool,
 }
 
 impl Read {
@@ -86,6 +101,7 @@ impl Read {
             defaulted: true,
             required: false,
             guarded: true,
+            maybe: false,
         }
     }
 }
@@ -222,7 +238,7 @@ fn flatten(chart: &Chart, key_path: Vec<String>, prefix: String, out: &mut Vec<T
         key_path: key_path.clone(),
         prefix: prefix.clone(),
         dir: chart.dir.clone(),
-        info: ChartInfo { values: chart.values.value.clone(), subcharts: HashMap::new() },
+        info: ChartInfo { values: chart.values.value.clone(), subcharts: HashMap::new(), library: chart.meta.chart_type.as_deref() == Some("library") },
         conditions,
     });
     for sub in &chart.subcharts {
@@ -284,7 +300,7 @@ pub fn referenced_paths(chart: &Chart) -> Result<ReferencedPaths> {
     }
     let infos: Vec<ChartInfo> = tree
         .iter()
-        .map(|t| ChartInfo { values: t.info.values.clone(), subcharts: t.info.subcharts.clone() })
+        .map(|t| ChartInfo { values: t.info.values.clone(), subcharts: t.info.subcharts.clone(), library: t.info.library })
         .collect();
     let mut reader = Reader::new(&infos, &files);
     for f in &files {
@@ -366,6 +382,7 @@ pub struct AuditSummary {
     pub unused: usize,
     pub undeclared: usize,
     pub renders_empty: usize,
+    pub maybe_read: usize,
     pub unresolved: usize,
 }
 
@@ -383,6 +400,10 @@ pub struct AuditReport {
     /// Keys printed with no `default`/`required`/guard whose default is missing or null: they
     /// render as empty (or `<nil>`/`null`) at the defaults.
     pub renders_empty: Vec<KeyReference>,
+    /// Keys missing from values.yaml that only library chart helpers read, in branches the reader
+    /// cannot prove run for this chart (a probe such as `hasKey $section "enabled"`): maybe read,
+    /// not undeclared inputs of the chart (informational).
+    pub maybe_read: Vec<KeyReference>,
     /// What the reader could not follow (never a reason to call a key unused).
     pub unresolved: Vec<Unresolved>,
 }
@@ -414,6 +435,7 @@ pub fn audit(chart: &Chart) -> Result<AuditReport> {
     }
 
     let mut undeclared: BTreeMap<String, KeyReference> = BTreeMap::new();
+    let mut maybe_read: BTreeMap<String, KeyReference> = BTreeMap::new();
     let mut renders_empty: BTreeMap<String, KeyReference> = BTreeMap::new();
     let mut own: Vec<&Read> = refs.reads.iter().filter(|r| r.chart == 0 && r.resolved && !r.path.is_empty()).collect();
     own.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
@@ -438,14 +460,16 @@ pub fn audit(chart: &Chart) -> Result<AuditReport> {
                 });
         };
         if !declared(values, &r.path) {
-            add(&mut undeclared);
+            add(if r.maybe { &mut maybe_read } else { &mut undeclared });
         }
-        if r.renders && !safe && !r.guarded && missing_or_null(values, &r.path) {
+        if r.renders && !safe && !r.guarded && !r.maybe && missing_or_null(values, &r.path) {
             add(&mut renders_empty);
         }
     }
+    // A key some template surely reads is undeclared, however else it is read.
+    maybe_read.retain(|k, _| !undeclared.contains_key(k));
     // `args.*` says nothing more when `args` itself is listed.
-    for map in [&mut undeclared, &mut renders_empty] {
+    for map in [&mut undeclared, &mut maybe_read, &mut renders_empty] {
         let listed: Vec<String> = map.keys().cloned().collect();
         map.retain(|k, _| !k.find(".*").is_some_and(|i| listed.iter().any(|l| l == &k[..i])));
     }
@@ -456,11 +480,13 @@ pub fn audit(chart: &Chart) -> Result<AuditReport> {
             unused: unused.len(),
             undeclared: undeclared.len(),
             renders_empty: renders_empty.len(),
+            maybe_read: maybe_read.len(),
             unresolved: refs.unresolved.len(),
         },
         unused,
         undeclared: undeclared.into_values().collect(),
         renders_empty: renders_empty.into_values().collect(),
+        maybe_read: maybe_read.into_values().collect(),
         unresolved: refs.unresolved,
     };
     Ok(report)
@@ -483,7 +509,8 @@ fn collect_unused(
             Coverage::None if !conventional_empty_global => {
                 let pointer: String = prefix.iter().map(|s| format!("/{}", pointer_segment(s))).collect();
                 let line = chart.values.positions.get(&pointer).map(|p| p.line).unwrap_or(0);
-                out.push(UnusedKey { key: prefix.join("."), file: values_file.to_string(), line });
+                let key = dotted(&prefix.iter().map(|k| Seg::Key(k.clone())).collect::<Vec<_>>());
+                out.push(UnusedKey { key, file: values_file.to_string(), line });
             }
             Coverage::None => {}
             Coverage::Partial => {
@@ -682,6 +709,47 @@ mod tests {
         let r = audit(&c).unwrap();
         assert_eq!(keys(&r.renders_empty, |k| k.key.clone()), ["e"]);
         assert_eq!(keys(&r.undeclared, |k| k.key.clone()), ["b", "c", "d", "e"]);
+    }
+
+    #[test]
+    fn branches_ruled_out_by_constant_conditions_read_nothing() {
+        let values = "a: 1\nb: 1\nonlyForC: 1\nnotC: 1\nalways: 1\n";
+        let tpl = r#"{{ range list "a" "b" }}{{ if eq . "c" }}{{ $.Values.onlyForC }}{{ else if or (ne . "c") $.Values.x }}{{ index $.Values . }}{{ $.Values.notC }}{{ else }}{{ $.Values.never }}{{ end }}{{ end }}{{ if not (eq "x" "x") }}{{ .Values.neverEither }}{{ else }}{{ .Values.always }}{{ end }}"#;
+        let (_t, c) = chart_with(values, tpl);
+        let r = audit(&c).unwrap();
+        assert_eq!(keys(&r.unused, |u| u.key.clone()), ["onlyForC"]);
+        assert!(r.undeclared.is_empty(), "{:?}", r.undeclared);
+        // A condition on a value keeps both branches.
+        let (_t, c) = chart_with("k: a\n", r#"{{ if eq .Values.k "a" }}{{ .Values.p }}{{ else }}{{ .Values.q }}{{ end }}"#);
+        assert_eq!(keys(&audit(&c).unwrap().undeclared, |k| k.key.clone()), ["p", "q"]);
+    }
+
+    #[test]
+    fn library_helpers_probing_keys_in_undecidable_branches_maybe_read_them() {
+        let r = fixture("audit-library");
+        // Root `resources` is read only for a section "" the chart never passes.
+        assert_eq!(keys(&r.undeclared, |k| format!("{}@{}:{}", k.key, k.file, k.line)), ["server.tier@charts/lib/templates/_warnings.tpl:28"]);
+        assert_eq!(keys(&r.maybe_read, |k| k.key.clone()), ["server.enabled", "worker.replicaCount"]);
+        assert_eq!(r.summary.maybe_read, 2);
+        assert!(r.unused.is_empty() && r.renders_empty.is_empty(), "{r:?}");
+        // The chart's own templates never maybe-read: the same probe there is an undeclared input.
+        let (_t, c) = chart_with("s: {a: 1}\n", r#"{{ if hasKey .Values.s "enabled" }}{{ .Values.s.enabled }}{{ end }}"#);
+        let r = audit(&c).unwrap();
+        assert_eq!(keys(&r.undeclared, |k| k.key.clone()), ["s.enabled"]);
+        assert!(r.maybe_read.is_empty());
+    }
+
+    #[test]
+    fn keys_with_dots_print_unambiguously() {
+        let key = |k: &str| Seg::Key(k.to_string());
+        assert_eq!(dotted(&[key("configs"), key("params"), key("server.insecure")]), r#"configs.params["server.insecure"]"#);
+        assert_eq!(dotted(&[key("a.b"), key("c"), Seg::Any, key("")]), r#"["a.b"].c.*[""]"#);
+        assert_eq!(dotted(&[key("*"), key("say \"hi\"")]), r#"["*"]["say \"hi\""]"#);
+        let values = "configs:\n  params:\n    server.insecure: false\n    server.unused: 1\n";
+        let (_t, c) = chart_with(values, r#"{{ index .Values.configs.params "server.insecure" }}{{ index .Values.configs "cm.yaml" }}"#);
+        let r = audit(&c).unwrap();
+        assert_eq!(keys(&r.unused, |u| u.key.clone()), [r#"configs.params["server.unused"]"#]);
+        assert_eq!(keys(&r.undeclared, |k| k.key.clone()), [r#"configs["cm.yaml"]"#]);
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! `range`/`hasKey` (a read of the key itself), or walked further with `.field`/`index`.
 //! Helpers are followed through `include`/`template` with the argument as their `.` and `$`.
 //! Whatever the reader cannot follow is either read as a whole subtree or recorded as unresolved,
-//! so a key is never reported unused because the reader lost track of it.
+//! so a key is never reported unused because the reader lost track of it. Conditions on constants
+//! only (`eq . ""` over a literal list) are decided, and the branches they rule out are not read;
+//! reads in a library chart helper's branches that may not run are marked as maybe reads.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::Rc;
@@ -91,6 +93,8 @@ pub(crate) struct ChartInfo {
     pub values: Value,
     /// Subchart values keys to chart ids.
     pub subcharts: HashMap<String, usize>,
+    /// `type: library` in Chart.yaml.
+    pub library: bool,
 }
 
 /// A template file to read.
@@ -125,12 +129,23 @@ struct Scope {
     guards: Rc<HashSet<(usize, Vec<Seg>)>>,
     file: Rc<str>,
     chart: usize,
+    /// Walking a library chart's helper.
+    library: bool,
+    /// Inside a branch, of library helpers only, that the reader cannot prove runs.
+    uncertain: bool,
 }
 
 impl Scope {
     /// A template's top level: `.` and `$` are both `dot`.
     fn new(dot: Sym, file: Rc<str>, chart: usize) -> Scope {
-        Scope { dot: dot.clone(), vars: vec![Frame::with("$", dot)], guards: Rc::default(), file, chart }
+        Scope { dot: dot.clone(), vars: vec![Frame::with("$", dot)], guards: Rc::default(), file, chart, library: false, uncertain: false }
+    }
+
+    /// Walk `nodes` as a branch that runs for sure (`certain`) or may not, and restore.
+    fn branch(&mut self, certain: bool) -> bool {
+        let outer = self.uncertain;
+        self.uncertain = self.library && (outer || !certain);
+        outer
     }
 
     fn var(&self, name: &str) -> Sym {
@@ -166,7 +181,8 @@ pub(crate) struct Reader<'a> {
     defines: HashMap<String, (Rc<Define>, Rc<str>, usize)>,
     pub reads: Vec<Read>,
     pub unresolved: Vec<Unresolved>,
-    memo: HashSet<(String, Sym)>,
+    /// Helpers already read with an argument, and whether in an uncertain library branch.
+    memo: HashSet<(String, Sym, bool)>,
     depth: usize,
     collectors: Vec<Vec<(usize, Vec<Seg>)>>,
     /// Values strings already read as templates by `tpl`.
@@ -228,15 +244,26 @@ impl<'a> Reader<'a> {
                 Node::Cond { branches, else_body } => {
                     let outer_guards = scope.guards.clone();
                     let mut guards = (*outer_guards).clone();
+                    // A condition on constants only (`eq . ""` where `.` is a literal the caller
+                    // passed) has one outcome: the branches it rules out never run, so what they
+                    // read is not read.
+                    let mut decided = false;
+                    // Every condition so far is known to be false: the next branch runs if its condition holds.
+                    let mut earlier_false = true;
                     for b in branches {
                         scope.guards = Rc::new(guards.clone());
                         self.collectors.push(Vec::new());
                         let v = self.pipeline(&b.cond, scope);
                         self.mark(&v, Use::Test, b.cond.line, scope);
                         guards.extend(self.collectors.pop().unwrap_or_default());
+                        let outcome = if b.with { None } else { self.constant_truth(&b.cond, scope) };
+                        if outcome == Some(false) {
+                            continue;
+                        }
                         scope.guards = Rc::new(guards.clone());
                         scope.vars.push(Frame::conditional());
                         self.bind(&b.cond, v.clone(), scope);
+                        let outer_uncertain = scope.branch(earlier_false && outcome == Some(true));
                         if b.with {
                             let outer = std::mem::replace(&mut scope.dot, v);
                             self.walk(&b.body, scope);
@@ -244,9 +271,19 @@ impl<'a> Reader<'a> {
                         } else {
                             self.walk(&b.body, scope);
                         }
+                        scope.uncertain = outer_uncertain;
                         scope.vars.pop();
+                        if outcome == Some(true) {
+                            decided = true;
+                            break;
+                        }
+                        earlier_false = false;
                     }
-                    self.walk_conditional(else_body, scope);
+                    if !decided {
+                        let outer_uncertain = scope.branch(earlier_false);
+                        self.walk_conditional(else_body, scope);
+                        scope.uncertain = outer_uncertain;
+                    }
                     scope.guards = outer_guards;
                 }
                 Node::Range { pipe, body, else_body } => {
@@ -269,6 +306,7 @@ impl<'a> Reader<'a> {
                         _ => vec![(Sym::Scalar, self.elem(&v), true)],
                     };
                     for (key_sym, item, conditional) in passes {
+                        let outer_uncertain = scope.branch(!conditional);
                         scope.vars.push(Frame { vars: HashMap::new(), conditional });
                         match pipe.decls.as_slice() {
                             [one] => scope.declare(one, item.clone()),
@@ -282,8 +320,11 @@ impl<'a> Reader<'a> {
                         self.walk(body, scope);
                         scope.dot = outer;
                         scope.vars.pop();
+                        scope.uncertain = outer_uncertain;
                     }
+                    let outer_uncertain = scope.branch(false);
                     self.walk_conditional(else_body, scope);
+                    scope.uncertain = outer_uncertain;
                     scope.guards = outer_guards;
                 }
                 Node::Template { name, arg, line } => {
@@ -295,6 +336,51 @@ impl<'a> Reader<'a> {
                 }
             }
         }
+    }
+
+    /// The value of an `if` condition that compares constants only: `eq`/`ne` of string literals
+    /// (directly, or through `.` or a variable bound to one, as in a `range` over a literal list),
+    /// `not`, `and` and `or` of such. None when anything in it depends on values or is unknown.
+    fn constant_truth(&mut self, p: &Pipeline, scope: &mut Scope) -> Option<bool> {
+        let [cmd] = p.cmds.as_slice() else { return None };
+        let (Term::Ident(name), []) = (&cmd.args.first()?.term, cmd.args[0].fields.as_slice()) else { return None };
+        let args = &cmd.args[1..];
+        let truth = |reader: &mut Self, op: &Operand, scope: &mut Scope| match &op.term {
+            Term::Sub(inner) if op.fields.is_empty() => reader.constant_truth(inner, scope),
+            _ => None,
+        };
+        match name.as_str() {
+            "eq" if args.len() >= 2 => self.constant_equality(args, scope),
+            "ne" if args.len() == 2 => self.constant_equality(args, scope).map(|equal| !equal),
+            "not" if args.len() == 1 => truth(self, &args[0], scope).map(|t| !t),
+            // One argument decides `and` (false) or `or` (true) whatever the others are.
+            "and" | "or" if !args.is_empty() => {
+                let deciding = name == "or";
+                let outcomes: Vec<Option<bool>> = args.iter().map(|op| truth(self, op, scope)).collect();
+                if outcomes.contains(&Some(deciding)) {
+                    Some(deciding)
+                } else if outcomes.iter().all(|o| *o == Some(!deciding)) {
+                    Some(!deciding)
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// `eq a b c…` on string constants: whether `a` equals one of the others.
+    fn constant_equality(&mut self, args: &[Operand], scope: &mut Scope) -> Option<bool> {
+        let mut texts = Vec::new();
+        for op in args {
+            // Only literals, `.` and variables: evaluating them reads nothing.
+            if !matches!(op.term, Term::Str(_) | Term::Dot | Term::Var(_)) {
+                return None;
+            }
+            let Sym::Str(text) = self.operand(op, scope) else { return None };
+            texts.push(text);
+        }
+        Some(texts[1..].contains(&texts[0]))
     }
 
     /// Walk a block that may not run, in its own variable frame.
@@ -316,7 +402,7 @@ impl<'a> Reader<'a> {
 
     /// Follow `include`/`template` into a helper with `arg` as its `.` and `$`.
     fn call(&mut self, name: &str, arg: Sym, line: usize, scope: &Scope) {
-        let Some((def, file, _chart)) = self.defines.get(name).cloned() else {
+        let Some((def, file, def_chart)) = self.defines.get(name).cloned() else {
             // Helm fails to render when this runs, so it reads nothing.
             self.unresolved(scope, line, format!("template \"{name}\" is not defined in the chart or its subcharts (helm fails if this runs)"));
             return;
@@ -326,11 +412,17 @@ impl<'a> Reader<'a> {
             self.mark(&arg, Use::Whole, line, scope);
             return;
         }
-        if !self.memo.insert((name.to_string(), arg.clone())) {
+        // A library helper called from a branch of another library helper stays uncertain; one
+        // called by the chart's own templates runs where they call it.
+        let library = self.charts.get(def_chart).is_some_and(|c| c.library);
+        let uncertain = library && scope.library && scope.uncertain;
+        if !self.memo.insert((name.to_string(), arg.clone(), uncertain)) {
             return;
         }
         self.depth += 1;
         let mut inner = Scope::new(arg, file, scope.chart);
+        inner.library = library;
+        inner.uncertain = uncertain;
         self.walk(&def.body, &mut inner);
         self.depth -= 1;
     }
@@ -449,6 +541,7 @@ impl<'a> Reader<'a> {
                     defaulted: *defaulted,
                     required: *required,
                     guarded: scope.guards.contains(&(*chart, path.clone())),
+                    maybe: scope.uncertain,
                 });
             }
             Sym::Dict(m) => {
@@ -483,6 +576,7 @@ impl<'a> Reader<'a> {
                     defaulted: false,
                     required: false,
                     guarded: false,
+                    maybe: scope.uncertain,
                 });
             }
             Sym::Root(_) | Sym::Subcharts(_) | Sym::Scalar | Sym::Str(_) | Sym::Nil | Sym::Unknown => {}
@@ -492,6 +586,18 @@ impl<'a> Reader<'a> {
     fn function(&mut self, name: &str, ops: &[Operand], piped: Option<Sym>, line: usize, scope: &mut Scope) -> Sym {
         if name == "tpl" {
             return self.tpl(ops, piped, line, scope);
+        }
+        // `and`/`or` stop at the first argument that decides them: when that one is a constant
+        // condition, the arguments after it are never evaluated.
+        let mut piped = piped;
+        let mut ops = ops;
+        if name == "and" || name == "or" {
+            let deciding = name == "or";
+            let cut = ops.iter().position(|op| matches!(&op.term, Term::Sub(p) if op.fields.is_empty() && self.constant_truth(p, scope) == Some(deciding)));
+            if let Some(cut) = cut {
+                ops = &ops[..=cut];
+                piped = None;
+            }
         }
         let mut args: Vec<Sym> = ops.iter().map(|o| self.operand(o, scope)).collect();
         args.extend(piped);

@@ -85,6 +85,13 @@ pub fn human(r: &AuditReport) -> String {
             &mut out,
         );
     }
+    if !r.maybe_read.is_empty() {
+        refs(
+            "maybe read: missing from values.yaml, read only by library chart helpers under conditions the reader cannot decide (not findings)",
+            &r.maybe_read,
+            &mut out,
+        );
+    }
     if !r.unresolved.is_empty() {
         out += &format!("\nunresolved ({}): references the reader could not follow (counted as read)\n", r.unresolved.len());
         for u in r.unresolved.iter().take(UNRESOLVED_SHOWN) {

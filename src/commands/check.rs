@@ -80,7 +80,7 @@ pub fn check(args: &CheckArgs) -> Result<CheckResult> {
     args.values.apply_to(&mut req);
     let subject = args.chart.display().to_string();
     let rendered = render(&helm, &req).with_context(|| format!("cannot run {}", req.command_line(&helm)))?;
-    let (outcome, resources) = match rendered {
+    let (mut outcome, resources) = match rendered {
         Ok(r) => {
             let manifest = Manifest::parse(&r.manifest);
             let mut outcome = rules::check_manifest(&manifest, &config);
@@ -93,6 +93,10 @@ pub fn check(args: &CheckArgs) -> Result<CheckResult> {
         Err(failure) => (CheckOutcome { findings: vec![rules::render_error_finding(&failure, &chart.meta.name)], ..Default::default() }, Vec::new()),
     };
     let chart_dir = args.chart.is_dir().then(|| args.chart.clone());
+    if let Some(dir) = &chart_dir {
+        let prefix = format!("{}/", chart.meta.name);
+        rules::locate_ignore_annotations(&mut outcome.findings, |template| std::fs::read_to_string(dir.join(template.strip_prefix(&prefix)?)).ok());
+    }
     Ok(CheckResult { subject, chart_dir, chart_name: chart.meta.name.clone(), outcome, resources })
 }
 

@@ -32,7 +32,7 @@ pub const RULES: &[RuleInfo] = &[
         id: "service-selector",
         severity: Error,
         summary: "a Service's selector selects no pod template in the release",
-        rationale: "SOP 3.0 (Components of a Service manifest): spec.selector is how a Service discovers its pods and must match the labels of the pods the Deployment creates. A selector matching nothing gives a Service with no endpoints: every request fails although every object applied cleanly.",
+        rationale: "SOP 3.0 (Components of a Service manifest): spec.selector is how a Service discovers its pods and must match the labels of the pods the Deployment creates. A selector matching nothing gives a Service with no endpoints: every request fails although every object applied cleanly. Labels controllers add to the pods they create count: `statefulset.kubernetes.io/pod-name` and `apps.kubernetes.io/pod-index` for ordinals below the replica count (or an HPA's maxReplicas), `controller-revision-hash`, `pod-template-hash`, an Indexed Job's completion index.",
         hint: "Use the same selector labels as the workload's pod template (e.g. include \"chart.selectorLabels\"), or drop the selector if endpoints are managed elsewhere.",
     },
     RuleInfo {
@@ -101,8 +101,8 @@ pub const RULES: &[RuleInfo] = &[
     RuleInfo {
         id: "image-digest",
         severity: Error,
-        summary: "an image is not pinned by @sha256 digest (`:latest` or no tag is an error, another tag a warning)",
-        rationale: "SOP 2.0 (Pinning Base Image Versions) and 10.0 (The Image is a Security Boundary): mutable tags silently change what runs; only an immutable digest makes a release reproducible. `:latest` or no tag changes on every push.",
+        summary: "an image is not pinned by @sha256 digest (`:latest`, no tag or a malformed reference is an error, another tag a warning)",
+        rationale: "SOP 2.0 (Pinning Base Image Versions) and 10.0 (The Image is a Security Boundary): mutable tags silently change what runs; only an immutable digest makes a release reproducible. `:latest` or no tag changes on every push. A reference the kubelet cannot parse (`repo@a`, a sha256 digest that is not 64 lowercase hex digits) is an error of its own: the pod fails with InvalidImageName.",
         hint: "Reference images as registry/repo:tag@sha256:<digest> (e.g. a values.yaml `image.digest` field rendered after the tag).",
     },
     RuleInfo {
@@ -158,14 +158,14 @@ pub const RULES: &[RuleInfo] = &[
         id: "dangling-reference",
         severity: Warning,
         summary: "a pod references a ConfigMap, Secret, ServiceAccount or PersistentVolumeClaim the release does not create",
-        rationale: "SOP 4.0 (Managing Application Configuration and Secrets) and 10.0 (Define State, Don't Script Actions): a release should carry the state it depends on. A reference to an object nobody creates leaves pods stuck in ContainerCreating or CreateContainerConfigError. Objects created elsewhere can be allow-listed.",
+        rationale: "SOP 4.0 (Managing Application Configuration and Secrets) and 10.0 (Define State, Don't Script Actions): a release should carry the state it depends on. A reference to an object nobody creates leaves pods stuck in ContainerCreating or CreateContainerConfigError. Objects created elsewhere can be allow-listed. An object a Job or helm hook of the release may create (its ServiceAccount is bound to a Role or ClusterRole granting `create` on that resource, without resourceNames, which Kubernetes does not apply to create) counts as created.",
         hint: "Create the object in the chart, mark the reference optional: true, or allow-list it in .chartproof.yaml allowReferences (e.g. Secret/my-tls).",
     },
     RuleInfo {
         id: "kubernetes-schema",
         severity: Error,
         summary: "a resource is not valid against the Kubernetes OpenAPI schema (unknown fields included)",
-        rationale: "SOP 10.0 (Define State, Don't Script Actions): the manifest is the contract with the control plane. Wrong types are rejected at apply time, and unknown fields (e.g. `imagePullPolicyy`) are silently dropped by non-strict clients, so the setting the author meant never takes effect.",
+        rationale: "SOP 10.0 (Define State, Don't Script Actions): the manifest is the contract with the control plane. Wrong types are rejected at apply time, and unknown fields (e.g. `imagePullPolicyy`) are silently dropped by non-strict clients, so the setting the author meant never takes effect. A field set to null is an unset field, as the API server decodes it (`maxSurge: null` is valid; a required field set to null is missing).",
         hint: "Fix the field name or type as the message says (compare with `kubectl explain <kind>.<path>`).",
     },
     RuleInfo {
@@ -174,6 +174,13 @@ pub const RULES: &[RuleInfo] = &[
         summary: "two documents define the same object (API group, kind, namespace, name)",
         rationale: "SOP 8.0 (Standardizing Deployments with Helm): a release is one versioned set of objects; two documents with the same identity make the install fail or one silently overwrite the other.",
         hint: "Give the objects distinct names (include the release fullname and a component suffix) or render only one of them.",
+    },
+    RuleInfo {
+        id: "ignore-annotation",
+        severity: Warning,
+        summary: "a `chartproof.io/ignore` annotation names a rule id that does not exist (it suppresses nothing)",
+        rationale: "SOP 10.0 (The Holistic Approach): an exception to the standard must be explicit and deliberate. A misspelt rule id in the ignore annotation silently suppresses nothing, so the author believes a finding is waived while it still fails the release, or believes a check runs that was never named.",
+        hint: "Use a rule id from `chartproof rules` (the message suggests the nearest one), `*` for all rules, or remove the annotation.",
     },
     RuleInfo {
         id: "render-error",
@@ -194,6 +201,27 @@ pub fn hint(id: &str) -> Option<&'static str> {
     lookup(id).map(|r| r.hint)
 }
 
+/// The catalog id closest to a misspelt one (by edit distance), when one is close enough to
+/// be what was meant.
+pub fn nearest(id: &str) -> Option<&'static str> {
+    let (distance, best) = RULES.iter().map(|r| (edit_distance(id, r.id), r.id)).min()?;
+    (distance <= (id.len() / 3).max(2)).then_some(best)
+}
+
+/// Levenshtein distance in characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            current.push((previous[j] + usize::from(ca != *cb)).min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
 /// Default severity of a rule id (Error for unknown ids).
 pub fn default_severity(id: &str) -> Severity {
     lookup(id).map(|r| r.severity).unwrap_or(Severity::Error)
@@ -212,6 +240,15 @@ mod tests {
             assert!(r.rationale.contains("SOP "), "{} rationale cites no SOP section", r.id);
             assert!(!r.hint.is_empty() && !r.summary.is_empty());
         }
-        assert_eq!(RULES.len(), 23);
+        assert_eq!(RULES.len(), 24);
+    }
+
+    #[test]
+    fn nearest_id_suggests_only_close_ids() {
+        assert_eq!(nearest("probe-livness"), Some("probe-liveness"));
+        assert_eq!(nearest("image_digest"), Some("image-digest"));
+        assert_eq!(nearest("service-selectr"), Some("service-selector"));
+        assert_eq!(nearest("everything-else"), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }

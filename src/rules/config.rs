@@ -124,7 +124,8 @@ impl Config {
     fn validate(&self) -> Result<()> {
         for id in self.rules.keys() {
             if catalog::lookup(id).is_none() {
-                bail!("rules.{id}: unknown rule id (run `chartproof rules` for the list)");
+                let suggestion = catalog::nearest(id).map(|n| format!("did you mean `{n}`? ")).unwrap_or_default();
+                bail!("rules.{id}: unknown rule id ({suggestion}run `chartproof rules` for the list)");
             }
         }
         let g = &self.gomemlimit;

@@ -5,6 +5,7 @@
 //! are validated against the openAPIV3Schema of a CustomResourceDefinition in the same release
 //! (`--include-crds`); without one, each such kind gets one info note saying it was not validated.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::sync::{Arc, LazyLock, Mutex};
@@ -110,8 +111,8 @@ impl Definitions {
     }
 }
 
-/// Validate one resource; returns (path, message) problems.
-fn validate(defs: &Definitions, minor: u32, r: &Resource) -> Vec<(Option<String>, String)> {
+/// Validate one resource (its body as decoded); returns (path, message) problems.
+fn validate(defs: &Definitions, minor: u32, r: &Resource, body: &Value) -> Vec<(Option<String>, String)> {
     let (group, version) = match r.api_version.rsplit_once('/') {
         Some((g, v)) => (g.to_string(), v.to_string()),
         None => (String::new(), r.api_version.clone()),
@@ -119,7 +120,7 @@ fn validate(defs: &Definitions, minor: u32, r: &Resource) -> Vec<(Option<String>
     let Some(name) = defs.by_gvk.get(&(group, version, r.kind.clone())) else {
         return vec![(Some("apiVersion".into()), format!("{} {} is not served by Kubernetes 1.{minor}", r.api_version, r.kind))];
     };
-    errors(&defs.validator(name), &r.body)
+    errors(&defs.validator(name), body)
 }
 
 /// Schema errors of one object as (dotted path, message), sorted and deduplicated.
@@ -158,8 +159,9 @@ pub(super) fn check(manifest: &Manifest, sink: &mut Sink) {
     let mut compiled: HashMap<(String, String, String), Option<jsonschema::Validator>> = HashMap::new();
     let mut unvalidated: BTreeMap<(String, String), Vec<&Resource>> = BTreeMap::new();
     for r in &manifest.resources {
+        let body = if has_null_field(&r.body) { Cow::Owned(without_null_fields(&r.body)) } else { Cow::Borrowed(&r.body) };
         let (problems, source) = if builtin_group(r.group()) {
-            (validate(&defs, minor, r), format!("Kubernetes 1.{minor} schema"))
+            (validate(&defs, minor, r, &body), format!("Kubernetes 1.{minor} schema"))
         } else {
             let version = r.api_version.rsplit_once('/').map(|(_, v)| v).unwrap_or("");
             let key = (r.group().to_string(), version.to_string(), r.kind.clone());
@@ -174,7 +176,7 @@ pub(super) fn check(manifest: &Manifest, sink: &mut Sink) {
                 unvalidated.entry((r.api_version.clone(), r.kind.clone())).or_default().push(r);
                 continue;
             };
-            (errors(validator, &r.body), format!("schema of CustomResourceDefinition {crd}"))
+            (errors(validator, &body), format!("schema of CustomResourceDefinition {crd}"))
         };
         let total = problems.len();
         for (i, (path, message)) in problems.into_iter().enumerate() {
@@ -194,6 +196,28 @@ pub(super) fn check(manifest: &Manifest, sink: &mut Sink) {
             None,
             format!("{} {kind} object(s) of custom resource {api_version} not validated: no schema is shipped for it and the release has no CustomResourceDefinition with one", resources.len()),
         );
+    }
+}
+
+/// Whether some object member anywhere in `v` is null.
+fn has_null_field(v: &Value) -> bool {
+    match v {
+        Value::Object(m) => m.values().any(|x| x.is_null() || has_null_field(x)),
+        Value::Array(items) => items.iter().any(has_null_field),
+        _ => false,
+    }
+}
+
+/// The object as the API server decodes it: a field set to null is an unset field (`maxSurge:
+/// null` is no maxSurge; a required field set to null is missing). Custom resources get the same,
+/// as the API server prunes nulls of fields that are not `nullable` (only a field both `nullable`
+/// and required, set to null, is judged stricter than the API server does). Null list items are
+/// kept: they are not unset fields.
+fn without_null_fields(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(m.iter().filter(|(_, x)| !x.is_null()).map(|(k, x)| (k.clone(), without_null_fields(x))).collect()),
+        Value::Array(items) => Value::Array(items.iter().map(without_null_fields).collect()),
+        other => other.clone(),
     }
 }
 
@@ -235,10 +259,10 @@ fn structural(schema: &Value, root: bool) -> Value {
         out.remove("type");
         out.insert("anyOf".into(), serde_json::json!([{"type": "integer"}, {"type": "string"}]));
     }
-    if flag("nullable") {
-        if let Some(t) = out.get("type").and_then(Value::as_str).map(str::to_string) {
-            out.insert("type".into(), serde_json::json!([t, "null"]));
-        }
+    if flag("nullable")
+        && let Some(t) = out.get("type").and_then(Value::as_str).map(str::to_string)
+    {
+        out.insert("type".into(), serde_json::json!([t, "null"]));
     }
     if root || flag("x-kubernetes-embedded-resource") {
         let props = out.entry("properties").or_insert_with(|| Value::Object(Default::default()));
@@ -294,6 +318,20 @@ mod tests {
         assert_eq!(wrong_type.len(), 1, "{wrong_type:?}");
         let missing = rules_hit(&DEPLOY.replace("- name: app\n        image: x", "- image: x"), RULE);
         assert!(missing.iter().any(|f| f.message.contains("name")), "{missing:?}");
+    }
+
+    #[test]
+    fn null_fields_are_unset_fields() {
+        let surge = DEPLOY.replace("spec:\n  selector:", "spec:\n  strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: null, maxUnavailable: 1}}\n  replicas: null\n  selector:");
+        assert!(rules_hit(&surge, RULE).is_empty(), "{:?}", rules_hit(&surge, RULE));
+        let pdb = "---\napiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: p, annotations: null}\nspec:\n  minAvailable: null\n  maxUnavailable: 1\n  selector: {matchLabels: {app: a}}\n";
+        assert!(rules_hit(pdb, RULE).is_empty(), "{:?}", rules_hit(pdb, RULE));
+        // A required field set to null is missing, as the API server says.
+        let unnamed = rules_hit(&DEPLOY.replace("- name: app", "- name: null"), RULE);
+        assert_eq!(unnamed.len(), 1, "{unnamed:?}");
+        assert!(unnamed[0].message.contains("\"name\" is a required property"), "{}", unnamed[0].message);
+        // A wrong type is still wrong.
+        assert_eq!(rules_hit(&pdb.replace("maxUnavailable: 1", "maxUnavailable: [1]"), RULE).len(), 1);
     }
 
     #[test]

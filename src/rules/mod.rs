@@ -186,23 +186,64 @@ impl<'a> Sink<'a> {
     }
 }
 
-/// `Some(reason)` when the object (or its pod template) carries an ignore annotation naming `rule`.
-fn suppression(r: &Resource, rule: &str) -> Option<Option<String>> {
-    let template_annotations = r.pod_template().and_then(|t| t.annotations());
-    for annotations in [r.annotations(), template_annotations].into_iter().flatten() {
+/// The ignore annotations of an object and of its pod template, as (path of the annotation,
+/// rule ids it names, reason it gives).
+fn ignore_annotations(r: &Resource) -> Vec<(String, Vec<&str>, Option<String>)> {
+    // A Pod is its own template.
+    let template = r.pod_template().filter(|t| !t.pointer.is_empty());
+    let template_annotations = template.and_then(|t| Some((format!("{}.metadata.annotations", t.path()), t.annotations()?)));
+    let own = r.annotations().map(|a| ("metadata.annotations".to_string(), a));
+    let mut out = Vec::new();
+    for (path, annotations) in [own, template_annotations].into_iter().flatten() {
         let Some(value) = annotations.get(IGNORE_ANNOTATION).and_then(|v| v.as_str()) else { continue };
         let (ids, reason) = match value.split_once([';', ':']) {
             Some((ids, reason)) => (ids, Some(reason.trim().to_string()).filter(|s| !s.is_empty())),
             None => (value, None),
         };
-        if ids.split(',').map(str::trim).any(|id| id == rule || id == "*" || id == "all") {
-            let reason = reason.or_else(|| {
-                annotations.get(IGNORE_REASON_ANNOTATION).and_then(|v| v.as_str()).map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
-            });
-            return Some(reason);
+        let reason = reason.or_else(|| annotations.get(IGNORE_REASON_ANNOTATION).and_then(|v| v.as_str()).map(|s| s.trim().to_string()).filter(|s| !s.is_empty()));
+        let path = format!("{path}[\"{IGNORE_ANNOTATION}\"]");
+        out.push((path, ids.split(',').map(str::trim).filter(|id| !id.is_empty()).collect(), reason));
+    }
+    out
+}
+
+/// Ids the ignore annotation accepts for "every rule".
+fn ignores_all(id: &str) -> bool {
+    id == "*" || id == "all"
+}
+
+/// `Some(reason)` when the object (or its pod template) carries an ignore annotation naming `rule`.
+fn suppression(r: &Resource, rule: &str) -> Option<Option<String>> {
+    ignore_annotations(r).into_iter().find(|(_, ids, _)| ids.iter().any(|id| *id == rule || ignores_all(id))).map(|(_, _, reason)| reason)
+}
+
+/// `ignore-annotation`: ids in ignore annotations that name no rule suppress nothing; say so at
+/// the annotation, with the nearest rule id.
+fn unknown_ignored_rules(manifest: &Manifest, sink: &mut Sink) {
+    for r in &manifest.resources {
+        for (path, ids, _) in ignore_annotations(r) {
+            for id in ids.into_iter().filter(|id| !ignores_all(id) && catalog::lookup(id).is_none()) {
+                let suggestion = catalog::nearest(id).map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default();
+                sink.report(r, "ignore-annotation", Some(path.clone()), format!("`{IGNORE_ANNOTATION}` names `{id}`, which is no rule id{suggestion}; it suppresses nothing"));
+            }
         }
     }
-    None
+}
+
+/// Add the template line to each `ignore-annotation` finding (`(line N)` in the message, where
+/// reporters look for it, as for render errors): the line of its template that carries the
+/// annotation naming the unknown id, else the first line with the annotation. `read_template`
+/// gives the text of a template by helm's path (None when the chart's files are not at hand).
+pub fn locate_ignore_annotations(findings: &mut [Finding], read_template: impl Fn(&str) -> Option<String>) {
+    for f in findings.iter_mut().filter(|f| f.rule == "ignore-annotation" && finding_line(f).is_none()) {
+        let Some(text) = f.template.as_deref().and_then(&read_template) else { continue };
+        let id = f.message.split('`').nth(3).unwrap_or_default();
+        // The key itself, bare or quoted, not `chartproof.io/ignore-reason`.
+        let is_key = |l: &str| ["", "\"", "'"].iter().any(|q| l.contains(&format!("{IGNORE_ANNOTATION}{q}:")));
+        let annotated: Vec<(usize, &str)> = text.lines().enumerate().filter(|(_, l)| is_key(l)).collect();
+        let Some((index, _)) = annotated.iter().find(|(_, l)| l.contains(id)).or(annotated.first()) else { continue };
+        f.message.push_str(&format!(" (line {})", index + 1));
+    }
 }
 
 /// Run every enabled rule over a rendered release. Pure and deterministic: the result does not
@@ -230,6 +271,7 @@ pub fn check_manifest(manifest: &Manifest, config: &Config) -> CheckOutcome {
     references::check(manifest, &mut sink);
     duplicates::check(manifest, &mut sink);
     kubernetes_schema::check(manifest, &mut sink);
+    unknown_ignored_rules(manifest, &mut sink);
     let Sink { mut findings, mut suppressed, .. } = sink;
     findings.sort_by_cached_key(Finding::sort_key);
     findings.dedup();
@@ -338,6 +380,50 @@ mod tests {
         assert_eq!(rules, ["probe-liveness", "probe-readiness"]);
         assert_eq!(out.suppressed[0].reason.as_deref(), Some("batch worker without HTTP"));
         assert!(out.findings.iter().any(|f| f.rule == "image-digest"));
+    }
+
+    #[test]
+    fn unknown_ignored_rule_ids_are_reported_at_the_annotation() {
+        let typo = DEPLOY.replace("probe-liveness,probe-readiness", "probe-livness,probe-readiness,no-such-thing");
+        let out = check_manifest(&testutil::manifest(&typo), &Config::default());
+        let unknown: Vec<&Finding> = out.findings.iter().filter(|f| f.rule == "ignore-annotation").collect();
+        assert_eq!(unknown.len(), 2, "{unknown:?}");
+        assert!(unknown.iter().all(|f| f.severity == Severity::Warning && f.template.as_deref() == Some("demo/templates/d.yaml")));
+        assert!(unknown.iter().all(|f| f.path.as_deref() == Some("metadata.annotations[\"chartproof.io/ignore\"]")));
+        assert!(unknown[0].message.contains("`no-such-thing`, which is no rule id; it suppresses nothing"), "{}", unknown[0].message);
+        assert!(unknown[1].message.contains("`probe-livness`, which is no rule id (did you mean `probe-liveness`?)"), "{}", unknown[1].message);
+        // The misspelt rule is not suppressed; the known one still is.
+        assert!(out.findings.iter().any(|f| f.rule == "probe-liveness"));
+        assert_eq!(out.suppressed.iter().map(|s| s.finding.rule.as_str()).collect::<Vec<_>>(), ["probe-readiness"]);
+        // `*` and `all` are known; the pod template's annotation is located there.
+        let on_template = |ids: &str| {
+            let d = DEPLOY.replace("  annotations:\n    chartproof.io/ignore: \"probe-liveness,probe-readiness; batch worker without HTTP\"\n", "");
+            let d = d.replace("    metadata: {labels: {app: d}}", &format!("    metadata: {{labels: {{app: d}}, annotations: {{chartproof.io/ignore: \"{ids}\"}}}}"));
+            check_manifest(&testutil::manifest(&d), &Config::default())
+        };
+        for all in ["*", "all"] {
+            let out = on_template(all);
+            assert!(out.findings.iter().all(|f| f.kind == RELEASE_KIND) && out.suppressed.iter().all(|s| s.finding.rule != "ignore-annotation"), "{out:?}");
+        }
+        let out = on_template("run-as-nonroot");
+        let unknown: Vec<&Finding> = out.findings.iter().filter(|f| f.rule == "ignore-annotation").collect();
+        assert_eq!(unknown.len(), 1, "{:?}", out.findings);
+        assert_eq!(unknown[0].path.as_deref(), Some("spec.template.metadata.annotations[\"chartproof.io/ignore\"]"));
+        assert!(unknown[0].message.contains("did you mean `run-as-non-root`?"), "{}", unknown[0].message);
+    }
+
+    #[test]
+    fn unknown_ignored_rule_ids_get_their_template_line() {
+        let typo = DEPLOY.replace("probe-liveness,probe-readiness", "probe-livness");
+        let mut findings: Vec<Finding> = check_manifest(&testutil::manifest(&typo), &Config::default()).findings.into_iter().filter(|f| f.rule == "ignore-annotation").collect();
+        let template = "kind: Deployment\nmetadata:\n  annotations:\n    chartproof.io/ignore-reason: x\n    chartproof.io/ignore: {{ .Values.other }}\n    chartproof.io/ignore: probe-livness\n";
+        locate_ignore_annotations(&mut findings, |t| (t == "demo/templates/d.yaml").then(|| template.to_string()));
+        assert_eq!(finding_line(&findings[0]), Some(6), "{}", findings[0].message);
+        // Without the id on a line (it came from a value), the annotation's first line.
+        locate_ignore_annotations(&mut findings, |_| unreachable!("already located"));
+        let mut unlocated: Vec<Finding> = check_manifest(&testutil::manifest(&typo), &Config::default()).findings.into_iter().filter(|f| f.rule == "ignore-annotation").collect();
+        locate_ignore_annotations(&mut unlocated, |_| Some(template.replace("probe-livness", "{{ .Values.ignore }}")));
+        assert_eq!(finding_line(&unlocated[0]), Some(5));
     }
 
     #[test]

@@ -35,10 +35,7 @@ fn replicas(manifest: &Manifest, d: &Resource) -> i64 {
     if let Some(n) = d.body.pointer("/spec/replicas").and_then(Value::as_i64) {
         return n;
     }
-    manifest
-        .of_kind("HorizontalPodAutoscaler")
-        .filter(|h| h.body.pointer("/spec/scaleTargetRef/kind").and_then(Value::as_str) == Some("Deployment"))
-        .filter(|h| h.body.pointer("/spec/scaleTargetRef/name").and_then(Value::as_str) == Some(d.name.as_str()))
+    super::selectors::autoscalers(manifest, d)
         .map(|h| h.body.pointer("/spec/minReplicas").and_then(Value::as_i64).unwrap_or(1))
         .min()
         .unwrap_or(1)

@@ -1,5 +1,6 @@
 //! Label selectors: `selector-mismatch` (a workload's selector vs its own pod template),
-//! `service-selector` (a Service selecting no pod template of the release) and
+//! `service-selector` (a Service selecting no pod of the release, counting the labels controllers
+//! add to pods: StatefulSet pod names and ordinals, revision hashes) and
 //! `service-target-port` (a targetPort no selected container declares), and `service-nodeport`.
 //! Also the selector
 //! evaluation other rule families share.
@@ -67,43 +68,123 @@ pub fn same_namespace(a: &Resource, b: &Resource) -> bool {
     }
 }
 
+/// Labels a controller adds to the pods it creates, which a pod template does not carry:
+/// a Service may select on them (per-replica Services of a StatefulSet are a common HA pattern).
+pub const CONTROLLER_LABELS: &[&str] = &[
+    STS_POD_NAME,
+    POD_INDEX,
+    "controller-revision-hash",
+    "pod-template-hash",
+    JOB_COMPLETION_INDEX,
+];
+const STS_POD_NAME: &str = "statefulset.kubernetes.io/pod-name";
+const POD_INDEX: &str = "apps.kubernetes.io/pod-index";
+const JOB_COMPLETION_INDEX: &str = "batch.kubernetes.io/job-completion-index";
+
 /// The release's pod templates, indexed by label so selector look-ups do not scan every
 /// workload (a release of thousands of objects stays linear).
 pub struct PodIndex<'a> {
     pub all: Vec<PodTemplate<'a>>,
+    /// Ordinals (StatefulSet) or completion indexes (Indexed Job) the pods of each template can have.
+    indexes: Vec<Option<std::ops::Range<i64>>>,
     by_label: HashMap<(&'a str, String), Vec<usize>>,
 }
 
 impl<'a> PodIndex<'a> {
     pub fn new(manifest: &'a Manifest) -> PodIndex<'a> {
         let all: Vec<PodTemplate<'a>> = manifest.workloads().map(|(_, t)| t).collect();
+        let indexes = all.iter().map(|t| pod_indexes(manifest, t.owner)).collect();
         let mut by_label: HashMap<(&'a str, String), Vec<usize>> = HashMap::new();
         for (i, t) in all.iter().enumerate() {
             for (k, v) in t.labels().into_iter().flatten() {
                 by_label.entry((k.as_str(), scalar_text(v))).or_default().push(i);
             }
         }
-        PodIndex { all, by_label }
+        PodIndex { all, indexes, by_label }
     }
 
     /// Pod templates that can match a selector whose matchLabels (or map form) are `required`:
-    /// those carrying its first pair, or all when it has none.
+    /// those carrying its first pair the template itself sets, or all when it has none.
     pub fn candidates(&self, required: Option<&Map<String, Value>>) -> Vec<PodTemplate<'a>> {
-        match required.and_then(|m| m.iter().next()) {
-            Some((k, v)) => self.by_label.get(&(k.as_str(), scalar_text(v))).into_iter().flatten().map(|&i| self.all[i]).collect(),
-            None => self.all.clone(),
+        self.candidate_indexes(required).into_iter().map(|i| self.all[i]).collect()
+    }
+
+    fn candidate_indexes(&self, required: Option<&Map<String, Value>>) -> Vec<usize> {
+        match required.and_then(|m| m.iter().find(|(k, _)| !CONTROLLER_LABELS.contains(&k.as_str()))) {
+            Some((k, v)) => self.by_label.get(&(k.as_str(), scalar_text(v))).cloned().unwrap_or_default(),
+            None => (0..self.all.len()).collect(),
+        }
+    }
+
+    /// Whether some pod created from template `i` carries every pair of a map selector, counting
+    /// the labels its controller adds (a pod name or ordinal in range, any revision hash).
+    fn pods_match(&self, i: usize, selector: &Map<String, Value>) -> bool {
+        let t = &self.all[i];
+        let labels = t.labels();
+        selector.iter().all(|(k, v)| {
+            let wanted = scalar_text(v);
+            labels.and_then(|l| l.get(k)).is_some_and(|l| scalar_text(l) == wanted) || self.controller_label_matches(i, k, &wanted)
+        })
+    }
+
+    /// Whether the controller of template `i` gives some pod the label `key=value`.
+    fn controller_label_matches(&self, i: usize, key: &str, value: &str) -> bool {
+        let owner = self.all[i].owner;
+        // Ordinals and indexes are printed in decimal without leading zeros.
+        let in_range = |text: &str| text.parse::<i64>().is_ok_and(|n| n.to_string() == text && self.indexes[i].as_ref().is_some_and(|r| r.contains(&n)));
+        match (key, owner.kind.as_str()) {
+            (STS_POD_NAME, "StatefulSet") => value.strip_prefix(owner.name.as_str()).and_then(|rest| rest.strip_prefix('-')).is_some_and(in_range),
+            (POD_INDEX, "StatefulSet") | (JOB_COMPLETION_INDEX, "Job" | "CronJob") => in_range(value),
+            ("controller-revision-hash", "StatefulSet" | "DaemonSet") | ("pod-template-hash", "Deployment" | "ReplicaSet") => true,
+            _ => false,
         }
     }
 
     /// Pod templates a Service-style map selector selects, in `by`'s namespace, by identity.
     pub fn selected(&self, by: &Resource, selector: &Map<String, Value>) -> Vec<PodTemplate<'a>> {
         let mut out: Vec<PodTemplate<'a>> = self
-            .candidates(Some(selector))
+            .candidate_indexes(Some(selector))
             .into_iter()
-            .filter(|t| same_namespace(t.owner, by) && t.labels().is_some_and(|l| map_selector_matches(selector, l)))
+            .filter(|&i| same_namespace(self.all[i].owner, by) && self.pods_match(i, selector))
+            .map(|i| self.all[i])
             .collect();
         out.sort_by_key(|t| t.owner.display_id());
         out
+    }
+
+    /// Whether the selector matches pods of the release in any namespace.
+    fn matches_anywhere(&self, selector: &Map<String, Value>) -> bool {
+        self.candidate_indexes(Some(selector)).into_iter().any(|i| self.pods_match(i, selector))
+    }
+}
+
+/// HorizontalPodAutoscalers of the release that scale `target`.
+pub fn autoscalers<'a>(manifest: &'a Manifest, target: &'a Resource) -> impl Iterator<Item = &'a Resource> + 'a {
+    manifest.of_kind("HorizontalPodAutoscaler").filter(move |h| {
+        same_namespace(h, target)
+            && h.body.pointer("/spec/scaleTargetRef/kind").and_then(Value::as_str) == Some(target.kind.as_str())
+            && h.body.pointer("/spec/scaleTargetRef/name").and_then(Value::as_str) == Some(target.name.as_str())
+    })
+}
+
+/// Ordinals a StatefulSet's pods can have (`spec.ordinals.start` up to the replica count, or up
+/// to an HPA's maxReplicas when one scales it: those pods exist at peak), or the completion
+/// indexes of an Indexed Job. Replicas default to 1, as the API server does; a count the render
+/// does not give as a number (never the case after `helm template`) is treated as 1.
+fn pod_indexes(manifest: &Manifest, owner: &Resource) -> Option<std::ops::Range<i64>> {
+    let count = |v: Option<&Value>| v.and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())));
+    match owner.kind.as_str() {
+        "StatefulSet" => {
+            let replicas = count(owner.body.pointer("/spec/replicas")).unwrap_or(1);
+            let scaled_max = autoscalers(manifest, owner).filter_map(|h| count(h.body.pointer("/spec/maxReplicas"))).max();
+            let start = count(owner.body.pointer("/spec/ordinals/start")).unwrap_or(0);
+            Some(start..start + replicas.max(scaled_max.unwrap_or(0)))
+        }
+        "Job" | "CronJob" => {
+            let job = if owner.kind == "Job" { owner.body.pointer("/spec") } else { owner.body.pointer("/spec/jobTemplate/spec") }?;
+            (job.get("completionMode").and_then(Value::as_str) == Some("Indexed")).then(|| 0..count(job.get("completions")).unwrap_or(1))
+        }
+        _ => None,
     }
 }
 
@@ -168,7 +249,7 @@ fn service(manifest: &Manifest, index: &PodIndex, svc: &Resource, sink: &mut Sin
     };
     let pods = index.selected(svc, selector);
     if pods.is_empty() {
-        let elsewhere = index.candidates(Some(selector)).iter().any(|t| t.labels().is_some_and(|l| map_selector_matches(selector, l)));
+        let elsewhere = index.matches_anywhere(selector);
         if (!elsewhere && foreign_namespace(manifest, svc)) || operator_managed(manifest, svc, selector) {
             return;
         }
@@ -326,6 +407,39 @@ mod tests {
         let cr = "---\napiVersion: monitoring.coreos.com/v1\nkind: Prometheus\nmetadata: {name: rel-prometheus}\n";
         assert_eq!(rules_hit(&format!("{d}{prom}"), "service-selector").len(), 1);
         assert!(rules_hit(&format!("{d}{prom}{cr}"), "service-selector").is_empty());
+    }
+
+    const STS: &str = "---\n# Source: c/templates/sts.yaml\napiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db}\nspec:\n  replicas: 3\n  serviceName: db\n  selector: {matchLabels: {app: db}}\n  template:\n    metadata: {labels: {app: db}}\n    spec:\n      containers: [{name: db, image: x, ports: [{name: pg, containerPort: 5432}]}]\n";
+
+    fn per_replica(name: &str, selector_key: &str, value: &str, target: &str) -> String {
+        svc(&format!("{{app: db, {selector_key}: \"{value}\"}}"), &format!("[{{port: 5432, targetPort: {target}}}]")).replace("metadata: {name: web}", &format!("metadata: {{name: {name}}}"))
+    }
+
+    #[test]
+    fn per_replica_services_select_controller_labels() {
+        let services: String = (0..4).map(|n| per_replica(&format!("db-{n}"), "statefulset.kubernetes.io/pod-name", &format!("db-{n}"), "pg")).collect();
+        let f = rules_hit(&format!("{STS}{services}"), "service-selector");
+        assert_eq!(f.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["db-3"], "{f:?}");
+        // The selected pods' ports are still checked.
+        let wrong_port = per_replica("db-1", "statefulset.kubernetes.io/pod-name", "db-1", "pgg");
+        assert_eq!(rules_hit(&format!("{STS}{wrong_port}"), "service-target-port").len(), 1);
+        // Ordinal labels: in range, written without leading zeros.
+        let by_index = |v: &str| rules_hit(&format!("{STS}{}", per_replica("i", "apps.kubernetes.io/pod-index", v, "pg")), "service-selector").len();
+        assert_eq!((by_index("2"), by_index("3"), by_index("02")), (0, 1, 1));
+        // Another workload's pod name does not match.
+        assert_eq!(rules_hit(&format!("{STS}{}", per_replica("o", "statefulset.kubernetes.io/pod-name", "dbx-0", "pg")), "service-selector").len(), 1);
+        // Revision hashes: any value on StatefulSet/DaemonSet pods, pod-template-hash only on Deployment/ReplicaSet pods.
+        assert!(rules_hit(&format!("{STS}{}", per_replica("h", "controller-revision-hash", "db-5d8f", "pg")), "service-selector").is_empty());
+        assert_eq!(rules_hit(&format!("{STS}{}", per_replica("h", "pod-template-hash", "5d8f", "pg")), "service-selector").len(), 1);
+        let deploy_hash = svc("{app: web, pod-template-hash: 7c9f}", "[{port: 80, targetPort: http}]");
+        assert!(rules_hit(&format!("{DEPLOY}{deploy_hash}"), "service-selector").is_empty());
+        // Replicas default to 1; an HPA raises the reachable ordinals to its maxReplicas.
+        let one = STS.replace("  replicas: 3\n", "");
+        let at = |sts: &str, n: u32| rules_hit(&format!("{sts}{}", per_replica("p", "statefulset.kubernetes.io/pod-name", &format!("db-{n}"), "pg")), "service-selector").len();
+        assert_eq!((at(&one, 0), at(&one, 1)), (0, 1));
+        let hpa = "---\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: db}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: StatefulSet, name: db}\n  minReplicas: 1\n  maxReplicas: 5\n";
+        let scaled = format!("{one}{hpa}");
+        assert_eq!((at(&scaled, 4), at(&scaled, 5)), (0, 1));
     }
 
     #[test]
