@@ -313,3 +313,26 @@ fn unknown_rule_ids_in_the_ignore_annotation_are_located_warnings() {
         assert!(report["suppressed"].as_array().unwrap().iter().any(|s| s["rule"] == "probe-readiness" && s["name"] == "release-db"));
     }
 }
+
+#[test]
+fn a_document_that_is_not_an_object_is_located_at_its_template_line_and_marks_findings_incomplete() {
+    let chart = tempfile::tempdir().unwrap();
+    common::write_files(
+        chart.path(),
+        &[
+            ("Chart.yaml", "apiVersion: v2\nname: nokind\nversion: 0.1.0\n"),
+            ("templates/x.yaml", "# a comment\n{{- if true }}\nfoo: bar\nlist:\n  - {{ .Release.Name }}\n{{- end }}\n"),
+        ],
+    );
+    for helm in common::helms() {
+        let (code, report) = check_json(&helm, chart.path(), &[]);
+        assert_eq!(code, 1, "{report}");
+        let findings = report["findings"].as_array().unwrap();
+        assert_eq!(findings.len(), 1, "{report}");
+        let f = &findings[0];
+        assert_eq!(f["template"], "nokind/templates/x.yaml");
+        let message = f["message"].as_str().unwrap();
+        assert!(message.contains("line 3 of the template"), "{message}");
+        assert!(message.contains("incomplete"), "{message}");
+    }
+}

@@ -82,7 +82,10 @@ pub fn check(args: &CheckArgs) -> Result<CheckResult> {
     let rendered = render(&helm, &req).with_context(|| format!("cannot run {}", req.command_line(&helm)))?;
     let (mut outcome, resources) = match rendered {
         Ok(r) => {
-            let manifest = Manifest::parse(&r.manifest);
+            let mut manifest = Manifest::parse(&r.manifest);
+            if args.chart.is_dir() {
+                manifest.locate_problems(&args.chart);
+            }
             let mut outcome = rules::check_manifest(&manifest, &config);
             outcome.findings.extend(rules::manifest_problem_findings(&manifest, &config));
             let mut ids: Vec<String> = manifest.resources.iter().map(|r| r.display_id()).collect();

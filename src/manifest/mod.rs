@@ -106,10 +106,11 @@ impl Manifest {
                 let kind = body.get("kind").and_then(Value::as_str);
                 let api_version = body.get("apiVersion").and_then(Value::as_str);
                 let (Some(kind), Some(_)) = (kind, api_version) else {
+                    let first = chunk.text.lines().position(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')).unwrap_or(0);
                     manifest.problems.push(ManifestProblem {
                         template: source.clone(),
-                        line: chunk.line,
-                        rendered_line: String::new(),
+                        line: chunk.line + first,
+                        rendered_line: chunk.text.lines().nth(first).unwrap_or_default().to_string(),
                         template_line: None,
                         message: "document has no kind/apiVersion; it is not a Kubernetes object".into(),
                     });

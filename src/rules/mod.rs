@@ -331,7 +331,7 @@ pub fn manifest_problem_findings(manifest: &crate::manifest::Manifest, config: &
                 severity: config.severity("kubernetes-schema", Severity::Error),
                 kind: "Document".into(),
                 namespace: None,
-                name: "unreadable document".into(),
+                name: "document".into(),
                 template: p.template.clone(),
                 path: None,
                 message: format!("{} {at}; Kubernetes would refuse it, and no rule could check it, so this release's other findings are incomplete", p.message),
