@@ -78,6 +78,7 @@ impl HelmDialect {
 
     /// Compile a chart's own schema the way this helm reads it. Remote `$ref`s are not fetched.
     pub fn compile(self, schema: &Value) -> Result<jsonschema::Validator> {
+        use jsonschema::Draft::*;
         let reading = self.reading(schema)?;
         let mut schema = schema.clone();
         if let Some(o) = schema.as_object_mut() {
@@ -85,6 +86,11 @@ impl HelmDialect {
             o.remove("$schema");
         }
         let mut options = jsonschema::options().with_draft(reading.draft).should_validate_formats(reading.formats).should_ignore_unknown_formats(true);
+        // Both helms assert these under every draft they assert formats in; jsonschema knows
+        // them only from a later draft on.
+        for (name, since) in [("uuid", Draft201909), ("uri-reference", Draft7), ("uri-template", Draft7), ("json-pointer", Draft7), ("relative-json-pointer", Draft7)] {
+            options = options.with_format(name, builtin_format(name, since));
+        }
         options = match self {
             HelmDialect::Helm3 => {
                 helm3_tolerances(&mut schema, reading.hybrid);
@@ -95,7 +101,15 @@ impl HelmDialect {
                     .with_format("time", |s: &str| go_time_parse(s, GoLayout::Time))
                     .with_format("hostname", |s: &str| hostname(s, HelmDialect::Helm3))
             }
-            HelmDialect::Helm4 => options.with_format("hostname", |s: &str| hostname(s, HelmDialect::Helm4)),
+            HelmDialect::Helm4 => {
+                if reading.formats && let Some(at) = empty_enum(&schema, String::new()) {
+                    bail!("at schema {at}: `enum` is empty; the {:?} meta-schema wants at least one item", reading.draft);
+                }
+                options
+                    .with_format("hostname", |s: &str| hostname(s, HelmDialect::Helm4))
+                    .with_format("email", santhosh_email)
+                    .with_format("duration", builtin_format("duration", Draft201909))
+            }
         };
         options.build(&schema).map_err(|e| {
             let at = e.instance_path.as_str();
@@ -108,6 +122,24 @@ impl HelmDialect {
     pub fn values_as_validated(self, values: &Value) -> std::borrow::Cow<'_, Value> {
         if has_whole_float(values) { std::borrow::Cow::Owned(whole_floats_as_integers(values)) } else { std::borrow::Cow::Borrowed(values) }
     }
+}
+
+/// jsonschema's own checker of format `name`, as it applies it from draft `since` on.
+fn builtin_format(name: &str, since: jsonschema::Draft) -> impl Fn(&str) -> bool + Send + Sync + 'static {
+    let checker = jsonschema::options().with_draft(since).should_validate_formats(true).build(&serde_json::json!({ "format": name })).expect("a format-only schema compiles");
+    move |text: &str| checker.is_valid(&Value::String(text.to_string()))
+}
+
+/// The place of the first empty `enum` in a schema (a JSON pointer), if any.
+fn empty_enum(schema: &Value, at: String) -> Option<String> {
+    let Value::Object(o) = schema else { return None };
+    if o.get("enum").and_then(Value::as_array).is_some_and(Vec::is_empty) {
+        return Some(if at.is_empty() { "/".into() } else { at });
+    }
+    o.iter().filter(|(k, _)| !DATA_KEYWORDS.contains(&k.as_str())).find_map(|(k, v)| match v {
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, s)| empty_enum(s, format!("{at}/{k}/{i}"))),
+        other => empty_enum(other, format!("{at}/{k}")),
+    })
 }
 
 struct Reading {
@@ -266,4 +298,27 @@ fn hostname(text: &str, dialect: HelmDialect) -> bool {
         && name.split('.').all(|label| {
             (1..=63).contains(&label.len()) && !label.starts_with('-') && !label.ends_with('-') && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
+}
+
+/// santhosh-tekuri/jsonschema's `email`: at most 254 characters, `local@domain` split at the last
+/// `@`; the local part (at most 64) quoted without `\\` or `"` inside, or a dot-atom of letters,
+/// digits and ``.!#$%&'*+-/=?^_`{|}~``; the domain a `[IPv4]`, `[IPv6:…]` or a host name.
+fn santhosh_email(text: &str) -> bool {
+    let Some((local, domain)) = text.rsplit_once('@') else { return false };
+    if text.len() > 254 || local.len() > 64 {
+        return false;
+    }
+    let local_ok = if local.len() > 1 && local.starts_with('"') {
+        !local[1..local.len() - 1].contains(['\\', '"'])
+    } else {
+        !local.starts_with('.') && !local.ends_with('.') && !local.contains("..") && local.chars().all(|c| c.is_ascii_alphanumeric() || ".!#$%&'*+-/=?^_`{|}~".contains(c))
+    };
+    let domain_ok = match domain.strip_prefix('[').and_then(|d| d.strip_suffix(']')) {
+        Some(literal) => match literal.strip_prefix("IPv6:") {
+            Some(v6) => v6.parse::<std::net::Ipv6Addr>().is_ok(),
+            None => literal.parse::<std::net::Ipv4Addr>().is_ok(),
+        },
+        None => hostname(domain, HelmDialect::Helm4),
+    };
+    local_ok && domain_ok
 }
