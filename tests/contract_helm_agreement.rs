@@ -252,15 +252,21 @@ fn helm_verdict(helm: &Path, probe: &Probe) -> (Verdict, String) {
     (if values_errors { Verdict::ValuesRejected } else { Verdict::SchemaRejected }, first)
 }
 
-/// chartproof's verdict with the rules of `dialect`, as `validate` gives it.
-fn chartproof_verdict(dialect: chartproof::contract::HelmDialect, probe: &Probe) -> (Verdict, String) {
-    let chart = chartproof::chart::Chart::load(&probe.chart).unwrap();
-    let contract = match chartproof::contract::Contract::for_helm(&chart, dialect) {
+/// A chart with its contract under one helm's rules, or why that helm's rules reject its schema.
+type Loaded = Result<(chartproof::chart::Chart, chartproof::contract::Contract), String>;
+
+/// chartproof's verdict with the rules of `dialect`, as `validate` gives it (charts loaded once).
+fn chartproof_verdict(dialect: chartproof::contract::HelmDialect, probe: &Probe, loaded: &mut std::collections::HashMap<std::path::PathBuf, Loaded>) -> (Verdict, String) {
+    let entry = loaded.entry(probe.chart.clone()).or_insert_with(|| {
+        let chart = chartproof::chart::Chart::load(&probe.chart).unwrap();
+        chartproof::contract::Contract::for_helm(&chart, dialect).map(|c| (chart, c)).map_err(|e| format!("{e:#}"))
+    });
+    let (chart, contract) = match entry {
         Ok(c) => c,
-        Err(e) => return (Verdict::SchemaRejected, format!("{e:#}")),
+        Err(e) => return (Verdict::SchemaRejected, e.clone()),
     };
     let user = chartproof::chart::merge::UserValues::load(&probe.files, &[], &[]).unwrap();
-    let errors = chartproof::contract::validate::validate_values(&contract, &chart, &user);
+    let errors = chartproof::contract::validate::validate_values(contract, chart, &user);
     match errors.first() {
         None => (Verdict::Accepted, String::new()),
         Some(e) => (Verdict::ValuesRejected, e.to_string()),
@@ -293,10 +299,11 @@ fn disagreements(probes: &[Probe]) -> (Vec<String>, Vec<(String, Vec<Verdict>)>)
         let major = chartproof::render::Helm::at(helm).unwrap().major;
         let dialect = chartproof::contract::HelmDialect::for_major(major);
         let mut column = Vec::new();
+        let mut loaded = std::collections::HashMap::new();
         for (j, _) in jobs.iter().enumerate().filter(|(_, (jh, _))| *jh == h) {
             let probe = &probes[jobs[j].1];
             let (helm_says, helm_text) = &results[j];
-            let (we_say, our_text) = chartproof_verdict(dialect, probe);
+            let (we_say, our_text) = chartproof_verdict(dialect, probe, &mut loaded);
             if *helm_says != we_say {
                 wrong.push(format!("{} {}: helm {helm_says:?} ({helm_text}), chartproof {we_say:?} ({our_text})", helm.display(), probe.label));
             }
@@ -409,4 +416,87 @@ fn validate_verdicts_equal_each_helms_on_every_schema_corner() {
     let seen: std::collections::BTreeSet<Verdict> = table.iter().flat_map(|(_, c)| c.iter().copied()).collect();
     assert_eq!(seen.len(), 3, "the probes must reach every verdict: {seen:?}");
     assert!(wrong.is_empty(), "{} disagreement(s) of {} probes × {} helm(s):\n{}", wrong.len(), probes.len(), table.len(), wrong.join("\n"));
+}
+
+/// Evenly spread picks of at most `n` items.
+fn spread<T: Clone>(items: &[T], n: usize) -> Vec<T> {
+    let step = items.len().div_ceil(n.max(1)).max(1);
+    items.iter().step_by(step).cloned().collect()
+}
+
+/// The keys a schema lists (`properties`, local `$ref`s followed) whose schema lists no further
+/// keys, with that schema.
+fn schema_leaves<'a>(ctx: chartproof::generate::strategies::SchemaCtx<'a>, node: &'a Value, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, &'a Value)>) {
+    let node = ctx.resolve(node);
+    match node.get("properties").and_then(Value::as_object) {
+        Some(properties) if path.len() < 6 => {
+            for (key, sub) in properties {
+                path.push(key.clone());
+                schema_leaves(ctx, sub, path, out);
+                path.pop();
+            }
+        }
+        _ if !path.is_empty() => out.push((path.clone(), node)),
+        _ => {}
+    }
+}
+
+#[test]
+fn validate_verdicts_equal_each_helms_on_generated_values_of_corpus_charts() {
+    use chartproof::generate::overrides::{Change, override_of};
+    use chartproof::generate::plan::seeded_runner;
+    use chartproof::generate::strategies::{SchemaCtx, candidates};
+    // loki over its CI values (its subcharts are off there).
+    let loki = common::corpus("loki");
+    let charts = [
+        (common::corpus("traefik"), vec![]),
+        (common::corpus("nginx"), vec![]),
+        (common::corpus("cert-manager"), vec![]),
+        (loki.clone(), vec![loki.join("ci/default-values.yaml")]),
+    ];
+    let work = tempfile::tempdir().unwrap();
+    let mut probes = Vec::new();
+    let mut runner = seeded_runner(13);
+    for (dir, base_files) in &charts {
+        let chart = chartproof::chart::Chart::load(dir).unwrap();
+        let contract = chartproof::contract::Contract::for_chart(&chart).unwrap();
+        let base = chartproof::chart::merge::UserValues::load(base_files, &[], &[]).unwrap().merged_over(&chart.values.value);
+        // Keys of the chart's own values.schema.json: Helm checks nothing for a subchart without
+        // one, where chartproof applies the contract it infers (by design, not a Helm verdict).
+        let ctx = SchemaCtx::new(&contract.own_schema);
+        let mut leaves = Vec::new();
+        schema_leaves(ctx, &contract.own_schema, &mut Vec::new(), &mut leaves);
+        // Generated one-key changes: chartproof's candidate values for a spread of keys, the
+        // whole numbers among them also written as floats (`3.0`, issue 13), and a value of the
+        // wrong type.
+        let mut overrides: Vec<(String, Change)> = Vec::new();
+        for (path, node) in spread(&leaves, 10) {
+            let current = base.pointer(&path.iter().map(|k| format!("/{}", k.replace('~', "~0").replace('/', "~1"))).collect::<String>());
+            let generated = candidates(ctx, node, current, &mut runner);
+            for (_, v) in spread(&generated, 2) {
+                overrides.push((format!("{}={v}", path.join(".")), Change::set(path.clone(), &v)));
+                if let Some(n) = v.as_i64() {
+                    overrides.push((format!("{}={n}.0", path.join(".")), Change::set(path.clone(), &serde_json::json!(n as f64))));
+                }
+            }
+            let wrong = match current.or(generated.first().map(|(_, v)| v)) {
+                Some(Value::Number(_)) => serde_json::json!("not-a-number"),
+                Some(Value::String(_) | Value::Bool(_)) => serde_json::json!(12345),
+                _ => serde_json::json!(true),
+            };
+            overrides.push((format!("{}={wrong}", path.join(".")), Change::set(path.clone(), &wrong)));
+        }
+        for (i, (label, change)) in overrides.into_iter().enumerate() {
+            let file = work.path().join(format!("{}-{i}.yaml", chart.meta.name));
+            std::fs::write(&file, serde_json::to_string(&override_of(&[change])).unwrap()).unwrap();
+            let mut files = base_files.clone();
+            files.push(file);
+            probes.push(Probe { label: format!("{} {label}", chart.meta.name), chart: dir.clone(), files });
+        }
+    }
+    let (wrong, table) = disagreements(&probes);
+    let seen: std::collections::BTreeSet<Verdict> = table.iter().flat_map(|(_, c)| c.iter().copied()).collect();
+    assert!(seen.contains(&Verdict::Accepted) && seen.contains(&Verdict::ValuesRejected), "the sample must hold accepted and rejected values: {seen:?}");
+    assert!(wrong.is_empty(), "{} disagreement(s) of {} generated values files × {} helm(s):\n{}", wrong.len(), probes.len(), table.len(), wrong.join("\n"));
+    eprintln!("{} generated values files × {} helm(s): no disagreement", probes.len(), table.len());
 }
