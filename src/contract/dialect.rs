@@ -322,3 +322,106 @@ fn santhosh_email(text: &str) -> bool {
     };
     local_ok && domain_ok
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn valid(dialect: HelmDialect, schema: Value, value: Value) -> bool {
+        dialect.compile(&schema).unwrap().is_valid(&dialect.values_as_validated(&value))
+    }
+
+    #[test]
+    fn whole_floats_are_integers_to_both_helms_in_every_draft_and_union() {
+        for dialect in [HelmDialect::Helm3, HelmDialect::Helm4] {
+            for uri in [None, Some("http://json-schema.org/draft-04/schema#"), Some("http://json-schema.org/draft-07/schema#"), Some("https://json-schema.org/draft/2020-12/schema")] {
+                for ty in [json!("integer"), json!(["integer", "null"]), json!(["integer", "null", "string"])] {
+                    let mut schema = json!({"properties": {"i": {"type": ty}}});
+                    if let Some(u) = uri {
+                        schema["$schema"] = json!(u);
+                    }
+                    assert!(valid(dialect, schema.clone(), json!({"i": 3.0})), "{dialect:?} {schema}");
+                    assert!(valid(dialect, schema.clone(), json!({"i": 1e3})), "{dialect:?} {schema}");
+                    assert!(!valid(dialect, schema.clone(), json!({"i": 3.5})), "{dialect:?} {schema}");
+                }
+            }
+        }
+        let v = json!({"a": [1.0, -2.0, 2.5], "b": 7});
+        assert_eq!(HelmDialect::Helm4.values_as_validated(&v).into_owned(), json!({"a": [1, -2, 2.5], "b": 7}));
+        assert!(matches!(HelmDialect::Helm4.values_as_validated(&json!({"b": 7})), std::borrow::Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn format_is_asserted_by_helm_3_always_and_by_helm_4_under_draft_4_to_7() {
+        let schema = |uri: Option<&str>| {
+            let mut s = json!({"properties": {"e": {"format": "email"}}});
+            if let Some(u) = uri {
+                s["$schema"] = json!(u);
+            }
+            s
+        };
+        let bad = json!({"e": "notanemail"});
+        for uri in [None, Some("http://json-schema.org/draft-04/schema#"), Some("https://json-schema.org/draft/2019-09/schema"), Some("https://json-schema.org/draft/2020-12/schema")] {
+            assert!(!valid(HelmDialect::Helm3, schema(uri), bad.clone()), "{uri:?}");
+        }
+        assert!(!valid(HelmDialect::Helm4, schema(Some("http://json-schema.org/draft-07/schema")), bad.clone()));
+        assert!(!valid(HelmDialect::Helm4, schema(Some("https://json-schema.org/draft-06/schema#")), bad.clone()));
+        for uri in [None, Some("http://json-schema.org/schema#"), Some("https://json-schema.org/draft/2020-12/schema")] {
+            assert!(valid(HelmDialect::Helm4, schema(uri), bad.clone()), "{uri:?}");
+        }
+        let err = HelmDialect::Helm4.compile(&schema(Some("http://example.com/meta"))).unwrap_err().to_string();
+        assert!(err.contains("Helm 4 would download it"), "{err}");
+        assert!(HelmDialect::Helm3.compile(&schema(Some("http://example.com/meta"))).is_ok());
+    }
+
+    #[test]
+    fn helm_3_ignores_what_only_the_meta_schemas_forbid() {
+        let d4 = json!({"$schema": "http://json-schema.org/draft-04/schema#", "required": [], "properties": {"i": {"enum": []}}});
+        assert!(valid(HelmDialect::Helm3, d4.clone(), json!({"i": 1})));
+        assert!(HelmDialect::Helm4.compile(&d4).is_err());
+        let err = HelmDialect::Helm4.compile(&json!({"$schema": "http://json-schema.org/draft-07/schema#", "properties": {"i": {"enum": []}}})).unwrap_err().to_string();
+        assert!(err.contains("/properties/i") && err.contains("`enum` is empty"), "{err}");
+        // Hybrid mode (no draft-04/06/07 `$schema`): draft-04 boolean bounds still work.
+        let hybrid = json!({"properties": {"i": {"minimum": 0, "exclusiveMinimum": true}}});
+        assert!(!valid(HelmDialect::Helm3, hybrid.clone(), json!({"i": 0})));
+        assert!(valid(HelmDialect::Helm3, hybrid.clone(), json!({"i": 1})));
+        assert!(HelmDialect::Helm4.compile(&hybrid).is_err());
+        // Malformed keywords fail for both.
+        for broken in [json!({"type": "integr"}), json!({"properties": {"i": {"minimum": "x"}}}), json!({"properties": {"i": {"pattern": "("}}})] {
+            assert!(HelmDialect::Helm3.compile(&broken).is_err() && HelmDialect::Helm4.compile(&broken).is_err(), "{broken}");
+        }
+    }
+
+    #[test]
+    fn go_formats_of_gojsonschema() {
+        for ok in ["a@b.c", "a@b", "A <a@b.c>", "<a@b.c>", "a@[1.2.3.4]", "\"a b\"@c.d", "a+b@c.d"] {
+            assert!(go_mail_address(ok), "{ok}");
+        }
+        for bad in ["notanemail", "a.@b.c", "a b@c.d", ".a@b.c", "a@b..c", "a@", "@b"] {
+            assert!(!go_mail_address(bad), "{bad}");
+        }
+        for ok in ["2020-01-01T00:00:00Z", "2020-01-01T00:00:00.123+01:00", "2020-01-01T1:00:00Z", "2020-02-29T00:00:00,5Z", "2020-01-01T00:00:00+24:00"] {
+            assert!(go_time_parse(ok, GoLayout::Rfc3339), "{ok}");
+        }
+        for bad in ["2020-01-01t00:00:00z", "2020-01-01T00:00:00", "2020-02-30T00:00:00Z", "2020-01-01T00:00:60Z", "2020-01-01 00:00:00Z", "2021-02-29T00:00:00Z", "2020-1-01T00:00:00Z"] {
+            assert!(!go_time_parse(bad, GoLayout::Rfc3339), "{bad}");
+        }
+        assert!(go_time_parse("10:00:00", GoLayout::Time) && go_time_parse("10:00:00Z", GoLayout::Time) && !go_time_parse("10:00", GoLayout::Time));
+        assert!(go_time_parse("2020-02-29", GoLayout::Date) && !go_time_parse("2021-02-29", GoLayout::Date));
+    }
+
+    #[test]
+    fn helm_4_email_and_host_names() {
+        for ok in ["a@b.c", "a@b", "a@[1.2.3.4]", "a@[IPv6:::1]", "\"a b\"@c.d"] {
+            assert!(santhosh_email(ok), "{ok}");
+        }
+        for bad in ["A <a@b.c>", "a.@b.c", "a..b@c.d", "a@-b.c", "a@[1.2.3]"] {
+            assert!(!santhosh_email(bad), "{bad}");
+        }
+        assert!(hostname("a.com.", HelmDialect::Helm4) && !hostname("a.com.", HelmDialect::Helm3));
+        for bad in ["-a.com", "a_b.com", "a..com", ""] {
+            assert!(!hostname(bad, HelmDialect::Helm3) && !hostname(bad, HelmDialect::Helm4), "{bad}");
+        }
+    }
+}
