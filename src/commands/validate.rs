@@ -42,7 +42,7 @@ Exit codes:
   0  the values satisfy the contract
   1  invalid values (every error listed)
   2  unusable input: chart not found, unreadable YAML, bad --set, values.schema.json that is not
-     JSON or not a JSON Schema")]
+     JSON or not a JSON Schema the helm in use accepts, a --helm or HELM_BIN that does not run")]
 pub struct ValidateArgs {
     /// Chart directory or packaged .tgz
     pub chart: PathBuf,
