@@ -212,3 +212,85 @@ fn go_service_ships_the_schema_chartproof_generates() {
     chartproof().arg("validate").arg(&chart).assert().success();
     chartproof().arg("validate").arg(&chart).args(["--set", "replicaCount=0"]).assert().code(1).stdout(predicate::str::contains("--set replicaCount=0: replicaCount: expected >= 1"));
 }
+
+/// The helm's own schema verdict on `helm template CHART -f FILE`: true when it accepts.
+fn helm_accepts(helm: &Path, chart: &Path, file: &Path) -> bool {
+    let out = common::helm_template(helm, chart, &["-f".into(), file.display().to_string()]);
+    assert!(out.status.success() || String::from_utf8_lossy(&out.stderr).contains("don't meet the specifications of the schema"), "{}", String::from_utf8_lossy(&out.stderr));
+    out.status.success()
+}
+
+fn helm_major(helm: &Path) -> u32 {
+    chartproof::render::Helm::at(helm).unwrap().major
+}
+
+#[test]
+fn validate_takes_the_rules_of_the_helm_in_use_and_helm_4_without_one() {
+    // No `$schema`: Helm 3 asserts `format`, Helm 4 reads 2020-12 where `format` only annotates.
+    let chart = common::copy_chart(&common::chart("fixtures/schema-probe"));
+    let schema_path = chart.path().join("values.schema.json");
+    let mut schema: Value = serde_json::from_str(&std::fs::read_to_string(&schema_path).unwrap()).unwrap();
+    schema.as_object_mut().unwrap().shift_remove("$schema");
+    std::fs::write(&schema_path, schema.to_string()).unwrap();
+    let file = chart.path().join("bad-email.yaml");
+    std::fs::write(&file, "email: notanemail\n").unwrap();
+    let no_helm_path = tempfile::tempdir().unwrap();
+    let code = |accepts: bool| if accepts { 0 } else { 1 };
+    let mut verdicts = std::collections::BTreeMap::new();
+    for helm in common::helms() {
+        let expected = code(helm_accepts(&helm, chart.path(), &file));
+        verdicts.insert(helm_major(&helm), expected);
+        // --helm, then HELM_BIN, then PATH, as `check` and `test` find it.
+        chartproof().arg("validate").arg(chart.path()).arg("-f").arg(&file).arg("--helm").arg(&helm).env("HELM_BIN", "/nonexistent/helm").assert().code(expected);
+        chartproof().arg("validate").arg(chart.path()).arg("-f").arg(&file).env("HELM_BIN", &helm).assert().code(expected);
+        let on_path = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(&helm, on_path.path().join("helm")).unwrap();
+        let out = chartproof().arg("validate").arg(chart.path()).arg("-f").arg(&file).args(["-o", "json"]).env_remove("HELM_BIN").env("PATH", on_path.path()).assert().code(expected);
+        let report: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+        assert_eq!(report["rules"], json!(format!("helm{}", helm_major(&helm))), "{report}");
+        assert!(report["helm_version"].as_str().unwrap().starts_with(&format!("v{}.", helm_major(&helm))), "{report}");
+    }
+    // No helm anywhere: Helm 4's rules, said in the report and in the human output.
+    let out = chartproof().arg("validate").arg(chart.path()).arg("-f").arg(&file).args(["-o", "json"]).env_remove("HELM_BIN").env("PATH", no_helm_path.path()).output().unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((report["rules"].as_str(), report["helm_version"].as_str()), (Some("helm4"), None), "{report}");
+    if let Some(helm4) = verdicts.get(&4) {
+        assert_eq!(out.status.code(), Some(*helm4), "without helm, validate judges like Helm 4");
+    }
+    let human = chartproof().arg("validate").arg(chart.path()).env_remove("HELM_BIN").env("PATH", no_helm_path.path()).assert().success();
+    assert!(String::from_utf8_lossy(&human.get_output().stdout).contains("as Helm 4 (santhosh-tekuri/jsonschema) checks it (no helm found)"));
+    // A helm that is named but does not work is an error, not a fallback.
+    chartproof().arg("validate").arg(chart.path()).env("HELM_BIN", "/nonexistent/helm").assert().code(2).stderr(predicate::str::contains("HELM_BIN=/nonexistent/helm does not work"));
+}
+
+#[test]
+fn check_and_test_apply_the_schema_rules_of_their_helm() {
+    for helm in common::helms() {
+        let major = helm_major(&helm);
+        // draft-04 with an empty `required`: Helm 3 ignores it, Helm 4's meta-schema rejects it.
+        let chart = common::copy_chart(&common::chart("fixtures/rules-clean"));
+        std::fs::write(chart.path().join("values.schema.json"), r#"{"$schema": "http://json-schema.org/draft-04/schema#", "type": "object", "required": []}"#).unwrap();
+        let helm_renders = common::helm_template(&helm, chart.path(), &[]).status.success();
+        let out = chartproof().arg("check").arg(chart.path()).arg("--helm").arg(&helm).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if helm_renders {
+            assert_eq!(out.status.code(), Some(0), "helm {major} uses the schema, so does check: {stderr}");
+        } else {
+            assert_eq!(out.status.code(), Some(2), "{stderr}");
+            assert!(stderr.contains(&format!("values.schema.json is not a usable JSON Schema for Helm {major}")), "{stderr}");
+        }
+
+        // `test`'s contract filter: a whole float (`2.0`) in a union type is an integer to helm.
+        let chart = tempfile::tempdir().unwrap();
+        common::write_files(chart.path(), &[
+            ("Chart.yaml", "apiVersion: v2\nname: floats\nversion: 0.1.0\n"),
+            ("values.yaml", "replicas: 2.0\n"),
+            ("values.schema.json", r#"{"$schema": "http://json-schema.org/draft-07/schema#", "type": "object", "properties": {"replicas": {"type": ["integer", "null"], "minimum": 1}}}"#),
+            ("templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  replicas: {{ .Values.replicas | quote }}\n"),
+        ]);
+        assert!(common::helm_template(&helm, chart.path(), &[]).status.success(), "helm {major} accepts the defaults");
+        let out = chartproof().arg("test").arg(chart.path()).arg("--helm").arg(&helm).args(["--cases", "3", "--no-save", "-o", "json"]).output().unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        assert_eq!(report["cases_run"], json!(3), "helm {major}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}

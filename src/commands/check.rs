@@ -10,7 +10,7 @@ use clap::Args;
 
 use super::common::{EXIT_FAILED, EXIT_OK, HelmArgs, TemplateArgs, ValuesArgs, exit, print_stdout};
 use crate::chart::Chart;
-use crate::contract::Contract;
+use crate::contract::{Contract, HelmDialect};
 use crate::manifest::Manifest;
 use crate::render::render;
 use crate::report::{self, Format, Report, SourceMap};
@@ -65,9 +65,9 @@ pub struct CheckResult {
 /// Load, render and check; errors mean unusable input.
 pub fn check(args: &CheckArgs) -> Result<CheckResult> {
     let chart = Chart::load(&args.chart)?;
-    // A values.schema.json that is not JSON or not a JSON Schema is unusable input (as in
-    // validate/test/diff), not a render error of every value set.
-    Contract::for_chart(&chart)?;
+    // A values.schema.json that is not JSON is unusable input (as in validate/test/diff), not a
+    // render error; whether it is a usable JSON Schema is up to the helm in use (below).
+    crate::contract::read_schema_files(&chart)?;
     let mut config = Config::for_chart(args.config.as_deref(), &chart.dir)?;
     if let Some(v) = &args.template.kube_version {
         rules::kubernetes_schema::resolve_minor(Some(v)).map_err(|e| anyhow::anyhow!("--kube-version: {e}"))?;
@@ -76,6 +76,7 @@ pub fn check(args: &CheckArgs) -> Result<CheckResult> {
     // Read the values files and --set flags first so a typo is reported as unusable input.
     args.values.load()?;
     let helm = args.helm.discover()?;
+    Contract::for_helm(&chart, HelmDialect::for_major(helm.major))?;
     let mut req = args.template.request(chart.render_path(), &args.helm);
     args.values.apply_to(&mut req);
     let subject = args.chart.display().to_string();

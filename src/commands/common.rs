@@ -38,6 +38,11 @@ impl HelmArgs {
         Helm::discover_within(self.helm.as_deref(), self.timeout())
     }
 
+    /// [`HelmArgs::discover`], with `None` when neither --helm, HELM_BIN nor PATH names a helm.
+    pub fn discover_if_any(&self) -> Result<Option<Helm>> {
+        Helm::discover_if_any(self.helm.as_deref(), self.timeout())
+    }
+
     pub fn timeout(&self) -> Duration {
         Duration::from_secs(self.helm_timeout.max(1))
     }

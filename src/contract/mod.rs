@@ -6,10 +6,12 @@
 //!
 //! Submodules: `infer` (values → schema), `annotate` (comment annotations), `merge` (inferred
 //! schema over a hand-written one), `lint` (contract traps), `validate` (values against the contract),
-//! `compat` (two contracts compared: breaking or compatible for existing values).
+//! `compat` (two contracts compared: breaking or compatible for existing values), `dialect` (the
+//! schema validator of the helm in use: Helm 3's or Helm 4's reading of a values.schema.json).
 
 pub mod annotate;
 pub mod compat;
+pub mod dialect;
 pub mod infer;
 pub mod lint;
 pub mod merge;
@@ -26,6 +28,7 @@ use serde_json::Value;
 use crate::chart::Chart;
 use crate::chart::merge::coalesce;
 use crate::chart::values::pointer_segment;
+pub use dialect::HelmDialect;
 
 /// JSON Schema dialect chartproof writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, schemars::JsonSchema)]
@@ -122,6 +125,8 @@ pub struct Contract {
     /// The chart's default values (values.yaml).
     pub defaults: Value,
     pub subcharts: Vec<SubchartContract>,
+    /// Whose validator a shipped schema is read and applied with.
+    pub dialect: HelmDialect,
     validator: Arc<jsonschema::Validator>,
     plain_defaults: Arc<Value>,
     /// Defaults after dependency processing, by set of enabled subcharts.
@@ -130,22 +135,33 @@ pub struct Contract {
 
 impl Contract {
     /// The contract of a chart: its values.schema.json if present, else the inferred one; the same
-    /// for each subchart in `charts/`.
+    /// for each subchart in `charts/`. Shipped schemas are read like Helm 4 reads them
+    /// ([`HelmDialect::default`]); [`Contract::for_helm`] picks the helm in use.
     pub fn for_chart(chart: &Chart) -> Result<Contract> {
+        Self::for_helm(chart, HelmDialect::default())
+    }
+
+    /// The contract of a chart with its shipped schemas read and applied like `dialect`'s
+    /// validator does (which draft, `format`, the schema's own errors).
+    pub fn for_helm(chart: &Chart, dialect: HelmDialect) -> Result<Contract> {
         let schema_path = chart.schema_path();
         let (own_schema, source) = if schema_path.exists() {
             (read_schema_file(&schema_path)?, ContractSource::Shipped(schema_path.clone()))
         } else {
             (infer::infer_own_schema(chart, Draft::Draft7).schema, ContractSource::Inferred)
         };
-        let validator = compile(&own_schema).with_context(|| match &source {
-            ContractSource::Shipped(p) => format!("{} is not a usable JSON Schema", p.display()),
+        let validator = match &source {
+            ContractSource::Shipped(_) => dialect.compile(&own_schema),
+            ContractSource::Inferred => compile(&own_schema),
+        };
+        let validator = validator.with_context(|| match &source {
+            ContractSource::Shipped(p) => format!("{} is not a usable JSON Schema for {}", p.display(), dialect.describe()),
             ContractSource::Inferred => format!("the schema inferred for chart {} does not compile (a bug in an annotation?)", chart.meta.name),
         })?;
         let mut subcharts = Vec::new();
         for sub in &chart.subcharts {
             let dep = chart.meta.dependencies.iter().find(|d| d.alias.as_deref().unwrap_or(&d.name) == sub.key);
-            let contract = Contract::for_chart(&sub.chart).with_context(|| format!("subchart {}", sub.key))?;
+            let contract = Contract::for_helm(&sub.chart, dialect).with_context(|| format!("subchart {}", sub.key))?;
             subcharts.push(SubchartContract { key: sub.key.clone(), condition: sub.condition.clone(), tags: dep.map(|d| d.tags.clone()).unwrap_or_default(), contract });
         }
         let mut schema = own_schema.clone();
@@ -154,6 +170,7 @@ impl Contract {
         }
         Ok(Contract { schema, source, chart_name: chart.meta.name.clone(), own_schema, defaults: chart.values.value.clone(),
             subcharts,
+            dialect,
             validator: Arc::new(validator),
             plain_defaults: Arc::new(if chart.values.value.is_object() { chart.values.value.clone() } else { Value::Object(Default::default()) }),
             processed: Default::default(),
@@ -165,7 +182,7 @@ impl Contract {
     /// the defaults (`UserValues::merged_over`). Cheap: validators are compiled once.
     pub fn is_valid(&self, values: &Value) -> bool {
         let (coalesced, enabled) = self.helm_values(values);
-        self.is_valid_coalesced(&coalesced, &enabled)
+        self.is_valid_coalesced(&self.dialect.values_as_validated(&coalesced), &enabled)
     }
 
     fn is_valid_coalesced(&self, values: &Value, enabled: &[Enabled]) -> bool {
@@ -358,6 +375,16 @@ pub fn compile(schema: &Value) -> Result<jsonschema::Validator> {
         let at = e.instance_path.as_str();
         if at.is_empty() { anyhow::anyhow!("{e}") } else { anyhow::anyhow!("at schema {at}: {e}") }
     })
+}
+
+/// Read the values.schema.json of a chart and of each of its subcharts: each must be JSON
+/// (whether it is a usable JSON Schema depends on the helm: [`Contract::for_helm`]).
+pub fn read_schema_files(chart: &Chart) -> Result<()> {
+    let path = chart.schema_path();
+    if path.exists() {
+        read_schema_file(&path)?;
+    }
+    chart.subcharts.iter().try_for_each(|s| read_schema_files(&s.chart).with_context(|| format!("subchart {}", s.key)))
 }
 
 /// Read a values.schema.json: a JSON document (with its line and column when it is not).

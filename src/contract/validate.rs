@@ -66,6 +66,7 @@ impl std::fmt::Display for ValidationError {
 /// Validate the user's values over the chart's defaults; every error, in a stable order.
 pub fn validate_values(contract: &Contract, chart: &Chart, user: &UserValues) -> Vec<ValidationError> {
     let (coalesced, enabled) = contract.helm_values(&user.overrides());
+    let coalesced = contract.dialect.values_as_validated(&coalesced);
     let mut sources = Sources { sets: user.sets.iter().map(|s| (s.text.clone(), s.pointers())).collect(), files: user.files.iter().collect(), defaults: Vec::new() };
     collect_defaults(chart, "", &mut sources.defaults);
     let mut errors = Vec::new();

@@ -296,7 +296,7 @@ fn diff_pointers(a: &Value, b: &Value, path: &mut String, out: &mut dyn FnMut(St
 /// Run the property test.
 pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
     let started = Instant::now();
-    let contract = Contract::for_chart(chart)?;
+    let contract = Contract::for_helm(chart, crate::contract::HelmDialect::for_major(cfg.helm.major))?;
     let chart_name = chart.meta.name.clone();
     // The contract judges user values coalesced over the chart defaults, as helm does: give it
     // the override that turns the defaults into the merged set (nulls for deleted keys).

@@ -28,17 +28,23 @@ impl Helm {
 
     /// [`Helm::discover`] with `helm version` killed after `timeout` (a hung helm fails fast).
     pub fn discover_within(explicit: Option<&Path>, timeout: Duration) -> Result<Helm> {
+        match Self::discover_if_any(explicit, timeout)? {
+            Some(helm) => Ok(helm),
+            None => bail!("helm was not found: no --helm, no HELM_BIN, and no `helm` on PATH.\n{HOW_TO_GET_HELM}"),
+        }
+    }
+
+    /// [`Helm::discover_within`], with `None` when no place names a helm (a named helm that
+    /// does not work is still an error).
+    pub fn discover_if_any(explicit: Option<&Path>, timeout: Duration) -> Result<Option<Helm>> {
         if let Some(p) = explicit {
-            return Self::at_within(p, timeout).with_context(|| format!("--helm {} does not work", p.display()));
+            return Self::at_within(p, timeout).with_context(|| format!("--helm {} does not work", p.display())).map(Some);
         }
         if let Some(p) = std::env::var_os("HELM_BIN").filter(|p| !p.is_empty()) {
             let p = PathBuf::from(p);
-            return Self::at_within(&p, timeout).with_context(|| format!("HELM_BIN={} does not work", p.display()));
+            return Self::at_within(&p, timeout).with_context(|| format!("HELM_BIN={} does not work", p.display())).map(Some);
         }
-        match find_on_path("helm") {
-            Some(p) => Self::at_within(&p, timeout),
-            None => bail!("helm was not found: no --helm, no HELM_BIN, and no `helm` on PATH.\n{HOW_TO_GET_HELM}"),
-        }
+        find_on_path("helm").map(|p| Self::at_within(&p, timeout)).transpose()
     }
 
     /// Use the helm at `path`, checking that it runs and reading its version.
