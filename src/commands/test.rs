@@ -176,8 +176,14 @@ fn print_findings(format: crate::report::Format, report: &TestReport, chart: &Ch
             namespace: None,
             name: f.name.clone(),
             template: f.template.clone(),
-            path: None,
-            message: format!("{} (minimal override: {}; replay: {})", f.message, serde_json::to_string(&f.values).unwrap_or_default(), f.replay),
+            path: f.path.clone(),
+            message: format!(
+                "{}{} (minimal override: {}; replay: {})",
+                f.message,
+                if f.also.is_empty() { String::new() } else { format!("; also {}", f.also.join(", ")) },
+                serde_json::to_string(&f.values).unwrap_or_default(),
+                f.replay
+            ),
         })
         .collect();
     // Locate findings in the chart's own template files (SARIF/GitHub), as `check` does.
@@ -192,19 +198,26 @@ fn print_findings(format: crate::report::Format, report: &TestReport, chart: &Ch
 pub fn human(report: &TestReport) -> String {
     let mut s = String::new();
     for f in &report.failures {
-        s += &format!("FAIL {} [{}] {}/{}: {}\n", f.rule, f.severity, f.kind, f.name, f.message.lines().next().unwrap_or_default());
+        let mut message = f.message.lines();
+        s += &format!("FAIL {} [{}] {}/{}: {}\n", f.rule, f.severity, f.kind, f.name, message.next().unwrap_or_default());
+        for line in message {
+            s += &format!("  {line}\n");
+        }
         if let Some(t) = &f.template {
             s += &format!("  template: {t}\n");
         }
-        s += &format!("  found by: {}{}\n", f.found_by, if f.status == "unshrunk" { " (not shrunk: the run stopped first)" } else { "" });
-        let yaml = if f.values.as_object().is_some_and(|m| m.is_empty()) {
-            "{}  (the defaults)\n".to_string()
+        if let Some(p) = &f.path {
+            s += &format!("  field: {p}\n");
+        }
+        for other in &f.also {
+            s += &format!("  also: {other} (same rule, same override)\n");
+        }
+        if f.status == "default" {
+            s += "  occurs with no override (at the defaults and any -f base values): every case inherits it; reported once\n";
         } else {
-            serde_yaml::to_string(&f.values).unwrap_or_default()
-        };
-        s += if f.status == "unshrunk" { "  override:\n" } else { "  minimal override:\n" };
-        for line in yaml.lines() {
-            s += &format!("    {line}\n");
+            s += &format!("  found by: {}{}\n", f.found_by, if f.status == "unshrunk" { " (not shrunk: the run stopped first)" } else { "" });
+            s += if f.status == "unshrunk" { "  override:\n" } else { "  minimal override:\n" };
+            s += &readable_yaml(&f.values, 4);
         }
         if let Some(file) = &f.case_file {
             s += &format!("  case: {file}\n");
@@ -253,9 +266,65 @@ pub fn human(report: &TestReport) -> String {
     s
 }
 
+/// Values as block YAML for reading: strings that hold newlines, tabs or only blanks, which YAML
+/// block scalars make unreadable (`|2+` and an empty line), are shown as escaped double-quoted
+/// strings (`"line1\nline2"`, still valid YAML).
+fn readable_yaml(value: &serde_json::Value, indent: usize) -> String {
+    use serde_json::Value;
+    let pad = " ".repeat(indent);
+    let scalar = |v: &Value| -> String {
+        match v {
+            Value::String(text) if text.trim().is_empty() || text.chars().any(char::is_control) => v.to_string(),
+            Value::Object(m) if m.is_empty() => "{}".into(),
+            Value::Array(a) if a.is_empty() => "[]".into(),
+            _ => serde_yaml::to_string(v).unwrap_or_default().trim_end().to_string(),
+        }
+    };
+    let is_block = |v: &Value| matches!(v, Value::Object(m) if !m.is_empty()) || matches!(v, Value::Array(a) if !a.is_empty());
+    let mut out = String::new();
+    match value {
+        Value::Object(m) if !m.is_empty() => {
+            for (k, v) in m {
+                let key = scalar(&Value::String(k.clone()));
+                if is_block(v) {
+                    out += &format!("{pad}{key}:\n{}", readable_yaml(v, indent + 2));
+                } else {
+                    out += &format!("{pad}{key}: {}\n", scalar(v));
+                }
+            }
+        }
+        Value::Array(items) if !items.is_empty() => {
+            for v in items {
+                if is_block(v) {
+                    let nested = readable_yaml(v, indent + 2);
+                    out += &format!("{pad}- {}", &nested[indent + 2..]);
+                } else {
+                    out += &format!("{pad}- {}\n", scalar(v));
+                }
+            }
+        }
+        Value::Object(_) => out += &format!("{pad}{{}}\n"),
+        other => out += &format!("{pad}{}\n", scalar(other)),
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_with_newlines_and_blanks_print_readably() {
+        let v = serde_json::json!({"image": {"repository": "line1\nline2", "tag": " "}, "hosts": [{"name": "a: b", "paths": ["/"]}], "empty": {}, "n": 1});
+        let text = readable_yaml(&v, 2);
+        assert_eq!(
+            text,
+            "  image:\n    repository: \"line1\\nline2\"\n    tag: \" \"\n  hosts:\n    - name: 'a: b'\n      paths:\n        - /\n  empty: {}\n  n: 1\n"
+        );
+        let back: serde_json::Value = serde_yaml::from_str(&text).unwrap();
+        assert_eq!(back, v, "what is shown is the override");
+        assert_eq!(readable_yaml(&serde_json::json!({}), 4), "    {}\n");
+    }
 
     #[test]
     fn durations() {

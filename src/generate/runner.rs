@@ -15,7 +15,8 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::cases::{self, ExpectedFailure, SavedCase};
+use super::cases::{self, SavedCase};
+use super::identity::{Failing, FailureKey, expected_failure, expected_matches};
 use super::overrides::{Change, apply_changes, changes_between, changes_of_override, override_between, override_of, value_hash};
 use super::plan::{PlanInput, PlannedCase, plan};
 use super::shrink::shrink;
@@ -88,17 +89,53 @@ pub struct TestFailure {
     pub message: String,
     /// Template the finding points at, when known.
     pub template: Option<String>,
+    /// Field the finding points at, when known (always for `kubernetes-schema`).
+    #[serde(default)]
+    pub path: Option<String>,
     /// The minimal values override (relative to the defaults and base values) producing it.
     pub values: Value,
     /// One command line that replays it.
     pub replay: String,
     /// Where the case was saved (or the saved case that was replayed).
     pub case_file: Option<String>,
-    /// `saved-case` (a replayed regression case), `new` (found and shrunk by this run),
-    /// `unshrunk` (found, but the run stopped before shrinking it).
+    /// `saved-case` (a replayed regression case), `default` (occurs at the defaults, or the `-f`
+    /// base values, with no override: reported once, never again for the cases that inherit it),
+    /// `new` (found and shrunk by this run), `unshrunk` (found, but the run stopped before
+    /// shrinking it).
     pub status: String,
     /// The planned case that found it (`defaults`, `readinessProbe.enabled=false`, …).
     pub found_by: String,
+    /// Other resources and fields where the same rule fails with the same minimal override: one
+    /// cause (one value breaking several places), reported once (`Kind/name field`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<String>,
+}
+
+impl TestFailure {
+    fn of(finding: Finding, values: Value, replay: String, case_file: Option<String>, status: &str, found_by: String) -> TestFailure {
+        let Finding { rule, severity, kind, name, template, path, message, .. } = finding;
+        TestFailure { rule, severity, kind, name, message, template, path, values, replay, case_file, status: status.into(), found_by, also: Vec::new() }
+    }
+
+    /// `Kind/name` and the field, when known.
+    pub fn location(&self) -> String {
+        let field = self.path.as_deref().map(|p| format!(" {p}")).unwrap_or_default();
+        format!("{}/{}{field}", self.kind, self.name)
+    }
+}
+
+/// One cause, one failure: failures of one rule whose minimal overrides are the same (one value
+/// breaking several fields or resources) are reported once, the others listed in `also`.
+fn merge_same_cause(failures: Vec<TestFailure>) -> Vec<TestFailure> {
+    let mut merged: Vec<TestFailure> = Vec::new();
+    for f in failures {
+        let mergeable = |s: &str| s == "new" || s == "default";
+        match merged.iter_mut().find(|m| mergeable(&f.status) && m.status == f.status && m.rule == f.rule && m.values == f.values) {
+            Some(first) => first.also.push(f.location()),
+            None => merged.push(f),
+        }
+    }
+    merged
 }
 
 /// What the run covered.
@@ -142,24 +179,9 @@ pub struct TestReport {
     pub coverage: Coverage,
 }
 
-/// What makes two failures the same: the rule and the resource it fired on (for render errors,
-/// the template helm failed in). Never the rendered bytes.
 /// A confirmed failure: its finding on the minimal case, the minimal changes, and whether
 /// shrinking finished.
-type Shrunk = (Finding, Vec<Change>, bool);
-
-type FailureKey = (String, String, String, Option<String>);
-
-fn failure_key(rule: &str, kind: &str, name: &str, template: Option<&str>) -> FailureKey {
-    let template = if rule == RENDER_ERROR { template.map(str::to_string) } else { None };
-    (rule.to_string(), kind.to_string(), name.to_string(), template)
-}
-
-fn key_of(f: &Finding) -> FailureKey {
-    failure_key(&f.rule, &f.kind, &f.name, f.template.as_deref())
-}
-
-const RENDER_ERROR: &str = "render-error";
+type Shrunk = (Failing, Vec<Change>, bool);
 
 /// Renders value sets (as overrides written to a scratch folder) and judges them.
 struct Evaluator<'a> {
@@ -203,29 +225,35 @@ impl Evaluator<'_> {
         }
     }
 
-    /// The failing findings (error severity) of a render, sorted.
-    fn verdict(&self, rendered: &Result<Rendered, RenderFailure>) -> Vec<Finding> {
-        let mut findings = match rendered {
+    /// The failing findings (error severity) of a render with their identities, sorted, one per
+    /// identity.
+    fn verdict(&self, rendered: &Result<Rendered, RenderFailure>) -> Vec<Failing> {
+        let (findings, manifest) = match rendered {
             Ok(r) => {
                 let manifest = Manifest::parse(&r.manifest);
                 let mut findings = rules::check_manifest(&manifest, &self.cfg.rules).findings;
                 findings.extend(rules::manifest_problem_findings(&manifest, &self.cfg.rules));
-                findings
+                (findings, Some(manifest))
             }
-            Err(f) => vec![rules::render_error_finding(f, &self.chart_name)],
+            Err(f) => (vec![rules::render_error_finding(f, &self.chart_name)], None),
         };
-        findings.retain(|f| f.severity == Severity::Error);
-        for f in &mut findings {
-            if self.volatile_names.contains(&(f.kind.clone(), f.template.clone())) {
-                f.name = VOLATILE_NAME.into();
-            }
-        }
-        findings.sort_by(|a, b| (key_of(a), &a.message).cmp(&(key_of(b), &b.message)));
-        findings.dedup_by(|a, b| key_of(a) == key_of(b));
-        findings
+        let mut failing: Vec<Failing> = findings
+            .into_iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|mut finding| {
+                let key = FailureKey::of(&finding, manifest.as_ref());
+                if self.volatile_names.contains(&(finding.kind.clone(), finding.template.clone())) {
+                    finding.name = VOLATILE_NAME.into();
+                }
+                Failing { finding, key }
+            })
+            .collect();
+        failing.sort_by(|a, b| (&a.key, &a.finding.message).cmp(&(&b.key, &b.finding.message)));
+        failing.dedup_by(|a, b| a.key == b.key);
+        failing
     }
 
-    fn failures(&self, changes: &[Change], fresh: bool) -> Result<Vec<Finding>> {
+    fn failures(&self, changes: &[Change], fresh: bool) -> Result<Vec<Failing>> {
         Ok(self.verdict(&self.render(changes, fresh)?))
     }
 
@@ -342,7 +370,7 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
         ev.volatile_names = volatile_names(&first.manifest, &second.manifest);
     }
     let ev = ev;
-    let base_failures: Vec<Finding> = ev.verdict(&Ok(first));
+    let base_failures: Vec<Failing> = ev.verdict(&Ok(first));
 
     let mut failures: Vec<TestFailure> = Vec::new();
     let mut known: HashSet<FailureKey> = HashSet::new();
@@ -366,23 +394,17 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
             continue; // the contract now forbids these values: the case passes.
         }
         let expect = &loaded.case.expect;
-        let key = failure_key(&expect.rule, &expect.kind, &expect.name, expect.template.as_deref());
-        if let Some(f) = ev.failures(&changes, false)?.into_iter().find(|f| key_of(f) == key) {
+        if let Some(Failing { finding: f, key }) = ev.failures(&changes, false)?.into_iter().find(|f| expected_matches(expect, f)) {
             coverage.replayed_still_failing += 1;
             known.insert(key);
-            failures.push(TestFailure {
-                rule: f.rule,
-                severity: f.severity,
-                kind: f.kind,
-                name: f.name,
-                message: f.message,
-                template: f.template,
-                values: loaded.case.values.clone(),
-                replay: replay_cmd(&loaded.path),
-                case_file: Some(loaded.path.display().to_string()),
-                status: "saved-case".into(),
-                found_by: format!("saved case {}", loaded.path.file_name().unwrap_or_default().to_string_lossy()),
-            });
+            failures.push(TestFailure::of(
+                f,
+                loaded.case.values.clone(),
+                replay_cmd(&loaded.path),
+                Some(loaded.path.display().to_string()),
+                "saved-case",
+                format!("saved case {}", loaded.path.file_name().unwrap_or_default().to_string_lossy()),
+            ));
         }
     }
     if cfg.replay_only.is_some() {
@@ -411,13 +433,13 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
     coverage.rejection_rate = if the_plan.generated == 0 { 0.0 } else { (the_plan.rejected as f64 / the_plan.generated as f64 * 1000.0).round() / 1000.0 };
     let mine: Vec<&PlannedCase> = the_plan.cases.iter().filter(|c| cfg.shard.is_none_or(|s| c.index % s.count == s.index - 1)).collect();
     if !mine.iter().any(|c| c.index == 0) {
-        known.extend(base_failures.iter().map(key_of));
+        known.extend(base_failures.iter().map(|f| f.key.clone()));
     }
 
     let generation_deadline = cfg.time_budget.map(|b| started + b.mul_f64(0.7));
     let deadline = cfg.time_budget.map(|b| started + b);
     let progress = progress_bar(cfg.progress, mine.len());
-    let results: Mutex<Vec<Option<Vec<Finding>>>> = Mutex::new(vec![None; mine.len()]);
+    let results: Mutex<Vec<Option<Vec<Failing>>>> = Mutex::new(vec![None; mine.len()]);
     let next = AtomicUsize::new(0);
     let failing_cases = AtomicUsize::new(0);
     let run_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
@@ -472,13 +494,13 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
     let results = results.into_inner().unwrap();
     let mut varied = BTreeSet::new();
     let mut cases_run = 0;
-    let mut new_failures: Vec<(&PlannedCase, Finding)> = Vec::new();
+    let mut new_failures: Vec<(&PlannedCase, Failing)> = Vec::new();
     for (case, found) in mine.iter().zip(&results) {
         let Some(found) = found else { continue };
         cases_run += 1;
         varied.extend(case.changes.iter().map(Change::dotted));
         for f in found {
-            if known.insert(key_of(f)) {
+            if known.insert(f.key.clone()) {
                 new_failures.push((case, f.clone()));
             }
         }
@@ -496,12 +518,12 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some((case, finding)) = new_failures.get(i) else { return };
-                    let key = key_of(finding);
+                    let key = &finding.key;
                     let outcome = (|| -> Result<Option<Shrunk>> {
                         if interrupted {
                             return Ok(Some((finding.clone(), case.changes.clone(), false)));
                         }
-                        if !ev.failures(&case.changes, true)?.iter().any(|f| key_of(f) == key) {
+                        if !ev.failures(&case.changes, true)?.iter().any(|f| f.key == *key) {
                             return Ok(None);
                         }
                         let mut probes = 0;
@@ -515,13 +537,13 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
                                 return Ok(Some(false));
                             }
                             let normalized = changes_between(&cfg.base, &merged);
-                            Ok(Some(ev.failures(&normalized, false)?.iter().any(|f| key_of(f) == key)))
+                            Ok(Some(ev.failures(&normalized, false)?.iter().any(|f| f.key == *key)))
                         };
                         let minimal = shrink(case.changes.clone(), &mut probe)?;
                         let complete = probes <= 120 && !cfg.stop.load(Ordering::SeqCst) && deadline.is_none_or(|d| Instant::now() < d);
                         let minimal = changes_between(&cfg.base, &apply_changes(&cfg.base, &minimal));
                         // Report the message of the minimal case.
-                        let finding = ev.failures(&minimal, false)?.into_iter().find(|f| key_of(f) == key).unwrap_or_else(|| finding.clone());
+                        let finding = ev.failures(&minimal, false)?.into_iter().find(|f| f.key == *key).unwrap_or_else(|| finding.clone());
                         Ok(Some((finding, minimal, complete)))
                     })();
                     match outcome {
@@ -543,24 +565,11 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
     }
     coverage.flaky_failures = flaky.load(Ordering::Relaxed);
     for ((case, _), done) in new_failures.iter().zip(shrunk.into_inner().unwrap()) {
-        let Some((f, minimal, complete)) = done else { continue };
+        let Some((failing, minimal, complete)) = done else { continue };
         let values = override_of(&minimal);
         let mut case_file = None;
         if complete && cfg.save_cases {
-            let saved = SavedCase {
-                version: 1,
-                chart: chart_name.clone(),
-                seed: cfg.seed,
-                values: values.clone(),
-                expect: ExpectedFailure {
-                    rule: f.rule.clone(),
-                    severity: f.severity,
-                    kind: f.kind.clone(),
-                    name: f.name.clone(),
-                    template: f.template.clone(),
-                    message: f.message.clone(),
-                },
-            };
+            let saved = SavedCase { version: 1, chart: chart_name.clone(), seed: cfg.seed, values: values.clone(), expect: expected_failure(&failing) };
             case_file = Some(cases::save(&cfg.cases_dir, &saved)?);
         }
         let replay = match &case_file {
@@ -571,21 +580,14 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
                 if minimal.is_empty() { cmd } else { format!("{cmd} -f <(echo {})", shell_quote(&serde_json::to_string(&values)?)) }
             }
         };
-        failures.push(TestFailure {
-            rule: f.rule,
-            severity: f.severity,
-            kind: f.kind,
-            name: f.name,
-            message: f.message,
-            template: f.template,
-            values,
-            replay,
-            case_file: case_file.map(|p| p.display().to_string()),
-            status: if complete { "new".into() } else { "unshrunk".into() },
-            found_by: case.label.clone(),
-        });
+        let status = match (complete, minimal.is_empty()) {
+            (false, _) => "unshrunk",
+            (true, true) => "default",
+            (true, false) => "new",
+        };
+        failures.push(TestFailure::of(failing.finding, values, replay, case_file.map(|p| p.display().to_string()), status, case.label.clone()));
     }
-    Ok(finish(&ev, chart_name, cfg, coverage, failures, cases_run))
+    Ok(finish(&ev, chart_name, cfg, coverage, merge_same_cause(failures), cases_run))
 }
 
 fn finish(ev: &Evaluator, chart: String, cfg: &RunConfig, mut coverage: Coverage, failures: Vec<TestFailure>, cases_run: usize) -> TestReport {
@@ -613,6 +615,31 @@ mod tests {
     fn shard_parses_and_rejects_nonsense() {
         assert_eq!("2/4".parse::<Shard>().unwrap(), Shard { index: 2, count: 4 });
         assert!("0/4".parse::<Shard>().is_err() && "5/4".parse::<Shard>().is_err() && "x".parse::<Shard>().is_err());
+    }
+
+    #[test]
+    fn one_value_breaking_several_fields_is_one_failure() {
+        let failure = |kind: &str, path: &str, rule: &str, values: Value| TestFailure {
+            path: Some(path.into()),
+            ..TestFailure::of(
+                Finding { rule: rule.into(), severity: Severity::Error, kind: kind.into(), namespace: None, name: "n".into(), template: None, path: None, message: "m".into() },
+                values,
+                "replay".into(),
+                None,
+                "new",
+                "case".into(),
+            )
+        };
+        let name_true = serde_json::json!({"nameOverride": "true"});
+        let merged = merge_same_cause(vec![
+            failure("Deployment", "metadata.labels.app", "kubernetes-schema", name_true.clone()),
+            failure("Service", "spec.selector.app", "kubernetes-schema", name_true.clone()),
+            failure("Deployment", "spec.replicas", "kubernetes-schema", serde_json::json!({"replicaCount": 1.5})),
+            failure("Deployment", "spec", "probe-readiness", name_true),
+        ]);
+        assert_eq!(merged.len(), 3);
+        assert_eq!(merged[0].also, vec!["Service/n spec.selector.app".to_string()]);
+        assert!(merged[1].also.is_empty() && merged[2].also.is_empty());
     }
 
     #[test]
