@@ -233,21 +233,32 @@ fn a_render_that_hangs_is_killed_and_fails_that_case() {
     common::write_files(
         tmp.path(),
         &[
-            ("Chart.yaml", "apiVersion: v2\nname: slow\nversion: 0.1.0\n"),
-            ("values.yaml", "slow: false\n"),
-            (
-                "templates/cm.yaml",
-                "{{- if .Values.slow }}{{- range $i := until 6000 }}{{ range $j := until 6000 }}{{ end }}{{ end }}{{- end }}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-slow\ndata:\n  a: b\n",
-            ),
+            ("chart/Chart.yaml", "apiVersion: v2\nname: slow\nversion: 0.1.0\n"),
+            ("chart/values.yaml", "slow: false\n"),
+            ("chart/templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-slow\ndata:\n  slow: {{ .Values.slow | quote }}\n"),
         ],
     );
-    let (code, report, stderr) = chartproof_test(helm, tmp.path(), &["--cases", "3", "--helm-timeout", "3", "--no-save"]);
+    // The real helm, except that a render of `slow: true` never finishes (a sleep far beyond the
+    // timeout, whatever the machine's speed); the timeout must kill it and fail that case.
+    let wrapper = tmp.path().join("helm");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/bash\nfor arg in \"$@\"; do\n  if [ -f \"$arg\" ] && grep -q '\"slow\": true' \"$arg\"; then exec sleep 600; fi\ndone\nexec '{}' \"$@\"\n",
+            helm.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let started = std::time::Instant::now();
+    let (code, report, stderr) = chartproof_test(&wrapper, &tmp.path().join("chart"), &["--cases", "3", "--helm-timeout", "1", "--no-save"]);
     assert_eq!(code, 1, "{stderr}");
     let fs = failures(&report);
     assert_eq!(fs.len(), 1, "{fs:#?}");
     assert_eq!(fs[0]["rule"], "render-error");
-    assert!(fs[0]["message"].as_str().unwrap().contains("did not finish"), "{fs:#?}");
+    assert!(fs[0]["message"].as_str().unwrap().contains("did not finish within 1s and was killed"), "{fs:#?}");
     assert_eq!(fs[0]["values"], json!({"slow": true}));
+    assert!(started.elapsed() < std::time::Duration::from_secs(60), "each hung render is killed after 1 s: {:?}", started.elapsed());
 }
 
 #[test]
