@@ -269,8 +269,60 @@ fn time_budget_stops_cleanly_with_the_coverage_so_far() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(report["coverage"]["stopped"], "time budget");
     let run = report["cases_run"].as_u64().unwrap();
-    assert!(run < 300, "{run}");
-    assert_eq!(report["coverage"]["cases_planned"], json!(300));
+    assert!((1..300).contains(&run), "{run}");
+    assert_eq!((&report["coverage"]["cases_planned"], &report["coverage"]["cases_to_check"]), (&json!(300), &json!(300)));
+    // The human report says how much of the plan was checked.
+    let out = Command::cargo_bin("chartproof").unwrap().args(["test", chart.to_str().unwrap(), "--cases", "300", "--time-budget", "1s", "--no-save", "--helm", helm.to_str().unwrap()]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().any(|l| l.contains(" of 300 cases checked (time budget)")), "{text}");
+}
+
+#[test]
+fn a_run_that_checked_no_case_does_not_pass() {
+    let helm = &common::helms()[0];
+    let chart = common::chart("fixtures/latent-defects-guarded");
+    // Shard 2 of 2 does not hold the defaults case (already rendered before the budget counts):
+    // with no time at all, it checks nothing.
+    let (code, report, stderr) = chartproof_test(helm, &chart, &["--cases", "20", "--time-budget", "0", "--shard", "2/2", "--no-save"]);
+    assert_eq!(code, 3, "{stderr}");
+    assert_eq!((&report["cases_run"], &report["coverage"]["cases_to_check"]), (&json!(0), &json!(10)));
+    let out = Command::cargo_bin("chartproof")
+        .unwrap()
+        .args(["test", chart.to_str().unwrap(), "--cases", "20", "--time-budget", "0", "--shard", "2/2", "--no-save", "--helm", helm.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("0 of 10 cases checked (time budget)") && text.contains("result: nothing checked"), "{text}");
+    // The shard that holds the defaults has checked that case, whatever the budget.
+    let (code, report, stderr) = chartproof_test(helm, &chart, &["--cases", "20", "--time-budget", "0", "--shard", "1/2", "--no-save"]);
+    assert_eq!((code, &report["cases_run"]), (0, &json!(1)), "{stderr}");
+}
+
+#[test]
+fn templates_that_do_not_parse_fail_like_check_does() {
+    for helm in common::helms() {
+        let tmp = tempfile::tempdir().unwrap();
+        common::write_files(
+            tmp.path(),
+            &[
+                ("Chart.yaml", "apiVersion: v2\nname: broken\nversion: 0.1.0\n"),
+                ("values.yaml", "name: x\n"),
+                ("templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ nosuchfn .Values.name }}\n"),
+            ],
+        );
+        let check = Command::cargo_bin("chartproof").unwrap().args(["check", tmp.path().to_str().unwrap(), "--helm", helm.to_str().unwrap()]).output().unwrap();
+        let (code, report, stderr) = chartproof_test(&helm, tmp.path(), &["--cases", "5", "--no-save"]);
+        assert_eq!(Some(code), check.status.code(), "{stderr}");
+        assert_eq!(code, 1);
+        let fs = failures(&report);
+        assert_eq!(fs.len(), 1, "{fs:#?}");
+        assert_eq!((&fs[0]["rule"], &fs[0]["status"], &fs[0]["template"]), (&json!("render-error"), &json!("default"), &json!("broken/templates/cm.yaml")));
+        assert!(fs[0]["message"].as_str().unwrap().contains("function \"nosuchfn\" not defined"), "{fs:#?}");
+        let out = Command::cargo_bin("chartproof").unwrap().args(["test", tmp.path().to_str().unwrap(), "--no-save", "--helm", helm.to_str().unwrap()]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("templates do not parse") && !text.contains("-f FILE") && !String::from_utf8_lossy(&out.stderr).contains("-f FILE"), "{text}");
+    }
 }
 
 #[test]

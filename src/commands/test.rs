@@ -14,7 +14,7 @@ use clap::{Args, ValueEnum};
 use super::common::{EXIT_FAILED, EXIT_OK, HelmArgs, TemplateArgs, exit, print_stdout};
 use crate::chart::Chart;
 use crate::chart::merge::UserValues;
-use crate::generate::runner::{self, RunConfig, Shard, TestReport};
+use crate::generate::runner::{self, RunConfig, Shard, TEMPLATES_DO_NOT_PARSE, TestReport};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TestOutput {
@@ -44,9 +44,13 @@ Each helm run is killed after --helm-timeout and reported as a render-error.
 
 Exit codes:
   0  no failure
-  1  failures found (each with its minimal override and a replay command)
+  1  failures found (each with its minimal override and a replay command), including
+     templates that do not parse (a render-error at the defaults)
   2  unusable input: chart not found, unreadable YAML, invalid .chartproof.yaml or
-     values.schema.json, the chart does not render at its defaults (give -f), no helm")]
+     values.schema.json, the chart does not render at its defaults (give -f), no helm
+  3  no planned case was checked (the time budget or Ctrl-C came first) and no failure
+     was found: nothing was shown, so the run does not pass. A run that checked some
+     but not all cases says `N of M cases checked` and exits 0 or 1.")]
 pub struct TestArgs {
     /// Chart directory or packaged .tgz
     pub chart: PathBuf,
@@ -160,7 +164,20 @@ pub fn run(args: TestArgs) -> Result<ExitCode> {
         TestOutput::Sarif => print_findings(crate::report::Format::Sarif, &report, &chart)?,
         TestOutput::Github => print_findings(crate::report::Format::Github, &report, &chart)?,
     }
-    Ok(exit(if report.failures.is_empty() { EXIT_OK } else { EXIT_FAILED }))
+    Ok(exit(exit_code(&report)))
+}
+
+/// Exit code: a run that checked no planned case has shown nothing, and must not pass.
+pub const EXIT_NOTHING_CHECKED: u8 = 3;
+
+fn exit_code(report: &TestReport) -> u8 {
+    if !report.failures.is_empty() {
+        EXIT_FAILED
+    } else if report.cases_run == 0 && report.coverage.cases_to_check > 0 {
+        EXIT_NOTHING_CHECKED
+    } else {
+        EXIT_OK
+    }
 }
 
 /// Write the failures through the shared finding reporters: each failure becomes a finding whose
@@ -225,9 +242,13 @@ pub fn human(report: &TestReport) -> String {
         s += &format!("  replay: {}\n\n", f.replay);
     }
     let c = &report.coverage;
+    let checked = if c.stopped.is_some() && report.cases_run < c.cases_to_check {
+        format!("{} of {} cases checked ({})", report.cases_run, c.cases_to_check, c.stopped.as_deref().unwrap_or_default())
+    } else {
+        format!("{} cases checked", report.cases_run)
+    };
     s += &format!(
-        "{} cases run (of {} planned{}), seed {}; {} helm renders ({} distinct value sets, {} cache hits)\n",
-        report.cases_run,
+        "{checked} ({} planned{}), seed {}; {} helm renders ({} distinct value sets, {} cache hits)\n",
         c.cases_planned,
         c.shard.as_ref().map(|sh| format!(", shard {sh}")).unwrap_or_default(),
         report.seed,
@@ -256,12 +277,15 @@ pub fn human(report: &TestReport) -> String {
     if c.flaky_failures > 0 {
         s += &format!("{} failure(s) did not reproduce on a fresh render and were not reported\n", c.flaky_failures);
     }
-    if let Some(why) = &c.stopped {
-        s += &format!("stopped early ({why}): the coverage above is what ran\n");
+    match c.stopped.as_deref() {
+        Some(TEMPLATES_DO_NOT_PARSE) => s += "the chart's templates do not parse: no value set can render, no case was run; fix the template above\n",
+        Some(why) => s += &format!("stopped early ({why}): the coverage above is what ran\n"),
+        None => {}
     }
-    s += &match report.failures.len() {
-        0 => "result: no failures\n".to_string(),
-        n => format!("result: {n} distinct failure(s)\n"),
+    s += &match (report.failures.len(), exit_code(report)) {
+        (_, EXIT_NOTHING_CHECKED) => format!("result: nothing checked: no planned case finished before the run stopped (exit {EXIT_NOTHING_CHECKED})\n"),
+        (0, _) => "result: no failures\n".to_string(),
+        (n, _) => format!("result: {n} distinct failure(s)\n"),
     };
     s
 }

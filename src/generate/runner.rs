@@ -143,6 +143,10 @@ fn merge_same_cause(failures: Vec<TestFailure>) -> Vec<TestFailure> {
 pub struct Coverage {
     /// Value sets planned for the whole run (all shards).
     pub cases_planned: usize,
+    /// The planned cases this run was to check (its shard's part of `cases_planned`); fewer
+    /// were checked (`cases_run`) when it stopped early.
+    #[serde(default)]
+    pub cases_to_check: usize,
     /// Dotted values keys changed by the cases that ran.
     pub paths_varied: Vec<String>,
     /// Values keys not varied because no template reads them.
@@ -178,6 +182,9 @@ pub struct TestReport {
     pub failures: Vec<TestFailure>,
     pub coverage: Coverage,
 }
+
+/// `coverage.stopped` when the chart's templates do not parse (no case can render).
+pub const TEMPLATES_DO_NOT_PARSE: &str = "templates do not parse";
 
 /// A confirmed failure: its finding on the minimal case, the minimal changes, and whether
 /// shrinking finished.
@@ -347,10 +354,25 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
     };
     let mut coverage = Coverage { shard: cfg.shard.map(|s| s.to_string()), ..Default::default() };
 
+    // A shell command line: the program words, the chart, the base values, then `tail`.
+    let command_line = |program: &[String], tail: &[String]| -> String {
+        let base = cfg.base_value_args.iter().flat_map(|f| ["-f".to_string(), f.clone()]);
+        let words: Vec<String> = program.iter().cloned().chain([cfg.chart_arg.clone()]).chain(base).chain(tail.iter().cloned()).collect();
+        words.iter().map(|w| shell_quote(w)).collect::<Vec<_>>().join(" ")
+    };
+    let helm_command = || command_line(&[cfg.helm.path.display().to_string(), "template".into(), cfg.request.release_name.clone()], &[]);
+
     // The base render, twice: it must work, and what differs between the two is volatile.
     let first = ev.render(&[], false)?;
     let first = match first {
         Ok(r) => r,
+        // No values can make templates that do not parse render: that is the chart's failure,
+        // reported as `check` reports it, not a request for base values.
+        Err(RenderFailure::Helm(e)) if e.parse_error => {
+            coverage.stopped = Some(TEMPLATES_DO_NOT_PARSE.into());
+            let failures = ev.verdict(&Err(RenderFailure::Helm(e))).into_iter().map(|f| TestFailure::of(f.finding, Value::Object(Default::default()), helm_command(), None, "default", "defaults".into()));
+            return Ok(finish(&ev, chart_name, cfg, coverage, failures.collect(), 0));
+        }
         Err(failure) => {
             let msg = failure.to_string();
             let msg = msg.lines().next().unwrap_or_default();
@@ -374,12 +396,6 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
 
     let mut failures: Vec<TestFailure> = Vec::new();
     let mut known: HashSet<FailureKey> = HashSet::new();
-    // A shell command line: the program words, the chart, the base values, then `tail`.
-    let command_line = |program: &[String], tail: &[String]| -> String {
-        let base = cfg.base_value_args.iter().flat_map(|f| ["-f".to_string(), f.clone()]);
-        let words: Vec<String> = program.iter().cloned().chain([cfg.chart_arg.clone()]).chain(base).chain(tail.iter().cloned()).collect();
-        words.iter().map(|w| shell_quote(w)).collect::<Vec<_>>().join(" ")
-    };
     let replay_cmd = |file: &Path| command_line(&["chartproof".into(), "test".into()], &["--replay".into(), file.display().to_string()]);
 
     // Saved cases first.
@@ -433,14 +449,25 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
     coverage.rejection_rate = if the_plan.generated == 0 { 0.0 } else { (the_plan.rejected as f64 / the_plan.generated as f64 * 1000.0).round() / 1000.0 };
     let mine: Vec<&PlannedCase> = the_plan.cases.iter().filter(|c| cfg.shard.is_none_or(|s| c.index % s.count == s.index - 1)).collect();
     if !mine.iter().any(|c| c.index == 0) {
+        // Another shard reports the default failures.
         known.extend(base_failures.iter().map(|f| f.key.clone()));
     }
 
     let generation_deadline = cfg.time_budget.map(|b| started + b.mul_f64(0.7));
     let deadline = cfg.time_budget.map(|b| started + b);
+    coverage.cases_to_check = mine.len();
     let progress = progress_bar(cfg.progress, mine.len());
-    let results: Mutex<Vec<Option<Vec<Failing>>>> = Mutex::new(vec![None; mine.len()]);
-    let next = AtomicUsize::new(0);
+    // The defaults case is the base render already made: it counts whatever the budget left.
+    let defaults_checked = mine.first().is_some_and(|c| c.index == 0);
+    let mut checked: Vec<Option<Vec<Failing>>> = vec![None; mine.len()];
+    if defaults_checked {
+        checked[0] = Some(base_failures);
+        if let Some(pb) = &progress {
+            pb.inc(1);
+        }
+    }
+    let results = Mutex::new(checked);
+    let next = AtomicUsize::new(usize::from(defaults_checked));
     let failing_cases = AtomicUsize::new(0);
     let run_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
     let out_of_time = AtomicBool::new(false);
@@ -540,7 +567,7 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
                             Ok(Some(ev.failures(&normalized, false)?.iter().any(|f| f.key == *key)))
                         };
                         let minimal = shrink(case.changes.clone(), &mut probe)?;
-                        let complete = probes <= 120 && !cfg.stop.load(Ordering::SeqCst) && deadline.is_none_or(|d| Instant::now() < d);
+                        let complete = case.changes.is_empty() || probes <= 120 && !cfg.stop.load(Ordering::SeqCst) && deadline.is_none_or(|d| Instant::now() < d);
                         let minimal = changes_between(&cfg.base, &apply_changes(&cfg.base, &minimal));
                         // Report the message of the minimal case.
                         let finding = ev.failures(&minimal, false)?.into_iter().find(|f| f.key == *key).unwrap_or_else(|| finding.clone());
@@ -576,7 +603,7 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
             Some(p) => replay_cmd(p),
             None => {
                 // Not saved: a bash line rendering the same values with helm.
-                let cmd = command_line(&[cfg.helm.path.display().to_string(), "template".into(), cfg.request.release_name.clone()], &[]);
+                let cmd = helm_command();
                 if minimal.is_empty() { cmd } else { format!("{cmd} -f <(echo {})", shell_quote(&serde_json::to_string(&values)?)) }
             }
         };
