@@ -386,3 +386,17 @@ fn failures_are_identified_by_cause_not_by_the_names_values_rename() {
         assert!(notes["message"].as_str().unwrap().contains("wrong type for value"), "{notes:#}");
     }
 }
+
+#[test]
+fn planning_scales_with_the_cases_asked_for_not_the_values_tree() {
+    // loki's values tree offers some 18,000 one-key changes; two cases validate a handful.
+    let helm = &common::helms()[0];
+    let loki = common::corpus("loki");
+    let started = std::time::Instant::now();
+    let (code, report, stderr) = chartproof_test(helm, &loki, &["--cases", "2", "--no-save", "-f", loki.join("ci/default-values.yaml").to_str().unwrap()]);
+    assert!(code == 0 || code == 1, "{stderr}");
+    assert_eq!(report["cases_run"], json!(2), "{stderr}");
+    let generated = report["coverage"]["candidates_generated"].as_u64().unwrap();
+    assert!(generated <= 10, "{generated} candidates validated for 2 cases");
+    assert!(started.elapsed() < std::time::Duration::from_secs(60), "{:?}", started.elapsed());
+}

@@ -3,11 +3,11 @@
 //! re-render, shrink it, save it as a case, and summarize coverage. Stops cleanly on Ctrl-C or
 //! when the time budget runs out, reporting what was found so far.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -385,13 +385,17 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
             bail!("{chart_name} does not render with the given base values ({msg}); no cases were run");
         }
     };
+    // The second render is a fresh render of the defaults: it confirms their failures.
+    let mut second_render = None;
     if cfg.replay_only.is_none()
         && let Ok(second) = ev.render(&[], true)?
     {
         coverage.volatile_paths = volatile_paths(&first.manifest, &second.manifest);
         ev.volatile_names = volatile_names(&first.manifest, &second.manifest);
+        second_render = Some(second);
     }
     let ev = ev;
+    let defaults_confirmed: Option<HashSet<FailureKey>> = second_render.map(|r| ev.verdict(&Ok(r)).into_iter().map(|f| f.key).collect());
     let base_failures: Vec<Failing> = ev.verdict(&Ok(first));
 
     let mut failures: Vec<TestFailure> = Vec::new();
@@ -434,6 +438,7 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
         let path: Vec<&str> = path.iter().map(String::as_str).collect();
         referenced.as_ref().is_none_or(|r| r.coverage(&path) != crate::audit::Coverage::None)
     };
+    let generation_deadline = cfg.time_budget.map(|b| started + b.mul_f64(0.7));
     let the_plan = plan(&PlanInput {
         base: &cfg.base,
         schema: &contract.schema,
@@ -441,6 +446,7 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
         seed: cfg.seed,
         cases: cfg.cases,
         is_read: Some(&is_read),
+        deadline: generation_deadline,
     });
     coverage.keys_not_read = the_plan.keys_not_read;
     coverage.cases_planned = the_plan.cases.len();
@@ -453,9 +459,10 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
         known.extend(base_failures.iter().map(|f| f.key.clone()));
     }
 
-    let generation_deadline = cfg.time_budget.map(|b| started + b.mul_f64(0.7));
     let deadline = cfg.time_budget.map(|b| started + b);
-    coverage.cases_to_check = mine.len();
+    // Cut short by the budget while planning: what was asked is what could have been checked.
+    let asked = (0..cfg.cases).filter(|i| cfg.shard.is_none_or(|s| i % s.count == s.index - 1)).count();
+    coverage.cases_to_check = if the_plan.cut_short { asked.max(mine.len()) } else { mine.len() };
     let progress = progress_bar(cfg.progress, mine.len());
     // The defaults case is the base render already made: it counts whatever the budget left.
     let defaults_checked = mine.first().is_some_and(|c| c.index == 0);
@@ -515,7 +522,7 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
     let interrupted = cfg.stop.load(Ordering::SeqCst);
     if interrupted {
         coverage.stopped = Some("interrupted".into());
-    } else if out_of_time.load(Ordering::SeqCst) {
+    } else if out_of_time.load(Ordering::SeqCst) || the_plan.cut_short {
         coverage.stopped = Some("time budget".into());
     }
     let results = results.into_inner().unwrap();
@@ -534,7 +541,16 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
     }
     coverage.paths_varied = varied.into_iter().collect();
 
-    // Confirm and shrink each new failure (in parallel, each one sequentially).
+    // Confirm and shrink each new failure (in parallel, each one sequentially). Failures of one
+    // case share its confirming fresh render (the defaults, the second base render).
+    let confirmations: HashMap<usize, OnceLock<Result<HashSet<FailureKey>, String>>> = new_failures.iter().map(|(case, _)| (case.index, OnceLock::new())).collect();
+    if let (Some(keys), Some(cell)) = (defaults_confirmed, confirmations.get(&0)) {
+        let _ = cell.set(Ok(keys));
+    }
+    let confirmed = |case: &PlannedCase, key: &FailureKey| -> Result<bool> {
+        let keys = confirmations[&case.index].get_or_init(|| ev.failures(&case.changes, true).map(|fs| fs.into_iter().map(|f| f.key).collect()).map_err(|e| format!("{e:#}")));
+        keys.as_ref().map(|k| k.contains(key)).map_err(|e| anyhow::anyhow!("{e}"))
+    };
     let shrunk: Mutex<Vec<Option<Shrunk>>> = Mutex::new(vec![None; new_failures.len()]);
     let next = AtomicUsize::new(0);
     let flaky = AtomicUsize::new(0);
@@ -550,7 +566,7 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
                         if interrupted {
                             return Ok(Some((finding.clone(), case.changes.clone(), false)));
                         }
-                        if !ev.failures(&case.changes, true)?.iter().any(|f| f.key == *key) {
+                        if !confirmed(case, key)? {
                             return Ok(None);
                         }
                         let mut probes = 0;
