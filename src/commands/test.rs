@@ -183,7 +183,19 @@ fn exit_code(report: &TestReport) -> u8 {
 /// Write the failures through the shared finding reporters: each failure becomes a finding whose
 /// message carries the minimal override and the replay command.
 fn print_findings(format: crate::report::Format, report: &TestReport, chart: &Chart) -> Result<()> {
-    let findings: Vec<crate::rules::Finding> = report
+    let findings = findings_of(report);
+    // Locate findings in the chart's own template files (SARIF/GitHub), as `check` does.
+    let sources = crate::report::SourceMap { chart_dir: &chart.dir, chart_name: &chart.meta.name };
+    let r = crate::report::Report { command: "test", subject: &report.chart, findings: &findings, suppressed: &[], qos: &[], resources: &[], sources: Some(sources) };
+    let mut out = Vec::new();
+    crate::report::write(format, &r, false, &mut out)?;
+    print_stdout(&String::from_utf8_lossy(&out))
+}
+
+/// Each failure as a finding (with its field path) whose message carries the minimal override
+/// and the replay command.
+fn findings_of(report: &TestReport) -> Vec<crate::rules::Finding> {
+    report
         .failures
         .iter()
         .map(|f| crate::rules::Finding {
@@ -202,13 +214,7 @@ fn print_findings(format: crate::report::Format, report: &TestReport, chart: &Ch
                 f.replay
             ),
         })
-        .collect();
-    // Locate findings in the chart's own template files (SARIF/GitHub), as `check` does.
-    let sources = crate::report::SourceMap { chart_dir: &chart.dir, chart_name: &chart.meta.name };
-    let r = crate::report::Report { command: "test", subject: &report.chart, findings: &findings, suppressed: &[], qos: &[], resources: &[], sources: Some(sources) };
-    let mut out = Vec::new();
-    crate::report::write(format, &r, false, &mut out)?;
-    print_stdout(&String::from_utf8_lossy(&out))
+        .collect()
 }
 
 /// The human report: one block per distinct failure, then a coverage summary.
@@ -336,6 +342,31 @@ fn readable_yaml(value: &serde_json::Value, indent: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_format_carries_the_field_path_and_the_other_places() {
+        let failure = crate::generate::runner::TestFailure {
+            rule: "kubernetes-schema".into(),
+            severity: crate::rules::Severity::Error,
+            kind: "Deployment".into(),
+            name: "release-true".into(),
+            message: "true is not of types \"null\", \"string\"".into(),
+            template: Some("c/templates/deployment.yaml".into()),
+            path: Some("metadata.labels.app".into()),
+            values: serde_json::json!({"nameOverride": "true"}),
+            replay: "chartproof test c --replay x.yaml".into(),
+            case_file: None,
+            status: "new".into(),
+            found_by: "nameOverride=\"true\"".into(),
+            also: vec!["Service/release-true spec.selector.app".into()],
+        };
+        let report = TestReport { chart: "c".into(), cases_run: 2, seed: 0, renders: 2, failures: vec![failure], coverage: Default::default() };
+        let findings = findings_of(&report);
+        assert_eq!(findings[0].path.as_deref(), Some("metadata.labels.app"));
+        assert!(findings[0].message.contains("also Service/release-true spec.selector.app") && findings[0].message.contains("{\"nameOverride\":\"true\"}"));
+        let text = human(&report);
+        assert!(text.contains("  field: metadata.labels.app\n") && text.contains("  also: Service/release-true spec.selector.app"), "{text}");
+    }
 
     #[test]
     fn values_with_newlines_and_blanks_print_readably() {
