@@ -233,21 +233,32 @@ fn a_render_that_hangs_is_killed_and_fails_that_case() {
     common::write_files(
         tmp.path(),
         &[
-            ("Chart.yaml", "apiVersion: v2\nname: slow\nversion: 0.1.0\n"),
-            ("values.yaml", "slow: false\n"),
-            (
-                "templates/cm.yaml",
-                "{{- if .Values.slow }}{{- range $i := until 6000 }}{{ range $j := until 6000 }}{{ end }}{{ end }}{{- end }}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-slow\ndata:\n  a: b\n",
-            ),
+            ("chart/Chart.yaml", "apiVersion: v2\nname: slow\nversion: 0.1.0\n"),
+            ("chart/values.yaml", "slow: false\n"),
+            ("chart/templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-slow\ndata:\n  slow: {{ .Values.slow | quote }}\n"),
         ],
     );
-    let (code, report, stderr) = chartproof_test(helm, tmp.path(), &["--cases", "3", "--helm-timeout", "3", "--no-save"]);
+    // The real helm, except that a render of `slow: true` never finishes (a sleep far beyond the
+    // timeout, whatever the machine's speed); the timeout must kill it and fail that case.
+    let wrapper = tmp.path().join("helm");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/bash\nfor arg in \"$@\"; do\n  if [ -f \"$arg\" ] && grep -q '\"slow\": true' \"$arg\"; then exec sleep 600; fi\ndone\nexec '{}' \"$@\"\n",
+            helm.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let started = std::time::Instant::now();
+    let (code, report, stderr) = chartproof_test(&wrapper, &tmp.path().join("chart"), &["--cases", "3", "--helm-timeout", "1", "--no-save"]);
     assert_eq!(code, 1, "{stderr}");
     let fs = failures(&report);
     assert_eq!(fs.len(), 1, "{fs:#?}");
     assert_eq!(fs[0]["rule"], "render-error");
-    assert!(fs[0]["message"].as_str().unwrap().contains("did not finish"), "{fs:#?}");
+    assert!(fs[0]["message"].as_str().unwrap().contains("did not finish within 1s and was killed"), "{fs:#?}");
     assert_eq!(fs[0]["values"], json!({"slow": true}));
+    assert!(started.elapsed() < std::time::Duration::from_secs(60), "each hung render is killed after 1 s: {:?}", started.elapsed());
 }
 
 #[test]
@@ -258,8 +269,60 @@ fn time_budget_stops_cleanly_with_the_coverage_so_far() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(report["coverage"]["stopped"], "time budget");
     let run = report["cases_run"].as_u64().unwrap();
-    assert!(run < 300, "{run}");
-    assert_eq!(report["coverage"]["cases_planned"], json!(300));
+    assert!((1..300).contains(&run), "{run}");
+    assert_eq!((&report["coverage"]["cases_planned"], &report["coverage"]["cases_to_check"]), (&json!(300), &json!(300)));
+    // The human report says how much of the plan was checked.
+    let out = Command::cargo_bin("chartproof").unwrap().args(["test", chart.to_str().unwrap(), "--cases", "300", "--time-budget", "1s", "--no-save", "--helm", helm.to_str().unwrap()]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().any(|l| l.contains(" of 300 cases checked (time budget)")), "{text}");
+}
+
+#[test]
+fn a_run_that_checked_no_case_does_not_pass() {
+    let helm = &common::helms()[0];
+    let chart = common::chart("fixtures/latent-defects-guarded");
+    // Shard 2 of 2 does not hold the defaults case (already rendered before the budget counts):
+    // with no time at all, it checks nothing.
+    let (code, report, stderr) = chartproof_test(helm, &chart, &["--cases", "20", "--time-budget", "0", "--shard", "2/2", "--no-save"]);
+    assert_eq!(code, 3, "{stderr}");
+    assert_eq!((&report["cases_run"], &report["coverage"]["cases_to_check"]), (&json!(0), &json!(10)));
+    let out = Command::cargo_bin("chartproof")
+        .unwrap()
+        .args(["test", chart.to_str().unwrap(), "--cases", "20", "--time-budget", "0", "--shard", "2/2", "--no-save", "--helm", helm.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("0 of 10 cases checked (time budget)") && text.contains("result: nothing checked"), "{text}");
+    // The shard that holds the defaults has checked that case, whatever the budget.
+    let (code, report, stderr) = chartproof_test(helm, &chart, &["--cases", "20", "--time-budget", "0", "--shard", "1/2", "--no-save"]);
+    assert_eq!((code, &report["cases_run"]), (0, &json!(1)), "{stderr}");
+}
+
+#[test]
+fn templates_that_do_not_parse_fail_like_check_does() {
+    for helm in common::helms() {
+        let tmp = tempfile::tempdir().unwrap();
+        common::write_files(
+            tmp.path(),
+            &[
+                ("Chart.yaml", "apiVersion: v2\nname: broken\nversion: 0.1.0\n"),
+                ("values.yaml", "name: x\n"),
+                ("templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ nosuchfn .Values.name }}\n"),
+            ],
+        );
+        let check = Command::cargo_bin("chartproof").unwrap().args(["check", tmp.path().to_str().unwrap(), "--helm", helm.to_str().unwrap()]).output().unwrap();
+        let (code, report, stderr) = chartproof_test(&helm, tmp.path(), &["--cases", "5", "--no-save"]);
+        assert_eq!(Some(code), check.status.code(), "{stderr}");
+        assert_eq!(code, 1);
+        let fs = failures(&report);
+        assert_eq!(fs.len(), 1, "{fs:#?}");
+        assert_eq!((&fs[0]["rule"], &fs[0]["status"], &fs[0]["template"]), (&json!("render-error"), &json!("default"), &json!("broken/templates/cm.yaml")));
+        assert!(fs[0]["message"].as_str().unwrap().contains("function \"nosuchfn\" not defined"), "{fs:#?}");
+        let out = Command::cargo_bin("chartproof").unwrap().args(["test", tmp.path().to_str().unwrap(), "--no-save", "--helm", helm.to_str().unwrap()]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("templates do not parse") && !text.contains("-f FILE") && !String::from_utf8_lossy(&out.stderr).contains("-f FILE"), "{text}");
+    }
 }
 
 #[test]
@@ -282,4 +345,58 @@ fn ctrl_c_stops_the_workers_and_reports_what_was_found() {
     // What was found is reported, unshrunk, and nothing is saved.
     assert!(failures(&report).iter().all(|f| f["status"] == "unshrunk" && f["case_file"].is_null()));
     assert!(!Path::new("/nonexistent-cases").exists());
+}
+
+/// `helm create`'s chart, generated by the helm under test.
+fn helm_create_chart(helm: &Path) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(helm).arg("create").arg(tmp.path().join("mychart")).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    tmp
+}
+
+#[test]
+fn failures_are_identified_by_cause_not_by_the_names_values_rename() {
+    let helm = &common::helms()[0];
+    let tmp = helm_create_chart(helm);
+    let chart = tmp.path().join("mychart");
+    let (code, report, stderr) = chartproof_test(helm, &chart, &["--cases", "120", "--seed", "1", "--no-save"]);
+    assert_eq!(code, 1, "{stderr}");
+    let fs = failures(&report);
+    // The chart's default failures (no resources, no runAsNonRoot, no default-deny policy) are
+    // each reported once, with no override, whatever nameOverride/fullnameOverride rename.
+    for rule in ["resources-limits", "resources-requests", "run-as-non-root", "networkpolicy-default-deny"] {
+        let of_rule: Vec<&Value> = fs.iter().filter(|f| f["rule"] == rule).collect();
+        assert_eq!(of_rule.len(), 1, "{rule}: {of_rule:#?}");
+        assert_eq!((&of_rule[0]["status"], &of_rule[0]["values"]), (&json!("default"), &json!({})), "{rule}");
+    }
+    // Shrinking drops the renaming keys: only a failure they cause themselves keeps them.
+    for f in &fs {
+        let keys: Vec<&String> = f["values"].as_object().map(|m| m.keys().collect()).unwrap_or_default();
+        if keys.iter().any(|k| *k == "nameOverride" || *k == "fullnameOverride") {
+            assert_eq!(keys.len(), 1, "a rename is never part of another failure's minimal override: {f:#}");
+        }
+    }
+    // One value breaking several fields is one failure; kubernetes-schema failures carry their field.
+    let name_true = fs.iter().filter(|f| f["values"] == json!({"nameOverride": "true"})).count();
+    assert!(name_true <= 1, "{fs:#?}");
+    assert!(fs.iter().filter(|f| f["rule"] == "kubernetes-schema" && f["kind"] != "Document").all(|f| f["path"].is_string()), "{fs:#?}");
+    // helm's whole cause, not only its location.
+    if let Some(notes) = fs.iter().find(|f| f["template"].as_str().is_some_and(|t| t.ends_with("NOTES.txt"))) {
+        assert!(notes["message"].as_str().unwrap().contains("wrong type for value"), "{notes:#}");
+    }
+}
+
+#[test]
+fn planning_scales_with_the_cases_asked_for_not_the_values_tree() {
+    // loki's values tree offers some 18,000 one-key changes; two cases validate a handful.
+    let helm = &common::helms()[0];
+    let loki = common::corpus("loki");
+    let started = std::time::Instant::now();
+    let (code, report, stderr) = chartproof_test(helm, &loki, &["--cases", "2", "--no-save", "-f", loki.join("ci/default-values.yaml").to_str().unwrap()]);
+    assert!(code == 0 || code == 1, "{stderr}");
+    assert_eq!(report["cases_run"], json!(2), "{stderr}");
+    let generated = report["coverage"]["candidates_generated"].as_u64().unwrap();
+    assert!(generated <= 10, "{generated} candidates validated for 2 cases");
+    assert!(started.elapsed() < std::time::Duration::from_secs(60), "{:?}", started.elapsed());
 }

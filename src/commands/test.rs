@@ -14,7 +14,7 @@ use clap::{Args, ValueEnum};
 use super::common::{EXIT_FAILED, EXIT_OK, HelmArgs, TemplateArgs, exit, print_stdout};
 use crate::chart::Chart;
 use crate::chart::merge::UserValues;
-use crate::generate::runner::{self, RunConfig, Shard, TestReport};
+use crate::generate::runner::{self, RunConfig, Shard, TEMPLATES_DO_NOT_PARSE, TestReport};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TestOutput {
@@ -44,9 +44,13 @@ Each helm run is killed after --helm-timeout and reported as a render-error.
 
 Exit codes:
   0  no failure
-  1  failures found (each with its minimal override and a replay command)
+  1  failures found (each with its minimal override and a replay command), including
+     templates that do not parse (a render-error at the defaults)
   2  unusable input: chart not found, unreadable YAML, invalid .chartproof.yaml or
-     values.schema.json, the chart does not render at its defaults (give -f), no helm")]
+     values.schema.json, the chart does not render at its defaults (give -f), no helm
+  3  no planned case was checked (the time budget or Ctrl-C came first) and no failure
+     was found: nothing was shown, so the run does not pass. A run that checked some
+     but not all cases says `N of M cases checked` and exits 0 or 1.")]
 pub struct TestArgs {
     /// Chart directory or packaged .tgz
     pub chart: PathBuf,
@@ -160,13 +164,38 @@ pub fn run(args: TestArgs) -> Result<ExitCode> {
         TestOutput::Sarif => print_findings(crate::report::Format::Sarif, &report, &chart)?,
         TestOutput::Github => print_findings(crate::report::Format::Github, &report, &chart)?,
     }
-    Ok(exit(if report.failures.is_empty() { EXIT_OK } else { EXIT_FAILED }))
+    Ok(exit(exit_code(&report)))
+}
+
+/// Exit code: a run that checked no planned case has shown nothing, and must not pass.
+pub const EXIT_NOTHING_CHECKED: u8 = 3;
+
+fn exit_code(report: &TestReport) -> u8 {
+    if !report.failures.is_empty() {
+        EXIT_FAILED
+    } else if report.cases_run == 0 && report.coverage.cases_to_check > 0 {
+        EXIT_NOTHING_CHECKED
+    } else {
+        EXIT_OK
+    }
 }
 
 /// Write the failures through the shared finding reporters: each failure becomes a finding whose
 /// message carries the minimal override and the replay command.
 fn print_findings(format: crate::report::Format, report: &TestReport, chart: &Chart) -> Result<()> {
-    let findings: Vec<crate::rules::Finding> = report
+    let findings = findings_of(report);
+    // Locate findings in the chart's own template files (SARIF/GitHub), as `check` does.
+    let sources = crate::report::SourceMap { chart_dir: &chart.dir, chart_name: &chart.meta.name };
+    let r = crate::report::Report { command: "test", subject: &report.chart, findings: &findings, suppressed: &[], qos: &[], resources: &[], sources: Some(sources) };
+    let mut out = Vec::new();
+    crate::report::write(format, &r, false, &mut out)?;
+    print_stdout(&String::from_utf8_lossy(&out))
+}
+
+/// Each failure as a finding (with its field path) whose message carries the minimal override
+/// and the replay command.
+fn findings_of(report: &TestReport) -> Vec<crate::rules::Finding> {
+    report
         .failures
         .iter()
         .map(|f| crate::rules::Finding {
@@ -176,35 +205,42 @@ fn print_findings(format: crate::report::Format, report: &TestReport, chart: &Ch
             namespace: None,
             name: f.name.clone(),
             template: f.template.clone(),
-            path: None,
-            message: format!("{} (minimal override: {}; replay: {})", f.message, serde_json::to_string(&f.values).unwrap_or_default(), f.replay),
+            path: f.path.clone(),
+            message: format!(
+                "{}{} (minimal override: {}; replay: {})",
+                f.message,
+                if f.also.is_empty() { String::new() } else { format!("; also {}", f.also.join(", ")) },
+                serde_json::to_string(&f.values).unwrap_or_default(),
+                f.replay
+            ),
         })
-        .collect();
-    // Locate findings in the chart's own template files (SARIF/GitHub), as `check` does.
-    let sources = crate::report::SourceMap { chart_dir: &chart.dir, chart_name: &chart.meta.name };
-    let r = crate::report::Report { command: "test", subject: &report.chart, findings: &findings, suppressed: &[], qos: &[], resources: &[], sources: Some(sources) };
-    let mut out = Vec::new();
-    crate::report::write(format, &r, false, &mut out)?;
-    print_stdout(&String::from_utf8_lossy(&out))
+        .collect()
 }
 
 /// The human report: one block per distinct failure, then a coverage summary.
 pub fn human(report: &TestReport) -> String {
     let mut s = String::new();
     for f in &report.failures {
-        s += &format!("FAIL {} [{}] {}/{}: {}\n", f.rule, f.severity, f.kind, f.name, f.message.lines().next().unwrap_or_default());
+        let mut message = f.message.lines();
+        s += &format!("FAIL {} [{}] {}/{}: {}\n", f.rule, f.severity, f.kind, f.name, message.next().unwrap_or_default());
+        for line in message {
+            s += &format!("  {line}\n");
+        }
         if let Some(t) = &f.template {
             s += &format!("  template: {t}\n");
         }
-        s += &format!("  found by: {}{}\n", f.found_by, if f.status == "unshrunk" { " (not shrunk: the run stopped first)" } else { "" });
-        let yaml = if f.values.as_object().is_some_and(|m| m.is_empty()) {
-            "{}  (the defaults)\n".to_string()
+        if let Some(p) = &f.path {
+            s += &format!("  field: {p}\n");
+        }
+        for other in &f.also {
+            s += &format!("  also: {other} (same rule, same override)\n");
+        }
+        if f.status == "default" {
+            s += "  occurs with no override (at the defaults and any -f base values): every case inherits it; reported once\n";
         } else {
-            serde_yaml::to_string(&f.values).unwrap_or_default()
-        };
-        s += if f.status == "unshrunk" { "  override:\n" } else { "  minimal override:\n" };
-        for line in yaml.lines() {
-            s += &format!("    {line}\n");
+            s += &format!("  found by: {}{}\n", f.found_by, if f.status == "unshrunk" { " (not shrunk: the run stopped first)" } else { "" });
+            s += if f.status == "unshrunk" { "  override:\n" } else { "  minimal override:\n" };
+            s += &readable_yaml(&f.values, 4);
         }
         if let Some(file) = &f.case_file {
             s += &format!("  case: {file}\n");
@@ -212,9 +248,13 @@ pub fn human(report: &TestReport) -> String {
         s += &format!("  replay: {}\n\n", f.replay);
     }
     let c = &report.coverage;
+    let checked = if c.stopped.is_some() && report.cases_run < c.cases_to_check {
+        format!("{} of {} cases checked ({})", report.cases_run, c.cases_to_check, c.stopped.as_deref().unwrap_or_default())
+    } else {
+        format!("{} cases checked", report.cases_run)
+    };
     s += &format!(
-        "{} cases run (of {} planned{}), seed {}; {} helm renders ({} distinct value sets, {} cache hits)\n",
-        report.cases_run,
+        "{checked} ({} planned{}), seed {}; {} helm renders ({} distinct value sets, {} cache hits)\n",
         c.cases_planned,
         c.shard.as_ref().map(|sh| format!(", shard {sh}")).unwrap_or_default(),
         report.seed,
@@ -243,19 +283,103 @@ pub fn human(report: &TestReport) -> String {
     if c.flaky_failures > 0 {
         s += &format!("{} failure(s) did not reproduce on a fresh render and were not reported\n", c.flaky_failures);
     }
-    if let Some(why) = &c.stopped {
-        s += &format!("stopped early ({why}): the coverage above is what ran\n");
+    match c.stopped.as_deref() {
+        Some(TEMPLATES_DO_NOT_PARSE) => s += "the chart's templates do not parse: no value set can render, no case was run; fix the template above\n",
+        Some(why) => s += &format!("stopped early ({why}): the coverage above is what ran\n"),
+        None => {}
     }
-    s += &match report.failures.len() {
-        0 => "result: no failures\n".to_string(),
-        n => format!("result: {n} distinct failure(s)\n"),
+    s += &match (report.failures.len(), exit_code(report)) {
+        (_, EXIT_NOTHING_CHECKED) => format!("result: nothing checked: no planned case finished before the run stopped (exit {EXIT_NOTHING_CHECKED})\n"),
+        (0, _) => "result: no failures\n".to_string(),
+        (n, _) => format!("result: {n} distinct failure(s)\n"),
     };
     s
+}
+
+/// Values as block YAML for reading: strings that hold newlines, tabs or only blanks, which YAML
+/// block scalars make unreadable (`|2+` and an empty line), are shown as escaped double-quoted
+/// strings (`"line1\nline2"`, still valid YAML).
+fn readable_yaml(value: &serde_json::Value, indent: usize) -> String {
+    use serde_json::Value;
+    let pad = " ".repeat(indent);
+    let scalar = |v: &Value| -> String {
+        match v {
+            Value::String(text) if text.trim().is_empty() || text.chars().any(char::is_control) => v.to_string(),
+            Value::Object(m) if m.is_empty() => "{}".into(),
+            Value::Array(a) if a.is_empty() => "[]".into(),
+            _ => serde_yaml::to_string(v).unwrap_or_default().trim_end().to_string(),
+        }
+    };
+    let is_block = |v: &Value| matches!(v, Value::Object(m) if !m.is_empty()) || matches!(v, Value::Array(a) if !a.is_empty());
+    let mut out = String::new();
+    match value {
+        Value::Object(m) if !m.is_empty() => {
+            for (k, v) in m {
+                let key = scalar(&Value::String(k.clone()));
+                if is_block(v) {
+                    out += &format!("{pad}{key}:\n{}", readable_yaml(v, indent + 2));
+                } else {
+                    out += &format!("{pad}{key}: {}\n", scalar(v));
+                }
+            }
+        }
+        Value::Array(items) if !items.is_empty() => {
+            for v in items {
+                if is_block(v) {
+                    let nested = readable_yaml(v, indent + 2);
+                    out += &format!("{pad}- {}", &nested[indent + 2..]);
+                } else {
+                    out += &format!("{pad}- {}\n", scalar(v));
+                }
+            }
+        }
+        Value::Object(_) => out += &format!("{pad}{{}}\n"),
+        other => out += &format!("{pad}{}\n", scalar(other)),
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_format_carries_the_field_path_and_the_other_places() {
+        let failure = crate::generate::runner::TestFailure {
+            rule: "kubernetes-schema".into(),
+            severity: crate::rules::Severity::Error,
+            kind: "Deployment".into(),
+            name: "release-true".into(),
+            message: "true is not of types \"null\", \"string\"".into(),
+            template: Some("c/templates/deployment.yaml".into()),
+            path: Some("metadata.labels.app".into()),
+            values: serde_json::json!({"nameOverride": "true"}),
+            replay: "chartproof test c --replay x.yaml".into(),
+            case_file: None,
+            status: "new".into(),
+            found_by: "nameOverride=\"true\"".into(),
+            also: vec!["Service/release-true spec.selector.app".into()],
+        };
+        let report = TestReport { chart: "c".into(), cases_run: 2, seed: 0, renders: 2, failures: vec![failure], coverage: Default::default() };
+        let findings = findings_of(&report);
+        assert_eq!(findings[0].path.as_deref(), Some("metadata.labels.app"));
+        assert!(findings[0].message.contains("also Service/release-true spec.selector.app") && findings[0].message.contains("{\"nameOverride\":\"true\"}"));
+        let text = human(&report);
+        assert!(text.contains("  field: metadata.labels.app\n") && text.contains("  also: Service/release-true spec.selector.app"), "{text}");
+    }
+
+    #[test]
+    fn values_with_newlines_and_blanks_print_readably() {
+        let v = serde_json::json!({"image": {"repository": "line1\nline2", "tag": " "}, "hosts": [{"name": "a: b", "paths": ["/"]}], "empty": {}, "n": 1});
+        let text = readable_yaml(&v, 2);
+        assert_eq!(
+            text,
+            "  image:\n    repository: \"line1\\nline2\"\n    tag: \" \"\n  hosts:\n    - name: 'a: b'\n      paths:\n        - /\n  empty: {}\n  n: 1\n"
+        );
+        let back: serde_json::Value = serde_yaml::from_str(&text).unwrap();
+        assert_eq!(back, v, "what is shown is the override");
+        assert_eq!(readable_yaml(&serde_json::json!({}), 4), "    {}\n");
+    }
 
     #[test]
     fn durations() {

@@ -25,6 +25,14 @@ pub struct ExpectedFailure {
     /// Template of the finding (for render errors, part of what identifies the failure).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<String>,
+    /// The resource's role in its template (`#0`: the first resource of this kind there), which
+    /// identifies the failure whatever values rename the resource. Cases saved before roles
+    /// existed have none and match by `name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// The field path of a `kubernetes-schema` failure (part of its identity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
     /// The finding's message when the case was found (informational).
     pub message: String,
 }
@@ -137,6 +145,8 @@ mod tests {
                 kind: "Deployment".into(),
                 name: "release-demo".into(),
                 template: None,
+                role: Some("#0".into()),
+                path: None,
                 message: "no probe".into(),
             },
         }

@@ -8,5 +8,6 @@ pub mod overrides;
 pub mod plan;
 pub mod strategies;
 pub mod cases;
+pub mod identity;
 pub mod shrink;
 pub mod runner;

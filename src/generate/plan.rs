@@ -37,10 +37,12 @@ pub struct Plan {
     pub rejected: usize,
     /// Dotted key paths that some planned case changes.
     pub paths_varied: BTreeSet<String>,
-    /// One-key changes that were valid (before the case budget cut them).
+    /// Valid one-key changes found (validation stops once there are as many as cases to plan).
     pub single_changes_available: usize,
     /// Keys left alone because no template reads them.
     pub keys_not_read: usize,
+    /// The deadline stopped planning before the cases asked for were planned.
+    pub cut_short: bool,
 }
 
 /// Whether templates read a key (path of object keys).
@@ -56,6 +58,9 @@ pub struct PlanInput<'a> {
     /// When known, whether templates read a key (or something below it): keys they never read
     /// need not vary.
     pub is_read: Option<&'a KeyFilter<'a>>,
+    /// Stop planning (with the cases planned so far) once this passes: the time budget bounds
+    /// planning too.
+    pub deadline: Option<std::time::Instant>,
 }
 
 /// A proptest runner whose randomness is a function of the seed only.
@@ -119,34 +124,47 @@ pub fn plan(input: &PlanInput) -> Plan {
         plan.keys_not_read = before - slots.len();
     }
 
-    // One key at a time.
-    let mut singles: Vec<(ChangeKind, usize, Change, Value)> = Vec::new();
+    // One key at a time: every candidate change, cheap to list; merging, validating and hashing
+    // a whole values tree per candidate is what costs, so only as many are checked, in plan
+    // order, as the cases asked for (a large values tree has tens of thousands of candidates).
+    let mut options: Vec<(ChangeKind, usize, Change)> = Vec::new();
     for (order, slot) in slots.iter().enumerate() {
-        let mut options = candidates(ctx, &slot.schema, slot.current.as_ref(), &mut runner);
+        let mut values = candidates(ctx, &slot.schema, slot.current.as_ref(), &mut runner);
         if slot.current.is_some() {
-            options.push((ChangeKind::Removed, Value::Null));
+            values.push((ChangeKind::Removed, Value::Null));
         } else if let Some(v) = sample(&strategy_for(ctx, &slot.schema), &mut runner) {
-            options.push((ChangeKind::Generated, v));
+            values.push((ChangeKind::Generated, v));
         }
-        for (kind, v) in options {
+        for (kind, v) in values {
             let change = if kind == ChangeKind::Removed { Change::delete(slot.path.clone()) } else { Change::set(slot.path.clone(), &v) };
-            let merged = apply_changes(input.base, std::slice::from_ref(&change));
-            plan.generated += 1;
-            if !(input.is_valid)(&merged) {
-                plan.rejected += 1;
-                continue;
-            }
-            if seen.insert(value_hash(&merged)) {
-                singles.push((kind, order, change, merged));
-            }
+            options.push((kind, order, change));
         }
     }
-    singles.sort_by_key(|s| (s.0, s.1));
-    plan.single_changes_available = singles.len();
+    options.sort_by_key(|o| (o.0, o.1));
     let remaining = input.cases - 1;
+    let mut singles: Vec<(Change, Value)> = Vec::new();
+    let out_of_time = || input.deadline.is_some_and(|d| std::time::Instant::now() >= d);
+    for (_, _, change) in &options {
+        if singles.len() == remaining || out_of_time() {
+            break;
+        }
+        let merged = apply_changes(input.base, std::slice::from_ref(change));
+        plan.generated += 1;
+        if !(input.is_valid)(&merged) {
+            plan.rejected += 1;
+            continue;
+        }
+        if seen.insert(value_hash(&merged)) {
+            singles.push((change.clone(), merged));
+        }
+    }
+    plan.single_changes_available = singles.len();
+    // Fewer valid one-key changes than cases: all of them; else three quarters of the cases,
+    // leaving the rest to combinations.
     let single_budget = if singles.len() < remaining { singles.len() } else { remaining - remaining / 4 };
-    let pool: Vec<Change> = singles.iter().map(|s| s.2.clone()).collect();
-    for (_, _, change, merged) in singles.into_iter().take(single_budget) {
+    // Combinations draw from every candidate change; each combination is validated as a whole.
+    let pool: Vec<Change> = options.into_iter().map(|o| o.2).collect();
+    for (change, merged) in singles.into_iter().take(single_budget) {
         let changes = changes_between(input.base, &merged);
         let label = match &change.value {
             Some(v) => format!("{}={}", change.dotted(), short(&v.0)),
@@ -157,7 +175,7 @@ pub fn plan(input: &PlanInput) -> Plan {
 
     // Combinations.
     let mut attempts = 0;
-    while plan.cases.len() < input.cases && attempts < 30 * input.cases && !slots.is_empty() {
+    while plan.cases.len() < input.cases && attempts < 30 * input.cases && !slots.is_empty() && !out_of_time() {
         attempts += 1;
         let k = 2 + (runner.rng().next_u32() % 3) as usize;
         let mut picked: Vec<Change> = Vec::new();
@@ -192,6 +210,7 @@ pub fn plan(input: &PlanInput) -> Plan {
         let changes = changes_between(input.base, &merged);
         push_case(&mut plan, label, changes, merged);
     }
+    plan.cut_short = plan.cases.len() < input.cases && out_of_time();
     plan
 }
 
@@ -215,7 +234,7 @@ mod tests {
     fn plan_for(base: &Value, schema: &Value, seed: u64, cases: usize) -> Plan {
         let validator = jsonschema::validator_for(schema).unwrap();
         let is_valid = move |v: &Value| validator.is_valid(v);
-        plan(&PlanInput { base, schema, is_valid: &is_valid, seed, cases, is_read: None })
+        plan(&PlanInput { base, schema, is_valid: &is_valid, seed, cases, is_read: None, deadline: None })
     }
 
     fn schema() -> Value {
@@ -254,10 +273,38 @@ mod tests {
         let validator = jsonschema::validator_for(&schema()).unwrap();
         let is_valid = move |v: &Value| validator.is_valid(v);
         let is_read = |p: &[String]| p[0] != "note";
-        let p = plan(&PlanInput { base: &base, schema: &schema(), is_valid: &is_valid, seed: 1, cases: 60, is_read: Some(&is_read) });
+        let p = plan(&PlanInput { base: &base, schema: &schema(), is_valid: &is_valid, seed: 1, cases: 60, is_read: Some(&is_read), deadline: None });
         assert_eq!(p.keys_not_read, 1);
         assert!(p.cases.iter().all(|c| c.merged["note"] == json!("hi")));
         assert!(p.paths_varied.contains("hosts") && !p.paths_varied.contains("note"));
+    }
+
+    #[test]
+    fn planning_stops_at_the_deadline_with_the_defaults() {
+        let base = json!({"enabled": true, "replicas": 2, "hosts": ["x"], "note": "hi", "resources": {}, "mode": "a"});
+        let validator = jsonschema::validator_for(&schema()).unwrap();
+        let is_valid = move |v: &Value| validator.is_valid(v);
+        let past = std::time::Instant::now();
+        let p = plan(&PlanInput { base: &base, schema: &schema(), is_valid: &is_valid, seed: 1, cases: 60, is_read: None, deadline: Some(past) });
+        assert_eq!(p.cases.len(), 1, "only the defaults");
+        assert_eq!(p.generated, 0);
+        assert!(p.cut_short);
+    }
+
+    #[test]
+    fn validation_scales_with_the_cases_asked_for_not_the_values_tree() {
+        // 400 keys, each with several candidate changes: 3 cases validate a handful of them.
+        let base = Value::Object((0..400).map(|i| (format!("k{i}"), json!(true))).collect());
+        let schema = json!({"type": "object", "properties": (0..400).map(|i| (format!("k{i}"), json!({"type": "boolean"}))).collect::<serde_json::Map<String, Value>>()});
+        let validations = std::sync::atomic::AtomicUsize::new(0);
+        let is_valid = |_: &Value| {
+            validations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            true
+        };
+        let p = plan(&PlanInput { base: &base, schema: &schema, is_valid: &is_valid, seed: 1, cases: 3, is_read: None, deadline: None });
+        assert_eq!(p.cases.len(), 3);
+        let n = validations.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(n <= 10, "{n} validations for 3 cases");
     }
 
     #[test]

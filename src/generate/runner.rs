@@ -3,11 +3,11 @@
 //! re-render, shrink it, save it as a case, and summarize coverage. Stops cleanly on Ctrl-C or
 //! when the time budget runs out, reporting what was found so far.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -15,7 +15,8 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::cases::{self, ExpectedFailure, SavedCase};
+use super::cases::{self, SavedCase};
+use super::identity::{Failing, FailureKey, expected_failure, expected_matches};
 use super::overrides::{Change, apply_changes, changes_between, changes_of_override, override_between, override_of, value_hash};
 use super::plan::{PlanInput, PlannedCase, plan};
 use super::shrink::shrink;
@@ -88,17 +89,53 @@ pub struct TestFailure {
     pub message: String,
     /// Template the finding points at, when known.
     pub template: Option<String>,
+    /// Field the finding points at, when known (always for `kubernetes-schema`).
+    #[serde(default)]
+    pub path: Option<String>,
     /// The minimal values override (relative to the defaults and base values) producing it.
     pub values: Value,
     /// One command line that replays it.
     pub replay: String,
     /// Where the case was saved (or the saved case that was replayed).
     pub case_file: Option<String>,
-    /// `saved-case` (a replayed regression case), `new` (found and shrunk by this run),
-    /// `unshrunk` (found, but the run stopped before shrinking it).
+    /// `saved-case` (a replayed regression case), `default` (occurs at the defaults, or the `-f`
+    /// base values, with no override: reported once, never again for the cases that inherit it),
+    /// `new` (found and shrunk by this run), `unshrunk` (found, but the run stopped before
+    /// shrinking it).
     pub status: String,
     /// The planned case that found it (`defaults`, `readinessProbe.enabled=false`, …).
     pub found_by: String,
+    /// Other resources and fields where the same rule fails with the same minimal override: one
+    /// cause (one value breaking several places), reported once (`Kind/name field`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<String>,
+}
+
+impl TestFailure {
+    fn of(finding: Finding, values: Value, replay: String, case_file: Option<String>, status: &str, found_by: String) -> TestFailure {
+        let Finding { rule, severity, kind, name, template, path, message, .. } = finding;
+        TestFailure { rule, severity, kind, name, message, template, path, values, replay, case_file, status: status.into(), found_by, also: Vec::new() }
+    }
+
+    /// `Kind/name` and the field, when known.
+    pub fn location(&self) -> String {
+        let field = self.path.as_deref().map(|p| format!(" {p}")).unwrap_or_default();
+        format!("{}/{}{field}", self.kind, self.name)
+    }
+}
+
+/// One cause, one failure: failures of one rule whose minimal overrides are the same (one value
+/// breaking several fields or resources) are reported once, the others listed in `also`.
+fn merge_same_cause(failures: Vec<TestFailure>) -> Vec<TestFailure> {
+    let mut merged: Vec<TestFailure> = Vec::new();
+    for f in failures {
+        let mergeable = |s: &str| s == "new" || s == "default";
+        match merged.iter_mut().find(|m| mergeable(&f.status) && m.status == f.status && m.rule == f.rule && m.values == f.values) {
+            Some(first) => first.also.push(f.location()),
+            None => merged.push(f),
+        }
+    }
+    merged
 }
 
 /// What the run covered.
@@ -106,6 +143,10 @@ pub struct TestFailure {
 pub struct Coverage {
     /// Value sets planned for the whole run (all shards).
     pub cases_planned: usize,
+    /// The planned cases this run was to check (its shard's part of `cases_planned`); fewer
+    /// were checked (`cases_run`) when it stopped early.
+    #[serde(default)]
+    pub cases_to_check: usize,
     /// Dotted values keys changed by the cases that ran.
     pub paths_varied: Vec<String>,
     /// Values keys not varied because no template reads them.
@@ -142,24 +183,12 @@ pub struct TestReport {
     pub coverage: Coverage,
 }
 
-/// What makes two failures the same: the rule and the resource it fired on (for render errors,
-/// the template helm failed in). Never the rendered bytes.
+/// `coverage.stopped` when the chart's templates do not parse (no case can render).
+pub const TEMPLATES_DO_NOT_PARSE: &str = "templates do not parse";
+
 /// A confirmed failure: its finding on the minimal case, the minimal changes, and whether
 /// shrinking finished.
-type Shrunk = (Finding, Vec<Change>, bool);
-
-type FailureKey = (String, String, String, Option<String>);
-
-fn failure_key(rule: &str, kind: &str, name: &str, template: Option<&str>) -> FailureKey {
-    let template = if rule == RENDER_ERROR { template.map(str::to_string) } else { None };
-    (rule.to_string(), kind.to_string(), name.to_string(), template)
-}
-
-fn key_of(f: &Finding) -> FailureKey {
-    failure_key(&f.rule, &f.kind, &f.name, f.template.as_deref())
-}
-
-const RENDER_ERROR: &str = "render-error";
+type Shrunk = (Failing, Vec<Change>, bool);
 
 /// Renders value sets (as overrides written to a scratch folder) and judges them.
 struct Evaluator<'a> {
@@ -203,29 +232,35 @@ impl Evaluator<'_> {
         }
     }
 
-    /// The failing findings (error severity) of a render, sorted.
-    fn verdict(&self, rendered: &Result<Rendered, RenderFailure>) -> Vec<Finding> {
-        let mut findings = match rendered {
+    /// The failing findings (error severity) of a render with their identities, sorted, one per
+    /// identity.
+    fn verdict(&self, rendered: &Result<Rendered, RenderFailure>) -> Vec<Failing> {
+        let (findings, manifest) = match rendered {
             Ok(r) => {
                 let manifest = Manifest::parse(&r.manifest);
                 let mut findings = rules::check_manifest(&manifest, &self.cfg.rules).findings;
                 findings.extend(rules::manifest_problem_findings(&manifest, &self.cfg.rules));
-                findings
+                (findings, Some(manifest))
             }
-            Err(f) => vec![rules::render_error_finding(f, &self.chart_name)],
+            Err(f) => (vec![rules::render_error_finding(f, &self.chart_name)], None),
         };
-        findings.retain(|f| f.severity == Severity::Error);
-        for f in &mut findings {
-            if self.volatile_names.contains(&(f.kind.clone(), f.template.clone())) {
-                f.name = VOLATILE_NAME.into();
-            }
-        }
-        findings.sort_by(|a, b| (key_of(a), &a.message).cmp(&(key_of(b), &b.message)));
-        findings.dedup_by(|a, b| key_of(a) == key_of(b));
-        findings
+        let mut failing: Vec<Failing> = findings
+            .into_iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|mut finding| {
+                let key = FailureKey::of(&finding, manifest.as_ref());
+                if self.volatile_names.contains(&(finding.kind.clone(), finding.template.clone())) {
+                    finding.name = VOLATILE_NAME.into();
+                }
+                Failing { finding, key }
+            })
+            .collect();
+        failing.sort_by(|a, b| (&a.key, &a.finding.message).cmp(&(&b.key, &b.finding.message)));
+        failing.dedup_by(|a, b| a.key == b.key);
+        failing
     }
 
-    fn failures(&self, changes: &[Change], fresh: bool) -> Result<Vec<Finding>> {
+    fn failures(&self, changes: &[Change], fresh: bool) -> Result<Vec<Failing>> {
         Ok(self.verdict(&self.render(changes, fresh)?))
     }
 
@@ -319,10 +354,25 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
     };
     let mut coverage = Coverage { shard: cfg.shard.map(|s| s.to_string()), ..Default::default() };
 
+    // A shell command line: the program words, the chart, the base values, then `tail`.
+    let command_line = |program: &[String], tail: &[String]| -> String {
+        let base = cfg.base_value_args.iter().flat_map(|f| ["-f".to_string(), f.clone()]);
+        let words: Vec<String> = program.iter().cloned().chain([cfg.chart_arg.clone()]).chain(base).chain(tail.iter().cloned()).collect();
+        words.iter().map(|w| shell_quote(w)).collect::<Vec<_>>().join(" ")
+    };
+    let helm_command = || command_line(&[cfg.helm.path.display().to_string(), "template".into(), cfg.request.release_name.clone()], &[]);
+
     // The base render, twice: it must work, and what differs between the two is volatile.
     let first = ev.render(&[], false)?;
     let first = match first {
         Ok(r) => r,
+        // No values can make templates that do not parse render: that is the chart's failure,
+        // reported as `check` reports it, not a request for base values.
+        Err(RenderFailure::Helm(e)) if e.parse_error => {
+            coverage.stopped = Some(TEMPLATES_DO_NOT_PARSE.into());
+            let failures = ev.verdict(&Err(RenderFailure::Helm(e))).into_iter().map(|f| TestFailure::of(f.finding, Value::Object(Default::default()), helm_command(), None, "default", "defaults".into()));
+            return Ok(finish(&ev, chart_name, cfg, coverage, failures.collect(), 0));
+        }
         Err(failure) => {
             let msg = failure.to_string();
             let msg = msg.lines().next().unwrap_or_default();
@@ -335,23 +385,21 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
             bail!("{chart_name} does not render with the given base values ({msg}); no cases were run");
         }
     };
+    // The second render is a fresh render of the defaults: it confirms their failures.
+    let mut second_render = None;
     if cfg.replay_only.is_none()
         && let Ok(second) = ev.render(&[], true)?
     {
         coverage.volatile_paths = volatile_paths(&first.manifest, &second.manifest);
         ev.volatile_names = volatile_names(&first.manifest, &second.manifest);
+        second_render = Some(second);
     }
     let ev = ev;
-    let base_failures: Vec<Finding> = ev.verdict(&Ok(first));
+    let defaults_confirmed: Option<HashSet<FailureKey>> = second_render.map(|r| ev.verdict(&Ok(r)).into_iter().map(|f| f.key).collect());
+    let base_failures: Vec<Failing> = ev.verdict(&Ok(first));
 
     let mut failures: Vec<TestFailure> = Vec::new();
     let mut known: HashSet<FailureKey> = HashSet::new();
-    // A shell command line: the program words, the chart, the base values, then `tail`.
-    let command_line = |program: &[String], tail: &[String]| -> String {
-        let base = cfg.base_value_args.iter().flat_map(|f| ["-f".to_string(), f.clone()]);
-        let words: Vec<String> = program.iter().cloned().chain([cfg.chart_arg.clone()]).chain(base).chain(tail.iter().cloned()).collect();
-        words.iter().map(|w| shell_quote(w)).collect::<Vec<_>>().join(" ")
-    };
     let replay_cmd = |file: &Path| command_line(&["chartproof".into(), "test".into()], &["--replay".into(), file.display().to_string()]);
 
     // Saved cases first.
@@ -366,23 +414,17 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
             continue; // the contract now forbids these values: the case passes.
         }
         let expect = &loaded.case.expect;
-        let key = failure_key(&expect.rule, &expect.kind, &expect.name, expect.template.as_deref());
-        if let Some(f) = ev.failures(&changes, false)?.into_iter().find(|f| key_of(f) == key) {
+        if let Some(Failing { finding: f, key }) = ev.failures(&changes, false)?.into_iter().find(|f| expected_matches(expect, f)) {
             coverage.replayed_still_failing += 1;
             known.insert(key);
-            failures.push(TestFailure {
-                rule: f.rule,
-                severity: f.severity,
-                kind: f.kind,
-                name: f.name,
-                message: f.message,
-                template: f.template,
-                values: loaded.case.values.clone(),
-                replay: replay_cmd(&loaded.path),
-                case_file: Some(loaded.path.display().to_string()),
-                status: "saved-case".into(),
-                found_by: format!("saved case {}", loaded.path.file_name().unwrap_or_default().to_string_lossy()),
-            });
+            failures.push(TestFailure::of(
+                f,
+                loaded.case.values.clone(),
+                replay_cmd(&loaded.path),
+                Some(loaded.path.display().to_string()),
+                "saved-case",
+                format!("saved case {}", loaded.path.file_name().unwrap_or_default().to_string_lossy()),
+            ));
         }
     }
     if cfg.replay_only.is_some() {
@@ -396,6 +438,7 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
         let path: Vec<&str> = path.iter().map(String::as_str).collect();
         referenced.as_ref().is_none_or(|r| r.coverage(&path) != crate::audit::Coverage::None)
     };
+    let generation_deadline = cfg.time_budget.map(|b| started + b.mul_f64(0.7));
     let the_plan = plan(&PlanInput {
         base: &cfg.base,
         schema: &contract.schema,
@@ -403,6 +446,7 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
         seed: cfg.seed,
         cases: cfg.cases,
         is_read: Some(&is_read),
+        deadline: generation_deadline,
     });
     coverage.keys_not_read = the_plan.keys_not_read;
     coverage.cases_planned = the_plan.cases.len();
@@ -411,14 +455,26 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
     coverage.rejection_rate = if the_plan.generated == 0 { 0.0 } else { (the_plan.rejected as f64 / the_plan.generated as f64 * 1000.0).round() / 1000.0 };
     let mine: Vec<&PlannedCase> = the_plan.cases.iter().filter(|c| cfg.shard.is_none_or(|s| c.index % s.count == s.index - 1)).collect();
     if !mine.iter().any(|c| c.index == 0) {
-        known.extend(base_failures.iter().map(key_of));
+        // Another shard reports the default failures.
+        known.extend(base_failures.iter().map(|f| f.key.clone()));
     }
 
-    let generation_deadline = cfg.time_budget.map(|b| started + b.mul_f64(0.7));
     let deadline = cfg.time_budget.map(|b| started + b);
+    // Cut short by the budget while planning: what was asked is what could have been checked.
+    let asked = (0..cfg.cases).filter(|i| cfg.shard.is_none_or(|s| i % s.count == s.index - 1)).count();
+    coverage.cases_to_check = if the_plan.cut_short { asked.max(mine.len()) } else { mine.len() };
     let progress = progress_bar(cfg.progress, mine.len());
-    let results: Mutex<Vec<Option<Vec<Finding>>>> = Mutex::new(vec![None; mine.len()]);
-    let next = AtomicUsize::new(0);
+    // The defaults case is the base render already made: it counts whatever the budget left.
+    let defaults_checked = mine.first().is_some_and(|c| c.index == 0);
+    let mut checked: Vec<Option<Vec<Failing>>> = vec![None; mine.len()];
+    if defaults_checked {
+        checked[0] = Some(base_failures);
+        if let Some(pb) = &progress {
+            pb.inc(1);
+        }
+    }
+    let results = Mutex::new(checked);
+    let next = AtomicUsize::new(usize::from(defaults_checked));
     let failing_cases = AtomicUsize::new(0);
     let run_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
     let out_of_time = AtomicBool::new(false);
@@ -466,26 +522,35 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
     let interrupted = cfg.stop.load(Ordering::SeqCst);
     if interrupted {
         coverage.stopped = Some("interrupted".into());
-    } else if out_of_time.load(Ordering::SeqCst) {
+    } else if out_of_time.load(Ordering::SeqCst) || the_plan.cut_short {
         coverage.stopped = Some("time budget".into());
     }
     let results = results.into_inner().unwrap();
     let mut varied = BTreeSet::new();
     let mut cases_run = 0;
-    let mut new_failures: Vec<(&PlannedCase, Finding)> = Vec::new();
+    let mut new_failures: Vec<(&PlannedCase, Failing)> = Vec::new();
     for (case, found) in mine.iter().zip(&results) {
         let Some(found) = found else { continue };
         cases_run += 1;
         varied.extend(case.changes.iter().map(Change::dotted));
         for f in found {
-            if known.insert(key_of(f)) {
+            if known.insert(f.key.clone()) {
                 new_failures.push((case, f.clone()));
             }
         }
     }
     coverage.paths_varied = varied.into_iter().collect();
 
-    // Confirm and shrink each new failure (in parallel, each one sequentially).
+    // Confirm and shrink each new failure (in parallel, each one sequentially). Failures of one
+    // case share its confirming fresh render (the defaults, the second base render).
+    let confirmations: HashMap<usize, OnceLock<Result<HashSet<FailureKey>, String>>> = new_failures.iter().map(|(case, _)| (case.index, OnceLock::new())).collect();
+    if let (Some(keys), Some(cell)) = (defaults_confirmed, confirmations.get(&0)) {
+        let _ = cell.set(Ok(keys));
+    }
+    let confirmed = |case: &PlannedCase, key: &FailureKey| -> Result<bool> {
+        let keys = confirmations[&case.index].get_or_init(|| ev.failures(&case.changes, true).map(|fs| fs.into_iter().map(|f| f.key).collect()).map_err(|e| format!("{e:#}")));
+        keys.as_ref().map(|k| k.contains(key)).map_err(|e| anyhow::anyhow!("{e}"))
+    };
     let shrunk: Mutex<Vec<Option<Shrunk>>> = Mutex::new(vec![None; new_failures.len()]);
     let next = AtomicUsize::new(0);
     let flaky = AtomicUsize::new(0);
@@ -496,12 +561,12 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some((case, finding)) = new_failures.get(i) else { return };
-                    let key = key_of(finding);
+                    let key = &finding.key;
                     let outcome = (|| -> Result<Option<Shrunk>> {
                         if interrupted {
                             return Ok(Some((finding.clone(), case.changes.clone(), false)));
                         }
-                        if !ev.failures(&case.changes, true)?.iter().any(|f| key_of(f) == key) {
+                        if !confirmed(case, key)? {
                             return Ok(None);
                         }
                         let mut probes = 0;
@@ -515,13 +580,13 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
                                 return Ok(Some(false));
                             }
                             let normalized = changes_between(&cfg.base, &merged);
-                            Ok(Some(ev.failures(&normalized, false)?.iter().any(|f| key_of(f) == key)))
+                            Ok(Some(ev.failures(&normalized, false)?.iter().any(|f| f.key == *key)))
                         };
                         let minimal = shrink(case.changes.clone(), &mut probe)?;
-                        let complete = probes <= 120 && !cfg.stop.load(Ordering::SeqCst) && deadline.is_none_or(|d| Instant::now() < d);
+                        let complete = case.changes.is_empty() || probes <= 120 && !cfg.stop.load(Ordering::SeqCst) && deadline.is_none_or(|d| Instant::now() < d);
                         let minimal = changes_between(&cfg.base, &apply_changes(&cfg.base, &minimal));
                         // Report the message of the minimal case.
-                        let finding = ev.failures(&minimal, false)?.into_iter().find(|f| key_of(f) == key).unwrap_or_else(|| finding.clone());
+                        let finding = ev.failures(&minimal, false)?.into_iter().find(|f| f.key == *key).unwrap_or_else(|| finding.clone());
                         Ok(Some((finding, minimal, complete)))
                     })();
                     match outcome {
@@ -543,49 +608,29 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
     }
     coverage.flaky_failures = flaky.load(Ordering::Relaxed);
     for ((case, _), done) in new_failures.iter().zip(shrunk.into_inner().unwrap()) {
-        let Some((f, minimal, complete)) = done else { continue };
+        let Some((failing, minimal, complete)) = done else { continue };
         let values = override_of(&minimal);
         let mut case_file = None;
         if complete && cfg.save_cases {
-            let saved = SavedCase {
-                version: 1,
-                chart: chart_name.clone(),
-                seed: cfg.seed,
-                values: values.clone(),
-                expect: ExpectedFailure {
-                    rule: f.rule.clone(),
-                    severity: f.severity,
-                    kind: f.kind.clone(),
-                    name: f.name.clone(),
-                    template: f.template.clone(),
-                    message: f.message.clone(),
-                },
-            };
+            let saved = SavedCase { version: 1, chart: chart_name.clone(), seed: cfg.seed, values: values.clone(), expect: expected_failure(&failing) };
             case_file = Some(cases::save(&cfg.cases_dir, &saved)?);
         }
         let replay = match &case_file {
             Some(p) => replay_cmd(p),
             None => {
                 // Not saved: a bash line rendering the same values with helm.
-                let cmd = command_line(&[cfg.helm.path.display().to_string(), "template".into(), cfg.request.release_name.clone()], &[]);
+                let cmd = helm_command();
                 if minimal.is_empty() { cmd } else { format!("{cmd} -f <(echo {})", shell_quote(&serde_json::to_string(&values)?)) }
             }
         };
-        failures.push(TestFailure {
-            rule: f.rule,
-            severity: f.severity,
-            kind: f.kind,
-            name: f.name,
-            message: f.message,
-            template: f.template,
-            values,
-            replay,
-            case_file: case_file.map(|p| p.display().to_string()),
-            status: if complete { "new".into() } else { "unshrunk".into() },
-            found_by: case.label.clone(),
-        });
+        let status = match (complete, minimal.is_empty()) {
+            (false, _) => "unshrunk",
+            (true, true) => "default",
+            (true, false) => "new",
+        };
+        failures.push(TestFailure::of(failing.finding, values, replay, case_file.map(|p| p.display().to_string()), status, case.label.clone()));
     }
-    Ok(finish(&ev, chart_name, cfg, coverage, failures, cases_run))
+    Ok(finish(&ev, chart_name, cfg, coverage, merge_same_cause(failures), cases_run))
 }
 
 fn finish(ev: &Evaluator, chart: String, cfg: &RunConfig, mut coverage: Coverage, failures: Vec<TestFailure>, cases_run: usize) -> TestReport {
@@ -613,6 +658,31 @@ mod tests {
     fn shard_parses_and_rejects_nonsense() {
         assert_eq!("2/4".parse::<Shard>().unwrap(), Shard { index: 2, count: 4 });
         assert!("0/4".parse::<Shard>().is_err() && "5/4".parse::<Shard>().is_err() && "x".parse::<Shard>().is_err());
+    }
+
+    #[test]
+    fn one_value_breaking_several_fields_is_one_failure() {
+        let failure = |kind: &str, path: &str, rule: &str, values: Value| TestFailure {
+            path: Some(path.into()),
+            ..TestFailure::of(
+                Finding { rule: rule.into(), severity: Severity::Error, kind: kind.into(), namespace: None, name: "n".into(), template: None, path: None, message: "m".into() },
+                values,
+                "replay".into(),
+                None,
+                "new",
+                "case".into(),
+            )
+        };
+        let name_true = serde_json::json!({"nameOverride": "true"});
+        let merged = merge_same_cause(vec![
+            failure("Deployment", "metadata.labels.app", "kubernetes-schema", name_true.clone()),
+            failure("Service", "spec.selector.app", "kubernetes-schema", name_true.clone()),
+            failure("Deployment", "spec.replicas", "kubernetes-schema", serde_json::json!({"replicaCount": 1.5})),
+            failure("Deployment", "spec", "probe-readiness", name_true),
+        ]);
+        assert_eq!(merged.len(), 3);
+        assert_eq!(merged[0].also, vec!["Service/n spec.selector.app".to_string()]);
+        assert!(merged[1].also.is_empty() && merged[2].also.is_empty());
     }
 
     #[test]

@@ -17,6 +17,8 @@ pub struct HelmError {
     pub raw: String,
     /// helm rejected the values against values.schema.json.
     pub schema_error: bool,
+    /// A template does not parse (`parse error at (…)`): no values can make the chart render.
+    pub parse_error: bool,
 }
 
 impl std::fmt::Display for HelmError {
@@ -31,6 +33,9 @@ impl std::fmt::Display for HelmError {
 
 static EXEC_ERROR: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"execution error at \(([^:()]+):(\d+):(\d+)\):\s*(.*)").unwrap());
 static TEMPLATE_ERROR: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"template: ([^:\s]+):(\d+)(?::(\d+))?: (.*)").unwrap());
+static PARSE_ERROR: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"parse error at \(([^:()]+):(\d+)\):\s*(.*)").unwrap());
+/// Helm 4 puts the location alone on the first line and the cause on the next ones.
+static LOCATION_LINE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^([^:\s]+):(\d+):(\d+):?\s*$").unwrap());
 static YAML_ERROR: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"YAML parse error on ([^:\s]+): (.*)").unwrap());
 
 impl HelmError {
@@ -38,13 +43,25 @@ impl HelmError {
     pub fn parse(stderr: &str) -> HelmError {
         let text: String = stderr
             .lines()
-            .filter(|l| !l.starts_with("WARNING:") && !l.starts_with("walk.go") && !l.trim().is_empty())
+            .filter(|l| !l.starts_with("WARNING:") && !l.starts_with("walk.go") && !l.starts_with("Use --debug flag") && !l.trim().is_empty())
             .collect::<Vec<_>>()
             .join("\n");
         let body = text.strip_prefix("Error: ").unwrap_or(&text).to_string();
         let schema_error = body.contains("values don't meet the specifications of the schema");
-        let mut err = HelmError { template: None, line: None, column: None, message: body.trim().to_string(), raw: stderr.to_string(), schema_error };
-        if let Some(c) = EXEC_ERROR.captures(&body) {
+        let mut err = HelmError { template: None, line: None, column: None, message: body.trim().to_string(), raw: stderr.to_string(), schema_error, parse_error: false };
+        let (first, cause) = body.split_once('\n').unwrap_or((&body, ""));
+        if let Some(c) = PARSE_ERROR.captures(&body) {
+            err.template = Some(c[1].to_string());
+            err.line = c[2].parse().ok();
+            err.message = c[3].trim().to_string();
+            err.parse_error = true;
+        } else if let (Some(c), false) = (LOCATION_LINE.captures(first), cause.trim().is_empty()) {
+            // Helm 4: `T:L:C` then `executing "T" at <.Values.x>:` then the cause, one per line.
+            err.template = Some(c[1].to_string());
+            err.line = c[2].parse().ok();
+            err.column = c[3].parse().ok();
+            err.message = cause.lines().map(str::trim).collect::<Vec<_>>().join(" ");
+        } else if let Some(c) = EXEC_ERROR.captures(&body) {
             err.template = Some(c[1].to_string());
             err.line = c[2].parse().ok();
             err.column = c[3].parse().ok();
@@ -83,6 +100,24 @@ mod tests {
         assert_eq!(e.template.as_deref(), Some("demo/templates/deployment.yaml"));
         assert_eq!(e.line, Some(30));
         assert!(e.message.contains("index out of range"));
+    }
+
+    #[test]
+    fn helm4_location_line_keeps_the_whole_cause() {
+        let e = HelmError::parse("Error: mychart/templates/NOTES.txt:21:39\n  executing \"mychart/templates/NOTES.txt\" at <.Values.service.type>:\n    wrong type for value; expected string; got interface {}\n\nUse --debug flag to render out invalid YAML\n");
+        assert_eq!(e.template.as_deref(), Some("mychart/templates/NOTES.txt"));
+        assert_eq!((e.line, e.column), (Some(21), Some(39)));
+        assert_eq!(e.message, "executing \"mychart/templates/NOTES.txt\" at <.Values.service.type>: wrong type for value; expected string; got interface {}");
+        assert!(!e.parse_error);
+    }
+
+    #[test]
+    fn template_parse_error_is_flagged() {
+        let e = HelmError::parse("Error: parse error at (mychart/templates/bad.yaml:4): function \"nosuchfn\" not defined\n\nUse --debug flag to render out invalid YAML\n");
+        assert!(e.parse_error);
+        assert_eq!(e.template.as_deref(), Some("mychart/templates/bad.yaml"));
+        assert_eq!(e.line, Some(4));
+        assert_eq!(e.message, "function \"nosuchfn\" not defined");
     }
 
     #[test]

@@ -104,8 +104,14 @@ pub fn run_with_timeout(program: &Path, args: &[String], timeout: Duration) -> R
     // child keeping the output pipe open): on timeout they are found by it and killed.
     static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let marker = format!("{}.{}", std::process::id(), RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-    let handle = duct::cmd(program, args)
-        .env(process_tree::MARKER_VAR, &marker)
+    let mut cmd = duct::cmd(program, args).env(process_tree::MARKER_VAR, &marker);
+    // helm is a Go program: collecting garbage 4x less often saves ~10% of its CPU for
+    // ~5% more memory (kube-prometheus-stack: 2.2-2.6 s user per 10 renders instead of
+    // 2.5-3.2 s, 98 MB peak instead of 94 MB). A GOGC the user set wins.
+    if std::env::var_os("GOGC").is_none() {
+        cmd = cmd.env("GOGC", "400");
+    }
+    let handle = cmd
         .stdin_null()
         .stdout_capture()
         .stderr_capture()
