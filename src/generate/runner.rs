@@ -237,7 +237,10 @@ impl Evaluator<'_> {
     fn verdict(&self, rendered: &Result<Rendered, RenderFailure>) -> Vec<Failing> {
         let (findings, manifest) = match rendered {
             Ok(r) => {
-                let manifest = Manifest::parse(&r.manifest);
+                let mut manifest = Manifest::parse(&r.manifest);
+                if !manifest.problems.is_empty() && self.cfg.request.chart_dir.is_dir() {
+                    manifest.locate_problems(&self.cfg.request.chart_dir);
+                }
                 let mut findings = rules::check_manifest(&manifest, &self.cfg.rules).findings;
                 findings.extend(rules::manifest_problem_findings(&manifest, &self.cfg.rules));
                 (findings, Some(manifest))
