@@ -270,7 +270,10 @@ fn time_budget_stops_cleanly_with_the_coverage_so_far() {
     assert_eq!(report["coverage"]["stopped"], "time budget");
     let run = report["cases_run"].as_u64().unwrap();
     assert!((1..300).contains(&run), "{run}");
-    assert_eq!((&report["coverage"]["cases_planned"], &report["coverage"]["cases_to_check"]), (&json!(300), &json!(300)));
+    // The budget bounds planning too, so how many cases were planned depends on the machine's speed.
+    assert_eq!(report["coverage"]["cases_to_check"], json!(300));
+    let planned = report["coverage"]["cases_planned"].as_u64().unwrap();
+    assert!(run <= planned && planned <= 300, "run {run}, planned {planned}");
     // The human report says how much of the plan was checked.
     let out = Command::cargo_bin("chartproof").unwrap().args(["test", chart.to_str().unwrap(), "--cases", "300", "--time-budget", "1s", "--no-save", "--helm", helm.to_str().unwrap()]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
