@@ -270,7 +270,10 @@ fn time_budget_stops_cleanly_with_the_coverage_so_far() {
     assert_eq!(report["coverage"]["stopped"], "time budget");
     let run = report["cases_run"].as_u64().unwrap();
     assert!((1..300).contains(&run), "{run}");
-    assert_eq!((&report["coverage"]["cases_planned"], &report["coverage"]["cases_to_check"]), (&json!(300), &json!(300)));
+    // However far planning got before the budget ran out (on a loaded machine, not far), what
+    // could have been checked is the 300 asked for.
+    assert_eq!(report["coverage"]["cases_to_check"], json!(300));
+    assert!(report["coverage"]["cases_planned"].as_u64().unwrap() <= 300);
     // The human report says how much of the plan was checked.
     let out = Command::cargo_bin("chartproof").unwrap().args(["test", chart.to_str().unwrap(), "--cases", "300", "--time-budget", "1s", "--no-save", "--helm", helm.to_str().unwrap()]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
