@@ -385,9 +385,13 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
     };
     let helm_command = || command_line(&[cfg.helm.path.display().to_string(), "template".into(), cfg.request.release_name.clone()], &[]);
 
-    // The base render, twice: it must work, and what differs between the two is volatile.
-    let first = ev.render(&[])?;
-    let first = match first {
+    // The base render, twice (at once: they are independent): it must work, and what differs
+    // between the two is volatile. The second, a fresh render, confirms the defaults' failures.
+    let (first, second) = std::thread::scope(|s| {
+        let second = cfg.replay_only.is_none().then(|| s.spawn(|| ev.render(&[])));
+        (ev.render(&[]), second.map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))))
+    });
+    let first = match first? {
         Ok(r) => r,
         // No values can make templates that do not parse render: that is the chart's failure,
         // reported as `check` reports it, not a request for base values.
@@ -408,12 +412,11 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
             bail!("{chart_name} does not render with the given base values ({msg}); no cases were run");
         }
     };
-    // The second render is a fresh render of the defaults: it confirms their failures.
     let mut second_render = None;
-    if cfg.replay_only.is_none()
+    if let Some(second) = second
         && let Ok(second) = {
             ev.fresh_renders.fetch_add(1, Ordering::Relaxed);
-            ev.render(&[])?
+            second?
         }
     {
         coverage.volatile_paths = volatile_paths(&first.manifest, &second.manifest);
