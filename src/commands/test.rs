@@ -63,7 +63,7 @@ pub struct TestArgs {
     /// Parallel helm renders (default: number of cores)
     #[arg(long, short = 'j')]
     pub jobs: Option<usize>,
-    /// Stop cleanly after this long and report what was covered (e.g. 90s, 5m, 1h)
+    /// Stop cleanly after this long, planning included, and report what was covered (e.g. 90s, 5m, 1h)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub time_budget: Option<Duration>,
     /// Run only part K of N of the planned cases (for CI matrices)
