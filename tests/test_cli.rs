@@ -270,14 +270,14 @@ fn time_budget_stops_cleanly_with_the_coverage_so_far() {
     assert_eq!(report["coverage"]["stopped"], "time budget");
     let run = report["cases_run"].as_u64().unwrap();
     assert!((1..300).contains(&run), "{run}");
-    // The budget bounds planning too, so how many cases were planned depends on the machine's speed.
+    // However far planning got before the budget ran out (on a loaded machine, not far), what
+    // could have been checked is the 300 asked for.
     assert_eq!(report["coverage"]["cases_to_check"], json!(300));
-    let planned = report["coverage"]["cases_planned"].as_u64().unwrap();
-    assert!(run <= planned && planned <= 300, "run {run}, planned {planned}");
+    assert!(report["coverage"]["cases_planned"].as_u64().unwrap() <= 300);
     // The human report says how much of the plan was checked.
     let out = Command::cargo_bin("chartproof").unwrap().args(["test", chart.to_str().unwrap(), "--cases", "300", "--time-budget", "1s", "--no-save", "--helm", helm.to_str().unwrap()]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.lines().any(|l| l.contains(" of 300 cases checked (time budget)")), "{text}");
+    assert!(text.lines().any(|l| l.contains(" of 300 cases checked (time budget; ")), "{text}");
 }
 
 #[test]
@@ -296,7 +296,7 @@ fn a_run_that_checked_no_case_does_not_pass() {
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("0 of 10 cases checked (time budget)") && text.contains("result: nothing checked"), "{text}");
+    assert!(text.contains("0 of 10 cases checked (time budget; ") && text.contains("result: nothing checked"), "{text}");
     // The shard that holds the defaults has checked that case, whatever the budget.
     let (code, report, stderr) = chartproof_test(helm, &chart, &["--cases", "20", "--time-budget", "0", "--shard", "1/2", "--no-save"]);
     assert_eq!((code, &report["cases_run"]), (0, &json!(1)), "{stderr}");

@@ -63,7 +63,7 @@ pub struct TestArgs {
     /// Parallel helm renders (default: number of cores)
     #[arg(long, short = 'j')]
     pub jobs: Option<usize>,
-    /// Stop cleanly after this long and report what was covered (e.g. 90s, 5m, 1h)
+    /// Stop cleanly after this long, planning included, and report what was covered (e.g. 90s, 5m, 1h)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub time_budget: Option<Duration>,
     /// Run only part K of N of the planned cases (for CI matrices)
@@ -248,15 +248,13 @@ pub fn human(report: &TestReport) -> String {
         s += &format!("  replay: {}\n\n", f.replay);
     }
     let c = &report.coverage;
-    let checked = if c.stopped.is_some() && report.cases_run < c.cases_to_check {
-        format!("{} of {} cases checked ({})", report.cases_run, c.cases_to_check, c.stopped.as_deref().unwrap_or_default())
-    } else {
-        format!("{} cases checked", report.cases_run)
+    let planned = format!("{} planned{}", c.cases_planned, c.shard.as_ref().map(|sh| format!(", shard {sh}")).unwrap_or_default());
+    let checked = match &c.stopped {
+        Some(why) if report.cases_run < c.cases_to_check => format!("{} of {} cases checked ({why}; {planned})", report.cases_run, c.cases_to_check),
+        _ => format!("{} cases checked ({planned})", report.cases_run),
     };
     s += &format!(
-        "{checked} ({} planned{}), seed {}; {} helm renders ({} distinct value sets, {} cache hits)\n",
-        c.cases_planned,
-        c.shard.as_ref().map(|sh| format!(", shard {sh}")).unwrap_or_default(),
+        "{checked}, seed {}; {} helm renders ({} distinct value sets, {} cache hits)\n",
         report.seed,
         report.renders,
         c.distinct_renders,

@@ -21,10 +21,9 @@ pub struct PlannedCase {
     pub index: usize,
     /// What was changed, for humans (`readinessProbe.enabled=false`, `defaults`, `combination of 3`).
     pub label: String,
-    /// Changes from the base values.
+    /// Changes from the base values (the merged values are not kept: a big chart's values tree
+    /// per case made memory grow with the number of cases).
     pub changes: Vec<Change>,
-    /// The merged values (base with the changes applied).
-    pub merged: Value,
 }
 
 /// The plan plus what generation cost.
@@ -111,7 +110,7 @@ pub fn plan(input: &PlanInput) -> Plan {
     let mut plan = Plan::default();
     let mut seen: HashSet<String> = HashSet::new();
     seen.insert(value_hash(input.base));
-    plan.cases.push(PlannedCase { index: 0, label: "defaults".into(), changes: Vec::new(), merged: input.base.clone() });
+    plan.cases.push(PlannedCase { index: 0, label: "defaults".into(), changes: Vec::new() });
     if input.cases <= 1 {
         return plan;
     }
@@ -142,7 +141,7 @@ pub fn plan(input: &PlanInput) -> Plan {
     }
     options.sort_by_key(|o| (o.0, o.1));
     let remaining = input.cases - 1;
-    let mut singles: Vec<(Change, Value)> = Vec::new();
+    let mut singles: Vec<(Change, Vec<Change>)> = Vec::new();
     let out_of_time = || input.deadline.is_some_and(|d| std::time::Instant::now() >= d);
     for (_, _, change) in &options {
         if singles.len() == remaining || out_of_time() {
@@ -155,7 +154,7 @@ pub fn plan(input: &PlanInput) -> Plan {
             continue;
         }
         if seen.insert(value_hash(&merged)) {
-            singles.push((change.clone(), merged));
+            singles.push((change.clone(), changes_between(input.base, &merged)));
         }
     }
     plan.single_changes_available = singles.len();
@@ -164,13 +163,12 @@ pub fn plan(input: &PlanInput) -> Plan {
     let single_budget = if singles.len() < remaining { singles.len() } else { remaining - remaining / 4 };
     // Combinations draw from every candidate change; each combination is validated as a whole.
     let pool: Vec<Change> = options.into_iter().map(|o| o.2).collect();
-    for (change, merged) in singles.into_iter().take(single_budget) {
-        let changes = changes_between(input.base, &merged);
+    for (change, changes) in singles.into_iter().take(single_budget) {
         let label = match &change.value {
             Some(v) => format!("{}={}", change.dotted(), short(&v.0)),
             None => format!("{} removed", change.dotted()),
         };
-        push_case(&mut plan, label, changes, merged);
+        push_case(&mut plan, label, changes);
     }
 
     // Combinations.
@@ -208,18 +206,18 @@ pub fn plan(input: &PlanInput) -> Plan {
         }
         let label = format!("combination of {}", picked.iter().map(Change::dotted).collect::<Vec<_>>().join(", "));
         let changes = changes_between(input.base, &merged);
-        push_case(&mut plan, label, changes, merged);
+        push_case(&mut plan, label, changes);
     }
     plan.cut_short = plan.cases.len() < input.cases && out_of_time();
     plan
 }
 
-fn push_case(plan: &mut Plan, label: String, changes: Vec<Change>, merged: Value) {
+fn push_case(plan: &mut Plan, label: String, changes: Vec<Change>) {
     for c in &changes {
         plan.paths_varied.insert(c.dotted());
     }
     let index = plan.cases.len();
-    plan.cases.push(PlannedCase { index, label, changes, merged });
+    plan.cases.push(PlannedCase { index, label, changes });
 }
 
 fn short(s: &str) -> String {
@@ -258,13 +256,14 @@ mod tests {
         let labels: Vec<&str> = p.cases.iter().map(|c| c.label.as_str()).collect();
         assert!(labels.contains(&"hosts=[]") && labels.contains(&"resources={}") && labels.contains(&"note=\"a: b\""), "{labels:?}");
         assert!(labels.iter().any(|l| l.starts_with("combination of")));
-        let hashes: HashSet<String> = p.cases.iter().map(|c| value_hash(&c.merged)).collect();
+        let merged: Vec<Value> = p.cases.iter().map(|c| apply_changes(&base, &c.changes)).collect();
+        let hashes: HashSet<String> = merged.iter().map(value_hash).collect();
         assert_eq!(hashes.len(), p.cases.len(), "no value set twice");
         let validator = jsonschema::validator_for(&schema()).unwrap();
-        assert!(p.cases.iter().all(|c| validator.is_valid(&c.merged)));
+        assert!(merged.iter().all(|m| validator.is_valid(m)));
         assert!(p.rejected > 0, "removing the required `enabled` is rejected");
-        assert!(!p.cases.iter().any(|c| c.merged.get("enabled").is_none()));
-        assert!(!p.cases.iter().any(|c| c.merged["replicas"] == json!(0)));
+        assert!(!merged.iter().any(|m| m.get("enabled").is_none()));
+        assert!(!merged.iter().any(|m| m["replicas"] == json!(0)));
     }
 
     #[test]
@@ -275,7 +274,7 @@ mod tests {
         let is_read = |p: &[String]| p[0] != "note";
         let p = plan(&PlanInput { base: &base, schema: &schema(), is_valid: &is_valid, seed: 1, cases: 60, is_read: Some(&is_read), deadline: None });
         assert_eq!(p.keys_not_read, 1);
-        assert!(p.cases.iter().all(|c| c.merged["note"] == json!("hi")));
+        assert!(p.cases.iter().all(|c| apply_changes(&base, &c.changes)["note"] == json!("hi")));
         assert!(p.paths_varied.contains("hosts") && !p.paths_varied.contains("note"));
     }
 
@@ -310,7 +309,7 @@ mod tests {
     #[test]
     fn deterministic_per_seed() {
         let base = json!({"enabled": true, "replicas": 2, "hosts": ["x"], "note": "hi", "resources": {}, "mode": "a"});
-        let labels = |seed| plan_for(&base, &schema(), seed, 40).cases.iter().map(|c| value_hash(&c.merged)).collect::<Vec<_>>();
+        let labels = |seed| plan_for(&base, &schema(), seed, 40).cases.iter().map(|c| value_hash(&apply_changes(&base, &c.changes))).collect::<Vec<_>>();
         assert_eq!(labels(5), labels(5));
         assert_ne!(labels(5), labels(6));
     }

@@ -23,7 +23,6 @@ use super::shrink::shrink;
 use crate::chart::Chart;
 use crate::contract::Contract;
 use crate::manifest::Manifest;
-use crate::render::cache::RenderCache;
 use crate::render::{Helm, RenderFailure, RenderRequest, Rendered, shell_quote};
 use crate::rules::{self, Finding, Severity};
 
@@ -190,11 +189,18 @@ pub const TEMPLATES_DO_NOT_PARSE: &str = "templates do not parse";
 /// shrinking finished.
 type Shrunk = (Failing, Vec<Change>, bool);
 
+/// A value set's verdict, computed once (an error: helm could not be run).
+type VerdictSlot = Arc<OnceLock<Result<Vec<Failing>, String>>>;
+
 /// Renders value sets (as overrides written to a scratch folder) and judges them.
 struct Evaluator<'a> {
     chart_name: String,
     cfg: &'a RunConfig,
-    cache: RenderCache,
+    /// Verdicts by override: each value set is rendered once, and only its verdict is kept (a
+    /// big chart's manifest is megabytes; keeping every render made memory grow with the run).
+    verdicts: Mutex<HashMap<String, VerdictSlot>>,
+    /// Renders made for the verdict cache (one per distinct value set).
+    distinct_renders: AtomicUsize,
     scratch: tempfile::TempDir,
     fresh_renders: AtomicUsize,
     /// Requests through the cache (hits = requests - renders, whatever the thread timing).
@@ -221,15 +227,20 @@ impl Evaluator<'_> {
         Ok(req)
     }
 
-    fn render(&self, changes: &[Change], fresh: bool) -> Result<Result<Rendered, RenderFailure>> {
-        let req = self.request_for(changes)?;
-        if fresh {
-            self.fresh_renders.fetch_add(1, Ordering::Relaxed);
-            crate::render::render(&self.cfg.helm, &req)
-        } else {
-            self.cached_requests.fetch_add(1, Ordering::Relaxed);
-            self.cache.render(&self.cfg.helm, &req)
-        }
+    /// A render of the base values changed by `changes`, made now.
+    fn render(&self, changes: &[Change]) -> Result<Result<Rendered, RenderFailure>> {
+        crate::render::render(&self.cfg.helm, &self.request_for(changes)?)
+    }
+
+    fn slot(&self, changes: &[Change]) -> VerdictSlot {
+        self.verdicts.lock().unwrap().entry(value_hash(&override_of(changes))).or_default().clone()
+    }
+
+    /// Record the verdict of a render already made (the base render) as its value set's.
+    fn remember(&self, changes: &[Change], verdict: Vec<Failing>) {
+        self.distinct_renders.fetch_add(1, Ordering::Relaxed);
+        self.cached_requests.fetch_add(1, Ordering::Relaxed);
+        let _ = self.slot(changes).set(Ok(verdict));
     }
 
     /// The failing findings (error severity) of a render with their identities, sorted, one per
@@ -263,12 +274,23 @@ impl Evaluator<'_> {
         failing
     }
 
+    /// The failures of a value set: from its cached verdict, or (`fresh`) from a new render.
     fn failures(&self, changes: &[Change], fresh: bool) -> Result<Vec<Failing>> {
-        Ok(self.verdict(&self.render(changes, fresh)?))
+        if fresh {
+            self.fresh_renders.fetch_add(1, Ordering::Relaxed);
+            return Ok(self.verdict(&self.render(changes)?));
+        }
+        self.cached_requests.fetch_add(1, Ordering::Relaxed);
+        let slot = self.slot(changes);
+        let verdict = slot.get_or_init(|| {
+            self.distinct_renders.fetch_add(1, Ordering::Relaxed);
+            self.render(changes).map(|r| self.verdict(&r)).map_err(|e| format!("{e:#}"))
+        });
+        verdict.clone().map_err(|e| anyhow::anyhow!(e))
     }
 
     fn renders(&self) -> usize {
-        self.cache.renders() + self.fresh_renders.load(Ordering::Relaxed)
+        self.distinct_renders.load(Ordering::Relaxed) + self.fresh_renders.load(Ordering::Relaxed)
     }
 }
 
@@ -349,7 +371,8 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
     let mut ev = Evaluator {
         chart_name: chart_name.clone(),
         cfg,
-        cache: RenderCache::new(chart.content_hash()?),
+        verdicts: Mutex::new(HashMap::new()),
+        distinct_renders: AtomicUsize::new(0),
         scratch: tempfile::tempdir().context("cannot create a scratch folder for values overrides")?,
         fresh_renders: AtomicUsize::new(0),
         cached_requests: AtomicUsize::new(0),
@@ -365,9 +388,13 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
     };
     let helm_command = || command_line(&[cfg.helm.path.display().to_string(), "template".into(), cfg.request.release_name.clone()], &[]);
 
-    // The base render, twice: it must work, and what differs between the two is volatile.
-    let first = ev.render(&[], false)?;
-    let first = match first {
+    // The base render, twice (at once: they are independent): it must work, and what differs
+    // between the two is volatile. The second, a fresh render, confirms the defaults' failures.
+    let (first, second) = std::thread::scope(|s| {
+        let second = cfg.replay_only.is_none().then(|| s.spawn(|| ev.render(&[])));
+        (ev.render(&[]), second.map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))))
+    });
+    let first = match first? {
         Ok(r) => r,
         // No values can make templates that do not parse render: that is the chart's failure,
         // reported as `check` reports it, not a request for base values.
@@ -388,10 +415,12 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
             bail!("{chart_name} does not render with the given base values ({msg}); no cases were run");
         }
     };
-    // The second render is a fresh render of the defaults: it confirms their failures.
     let mut second_render = None;
-    if cfg.replay_only.is_none()
-        && let Ok(second) = ev.render(&[], true)?
+    if let Some(second) = second
+        && let Ok(second) = {
+            ev.fresh_renders.fetch_add(1, Ordering::Relaxed);
+            second?
+        }
     {
         coverage.volatile_paths = volatile_paths(&first.manifest, &second.manifest);
         ev.volatile_names = volatile_names(&first.manifest, &second.manifest);
@@ -400,6 +429,7 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
     let ev = ev;
     let defaults_confirmed: Option<HashSet<FailureKey>> = second_render.map(|r| ev.verdict(&Ok(r)).into_iter().map(|f| f.key).collect());
     let base_failures: Vec<Failing> = ev.verdict(&Ok(first));
+    ev.remember(&[], base_failures.clone());
 
     let mut failures: Vec<TestFailure> = Vec::new();
     let mut known: HashSet<FailureKey> = HashSet::new();
@@ -637,8 +667,8 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
 }
 
 fn finish(ev: &Evaluator, chart: String, cfg: &RunConfig, mut coverage: Coverage, failures: Vec<TestFailure>, cases_run: usize) -> TestReport {
-    coverage.distinct_renders = ev.cache.renders();
-    coverage.cache_hits = ev.cached_requests.load(Ordering::Relaxed) - ev.cache.renders();
+    coverage.distinct_renders = ev.distinct_renders.load(Ordering::Relaxed);
+    coverage.cache_hits = ev.cached_requests.load(Ordering::Relaxed) - coverage.distinct_renders;
     TestReport { chart, cases_run, seed: cfg.seed, renders: ev.renders(), failures, coverage }
 }
 
