@@ -198,11 +198,11 @@ static TEMPLATE_FILE: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| R
 
 fn make_chart_copy(src: &Path, dest: &Path, templates: &[String], chart: &ChartOverride) -> Result<()> {
     let mut notes = None;
-    copy_tree(src, src, dest, &mut |rel: &str| {
+    copy_tree(src, src, dest, &mut |rel: &str, is_dir: bool| {
         if rel == "tests" || rel == "unittests" || rel == ".git" || rel.ends_with("/__snapshot__") {
             return false;
         }
-        if !TEMPLATE_FILE.is_match(rel) || templates.is_empty() {
+        if is_dir || !TEMPLATE_FILE.is_match(rel) || templates.is_empty() {
             return true;
         }
         let base = rel.rsplit('/').next().unwrap_or(rel);
@@ -229,17 +229,19 @@ fn make_chart_copy(src: &Path, dest: &Path, templates: &[String], chart: &ChartO
     std::fs::write(&chart_yaml, serde_yaml::to_string(&meta)?).with_context(|| format!("cannot write {}", chart_yaml.display()))
 }
 
-/// Copy `dir` (inside `root`) to `dest`, keeping the chart-relative paths `keep` accepts.
-fn copy_tree(root: &Path, dir: &Path, dest: &Path, keep: &mut dyn FnMut(&str) -> bool) -> Result<()> {
+/// Copy `dir` (inside `root`) to `dest`, keeping the chart-relative paths `keep` accepts
+/// (it is told whether the path is a folder).
+fn copy_tree(root: &Path, dir: &Path, dest: &Path, keep: &mut dyn FnMut(&str, bool) -> bool) -> Result<()> {
     std::fs::create_dir_all(dest).with_context(|| format!("cannot create {}", dest.display()))?;
     for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
         let path = entry?.path();
         let rel = path.strip_prefix(root)?.to_string_lossy().replace('\\', "/");
-        if !keep(&rel) {
+        let is_dir = path.is_dir();
+        if !keep(&rel, is_dir) {
             continue;
         }
         let target = dest.join(path.file_name().unwrap_or_default());
-        if path.is_dir() {
+        if is_dir {
             copy_tree(root, &path, &target, keep)?;
         } else {
             std::fs::copy(&path, &target).with_context(|| format!("cannot copy {}", path.display()))?;
