@@ -127,7 +127,7 @@ pub fn check_document(kind: &str, params: &Value, negated: bool, doc: &Document)
             return each_match(v, params, negated, &format!("to equal:\n{}", yaml(&expected)), |m| if decode { decode_base64(m) == expected } else { *m == expected });
         }
         "contains" => {
-            let content = param(params, "content").ok_or_else(|| anyhow!("needs `content`"))?;
+            let content = params.get("content").unwrap_or(&Value::Null);
             let any = param(params, "any").and_then(Value::as_bool).unwrap_or(false);
             let count = param(params, "count").and_then(Value::as_u64);
             let hits = |m: &Value| m.as_array().map(|a| a.iter().filter(|el| if any { subset(el, content) } else { *el == content }).count()).unwrap_or(0);
@@ -177,7 +177,7 @@ pub fn check_document(kind: &str, params: &Value, negated: bool, doc: &Document)
         }
         "equalRaw" => {
             let expected = param(params, "value").and_then(Value::as_str).unwrap_or_default();
-            flip(doc.raw.trim_end() == expected.trim_end(), format!("expected the raw text {}to equal:\n{expected}\nactual:\n{}", if negated { "NOT " } else { "" }, doc.raw))
+            flip(doc.raw.trim() == expected.trim(), format!("expected the raw text {}to equal:\n{expected}\nactual:\n{}", if negated { "NOT " } else { "" }, doc.raw))
         }
         "isType" => {
             let wanted = param_str(params, "type")?;

@@ -145,7 +145,10 @@ impl Renderer {
         let _ = std::fs::remove_file(&values_file);
         let restore = |text: &str| if placeholder == input.release_name { text.to_string() } else { text.replace(&placeholder, &input.release_name) };
         Ok(match result {
-            Ok(r) => split_manifest(&restore(&r.manifest)).map_err(|e| format!("{e:#}")),
+            Ok(r) => split_manifest(&restore(&r.manifest)).map(|mut rendered| {
+                restore_source_order(&chart, &mut rendered);
+                rendered
+            }).map_err(|e| format!("{e:#}")),
             Err(RenderFailure::Helm(e)) => Err(restore(e.raw.trim()).trim_start_matches("Error: ").to_string()),
             Err(f) => Err(f.to_string()),
         })
@@ -302,6 +305,31 @@ pub fn split_manifest(manifest: &str) -> Result<Rendered> {
     Ok(rendered)
 }
 
+/// helm sorts the documents of a template by kind (install order); helm-unittest keeps the
+/// order the template wrote them. Where a template's documents have different kinds and each
+/// kind is written literally (`kind: Service`) in the template source, put them back in source
+/// order (a stable sort, so documents of one kind keep their order).
+pub fn restore_source_order(chart_dir: &Path, rendered: &mut Rendered) {
+    for (template, docs) in rendered.by_template.iter_mut() {
+        let kinds: Vec<Option<&str>> = docs.iter().map(|d| d.value.get("kind").and_then(Value::as_str)).collect();
+        if docs.len() < 2 || kinds.iter().all(|k| *k == kinds[0]) {
+            continue;
+        }
+        let Ok(source) = std::fs::read_to_string(chart_dir.join(template)) else { continue };
+        let position = |kind: Option<&str>| -> Option<usize> {
+            let re = Regex::new(&format!(r#"(?m)^\s*kind:\s*["']?{}["']?\s*$"#, regex::escape(kind?))).ok()?;
+            re.find(&source).map(|m| m.start())
+        };
+        let positions: Option<Vec<usize>> = kinds.iter().map(|k| position(*k)).collect();
+        if let Some(positions) = positions {
+            let mut order: Vec<usize> = (0..docs.len()).collect();
+            order.sort_by_key(|&i| positions[i]);
+            let sorted: Vec<Document> = order.into_iter().map(|i| docs[i].clone()).collect();
+            *docs = sorted;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,6 +350,17 @@ mod tests {
         let kinds: Vec<&Value> = r.by_template["templates/a.yaml"].iter().map(|d| &d.value["kind"]).collect();
         assert_eq!(kinds, vec!["A", "B"]);
         assert!(r.by_template["charts/s/templates/b.yaml"].is_empty());
+    }
+
+    #[test]
+    fn documents_of_one_template_go_back_to_source_order() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("templates")).unwrap();
+        std::fs::write(dir.path().join("templates/a.yaml"), "kind: MutatingWebhookConfiguration\n---\nkind: Service\n").unwrap();
+        let mut r = split_manifest("---\n# Source: c/templates/a.yaml\nkind: Service\n---\n# Source: c/templates/a.yaml\nkind: MutatingWebhookConfiguration\n").unwrap();
+        restore_source_order(dir.path(), &mut r);
+        let kinds: Vec<&Value> = r.by_template["templates/a.yaml"].iter().map(|d| &d.value["kind"]).collect();
+        assert_eq!(kinds, vec!["MutatingWebhookConfiguration", "Service"]);
     }
 
     #[test]

@@ -146,7 +146,7 @@ pub fn render_input(test: &TestCase, options: &RunOptions) -> Result<RenderInput
     let mut files = test.values_files.clone();
     files.extend(options.values_files.iter().cloned());
     let values = user_values(&files, &test.sets)?;
-    let mut templates: Vec<String> = test.templates.clone();
+    let mut templates: Vec<String> = test.render_templates.clone();
     if !templates.is_empty() {
         templates.extend(test.asserts.iter().filter_map(|a| a.template.clone()));
     }

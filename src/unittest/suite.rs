@@ -70,7 +70,10 @@ pub struct Assertion {
 pub struct TestCase {
     pub name: String,
     pub line: usize,
+    /// Templates the assertions look at by default (the test's, else the suite's).
     pub templates: Vec<String>,
+    /// Templates rendered: the suite's and the test's (assertion templates are added later).
+    pub render_templates: Vec<String>,
     pub exclude_templates: Vec<String>,
     /// Values files, suite first, resolved against the suite's folder.
     pub values_files: Vec<PathBuf>,
@@ -273,13 +276,10 @@ impl Suite {
                 None | Some(Value::Null) => Vec::new(),
                 Some(_) => return Err(r.error(&format!("{p}/asserts"), "must be a list")),
             };
-            let templates = if tm.contains_key("templates") || tm.contains_key("template") {
-                let mut t = r.strings(tm.get("templates"), &format!("{p}/templates"))?;
-                t.extend(r.strings(tm.get("template"), &format!("{p}/template"))?);
-                t
-            } else {
-                suite_templates.clone()
-            };
+            let mut test_templates = r.strings(tm.get("templates"), &format!("{p}/templates"))?;
+            test_templates.extend(r.strings(tm.get("template"), &format!("{p}/template"))?);
+            let templates = if test_templates.is_empty() { suite_templates.clone() } else { test_templates.clone() };
+            let render_templates = suite_templates.iter().chain(&test_templates).cloned().collect();
             let mut exclude_templates = suite_excludes.clone();
             exclude_templates.extend(r.strings(tm.get("excludeTemplates"), &format!("{p}/excludeTemplates"))?);
             let mut values_files = suite_values.clone();
@@ -297,6 +297,7 @@ impl Suite {
                 name,
                 line: r.line(&p),
                 templates,
+                render_templates,
                 exclude_templates,
                 values_files,
                 sets,
@@ -367,11 +368,11 @@ mod tests {
 
     #[test]
     fn suite_settings_fold_into_tests() {
-        let s = load("suite: S\ntemplates: [a.yaml]\nset: {x: 1}\nrelease: {name: r}\ncapabilities: {apiVersions: [v1/A]}\ntests:\n  - it: t\n    set: {z: '2'}\n    release: {namespace: n}\n    capabilities: {apiVersions: [v1/B]}\n    asserts:\n      - equal: {path: a, value: 1}\n        not: true\n        documentIndex: 1\n").unwrap();
+        let s = load("suite: S\ntemplates: [a.yaml]\nset: {x: 1}\nrelease: {name: r}\ncapabilities: {apiVersions: [v1/A]}\ntests:\n  - it: t\n    set: {z: '2'}\n    release: {namespace: ns}\n    capabilities: {apiVersions: [v1/B]}\n    asserts:\n      - equal: {path: a, value: 1}\n        not: true\n        documentIndex: 1\n").unwrap();
         let t = &s.tests[0];
         assert_eq!(t.templates, vec!["a.yaml"]);
         assert_eq!(t.sets, vec![("x".into(), serde_json::json!(1)), ("z".into(), serde_json::json!("2"))]);
-        assert_eq!((t.release.name.as_deref(), t.release.namespace.as_deref()), (Some("r"), Some("n")));
+        assert_eq!((t.release.name.as_deref(), t.release.namespace.as_deref()), (Some("r"), Some("ns")));
         assert_eq!(t.capabilities.api_versions, vec!["v1/A", "v1/B"]);
         let a = &t.asserts[0];
         assert_eq!((a.kind.as_str(), a.not, a.document_index, a.line), ("equal", true, Some(1), 12));
