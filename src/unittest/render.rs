@@ -287,17 +287,26 @@ pub fn split_manifest(manifest: &str) -> Result<Rendered> {
             chunk.push('\n');
         }
     }
+    // A `---` the template wrote itself right after helm's `# Source:` header starts a chunk
+    // without a header: it belongs to the template of the chunk before.
+    let mut template = String::new();
     for chunk in chunks {
-        let Some(rest) = chunk.strip_prefix("# Source: ") else { continue };
-        let (source, body) = rest.split_once('\n').unwrap_or((rest, ""));
-        let template = source.trim().split_once('/').map(|(_, t)| t.to_string()).unwrap_or_else(|| source.trim().to_string());
+        let body = match chunk.strip_prefix("# Source: ") {
+            Some(rest) => {
+                let (source, body) = rest.split_once('\n').unwrap_or((rest, ""));
+                template = source.trim().split_once('/').map(|(_, t)| t.to_string()).unwrap_or_else(|| source.trim().to_string());
+                body
+            }
+            None if !template.is_empty() => chunk.as_str(),
+            None => continue,
+        };
         let docs = crate::chart::values::parse_helm_yaml_documents(body, Path::new(&template)).with_context(|| format!("helm printed YAML chartproof cannot read in {template}"))?;
         if template == NOTES_TEMPLATE {
             let notes = docs.first().and_then(|d| d.get(NOTES_KEY)).and_then(Value::as_str).unwrap_or_default().to_string();
             rendered.by_template.entry("templates/NOTES.txt".into()).or_default().push(Document { value: Value::String(notes.clone()), raw: notes });
             continue;
         }
-        let entry = rendered.by_template.entry(template).or_default();
+        let entry = rendered.by_template.entry(template.clone()).or_default();
         for value in docs.into_iter().filter(|d| !d.is_null()) {
             entry.push(Document { value, raw: body.to_string() });
         }
@@ -345,7 +354,7 @@ mod tests {
 
     #[test]
     fn manifest_splits_by_source_and_drops_empty_documents() {
-        let m = "---\n# Source: c/templates/a.yaml\nkind: A\n---\n# Source: c/templates/a.yaml\nkind: B\n---\n# Source: c/charts/s/templates/b.yaml\n# only a comment\n---\n# Source: c/templates/NOTES.txt\n";
+        let m = "---\n# Source: c/templates/a.yaml\nkind: A\n---\n# Source: c/templates/a.yaml\n---\nkind: B\n---\n# Source: c/charts/s/templates/b.yaml\n# only a comment\n---\n# Source: c/templates/NOTES.txt\n";
         let r = split_manifest(m).unwrap();
         let kinds: Vec<&Value> = r.by_template["templates/a.yaml"].iter().map(|d| &d.value["kind"]).collect();
         assert_eq!(kinds, vec!["A", "B"]);
