@@ -36,8 +36,8 @@ namespace NAMESPACE, Kubernetes v1.20.0, only the selected templates plus `_` pa
 A missing snapshot entry is written, except in CI (CI set) or with --fail-missing-snapshots.
 
 Exit codes:
-  0  every test passed or was skipped
-  1  a test failed, or a suite file is invalid
+  0  every test passed or was skipped (and, with --check, no error finding)
+  1  a test failed, a suite file is invalid, or --check found an error
   2  unusable input: chart not found, no helm, bad flags")]
 pub struct UnittestArgs {
     /// Chart directories
@@ -58,6 +58,10 @@ pub struct UnittestArgs {
     /// Stop a test at its first failed assertion
     #[arg(long)]
     pub failfast: bool,
+    /// Also check every unit-test render with the `check` rules (.chartproof.yaml of the chart);
+    /// error findings fail the run
+    #[arg(long)]
+    pub check: bool,
     /// Parallel renders (default: number of CPUs)
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,
@@ -71,10 +75,11 @@ pub struct UnittestArgs {
 pub fn run(args: UnittestArgs) -> Result<ExitCode> {
     let helm = args.helm.discover()?;
     let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
-    let options = RunOptions {
+    let mut options = RunOptions {
         values_files: args.values.iter().map(|v| std::path::absolute(v).unwrap_or_else(|_| v.clone())).collect(),
         snapshots: SnapshotMode { update: args.update_snapshot, fail_missing: (args.fail_missing_snapshots || in_ci) && !args.update_snapshot },
         failfast: args.failfast,
+        check: None,
     };
     for v in &options.values_files {
         if !v.is_file() {
@@ -88,6 +93,7 @@ pub fn run(args: UnittestArgs) -> Result<ExitCode> {
             bail!("chart not found: {} (give a chart directory holding Chart.yaml)", chart.display());
         }
         let start = Instant::now();
+        options.check = if args.check { Some(crate::rules::Config::for_chart(None, chart)?) } else { None };
         let files = find_suites(chart, &args.files)?;
         let renderer = Renderer::new(helm.clone(), chart, args.helm.timeout())?;
         let suites = pool.install(|| run_suites(&renderer, &files, &options));
@@ -97,6 +103,7 @@ pub fn run(args: UnittestArgs) -> Result<ExitCode> {
             suites,
             renders: renderer.helm_runs(),
             render_requests: renderer.requests(),
+            checked: args.check,
             duration: start.elapsed(),
         });
     }
@@ -106,6 +113,7 @@ pub fn run(args: UnittestArgs) -> Result<ExitCode> {
         UnittestFormat::Junit => output::junit(&runs)?,
     };
     print_stdout(&text)?;
-    let failed = runs.iter().flat_map(|r| &r.suites).any(|s| !s.passed());
+    let failed = runs.iter().flat_map(|r| &r.suites).any(|s| !s.passed())
+        || runs.iter().flat_map(|r| &r.suites).flat_map(|s| &s.tests).flat_map(|t| &t.findings).any(|f| f.severity == crate::rules::Severity::Error);
     Ok(exit(if failed { EXIT_FAILED } else { EXIT_OK }))
 }

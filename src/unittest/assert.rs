@@ -206,13 +206,12 @@ pub fn check_document(kind: &str, params: &Value, negated: bool, doc: &Document)
 
 /// `containsDocument` over the documents of one template.
 pub fn contains_document(params: &Value, negated: bool, docs: &[&Document]) -> Result<Verdict> {
+    param(params, "kind").ok_or_else(|| anyhow!("needs `kind`"))?;
     let want = |key: &str, v: &Value| param(params, key).is_none_or(|w| Some(w) == v.pointer(key));
     let found = docs.iter().any(|d| {
         let v = &d.value;
         want("/kind", v) && want("/apiVersion", v) && param(params, "name").is_none_or(|n| v.pointer("/metadata/name") == Some(n)) && param(params, "namespace").is_none_or(|n| v.pointer("/metadata/namespace") == Some(n))
     });
-    let kind = param(params, "kind").ok_or_else(|| anyhow!("needs `kind`"))?;
-    let _ = kind;
     Ok(if found != negated { Ok(()) } else { Err(format!("expected {}a document matching:\n{}", if negated { "NO " } else { "" }, yaml(params))) })
 }
 

@@ -20,6 +20,8 @@ pub struct ChartRun {
     pub renders: usize,
     /// Renders asked for (tests that needed one).
     pub render_requests: usize,
+    /// Whether `--check` ran the rules on every render.
+    pub checked: bool,
     #[serde(serialize_with = "secs")]
     pub duration: Duration,
 }
@@ -41,6 +43,12 @@ pub fn human(runs: &[ChartRun], color: bool) -> String {
                 let _ = writeln!(out, "\t- {e}");
             }
             for test in &suite.tests {
+                if !test.findings.is_empty() {
+                    let _ = writeln!(out, "\t- {}: {} finding(s) of the `check` rules on this render", test.name, test.findings.len());
+                    for f in &test.findings {
+                        let _ = writeln!(out, "\t\t[{}] {} {}: {}", f.severity, f.rule, f.resource_id(), f.message);
+                    }
+                }
                 match test.status {
                     Status::Failed => {
                         let _ = writeln!(out, "\t- {} (line {})", test.name, test.line);
@@ -71,6 +79,11 @@ pub fn human(runs: &[ChartRun], color: bool) -> String {
     let _ = writeln!(out, "\nCharts:      {} failed, {} passed, {} total", failed_charts, runs.len() - failed_charts, runs.len());
     let _ = writeln!(out, "Test Suites: {} failed, {} passed, {} total", failed_suites, suites.len() - failed_suites, suites.len());
     let _ = writeln!(out, "Tests:       {failed} failed, {passed} passed, {skipped} skipped, {} total", passed + failed + skipped);
+    let findings: Vec<&crate::rules::Finding> = suites.iter().flat_map(|s| &s.tests).flat_map(|t| &t.findings).collect();
+    if runs.iter().any(|r| r.checked) {
+        let errors = findings.iter().filter(|f| f.severity == crate::rules::Severity::Error).count();
+        let _ = writeln!(out, "Findings:    {errors} errors, {} others of the `check` rules on the unit-test renders", findings.len() - errors);
+    }
     let _ = writeln!(out, "Renders:     {renders} helm runs for {requests} tests that render");
     let _ = writeln!(out, "Time:        {time:.1}s");
     out

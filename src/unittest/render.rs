@@ -57,6 +57,8 @@ pub struct Document {
 #[derive(Debug, Clone, Default)]
 pub struct Rendered {
     pub by_template: BTreeMap<String, Vec<Document>>,
+    /// The whole manifest as helm printed it (release name restored), for `--check`.
+    pub manifest: String,
 }
 
 /// A render result: documents, or helm's error message.
@@ -145,10 +147,16 @@ impl Renderer {
         let _ = std::fs::remove_file(&values_file);
         let restore = |text: &str| if placeholder == input.release_name { text.to_string() } else { text.replace(&placeholder, &input.release_name) };
         Ok(match result {
-            Ok(r) => split_manifest(&restore(&r.manifest)).map(|mut rendered| {
-                restore_source_order(&chart, &mut rendered);
-                rendered
-            }).map_err(|e| format!("{e:#}")),
+            Ok(r) => {
+                let manifest = restore(&r.manifest);
+                split_manifest(&manifest)
+                    .map(|mut rendered| {
+                        restore_source_order(&chart, &mut rendered);
+                        rendered.manifest = manifest;
+                        rendered
+                    })
+                    .map_err(|e| format!("{e:#}"))
+            }
             Err(RenderFailure::Helm(e)) => Err(restore(e.raw.trim()).trim_start_matches("Error: ").to_string()),
             Err(f) => Err(f.to_string()),
         })

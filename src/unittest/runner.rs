@@ -24,6 +24,8 @@ pub struct RunOptions {
     pub values_files: Vec<PathBuf>,
     pub snapshots: SnapshotMode,
     pub failfast: bool,
+    /// `--check`: the rules configuration to check every render with.
+    pub check: Option<crate::rules::Config>,
 }
 
 /// How a test ended.
@@ -54,6 +56,9 @@ pub struct TestResult {
     pub status: Status,
     pub skip_reason: Option<String>,
     pub failures: Vec<AssertionFailure>,
+    /// `--check` findings on the test's render.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<crate::rules::Finding>,
     #[serde(serialize_with = "secs")]
     pub duration: Duration,
 }
@@ -171,7 +176,7 @@ pub fn render_input(test: &TestCase, options: &RunOptions) -> Result<RenderInput
 
 fn run_test(renderer: &Renderer, test: &TestCase, snapshots: &SnapshotFile, options: &RunOptions) -> TestResult {
     let start = Instant::now();
-    let mut result = TestResult { name: test.name.clone(), line: test.line, status: Status::Passed, skip_reason: None, failures: Vec::new(), duration: Duration::ZERO };
+    let mut result = TestResult { name: test.name.clone(), line: test.line, status: Status::Passed, skip_reason: None, failures: Vec::new(), findings: Vec::new(), duration: Duration::ZERO };
     if let Some(reason) = &test.skip {
         result.status = Status::Skipped;
         result.skip_reason = Some(reason.clone());
@@ -187,6 +192,9 @@ fn run_test(renderer: &Renderer, test: &TestCase, snapshots: &SnapshotFile, opti
             return result;
         }
     };
+    if let (Some(config), Ok(rendered)) = (&options.check, outcome.as_ref()) {
+        result.findings = crate::rules::check_manifest(&crate::manifest::Manifest::parse(&rendered.manifest), config).findings;
+    }
     if test.asserts.is_empty() {
         result.failures.push(AssertionFailure { index: 0, kind: "asserts".into(), line: test.line, template: None, message: "the test has no assertions".into() });
     }
@@ -297,8 +305,8 @@ fn evaluate(test: &TestCase, assertion: &Assertion, outcome: &Outcome, snapshots
         let verdict = match kind {
             "hasDocuments" => {
                 let filter_aware = assertion.params.get("filterAware").and_then(Value::as_bool).unwrap_or(false);
-                let count = if filter_aware || selector.is_none() { docs.len() } else { all.iter().find(|(t, _)| t == template).map(|(_, d)| d.len()).unwrap_or(0) };
-                let count = if index.is_some() && !filter_aware { all.iter().find(|(t, _)| t == template).map(|(_, d)| d.len()).unwrap_or(0) } else { count };
+                // All documents of the template, unless `filterAware` asks for the selected ones.
+                let count = if filter_aware { docs.len() } else { all.iter().find(|(t, _)| t == template).map(|(_, d)| d.len()).unwrap_or(0) };
                 let want = assertion.params.get("count").and_then(Value::as_u64).ok_or_else(|| anyhow!("needs `count`"))?;
                 if (count as u64 == want) != negated { Ok(()) } else { Err(format!("expected {}{want} documents, actual: {count}", if negated { "NOT " } else { "" })) }
             }
