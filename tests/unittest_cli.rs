@@ -177,5 +177,16 @@ fn cert_manager_snapshot_suite_passes_and_an_edited_template_fails_readably() {
     std::fs::write(&service, text.replacen("protocol: TCP", "protocol: UDP", 1)).unwrap();
     let (code, stdout, _) = run(&helms()[0], copy.path(), &["-f", "tests/controller/defaults_test.yaml"]);
     assert_eq!(code, 1, "{stdout}");
-    assert!(stdout.contains("should render a Service matching the default snapshot") && stdout.contains("-      protocol: TCP") && stdout.contains("+      protocol: UDP"), "{stdout}");
+    assert!(stdout.contains("should render a Service matching the default snapshot") && stdout.contains("-    protocol: TCP") && stdout.contains("+    protocol: UDP"), "{stdout}");
+}
+
+#[test]
+fn check_flag_reports_rule_findings_per_test() {
+    let chart = demo_chart();
+    let (code, stdout, _) = run(&helms()[0], chart.path(), &["--check"]);
+    assert!(stdout.contains("finding(s) of the `check` rules on this render") && stdout.contains("Findings:"), "{stdout}");
+    assert!(stdout.contains("Deployment/"), "findings name the resource: {stdout}");
+    assert_eq!(code, 1, "the demo Deployment has no probes or resources: error findings fail the run");
+    let (_, plain, _) = run(&helms()[0], chart.path(), &[]);
+    assert!(!plain.contains("Findings:"), "without --check no rule runs");
 }
