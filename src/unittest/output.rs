@@ -34,7 +34,8 @@ pub fn human(runs: &[ChartRun], color: bool) -> String {
     let paint = |code: &str, text: &str| if color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() };
     let mut out = String::new();
     for run in runs {
-        let _ = writeln!(out, "\n### Chart [ {} ] {} (helm {})\n", run.chart, run.chart, run.helm_version);
+        let name = std::path::Path::new(&run.chart).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| run.chart.clone());
+        let _ = writeln!(out, "\n### Chart [ {name} ] {} (helm {})\n", run.chart, run.helm_version);
         for suite in &run.suites {
             let file = super::runner::display_path(std::path::Path::new(&run.chart), &suite.file);
             let tag = if suite.passed() { paint("1;32", " PASS ") } else { paint("1;31", " FAIL ") };
