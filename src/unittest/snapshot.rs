@@ -114,26 +114,143 @@ impl SnapshotFile {
     }
 }
 
-/// A value as snapshot text: YAML with sorted map keys, as helm-unittest writes it.
-fn to_snapshot_text(v: &Value) -> String {
-    fn sorted(v: &Value) -> Value {
-        match v {
-            Value::Object(m) => {
-                let mut keys: Vec<&String> = m.keys().collect();
-                keys.sort();
-                Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&m[k]))).collect())
-            }
-            Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
-            other => other.clone(),
+/// A value as snapshot text, as helm-unittest (go-yaml v3) writes it: map keys sorted, list
+/// items indented under their key, strings quoted only when YAML would read them otherwise
+/// (then in double quotes), multi-line strings as literal blocks.
+pub fn to_snapshot_text(v: &Value) -> String {
+    let mut out = String::new();
+    match v {
+        Value::Object(m) if !m.is_empty() => emit_map(m, 0, &mut out),
+        Value::Array(a) if !a.is_empty() => emit_list(a, 0, &mut out),
+        other => {
+            out.push_str(&scalar(other, 0));
+            out.push('\n');
         }
     }
-    serde_yaml::to_string(&sorted(v)).unwrap_or_default()
+    out
+}
+
+fn emit_map(m: &serde_json::Map<String, Value>, indent: usize, out: &mut String) {
+    let mut keys: Vec<&String> = m.keys().collect();
+    keys.sort();
+    for (i, k) in keys.into_iter().enumerate() {
+        // The first key of a list item continues the `- ` line.
+        if i > 0 || !out.ends_with("- ") {
+            out.push_str(&" ".repeat(indent));
+        }
+        out.push_str(&plain_or_quoted(k));
+        out.push(':');
+        emit_value(&m[k], indent, out);
+    }
+}
+
+fn emit_list(a: &[Value], indent: usize, out: &mut String) {
+    for (i, item) in a.iter().enumerate() {
+        if i > 0 || !out.ends_with("- ") {
+            out.push_str(&" ".repeat(indent));
+        }
+        out.push_str("- ");
+        match item {
+            Value::Object(m) if !m.is_empty() => emit_map(m, indent + 2, out),
+            Value::Array(l) if !l.is_empty() => emit_list(l, indent + 2, out),
+            other => {
+                out.push_str(&scalar(other, indent + 2));
+                out.push('\n');
+            }
+        }
+    }
+}
+
+/// After `key:`: a nested block on the next lines, or ` scalar`.
+fn emit_value(v: &Value, indent: usize, out: &mut String) {
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            out.push('\n');
+            emit_map(m, indent + 2, out);
+        }
+        Value::Array(a) if !a.is_empty() => {
+            out.push('\n');
+            emit_list(a, indent + 2, out);
+        }
+        other => {
+            out.push(' ');
+            out.push_str(&scalar(other, indent + 2));
+            out.push('\n');
+        }
+    }
+}
+
+fn scalar(v: &Value, indent: usize) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => string_scalar(s, indent),
+        Value::Object(_) => "{}".into(),
+        Value::Array(_) => "[]".into(),
+    }
+}
+
+fn string_scalar(s: &str, indent: usize) -> String {
+    let block_ok = s.contains('\n') && !s.starts_with([' ', '\t']) && s.lines().all(|l| !l.ends_with([' ', '\t'])) && !s.contains('\r');
+    if !block_ok {
+        return plain_or_quoted(s);
+    }
+    let body = s.trim_end_matches('\n');
+    let chomp = match s.len() - body.len() {
+        0 => "|-",
+        1 => "|",
+        _ => "|+",
+    };
+    let pad = " ".repeat(indent);
+    let mut out = chomp.to_string();
+    for line in s.strip_suffix('\n').unwrap_or(s).split('\n') {
+        out.push('\n');
+        if !line.is_empty() {
+            out.push_str(&pad);
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+/// A string plain when YAML reads it back as the same string, else double-quoted.
+fn plain_or_quoted(s: &str) -> String {
+    let plain_safe = !s.is_empty()
+        && !s.contains(['\n', '\t', '"', '\'', '#', '`'])
+        && !s.contains(": ")
+        && !s.ends_with(':')
+        && !s.starts_with([' ', ',', '[', ']', '{', '}', '&', '*', '!', '|', '>', '%', '@'])
+        && !(s.starts_with(['-', '?', ':']) && s.chars().nth(1).is_none_or(|c| c == ' '))
+        && !s.starts_with("---")
+        && !s.ends_with(' ')
+        && matches!(parse_helm_yaml(s, Path::new("")), Ok((Value::String(ref back), _)) if back == s)
+        && !matches!(s.to_ascii_lowercase().as_str(), "y" | "n" | "yes" | "no" | "on" | "off" | "true" | "false" | "null" | "~");
+    if plain_safe { s.to_string() } else { serde_json::to_string(s).unwrap_or_default() }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn written_text_is_what_helm_unittest_wrote_for_cert_manager() {
+        let suite = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/cert-manager/tests/controller/defaults_test.yaml");
+        let snap = SnapshotFile::for_suite(&suite).unwrap();
+        assert_eq!(snap.stored.len(), 3);
+        for entries in snap.stored.values() {
+            let stored = &entries[&1];
+            let (value, _) = parse_helm_yaml(stored, Path::new("x")).unwrap();
+            assert_eq!(&to_snapshot_text(&value), stored);
+        }
+    }
+
+    #[test]
+    fn strings_yaml_would_misread_are_quoted() {
+        let v = json!({"a": "9402", "b": "true", "c": "plain text", "d": "", "e": "x: y", "f": "line1\nline2\n", "g": ["--v=2"], "h": [{"k": 1, "l": [2]}]});
+        assert_eq!(to_snapshot_text(&v), "a: \"9402\"\nb: \"true\"\nc: plain text\nd: \"\"\ne: \"x: y\"\nf: |\n  line1\n  line2\ng:\n  - --v=2\nh:\n  - k: 1\n    l:\n      - 2\n");
+    }
 
     #[test]
     fn new_entries_are_written_then_compared() {
@@ -146,7 +263,7 @@ mod tests {
         let again = SnapshotFile::for_suite(&suite).unwrap();
         assert!(matches!(again.compare("t", 1, &json!({"kind": "A", "spec": {"x": [1, 2]}}), write), SnapshotResult::Matched));
         match again.compare("t", 1, &json!({"kind": "A", "spec": {"x": [1, 3]}}), write) {
-            SnapshotResult::Differs(d) => assert!(d.contains("-  - 2") && d.contains("+  - 3"), "{d}"),
+            SnapshotResult::Differs(d) => assert!(d.contains("-    - 2") && d.contains("+    - 3"), "{d}"),
             _ => panic!("an edited document must differ"),
         }
         let ci = SnapshotMode { update: false, fail_missing: true };
