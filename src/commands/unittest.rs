@@ -1,4 +1,4 @@
-//! `chartproof unittest CHART… [-f GLOB]… [-v FILE]… [-u] [--failfast] [-o FORMAT]`: run a
+//! `chartproof unittest CHART… [-f GLOB]… [-v FILE]… [-u] [--strict] [--failfast] [--check] [-o FORMAT]`: run a
 //! chart's helm-unittest suites with the real helm. Exit 0 when every test passes (or is
 //! skipped), 1 when one fails, 2 when the input is unusable.
 
@@ -55,6 +55,9 @@ pub struct UnittestArgs {
     /// Fail a test whose snapshot entry is missing instead of writing it (default when CI is set)
     #[arg(long)]
     pub fail_missing_snapshots: bool,
+    /// Reject suite and test keys helm-unittest does not know (typos such as `sett:`)
+    #[arg(long)]
+    pub strict: bool,
     /// Stop a test at its first failed assertion
     #[arg(long)]
     pub failfast: bool,
@@ -79,6 +82,7 @@ pub fn run(args: UnittestArgs) -> Result<ExitCode> {
         values_files: args.values.iter().map(|v| std::path::absolute(v).unwrap_or_else(|_| v.clone())).collect(),
         snapshots: SnapshotMode { update: args.update_snapshot, fail_missing: (args.fail_missing_snapshots || in_ci) && !args.update_snapshot },
         failfast: args.failfast,
+        strict: args.strict,
         check: None,
     };
     for v in &options.values_files {

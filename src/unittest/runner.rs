@@ -24,6 +24,8 @@ pub struct RunOptions {
     pub values_files: Vec<PathBuf>,
     pub snapshots: SnapshotMode,
     pub failfast: bool,
+    /// `--strict`: unknown suite and test keys are errors.
+    pub strict: bool,
     /// `--check`: the rules configuration to check every render with.
     pub check: Option<crate::rules::Config>,
 }
@@ -96,7 +98,7 @@ pub fn run_suites(renderer: &Renderer, files: &[PathBuf], options: &RunOptions) 
         .map(|file| {
             let start = Instant::now();
             let failed_load = |e: anyhow::Error| SuiteResult { file: file.clone(), name: file.display().to_string(), tests: Vec::new(), error: Some(format!("{e:#}")), snapshot_written: false, duration: start.elapsed() };
-            let suite = match Suite::load(file) {
+            let suite = match Suite::load(file, options.strict) {
                 Ok(s) => s,
                 Err(e) => return failed_load(e),
             };

@@ -242,13 +242,32 @@ impl Reader<'_> {
     }
 }
 
+/// Keys a suite may hold (helm-unittest's schema); others fail with `--strict`.
+const SUITE_KEYS: &[&str] = &["suite", "templates", "excludeTemplates", "values", "set", "release", "chart", "capabilities", "kubernetesProvider", "skip", "tests", "postRenderer", "snapshotId"];
+/// Keys a test may hold.
+const TEST_KEYS: &[&str] = &[
+    "it", "template", "templates", "excludeTemplates", "values", "set", "release", "chart", "capabilities", "documentIndex", "documentSelector", "skip", "asserts", "kubernetesProvider", "postRenderer",
+];
+
+impl Reader<'_> {
+    fn known_keys(&self, m: &Map<String, Value>, known: &[&str], pointer: &str) -> Result<()> {
+        match m.keys().find(|k| !known.contains(&k.as_str())) {
+            Some(k) => Err(self.error(&format!("{pointer}/{k}"), format!("unknown key `{k}` (--strict; known: {})", known.join(", ")))),
+            None => Ok(()),
+        }
+    }
+}
+
 impl Suite {
-    /// Load and check one suite file.
-    pub fn load(file: &Path) -> Result<Suite> {
+    /// Load and check one suite file. `strict` rejects keys helm-unittest does not know.
+    pub fn load(file: &Path, strict: bool) -> Result<Suite> {
         let text = std::fs::read_to_string(file).with_context(|| format!("cannot read suite {}", file.display()))?;
         let (doc, positions) = parse_helm_yaml(&text, file)?;
         let r = Reader { file, positions };
         let Value::Object(top) = &doc else { bail!("{}:1: a suite must be a map with `suite` and `tests`", file.display()) };
+        if strict {
+            r.known_keys(top, SUITE_KEYS, "")?;
+        }
         let name = match top.get("suite") {
             Some(v) => r.string(v, "/suite")?,
             None => file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
@@ -267,6 +286,9 @@ impl Suite {
         for (i, t) in tests.iter().enumerate() {
             let p = format!("/tests/{i}");
             let Value::Object(tm) = t else { return Err(r.error(&p, "a test must be a map with `it` and `asserts`")) };
+            if strict {
+                r.known_keys(tm, TEST_KEYS, &p)?;
+            }
             let name = match tm.get("it") {
                 Some(v) => r.string(v, &format!("{p}/it"))?,
                 None => return Err(r.error(&p, "a test needs `it`")),
@@ -363,7 +385,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("x_test.yaml");
         std::fs::write(&file, text).unwrap();
-        Suite::load(&file)
+        Suite::load(&file, false)
     }
 
     #[test]
@@ -382,6 +404,17 @@ mod tests {
     fn unknown_assertion_names_file_line_and_key() {
         let e = load("suite: S\ntests:\n  - it: t\n    asserts:\n      - equals: {path: a}\n").unwrap_err().to_string();
         assert!(e.contains("x_test.yaml:5:") && e.contains("unknown assertion type `equals`"), "{e}");
+    }
+
+    #[test]
+    fn strict_rejects_unknown_keys_with_their_line() {
+        let text = "suite: S\ntests:\n  - it: t\n    sett: {a: 1}\n    asserts: []\n";
+        assert!(load(text).is_ok(), "without --strict unknown keys are ignored, as in helm-unittest");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("x_test.yaml");
+        std::fs::write(&file, text).unwrap();
+        let e = Suite::load(&file, true).unwrap_err().to_string();
+        assert!(e.contains("x_test.yaml:4: tests[0].sett: unknown key `sett`"), "{e}");
     }
 
     #[test]
