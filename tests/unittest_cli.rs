@@ -129,6 +129,11 @@ fn a_wrong_expectation_fails_with_exit_1_and_junit_in_helm_unittest_layout() {
     assert!(xml.contains(r#"<testsuite name="wrong expectations" tests="2""#) && xml.contains(r#"failures="1""#), "{xml}");
     assert!(xml.contains(r#"<testcase name="expects the wrong name" classname="wrong expectations""#), "{xml}");
     assert!(xml.contains(r#"<failure message="Failed""#), "{xml}");
+    let (code, annotations, _) = run(helm, chart.path(), &["-f", "tests/wrong_test.yaml", "-o", "github"]);
+    assert_eq!(code, 1);
+    let first = annotations.lines().next().unwrap();
+    assert!(first.starts_with("::error file=") && first.contains("wrong_test.yaml,line=6,title=wrong expectations / expects the wrong name::asserts[0] `equal` fail"), "{annotations}");
+    assert!(!first.contains('\n') && first.contains("%0A"), "one line per annotation: {first}");
 }
 
 #[test]

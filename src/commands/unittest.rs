@@ -22,6 +22,8 @@ pub enum UnittestFormat {
     Human,
     Json,
     Junit,
+    /// GitHub Actions annotations on the suite lines, then the human summary
+    Github,
 }
 
 #[derive(Args, Debug)]
@@ -115,6 +117,7 @@ pub fn run(args: UnittestArgs) -> Result<ExitCode> {
         UnittestFormat::Human => output::human(&runs, std::io::IsTerminal::is_terminal(&std::io::stdout()) && std::env::var_os("NO_COLOR").is_none()),
         UnittestFormat::Json => output::json(&runs)?,
         UnittestFormat::Junit => output::junit(&runs)?,
+        UnittestFormat::Github => output::github(&runs),
     };
     print_stdout(&text)?;
     let failed = runs.iter().flat_map(|r| &r.suites).any(|s| !s.passed())

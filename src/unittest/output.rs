@@ -90,6 +90,29 @@ pub fn human(runs: &[ChartRun], color: bool) -> String {
     out
 }
 
+/// GitHub Actions workflow commands: one `::error` annotation per failed assertion, on the
+/// suite file at the assertion's line, then the human summary.
+pub fn github(runs: &[ChartRun]) -> String {
+    let escape = |s: &str| s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
+    let property = |s: &str| escape(s).replace(':', "%3A").replace(',', "%2C");
+    let mut out = String::new();
+    for suite in runs.iter().flat_map(|r| &r.suites) {
+        let file = suite.file.display().to_string();
+        if let Some(e) = &suite.error {
+            let _ = writeln!(out, "::error file={}::{}", property(&file), escape(e));
+        }
+        for test in &suite.tests {
+            for f in &test.failures {
+                let title = format!("{} / {}", suite.name, test.name);
+                let at = f.template.as_deref().map(|t| format!(" ({t})")).unwrap_or_default();
+                let _ = writeln!(out, "::error file={},line={},title={}::asserts[{}] `{}` fail{at}%0A{}", property(&file), f.line, property(&title), f.index, f.kind, escape(&f.message));
+            }
+        }
+    }
+    out.push_str(&human(runs, false));
+    out
+}
+
 pub fn json(runs: &[ChartRun]) -> anyhow::Result<String> {
     Ok(serde_json::to_string_pretty(&serde_json::json!({ "command": "unittest", "charts": runs }))?)
 }
