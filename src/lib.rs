@@ -17,3 +17,4 @@ pub mod render;
 pub mod report;
 pub mod rules;
 pub mod schemas;
+pub mod unittest;

@@ -46,6 +46,8 @@ enum Command {
     Diff(commands::diff::DiffArgs),
     /// List values keys no template reads, undeclared keys and empty renders (static, no helm)
     Audit(commands::audit::AuditArgs),
+    /// Run the chart's helm-unittest suites (tests/*_test.yaml) with the real helm
+    Unittest(commands::unittest::UnittestArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions(commands::completions::CompletionsArgs),
 }
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
         Command::Test(args) => commands::test::run(args),
         Command::Diff(args) => commands::diff::run(args),
         Command::Audit(args) => commands::audit::run(args),
+        Command::Unittest(args) => commands::unittest::run(args),
         Command::Completions(args) => commands::completions::run(args, Cli::command()),
     };
     match result {

@@ -107,7 +107,8 @@ fn unescape(s: &str) -> String {
     out
 }
 
-fn parse_path(key: &str) -> Result<Vec<PathPart>> {
+/// Parse a `--set` key (`a.b[0].c`, `\.` escapes a dot) into its steps.
+pub fn parse_path(key: &str) -> Result<Vec<PathPart>> {
     let mut parts = Vec::new();
     for seg in split_unescaped(key, '.', false) {
         let mut rest = seg.as_str();

@@ -10,3 +10,4 @@ pub mod validate;
 pub mod test;
 pub mod audit;
 pub mod completions;
+pub mod unittest;

@@ -31,6 +31,8 @@ pub struct RenderRequest {
     pub kube_version: Option<String>,
     pub api_versions: Vec<String>,
     pub include_crds: bool,
+    /// `--is-upgrade`: `.Release.IsUpgrade` true, `.Release.IsInstall` false.
+    pub is_upgrade: bool,
     pub timeout: Duration,
 }
 
@@ -46,6 +48,7 @@ impl RenderRequest {
             kube_version: None,
             api_versions: Vec::new(),
             include_crds: false,
+            is_upgrade: false,
             timeout: DEFAULT_TIMEOUT,
         }
     }
@@ -73,6 +76,9 @@ impl RenderRequest {
         }
         if self.include_crds {
             a.push("--include-crds".into());
+        }
+        if self.is_upgrade {
+            a.push("--is-upgrade".into());
         }
         a
     }

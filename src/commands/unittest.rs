@@ -1,0 +1,126 @@
+//! `chartproof unittest CHART… [-f GLOB]… [-v FILE]… [-u] [--strict] [--failfast] [--check] [-o FORMAT]`: run a
+//! chart's helm-unittest suites with the real helm. Exit 0 when every test passes (or is
+//! skipped), 1 when one fails, 2 when the input is unusable.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+
+use super::common::{EXIT_FAILED, EXIT_OK, HelmArgs, exit, print_stdout};
+use crate::unittest::output::{self, ChartRun};
+use crate::unittest::render::Renderer;
+use crate::unittest::runner::{RunOptions, run_suites};
+use crate::unittest::snapshot::SnapshotMode;
+use crate::unittest::suite::find_suites;
+
+/// Output formats of `unittest`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UnittestFormat {
+    Human,
+    Json,
+    Junit,
+    /// GitHub Actions annotations on the suite lines, then the human summary
+    Github,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Examples:
+  chartproof unittest ./mychart                         # tests/*_test.yaml
+  chartproof unittest ./mychart -f 'tests/**/*_test.yaml' -o junit > junit.xml
+  chartproof unittest ./mychart -u                      # rewrite __snapshot__/*.snap
+
+Renders use the real `helm template` with helm-unittest's defaults: release RELEASE-NAME,
+namespace NAMESPACE, Kubernetes v1.20.0, only the selected templates plus `_` partials.
+A missing snapshot entry is written, except in CI (CI set) or with --fail-missing-snapshots.
+
+Exit codes:
+  0  every test passed or was skipped (and, with --check, no error finding)
+  1  a test failed, a suite file is invalid, or --check found an error
+  2  unusable input: chart not found, no helm, bad flags")]
+pub struct UnittestArgs {
+    /// Chart directories
+    #[arg(required = true)]
+    pub charts: Vec<PathBuf>,
+    /// Suite files, globs relative to the chart, `**` allowed (repeatable; default tests/*_test.yaml)
+    #[arg(short = 'f', long = "file", value_name = "GLOB")]
+    pub files: Vec<String>,
+    /// Values file applied to every test after its own values (repeatable)
+    #[arg(short = 'v', long = "values", value_name = "FILE")]
+    pub values: Vec<PathBuf>,
+    /// Rewrite snapshot entries with the current renders
+    #[arg(short = 'u', long = "update-snapshot")]
+    pub update_snapshot: bool,
+    /// Fail a test whose snapshot entry is missing instead of writing it (default when CI is set)
+    #[arg(long)]
+    pub fail_missing_snapshots: bool,
+    /// Reject suite and test keys helm-unittest does not know (typos such as `sett:`)
+    #[arg(long)]
+    pub strict: bool,
+    /// Stop a test at its first failed assertion
+    #[arg(long)]
+    pub failfast: bool,
+    /// Also check every unit-test render with the `check` rules (.chartproof.yaml of the chart);
+    /// error findings fail the run
+    #[arg(long)]
+    pub check: bool,
+    /// Parallel renders (default: number of CPUs)
+    #[arg(short = 'j', long, value_name = "N")]
+    pub jobs: Option<usize>,
+    #[command(flatten)]
+    pub helm: HelmArgs,
+    /// Output format
+    #[arg(short = 'o', long = "output", value_enum, default_value = "human")]
+    pub output: UnittestFormat,
+}
+
+pub fn run(args: UnittestArgs) -> Result<ExitCode> {
+    let helm = args.helm.discover()?;
+    let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+    let mut options = RunOptions {
+        values_files: args.values.iter().map(|v| std::path::absolute(v).unwrap_or_else(|_| v.clone())).collect(),
+        snapshots: SnapshotMode { update: args.update_snapshot, fail_missing: (args.fail_missing_snapshots || in_ci) && !args.update_snapshot },
+        failfast: args.failfast,
+        strict: args.strict,
+        check: None,
+    };
+    for v in &options.values_files {
+        if !v.is_file() {
+            bail!("values file not found: {}", v.display());
+        }
+    }
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(args.jobs.unwrap_or(0)).build().context("cannot start the worker threads")?;
+    let mut runs = Vec::new();
+    for chart in &args.charts {
+        if !chart.join("Chart.yaml").is_file() {
+            bail!("chart not found: {} (give a chart directory holding Chart.yaml)", chart.display());
+        }
+        let start = Instant::now();
+        options.check = if args.check { Some(crate::rules::Config::for_chart(None, chart)?) } else { None };
+        let files = find_suites(chart, &args.files)?;
+        let renderer = Renderer::new(helm.clone(), chart, args.helm.timeout())?;
+        let suites = pool.install(|| run_suites(&renderer, &files, &options));
+        runs.push(ChartRun {
+            chart: chart.display().to_string(),
+            helm_version: helm.version.clone(),
+            suites,
+            renders: renderer.helm_runs(),
+            render_requests: renderer.requests(),
+            checked: args.check,
+            duration: start.elapsed(),
+        });
+    }
+    let text = match args.output {
+        UnittestFormat::Human => output::human(&runs, std::io::IsTerminal::is_terminal(&std::io::stdout()) && std::env::var_os("NO_COLOR").is_none()),
+        UnittestFormat::Json => output::json(&runs)?,
+        UnittestFormat::Junit => output::junit(&runs)?,
+        UnittestFormat::Github => output::github(&runs),
+    };
+    print_stdout(&text)?;
+    let failed = runs.iter().flat_map(|r| &r.suites).any(|s| !s.passed())
+        || runs.iter().flat_map(|r| &r.suites).flat_map(|s| &s.tests).flat_map(|t| &t.findings).any(|f| f.severity == crate::rules::Severity::Error);
+    Ok(exit(if failed { EXIT_FAILED } else { EXIT_OK }))
+}

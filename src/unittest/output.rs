@@ -1,0 +1,160 @@
+//! Output of a unit-test run: human (helm-unittest's PASS/FAIL layout), JSON, and JUnit in
+//! helm-unittest's layout (one `<testsuite>` per suite file named by `suite:`, one `<testcase>`
+//! per `it:` with the suite name as classname, failures with type "Failed").
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
+use serde::Serialize;
+
+use super::runner::{Status, SuiteResult, totals};
+
+/// One chart's run.
+#[derive(Debug, Serialize)]
+pub struct ChartRun {
+    pub chart: String,
+    pub helm_version: String,
+    pub suites: Vec<SuiteResult>,
+    /// helm processes started.
+    pub renders: usize,
+    /// Renders asked for (tests that needed one).
+    pub render_requests: usize,
+    /// Whether `--check` ran the rules on every render.
+    pub checked: bool,
+    #[serde(serialize_with = "secs")]
+    pub duration: Duration,
+}
+
+fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+pub fn human(runs: &[ChartRun], color: bool) -> String {
+    let paint = |code: &str, text: &str| if color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() };
+    let mut out = String::new();
+    for run in runs {
+        let name = std::path::Path::new(&run.chart).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| run.chart.clone());
+        let _ = writeln!(out, "\n### Chart [ {name} ] {} (helm {})\n", run.chart, run.helm_version);
+        for suite in &run.suites {
+            let file = super::runner::display_path(std::path::Path::new(&run.chart), &suite.file);
+            let tag = if suite.passed() { paint("1;32", " PASS ") } else { paint("1;31", " FAIL ") };
+            let _ = writeln!(out, "{tag} {}\t{file}", suite.name);
+            if let Some(e) = &suite.error {
+                let _ = writeln!(out, "\t- {e}");
+            }
+            for test in &suite.tests {
+                if !test.findings.is_empty() {
+                    let _ = writeln!(out, "\t- {}: {} finding(s) of the `check` rules on this render", test.name, test.findings.len());
+                    for f in &test.findings {
+                        let _ = writeln!(out, "\t\t[{}] {} {}: {}", f.severity, f.rule, f.resource_id(), f.message);
+                    }
+                }
+                match test.status {
+                    Status::Failed => {
+                        let _ = writeln!(out, "\t- {} (line {})", test.name, test.line);
+                        for f in &test.failures {
+                            let at = f.template.as_deref().map(|t| format!(", {t}")).unwrap_or_default();
+                            let _ = writeln!(out, "\t\t- asserts[{}] `{}` fail (line {}{at})", f.index, f.kind, f.line);
+                            for line in f.message.lines() {
+                                let _ = writeln!(out, "\t\t\t{line}");
+                            }
+                        }
+                    }
+                    Status::Skipped => {
+                        let _ = writeln!(out, "\t- {} skipped: {}", test.name, test.skip_reason.as_deref().unwrap_or(""));
+                    }
+                    Status::Passed => {}
+                }
+            }
+        }
+    }
+    let suites: Vec<&SuiteResult> = runs.iter().flat_map(|r| &r.suites).collect();
+    let all: Vec<SuiteResult> = suites.iter().map(|s| (*s).clone()).collect();
+    let (passed, failed, skipped) = totals(&all);
+    let failed_suites = suites.iter().filter(|s| !s.passed()).count();
+    let failed_charts = runs.iter().filter(|r| r.suites.iter().any(|s| !s.passed())).count();
+    let renders: usize = runs.iter().map(|r| r.renders).sum();
+    let requests: usize = runs.iter().map(|r| r.render_requests).sum();
+    let time: f64 = runs.iter().map(|r| r.duration.as_secs_f64()).sum();
+    let _ = writeln!(out, "\nCharts:      {} failed, {} passed, {} total", failed_charts, runs.len() - failed_charts, runs.len());
+    let _ = writeln!(out, "Test Suites: {} failed, {} passed, {} total", failed_suites, suites.len() - failed_suites, suites.len());
+    let _ = writeln!(out, "Tests:       {failed} failed, {passed} passed, {skipped} skipped, {} total", passed + failed + skipped);
+    let findings: Vec<&crate::rules::Finding> = suites.iter().flat_map(|s| &s.tests).flat_map(|t| &t.findings).collect();
+    if runs.iter().any(|r| r.checked) {
+        let errors = findings.iter().filter(|f| f.severity == crate::rules::Severity::Error).count();
+        let _ = writeln!(out, "Findings:    {errors} errors, {} others of the `check` rules on the unit-test renders", findings.len() - errors);
+    }
+    let _ = writeln!(out, "Renders:     {renders} helm runs for {requests} tests that render");
+    let _ = writeln!(out, "Time:        {time:.1}s");
+    out
+}
+
+/// GitHub Actions workflow commands: one `::error` annotation per failed assertion, on the
+/// suite file at the assertion's line, then the human summary.
+pub fn github(runs: &[ChartRun]) -> String {
+    let escape = |s: &str| s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
+    let property = |s: &str| escape(s).replace(':', "%3A").replace(',', "%2C");
+    let mut out = String::new();
+    for suite in runs.iter().flat_map(|r| &r.suites) {
+        let file = suite.file.display().to_string();
+        if let Some(e) = &suite.error {
+            let _ = writeln!(out, "::error file={}::{}", property(&file), escape(e));
+        }
+        for test in &suite.tests {
+            for f in &test.failures {
+                let title = format!("{} / {}", suite.name, test.name);
+                let at = f.template.as_deref().map(|t| format!(" ({t})")).unwrap_or_default();
+                let _ = writeln!(out, "::error file={},line={},title={}::asserts[{}] `{}` fail{at}%0A{}", property(&file), f.line, property(&title), f.index, f.kind, escape(&f.message));
+            }
+        }
+    }
+    out.push_str(&human(runs, false));
+    out
+}
+
+pub fn json(runs: &[ChartRun]) -> anyhow::Result<String> {
+    Ok(serde_json::to_string_pretty(&serde_json::json!({ "command": "unittest", "charts": runs }))?)
+}
+
+pub fn junit(runs: &[ChartRun]) -> anyhow::Result<String> {
+    let mut report = quick_junit::Report::new("helm-unittest");
+    for run in runs {
+        for suite in &run.suites {
+            let mut ts = TestSuite::new(suite.name.clone());
+            ts.set_time(suite.duration);
+            ts.add_property(quick_junit::Property::new("helm", run.helm_version.clone()));
+            ts.add_property(quick_junit::Property::new("file", suite.file.display().to_string()));
+            if let Some(e) = &suite.error {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+                s.set_message(e.clone()).set_type("Error");
+                let mut case = TestCase::new(suite.file.display().to_string(), s);
+                case.set_classname(suite.name.clone());
+                ts.add_test_case(case);
+            }
+            for test in &suite.tests {
+                let status = match test.status {
+                    Status::Passed => TestCaseStatus::success(),
+                    Status::Skipped => {
+                        let mut s = TestCaseStatus::skipped();
+                        if let Some(r) = &test.skip_reason {
+                            s.set_message(r.clone());
+                        }
+                        s
+                    }
+                    Status::Failed => {
+                        let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                        let text: Vec<String> = test.failures.iter().map(|f| format!("- asserts[{}] `{}` fail{}\n{}", f.index, f.kind, f.template.as_deref().map(|t| format!(" ({t})")).unwrap_or_default(), f.message)).collect();
+                        s.set_message("Failed").set_type("").set_description(text.join("\n"));
+                        s
+                    }
+                };
+                let mut case = TestCase::new(test.name.clone(), status);
+                case.set_classname(suite.name.clone()).set_time(test.duration);
+                ts.add_test_case(case);
+            }
+            report.add_test_suite(ts);
+        }
+    }
+    Ok(report.to_string()?)
+}

@@ -1,0 +1,363 @@
+//! Running suites: for each test, merge its values like helm-unittest (values files, then
+//! `set` with YAML types), render through the shared [`Renderer`], select documents (templates,
+//! `documentIndex`, `documentSelector`) and evaluate every assertion. Tests run in parallel.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, anyhow};
+use rayon::prelude::*;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::assert::{self, Verdict, base_kind};
+use super::render::{DEFAULT_KUBE_VERSION, DEFAULT_NAMESPACE, DEFAULT_RELEASE_NAME, Document, Outcome, RenderInput, Renderer, template_pattern, template_selected};
+use super::snapshot::{SnapshotFile, SnapshotMode, SnapshotResult};
+use super::suite::{Assertion, DocumentSelector, Suite, TestCase};
+use crate::chart::setvals::{SetArg, apply_set, parse_path};
+use crate::chart::values::ValuesDoc;
+
+/// Run-wide settings.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// `-v` values files applied to every test after its own values files.
+    pub values_files: Vec<PathBuf>,
+    pub snapshots: SnapshotMode,
+    pub failfast: bool,
+    /// `--strict`: unknown suite and test keys are errors.
+    pub strict: bool,
+    /// `--check`: the rules configuration to check every render with.
+    pub check: Option<crate::rules::Config>,
+}
+
+/// How a test ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Passed,
+    Failed,
+    Skipped,
+}
+
+/// One failed assertion.
+#[derive(Debug, Clone, Serialize)]
+pub struct AssertionFailure {
+    /// 0-based position in `asserts`.
+    pub index: usize,
+    pub kind: String,
+    pub line: usize,
+    pub template: Option<String>,
+    pub message: String,
+}
+
+/// The result of one test.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestResult {
+    pub name: String,
+    pub line: usize,
+    pub status: Status,
+    pub skip_reason: Option<String>,
+    pub failures: Vec<AssertionFailure>,
+    /// `--check` findings on the test's render.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<crate::rules::Finding>,
+    #[serde(serialize_with = "secs")]
+    pub duration: Duration,
+}
+
+fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+/// The result of one suite file.
+#[derive(Debug, Clone, Serialize)]
+pub struct SuiteResult {
+    pub file: PathBuf,
+    pub name: String,
+    pub tests: Vec<TestResult>,
+    /// A suite that could not be loaded.
+    pub error: Option<String>,
+    pub snapshot_written: bool,
+    #[serde(serialize_with = "secs")]
+    pub duration: Duration,
+}
+
+impl SuiteResult {
+    pub fn count(&self, status: Status) -> usize {
+        self.tests.iter().filter(|t| t.status == status).count()
+    }
+    pub fn passed(&self) -> bool {
+        self.error.is_none() && self.count(Status::Failed) == 0
+    }
+}
+
+/// Run the suites of one chart.
+pub fn run_suites(renderer: &Renderer, files: &[PathBuf], options: &RunOptions) -> Vec<SuiteResult> {
+    files
+        .par_iter()
+        .map(|file| {
+            let start = Instant::now();
+            let failed_load = |e: anyhow::Error| SuiteResult { file: file.clone(), name: file.display().to_string(), tests: Vec::new(), error: Some(format!("{e:#}")), snapshot_written: false, duration: start.elapsed() };
+            let suite = match Suite::load(file, options.strict) {
+                Ok(s) => s,
+                Err(e) => return failed_load(e),
+            };
+            let snapshots = match SnapshotFile::for_suite(file) {
+                Ok(s) => s,
+                Err(e) => return failed_load(e),
+            };
+            let tests: Vec<TestResult> = suite.tests.par_iter().map(|t| run_test(renderer, t, &snapshots, options)).collect();
+            let (snapshot_written, error) = match snapshots.save() {
+                Ok(w) => (w, None),
+                Err(e) => (false, Some(format!("{e:#}"))),
+            };
+            SuiteResult { file: file.clone(), name: suite.name, tests, error, snapshot_written, duration: start.elapsed() }
+        })
+        .collect()
+}
+
+/// helm-unittest's user values: files merged in order (maps deep, the rest replaced, nulls
+/// kept so they delete chart defaults), then each `set` path with its YAML-typed value.
+pub fn user_values(files: &[PathBuf], sets: &[(String, Value)]) -> Result<Value> {
+    let mut merged = Value::Object(Map::new());
+    for f in files {
+        merge_keeping_nulls(&mut merged, &ValuesDoc::load(f)?.value);
+    }
+    for (key, value) in sets {
+        let path = parse_path(key).map_err(|e| anyhow!("set `{key}`: {e:#}"))?;
+        let mut nested = Value::Null;
+        apply_set(&mut nested, &SetArg { text: key.clone(), as_string: false, assignments: vec![(path, value.clone())] });
+        merge_keeping_nulls(&mut merged, &nested);
+    }
+    Ok(merged)
+}
+
+fn merge_keeping_nulls(base: &mut Value, over: &Value) {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(k) {
+                    Some(existing) if existing.is_object() && v.is_object() => merge_keeping_nulls(existing, v),
+                    _ => {
+                        b.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o.clone(),
+    }
+}
+
+/// The render input of a test.
+pub fn render_input(test: &TestCase, options: &RunOptions) -> Result<RenderInput> {
+    let mut files = test.values_files.clone();
+    files.extend(options.values_files.iter().cloned());
+    let values = user_values(&files, &test.sets)?;
+    let mut templates: Vec<String> = test.render_templates.clone();
+    if !templates.is_empty() {
+        templates.extend(test.asserts.iter().filter_map(|a| a.template.clone()));
+    }
+    templates.sort();
+    templates.dedup();
+    let caps = &test.capabilities;
+    let kube_version = match (&caps.major_version, &caps.minor_version) {
+        (None, None) => DEFAULT_KUBE_VERSION.to_string(),
+        (major, minor) => format!("v{}.{}.0", major.as_deref().unwrap_or("1"), minor.as_deref().unwrap_or("20")),
+    };
+    Ok(RenderInput {
+        templates,
+        chart: test.chart.clone(),
+        values_yaml: serde_yaml::to_string(&values)?,
+        release_name: test.release.name.clone().unwrap_or_else(|| DEFAULT_RELEASE_NAME.into()),
+        namespace: test.release.namespace.clone().unwrap_or_else(|| DEFAULT_NAMESPACE.into()),
+        kube_version,
+        api_versions: caps.api_versions.clone(),
+        upgrade: test.release.upgrade.unwrap_or(false),
+    })
+}
+
+fn run_test(renderer: &Renderer, test: &TestCase, snapshots: &SnapshotFile, options: &RunOptions) -> TestResult {
+    let start = Instant::now();
+    let mut result = TestResult { name: test.name.clone(), line: test.line, status: Status::Passed, skip_reason: None, failures: Vec::new(), findings: Vec::new(), duration: Duration::ZERO };
+    if let Some(reason) = &test.skip {
+        result.status = Status::Skipped;
+        result.skip_reason = Some(reason.clone());
+        return result;
+    }
+    let outcome = render_input(test, options).and_then(|input| renderer.render(&input));
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            result.status = Status::Failed;
+            result.failures.push(AssertionFailure { index: 0, kind: "render".into(), line: test.line, template: None, message: format!("{e:#}") });
+            result.duration = start.elapsed();
+            return result;
+        }
+    };
+    if let (Some(config), Ok(rendered)) = (&options.check, outcome.as_ref()) {
+        result.findings = crate::rules::check_manifest(&crate::manifest::Manifest::parse(&rendered.manifest), config).findings;
+    }
+    if test.asserts.is_empty() {
+        result.failures.push(AssertionFailure { index: 0, kind: "asserts".into(), line: test.line, template: None, message: "the test has no assertions".into() });
+    }
+    let mut snapshot_index = 0;
+    for (index, assertion) in test.asserts.iter().enumerate() {
+        let verdict = evaluate(test, assertion, &outcome, snapshots, &mut snapshot_index, options.snapshots).unwrap_or_else(|e| vec![(None, Err(format!("{}: {e:#}", assertion.kind)))]);
+        for (template, v) in verdict {
+            if let Err(message) = v {
+                result.failures.push(AssertionFailure { index, kind: assertion.kind.clone(), line: assertion.line, template, message });
+            }
+        }
+        if options.failfast && !result.failures.is_empty() {
+            break;
+        }
+    }
+    if !result.failures.is_empty() {
+        result.status = Status::Failed;
+    }
+    result.duration = start.elapsed();
+    result
+}
+
+type TemplateVerdicts = Vec<(Option<String>, Verdict)>;
+
+/// The templates an assertion looks at, each with its documents.
+fn templates_for<'a>(test: &TestCase, assertion: &Assertion, rendered: &'a super::render::Rendered) -> Vec<(String, Vec<&'a Document>)> {
+    let names: Vec<String> = match &assertion.template {
+        Some(t) => vec![t.clone()],
+        None => test.templates.clone(),
+    };
+    let mut keys: Vec<String> = if names.is_empty() {
+        rendered.by_template.keys().cloned().collect()
+    } else {
+        let mut keys: Vec<String> = rendered.by_template.keys().filter(|k| template_selected(k, &names)).cloned().collect();
+        for n in &names {
+            let p = template_pattern(n);
+            if !p.contains(['*', '?', '[']) && !keys.contains(&p) {
+                keys.push(p);
+            }
+        }
+        keys
+    };
+    if assertion.template.is_none() {
+        keys.retain(|k| !template_selected(k, &test.exclude_templates));
+    }
+    keys.sort();
+    keys.into_iter().map(|k| {
+        let docs = rendered.by_template.get(&k).map(|d| d.iter().collect()).unwrap_or_default();
+        (k, docs)
+    }).collect()
+}
+
+fn select_by<'a>(selector: &DocumentSelector, templates: Vec<(String, Vec<&'a Document>)>) -> Result<Vec<(String, Vec<&'a Document>)>, String> {
+    let mut total = 0;
+    let mut out = Vec::new();
+    for (t, docs) in templates {
+        let picked: Vec<&Document> = docs.into_iter().filter(|d| super::path::lookup(&d.value, &selector.path).map(|m| m.iter().any(|v| **v == selector.value)).unwrap_or(false)).collect();
+        total += picked.len();
+        if !picked.is_empty() {
+            out.push((t, picked));
+        }
+    }
+    if total == 0 && !selector.skip_empty_templates {
+        return Err(format!("documentSelector: no document where `{}` is {}", selector.path, assert::yaml(&selector.value)));
+    }
+    if total > 1 && !selector.match_many {
+        return Err(format!("documentSelector: {total} documents where `{}` is {} (set matchMany: true to assert on all)", selector.path, assert::yaml(&selector.value)));
+    }
+    Ok(out)
+}
+
+fn evaluate(test: &TestCase, assertion: &Assertion, outcome: &Outcome, snapshots: &SnapshotFile, snapshot_index: &mut u64, mode: SnapshotMode) -> Result<TemplateVerdicts> {
+    let (kind, negated_name) = base_kind(&assertion.kind);
+    let negated = negated_name != assertion.not;
+    if kind == "failedTemplate" {
+        let error = outcome.as_ref().err().map(String::as_str);
+        return Ok(vec![(None, assert::failed_template(&assertion.params, negated, error)?)]);
+    }
+    let rendered = match outcome {
+        Ok(r) => r,
+        Err(e) => return Ok(vec![(None, Err(format!("the render failed:\n{e}")))]),
+    };
+    let all = templates_for(test, assertion, rendered);
+    let selector = assertion.document_selector.as_ref().or(test.document_selector.as_ref());
+    let selected = match selector {
+        Some(s) => match select_by(s, all.clone()) {
+            Ok(sel) => sel,
+            Err(e) => return Ok(vec![(None, Err(e))]),
+        },
+        None => all.clone(),
+    };
+    let index = assertion.document_index.or(test.document_index);
+    let mut verdicts = Vec::new();
+    for (template, docs) in &selected {
+        let docs: Vec<&Document> = match index {
+            Some(i) => {
+                let at = if i < 0 { docs.len() as i64 + i } else { i };
+                match docs.get(at as usize).filter(|_| at >= 0) {
+                    Some(d) => vec![*d],
+                    None => {
+                        verdicts.push((Some(template.clone()), Err(format!("documentIndex {i} is out of range: the template rendered {} documents", docs.len()))));
+                        continue;
+                    }
+                }
+            }
+            None => docs.clone(),
+        };
+        let verdict = match kind {
+            "hasDocuments" => {
+                let filter_aware = assertion.params.get("filterAware").and_then(Value::as_bool).unwrap_or(false);
+                // All documents of the template, unless `filterAware` asks for the selected ones.
+                let count = if filter_aware { docs.len() } else { all.iter().find(|(t, _)| t == template).map(|(_, d)| d.len()).unwrap_or(0) };
+                let want = assertion.params.get("count").and_then(Value::as_u64).ok_or_else(|| anyhow!("needs `count`"))?;
+                if (count as u64 == want) != negated { Ok(()) } else { Err(format!("expected {}{want} documents, actual: {count}", if negated { "NOT " } else { "" })) }
+            }
+            "containsDocument" => assert::contains_document(&assertion.params, negated, &docs)?,
+            "matchSnapshot" => {
+                let mut v = Ok(());
+                for d in &docs {
+                    *snapshot_index += 1;
+                    let actual = match assertion.params.get("path").and_then(Value::as_str) {
+                        Some(p) => super::path::lookup(&d.value, p)?.first().map(|x| (*x).clone()).unwrap_or(Value::Null),
+                        None => d.value.clone(),
+                    };
+                    match snapshots.compare(&test.name, *snapshot_index, &actual, mode) {
+                        SnapshotResult::Matched | SnapshotResult::Created | SnapshotResult::Updated => {}
+                        SnapshotResult::Missing => v = Err(format!("snapshot entry {} of this test is missing and new entries are not written (CI, or --fail-missing-snapshots); run with -u locally", snapshot_index)),
+                        SnapshotResult::Differs(diff) => v = Err(format!("the render differs from snapshot entry {snapshot_index}:\n{diff}")),
+                    }
+                }
+                v
+            }
+            _ if docs.is_empty() => {
+                if negated { Ok(()) } else { Err("the template rendered no document".into()) }
+            }
+            _ => {
+                let mut v = Ok(());
+                for d in &docs {
+                    if let Err(e) = assert::check_document(kind, &assertion.params, negated, d)? {
+                        v = Err(e);
+                        break;
+                    }
+                }
+                v
+            }
+        };
+        verdicts.push((Some(template.clone()), verdict));
+    }
+    if selected.is_empty() && !matches!(kind, "hasDocuments") && !negated && selector.is_none_or(|s| !s.skip_empty_templates) {
+        verdicts.push((None, Err("no template selected for this assertion".into())));
+    }
+    Ok(verdicts)
+}
+
+/// Summaries across suites.
+pub fn totals(results: &[SuiteResult]) -> (usize, usize, usize) {
+    let t = |s| results.iter().map(|r| r.count(s)).sum();
+    (t(Status::Passed), t(Status::Failed), t(Status::Skipped))
+}
+
+/// A chart-relative display path for a suite file.
+pub fn display_path(chart_dir: &Path, file: &Path) -> String {
+    file.strip_prefix(chart_dir).unwrap_or(file).display().to_string()
+}

@@ -1,0 +1,426 @@
+//! Loading helm-unittest suite files (`tests/*_test.yaml`): the suite and test fields
+//! (templates, values, set, release, chart, capabilities, document selection, skip) and each
+//! assertion with its parameters. Bad input names the file, line and key.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Map, Value};
+
+use crate::chart::Pos;
+use crate::chart::values::parse_helm_yaml;
+
+/// Every assertion type chartproof runs, as helm-unittest spells it.
+pub const ASSERTION_TYPES: &[&str] = &[
+    "equal", "notEqual", "equalRaw", "notEqualRaw", "contains", "notContains", "isSubset", "isNotSubset", "exists", "notExists", "isNull", "isNotNull", "isEmpty",
+    "isNotEmpty", "isNullOrEmpty", "isNotNullOrEmpty", "isKind", "isAPIVersion", "hasDocuments", "lengthEqual", "notLengthEqual", "matchRegex", "notMatchRegex",
+    "matchRegexRaw", "notMatchRegexRaw", "containsDocument", "failedTemplate", "notFailedTemplate", "isType", "isNotType", "greaterOrEqual", "notGreaterOrEqual",
+    "lessOrEqual", "notLessOrEqual", "matchSnapshot",
+];
+
+/// `release:` of a suite or test.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Release {
+    pub name: Option<String>,
+    pub namespace: Option<String>,
+    pub revision: Option<i64>,
+    pub upgrade: Option<bool>,
+}
+
+/// `chart:` overrides of Chart.yaml.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct ChartOverride {
+    pub version: Option<String>,
+    pub app_version: Option<String>,
+}
+
+/// `capabilities:` of a suite or test.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Capabilities {
+    pub major_version: Option<String>,
+    pub minor_version: Option<String>,
+    pub api_versions: Vec<String>,
+}
+
+/// `documentSelector:`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocumentSelector {
+    pub path: String,
+    pub value: Value,
+    pub match_many: bool,
+    pub skip_empty_templates: bool,
+}
+
+/// One assertion of a test.
+#[derive(Debug, Clone)]
+pub struct Assertion {
+    /// The assertion type (`equal`, `notContains`, …).
+    pub kind: String,
+    pub params: Value,
+    pub not: bool,
+    pub template: Option<String>,
+    pub document_index: Option<i64>,
+    pub document_selector: Option<DocumentSelector>,
+    pub line: usize,
+}
+
+/// One `it:` test case, with the suite's settings already folded in.
+#[derive(Debug, Clone)]
+pub struct TestCase {
+    pub name: String,
+    pub line: usize,
+    /// Templates the assertions look at by default (the test's, else the suite's).
+    pub templates: Vec<String>,
+    /// Templates rendered: the suite's and the test's (assertion templates are added later).
+    pub render_templates: Vec<String>,
+    pub exclude_templates: Vec<String>,
+    /// Values files, suite first, resolved against the suite's folder.
+    pub values_files: Vec<PathBuf>,
+    /// `set:` entries, suite first.
+    pub sets: Vec<(String, Value)>,
+    pub release: Release,
+    pub chart: ChartOverride,
+    pub capabilities: Capabilities,
+    pub document_index: Option<i64>,
+    pub document_selector: Option<DocumentSelector>,
+    /// Why the test is skipped, when it is.
+    pub skip: Option<String>,
+    pub asserts: Vec<Assertion>,
+}
+
+/// A loaded suite file.
+#[derive(Debug, Clone)]
+pub struct Suite {
+    pub file: PathBuf,
+    pub name: String,
+    pub tests: Vec<TestCase>,
+}
+
+/// Reads one suite file, reporting errors with line numbers.
+struct Reader<'a> {
+    file: &'a Path,
+    positions: HashMap<String, Pos>,
+}
+
+impl Reader<'_> {
+    fn line(&self, pointer: &str) -> usize {
+        let mut p = pointer.to_string();
+        loop {
+            if let Some(pos) = self.positions.get(&p) {
+                return pos.line;
+            }
+            match p.rfind('/') {
+                Some(i) if i > 0 => p.truncate(i),
+                _ => return 1,
+            }
+        }
+    }
+
+    fn error(&self, pointer: &str, msg: impl std::fmt::Display) -> anyhow::Error {
+        anyhow::anyhow!("{}:{}: {}: {msg}", self.file.display(), self.line(pointer), crate::chart::values::pointer_to_dotted(pointer))
+    }
+
+    fn string(&self, v: &Value, pointer: &str) -> Result<String> {
+        match v {
+            Value::String(s) => Ok(s.clone()),
+            Value::Number(n) => Ok(n.to_string()),
+            Value::Bool(b) => Ok(b.to_string()),
+            _ => Err(self.error(pointer, "must be a string")),
+        }
+    }
+
+    fn strings(&self, v: Option<&Value>, pointer: &str) -> Result<Vec<String>> {
+        match v {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(items)) => items.iter().enumerate().map(|(i, item)| self.string(item, &format!("{pointer}/{i}"))).collect(),
+            Some(single) => Ok(vec![self.string(single, pointer)?]),
+        }
+    }
+
+    fn map<'v>(&self, v: Option<&'v Value>, pointer: &str) -> Result<Option<&'v Map<String, Value>>> {
+        match v {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Object(m)) => Ok(Some(m)),
+            Some(_) => Err(self.error(pointer, "must be a map")),
+        }
+    }
+
+    fn opt_string(&self, m: &Map<String, Value>, key: &str, pointer: &str) -> Result<Option<String>> {
+        m.get(key).filter(|v| !v.is_null()).map(|v| self.string(v, &format!("{pointer}/{key}"))).transpose()
+    }
+
+    fn release(&self, v: Option<&Value>, pointer: &str) -> Result<Release> {
+        let Some(m) = self.map(v, pointer)? else { return Ok(Release::default()) };
+        let revision = match m.get("revision") {
+            None | Some(Value::Null) => None,
+            Some(r) => Some(r.as_i64().ok_or_else(|| self.error(&format!("{pointer}/revision"), "must be an integer"))?),
+        };
+        let upgrade = match m.get("upgrade") {
+            None | Some(Value::Null) => None,
+            Some(u) => Some(u.as_bool().ok_or_else(|| self.error(&format!("{pointer}/upgrade"), "must be true or false"))?),
+        };
+        Ok(Release { name: self.opt_string(m, "name", pointer)?, namespace: self.opt_string(m, "namespace", pointer)?, revision, upgrade })
+    }
+
+    fn chart(&self, v: Option<&Value>, pointer: &str) -> Result<ChartOverride> {
+        let Some(m) = self.map(v, pointer)? else { return Ok(ChartOverride::default()) };
+        Ok(ChartOverride { version: self.opt_string(m, "version", pointer)?, app_version: self.opt_string(m, "appVersion", pointer)? })
+    }
+
+    fn capabilities(&self, v: Option<&Value>, pointer: &str) -> Result<Capabilities> {
+        let Some(m) = self.map(v, pointer)? else { return Ok(Capabilities::default()) };
+        Ok(Capabilities {
+            major_version: self.opt_string(m, "majorVersion", pointer)?,
+            minor_version: self.opt_string(m, "minorVersion", pointer)?,
+            api_versions: self.strings(m.get("apiVersions"), &format!("{pointer}/apiVersions"))?,
+        })
+    }
+
+    fn values_files(&self, v: Option<&Value>, pointer: &str) -> Result<Vec<PathBuf>> {
+        let dir = self.file.parent().unwrap_or(Path::new("."));
+        Ok(self.strings(v, pointer)?.into_iter().map(|f| dir.join(f)).collect())
+    }
+
+    fn sets(&self, v: Option<&Value>, pointer: &str) -> Result<Vec<(String, Value)>> {
+        Ok(self.map(v, pointer)?.map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default())
+    }
+
+    fn document_index(&self, m: &Map<String, Value>, pointer: &str) -> Result<Option<i64>> {
+        match m.get("documentIndex") {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v.as_i64().map(Some).ok_or_else(|| self.error(&format!("{pointer}/documentIndex"), "must be an integer")),
+        }
+    }
+
+    fn document_selector(&self, m: &Map<String, Value>, pointer: &str) -> Result<Option<DocumentSelector>> {
+        let pointer = format!("{pointer}/documentSelector");
+        let Some(sel) = self.map(m.get("documentSelector"), &pointer)? else { return Ok(None) };
+        let Some(path) = sel.get("path") else { return Err(self.error(&pointer, "needs a `path`")) };
+        Ok(Some(DocumentSelector {
+            path: self.string(path, &format!("{pointer}/path"))?,
+            value: sel.get("value").cloned().unwrap_or(Value::Null),
+            match_many: sel.get("matchMany").and_then(Value::as_bool).unwrap_or(false),
+            skip_empty_templates: sel.get("skipEmptyTemplates").and_then(Value::as_bool).unwrap_or(false),
+        }))
+    }
+
+    fn skip(&self, m: &Map<String, Value>, pointer: &str) -> Result<Option<String>> {
+        match m.get("skip") {
+            None | Some(Value::Null) | Some(Value::Bool(false)) => Ok(None),
+            Some(Value::Bool(true)) => Ok(Some("skipped".into())),
+            Some(Value::Object(s)) => Ok(Some(self.opt_string(s, "reason", &format!("{pointer}/skip"))?.unwrap_or_else(|| "skipped".into()))),
+            Some(_) => Err(self.error(&format!("{pointer}/skip"), "must be a map with `reason`")),
+        }
+    }
+
+    fn assertion(&self, v: &Value, pointer: &str) -> Result<Assertion> {
+        let Value::Object(m) = v else { return Err(self.error(pointer, "an assertion must be a map such as `equal: {path: …, value: …}`")) };
+        let kinds: Vec<&String> = m.keys().filter(|k| ASSERTION_TYPES.contains(&k.as_str())).collect();
+        let known = ["not", "template", "documentIndex", "documentSelector", "set", "values"];
+        if let Some(unknown) = m.keys().find(|k| !ASSERTION_TYPES.contains(&k.as_str()) && !known.contains(&k.as_str())) {
+            return Err(self.error(&format!("{pointer}/{unknown}"), format!("unknown assertion type `{unknown}` (known: {})", ASSERTION_TYPES.join(", "))));
+        }
+        let kind = match kinds.as_slice() {
+            [k] => (*k).clone(),
+            [] => return Err(self.error(pointer, "no assertion type")),
+            many => return Err(self.error(pointer, format!("more than one assertion type: {}", many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")))),
+        };
+        let template = match m.get("template") {
+            None | Some(Value::Null) => None,
+            Some(t) => Some(self.string(t, &format!("{pointer}/template"))?),
+        };
+        Ok(Assertion {
+            params: m.get(&kind).cloned().unwrap_or(Value::Null),
+            kind,
+            not: m.get("not").and_then(Value::as_bool).unwrap_or(false),
+            template,
+            document_index: self.document_index(m, pointer)?,
+            document_selector: self.document_selector(m, pointer)?,
+            line: self.line(pointer),
+        })
+    }
+}
+
+/// Keys a suite may hold (helm-unittest's schema); others fail with `--strict`.
+const SUITE_KEYS: &[&str] = &["suite", "templates", "excludeTemplates", "values", "set", "release", "chart", "capabilities", "kubernetesProvider", "skip", "tests", "postRenderer", "snapshotId"];
+/// Keys a test may hold.
+const TEST_KEYS: &[&str] = &[
+    "it", "template", "templates", "excludeTemplates", "values", "set", "release", "chart", "capabilities", "documentIndex", "documentSelector", "skip", "asserts", "kubernetesProvider", "postRenderer",
+];
+
+impl Reader<'_> {
+    fn known_keys(&self, m: &Map<String, Value>, known: &[&str], pointer: &str) -> Result<()> {
+        match m.keys().find(|k| !known.contains(&k.as_str())) {
+            Some(k) => Err(self.error(&format!("{pointer}/{k}"), format!("unknown key `{k}` (--strict; known: {})", known.join(", ")))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Suite {
+    /// Load and check one suite file. `strict` rejects keys helm-unittest does not know.
+    pub fn load(file: &Path, strict: bool) -> Result<Suite> {
+        let text = std::fs::read_to_string(file).with_context(|| format!("cannot read suite {}", file.display()))?;
+        let (doc, positions) = parse_helm_yaml(&text, file)?;
+        let r = Reader { file, positions };
+        let Value::Object(top) = &doc else { bail!("{}:1: a suite must be a map with `suite` and `tests`", file.display()) };
+        if strict {
+            r.known_keys(top, SUITE_KEYS, "")?;
+        }
+        let name = match top.get("suite") {
+            Some(v) => r.string(v, "/suite")?,
+            None => file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+        };
+        let suite_templates = r.strings(top.get("templates"), "/templates")?;
+        let suite_excludes = r.strings(top.get("excludeTemplates"), "/excludeTemplates")?;
+        let suite_values = r.values_files(top.get("values"), "/values")?;
+        let suite_sets = r.sets(top.get("set"), "/set")?;
+        let suite_release = r.release(top.get("release"), "/release")?;
+        let suite_chart = r.chart(top.get("chart"), "/chart")?;
+        let suite_caps = r.capabilities(top.get("capabilities"), "/capabilities")?;
+        let suite_skip = r.skip(top, "")?;
+        let suite_provider = top.contains_key("kubernetesProvider");
+        let Some(Value::Array(tests)) = top.get("tests") else { return Err(r.error("/tests", "a suite needs a `tests` list")) };
+        let mut cases = Vec::new();
+        for (i, t) in tests.iter().enumerate() {
+            let p = format!("/tests/{i}");
+            let Value::Object(tm) = t else { return Err(r.error(&p, "a test must be a map with `it` and `asserts`")) };
+            if strict {
+                r.known_keys(tm, TEST_KEYS, &p)?;
+            }
+            let name = match tm.get("it") {
+                Some(v) => r.string(v, &format!("{p}/it"))?,
+                None => return Err(r.error(&p, "a test needs `it`")),
+            };
+            let asserts = match tm.get("asserts") {
+                Some(Value::Array(a)) => a.iter().enumerate().map(|(j, a)| r.assertion(a, &format!("{p}/asserts/{j}"))).collect::<Result<Vec<_>>>()?,
+                None | Some(Value::Null) => Vec::new(),
+                Some(_) => return Err(r.error(&format!("{p}/asserts"), "must be a list")),
+            };
+            let mut test_templates = r.strings(tm.get("templates"), &format!("{p}/templates"))?;
+            test_templates.extend(r.strings(tm.get("template"), &format!("{p}/template"))?);
+            let templates = if test_templates.is_empty() { suite_templates.clone() } else { test_templates.clone() };
+            let render_templates = suite_templates.iter().chain(&test_templates).cloned().collect();
+            let mut exclude_templates = suite_excludes.clone();
+            exclude_templates.extend(r.strings(tm.get("excludeTemplates"), &format!("{p}/excludeTemplates"))?);
+            let mut values_files = suite_values.clone();
+            values_files.extend(r.values_files(tm.get("values"), &format!("{p}/values"))?);
+            let mut sets = suite_sets.clone();
+            sets.extend(r.sets(tm.get("set"), &format!("{p}/set"))?);
+            let release = r.release(tm.get("release"), &format!("{p}/release"))?;
+            let chart = r.chart(tm.get("chart"), &format!("{p}/chart"))?;
+            let caps = r.capabilities(tm.get("capabilities"), &format!("{p}/capabilities"))?;
+            let mut skip = suite_skip.clone().or(r.skip(tm, &p)?);
+            if skip.is_none() && (suite_provider || tm.contains_key("kubernetesProvider")) {
+                skip = Some("kubernetesProvider (a mocked cluster for `lookup`) is not supported: `helm template` has no way to answer lookup from fixed objects".into());
+            }
+            cases.push(TestCase {
+                name,
+                line: r.line(&p),
+                templates,
+                render_templates,
+                exclude_templates,
+                values_files,
+                sets,
+                release: Release {
+                    name: release.name.or(suite_release.name.clone()),
+                    namespace: release.namespace.or(suite_release.namespace.clone()),
+                    revision: release.revision.or(suite_release.revision),
+                    upgrade: release.upgrade.or(suite_release.upgrade),
+                },
+                chart: ChartOverride { version: chart.version.or(suite_chart.version.clone()), app_version: chart.app_version.or(suite_chart.app_version.clone()) },
+                capabilities: Capabilities {
+                    major_version: caps.major_version.or(suite_caps.major_version.clone()),
+                    minor_version: caps.minor_version.or(suite_caps.minor_version.clone()),
+                    api_versions: suite_caps.api_versions.iter().chain(&caps.api_versions).cloned().collect(),
+                },
+                document_index: r.document_index(tm, &p)?,
+                document_selector: r.document_selector(tm, &p)?,
+                skip,
+                asserts,
+            });
+        }
+        Ok(Suite { file: file.to_path_buf(), name, tests: cases })
+    }
+}
+
+/// The suite files of a chart: `-f` globs relative to the chart (`**` allowed), default
+/// `tests/*_test.yaml` (not recursive, as in helm-unittest). Sorted, without duplicates.
+pub fn find_suites(chart_dir: &Path, globs: &[String]) -> Result<Vec<PathBuf>> {
+    let patterns: Vec<String> = if globs.is_empty() { vec!["tests/*_test.yaml".into()] } else { globs.to_vec() };
+    let mut builder = globset::GlobSetBuilder::new();
+    for p in &patterns {
+        builder.add(globset::GlobBuilder::new(p.trim_start_matches("./")).literal_separator(true).build().with_context(|| format!("bad suite glob '{p}'"))?);
+    }
+    let set = builder.build()?;
+    let mut found = Vec::new();
+    walk(chart_dir, chart_dir, &set, &mut found)?;
+    found.sort();
+    Ok(found)
+}
+
+fn walk(root: &Path, dir: &Path, set: &globset::GlobSet, found: &mut Vec<PathBuf>) -> Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_dir() {
+            if path.file_name().is_some_and(|n| n == "charts" || n == "node_modules" || n == ".git") && dir == root {
+                continue;
+            }
+            walk(root, &path, set, found)?;
+        } else if let Ok(rel) = path.strip_prefix(root)
+            && set.is_match(rel)
+        {
+            found.push(path);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Suite> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("x_test.yaml");
+        std::fs::write(&file, text).unwrap();
+        Suite::load(&file, false)
+    }
+
+    #[test]
+    fn suite_settings_fold_into_tests() {
+        let s = load("suite: S\ntemplates: [a.yaml]\nset: {x: 1}\nrelease: {name: r}\ncapabilities: {apiVersions: [v1/A]}\ntests:\n  - it: t\n    set: {z: '2'}\n    release: {namespace: ns}\n    capabilities: {apiVersions: [v1/B]}\n    asserts:\n      - equal: {path: a, value: 1}\n        not: true\n        documentIndex: 1\n").unwrap();
+        let t = &s.tests[0];
+        assert_eq!(t.templates, vec!["a.yaml"]);
+        assert_eq!(t.sets, vec![("x".into(), serde_json::json!(1)), ("z".into(), serde_json::json!("2"))]);
+        assert_eq!((t.release.name.as_deref(), t.release.namespace.as_deref()), (Some("r"), Some("ns")));
+        assert_eq!(t.capabilities.api_versions, vec!["v1/A", "v1/B"]);
+        let a = &t.asserts[0];
+        assert_eq!((a.kind.as_str(), a.not, a.document_index, a.line), ("equal", true, Some(1), 12));
+    }
+
+    #[test]
+    fn unknown_assertion_names_file_line_and_key() {
+        let e = load("suite: S\ntests:\n  - it: t\n    asserts:\n      - equals: {path: a}\n").unwrap_err().to_string();
+        assert!(e.contains("x_test.yaml:5:") && e.contains("unknown assertion type `equals`"), "{e}");
+    }
+
+    #[test]
+    fn strict_rejects_unknown_keys_with_their_line() {
+        let text = "suite: S\ntests:\n  - it: t\n    sett: {a: 1}\n    asserts: []\n";
+        assert!(load(text).is_ok(), "without --strict unknown keys are ignored, as in helm-unittest");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("x_test.yaml");
+        std::fs::write(&file, text).unwrap();
+        let e = Suite::load(&file, true).unwrap_err().to_string();
+        assert!(e.contains("x_test.yaml:4: tests[0].sett: unknown key `sett`"), "{e}");
+    }
+
+    #[test]
+    fn kubernetes_provider_and_skip_become_skip_reasons() {
+        let s = load("suite: S\ntests:\n  - it: a\n    skip: {reason: later}\n    asserts: []\n  - it: b\n    kubernetesProvider: {objects: []}\n    asserts: []\n").unwrap();
+        assert_eq!(s.tests[0].skip.as_deref(), Some("later"));
+        assert!(s.tests[1].skip.as_deref().unwrap().contains("kubernetesProvider"));
+    }
+}

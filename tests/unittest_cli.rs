@@ -1,0 +1,197 @@
+//! `chartproof unittest` from the command line, with every configured helm: helm-unittest's
+//! semantics on a generated chart (release name, namespace, kube version, template selection,
+//! typed `set`, document order, failedTemplate), failures and exit codes, JUnit layout,
+//! snapshots, and cert-manager's committed snapshot suite.
+
+mod common;
+
+use std::path::Path;
+
+use common::{chartproof, copy_chart, corpus, helms, write_files};
+
+const CHART: &str = "apiVersion: v2\nname: demo\nversion: 1.2.3\nappVersion: \"9.9\"\nkubeVersion: \">=1.25.0-0\"\n";
+const VALUES: &str = "replicas: 2\nlabels:\n  team: a\n  tier: web\nports: [80, 443]\nfailHere: false\n";
+const HELPERS: &str = "{{- define \"demo.name\" -}}{{ .Release.Name }}-demo{{- end -}}\n";
+const DEPLOY: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ include \"demo.name\" . }}\n  namespace: {{ .Release.Namespace }}\n  labels:\n{{ toYaml .Values.labels | indent 4 }}\n  annotations:\n    kube: {{ .Capabilities.KubeVersion.Version | quote }}\n    chart: {{ .Chart.Version | quote }}\n    upgrade: {{ .Release.IsUpgrade | quote }}\nspec:\n  replicas: {{ .Values.replicas }}\n  ports: {{ toJson .Values.ports }}\n";
+// Written Service first; helm sorts ConfigMap before Service, helm-unittest keeps source order.
+const PAIR: &str = "apiVersion: v1\nkind: Service\nmetadata:\n  name: svc\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n";
+const FAILING: &str = "{{- if .Values.failHere }}{{ fail \"failHere must stay false\" }}{{ end }}\n{{- fail \"this template is never selected\" }}\n";
+const GUARD: &str = "{{- if gt (int .Values.replicas) 5 }}{{ fail \"at most 5 replicas\" }}{{ end }}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: guard\n";
+
+const PASSING_SUITE: &str = r#"suite: semantics
+templates:
+  - deployment.yaml
+tests:
+  - it: uses helm-unittest's defaults
+    asserts:
+      - equal: {path: metadata.name, value: RELEASE-NAME-demo}
+      - equal: {path: metadata.namespace, value: NAMESPACE}
+      - equal: {path: metadata.annotations.kube, value: v1.20.0}
+      - isKind: {of: Deployment}
+      - hasDocuments: {count: 1}
+  - it: keeps set types and merges like helm
+    set:
+      replicas: 3
+      labels.tier: null
+      ports: [8080]
+    asserts:
+      - equal: {path: spec.replicas, value: 3}
+      - notEqual: {path: spec.replicas, value: "3"}
+      - notEqual: {path: spec.replicas, value: 3.0}
+      - notExists: {path: metadata.labels.tier}
+      - equal: {path: metadata.labels.team, value: a}
+      - equal: {path: spec.ports, value: [8080]}
+  - it: takes release, chart and capabilities
+    release: {name: my-rel, namespace: prod, upgrade: true}
+    chart: {version: 2.0.0}
+    capabilities: {majorVersion: 1, minorVersion: 29}
+    asserts:
+      - equal: {path: metadata.name, value: my-rel-demo}
+      - equal: {path: metadata.annotations.chart, value: 2.0.0}
+      - equal: {path: metadata.annotations.upgrade, value: "true"}
+      - matchRegex: {path: metadata.annotations.kube, pattern: ^v1\.29\.}
+  - it: keeps template source order
+    template: pair.yaml
+    asserts:
+      - isKind: {of: Service}
+        documentIndex: 0
+      - isKind: {of: ConfigMap}
+        documentIndex: 1
+      - equal: {path: metadata.name, value: cm}
+        documentSelector: {path: kind, value: ConfigMap}
+  - it: sees the fail message
+    template: guard.yaml
+    set: {replicas: 9}
+    asserts:
+      - failedTemplate: {errorMessage: at most 5 replicas}
+  - it: is skipped
+    skip: {reason: not today}
+    asserts:
+      - isKind: {of: Nothing}
+"#;
+
+const FAILING_SUITE: &str = r#"suite: wrong expectations
+templates: [deployment.yaml]
+tests:
+  - it: expects the wrong name
+    asserts:
+      - equal: {path: metadata.name, value: other}
+  - it: passes
+    asserts:
+      - isKind: {of: Deployment}
+"#;
+
+fn demo_chart() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write_files(
+        dir.path(),
+        &[
+            ("Chart.yaml", CHART),
+            ("values.yaml", VALUES),
+            ("templates/_helpers.tpl", HELPERS),
+            ("templates/deployment.yaml", DEPLOY),
+            ("templates/pair.yaml", PAIR),
+            ("templates/failing.yaml", FAILING),
+            ("templates/guard.yaml", GUARD),
+            ("tests/semantics_test.yaml", PASSING_SUITE),
+        ],
+    );
+    dir
+}
+
+fn run(helm: &Path, chart: &Path, extra: &[&str]) -> (i32, String, String) {
+    let out = chartproof(helm).arg("unittest").arg(chart).args(extra).env_remove("CI").output().unwrap();
+    (out.status.code().expect("exited"), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn helm_unittest_semantics_hold_on_every_helm() {
+    let chart = demo_chart();
+    for helm in helms() {
+        let (code, stdout, stderr) = run(&helm, chart.path(), &[]);
+        assert_eq!(code, 0, "{}: {stdout}{stderr}", helm.display());
+        assert!(stdout.contains("Tests:       0 failed, 5 passed, 1 skipped, 6 total"), "{stdout}");
+        assert!(stdout.contains("is skipped skipped: not today"), "{stdout}");
+    }
+}
+
+#[test]
+fn a_wrong_expectation_fails_with_exit_1_and_junit_in_helm_unittest_layout() {
+    let chart = demo_chart();
+    write_files(chart.path(), &[("tests/wrong_test.yaml", FAILING_SUITE)]);
+    let helm = &helms()[0];
+    let (code, stdout, _) = run(helm, chart.path(), &["-f", "tests/wrong_test.yaml"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains(" FAIL  wrong expectations\ttests/wrong_test.yaml"), "{stdout}");
+    assert!(stdout.contains("asserts[0] `equal` fail (line 6, templates/deployment.yaml)") && stdout.contains("RELEASE-NAME-demo"), "{stdout}");
+    let (code, xml, _) = run(helm, chart.path(), &["-f", "tests/wrong_test.yaml", "-o", "junit"]);
+    assert_eq!(code, 1);
+    assert!(xml.contains(r#"<testsuite name="wrong expectations" tests="2""#) && xml.contains(r#"failures="1""#), "{xml}");
+    assert!(xml.contains(r#"<testcase name="expects the wrong name" classname="wrong expectations""#), "{xml}");
+    assert!(xml.contains(r#"<failure message="Failed""#), "{xml}");
+    let (code, annotations, _) = run(helm, chart.path(), &["-f", "tests/wrong_test.yaml", "-o", "github"]);
+    assert_eq!(code, 1);
+    let first = annotations.lines().next().unwrap();
+    assert!(first.starts_with("::error file=") && first.contains("wrong_test.yaml,line=6,title=wrong expectations / expects the wrong name::asserts[0] `equal` fail"), "{annotations}");
+    assert!(!first.contains('\n') && first.contains("%0A"), "one line per annotation: {first}");
+}
+
+#[test]
+fn a_bad_suite_names_file_line_and_key() {
+    let chart = demo_chart();
+    write_files(chart.path(), &[("tests/bad_test.yaml", "suite: bad\ntests:\n  - it: x\n    asserts:\n      - equals: {path: a, value: 1}\n")]);
+    let (code, stdout, _) = run(&helms()[0], chart.path(), &["-f", "tests/bad_test.yaml"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("bad_test.yaml:5: tests[0].asserts[0].equals: unknown assertion type `equals`"), "{stdout}");
+}
+
+#[test]
+fn snapshots_are_written_then_enforced_and_a_change_shows_a_diff() {
+    let chart = demo_chart();
+    write_files(chart.path(), &[("tests/snap_test.yaml", "suite: snap\ntemplates: [deployment.yaml]\ntests:\n  - it: matches\n    asserts:\n      - matchSnapshot: {}\n")]);
+    let helm = &helms()[0];
+    let args = ["-f", "tests/snap_test.yaml"];
+    let out = chartproof(helm).arg("unittest").arg(chart.path()).args(args).env("CI", "true").output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "in CI a missing snapshot entry fails");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("is missing"));
+    assert!(!chart.path().join("tests/__snapshot__/snap_test.yaml.snap").exists());
+    let (code, stdout, _) = run(helm, chart.path(), &args);
+    assert_eq!(code, 0, "a new entry passes and is written locally: {stdout}");
+    let snap = std::fs::read_to_string(chart.path().join("tests/__snapshot__/snap_test.yaml.snap")).unwrap();
+    assert!(snap.starts_with("matches:\n  1: |\n    apiVersion: apps/v1\n"), "{snap}");
+    assert_eq!(run(helm, chart.path(), &args).0, 0);
+    write_files(chart.path(), &[("values.yaml", &VALUES.replace("replicas: 2", "replicas: 4"))]);
+    let (code, stdout, _) = run(helm, chart.path(), &args);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("-  replicas: 2") && stdout.contains("+  replicas: 4"), "{stdout}");
+    assert_eq!(run(helm, chart.path(), &[&args[..], &["-u"]].concat()).0, 0, "-u rewrites the entry");
+    assert_eq!(run(helm, chart.path(), &args).0, 0);
+}
+
+#[test]
+fn cert_manager_snapshot_suite_passes_and_an_edited_template_fails_readably() {
+    for helm in helms() {
+        let (code, stdout, stderr) = run(&helm, &corpus("cert-manager"), &["-f", "tests/controller/defaults_test.yaml"]);
+        assert_eq!(code, 0, "{}: {stdout}{stderr}", helm.display());
+        assert!(stdout.contains("3 passed"), "{stdout}");
+    }
+    let copy = copy_chart(&corpus("cert-manager"));
+    let service = copy.path().join("templates/service.yaml");
+    let text = std::fs::read_to_string(&service).unwrap();
+    assert!(text.contains("protocol: TCP"));
+    std::fs::write(&service, text.replacen("protocol: TCP", "protocol: UDP", 1)).unwrap();
+    let (code, stdout, _) = run(&helms()[0], copy.path(), &["-f", "tests/controller/defaults_test.yaml"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("should render a Service matching the default snapshot") && stdout.lines().any(|l| l.trim_start().starts_with('-') && l.ends_with(" protocol: TCP")) && stdout.lines().any(|l| l.trim_start().starts_with('+') && l.ends_with(" protocol: UDP")), "{stdout}");
+}
+
+#[test]
+fn check_flag_reports_rule_findings_per_test() {
+    let chart = demo_chart();
+    let (code, stdout, _) = run(&helms()[0], chart.path(), &["--check"]);
+    assert!(stdout.contains("finding(s) of the `check` rules on this render") && stdout.contains("Findings:"), "{stdout}");
+    assert!(stdout.contains("Deployment/"), "findings name the resource: {stdout}");
+    assert_eq!(code, 1, "the demo Deployment has no probes or resources: error findings fail the run");
+    let (_, plain, _) = run(&helms()[0], chart.path(), &[]);
+    assert!(!plain.contains("Findings:"), "without --check no rule runs");
+}
