@@ -10,11 +10,17 @@ use clap::{Args, ValueEnum};
 use crate::audit::{AuditReport, KeyReference, audit};
 use crate::chart::Chart;
 use crate::commands::common::{EXIT_FAILED, EXIT_OK, exit, print_stdout};
+use crate::report::{Format, Report, SourceMap};
+use crate::rules::{Finding, Severity};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AuditFormat {
     Human,
     Json,
+    /// SARIF 2.1.0: unused keys at their values.yaml line, undeclared keys at their template line
+    Sarif,
+    /// GitHub Actions annotations
+    Github,
 }
 
 /// List values keys no template reads, keys templates read that values.yaml does not declare,
@@ -24,6 +30,7 @@ pub enum AuditFormat {
 Examples:
   chartproof audit ./mychart
   chartproof audit ./mychart -o json > audit.json
+  chartproof audit ./mychart -o sarif > audit.sarif
 
 What is read: every file under templates/ of the chart and its subcharts (charts/*), following
 include/template into defined helpers, with/range scopes, variables, index, default, required,
@@ -48,8 +55,43 @@ pub fn run(args: AuditArgs) -> Result<ExitCode> {
     match args.output {
         AuditFormat::Json => print_stdout(&(serde_json::to_string_pretty(&report)? + "\n"))?,
         AuditFormat::Human => print_stdout(&human(&report))?,
+        AuditFormat::Sarif => print_findings(Format::Sarif, &report, &chart)?,
+        AuditFormat::Github => print_findings(Format::Github, &report, &chart)?,
     }
     Ok(exit(if report.has_findings() { EXIT_FAILED } else { EXIT_OK }))
+}
+
+/// Rule id of a values key no template reads.
+pub const UNUSED_KEY: &str = "unused-key";
+/// Rule id of a key templates read that values.yaml does not declare.
+pub const UNDECLARED_KEY: &str = "undeclared-key";
+
+/// The audit's failing items as findings (kind `Values`, name = the key, located at their
+/// file and line), for the shared reporters.
+pub fn findings_of(r: &AuditReport) -> Vec<Finding> {
+    let finding = |rule: &str, key: &str, file: &str, line: usize, message: String| Finding {
+        rule: rule.into(),
+        severity: Severity::Error,
+        kind: "Values".into(),
+        namespace: None,
+        name: key.into(),
+        template: Some(format!("{}/{file}", r.chart)),
+        path: None,
+        message: format!("{message} (line {line})"),
+    };
+    let unused = r.unused.iter().map(|u| finding(UNUSED_KEY, &u.key, &u.file, u.line, format!("`{}` is declared in {} but no template reads it", u.key, r.values_file)));
+    let undeclared =
+        r.undeclared.iter().map(|k| finding(UNDECLARED_KEY, &k.key, &k.file, k.line, format!("templates read `{}`, which {} does not declare", k.key, r.values_file)));
+    unused.chain(undeclared).collect()
+}
+
+fn print_findings(format: Format, r: &AuditReport, chart: &Chart) -> Result<()> {
+    let findings = findings_of(r);
+    let sources = SourceMap { chart_dir: &chart.dir, chart_name: &r.chart };
+    let report = Report { command: "audit", subject: &r.chart, release: "", findings: &findings, suppressed: &[], qos: &[], resources: &[], sources: Some(sources) };
+    let mut out = Vec::new();
+    crate::report::write(format, &report, false, &mut out)?;
+    print_stdout(&String::from_utf8_lossy(&out))
 }
 
 const UNRESOLVED_SHOWN: usize = 10;

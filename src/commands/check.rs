@@ -107,7 +107,7 @@ pub fn check(args: &CheckArgs) -> Result<CheckResult> {
 pub fn run(args: CheckArgs) -> Result<ExitCode> {
     let result = check(&args)?;
     let o = &result.outcome;
-    let report = Report { command: "check", subject: &result.subject, findings: &o.findings, suppressed: &o.suppressed, qos: &o.qos, resources: &result.resources, sources: None };
+    let report = Report { command: "check", subject: &result.subject, release: &args.template.release_name, findings: &o.findings, suppressed: &o.suppressed, qos: &o.qos, resources: &result.resources, sources: None };
     let report = Report { sources: result.chart_dir.as_deref().map(|chart_dir| SourceMap { chart_dir, chart_name: &result.chart_name }), ..report };
     let mut text = Vec::new();
     report::write(args.output, &report, report::stdout_wants_color(), &mut text)?;

@@ -152,7 +152,8 @@ pub fn run(args: TestArgs) -> Result<ExitCode> {
         cases_dir: args.cases_dir.clone().unwrap_or_else(|| chart.dir.join("cases")),
         save_cases: !args.no_save && !args.chart.is_file(),
         replay_only: args.replay.clone(),
-        progress: args.output == TestOutput::Human,
+        // On stderr: a bar on a terminal, a plain line every few seconds in a log.
+        progress: true,
         stop,
         rules,
     };
@@ -160,9 +161,9 @@ pub fn run(args: TestArgs) -> Result<ExitCode> {
     match args.output {
         TestOutput::Json => print_stdout(&(serde_json::to_string_pretty(&report)? + "\n"))?,
         TestOutput::Human => print_stdout(&human(&report))?,
-        TestOutput::Junit => print_findings(crate::report::Format::Junit, &report, &chart)?,
-        TestOutput::Sarif => print_findings(crate::report::Format::Sarif, &report, &chart)?,
-        TestOutput::Github => print_findings(crate::report::Format::Github, &report, &chart)?,
+        TestOutput::Junit => print_findings(crate::report::Format::Junit, &report, &chart, &args.template.release_name)?,
+        TestOutput::Sarif => print_findings(crate::report::Format::Sarif, &report, &chart, &args.template.release_name)?,
+        TestOutput::Github => print_findings(crate::report::Format::Github, &report, &chart, &args.template.release_name)?,
     }
     Ok(exit(exit_code(&report)))
 }
@@ -182,11 +183,11 @@ fn exit_code(report: &TestReport) -> u8 {
 
 /// Write the failures through the shared finding reporters: each failure becomes a finding whose
 /// message carries the minimal override and the replay command.
-fn print_findings(format: crate::report::Format, report: &TestReport, chart: &Chart) -> Result<()> {
+fn print_findings(format: crate::report::Format, report: &TestReport, chart: &Chart, release: &str) -> Result<()> {
     let findings = findings_of(report);
     // Locate findings in the chart's own template files (SARIF/GitHub), as `check` does.
     let sources = crate::report::SourceMap { chart_dir: &chart.dir, chart_name: &chart.meta.name };
-    let r = crate::report::Report { command: "test", subject: &report.chart, findings: &findings, suppressed: &[], qos: &[], resources: &[], sources: Some(sources) };
+    let r = crate::report::Report { command: "test", subject: &report.chart, release, findings: &findings, suppressed: &[], qos: &[], resources: &[], sources: Some(sources) };
     let mut out = Vec::new();
     crate::report::write(format, &r, false, &mut out)?;
     print_stdout(&String::from_utf8_lossy(&out))

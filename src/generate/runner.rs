@@ -643,8 +643,11 @@ fn finish(ev: &Evaluator, chart: String, cfg: &RunConfig, mut coverage: Coverage
 }
 
 fn progress_bar(wanted: bool, len: usize) -> Option<indicatif::ProgressBar> {
-    if !wanted || !std::io::stderr().is_terminal() {
+    if !wanted {
         return None;
+    }
+    if !std::io::stderr().is_terminal() {
+        return Some(crate::report::progress::plain_bar(len as u64, "chartproof test", "cases", "0 failing"));
     }
     let pb = indicatif::ProgressBar::new(len as u64);
     pb.set_style(

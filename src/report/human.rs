@@ -75,7 +75,7 @@ mod tests {
     #[test]
     fn groups_by_resource_with_hints_and_no_color_when_asked() {
         let (f, s, q) = (sample::findings(), sample::suppressed(), sample::qos());
-        let r = Report { command: "check", subject: "demo", findings: &f, suppressed: &s, qos: &q, resources: &[], sources: None };
+        let r = Report { command: "check", subject: "demo", release: "release", findings: &f, suppressed: &s, qos: &q, resources: &[], sources: None };
         let mut buf = Vec::new();
         write(&r, false, &mut buf).unwrap();
         let text = String::from_utf8(buf).unwrap();
