@@ -4,7 +4,7 @@
 //! the key survives unrelated edits. The file's JSON Schema is `schemas/baseline.schema.json`.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use schemars::JsonSchema;
@@ -41,6 +41,8 @@ impl FindingKey {
     /// The key of `f`, rendered with release name `release`.
     pub fn of(f: &Finding, release: &str) -> FindingKey {
         let name = match f.name.strip_prefix(release) {
+            // Release-wide findings name the release as a whole, whatever it is called.
+            _ if f.kind == crate::rules::RELEASE_KIND => RELEASE_PLACEHOLDER.to_string(),
             Some(rest) if !release.is_empty() && (rest.is_empty() || rest.starts_with('-')) => format!("{RELEASE_PLACEHOLDER}{rest}"),
             _ => f.name.clone(),
         };
@@ -143,6 +145,52 @@ impl Baseline {
         std::fs::write(path, text).with_context(|| format!("cannot write baseline {}", path.display()))?;
         Ok(added.len())
     }
+}
+
+/// `--baseline` and `--write-baseline`, shared by `check`, `test` and `audit`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct BaselineArgs {
+    /// Known findings (a file --write-baseline wrote): they are reported as known and do not fail
+    /// the run, new ones do; entries no longer found are listed on stderr
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Write FILE with this run's findings (updating this command's entries of an existing file),
+    /// then report them as known: adopt chartproof on a chart that has findings today
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
+}
+
+impl BaselineArgs {
+    /// Read the baseline before the run, so a broken file is unusable input.
+    pub fn check_readable(&self) -> Result<()> {
+        if let Some(file) = &self.baseline {
+            Baseline::read(file)?;
+        }
+        Ok(())
+    }
+
+    /// Split `findings` of `command` by the baseline (after writing it, with --write-baseline)
+    /// and print the summary on stderr; without either flag every finding is new.
+    pub fn apply(&self, command: &str, findings: Vec<Finding>, release: &str) -> Result<Split> {
+        if let Some(file) = &self.write_baseline {
+            let written = Baseline::write(file, command, &findings, release)?;
+            eprintln!("baseline {}: wrote {written} {command} finding(s)", file.display());
+        }
+        let Some(file) = self.write_baseline.as_ref().or(self.baseline.as_ref()) else {
+            return Ok(Split { new: findings, ..Split::default() });
+        };
+        let split = Baseline::read(file)?.split(command, findings, release, file);
+        print_summary(&split, file);
+        Ok(split)
+    }
+}
+
+/// Keep the items whose finding (by `finding_of`) is new in `split`; the number dropped.
+pub fn retain_new<T>(items: &mut Vec<T>, split: &Split, release: &str, finding_of: impl Fn(&T) -> Finding) -> usize {
+    let known: BTreeSet<FindingKey> = split.known.iter().map(|s| FindingKey::of(&s.finding, release)).collect();
+    let before = items.len();
+    items.retain(|item| !known.contains(&FindingKey::of(&finding_of(item), release)));
+    before - items.len()
 }
 
 /// Print what a baseline run found on stderr: known and gone counts, each gone entry.

@@ -129,3 +129,113 @@ fn long_test_runs_print_progress_lines_to_a_non_terminal_stderr() {
     assert!(!stderr.contains('\r') && !stderr.contains('\x1b'), "no terminal control in a log: {stderr:?}");
     serde_json::from_slice::<Value>(&out.stdout).expect("stdout is still only the report");
 }
+
+/// Run chartproof in `cwd`: (exit code, stdout, stderr).
+fn run(helm: &Path, cwd: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = common::chartproof(helm).current_dir(cwd).args(args).output().unwrap();
+    (out.status.code().unwrap(), String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string())
+}
+
+/// A ConfigMap holding a password: a defect `helm create`'s chart does not have.
+const NEW_DEFECT: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-settings\ndata:\n  DB_PASSWORD: hunter2hunter2\n";
+
+#[test]
+fn a_baseline_passes_helm_creates_chart_and_fails_only_on_a_new_defect() {
+    for helm in &common::helms() {
+        let (dir, chart) = helm_create(helm, "web");
+        let cwd = dir.path();
+        let (code, report, _) = run_json(helm, cwd, &["check", "web", "-o", "json"]);
+        assert_eq!(code, 1, "helm create's chart has findings at its defaults: {report:#}");
+        let at_start = report["findings"].as_array().unwrap().len();
+
+        // check: write, then pass; the key survives another release name.
+        let (code, _, stderr) = run(helm, cwd, &["check", "web", "--write-baseline", "baseline.json"]);
+        assert_eq!(code, 0, "{stderr}");
+        let (code, stdout, stderr) = run(helm, cwd, &["check", "web", "--baseline", "baseline.json", "--release-name", "prod"]);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        assert!(stderr.contains(&format!("0 new, {at_start} known")), "{stderr}");
+        assert!(stdout.contains("known: in baseline baseline.json"), "known findings are shown as known: {stdout}");
+
+        // test --seed 1: write, then pass.
+        let test_args = ["test", "web", "--seed", "1", "--cases", "12", "--no-save", "-j", "2"];
+        let (code, _, stderr) = run(helm, cwd, &[&test_args[..], &["--write-baseline", "baseline.json"]].concat());
+        assert_eq!(code, 0, "{stderr}");
+        let (code, stdout, stderr) = run(helm, cwd, &[&test_args[..], &["--baseline", "baseline.json"]].concat());
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        assert!(stdout.contains("result: no failures") && stdout.contains("in the baseline, not counted"), "{stdout}");
+        let baseline: Value = serde_json::from_str(&std::fs::read_to_string(cwd.join("baseline.json")).unwrap()).unwrap();
+        let commands: std::collections::BTreeSet<&str> = baseline["findings"].as_array().unwrap().iter().map(|e| e["command"].as_str().unwrap()).collect();
+        assert_eq!(commands, ["check", "test"].into(), "one file holds both commands' findings");
+
+        // A new defect fails both, naming only it.
+        std::fs::write(chart.join("templates/settings.yaml"), NEW_DEFECT).unwrap();
+        let (code, report, stderr) = run_json(helm, cwd, &["check", "web", "--baseline", "baseline.json", "-o", "json"]);
+        assert_eq!(code, 1, "{stderr}");
+        let rules: Vec<&str> = report["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect();
+        assert_eq!(rules, ["secret-in-configmap"], "{report:#}");
+        let (code, report, stderr) = run_json(helm, cwd, &[&test_args[..], &["--baseline", "baseline.json", "-o", "json"]].concat());
+        assert_eq!(code, 1, "{stderr}");
+        let rules: Vec<&str> = report["failures"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect();
+        assert_eq!(rules, ["secret-in-configmap"], "{report:#}");
+
+        // A fixed finding is listed as no longer occurring.
+        std::fs::remove_file(chart.join("templates/settings.yaml")).unwrap();
+        let values = std::fs::read_to_string(chart.join("values.yaml")).unwrap();
+        let distinct_probes = values.replacen("readinessProbe:\n  httpGet:\n    path: /\n", "readinessProbe:\n  httpGet:\n    path: /ready\n", 1);
+        assert_ne!(values, distinct_probes);
+        std::fs::write(chart.join("values.yaml"), distinct_probes).unwrap();
+        let (code, _, stderr) = run(helm, cwd, &["check", "web", "--baseline", "baseline.json"]);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(stderr.contains("1 finding(s) no longer occur") && stderr.contains("probe-distinct Deployment/{release}-web"), "{stderr}");
+    }
+}
+
+#[test]
+fn exclusions_by_rule_kind_name_template_and_path_show_their_reason() {
+    let helm = &common::helms()[0];
+    let (dir, chart) = helm_create(helm, "web");
+    std::fs::write(
+        chart.join(".chartproof.yaml"),
+        "exclusions:\n  - rule: resources-limits\n    kind: Deployment\n    name: '*-web'\n    template: templates/deployment.yaml\n    path: 'spec.template.spec.containers[*].resources*'\n    reason: sized by the platform's LimitRange\n",
+    )
+    .unwrap();
+    let (_, report, _) = run_json(helm, dir.path(), &["check", "web", "-o", "json"]);
+    let rules: Vec<&str> = report["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect();
+    assert!(!rules.contains(&"resources-limits"), "{report:#}");
+    let excluded = report["suppressed"].as_array().unwrap().iter().find(|s| s["rule"] == "resources-limits").expect("listed as suppressed");
+    assert_eq!(excluded["reason"], "excluded by config: sized by the platform's LimitRange");
+    let (_, sarif, _) = run_json(helm, dir.path(), &["check", "web", "-o", "sarif"]);
+    assert_uploadable(&sarif, dir.path());
+    let suppressed = sarif["runs"][0]["results"].as_array().unwrap().iter().find(|r| r["ruleId"] == "resources-limits").unwrap();
+    assert_eq!(suppressed["suppressions"][0]["justification"], "excluded by config: sized by the platform's LimitRange");
+    // An exclusion for another kind excludes nothing.
+    std::fs::write(chart.join(".chartproof.yaml"), "exclusions:\n  - {rule: resources-limits, kind: StatefulSet, reason: x}\n").unwrap();
+    let (_, report, _) = run_json(helm, dir.path(), &["check", "web", "-o", "json"]);
+    assert!(report["findings"].as_array().unwrap().iter().any(|f| f["rule"] == "resources-limits"));
+}
+
+#[test]
+fn audit_allow_list_and_baseline() {
+    let helm = &common::helms()[0];
+    let (dir, chart) = helm_create(helm, "web");
+    let values = std::fs::read_to_string(chart.join("values.yaml")).unwrap();
+    std::fs::write(chart.join("values.yaml"), format!("{values}\nci:\n  lintTimeout: 5m\nleftover: 1\n")).unwrap();
+    let (code, report, _) = run_json(helm, dir.path(), &["audit", "web", "-o", "json"]);
+    assert_eq!(code, 1);
+    let unused: Vec<&str> = report["unused"].as_array().unwrap().iter().map(|u| u["key"].as_str().unwrap()).collect();
+    assert_eq!(unused, ["ci", "leftover"]);
+
+    std::fs::write(chart.join(".chartproof.yaml"), "auditAllow:\n  - {key: 'ci.*', reason: read by the CI pipeline}\n").unwrap();
+    let (code, stdout, _) = run(helm, dir.path(), &["audit", "web"]);
+    assert_eq!(code, 1, "leftover is still unused: {stdout}");
+    assert!(stdout.contains("ci (unused) — read by the CI pipeline"), "{stdout}");
+    assert!(stdout.contains("unused keys (1)"), "{stdout}");
+
+    let (code, _, stderr) = run(helm, dir.path(), &["audit", "web", "--write-baseline", "baseline.json"]);
+    assert_eq!(code, 0, "{stderr}");
+    std::fs::write(chart.join("values.yaml"), format!("{values}\nci:\n  lintTimeout: 5m\nleftover: 1\nanotherLeftover: 2\n")).unwrap();
+    let (code, report, _) = run_json(helm, dir.path(), &["audit", "web", "--baseline", "baseline.json", "-o", "json"]);
+    assert_eq!(code, 1);
+    let unused: Vec<&str> = report["unused"].as_array().unwrap().iter().map(|u| u["key"].as_str().unwrap()).collect();
+    assert_eq!(unused, ["anotherLeftover"]);
+}

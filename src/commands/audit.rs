@@ -11,7 +11,8 @@ use crate::audit::{AuditReport, KeyReference, audit};
 use crate::chart::Chart;
 use crate::commands::common::{EXIT_FAILED, EXIT_OK, exit, print_stdout};
 use crate::report::{Format, Report, SourceMap};
-use crate::rules::{Finding, Severity};
+use crate::baseline::{BaselineArgs, retain_new};
+use crate::rules::{Finding, Severity, Suppressed};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AuditFormat {
@@ -47,16 +48,34 @@ pub struct AuditArgs {
     /// Output format
     #[arg(short = 'o', long = "output", value_enum, default_value_t = AuditFormat::Human)]
     pub output: AuditFormat,
+    /// chartproof config with the `auditAllow` list (default: .chartproof.yaml in the chart directory, if present)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub baseline: BaselineArgs,
 }
 
 pub fn run(args: AuditArgs) -> Result<ExitCode> {
     let chart = Chart::load(&args.chart)?;
-    let report = audit(&chart)?;
+    let config = crate::rules::Config::for_chart(args.config.as_deref(), &chart.dir)?;
+    args.baseline.check_readable()?;
+    let mut report = audit(&chart)?;
+    report.apply_allow_list(&config);
+    let split = args.baseline.apply("audit", findings_of(&report), "")?;
+    let chart_name = report.chart.clone();
+    let as_finding = |rule: &str, key: &str, file: &str, line: usize| finding(&chart_name, rule, key, file, line, String::new());
+    let known = retain_new(&mut report.unused, &split, "", |u| as_finding(UNUSED_KEY, &u.key, &u.file, u.line))
+        + retain_new(&mut report.undeclared, &split, "", |k| as_finding(UNDECLARED_KEY, &k.key, &k.file, k.line));
+    report.summary.unused = report.unused.len();
+    report.summary.undeclared = report.undeclared.len();
     match args.output {
         AuditFormat::Json => print_stdout(&(serde_json::to_string_pretty(&report)? + "\n"))?,
-        AuditFormat::Human => print_stdout(&human(&report))?,
-        AuditFormat::Sarif => print_findings(Format::Sarif, &report, &chart)?,
-        AuditFormat::Github => print_findings(Format::Github, &report, &chart)?,
+        AuditFormat::Human => {
+            let known = if known > 0 { format!("\nknown: {known} key(s) in the baseline, not counted\n") } else { String::new() };
+            print_stdout(&(human(&report) + &known))?
+        }
+        AuditFormat::Sarif => print_findings(Format::Sarif, &report, &split.known, &chart)?,
+        AuditFormat::Github => print_findings(Format::Github, &report, &split.known, &chart)?,
     }
     Ok(exit(if report.has_findings() { EXIT_FAILED } else { EXIT_OK }))
 }
@@ -66,29 +85,35 @@ pub const UNUSED_KEY: &str = "unused-key";
 /// Rule id of a key templates read that values.yaml does not declare.
 pub const UNDECLARED_KEY: &str = "undeclared-key";
 
-/// The audit's failing items as findings (kind `Values`, name = the key, located at their
-/// file and line), for the shared reporters.
-pub fn findings_of(r: &AuditReport) -> Vec<Finding> {
-    let finding = |rule: &str, key: &str, file: &str, line: usize, message: String| Finding {
+/// One failing audit item as a finding (kind `Values`, name = the key, located at its file and
+/// line), for the shared reporters and the baseline.
+fn finding(chart: &str, rule: &str, key: &str, file: &str, line: usize, message: String) -> Finding {
+    Finding {
         rule: rule.into(),
         severity: Severity::Error,
         kind: "Values".into(),
         namespace: None,
         name: key.into(),
-        template: Some(format!("{}/{file}", r.chart)),
+        template: Some(format!("{chart}/{file}")),
         path: None,
         message: format!("{message} (line {line})"),
-    };
-    let unused = r.unused.iter().map(|u| finding(UNUSED_KEY, &u.key, &u.file, u.line, format!("`{}` is declared in {} but no template reads it", u.key, r.values_file)));
-    let undeclared =
-        r.undeclared.iter().map(|k| finding(UNDECLARED_KEY, &k.key, &k.file, k.line, format!("templates read `{}`, which {} does not declare", k.key, r.values_file)));
+    }
+}
+
+/// The audit's failing items as findings.
+pub fn findings_of(r: &AuditReport) -> Vec<Finding> {
+    let unused = r.unused.iter().map(|u| finding(&r.chart, UNUSED_KEY, &u.key, &u.file, u.line, format!("`{}` is declared in {} but no template reads it", u.key, r.values_file)));
+    let undeclared = r
+        .undeclared
+        .iter()
+        .map(|k| finding(&r.chart, UNDECLARED_KEY, &k.key, &k.file, k.line, format!("templates read `{}`, which {} does not declare", k.key, r.values_file)));
     unused.chain(undeclared).collect()
 }
 
-fn print_findings(format: Format, r: &AuditReport, chart: &Chart) -> Result<()> {
+fn print_findings(format: Format, r: &AuditReport, known: &[Suppressed], chart: &Chart) -> Result<()> {
     let findings = findings_of(r);
     let sources = SourceMap { chart_dir: &chart.dir, chart_name: &r.chart };
-    let report = Report { command: "audit", subject: &r.chart, release: "", findings: &findings, suppressed: &[], qos: &[], resources: &[], sources: Some(sources) };
+    let report = Report { command: "audit", subject: &r.chart, release: "", findings: &findings, suppressed: known, qos: &[], resources: &[], sources: Some(sources) };
     let mut out = Vec::new();
     crate::report::write(format, &report, false, &mut out)?;
     print_stdout(&String::from_utf8_lossy(&out))
@@ -133,6 +158,12 @@ pub fn human(r: &AuditReport) -> String {
             &r.maybe_read,
             &mut out,
         );
+    }
+    if !r.allowed.is_empty() {
+        out += &format!("\nallowed by auditAllow in .chartproof.yaml ({}): not findings\n", r.allowed.len());
+        for a in &r.allowed {
+            out += &format!("  {}:{}  {} ({}) — {}\n", a.file, a.line, a.key, a.was, a.reason);
+        }
     }
     if !r.unresolved.is_empty() {
         out += &format!("\nunresolved ({}): references the reader could not follow (counted as read)\n", r.unresolved.len());

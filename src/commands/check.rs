@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use super::common::{EXIT_FAILED, EXIT_OK, HelmArgs, TemplateArgs, ValuesArgs, exit, print_stdout};
+use crate::baseline::BaselineArgs;
 use crate::chart::Chart;
 use crate::contract::{Contract, HelmDialect};
 use crate::manifest::Manifest;
@@ -22,14 +23,18 @@ Examples:
   chartproof check ./mychart
   chartproof check ./mychart -f prod-values.yaml --set replicaCount=3 --kube-version 1.31
   chartproof check ./mychart -o sarif > chartproof.sarif
+  chartproof check ./mychart --write-baseline chartproof-baseline.json   # accept today's findings
+  chartproof check ./mychart --baseline chartproof-baseline.json         # fail on new ones only
   chartproof rules probe-readiness   # why a rule fired and how to fix it
 
 Rules are configured in .chartproof.yaml next to Chart.yaml (or --config FILE); one object opts
-out with the annotation `chartproof.io/ignore: <rule>; <reason>`. Colors only on a terminal
+out with the annotation `chartproof.io/ignore: <rule>; <reason>`; `exclusions:` in the config
+accept findings by rule, kind, name, template, subchart and field path, with a reason. Colors only on a terminal
 and never with NO_COLOR set.
 
 Exit codes:
-  0  no error finding (warnings and info do not fail)
+  0  no error finding (warnings and info do not fail; nor do findings excluded in
+     .chartproof.yaml or known in --baseline)
   1  error findings, including a chart that does not render (render-error: helm failed, crashed
      or outlived --helm-timeout)
   2  unusable input: chart not found, unreadable Chart.yaml/values.yaml/-f file, bad --set,
@@ -49,6 +54,8 @@ pub struct CheckArgs {
     /// Output format
     #[arg(short = 'o', long = "output", value_enum, default_value = "human")]
     pub output: Format,
+    #[command(flatten)]
+    pub baseline: BaselineArgs,
 }
 
 /// Everything `check` found, ready for a reporter.
@@ -105,7 +112,11 @@ pub fn check(args: &CheckArgs) -> Result<CheckResult> {
 }
 
 pub fn run(args: CheckArgs) -> Result<ExitCode> {
-    let result = check(&args)?;
+    args.baseline.check_readable()?;
+    let mut result = check(&args)?;
+    let split = args.baseline.apply("check", std::mem::take(&mut result.outcome.findings), &args.template.release_name)?;
+    result.outcome.findings = split.new;
+    result.outcome.suppressed.extend(split.known);
     let o = &result.outcome;
     let report = Report { command: "check", subject: &result.subject, release: &args.template.release_name, findings: &o.findings, suppressed: &o.suppressed, qos: &o.qos, resources: &result.resources, sources: None };
     let report = Report { sources: result.chart_dir.as_deref().map(|chart_dir| SourceMap { chart_dir, chart_name: &result.chart_name }), ..report };

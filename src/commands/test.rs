@@ -14,7 +14,9 @@ use clap::{Args, ValueEnum};
 use super::common::{EXIT_FAILED, EXIT_OK, HelmArgs, TemplateArgs, exit, print_stdout};
 use crate::chart::Chart;
 use crate::chart::merge::UserValues;
-use crate::generate::runner::{self, RunConfig, Shard, TEMPLATES_DO_NOT_PARSE, TestReport};
+use crate::baseline::{BaselineArgs, retain_new};
+use crate::generate::runner::{self, RunConfig, Shard, TEMPLATES_DO_NOT_PARSE, TestFailure, TestReport};
+use crate::rules::{Finding, Suppressed};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TestOutput {
@@ -38,6 +40,7 @@ Examples:
   chartproof test ./mychart --time-budget 5m --shard 2/4 -o json
   chartproof test ./loki -f ci/default-values.yaml    # a chart that needs base values
   chartproof test ./mychart --replay cases/<file>.yaml
+  chartproof test ./mychart --seed 1 --baseline chartproof-baseline.json   # fail on new failures only
 
 Failures are shrunk to a minimal override and saved under cases/ (never overwriting a file).
 Each helm run is killed after --helm-timeout and reported as a render-error.
@@ -91,6 +94,8 @@ pub struct TestArgs {
     pub helm: HelmArgs,
     #[command(flatten)]
     pub template: TemplateArgs,
+    #[command(flatten)]
+    pub baseline: BaselineArgs,
 }
 
 /// `90`, `90s`, `5m`, `1h`, `1h30m`.
@@ -123,6 +128,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 pub fn run(args: TestArgs) -> Result<ExitCode> {
     let chart = Chart::load(&args.chart)?;
+    args.baseline.check_readable()?;
     let rules = crate::rules::Config::for_chart(args.config.as_deref(), &chart.dir)?;
     let base_values = UserValues::load(&args.values, &[], &[])?;
     // Bad input is reported before a missing helm.
@@ -157,13 +163,19 @@ pub fn run(args: TestArgs) -> Result<ExitCode> {
         stop,
         rules,
     };
-    let report = runner::run(&chart, &cfg)?;
+    let mut report = runner::run(&chart, &cfg)?;
+    let release = &args.template.release_name;
+    let split = args.baseline.apply("test", report.failures.iter().map(finding_of).collect(), release)?;
+    let known = retain_new(&mut report.failures, &split, release, finding_of);
     match args.output {
         TestOutput::Json => print_stdout(&(serde_json::to_string_pretty(&report)? + "\n"))?,
-        TestOutput::Human => print_stdout(&human(&report))?,
-        TestOutput::Junit => print_findings(crate::report::Format::Junit, &report, &chart, &args.template.release_name)?,
-        TestOutput::Sarif => print_findings(crate::report::Format::Sarif, &report, &chart, &args.template.release_name)?,
-        TestOutput::Github => print_findings(crate::report::Format::Github, &report, &chart, &args.template.release_name)?,
+        TestOutput::Human => {
+            let known = if known > 0 { format!("known: {known} failure(s) in the baseline, not counted\n") } else { String::new() };
+            print_stdout(&(human(&report) + &known))?
+        }
+        TestOutput::Junit => print_findings(crate::report::Format::Junit, &report, &split.known, &chart, release)?,
+        TestOutput::Sarif => print_findings(crate::report::Format::Sarif, &report, &split.known, &chart, release)?,
+        TestOutput::Github => print_findings(crate::report::Format::Github, &report, &split.known, &chart, release)?,
     }
     Ok(exit(exit_code(&report)))
 }
@@ -183,11 +195,11 @@ fn exit_code(report: &TestReport) -> u8 {
 
 /// Write the failures through the shared finding reporters: each failure becomes a finding whose
 /// message carries the minimal override and the replay command.
-fn print_findings(format: crate::report::Format, report: &TestReport, chart: &Chart, release: &str) -> Result<()> {
+fn print_findings(format: crate::report::Format, report: &TestReport, known: &[Suppressed], chart: &Chart, release: &str) -> Result<()> {
     let findings = findings_of(report);
     // Locate findings in the chart's own template files (SARIF/GitHub), as `check` does.
     let sources = crate::report::SourceMap { chart_dir: &chart.dir, chart_name: &chart.meta.name };
-    let r = crate::report::Report { command: "test", subject: &report.chart, release, findings: &findings, suppressed: &[], qos: &[], resources: &[], sources: Some(sources) };
+    let r = crate::report::Report { command: "test", subject: &report.chart, release, findings: &findings, suppressed: known, qos: &[], resources: &[], sources: Some(sources) };
     let mut out = Vec::new();
     crate::report::write(format, &r, false, &mut out)?;
     print_stdout(&String::from_utf8_lossy(&out))
@@ -195,27 +207,27 @@ fn print_findings(format: crate::report::Format, report: &TestReport, chart: &Ch
 
 /// Each failure as a finding (with its field path) whose message carries the minimal override
 /// and the replay command.
-fn findings_of(report: &TestReport) -> Vec<crate::rules::Finding> {
-    report
-        .failures
-        .iter()
-        .map(|f| crate::rules::Finding {
-            rule: f.rule.clone(),
-            severity: f.severity,
-            kind: f.kind.clone(),
-            namespace: None,
-            name: f.name.clone(),
-            template: f.template.clone(),
-            path: f.path.clone(),
-            message: format!(
-                "{}{} (minimal override: {}; replay: {})",
-                f.message,
-                if f.also.is_empty() { String::new() } else { format!("; also {}", f.also.join(", ")) },
-                serde_json::to_string(&f.values).unwrap_or_default(),
-                f.replay
-            ),
-        })
-        .collect()
+fn findings_of(report: &TestReport) -> Vec<Finding> {
+    report.failures.iter().map(finding_of).collect()
+}
+
+fn finding_of(f: &TestFailure) -> Finding {
+    Finding {
+        rule: f.rule.clone(),
+        severity: f.severity,
+        kind: f.kind.clone(),
+        namespace: None,
+        name: f.name.clone(),
+        template: f.template.clone(),
+        path: f.path.clone(),
+        message: format!(
+            "{}{} (minimal override: {}; replay: {})",
+            f.message,
+            if f.also.is_empty() { String::new() } else { format!("; also {}", f.also.join(", ")) },
+            serde_json::to_string(&f.values).unwrap_or_default(),
+            f.replay
+        ),
+    }
 }
 
 /// The human report: one block per distinct failure, then a coverage summary.

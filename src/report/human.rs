@@ -47,7 +47,7 @@ pub fn write(report: &Report, color: bool, out: &mut dyn Write) -> io::Result<()
         writeln!(out)?;
     }
     if !report.suppressed.is_empty() {
-        writeln!(out, "suppressed by {}:", crate::rules::IGNORE_ANNOTATION)?;
+        writeln!(out, "suppressed ({}, exclusions, baseline):", crate::rules::IGNORE_ANNOTATION)?;
         for s in report.suppressed {
             let reason = s.reason.as_deref().map(|r| format!(" — {r}")).unwrap_or_default();
             writeln!(out, "  {} {}{reason}", s.finding.resource_id(), s.finding.rule)?;
