@@ -239,3 +239,32 @@ fn audit_allow_list_and_baseline() {
     let unused: Vec<&str> = report["unused"].as_array().unwrap().iter().map(|u| u["key"].as_str().unwrap()).collect();
     assert_eq!(unused, ["anotherLeftover"]);
 }
+
+#[test]
+fn test_takes_base_values_from_set_and_set_string_and_replays_with_them() {
+    let helm = &common::helms()[0];
+    let chart = common::chart("fixtures/needs-base-values");
+    let cwd = common::repo();
+    let chart_arg = chart.to_str().unwrap();
+    for flag in ["--set", "--set-string"] {
+        let (code, report, stderr) = run_json(helm, &cwd, &["test", chart_arg, flag, "storage.bucket=logs", "--cases", "20", "--no-save", "-o", "json"]);
+        assert_eq!(report["cases_run"], 20, "the chart renders with the base value from {flag}: {stderr}");
+        assert_eq!(code, 1, "emptying the bucket again is still found: {stderr}");
+        let replay = report["failures"][0]["replay"].as_str().unwrap();
+        assert!(replay.contains(&format!("{flag} storage.bucket=logs")), "{replay}");
+    }
+    let (code, _, stderr) = run(helm, &cwd, &["test", chart_arg, "--set", "storage.bucket", "--cases", "2"]);
+    assert_eq!(code, 2, "a malformed --set is unusable input: {stderr}");
+}
+
+#[test]
+fn check_with_values_the_schema_rejects_prints_validates_located_errors() {
+    let helm = &common::helms()[0];
+    let (dir, chart) = helm_create(helm, "web");
+    std::fs::write(chart.join("values.schema.json"), r#"{"type": "object", "properties": {"replicaCount": {"type": "integer"}}}"#).unwrap();
+    std::fs::write(dir.path().join("bad.yaml"), "service:\n  port: 80\nreplicaCount: many\n").unwrap();
+    let (code, stdout, stderr) = run(helm, dir.path(), &["check", "web", "-f", "bad.yaml"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stdout.contains("bad.yaml:3:") && stdout.contains("replicaCount: expected integer, got string \"many\""), "{stdout}");
+    assert!(!stdout.contains("jsonschema") && !stdout.contains("at '/replicaCount'"), "not helm's raw schema text: {stdout}");
+}

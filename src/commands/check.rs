@@ -11,7 +11,8 @@ use clap::Args;
 use super::common::{EXIT_FAILED, EXIT_OK, HelmArgs, TemplateArgs, ValuesArgs, exit, print_stdout};
 use crate::baseline::BaselineArgs;
 use crate::chart::Chart;
-use crate::contract::{Contract, HelmDialect};
+use crate::contract::validate::{ValidationError, validate_values};
+use crate::contract::{Contract, ContractSource, HelmDialect};
 use crate::manifest::Manifest;
 use crate::render::render;
 use crate::report::{self, Format, Report, SourceMap};
@@ -81,9 +82,9 @@ pub fn check(args: &CheckArgs) -> Result<CheckResult> {
         config.kubernetes_version = Some(v.clone());
     }
     // Read the values files and --set flags first so a typo is reported as unusable input.
-    args.values.load()?;
+    let user_values = args.values.load()?;
     let helm = args.helm.discover()?;
-    Contract::for_helm(&chart, HelmDialect::for_major(helm.major))?;
+    let contract = Contract::for_helm(&chart, HelmDialect::for_major(helm.major))?;
     let mut req = args.template.request(chart.render_path(), &args.helm);
     args.values.apply_to(&mut req);
     let subject = args.chart.display().to_string();
@@ -101,7 +102,20 @@ pub fn check(args: &CheckArgs) -> Result<CheckResult> {
             ids.dedup();
             (outcome, ids)
         }
-        Err(failure) => (CheckOutcome { findings: vec![rules::render_error_finding(&failure, &chart.meta.name)], ..Default::default() }, Vec::new()),
+        Err(failure) => {
+            // helm refuses values its schema rejects with the validator's raw text: say it as
+            // `validate` does, at file:line:column of the offending value.
+            let rejected = match contract.source {
+                ContractSource::Shipped(_) => validate_values(&contract, &chart, &user_values),
+                ContractSource::Inferred => Vec::new(),
+            };
+            let findings = if rejected.is_empty() {
+                vec![rules::render_error_finding(&failure, &chart.meta.name)]
+            } else {
+                rejected.iter().map(|e| values_rejected_finding(e, &chart.meta.name)).collect()
+            };
+            (CheckOutcome { findings, ..Default::default() }, Vec::new())
+        }
     };
     let chart_dir = args.chart.is_dir().then(|| args.chart.clone());
     if let Some(dir) = &chart_dir {
@@ -109,6 +123,20 @@ pub fn check(args: &CheckArgs) -> Result<CheckResult> {
         rules::locate_ignore_annotations(&mut outcome.findings, |template| std::fs::read_to_string(dir.join(template.strip_prefix(&prefix)?)).ok());
     }
     Ok(CheckResult { subject, chart_dir, chart_name: chart.meta.name.clone(), outcome, resources })
+}
+
+/// A `render-error` for values the chart's values.schema.json rejects, located as `validate` does.
+fn values_rejected_finding(error: &ValidationError, chart_name: &str) -> rules::Finding {
+    rules::Finding {
+        rule: "render-error".into(),
+        severity: rules::Severity::Error,
+        kind: "Chart".into(),
+        namespace: None,
+        name: chart_name.to_string(),
+        template: None,
+        path: None,
+        message: format!("helm refused the values: they do not satisfy values.schema.json: {error}"),
+    }
 }
 
 pub fn run(args: CheckArgs) -> Result<ExitCode> {

@@ -11,9 +11,8 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 
-use super::common::{EXIT_FAILED, EXIT_OK, HelmArgs, TemplateArgs, exit, print_stdout};
+use super::common::{EXIT_FAILED, EXIT_OK, HelmArgs, TemplateArgs, ValuesArgs, exit, print_stdout};
 use crate::chart::Chart;
-use crate::chart::merge::UserValues;
 use crate::baseline::{BaselineArgs, retain_new};
 use crate::generate::runner::{self, RunConfig, Shard, TEMPLATES_DO_NOT_PARSE, TestFailure, TestReport};
 use crate::rules::{Finding, Suppressed};
@@ -72,9 +71,10 @@ pub struct TestArgs {
     /// Run only part K of N of the planned cases (for CI matrices)
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
-    /// Base values every case starts from (repeatable; needed by charts that fail at their defaults)
-    #[arg(short = 'f', long = "values", value_name = "FILE")]
-    pub values: Vec<PathBuf>,
+    /// Base values every case starts from (-f FILE, --set, --set-string; needed by charts that fail
+    /// at their defaults)
+    #[command(flatten)]
+    pub values: ValuesArgs,
     /// Where regression cases are read and saved (default: the chart's cases/)
     #[arg(long, value_name = "DIR")]
     pub cases_dir: Option<PathBuf>,
@@ -130,12 +130,12 @@ pub fn run(args: TestArgs) -> Result<ExitCode> {
     let chart = Chart::load(&args.chart)?;
     args.baseline.check_readable()?;
     let rules = crate::rules::Config::for_chart(args.config.as_deref(), &chart.dir)?;
-    let base_values = UserValues::load(&args.values, &[], &[])?;
+    let base_values = args.values.load()?;
     // Bad input is reported before a missing helm.
     let helm = args.helm.discover()?;
     let base = base_values.merged_over(&chart.values.value);
     let mut request = args.template.request(chart.render_path(), &args.helm);
-    request.values_files.extend(args.values.iter().cloned());
+    args.values.apply_to(&mut request);
 
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -149,7 +149,7 @@ pub fn run(args: TestArgs) -> Result<ExitCode> {
         request,
         base,
         chart_arg: args.chart.display().to_string(),
-        base_value_args: args.values.iter().map(|p| p.display().to_string()).collect(),
+        base_value_args: value_words(&args.values),
         seed: args.seed,
         cases: args.cases,
         jobs,
@@ -178,6 +178,14 @@ pub fn run(args: TestArgs) -> Result<ExitCode> {
         TestOutput::Github => print_findings(crate::report::Format::Github, &report, &split.known, &chart, release)?,
     }
     Ok(exit(exit_code(&report)))
+}
+
+/// The base values as command-line words for replay commands: `-f FILE`, `--set K=V`, `--set-string K=V`.
+fn value_words(values: &ValuesArgs) -> Vec<String> {
+    let files = values.values.iter().flat_map(|p| ["-f".to_string(), p.display().to_string()]);
+    let sets = values.set.iter().flat_map(|s| ["--set".to_string(), s.clone()]);
+    let strings = values.set_string.iter().flat_map(|s| ["--set-string".to_string(), s.clone()]);
+    files.chain(sets).chain(strings).collect()
 }
 
 /// Exit code: a run that checked no planned case has shown nothing, and must not pass.

@@ -59,7 +59,7 @@ pub struct RunConfig {
     pub request: RenderRequest,
     /// Chart defaults with the base values merged over them.
     pub base: Value,
-    /// How the user named the chart and base values, for replay commands.
+    /// How the user named the chart and base values (`-f FILE`, `--set K=V` words), for replay commands.
     pub chart_arg: String,
     pub base_value_args: Vec<String>,
     pub seed: u64,
@@ -359,7 +359,7 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
 
     // A shell command line: the program words, the chart, the base values, then `tail`.
     let command_line = |program: &[String], tail: &[String]| -> String {
-        let base = cfg.base_value_args.iter().flat_map(|f| ["-f".to_string(), f.clone()]);
+        let base = cfg.base_value_args.iter().cloned();
         let words: Vec<String> = program.iter().cloned().chain([cfg.chart_arg.clone()]).chain(base).chain(tail.iter().cloned()).collect();
         words.iter().map(|w| shell_quote(w)).collect::<Vec<_>>().join(" ")
     };
