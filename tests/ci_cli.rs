@@ -268,3 +268,26 @@ fn check_with_values_the_schema_rejects_prints_validates_located_errors() {
     assert!(stdout.contains("bad.yaml:3:") && stdout.contains("replicaCount: expected integer, got string \"many\""), "{stdout}");
     assert!(!stdout.contains("jsonschema") && !stdout.contains("at '/replicaCount'"), "not helm's raw schema text: {stdout}");
 }
+
+#[test]
+fn schema_check_compares_the_contract_not_the_bytes() {
+    let helm = &common::helms()[0];
+    let (dir, chart) = helm_create(helm, "web");
+    let (code, _, stderr) = run(helm, dir.path(), &["schema", "web", "--write"]);
+    assert_eq!(code, 0, "{stderr}");
+    let file = chart.join("values.schema.json");
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let mut four_spaces = Vec::new();
+    let mut writer = serde_json::Serializer::with_formatter(&mut four_spaces, serde_json::ser::PrettyFormatter::with_indent(b"    "));
+    serde::Serialize::serialize(&schema, &mut writer).unwrap();
+    std::fs::write(&file, &four_spaces).unwrap();
+    let (code, stdout, stderr) = run(helm, dir.path(), &["schema", "web", "--check"]);
+    assert_eq!(code, 0, "another indentation is the same contract: {stdout}{stderr}");
+    assert!(stderr.contains("up to date"), "{stderr}");
+    // A real change of the contract is still stale.
+    let values = std::fs::read_to_string(chart.join("values.yaml")).unwrap();
+    std::fs::write(chart.join("values.yaml"), format!("{values}\nnewKey: 1\n")).unwrap();
+    let (code, stdout, _) = run(helm, dir.path(), &["schema", "web", "--check"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("newKey"), "{stdout}");
+}

@@ -31,7 +31,8 @@ are reported; the file is replaced atomically and keeps its permissions.
 
 Exit codes:
   0  printed, written, or up to date
-  1  --check: values.schema.json is missing or stale (the diff is printed)
+  1  --check: values.schema.json is missing or stale (the diff is printed); a schema that is the
+     same JSON with another indentation or key order is up to date
   2  unusable input: chart not found, unreadable Chart.yaml/values.yaml, existing
      values.schema.json that is not JSON or not a JSON Schema, the file cannot be written")]
 pub struct SchemaArgs {
@@ -153,6 +154,10 @@ pub fn run(args: SchemaArgs) -> Result<ExitCode> {
                 eprintln!("{shown} is up to date");
                 exit(EXIT_OK)
             }
+            Some(t) if same_contract(t, &outcome.text) => {
+                eprintln!("{shown} is up to date (formatted differently; --write would reformat it)");
+                exit(EXIT_OK)
+            }
             Some(t) => {
                 print_stdout(&unified_diff(t, &outcome.text, &shown))?;
                 eprintln!("{shown} is stale: run `chartproof schema {} --write`", args.chart.display());
@@ -179,6 +184,15 @@ pub fn run(args: SchemaArgs) -> Result<ExitCode> {
     }
     print_stdout(&outcome.text)?;
     Ok(exit(EXIT_OK))
+}
+
+/// Whether two schema texts are the same contract: equal JSON, whatever the indentation, spacing
+/// or key order.
+fn same_contract(a: &str, b: &str) -> bool {
+    match (serde_json::from_str::<Value>(a), serde_json::from_str::<Value>(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 fn display_path(arg: &Path, chart: &Chart, path: &Path) -> String {
