@@ -291,3 +291,65 @@ fn schema_check_compares_the_contract_not_the_bytes() {
     assert_eq!(code, 1, "{stdout}");
     assert!(stdout.contains("newKey"), "{stdout}");
 }
+
+/// A repository of two charts; `app` has chart-testing scenarios, one of which leaks a password.
+fn fleet_repo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let config = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-cfg\ndata:\n  LOG_LEVEL: info\n{{- if .Values.leak }}\n  DB_PASSWORD: hunter2hunter2\n{{- end }}\n";
+    common::write_files(
+        dir.path(),
+        &[
+            ("charts/app/Chart.yaml", "apiVersion: v2\nname: app\nversion: 0.1.0\n"),
+            ("charts/app/values.yaml", "leak: false\n"),
+            ("charts/app/templates/config.yaml", config),
+            ("charts/app/ci/leak-values.yaml", "leak: true\n"),
+            ("charts/app/ci/safe-values.yaml", "leak: false\n"),
+            ("charts/other/Chart.yaml", "apiVersion: v2\nname: other\nversion: 0.1.0\n"),
+            ("charts/other/values.yaml", "leak: false\n"),
+            ("charts/other/templates/config.yaml", config),
+        ],
+    );
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git").args(["-c", "user.name=t", "-c", "user.email=t@example.com"]).args(args).current_dir(dir.path()).output().unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-qm", "charts"]);
+    dir
+}
+
+#[test]
+fn scenarios_run_each_ci_values_file_on_its_own_and_fail_if_any_fails() {
+    let helm = &common::helms()[0];
+    let repo = fleet_repo();
+    let (code, stdout, stderr) = run(helm, repo.path(), &["check", "charts/app", "--scenarios"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stdout.contains("FAILED charts/app [ci/leak-values.yaml]: 1 error(s)") && stdout.contains("PASSED charts/app [ci/safe-values.yaml]"), "{stdout}");
+    assert!(stderr.contains("checked 2 target(s): 1 failed"), "{stderr}");
+    // A glob that picks only the safe scenario passes.
+    let (code, _, stderr) = run(helm, repo.path(), &["check", "charts/app", "--scenarios", "ci/safe-*.yaml"]);
+    assert_eq!(code, 0, "{stderr}");
+    // One SARIF log, one run per scenario, each with its own category.
+    let (_, sarif, _) = run_json(helm, repo.path(), &["check", "charts", "--scenarios", "-o", "sarif"]);
+    assert_uploadable(&sarif, repo.path());
+    let ids: Vec<&str> = sarif["runs"].as_array().unwrap().iter().map(|r| r["automationDetails"]["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert_eq!(ids.iter().collect::<std::collections::BTreeSet<_>>().len(), 3, "distinct categories: {ids:?}");
+}
+
+#[test]
+fn changed_since_checks_only_the_charts_whose_files_changed() {
+    let helm = &common::helms()[0];
+    let repo = fleet_repo();
+    let (code, _, stderr) = run(helm, repo.path(), &["check", "charts", "--changed-since", "HEAD"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("no chart has changed since HEAD"), "{stderr}");
+    std::fs::write(repo.path().join("charts/other/values.yaml"), "leak: true\n").unwrap();
+    let (code, stdout, stderr) = run(helm, repo.path(), &["check", "charts", "--changed-since", "HEAD"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stdout.contains("secret-in-configmap") && stdout.contains("FAILED charts/other") && !stdout.contains("charts/app"), "only the changed chart: {stdout}");
+    let (code, _, stderr) = run(helm, repo.path(), &["check", "charts", "--changed-since", "no-such-ref"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--changed-since no-such-ref"), "{stderr}");
+}

@@ -2,15 +2,16 @@
 //! resource; print findings in the chosen format. Exit 0 without error findings, 1 with, 2 when
 //! the input is unusable.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use super::common::{EXIT_FAILED, EXIT_OK, HelmArgs, TemplateArgs, ValuesArgs, exit, print_stdout};
+use super::common::{EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE, HelmArgs, TemplateArgs, ValuesArgs, exit, print_stdout};
 use crate::baseline::BaselineArgs;
 use crate::chart::Chart;
+use crate::chart::targets::{DEFAULT_SCENARIOS, targets};
 use crate::contract::validate::{ValidationError, validate_values};
 use crate::contract::{Contract, ContractSource, HelmDialect};
 use crate::manifest::Manifest;
@@ -18,10 +19,11 @@ use crate::render::render;
 use crate::report::{self, Format, Report, SourceMap};
 use crate::rules::{self, CheckOutcome, Config};
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 #[command(after_help = "\
 Examples:
   chartproof check ./mychart
+  chartproof check charts/ --changed-since origin/main --scenarios   # ct's ci/*-values.yaml, each on its own
   chartproof check ./mychart -f prod-values.yaml --set replicaCount=3 --kube-version 1.31
   chartproof check ./mychart -o sarif > chartproof.sarif
   chartproof check ./mychart --write-baseline chartproof-baseline.json   # accept today's findings
@@ -41,8 +43,17 @@ Exit codes:
   2  unusable input: chart not found, unreadable Chart.yaml/values.yaml/-f file, bad --set,
      invalid .chartproof.yaml or values.schema.json, no helm")]
 pub struct CheckArgs {
-    /// Chart directory or packaged .tgz
-    pub chart: PathBuf,
+    /// Chart directories or packaged .tgz files; a directory without Chart.yaml stands for the
+    /// charts in its subdirectories
+    #[arg(required = true, value_name = "CHART")]
+    pub charts: Vec<PathBuf>,
+    /// Run each values file matching GLOB (relative to the chart; default `ci/*-values.yaml`) as a
+    /// scenario of its own, as chart-testing does; a chart without any runs at its defaults
+    #[arg(long, value_name = "GLOB", num_args = 0..=1, default_missing_value = DEFAULT_SCENARIOS)]
+    pub scenarios: Option<String>,
+    /// Check only the charts with files changed since this git ref (committed or not)
+    #[arg(long, value_name = "REF")]
+    pub changed_since: Option<String>,
     #[command(flatten)]
     pub values: ValuesArgs,
     #[command(flatten)]
@@ -70,9 +81,16 @@ pub struct CheckResult {
     pub resources: Vec<String>,
 }
 
+impl CheckArgs {
+    /// The chart of a single-target run.
+    pub fn chart(&self) -> &Path {
+        &self.charts[0]
+    }
+}
+
 /// Load, render and check; errors mean unusable input.
 pub fn check(args: &CheckArgs) -> Result<CheckResult> {
-    let chart = Chart::load(&args.chart)?;
+    let chart = Chart::load(args.chart())?;
     // A values.schema.json that is not JSON is unusable input (as in validate/test/diff), not a
     // render error; whether it is a usable JSON Schema is up to the helm in use (below).
     crate::contract::read_schema_files(&chart)?;
@@ -87,13 +105,13 @@ pub fn check(args: &CheckArgs) -> Result<CheckResult> {
     let contract = Contract::for_helm(&chart, HelmDialect::for_major(helm.major))?;
     let mut req = args.template.request(chart.render_path(), &args.helm);
     args.values.apply_to(&mut req);
-    let subject = args.chart.display().to_string();
+    let subject = args.chart().display().to_string();
     let rendered = render(&helm, &req).with_context(|| format!("cannot run {}", req.command_line(&helm)))?;
     let (mut outcome, resources) = match rendered {
         Ok(r) => {
             let mut manifest = Manifest::parse(&r.manifest);
-            if args.chart.is_dir() {
-                manifest.locate_problems(&args.chart);
+            if args.chart().is_dir() {
+                manifest.locate_problems(args.chart());
             }
             let mut outcome = rules::check_manifest(&manifest, &config);
             outcome.findings.extend(rules::manifest_problem_findings(&manifest, &config));
@@ -117,7 +135,7 @@ pub fn check(args: &CheckArgs) -> Result<CheckResult> {
             (CheckOutcome { findings, ..Default::default() }, Vec::new())
         }
     };
-    let chart_dir = args.chart.is_dir().then(|| args.chart.clone());
+    let chart_dir = args.chart().is_dir().then(|| args.chart().to_path_buf());
     if let Some(dir) = &chart_dir {
         let prefix = format!("{}/", chart.meta.name);
         rules::locate_ignore_annotations(&mut outcome.findings, |template| std::fs::read_to_string(dir.join(template.strip_prefix(&prefix)?)).ok());
@@ -141,7 +159,75 @@ fn values_rejected_finding(error: &ValidationError, chart_name: &str) -> rules::
 
 pub fn run(args: CheckArgs) -> Result<ExitCode> {
     args.baseline.check_readable()?;
-    let mut result = check(&args)?;
+    let targets = targets(&args.charts, args.scenarios.as_deref(), args.changed_since.as_deref())?;
+    if targets.is_empty() {
+        eprintln!("no chart has changed since {}: nothing to check", args.changed_since.as_deref().unwrap_or_default());
+        return Ok(exit(EXIT_OK));
+    }
+    if targets.len() == 1 && targets[0].scenario.is_none() {
+        let mut one = args.clone();
+        one.charts = vec![targets[0].chart.clone()];
+        return run_one(&one);
+    }
+    if args.baseline.baseline.is_some() || args.baseline.write_baseline.is_some() {
+        bail!("--baseline and --write-baseline take one chart without scenarios ({} targets here); run them per chart", targets.len());
+    }
+    if matches!(args.output, Format::Junit | Format::Json) {
+        bail!("-o {:?} reports one chart; with several charts or scenarios use -o human, sarif or github", args.output);
+    }
+    let mut sarif_runs = Vec::new();
+    let (mut failed, mut unusable) = (Vec::new(), Vec::new());
+    for target in &targets {
+        let mut one = args.clone();
+        one.charts = vec![target.chart.clone()];
+        one.values.values.splice(0..0, target.scenario.clone());
+        let label = target.label();
+        let result = match check(&one) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {label}: {e:#}");
+                unusable.push(label);
+                continue;
+            }
+        };
+        let o = &result.outcome;
+        let sources = result.chart_dir.as_deref().map(|chart_dir| SourceMap { chart_dir, chart_name: &result.chart_name });
+        let report = Report { command: "check", subject: &label, release: &args.template.release_name, findings: &o.findings, suppressed: &o.suppressed, qos: &o.qos, resources: &result.resources, sources };
+        if o.has_errors() {
+            failed.push(label.clone());
+        }
+        match args.output {
+            Format::Sarif => sarif_runs.push(report::sarif::to_value(&report)["runs"][0].take()),
+            format => {
+                let mut text = Vec::new();
+                if format == Format::Human {
+                    text.extend(format!("== {label}\n").bytes());
+                }
+                report::write(format, &report, report::stdout_wants_color(), &mut text)?;
+                print_stdout(&(String::from_utf8_lossy(&text).to_string() + if format == Format::Human { "\n" } else { "" }))?;
+            }
+        }
+    }
+    if args.output == Format::Sarif {
+        let mut log = report::sarif::to_value(&Report { command: "check", subject: "", release: "", findings: &[], suppressed: &[], qos: &[], resources: &[], sources: None });
+        log["runs"] = serde_json::Value::Array(sarif_runs);
+        print_stdout(&(serde_json::to_string_pretty(&log)? + "\n"))?;
+    }
+    eprintln!("checked {} target(s): {} failed, {} unusable", targets.len() - unusable.len(), failed.len(), unusable.len());
+    for label in failed.iter().map(|l| ("FAILED", l)).chain(unusable.iter().map(|l| ("UNUSABLE", l))) {
+        eprintln!("  {} {}", label.0, label.1);
+    }
+    Ok(exit(if !unusable.is_empty() {
+        EXIT_UNUSABLE
+    } else if !failed.is_empty() {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    }))
+}
+
+fn run_one(args: &CheckArgs) -> Result<ExitCode> {
+    let mut result = check(args)?;
     let split = args.baseline.apply("check", std::mem::take(&mut result.outcome.findings), &args.template.release_name)?;
     result.outcome.findings = split.new;
     result.outcome.suppressed.extend(split.known);
