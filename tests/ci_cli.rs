@@ -353,3 +353,37 @@ fn changed_since_checks_only_the_charts_whose_files_changed() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("--changed-since no-such-ref"), "{stderr}");
 }
+
+#[test]
+fn validate_each_gives_every_values_file_its_own_located_verdict_without_helm() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_files(
+        dir.path(),
+        &[
+            ("chart/Chart.yaml", "apiVersion: v2\nname: chart\nversion: 0.1.0\n"),
+            ("chart/values.yaml", "replicas: 1\nimage:\n  tag: \"1.0\"\n"),
+            ("chart/values.schema.json", r#"{"type": "object", "properties": {"replicas": {"type": "integer", "minimum": 1}, "image": {"type": "object", "properties": {"tag": {"type": "string"}}}}}"#),
+            ("chart/ci/small-values.yaml", "replicas: 2\n"),
+            ("chart/ci/broken-values.yaml", "replicas: 0\n"),
+            ("teams/alpha.yaml", "replicas: 3\n"),
+            ("teams/beta.yaml", "image:\n  tag: 2\nreplicas: many\n"),
+            ("teams/gamma.yaml", "replicas: 5\n"),
+        ],
+    );
+    let mut cmd = assert_cmd::Command::cargo_bin("chartproof").unwrap();
+    // No helm anywhere: validate needs none.
+    let out = cmd.current_dir(dir.path()).env_remove("HELM_BIN").env("PATH", "/nonexistent").args(["validate", "chart", "--each", "teams/*.yaml"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("ok: teams/alpha.yaml") && stdout.contains("ok: teams/gamma.yaml"), "{stdout}");
+    assert!(stdout.contains("invalid: teams/beta.yaml: 2 error(s)") && stdout.contains("teams/beta.yaml:2:") && stdout.contains("teams/beta.yaml:3:"), "file:line for each error: {stdout}");
+    assert!(stdout.contains("3 file(s): 2 valid, 1 not"), "{stdout}");
+
+    let helm = &common::helms()[0];
+    let (code, stdout, _) = run(helm, dir.path(), &["validate", "chart", "--scenarios"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("invalid: chart/ci/broken-values.yaml: 1 error(s)") && stdout.contains("ok: chart/ci/small-values.yaml"), "{stdout}");
+    let (code, _, stderr) = run(helm, dir.path(), &["validate", "chart", "--each", "nobody/*.yaml"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("nobody/*.yaml: matches no file"), "{stderr}");
+}

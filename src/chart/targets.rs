@@ -107,6 +107,29 @@ fn collect_files(root: &Path, dir: &Path, matcher: &globset::GlobMatcher, out: &
     }
 }
 
+/// The files a glob names (`teams/*.yaml`, `values/**/prod.yaml`), sorted; a pattern without
+/// glob characters is the path itself, which must exist.
+pub fn glob_files(pattern: &str) -> Result<Vec<PathBuf>> {
+    let is_glob = |s: &str| s.contains(['*', '?', '[', '{']);
+    if !is_glob(pattern) {
+        let path = PathBuf::from(pattern);
+        if !path.is_file() {
+            bail!("{pattern}: no such values file");
+        }
+        return Ok(vec![path]);
+    }
+    let matcher = globset::GlobBuilder::new(pattern).literal_separator(true).build().with_context(|| format!("bad glob `{pattern}`"))?.compile_matcher();
+    let base: PathBuf = Path::new(pattern).components().take_while(|c| !is_glob(&c.as_os_str().to_string_lossy())).collect();
+    let (root, dir) = if base.as_os_str().is_empty() { (PathBuf::from("."), PathBuf::from(".")) } else { (PathBuf::new(), base) };
+    let mut files = Vec::new();
+    collect_files(&root, &dir, &matcher, &mut files);
+    files.sort();
+    if files.is_empty() {
+        bail!("{pattern}: matches no file");
+    }
+    Ok(files)
+}
+
 /// Every target of a command's chart arguments and flags.
 pub fn targets(charts: &[PathBuf], scenarios: Option<&str>, changed: Option<&str>) -> Result<Vec<Target>> {
     let mut list = expand_charts(charts)?;
@@ -132,6 +155,9 @@ mod tests {
         let labels: Vec<String> = found.iter().map(|t| t.label().replace(&dir.path().display().to_string(), "")).collect();
         assert_eq!(labels, ["/a [ci/large-values.yaml]", "/a [ci/small-values.yaml]", "/b"]);
         assert_eq!(targets(&[dir.path().join("a")], None, None).unwrap(), [Target { chart: dir.path().join("a"), scenario: None }]);
+        let pattern = format!("{}/a/ci/*-values.yaml", dir.path().display());
+        assert_eq!(glob_files(&pattern).unwrap(), [dir.path().join("a/ci/large-values.yaml"), dir.path().join("a/ci/small-values.yaml")]);
+        assert!(glob_files(&format!("{}/none/*.yaml", dir.path().display())).is_err());
         let e = targets(&[dir.path().join("notachart")], None, None).unwrap_err();
         assert!(format!("{e:#}").contains("no Chart.yaml"), "{e:#}");
     }
