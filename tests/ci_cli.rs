@@ -328,7 +328,7 @@ fn scenarios_run_each_ci_values_file_on_its_own_and_fail_if_any_fails() {
     assert!(stdout.contains("FAILED charts/app [ci/leak-values.yaml]: 1 error(s)") && stdout.contains("PASSED charts/app [ci/safe-values.yaml]"), "{stdout}");
     assert!(stderr.contains("checked 2 target(s): 1 failed"), "{stderr}");
     // A glob that picks only the safe scenario passes.
-    let (code, _, stderr) = run(helm, repo.path(), &["check", "charts/app", "--scenarios", "ci/safe-*.yaml"]);
+    let (code, _, stderr) = run(helm, repo.path(), &["check", "charts/app", "--scenarios=ci/safe-*.yaml"]);
     assert_eq!(code, 0, "{stderr}");
     // One SARIF log, one run per scenario, each with its own category.
     let (_, sarif, _) = run_json(helm, repo.path(), &["check", "charts", "--scenarios", "-o", "sarif"]);
@@ -336,6 +336,19 @@ fn scenarios_run_each_ci_values_file_on_its_own_and_fail_if_any_fails() {
     let ids: Vec<&str> = sarif["runs"].as_array().unwrap().iter().map(|r| r["automationDetails"]["id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), 3, "{ids:?}");
     assert_eq!(ids.iter().collect::<std::collections::BTreeSet<_>>().len(), 3, "distinct categories: {ids:?}");
+
+    // test: the same scenarios, each its own run.
+    let (code, stdout, stderr) = run(helm, repo.path(), &["test", "charts/app", "--scenarios", "--cases", "4", "--no-save"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stdout.contains("== charts/app [ci/leak-values.yaml]") && stdout.contains("== charts/app [ci/safe-values.yaml]"), "{stdout}");
+    assert!(stderr.contains("tested 2 target(s): 2 failed"), "generated values flip `leak` in the safe scenario too: {stderr}");
+    let (leak, safe) = stdout.split_once("== charts/app [ci/safe-values.yaml]").unwrap();
+    assert!(leak.contains("occurs with no override"), "the leak scenario fails at its own values: {leak}");
+    assert!(safe.contains("minimal override:") && safe.contains("leak: true"), "the safe one only when a case sets leak: {safe}");
+    let (code, sarif, stderr) = run_json(helm, repo.path(), &["test", "charts", "--scenarios", "--cases", "4", "--no-save", "-o", "sarif"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_uploadable(&sarif, repo.path());
+    assert_eq!(sarif["runs"].as_array().unwrap().len(), 3);
 }
 
 #[test]

@@ -130,6 +130,34 @@ pub fn glob_files(pattern: &str) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// The charts a command runs on (`CHART…`, `--scenarios`, `--changed-since`), for `check` and `test`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TargetArgs {
+    /// Chart directories or packaged .tgz files; a directory without Chart.yaml stands for the
+    /// charts in its subdirectories
+    #[arg(required = true, value_name = "CHART")]
+    pub charts: Vec<PathBuf>,
+    /// Run each values file matching GLOB (`--scenarios=GLOB`, relative to the chart; default `ci/*-values.yaml`) as a
+    /// scenario of its own, as chart-testing does; a chart without any runs at its defaults
+    #[arg(long, value_name = "GLOB", num_args = 0..=1, require_equals = true, default_missing_value = DEFAULT_SCENARIOS)]
+    pub scenarios: Option<String>,
+    /// Run only on the charts with files changed since this git ref (committed or not)
+    #[arg(long, value_name = "REF")]
+    pub changed_since: Option<String>,
+}
+
+impl TargetArgs {
+    /// Every target these arguments name.
+    pub fn targets(&self) -> Result<Vec<Target>> {
+        targets(&self.charts, self.scenarios.as_deref(), self.changed_since.as_deref())
+    }
+
+    /// The chart of a single-target run.
+    pub fn chart(&self) -> &Path {
+        &self.charts[0]
+    }
+}
+
 /// Every target of a command's chart arguments and flags.
 pub fn targets(charts: &[PathBuf], scenarios: Option<&str>, changed: Option<&str>) -> Result<Vec<Target>> {
     let mut list = expand_charts(charts)?;

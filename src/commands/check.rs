@@ -2,7 +2,7 @@
 //! resource; print findings in the chosen format. Exit 0 without error findings, 1 with, 2 when
 //! the input is unusable.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
@@ -11,7 +11,7 @@ use clap::Args;
 use super::common::{EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE, HelmArgs, TemplateArgs, ValuesArgs, exit, print_stdout};
 use crate::baseline::BaselineArgs;
 use crate::chart::Chart;
-use crate::chart::targets::{DEFAULT_SCENARIOS, targets};
+use crate::chart::targets::TargetArgs;
 use crate::contract::validate::{ValidationError, validate_values};
 use crate::contract::{Contract, ContractSource, HelmDialect};
 use crate::manifest::Manifest;
@@ -43,17 +43,8 @@ Exit codes:
   2  unusable input: chart not found, unreadable Chart.yaml/values.yaml/-f file, bad --set,
      invalid .chartproof.yaml or values.schema.json, no helm")]
 pub struct CheckArgs {
-    /// Chart directories or packaged .tgz files; a directory without Chart.yaml stands for the
-    /// charts in its subdirectories
-    #[arg(required = true, value_name = "CHART")]
-    pub charts: Vec<PathBuf>,
-    /// Run each values file matching GLOB (relative to the chart; default `ci/*-values.yaml`) as a
-    /// scenario of its own, as chart-testing does; a chart without any runs at its defaults
-    #[arg(long, value_name = "GLOB", num_args = 0..=1, default_missing_value = DEFAULT_SCENARIOS)]
-    pub scenarios: Option<String>,
-    /// Check only the charts with files changed since this git ref (committed or not)
-    #[arg(long, value_name = "REF")]
-    pub changed_since: Option<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
     #[command(flatten)]
     pub values: ValuesArgs,
     #[command(flatten)]
@@ -81,16 +72,9 @@ pub struct CheckResult {
     pub resources: Vec<String>,
 }
 
-impl CheckArgs {
-    /// The chart of a single-target run.
-    pub fn chart(&self) -> &Path {
-        &self.charts[0]
-    }
-}
-
 /// Load, render and check; errors mean unusable input.
 pub fn check(args: &CheckArgs) -> Result<CheckResult> {
-    let chart = Chart::load(args.chart())?;
+    let chart = Chart::load(args.target.chart())?;
     // A values.schema.json that is not JSON is unusable input (as in validate/test/diff), not a
     // render error; whether it is a usable JSON Schema is up to the helm in use (below).
     crate::contract::read_schema_files(&chart)?;
@@ -105,13 +89,13 @@ pub fn check(args: &CheckArgs) -> Result<CheckResult> {
     let contract = Contract::for_helm(&chart, HelmDialect::for_major(helm.major))?;
     let mut req = args.template.request(chart.render_path(), &args.helm);
     args.values.apply_to(&mut req);
-    let subject = args.chart().display().to_string();
+    let subject = args.target.chart().display().to_string();
     let rendered = render(&helm, &req).with_context(|| format!("cannot run {}", req.command_line(&helm)))?;
     let (mut outcome, resources) = match rendered {
         Ok(r) => {
             let mut manifest = Manifest::parse(&r.manifest);
-            if args.chart().is_dir() {
-                manifest.locate_problems(args.chart());
+            if args.target.chart().is_dir() {
+                manifest.locate_problems(args.target.chart());
             }
             let mut outcome = rules::check_manifest(&manifest, &config);
             outcome.findings.extend(rules::manifest_problem_findings(&manifest, &config));
@@ -135,7 +119,7 @@ pub fn check(args: &CheckArgs) -> Result<CheckResult> {
             (CheckOutcome { findings, ..Default::default() }, Vec::new())
         }
     };
-    let chart_dir = args.chart().is_dir().then(|| args.chart().to_path_buf());
+    let chart_dir = args.target.chart().is_dir().then(|| args.target.chart().to_path_buf());
     if let Some(dir) = &chart_dir {
         let prefix = format!("{}/", chart.meta.name);
         rules::locate_ignore_annotations(&mut outcome.findings, |template| std::fs::read_to_string(dir.join(template.strip_prefix(&prefix)?)).ok());
@@ -159,14 +143,14 @@ fn values_rejected_finding(error: &ValidationError, chart_name: &str) -> rules::
 
 pub fn run(args: CheckArgs) -> Result<ExitCode> {
     args.baseline.check_readable()?;
-    let targets = targets(&args.charts, args.scenarios.as_deref(), args.changed_since.as_deref())?;
+    let targets = args.target.targets()?;
     if targets.is_empty() {
-        eprintln!("no chart has changed since {}: nothing to check", args.changed_since.as_deref().unwrap_or_default());
+        eprintln!("no chart has changed since {}: nothing to check", args.target.changed_since.as_deref().unwrap_or_default());
         return Ok(exit(EXIT_OK));
     }
     if targets.len() == 1 && targets[0].scenario.is_none() {
         let mut one = args.clone();
-        one.charts = vec![targets[0].chart.clone()];
+        one.target.charts = vec![targets[0].chart.clone()];
         return run_one(&one);
     }
     if args.baseline.baseline.is_some() || args.baseline.write_baseline.is_some() {
@@ -179,7 +163,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     let (mut failed, mut unusable) = (Vec::new(), Vec::new());
     for target in &targets {
         let mut one = args.clone();
-        one.charts = vec![target.chart.clone()];
+        one.target.charts = vec![target.chart.clone()];
         one.values.values.splice(0..0, target.scenario.clone());
         let label = target.label();
         let result = match check(&one) {

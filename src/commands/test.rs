@@ -8,10 +8,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 
-use super::common::{EXIT_FAILED, EXIT_OK, HelmArgs, TemplateArgs, ValuesArgs, exit, print_stdout};
+use super::common::{EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE, HelmArgs, TemplateArgs, ValuesArgs, exit, print_stdout};
+use crate::chart::targets::{Target, TargetArgs};
 use crate::chart::Chart;
 use crate::baseline::{BaselineArgs, retain_new};
 use crate::generate::runner::{self, RunConfig, Shard, TEMPLATES_DO_NOT_PARSE, TestFailure, TestReport};
@@ -31,7 +32,7 @@ pub enum TestOutput {
     Github,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 #[command(after_help = "\
 Examples:
   chartproof test ./mychart                           # 100 cases, saved failures replayed first
@@ -54,8 +55,8 @@ Exit codes:
      was found: nothing was shown, so the run does not pass. A run that checked some
      but not all cases says `N of M cases checked` and exits 0 or 1.")]
 pub struct TestArgs {
-    /// Chart directory or packaged .tgz
-    pub chart: PathBuf,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Number of value sets to plan (defaults first, then one-key changes, then combinations)
     #[arg(long, default_value_t = 100)]
     pub cases: usize,
@@ -127,7 +128,79 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 pub fn run(args: TestArgs) -> Result<ExitCode> {
-    let chart = Chart::load(&args.chart)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        // Only one handler per process; a second run in the same process keeps the first.
+        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
+    }
+    let targets = args.target.targets()?;
+    if targets.is_empty() {
+        eprintln!("no chart has changed since {}: nothing to test", args.target.changed_since.as_deref().unwrap_or_default());
+        return Ok(exit(EXIT_OK));
+    }
+    let for_target = |target: &Target| {
+        let mut one = args.clone();
+        one.target.charts = vec![target.chart.clone()];
+        one.values.values.splice(0..0, target.scenario.clone());
+        one
+    };
+    if targets.len() == 1 && targets[0].scenario.is_none() {
+        let (code, text) = test_one(&for_target(&targets[0]), stop)?;
+        print_stdout(&text)?;
+        return Ok(exit(code));
+    }
+    if args.baseline.baseline.is_some() || args.baseline.write_baseline.is_some() || args.replay.is_some() {
+        bail!("--baseline, --write-baseline and --replay take one chart without scenarios ({} targets here)", targets.len());
+    }
+    if matches!(args.output, TestOutput::Junit | TestOutput::Json) {
+        bail!("-o {:?} reports one chart; with several charts or scenarios use -o human, sarif or github", args.output);
+    }
+    let mut sarif_runs = Vec::new();
+    let mut verdicts: Vec<(u8, String)> = Vec::new();
+    for target in &targets {
+        let label = target.label();
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let (code, text) = match test_one(&for_target(target), stop.clone()) {
+            Ok(done) => done,
+            Err(e) => {
+                eprintln!("error: {label}: {e:#}");
+                verdicts.push((EXIT_UNUSABLE, label));
+                continue;
+            }
+        };
+        match args.output {
+            TestOutput::Sarif => {
+                let mut log: serde_json::Value = serde_json::from_str(&text)?;
+                let mut run = log["runs"][0].take();
+                run["automationDetails"]["id"] = serde_json::json!(format!("chartproof/test/{label}/"));
+                sarif_runs.push(run);
+            }
+            TestOutput::Human => print_stdout(&format!("== {label}\n{text}\n"))?,
+            _ => print_stdout(&text)?,
+        }
+        verdicts.push((code, label));
+    }
+    if args.output == TestOutput::Sarif {
+        let mut log = crate::report::sarif::to_value(&crate::report::Report { command: "test", subject: "", release: "", findings: &[], suppressed: &[], qos: &[], resources: &[], sources: None });
+        log["runs"] = serde_json::Value::Array(sarif_runs);
+        print_stdout(&(serde_json::to_string_pretty(&log)? + "\n"))?;
+    }
+    let count = |code: u8| verdicts.iter().filter(|(c, _)| *c == code).count();
+    eprintln!("tested {} target(s): {} failed, {} unusable, {} with nothing checked", verdicts.len(), count(EXIT_FAILED), count(EXIT_UNUSABLE), count(EXIT_NOTHING_CHECKED));
+    for (code, label) in verdicts.iter().filter(|(c, _)| *c != EXIT_OK) {
+        eprintln!("  exit {code}: {label}");
+    }
+    // Unusable input first, then failures, then runs that checked nothing.
+    let worst = [EXIT_UNUSABLE, EXIT_FAILED, EXIT_NOTHING_CHECKED].into_iter().find(|c| count(*c) > 0).unwrap_or(EXIT_OK);
+    Ok(exit(worst))
+}
+
+/// Test one chart (the first of `args.charts`): the exit code and the report as text.
+fn test_one(args: &TestArgs, stop: Arc<AtomicBool>) -> Result<(u8, String)> {
+    let chart = Chart::load(args.target.chart())?;
     args.baseline.check_readable()?;
     let rules = crate::rules::Config::for_chart(args.config.as_deref(), &chart.dir)?;
     let base_values = args.values.load()?;
@@ -137,18 +210,12 @@ pub fn run(args: TestArgs) -> Result<ExitCode> {
     let mut request = args.template.request(chart.render_path(), &args.helm);
     args.values.apply_to(&mut request);
 
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        // Only one handler per process; a second run in the same process keeps the first.
-        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
-    }
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
     let cfg = RunConfig {
         helm,
         request,
         base,
-        chart_arg: args.chart.display().to_string(),
+        chart_arg: args.target.chart().display().to_string(),
         base_value_args: value_words(&args.values),
         seed: args.seed,
         cases: args.cases,
@@ -156,7 +223,7 @@ pub fn run(args: TestArgs) -> Result<ExitCode> {
         time_budget: args.time_budget,
         shard: args.shard,
         cases_dir: args.cases_dir.clone().unwrap_or_else(|| chart.dir.join("cases")),
-        save_cases: !args.no_save && !args.chart.is_file(),
+        save_cases: !args.no_save && !args.target.chart().is_file(),
         replay_only: args.replay.clone(),
         // On stderr: a bar on a terminal, a plain line every few seconds in a log.
         progress: true,
@@ -167,17 +234,17 @@ pub fn run(args: TestArgs) -> Result<ExitCode> {
     let release = &args.template.release_name;
     let split = args.baseline.apply("test", report.failures.iter().map(finding_of).collect(), release)?;
     let known = retain_new(&mut report.failures, &split, release, finding_of);
-    match args.output {
-        TestOutput::Json => print_stdout(&(serde_json::to_string_pretty(&report)? + "\n"))?,
+    let text = match args.output {
+        TestOutput::Json => serde_json::to_string_pretty(&report)? + "\n",
         TestOutput::Human => {
             let known = if known > 0 { format!("known: {known} failure(s) in the baseline, not counted\n") } else { String::new() };
-            print_stdout(&(human(&report) + &known))?
+            human(&report) + &known
         }
-        TestOutput::Junit => print_findings(crate::report::Format::Junit, &report, &split.known, &chart, release)?,
-        TestOutput::Sarif => print_findings(crate::report::Format::Sarif, &report, &split.known, &chart, release)?,
-        TestOutput::Github => print_findings(crate::report::Format::Github, &report, &split.known, &chart, release)?,
-    }
-    Ok(exit(exit_code(&report)))
+        TestOutput::Junit => format_findings(crate::report::Format::Junit, &report, &split.known, &chart, release)?,
+        TestOutput::Sarif => format_findings(crate::report::Format::Sarif, &report, &split.known, &chart, release)?,
+        TestOutput::Github => format_findings(crate::report::Format::Github, &report, &split.known, &chart, release)?,
+    };
+    Ok((exit_code(&report), text))
 }
 
 /// The base values as command-line words for replay commands: `-f FILE`, `--set K=V`, `--set-string K=V`.
@@ -203,14 +270,14 @@ fn exit_code(report: &TestReport) -> u8 {
 
 /// Write the failures through the shared finding reporters: each failure becomes a finding whose
 /// message carries the minimal override and the replay command.
-fn print_findings(format: crate::report::Format, report: &TestReport, known: &[Suppressed], chart: &Chart, release: &str) -> Result<()> {
+fn format_findings(format: crate::report::Format, report: &TestReport, known: &[Suppressed], chart: &Chart, release: &str) -> Result<String> {
     let findings = findings_of(report);
     // Locate findings in the chart's own template files (SARIF/GitHub), as `check` does.
     let sources = crate::report::SourceMap { chart_dir: &chart.dir, chart_name: &chart.meta.name };
     let r = crate::report::Report { command: "test", subject: &report.chart, release, findings: &findings, suppressed: known, qos: &[], resources: &[], sources: Some(sources) };
     let mut out = Vec::new();
     crate::report::write(format, &r, false, &mut out)?;
-    print_stdout(&String::from_utf8_lossy(&out))
+    Ok(String::from_utf8_lossy(&out).to_string())
 }
 
 /// Each failure as a finding (with its field path) whose message carries the minimal override

@@ -60,9 +60,9 @@ pub struct ValidateArgs {
     /// --set values, if any): one verdict per file, e.g. a folder of per-team values
     #[arg(long, value_name = "GLOB", num_args = 1.., conflicts_with = "scenarios")]
     pub each: Vec<String>,
-    /// Validate each of the chart's scenario files (GLOB relative to the chart; default
+    /// Validate each of the chart's scenario files (`--scenarios=GLOB` relative to the chart; default
     /// `ci/*-values.yaml`, chart-testing's convention) on its own
-    #[arg(long, value_name = "GLOB", num_args = 0..=1, default_missing_value = DEFAULT_SCENARIOS)]
+    #[arg(long, value_name = "GLOB", num_args = 0..=1, require_equals = true, default_missing_value = DEFAULT_SCENARIOS)]
     pub scenarios: Option<String>,
 }
 
