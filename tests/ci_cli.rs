@@ -38,22 +38,24 @@ fn assert_uploadable(sarif: &Value, cwd: &Path) {
     assert!(!sarif_schema().is_valid(&serde_json::json!({"version": "2.1.0", "runs": [{"tool": {}, "results": [{}]}]})), "the schema rejects a result with no message");
     let errors: Vec<String> = sarif_schema().iter_errors(sarif).map(|e| format!("{e} at {}", e.instance_path)).collect();
     assert!(errors.is_empty(), "not valid SARIF 2.1.0: {errors:#?}");
-    let run = &sarif["runs"][0];
-    let rules: Vec<&str> = run["tool"]["driver"]["rules"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
-    let root = run["originalUriBaseIds"]["%SRCROOT%"]["uri"].as_str().expect("originalUriBaseIds.%SRCROOT%");
-    assert!(root.starts_with("file:///") && root.ends_with('/'), "{root}");
-    let results = run["results"].as_array().unwrap();
-    assert!(!results.is_empty(), "a report with results: {sarif:#}");
-    for r in results {
-        let id = r["ruleId"].as_str().unwrap();
-        assert_eq!(rules[r["ruleIndex"].as_u64().unwrap() as usize], id, "ruleIndex points at the rule");
-        let physical = &r["locations"][0]["physicalLocation"];
-        assert!(physical["region"]["startLine"].as_u64().unwrap() >= 1, "{r:#}");
-        assert_eq!(physical["artifactLocation"]["uriBaseId"], "%SRCROOT%", "{r:#}");
-        let uri = physical["artifactLocation"]["uri"].as_str().unwrap();
-        assert!(cwd.join(uri).is_file(), "{uri} is a file under the source root");
-        assert_eq!(r["partialFingerprints"]["chartproofFindingKey/v1"].as_str().unwrap().len(), 32, "{r:#}");
+    let mut results_seen = 0;
+    for run in sarif["runs"].as_array().unwrap() {
+        let rules: Vec<&str> = run["tool"]["driver"]["rules"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+        let root = run["originalUriBaseIds"]["%SRCROOT%"]["uri"].as_str().expect("originalUriBaseIds.%SRCROOT%");
+        assert!(root.starts_with("file:///") && root.ends_with('/'), "{root}");
+        for r in run["results"].as_array().unwrap() {
+            results_seen += 1;
+            let id = r["ruleId"].as_str().unwrap();
+            assert_eq!(rules[r["ruleIndex"].as_u64().unwrap() as usize], id, "ruleIndex points at the rule");
+            let physical = &r["locations"][0]["physicalLocation"];
+            assert!(physical["region"]["startLine"].as_u64().unwrap() >= 1, "{r:#}");
+            assert_eq!(physical["artifactLocation"]["uriBaseId"], "%SRCROOT%", "{r:#}");
+            let uri = physical["artifactLocation"]["uri"].as_str().unwrap();
+            assert!(cwd.join(uri).is_file(), "{uri} is a file under the source root");
+            assert_eq!(r["partialFingerprints"]["chartproofFindingKey/v1"].as_str().unwrap().len(), 32, "{r:#}");
+        }
     }
+    assert!(results_seen > 0, "a report with results: {sarif:#}");
 }
 
 #[test]
@@ -357,7 +359,7 @@ fn changed_since_checks_only_the_charts_whose_files_changed() {
     let repo = fleet_repo();
     let (code, _, stderr) = run(helm, repo.path(), &["check", "charts", "--changed-since", "HEAD"]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("no chart has changed since HEAD"), "{stderr}");
+    assert!(stderr.contains("no chart has changed since HEAD: nothing to do"), "{stderr}");
     std::fs::write(repo.path().join("charts/other/values.yaml"), "leak: true\n").unwrap();
     let (code, stdout, stderr) = run(helm, repo.path(), &["check", "charts", "--changed-since", "HEAD"]);
     assert_eq!(code, 1, "{stdout}{stderr}");
@@ -399,4 +401,33 @@ fn validate_each_gives_every_values_file_its_own_located_verdict_without_helm() 
     let (code, _, stderr) = run(helm, dir.path(), &["validate", "chart", "--each", "nobody/*.yaml"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("nobody/*.yaml: matches no file"), "{stderr}");
+}
+
+#[test]
+fn audit_and_schema_check_take_a_directory_of_charts_and_changed_since() {
+    let helm = &common::helms()[0];
+    let repo = fleet_repo();
+    let (code, _, stderr) = run(helm, repo.path(), &["schema", "charts", "--check"]);
+    assert_eq!(code, 1, "no chart has a schema yet: {stderr}");
+    assert!(stderr.contains("charts/app/values.schema.json is missing") && stderr.contains("charts/other/values.schema.json is missing"), "{stderr}");
+    let (code, _, stderr) = run(helm, repo.path(), &["schema", "charts", "--write"]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = run(helm, repo.path(), &["schema", "charts", "--check"]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = run(helm, repo.path(), &["schema", "charts"]);
+    assert_eq!(code, 2, "printing takes one chart: {stderr}");
+
+    std::fs::write(repo.path().join("charts/other/values.yaml"), "leak: false\nunread: 1\n").unwrap();
+    let (code, sarif, _) = run_json(helm, repo.path(), &["audit", "charts", "-o", "sarif"]);
+    assert_eq!(code, 1);
+    assert_uploadable(&sarif, repo.path());
+    assert_eq!(sarif["runs"].as_array().unwrap().len(), 2, "a run per chart");
+    // Commit everything, then change only `other`: only it is audited.
+    for args in [&["add", "."][..], &["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "schemas"][..]] {
+        assert!(std::process::Command::new("git").args(args).current_dir(repo.path()).status().unwrap().success());
+    }
+    std::fs::write(repo.path().join("charts/app/values.yaml"), "leak: false\nalsoUnread: 1\n").unwrap();
+    let (code, stdout, _) = run(helm, repo.path(), &["audit", "charts", "--changed-since", "HEAD"]);
+    assert_eq!(code, 1);
+    assert!(stdout.contains("alsoUnread") && !stdout.contains("  unread"), "only the changed chart: {stdout}");
 }

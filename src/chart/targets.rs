@@ -158,13 +158,22 @@ impl TargetArgs {
     }
 }
 
-/// Every target of a command's chart arguments and flags.
-pub fn targets(charts: &[PathBuf], scenarios: Option<&str>, changed: Option<&str>) -> Result<Vec<Target>> {
-    let mut list = expand_charts(charts)?;
+/// The charts of a command's chart arguments, only those changed since `changed` when given.
+/// An empty list (nothing changed) is said on stderr.
+pub fn charts(args: &[PathBuf], changed: Option<&str>) -> Result<Vec<PathBuf>> {
+    let mut list = expand_charts(args)?;
     if let Some(git_ref) = changed {
         list = changed_since(list, git_ref)?;
+        if list.is_empty() {
+            eprintln!("no chart has changed since {git_ref}: nothing to do");
+        }
     }
-    with_scenarios(list, scenarios)
+    Ok(list)
+}
+
+/// Every target of a command's chart arguments and flags.
+pub fn targets(args: &[PathBuf], scenarios: Option<&str>, changed: Option<&str>) -> Result<Vec<Target>> {
+    with_scenarios(charts(args, changed)?, scenarios)
 }
 
 #[cfg(test)]

@@ -1,14 +1,15 @@
 //! `chartproof audit CHART`: statically read the chart's templates and list its dead contract
 //! (values keys no template reads), undocumented inputs and references that render empty.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 
 use crate::audit::{AuditReport, KeyReference, audit};
 use crate::chart::Chart;
+use crate::chart::targets::charts;
 use crate::commands::common::{EXIT_FAILED, EXIT_OK, exit, print_stdout};
 use crate::report::{Format, Report, SourceMap};
 use crate::baseline::{BaselineArgs, retain_new};
@@ -43,8 +44,13 @@ Exit codes:
   1  unused (dead) or undeclared keys found
   2  unusable input: chart not found, unreadable Chart.yaml or values.yaml")]
 pub struct AuditArgs {
-    /// Chart directory or packaged .tgz
-    pub chart: PathBuf,
+    /// Chart directories or packaged .tgz files; a directory without Chart.yaml stands for the
+    /// charts in its subdirectories
+    #[arg(required = true, value_name = "CHART")]
+    pub charts: Vec<PathBuf>,
+    /// Only the charts with files changed since this git ref (committed or not)
+    #[arg(long, value_name = "REF")]
+    pub changed_since: Option<String>,
     /// Output format
     #[arg(short = 'o', long = "output", value_enum, default_value_t = AuditFormat::Human)]
     pub output: AuditFormat,
@@ -56,7 +62,37 @@ pub struct AuditArgs {
 }
 
 pub fn run(args: AuditArgs) -> Result<ExitCode> {
-    let chart = Chart::load(&args.chart)?;
+    let charts = charts(&args.charts, args.changed_since.as_deref())?;
+    if charts.is_empty() {
+        return Ok(exit(EXIT_OK));
+    }
+    if charts.len() == 1 {
+        let (code, text) = audit_one(&args, &charts[0])?;
+        print_stdout(&text)?;
+        return Ok(exit(code));
+    }
+    if args.baseline.baseline.is_some() || args.baseline.write_baseline.is_some() || args.output == AuditFormat::Json {
+        bail!("--baseline, --write-baseline and -o json take one chart ({} here)", charts.len());
+    }
+    let (mut worst, mut sarif_runs) = (EXIT_OK, Vec::new());
+    for chart in &charts {
+        let (code, text) = audit_one(&args, chart)?;
+        worst = worst.max(code);
+        match args.output {
+            AuditFormat::Sarif => sarif_runs.push(serde_json::from_str::<serde_json::Value>(&text)?["runs"][0].take()),
+            AuditFormat::Human => print_stdout(&format!("== {}\n{text}\n", chart.display()))?,
+            _ => print_stdout(&text)?,
+        }
+    }
+    if args.output == AuditFormat::Sarif {
+        print_stdout(&(serde_json::to_string_pretty(&crate::report::sarif::log_of_runs(sarif_runs))? + "\n"))?;
+    }
+    Ok(exit(worst))
+}
+
+/// Audit one chart: the exit code and the report as text.
+fn audit_one(args: &AuditArgs, chart_arg: &Path) -> Result<(u8, String)> {
+    let chart = Chart::load(chart_arg)?;
     let config = crate::rules::Config::for_chart(args.config.as_deref(), &chart.dir)?;
     args.baseline.check_readable()?;
     let mut report = audit(&chart)?;
@@ -68,16 +104,16 @@ pub fn run(args: AuditArgs) -> Result<ExitCode> {
         + retain_new(&mut report.undeclared, &split, "", |k| as_finding(UNDECLARED_KEY, &k.key, &k.file, k.line));
     report.summary.unused = report.unused.len();
     report.summary.undeclared = report.undeclared.len();
-    match args.output {
-        AuditFormat::Json => print_stdout(&(serde_json::to_string_pretty(&report)? + "\n"))?,
+    let text = match args.output {
+        AuditFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
         AuditFormat::Human => {
             let known = if known > 0 { format!("\nknown: {known} key(s) in the baseline, not counted\n") } else { String::new() };
-            print_stdout(&(human(&report) + &known))?
+            human(&report) + &known
         }
-        AuditFormat::Sarif => print_findings(Format::Sarif, &report, &split.known, &chart)?,
-        AuditFormat::Github => print_findings(Format::Github, &report, &split.known, &chart)?,
-    }
-    Ok(exit(if report.has_findings() { EXIT_FAILED } else { EXIT_OK }))
+        AuditFormat::Sarif => format_findings(Format::Sarif, &report, &split.known, &chart)?,
+        AuditFormat::Github => format_findings(Format::Github, &report, &split.known, &chart)?,
+    };
+    Ok((if report.has_findings() { EXIT_FAILED } else { EXIT_OK }, text))
 }
 
 /// Rule id of a values key no template reads.
@@ -110,13 +146,13 @@ pub fn findings_of(r: &AuditReport) -> Vec<Finding> {
     unused.chain(undeclared).collect()
 }
 
-fn print_findings(format: Format, r: &AuditReport, known: &[Suppressed], chart: &Chart) -> Result<()> {
+fn format_findings(format: Format, r: &AuditReport, known: &[Suppressed], chart: &Chart) -> Result<String> {
     let findings = findings_of(r);
     let sources = SourceMap { chart_dir: &chart.dir, chart_name: &r.chart };
     let report = Report { command: "audit", subject: &r.chart, release: "", findings: &findings, suppressed: known, qos: &[], resources: &[], sources: Some(sources) };
     let mut out = Vec::new();
     crate::report::write(format, &report, false, &mut out)?;
-    print_stdout(&String::from_utf8_lossy(&out))
+    Ok(String::from_utf8_lossy(&out).to_string())
 }
 
 const UNRESOLVED_SHOWN: usize = 10;

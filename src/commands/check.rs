@@ -145,7 +145,6 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     args.baseline.check_readable()?;
     let targets = args.target.targets()?;
     if targets.is_empty() {
-        eprintln!("no chart has changed since {}: nothing to check", args.target.changed_since.as_deref().unwrap_or_default());
         return Ok(exit(EXIT_OK));
     }
     if targets.len() == 1 && targets[0].scenario.is_none() {
@@ -193,8 +192,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
         }
     }
     if args.output == Format::Sarif {
-        let mut log = report::sarif::to_value(&Report { command: "check", subject: "", release: "", findings: &[], suppressed: &[], qos: &[], resources: &[], sources: None });
-        log["runs"] = serde_json::Value::Array(sarif_runs);
+        let log = crate::report::sarif::log_of_runs(sarif_runs);
         print_stdout(&(serde_json::to_string_pretty(&log)? + "\n"))?;
     }
     eprintln!("checked {} target(s): {} failed, {} unusable", targets.len() - unusable.len(), failed.len(), unusable.len());

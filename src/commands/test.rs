@@ -136,7 +136,6 @@ pub fn run(args: TestArgs) -> Result<ExitCode> {
     }
     let targets = args.target.targets()?;
     if targets.is_empty() {
-        eprintln!("no chart has changed since {}: nothing to test", args.target.changed_since.as_deref().unwrap_or_default());
         return Ok(exit(EXIT_OK));
     }
     let for_target = |target: &Target| {
@@ -184,8 +183,7 @@ pub fn run(args: TestArgs) -> Result<ExitCode> {
         verdicts.push((code, label));
     }
     if args.output == TestOutput::Sarif {
-        let mut log = crate::report::sarif::to_value(&crate::report::Report { command: "test", subject: "", release: "", findings: &[], suppressed: &[], qos: &[], resources: &[], sources: None });
-        log["runs"] = serde_json::Value::Array(sarif_runs);
+        let log = crate::report::sarif::log_of_runs(sarif_runs);
         print_stdout(&(serde_json::to_string_pretty(&log)? + "\n"))?;
     }
     let count = |code: u8| verdicts.iter().filter(|(c, _)| *c == code).count();

@@ -116,6 +116,15 @@ pub fn to_value(report: &Report) -> Value {
     })
 }
 
+/// One SARIF log holding several runs (one per chart or scenario), each keeping its own
+/// `automationDetails.id`, which code scanning takes as the run's category.
+pub fn log_of_runs(runs: Vec<Value>) -> Value {
+    let empty = Report { command: "", subject: "", release: "", findings: &[], suppressed: &[], qos: &[], resources: &[], sources: None };
+    let mut log = to_value(&empty);
+    log["runs"] = Value::Array(runs);
+    log
+}
+
 pub fn write(report: &Report, out: &mut dyn Write) -> anyhow::Result<()> {
     serde_json::to_writer_pretty(&mut *out, &to_value(report))?;
     writeln!(out)?;
