@@ -41,7 +41,8 @@ Exit codes:
   1  error findings, including a chart that does not render (render-error: helm failed, crashed
      or outlived --helm-timeout)
   2  unusable input: chart not found, unreadable Chart.yaml/values.yaml/-f file, bad --set,
-     invalid .chartproof.yaml or values.schema.json, no helm")]
+     invalid .chartproof.yaml or values.schema.json, no helm
+With several charts or scenarios: 2 if any was unusable, else 1 if any failed (all still run).")]
 pub struct CheckArgs {
     #[command(flatten)]
     pub target: TargetArgs,

@@ -53,7 +53,8 @@ Exit codes:
      values.schema.json, the chart does not render at its defaults (give -f), no helm
   3  no planned case was checked (the time budget or Ctrl-C came first) and no failure
      was found: nothing was shown, so the run does not pass. A run that checked some
-     but not all cases says `N of M cases checked` and exits 0 or 1.")]
+     but not all cases says `N of M cases checked` and exits 0 or 1.
+With several charts or scenarios: the worst of 2, 1, 3, 0 over the runs (all still run).")]
 pub struct TestArgs {
     #[command(flatten)]
     pub target: TargetArgs,
