@@ -354,6 +354,22 @@ fn scenarios_run_each_ci_values_file_on_its_own_and_fail_if_any_fails() {
 }
 
 #[test]
+fn one_baseline_covers_every_chart_and_scenario() {
+    let helm = &common::helms()[0];
+    let repo = fleet_repo();
+    let (code, _, stderr) = run(helm, repo.path(), &["check", "charts", "--scenarios", "--write-baseline", "baseline.json"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("wrote 1 check finding(s)"), "the leak scenario's finding: {stderr}");
+    let (code, _, stderr) = run(helm, repo.path(), &["check", "charts", "--scenarios", "--baseline", "baseline.json"]);
+    assert_eq!(code, 0, "{stderr}");
+    std::fs::write(repo.path().join("charts/other/templates/extra.yaml"), NEW_DEFECT).unwrap();
+    let (code, stdout, stderr) = run(helm, repo.path(), &["check", "charts", "--scenarios", "--baseline", "baseline.json", "-o", "github"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(stdout.lines().count(), 1, "only the new finding: {stdout}");
+    assert!(stdout.contains("charts/other/templates/extra.yaml") && stderr.contains("FAILED charts/other"), "{stdout}{stderr}");
+}
+
+#[test]
 fn changed_since_checks_only_the_charts_whose_files_changed() {
     let helm = &common::helms()[0];
     let repo = fleet_repo();

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use super::common::{EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE, HelmArgs, TemplateArgs, ValuesArgs, exit, print_stdout};
-use crate::baseline::BaselineArgs;
+use crate::baseline::{Baseline, BaselineArgs};
 use crate::chart::Chart;
 use crate::chart::targets::TargetArgs;
 use crate::contract::validate::{ValidationError, validate_values};
@@ -153,27 +153,27 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
         one.target.charts = vec![targets[0].chart.clone()];
         return run_one(&one);
     }
-    if args.baseline.baseline.is_some() || args.baseline.write_baseline.is_some() {
-        bail!("--baseline and --write-baseline take one chart without scenarios ({} targets here); run them per chart", targets.len());
-    }
     if matches!(args.output, Format::Junit | Format::Json) {
         bail!("-o {:?} reports one chart; with several charts or scenarios use -o human, sarif or github", args.output);
     }
     let mut sarif_runs = Vec::new();
     let (mut failed, mut unusable) = (Vec::new(), Vec::new());
+    let mut results = Vec::new();
     for target in &targets {
         let mut one = args.clone();
         one.target.charts = vec![target.chart.clone()];
         one.values.values.splice(0..0, target.scenario.clone());
-        let label = target.label();
-        let result = match check(&one) {
-            Ok(r) => r,
+        match check(&one) {
+            Ok(r) => results.push((target.label(), r)),
             Err(e) => {
-                eprintln!("error: {label}: {e:#}");
-                unusable.push(label);
-                continue;
+                eprintln!("error: {}: {e:#}", target.label());
+                unusable.push(target.label());
             }
-        };
+        }
+    }
+    apply_baseline_to_all(&args, &mut results)?;
+    for (label, result) in &results {
+        let label = label.clone();
         let o = &result.outcome;
         let sources = result.chart_dir.as_deref().map(|chart_dir| SourceMap { chart_dir, chart_name: &result.chart_name });
         let report = Report { command: "check", subject: &label, release: &args.template.release_name, findings: &o.findings, suppressed: &o.suppressed, qos: &o.qos, resources: &result.resources, sources };
@@ -207,6 +207,22 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     } else {
         EXIT_OK
     }))
+}
+
+/// One baseline over every chart and scenario: written from (and matched against) all their
+/// findings — a finding known in one scenario is known in all — with one summary.
+fn apply_baseline_to_all(args: &CheckArgs, results: &mut [(String, CheckResult)]) -> Result<()> {
+    let release = &args.template.release_name;
+    let all: Vec<rules::Finding> = results.iter().flat_map(|(_, r)| r.outcome.findings.iter().cloned()).collect();
+    args.baseline.apply("check", all, release)?;
+    let Some(file) = args.baseline.write_baseline.as_ref().or(args.baseline.baseline.as_ref()) else { return Ok(()) };
+    let baseline = Baseline::read(file)?;
+    for (_, r) in results.iter_mut() {
+        let split = baseline.split("check", std::mem::take(&mut r.outcome.findings), release, file);
+        r.outcome.findings = split.new;
+        r.outcome.suppressed.extend(split.known);
+    }
+    Ok(())
 }
 
 fn run_one(args: &CheckArgs) -> Result<ExitCode> {
