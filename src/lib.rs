@@ -7,6 +7,7 @@
 //! → `report` (one file per output format), plus `diff` between two releases.
 
 pub mod audit;
+pub mod baseline;
 pub mod chart;
 pub mod commands;
 pub mod contract;

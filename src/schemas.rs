@@ -13,6 +13,7 @@ pub fn all() -> Vec<(&'static str, schemars::Schema)> {
         ("test-case.schema.json", schemars::schema_for!(crate::generate::cases::SavedCase)),
         ("diff-report.schema.json", schemars::schema_for!(crate::diff::DiffReport)),
         ("test-report.schema.json", schemars::schema_for!(crate::generate::runner::TestReport)),
+        ("baseline.schema.json", schemars::schema_for!(crate::baseline::Baseline)),
     ]
 }
 

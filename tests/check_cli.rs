@@ -199,7 +199,7 @@ fn output_formats() {
     let deployment = chart.path().join("templates/deployment.yaml");
     assert_eq!(sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], format!("file://{}", deployment.display()));
     let github = run("github");
-    assert!(github.starts_with(&format!("::error file={},title=image-digest", deployment.display())), "{github}");
+    assert!(github.starts_with(&format!("::error file={},line=", deployment.display())) && github.contains(",title=image-digest"), "{github}");
     let junit = run("junit");
     assert!(junit.contains("<testsuites") && junit.contains("Deployment/release-web: image-digest") && junit.contains("<failure"), "{junit}");
     assert!(junit.contains("Service/release-web: all rules"));

@@ -268,8 +268,12 @@ fn corpus_run_never_crashes_and_reports_are_valid() {
             }
         }
     }
+    let scenarios = if has("check") && has("validate") { run_scenarios(first, &mut problems, &mut timings) } else { Vec::new() };
     let total = started.elapsed();
-    let table = render_table(&rows, &missing, &helms, &timings, total);
+    let mut table = render_table(&rows, &missing, &helms, &timings, total);
+    if !scenarios.is_empty() {
+        table += &format!("\nScenarios (chart-testing's `ci/*-values.yaml`, each on its own, `--scenarios`):\n\n{}\n", scenarios.join("\n"));
+    }
     let path = std::env::var_os("CHARTPROOF_CORPUS_TABLE")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo().join("target/corpus-table.md"));
@@ -279,6 +283,53 @@ fn corpus_run_never_crashes_and_reports_are_valid() {
     std::fs::write(&path, &table).unwrap();
     eprintln!("{table}\ncorpus: table written to {}", path.display());
     assert!(problems.is_empty(), "corpus run problems:\n{}", problems.join("\n"));
+}
+
+/// `validate --scenarios` and `check --scenarios -o sarif` on every chart with a `ci/` folder: no
+/// crash, exit 0 or 1, one verdict and one SARIF run per scenario, the SARIF valid. One line per chart.
+fn run_scenarios(helm: &Path, problems: &mut Vec<String>, timings: &mut BTreeMap<String, Duration>) -> Vec<String> {
+    let sarif_schema: Value = serde_json::from_str(&std::fs::read_to_string(repo().join("tests/data/sarif-2.1.0-rtm.5.json")).unwrap()).unwrap();
+    let mut lines = Vec::new();
+    for chart in corpus_charts().into_iter().filter(|c| c.join("ci").is_dir()) {
+        let name = chart.file_name().unwrap().to_string_lossy().into_owned();
+        let arg = chart.display().to_string();
+        let mut verdicts = Vec::new();
+        for (cmd, args) in [("validate", vec!["validate", &arg, "--scenarios", "-o", "json"]), ("check", vec!["check", &arg, "--scenarios", "-o", "sarif"])] {
+            let args: Vec<String> = args.into_iter().map(str::to_string).collect();
+            let r = run(helm, &args);
+            *timings.entry(format!("{cmd} --scenarios")).or_default() += r.took;
+            let what = format!("{name}: chartproof {}", args.join(" "));
+            if r.stderr.contains("panicked") || !matches!(r.code, 0 | 1) {
+                problems.push(format!("{what}: exit {}: {}", r.code, r.stderr));
+                continue;
+            }
+            let doc: Value = match serde_json::from_str(&r.stdout) {
+                Ok(d) => d,
+                Err(e) => {
+                    problems.push(format!("{what}: output is not JSON ({e})"));
+                    continue;
+                }
+            };
+            match cmd {
+                "validate" => {
+                    let all = doc.as_array().map_or(0, Vec::len);
+                    let invalid = doc.as_array().into_iter().flatten().filter(|v| v["valid"] == false).count();
+                    verdicts.push(format!("{all} scenarios, {invalid} invalid values"));
+                }
+                _ => {
+                    let errs = schema_errors(&sarif_schema, &doc);
+                    if !errs.is_empty() {
+                        problems.push(format!("{what}: SARIF not valid against the 2.1.0 schema: {errs:?}"));
+                    }
+                    let runs = doc["runs"].as_array().cloned().unwrap_or_default();
+                    let failing = runs.iter().filter(|run| run["results"].as_array().into_iter().flatten().any(|x| x["level"] == "error" && x.get("suppressions").is_none())).count();
+                    verdicts.push(format!("{} checked, {failing} with error findings", runs.len()));
+                }
+            }
+        }
+        lines.push(format!("- {name}: {}", verdicts.join("; ")));
+    }
+    lines
 }
 
 fn helm_label(helm: &Path) -> String {

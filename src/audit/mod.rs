@@ -406,9 +406,46 @@ pub struct AuditReport {
     pub maybe_read: Vec<KeyReference>,
     /// What the reader could not follow (never a reason to call a key unused).
     pub unresolved: Vec<Unresolved>,
+    /// Unused or undeclared keys the `auditAllow` list of `.chartproof.yaml` accepts (not findings).
+    #[serde(default)]
+    pub allowed: Vec<AllowedKey>,
+}
+
+/// A key the audit allow-list accepts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct AllowedKey {
+    pub key: String,
+    /// `unused` or `undeclared`: what it would have been reported as.
+    pub was: String,
+    pub file: String,
+    pub line: usize,
+    /// The reason the allow-list gives.
+    pub reason: String,
 }
 
 impl AuditReport {
+    /// Move the unused and undeclared keys `config.auditAllow` accepts to `allowed`.
+    pub fn apply_allow_list(&mut self, config: &crate::rules::Config) {
+        let mut allowed = Vec::new();
+        self.unused.retain(|u| match config.audit_allowed(&u.key) {
+            Some(a) => {
+                allowed.push(AllowedKey { key: u.key.clone(), was: "unused".into(), file: u.file.clone(), line: u.line, reason: a.reason.clone() });
+                false
+            }
+            None => true,
+        });
+        self.undeclared.retain(|k| match config.audit_allowed(&k.key) {
+            Some(a) => {
+                allowed.push(AllowedKey { key: k.key.clone(), was: "undeclared".into(), file: k.file.clone(), line: k.line, reason: a.reason.clone() });
+                false
+            }
+            None => true,
+        });
+        self.summary.unused = self.unused.len();
+        self.summary.undeclared = self.undeclared.len();
+        self.allowed.extend(allowed);
+    }
+
     /// Dead or undeclared keys found (the command exits 1).
     pub fn has_findings(&self) -> bool {
         !self.unused.is_empty() || !self.undeclared.is_empty()
@@ -488,6 +525,7 @@ pub fn audit(chart: &Chart) -> Result<AuditReport> {
         renders_empty: renders_empty.into_values().collect(),
         maybe_read: maybe_read.into_values().collect(),
         unresolved: refs.unresolved,
+        allowed: Vec::new(),
     };
     Ok(report)
 }

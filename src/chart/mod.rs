@@ -5,6 +5,7 @@
 pub mod libyaml;
 pub mod merge;
 pub mod setvals;
+pub mod targets;
 pub mod values;
 
 use std::path::{Path, PathBuf};

@@ -1,20 +1,28 @@
 //! `chartproof audit CHART`: statically read the chart's templates and list its dead contract
 //! (values keys no template reads), undocumented inputs and references that render empty.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 
 use crate::audit::{AuditReport, KeyReference, audit};
 use crate::chart::Chart;
+use crate::chart::targets::charts;
 use crate::commands::common::{EXIT_FAILED, EXIT_OK, exit, print_stdout};
+use crate::report::{Format, Report, SourceMap};
+use crate::baseline::{BaselineArgs, retain_new};
+use crate::rules::{Finding, Severity, Suppressed};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AuditFormat {
     Human,
     Json,
+    /// SARIF 2.1.0: unused keys at their values.yaml line, undeclared keys at their template line
+    Sarif,
+    /// GitHub Actions annotations
+    Github,
 }
 
 /// List values keys no template reads, keys templates read that values.yaml does not declare,
@@ -24,6 +32,7 @@ pub enum AuditFormat {
 Examples:
   chartproof audit ./mychart
   chartproof audit ./mychart -o json > audit.json
+  chartproof audit ./mychart -o sarif > audit.sarif
 
 What is read: every file under templates/ of the chart and its subcharts (charts/*), following
 include/template into defined helpers, with/range scopes, variables, index, default, required,
@@ -35,21 +44,115 @@ Exit codes:
   1  unused (dead) or undeclared keys found
   2  unusable input: chart not found, unreadable Chart.yaml or values.yaml")]
 pub struct AuditArgs {
-    /// Chart directory or packaged .tgz
-    pub chart: PathBuf,
+    /// Chart directories or packaged .tgz files; a directory without Chart.yaml stands for the
+    /// charts in its subdirectories
+    #[arg(required = true, value_name = "CHART")]
+    pub charts: Vec<PathBuf>,
+    /// Only the charts with files changed since this git ref (committed or not)
+    #[arg(long, value_name = "REF")]
+    pub changed_since: Option<String>,
     /// Output format
     #[arg(short = 'o', long = "output", value_enum, default_value_t = AuditFormat::Human)]
     pub output: AuditFormat,
+    /// chartproof config with the `auditAllow` list (default: .chartproof.yaml in the chart directory, if present)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub baseline: BaselineArgs,
 }
 
 pub fn run(args: AuditArgs) -> Result<ExitCode> {
-    let chart = Chart::load(&args.chart)?;
-    let report = audit(&chart)?;
-    match args.output {
-        AuditFormat::Json => print_stdout(&(serde_json::to_string_pretty(&report)? + "\n"))?,
-        AuditFormat::Human => print_stdout(&human(&report))?,
+    let charts = charts(&args.charts, args.changed_since.as_deref())?;
+    if charts.is_empty() {
+        return Ok(exit(EXIT_OK));
     }
-    Ok(exit(if report.has_findings() { EXIT_FAILED } else { EXIT_OK }))
+    if charts.len() == 1 {
+        let (code, text) = audit_one(&args, &charts[0])?;
+        print_stdout(&text)?;
+        return Ok(exit(code));
+    }
+    if args.baseline.baseline.is_some() || args.baseline.write_baseline.is_some() || args.output == AuditFormat::Json {
+        bail!("--baseline, --write-baseline and -o json take one chart ({} here)", charts.len());
+    }
+    let (mut worst, mut sarif_runs) = (EXIT_OK, Vec::new());
+    for chart in &charts {
+        let (code, text) = audit_one(&args, chart)?;
+        worst = worst.max(code);
+        match args.output {
+            AuditFormat::Sarif => sarif_runs.push(serde_json::from_str::<serde_json::Value>(&text)?["runs"][0].take()),
+            AuditFormat::Human => print_stdout(&format!("== {}\n{text}\n", chart.display()))?,
+            _ => print_stdout(&text)?,
+        }
+    }
+    if args.output == AuditFormat::Sarif {
+        print_stdout(&(serde_json::to_string_pretty(&crate::report::sarif::log_of_runs(sarif_runs))? + "\n"))?;
+    }
+    Ok(exit(worst))
+}
+
+/// Audit one chart: the exit code and the report as text.
+fn audit_one(args: &AuditArgs, chart_arg: &Path) -> Result<(u8, String)> {
+    let chart = Chart::load(chart_arg)?;
+    let config = crate::rules::Config::for_chart(args.config.as_deref(), &chart.dir)?;
+    args.baseline.check_readable()?;
+    let mut report = audit(&chart)?;
+    report.apply_allow_list(&config);
+    let split = args.baseline.apply("audit", findings_of(&report), "")?;
+    let chart_name = report.chart.clone();
+    let as_finding = |rule: &str, key: &str, file: &str, line: usize| finding(&chart_name, rule, key, file, line, String::new());
+    let known = retain_new(&mut report.unused, &split, "", |u| as_finding(UNUSED_KEY, &u.key, &u.file, u.line))
+        + retain_new(&mut report.undeclared, &split, "", |k| as_finding(UNDECLARED_KEY, &k.key, &k.file, k.line));
+    report.summary.unused = report.unused.len();
+    report.summary.undeclared = report.undeclared.len();
+    let text = match args.output {
+        AuditFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
+        AuditFormat::Human => {
+            let known = if known > 0 { format!("\nknown: {known} key(s) in the baseline, not counted\n") } else { String::new() };
+            human(&report) + &known
+        }
+        AuditFormat::Sarif => format_findings(Format::Sarif, &report, &split.known, &chart)?,
+        AuditFormat::Github => format_findings(Format::Github, &report, &split.known, &chart)?,
+    };
+    Ok((if report.has_findings() { EXIT_FAILED } else { EXIT_OK }, text))
+}
+
+/// Rule id of a values key no template reads.
+pub const UNUSED_KEY: &str = "unused-key";
+/// Rule id of a key templates read that values.yaml does not declare.
+pub const UNDECLARED_KEY: &str = "undeclared-key";
+
+/// One failing audit item as a finding (kind `Values`, name = the key, located at its file and
+/// line), for the shared reporters and the baseline.
+fn finding(chart: &str, rule: &str, key: &str, file: &str, line: usize, message: String) -> Finding {
+    Finding {
+        rule: rule.into(),
+        severity: Severity::Error,
+        kind: "Values".into(),
+        namespace: None,
+        name: key.into(),
+        template: Some(format!("{chart}/{file}")),
+        path: None,
+        message: format!("{message} (line {line})"),
+    }
+}
+
+/// The audit's failing items as findings.
+pub fn findings_of(r: &AuditReport) -> Vec<Finding> {
+    let unused = r.unused.iter().map(|u| finding(&r.chart, UNUSED_KEY, &u.key, &u.file, u.line, format!("`{}` is declared in {} but no template reads it", u.key, r.values_file)));
+    let undeclared = r
+        .undeclared
+        .iter()
+        .map(|k| finding(&r.chart, UNDECLARED_KEY, &k.key, &k.file, k.line, format!("templates read `{}`, which {} does not declare", k.key, r.values_file)));
+    unused.chain(undeclared).collect()
+}
+
+fn format_findings(format: Format, r: &AuditReport, known: &[Suppressed], chart: &Chart) -> Result<String> {
+    let findings = findings_of(r);
+    let sources = SourceMap { chart_dir: &chart.dir, chart_name: &r.chart };
+    let report = Report { command: "audit", subject: &r.chart, release: "", findings: &findings, suppressed: known, qos: &[], resources: &[], sources: Some(sources) };
+    let mut out = Vec::new();
+    crate::report::write(format, &report, false, &mut out)?;
+    Ok(String::from_utf8_lossy(&out).to_string())
 }
 
 const UNRESOLVED_SHOWN: usize = 10;
@@ -91,6 +194,12 @@ pub fn human(r: &AuditReport) -> String {
             &r.maybe_read,
             &mut out,
         );
+    }
+    if !r.allowed.is_empty() {
+        out += &format!("\nallowed by auditAllow in .chartproof.yaml ({}): not findings\n", r.allowed.len());
+        for a in &r.allowed {
+            out += &format!("  {}:{}  {} ({}) — {}\n", a.file, a.line, a.key, a.was, a.reason);
+        }
     }
     if !r.unresolved.is_empty() {
         out += &format!("\nunresolved ({}): references the reader could not follow (counted as read)\n", r.unresolved.len());

@@ -5,38 +5,47 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use super::common::{EXIT_FAILED, EXIT_OK, HelmArgs, TemplateArgs, ValuesArgs, exit, print_stdout};
+use super::common::{EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE, HelmArgs, TemplateArgs, ValuesArgs, exit, print_stdout};
+use crate::baseline::{Baseline, BaselineArgs};
 use crate::chart::Chart;
-use crate::contract::{Contract, HelmDialect};
+use crate::chart::targets::TargetArgs;
+use crate::contract::validate::{ValidationError, validate_values};
+use crate::contract::{Contract, ContractSource, HelmDialect};
 use crate::manifest::Manifest;
 use crate::render::render;
 use crate::report::{self, Format, Report, SourceMap};
 use crate::rules::{self, CheckOutcome, Config};
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 #[command(after_help = "\
 Examples:
   chartproof check ./mychart
+  chartproof check charts/ --changed-since origin/main --scenarios   # ct's ci/*-values.yaml, each on its own
   chartproof check ./mychart -f prod-values.yaml --set replicaCount=3 --kube-version 1.31
   chartproof check ./mychart -o sarif > chartproof.sarif
+  chartproof check ./mychart --write-baseline chartproof-baseline.json   # accept today's findings
+  chartproof check ./mychart --baseline chartproof-baseline.json         # fail on new ones only
   chartproof rules probe-readiness   # why a rule fired and how to fix it
 
 Rules are configured in .chartproof.yaml next to Chart.yaml (or --config FILE); one object opts
-out with the annotation `chartproof.io/ignore: <rule>; <reason>`. Colors only on a terminal
+out with the annotation `chartproof.io/ignore: <rule>; <reason>`; `exclusions:` in the config
+accept findings by rule, kind, name, template, subchart and field path, with a reason. Colors only on a terminal
 and never with NO_COLOR set.
 
 Exit codes:
-  0  no error finding (warnings and info do not fail)
+  0  no error finding (warnings and info do not fail; nor do findings excluded in
+     .chartproof.yaml or known in --baseline)
   1  error findings, including a chart that does not render (render-error: helm failed, crashed
      or outlived --helm-timeout)
   2  unusable input: chart not found, unreadable Chart.yaml/values.yaml/-f file, bad --set,
-     invalid .chartproof.yaml or values.schema.json, no helm")]
+     invalid .chartproof.yaml or values.schema.json, no helm
+With several charts or scenarios: 2 if any was unusable, else 1 if any failed (all still run).")]
 pub struct CheckArgs {
-    /// Chart directory or packaged .tgz
-    pub chart: PathBuf,
+    #[command(flatten)]
+    pub target: TargetArgs,
     #[command(flatten)]
     pub values: ValuesArgs,
     #[command(flatten)]
@@ -49,6 +58,8 @@ pub struct CheckArgs {
     /// Output format
     #[arg(short = 'o', long = "output", value_enum, default_value = "human")]
     pub output: Format,
+    #[command(flatten)]
+    pub baseline: BaselineArgs,
 }
 
 /// Everything `check` found, ready for a reporter.
@@ -64,7 +75,7 @@ pub struct CheckResult {
 
 /// Load, render and check; errors mean unusable input.
 pub fn check(args: &CheckArgs) -> Result<CheckResult> {
-    let chart = Chart::load(&args.chart)?;
+    let chart = Chart::load(args.target.chart())?;
     // A values.schema.json that is not JSON is unusable input (as in validate/test/diff), not a
     // render error; whether it is a usable JSON Schema is up to the helm in use (below).
     crate::contract::read_schema_files(&chart)?;
@@ -74,18 +85,18 @@ pub fn check(args: &CheckArgs) -> Result<CheckResult> {
         config.kubernetes_version = Some(v.clone());
     }
     // Read the values files and --set flags first so a typo is reported as unusable input.
-    args.values.load()?;
+    let user_values = args.values.load()?;
     let helm = args.helm.discover()?;
-    Contract::for_helm(&chart, HelmDialect::for_major(helm.major))?;
+    let contract = Contract::for_helm(&chart, HelmDialect::for_major(helm.major))?;
     let mut req = args.template.request(chart.render_path(), &args.helm);
     args.values.apply_to(&mut req);
-    let subject = args.chart.display().to_string();
+    let subject = args.target.chart().display().to_string();
     let rendered = render(&helm, &req).with_context(|| format!("cannot run {}", req.command_line(&helm)))?;
     let (mut outcome, resources) = match rendered {
         Ok(r) => {
             let mut manifest = Manifest::parse(&r.manifest);
-            if args.chart.is_dir() {
-                manifest.locate_problems(&args.chart);
+            if args.target.chart().is_dir() {
+                manifest.locate_problems(args.target.chart());
             }
             let mut outcome = rules::check_manifest(&manifest, &config);
             outcome.findings.extend(rules::manifest_problem_findings(&manifest, &config));
@@ -94,9 +105,22 @@ pub fn check(args: &CheckArgs) -> Result<CheckResult> {
             ids.dedup();
             (outcome, ids)
         }
-        Err(failure) => (CheckOutcome { findings: vec![rules::render_error_finding(&failure, &chart.meta.name)], ..Default::default() }, Vec::new()),
+        Err(failure) => {
+            // helm refuses values its schema rejects with the validator's raw text: say it as
+            // `validate` does, at file:line:column of the offending value.
+            let rejected = match contract.source {
+                ContractSource::Shipped(_) => validate_values(&contract, &chart, &user_values),
+                ContractSource::Inferred => Vec::new(),
+            };
+            let findings = if rejected.is_empty() {
+                vec![rules::render_error_finding(&failure, &chart.meta.name)]
+            } else {
+                rejected.iter().map(|e| values_rejected_finding(e, &chart.meta.name)).collect()
+            };
+            (CheckOutcome { findings, ..Default::default() }, Vec::new())
+        }
     };
-    let chart_dir = args.chart.is_dir().then(|| args.chart.clone());
+    let chart_dir = args.target.chart().is_dir().then(|| args.target.chart().to_path_buf());
     if let Some(dir) = &chart_dir {
         let prefix = format!("{}/", chart.meta.name);
         rules::locate_ignore_annotations(&mut outcome.findings, |template| std::fs::read_to_string(dir.join(template.strip_prefix(&prefix)?)).ok());
@@ -104,10 +128,110 @@ pub fn check(args: &CheckArgs) -> Result<CheckResult> {
     Ok(CheckResult { subject, chart_dir, chart_name: chart.meta.name.clone(), outcome, resources })
 }
 
+/// A `render-error` for values the chart's values.schema.json rejects, located as `validate` does.
+fn values_rejected_finding(error: &ValidationError, chart_name: &str) -> rules::Finding {
+    rules::Finding {
+        rule: "render-error".into(),
+        severity: rules::Severity::Error,
+        kind: "Chart".into(),
+        namespace: None,
+        name: chart_name.to_string(),
+        template: None,
+        path: None,
+        message: format!("helm refused the values: they do not satisfy values.schema.json: {error}"),
+    }
+}
+
 pub fn run(args: CheckArgs) -> Result<ExitCode> {
-    let result = check(&args)?;
+    args.baseline.check_readable()?;
+    let targets = args.target.targets()?;
+    if targets.is_empty() {
+        return Ok(exit(EXIT_OK));
+    }
+    if targets.len() == 1 && targets[0].scenario.is_none() {
+        let mut one = args.clone();
+        one.target.charts = vec![targets[0].chart.clone()];
+        return run_one(&one);
+    }
+    if matches!(args.output, Format::Junit | Format::Json) {
+        bail!("-o {:?} reports one chart; with several charts or scenarios use -o human, sarif or github", args.output);
+    }
+    let mut sarif_runs = Vec::new();
+    let (mut failed, mut unusable) = (Vec::new(), Vec::new());
+    let mut results = Vec::new();
+    for target in &targets {
+        let mut one = args.clone();
+        one.target.charts = vec![target.chart.clone()];
+        one.values.values.splice(0..0, target.scenario.clone());
+        match check(&one) {
+            Ok(r) => results.push((target.label(), r)),
+            Err(e) => {
+                eprintln!("error: {}: {e:#}", target.label());
+                unusable.push(target.label());
+            }
+        }
+    }
+    apply_baseline_to_all(&args, &mut results)?;
+    for (label, result) in &results {
+        let label = label.clone();
+        let o = &result.outcome;
+        let sources = result.chart_dir.as_deref().map(|chart_dir| SourceMap { chart_dir, chart_name: &result.chart_name });
+        let report = Report { command: "check", subject: &label, release: &args.template.release_name, findings: &o.findings, suppressed: &o.suppressed, qos: &o.qos, resources: &result.resources, sources };
+        if o.has_errors() {
+            failed.push(label.clone());
+        }
+        match args.output {
+            Format::Sarif => sarif_runs.push(report::sarif::to_value(&report)["runs"][0].take()),
+            format => {
+                let mut text = Vec::new();
+                if format == Format::Human {
+                    text.extend(format!("== {label}\n").bytes());
+                }
+                report::write(format, &report, report::stdout_wants_color(), &mut text)?;
+                print_stdout(&(String::from_utf8_lossy(&text).to_string() + if format == Format::Human { "\n" } else { "" }))?;
+            }
+        }
+    }
+    if args.output == Format::Sarif {
+        let log = crate::report::sarif::log_of_runs(sarif_runs);
+        print_stdout(&(serde_json::to_string_pretty(&log)? + "\n"))?;
+    }
+    eprintln!("checked {} target(s): {} failed, {} unusable", targets.len() - unusable.len(), failed.len(), unusable.len());
+    for label in failed.iter().map(|l| ("FAILED", l)).chain(unusable.iter().map(|l| ("UNUSABLE", l))) {
+        eprintln!("  {} {}", label.0, label.1);
+    }
+    Ok(exit(if !unusable.is_empty() {
+        EXIT_UNUSABLE
+    } else if !failed.is_empty() {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    }))
+}
+
+/// One baseline over every chart and scenario: written from (and matched against) all their
+/// findings — a finding known in one scenario is known in all — with one summary.
+fn apply_baseline_to_all(args: &CheckArgs, results: &mut [(String, CheckResult)]) -> Result<()> {
+    let release = &args.template.release_name;
+    let all: Vec<rules::Finding> = results.iter().flat_map(|(_, r)| r.outcome.findings.iter().cloned()).collect();
+    args.baseline.apply("check", all, release)?;
+    let Some(file) = args.baseline.write_baseline.as_ref().or(args.baseline.baseline.as_ref()) else { return Ok(()) };
+    let baseline = Baseline::read(file)?;
+    for (_, r) in results.iter_mut() {
+        let split = baseline.split("check", std::mem::take(&mut r.outcome.findings), release, file);
+        r.outcome.findings = split.new;
+        r.outcome.suppressed.extend(split.known);
+    }
+    Ok(())
+}
+
+fn run_one(args: &CheckArgs) -> Result<ExitCode> {
+    let mut result = check(args)?;
+    let split = args.baseline.apply("check", std::mem::take(&mut result.outcome.findings), &args.template.release_name)?;
+    result.outcome.findings = split.new;
+    result.outcome.suppressed.extend(split.known);
     let o = &result.outcome;
-    let report = Report { command: "check", subject: &result.subject, findings: &o.findings, suppressed: &o.suppressed, qos: &o.qos, resources: &result.resources, sources: None };
+    let report = Report { command: "check", subject: &result.subject, release: &args.template.release_name, findings: &o.findings, suppressed: &o.suppressed, qos: &o.qos, resources: &result.resources, sources: None };
     let report = Report { sources: result.chart_dir.as_deref().map(|chart_dir| SourceMap { chart_dir, chart_name: &result.chart_name }), ..report };
     let mut text = Vec::new();
     report::write(args.output, &report, report::stdout_wants_color(), &mut text)?;

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 use super::common::{EXIT_FAILED, EXIT_OK, exit, print_stdout};
 use crate::chart::Chart;
+use crate::chart::targets::charts;
 use crate::contract::merge::{ExistingSchema, merge_schemas};
 use crate::contract::{Draft, compile, infer, lint};
 
@@ -31,12 +32,18 @@ are reported; the file is replaced atomically and keeps its permissions.
 
 Exit codes:
   0  printed, written, or up to date
-  1  --check: values.schema.json is missing or stale (the diff is printed)
+  1  --check: values.schema.json is missing or stale (the diff is printed); a schema that is the
+     same JSON with another indentation or key order is up to date
   2  unusable input: chart not found, unreadable Chart.yaml/values.yaml, existing
      values.schema.json that is not JSON or not a JSON Schema, the file cannot be written")]
 pub struct SchemaArgs {
-    /// Chart directory or packaged .tgz
-    pub chart: PathBuf,
+    /// Chart directories or packaged .tgz files (several only with --check or --write); a
+    /// directory without Chart.yaml stands for the charts in its subdirectories
+    #[arg(required = true, value_name = "CHART")]
+    pub charts: Vec<PathBuf>,
+    /// Only the charts with files changed since this git ref (committed or not)
+    #[arg(long, value_name = "REF")]
+    pub changed_since: Option<String>,
     /// Write values.schema.json into the chart (atomically, keeping hand-written content)
     #[arg(long, conflicts_with = "check")]
     pub write: bool,
@@ -141,33 +148,53 @@ fn with_schema_first(schema: Value, draft: Draft) -> Value {
 }
 
 pub fn run(args: SchemaArgs) -> Result<ExitCode> {
-    let chart = Chart::load(&args.chart)?;
+    let charts = charts(&args.charts, args.changed_since.as_deref())?;
+    if charts.is_empty() {
+        return Ok(exit(EXIT_OK));
+    }
+    if charts.len() > 1 && !args.check && !args.write {
+        bail!("printing a schema takes one chart ({} given); use --check or --write for several", charts.len());
+    }
+    let mut worst = EXIT_OK;
+    for chart in &charts {
+        worst = worst.max(run_one(&args, chart)?);
+    }
+    Ok(exit(worst))
+}
+
+/// One chart: print, write or check its schema; the exit code.
+fn run_one(args: &SchemaArgs, chart_arg: &Path) -> Result<u8> {
+    let chart = Chart::load(chart_arg)?;
     let outcome = compute(&chart, args.draft)?;
     for n in &outcome.notes {
         eprintln!("{n}");
     }
-    let shown = display_path(&args.chart, &chart, &outcome.path);
+    let shown = display_path(chart_arg, &chart, &outcome.path);
     if args.check {
         return Ok(match &outcome.existing {
             Some(t) if *t == outcome.text => {
                 eprintln!("{shown} is up to date");
-                exit(EXIT_OK)
+                EXIT_OK
+            }
+            Some(t) if same_contract(t, &outcome.text) => {
+                eprintln!("{shown} is up to date (formatted differently; --write would reformat it)");
+                EXIT_OK
             }
             Some(t) => {
                 print_stdout(&unified_diff(t, &outcome.text, &shown))?;
-                eprintln!("{shown} is stale: run `chartproof schema {} --write`", args.chart.display());
-                exit(EXIT_FAILED)
+                eprintln!("{shown} is stale: run `chartproof schema {} --write`", chart_arg.display());
+                EXIT_FAILED
             }
             None => {
                 print_stdout(&unified_diff("", &outcome.text, &shown))?;
-                eprintln!("{shown} is missing: run `chartproof schema {} --write`", args.chart.display());
-                exit(EXIT_FAILED)
+                eprintln!("{shown} is missing: run `chartproof schema {} --write`", chart_arg.display());
+                EXIT_FAILED
             }
         });
     }
     if args.write {
         if chart.source != chart.dir {
-            bail!("{} is a packaged chart: --write needs a chart directory", args.chart.display());
+            bail!("{} is a packaged chart: --write needs a chart directory", chart_arg.display());
         }
         if outcome.existing.as_deref() == Some(outcome.text.as_str()) {
             eprintln!("{shown} is up to date");
@@ -175,10 +202,19 @@ pub fn run(args: SchemaArgs) -> Result<ExitCode> {
             write_atomically(&outcome.path, &outcome.text)?;
             eprintln!("wrote {shown}");
         }
-        return Ok(exit(EXIT_OK));
+        return Ok(EXIT_OK);
     }
     print_stdout(&outcome.text)?;
-    Ok(exit(EXIT_OK))
+    Ok(EXIT_OK)
+}
+
+/// Whether two schema texts are the same contract: equal JSON, whatever the indentation, spacing
+/// or key order.
+fn same_contract(a: &str, b: &str) -> bool {
+    match (serde_json::from_str::<Value>(a), serde_json::from_str::<Value>(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 fn display_path(arg: &Path, chart: &Chart, path: &Path) -> String {

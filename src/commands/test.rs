@@ -8,13 +8,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 
-use super::common::{EXIT_FAILED, EXIT_OK, HelmArgs, TemplateArgs, exit, print_stdout};
+use super::common::{EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE, HelmArgs, TemplateArgs, ValuesArgs, exit, print_stdout};
+use crate::chart::targets::{Target, TargetArgs};
 use crate::chart::Chart;
-use crate::chart::merge::UserValues;
-use crate::generate::runner::{self, RunConfig, Shard, TEMPLATES_DO_NOT_PARSE, TestReport};
+use crate::baseline::{BaselineArgs, retain_new};
+use crate::generate::runner::{self, RunConfig, Shard, TEMPLATES_DO_NOT_PARSE, TestFailure, TestReport};
+use crate::rules::{Finding, Suppressed};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TestOutput {
@@ -30,7 +32,7 @@ pub enum TestOutput {
     Github,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 #[command(after_help = "\
 Examples:
   chartproof test ./mychart                           # 100 cases, saved failures replayed first
@@ -38,6 +40,7 @@ Examples:
   chartproof test ./mychart --time-budget 5m --shard 2/4 -o json
   chartproof test ./loki -f ci/default-values.yaml    # a chart that needs base values
   chartproof test ./mychart --replay cases/<file>.yaml
+  chartproof test ./mychart --seed 1 --baseline chartproof-baseline.json   # fail on new failures only
 
 Failures are shrunk to a minimal override and saved under cases/ (never overwriting a file).
 Each helm run is killed after --helm-timeout and reported as a render-error.
@@ -50,10 +53,11 @@ Exit codes:
      values.schema.json, the chart does not render at its defaults (give -f), no helm
   3  no planned case was checked (the time budget or Ctrl-C came first) and no failure
      was found: nothing was shown, so the run does not pass. A run that checked some
-     but not all cases says `N of M cases checked` and exits 0 or 1.")]
+     but not all cases says `N of M cases checked` and exits 0 or 1.
+With several charts or scenarios: the worst of 2, 1, 3, 0 over the runs (all still run).")]
 pub struct TestArgs {
-    /// Chart directory or packaged .tgz
-    pub chart: PathBuf,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Number of value sets to plan (defaults first, then one-key changes, then combinations)
     #[arg(long, default_value_t = 100)]
     pub cases: usize,
@@ -69,9 +73,10 @@ pub struct TestArgs {
     /// Run only part K of N of the planned cases (for CI matrices)
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
-    /// Base values every case starts from (repeatable; needed by charts that fail at their defaults)
-    #[arg(short = 'f', long = "values", value_name = "FILE")]
-    pub values: Vec<PathBuf>,
+    /// Base values every case starts from (-f FILE, --set, --set-string; needed by charts that fail
+    /// at their defaults)
+    #[command(flatten)]
+    pub values: ValuesArgs,
     /// Where regression cases are read and saved (default: the chart's cases/)
     #[arg(long, value_name = "DIR")]
     pub cases_dir: Option<PathBuf>,
@@ -91,6 +96,8 @@ pub struct TestArgs {
     pub helm: HelmArgs,
     #[command(flatten)]
     pub template: TemplateArgs,
+    #[command(flatten)]
+    pub baseline: BaselineArgs,
 }
 
 /// `90`, `90s`, `5m`, `1h`, `1h30m`.
@@ -122,49 +129,129 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 pub fn run(args: TestArgs) -> Result<ExitCode> {
-    let chart = Chart::load(&args.chart)?;
-    let rules = crate::rules::Config::for_chart(args.config.as_deref(), &chart.dir)?;
-    let base_values = UserValues::load(&args.values, &[], &[])?;
-    // Bad input is reported before a missing helm.
-    let helm = args.helm.discover()?;
-    let base = base_values.merged_over(&chart.values.value);
-    let mut request = args.template.request(chart.render_path(), &args.helm);
-    request.values_files.extend(args.values.iter().cloned());
-
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
         // Only one handler per process; a second run in the same process keeps the first.
         let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
     }
+    let targets = args.target.targets()?;
+    if targets.is_empty() {
+        return Ok(exit(EXIT_OK));
+    }
+    let for_target = |target: &Target| {
+        let mut one = args.clone();
+        one.target.charts = vec![target.chart.clone()];
+        one.values.values.splice(0..0, target.scenario.clone());
+        one
+    };
+    if targets.len() == 1 && targets[0].scenario.is_none() {
+        let (code, text) = test_one(&for_target(&targets[0]), stop)?;
+        print_stdout(&text)?;
+        return Ok(exit(code));
+    }
+    if args.baseline.baseline.is_some() || args.baseline.write_baseline.is_some() || args.replay.is_some() {
+        bail!("--baseline, --write-baseline and --replay take one chart without scenarios ({} targets here)", targets.len());
+    }
+    if matches!(args.output, TestOutput::Junit | TestOutput::Json) {
+        bail!("-o {:?} reports one chart; with several charts or scenarios use -o human, sarif or github", args.output);
+    }
+    let mut sarif_runs = Vec::new();
+    let mut verdicts: Vec<(u8, String)> = Vec::new();
+    for target in &targets {
+        let label = target.label();
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let (code, text) = match test_one(&for_target(target), stop.clone()) {
+            Ok(done) => done,
+            Err(e) => {
+                eprintln!("error: {label}: {e:#}");
+                verdicts.push((EXIT_UNUSABLE, label));
+                continue;
+            }
+        };
+        match args.output {
+            TestOutput::Sarif => {
+                let mut log: serde_json::Value = serde_json::from_str(&text)?;
+                let mut run = log["runs"][0].take();
+                run["automationDetails"]["id"] = serde_json::json!(format!("chartproof/test/{label}/"));
+                sarif_runs.push(run);
+            }
+            TestOutput::Human => print_stdout(&format!("== {label}\n{text}\n"))?,
+            _ => print_stdout(&text)?,
+        }
+        verdicts.push((code, label));
+    }
+    if args.output == TestOutput::Sarif {
+        let log = crate::report::sarif::log_of_runs(sarif_runs);
+        print_stdout(&(serde_json::to_string_pretty(&log)? + "\n"))?;
+    }
+    let count = |code: u8| verdicts.iter().filter(|(c, _)| *c == code).count();
+    eprintln!("tested {} target(s): {} failed, {} unusable, {} with nothing checked", verdicts.len(), count(EXIT_FAILED), count(EXIT_UNUSABLE), count(EXIT_NOTHING_CHECKED));
+    for (code, label) in verdicts.iter().filter(|(c, _)| *c != EXIT_OK) {
+        eprintln!("  exit {code}: {label}");
+    }
+    // Unusable input first, then failures, then runs that checked nothing.
+    let worst = [EXIT_UNUSABLE, EXIT_FAILED, EXIT_NOTHING_CHECKED].into_iter().find(|c| count(*c) > 0).unwrap_or(EXIT_OK);
+    Ok(exit(worst))
+}
+
+/// Test one chart (the first of `args.charts`): the exit code and the report as text.
+fn test_one(args: &TestArgs, stop: Arc<AtomicBool>) -> Result<(u8, String)> {
+    let chart = Chart::load(args.target.chart())?;
+    args.baseline.check_readable()?;
+    let rules = crate::rules::Config::for_chart(args.config.as_deref(), &chart.dir)?;
+    let base_values = args.values.load()?;
+    // Bad input is reported before a missing helm.
+    let helm = args.helm.discover()?;
+    let base = base_values.merged_over(&chart.values.value);
+    let mut request = args.template.request(chart.render_path(), &args.helm);
+    args.values.apply_to(&mut request);
+
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
     let cfg = RunConfig {
         helm,
         request,
         base,
-        chart_arg: args.chart.display().to_string(),
-        base_value_args: args.values.iter().map(|p| p.display().to_string()).collect(),
+        chart_arg: args.target.chart().display().to_string(),
+        base_value_args: value_words(&args.values),
         seed: args.seed,
         cases: args.cases,
         jobs,
         time_budget: args.time_budget,
         shard: args.shard,
         cases_dir: args.cases_dir.clone().unwrap_or_else(|| chart.dir.join("cases")),
-        save_cases: !args.no_save && !args.chart.is_file(),
+        save_cases: !args.no_save && !args.target.chart().is_file(),
         replay_only: args.replay.clone(),
-        progress: args.output == TestOutput::Human,
+        // On stderr: a bar on a terminal, a plain line every few seconds in a log.
+        progress: true,
         stop,
         rules,
     };
-    let report = runner::run(&chart, &cfg)?;
-    match args.output {
-        TestOutput::Json => print_stdout(&(serde_json::to_string_pretty(&report)? + "\n"))?,
-        TestOutput::Human => print_stdout(&human(&report))?,
-        TestOutput::Junit => print_findings(crate::report::Format::Junit, &report, &chart)?,
-        TestOutput::Sarif => print_findings(crate::report::Format::Sarif, &report, &chart)?,
-        TestOutput::Github => print_findings(crate::report::Format::Github, &report, &chart)?,
-    }
-    Ok(exit(exit_code(&report)))
+    let mut report = runner::run(&chart, &cfg)?;
+    let release = &args.template.release_name;
+    let split = args.baseline.apply("test", report.failures.iter().map(finding_of).collect(), release)?;
+    let known = retain_new(&mut report.failures, &split, release, finding_of);
+    let text = match args.output {
+        TestOutput::Json => serde_json::to_string_pretty(&report)? + "\n",
+        TestOutput::Human => {
+            let known = if known > 0 { format!("known: {known} failure(s) in the baseline, not counted\n") } else { String::new() };
+            human(&report) + &known
+        }
+        TestOutput::Junit => format_findings(crate::report::Format::Junit, &report, &split.known, &chart, release)?,
+        TestOutput::Sarif => format_findings(crate::report::Format::Sarif, &report, &split.known, &chart, release)?,
+        TestOutput::Github => format_findings(crate::report::Format::Github, &report, &split.known, &chart, release)?,
+    };
+    Ok((exit_code(&report), text))
+}
+
+/// The base values as command-line words for replay commands: `-f FILE`, `--set K=V`, `--set-string K=V`.
+fn value_words(values: &ValuesArgs) -> Vec<String> {
+    let files = values.values.iter().flat_map(|p| ["-f".to_string(), p.display().to_string()]);
+    let sets = values.set.iter().flat_map(|s| ["--set".to_string(), s.clone()]);
+    let strings = values.set_string.iter().flat_map(|s| ["--set-string".to_string(), s.clone()]);
+    files.chain(sets).chain(strings).collect()
 }
 
 /// Exit code: a run that checked no planned case has shown nothing, and must not pass.
@@ -182,39 +269,39 @@ fn exit_code(report: &TestReport) -> u8 {
 
 /// Write the failures through the shared finding reporters: each failure becomes a finding whose
 /// message carries the minimal override and the replay command.
-fn print_findings(format: crate::report::Format, report: &TestReport, chart: &Chart) -> Result<()> {
+fn format_findings(format: crate::report::Format, report: &TestReport, known: &[Suppressed], chart: &Chart, release: &str) -> Result<String> {
     let findings = findings_of(report);
     // Locate findings in the chart's own template files (SARIF/GitHub), as `check` does.
     let sources = crate::report::SourceMap { chart_dir: &chart.dir, chart_name: &chart.meta.name };
-    let r = crate::report::Report { command: "test", subject: &report.chart, findings: &findings, suppressed: &[], qos: &[], resources: &[], sources: Some(sources) };
+    let r = crate::report::Report { command: "test", subject: &report.chart, release, findings: &findings, suppressed: known, qos: &[], resources: &[], sources: Some(sources) };
     let mut out = Vec::new();
     crate::report::write(format, &r, false, &mut out)?;
-    print_stdout(&String::from_utf8_lossy(&out))
+    Ok(String::from_utf8_lossy(&out).to_string())
 }
 
 /// Each failure as a finding (with its field path) whose message carries the minimal override
 /// and the replay command.
-fn findings_of(report: &TestReport) -> Vec<crate::rules::Finding> {
-    report
-        .failures
-        .iter()
-        .map(|f| crate::rules::Finding {
-            rule: f.rule.clone(),
-            severity: f.severity,
-            kind: f.kind.clone(),
-            namespace: None,
-            name: f.name.clone(),
-            template: f.template.clone(),
-            path: f.path.clone(),
-            message: format!(
-                "{}{} (minimal override: {}; replay: {})",
-                f.message,
-                if f.also.is_empty() { String::new() } else { format!("; also {}", f.also.join(", ")) },
-                serde_json::to_string(&f.values).unwrap_or_default(),
-                f.replay
-            ),
-        })
-        .collect()
+fn findings_of(report: &TestReport) -> Vec<Finding> {
+    report.failures.iter().map(finding_of).collect()
+}
+
+fn finding_of(f: &TestFailure) -> Finding {
+    Finding {
+        rule: f.rule.clone(),
+        severity: f.severity,
+        kind: f.kind.clone(),
+        namespace: None,
+        name: f.name.clone(),
+        template: f.template.clone(),
+        path: f.path.clone(),
+        message: format!(
+            "{}{} (minimal override: {}; replay: {})",
+            f.message,
+            if f.also.is_empty() { String::new() } else { format!("; also {}", f.also.join(", ")) },
+            serde_json::to_string(&f.values).unwrap_or_default(),
+            f.replay
+        ),
+    }
 }
 
 /// The human report: one block per distinct failure, then a coverage summary.

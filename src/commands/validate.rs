@@ -7,11 +7,12 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use clap::Args;
 
-use super::common::{EXIT_FAILED, EXIT_OK, HelmArgs, ValuesArgs, exit, print_stdout};
+use super::common::{EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE, HelmArgs, ValuesArgs, exit, print_stdout};
 use crate::chart::Chart;
+use crate::chart::targets::{DEFAULT_SCENARIOS, glob_files, with_scenarios};
 use crate::contract::validate::{ValidationError, validate_values};
 use crate::contract::{Contract, ContractSource, HelmDialect};
 
@@ -27,6 +28,8 @@ Examples:
   chartproof validate ./mychart -f prod-values.yaml
   chartproof validate ./mychart -f base.yaml -f prod.yaml --set image.tag=1.2.3
   chartproof validate ./mychart --set-string podAnnotations.revision=42 -o json
+  chartproof validate ./mychart --each 'teams/*.yaml'     # one verdict per file, no helm needed
+  chartproof validate ./mychart --scenarios               # each ci/*-values.yaml on its own
 
 The values are merged like Helm merges them (later files win, null deletes) and checked against
 values.schema.json, or the contract inferred from values.yaml when the chart ships none. Every
@@ -40,7 +43,7 @@ rules apply.
 
 Exit codes:
   0  the values satisfy the contract
-  1  invalid values (every error listed)
+  1  invalid values (every error listed); with --each/--scenarios: any file invalid
   2  unusable input: chart not found, unreadable YAML, bad --set, values.schema.json that is not
      JSON or not a JSON Schema the helm in use accepts, a --helm or HELM_BIN that does not run")]
 pub struct ValidateArgs {
@@ -53,6 +56,26 @@ pub struct ValidateArgs {
     /// Output format
     #[arg(short = 'o', long = "output", value_enum, default_value = "human")]
     pub output: OutputFormat,
+    /// Validate each values file these globs or paths name on its own (over the -f files and
+    /// --set values, if any): one verdict per file, e.g. a folder of per-team values
+    #[arg(long, value_name = "GLOB", num_args = 1.., conflicts_with = "scenarios")]
+    pub each: Vec<String>,
+    /// Validate each of the chart's scenario files (`--scenarios=GLOB` relative to the chart; default
+    /// `ci/*-values.yaml`, chart-testing's convention) on its own
+    #[arg(long, value_name = "GLOB", num_args = 0..=1, require_equals = true, default_missing_value = DEFAULT_SCENARIOS)]
+    pub scenarios: Option<String>,
+}
+
+/// One file's verdict of `validate --each` / `--scenarios`.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct FileVerdict {
+    /// The values file validated (over the -f files and --set values).
+    pub file: PathBuf,
+    pub valid: bool,
+    pub errors: Vec<ValidationError>,
+    /// Why the file could not be validated (unreadable YAML…), if so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unusable: Option<String>,
 }
 
 /// The JSON report of `chartproof validate -o json`.
@@ -80,7 +103,68 @@ pub enum ContractKind {
     Inferred,
 }
 
+/// Each file of `--each` / `--scenarios` validated on its own against one contract.
+fn run_each(args: &ValidateArgs) -> Result<ExitCode> {
+    let chart = Chart::load(&args.chart)?;
+    let files: Vec<PathBuf> = match &args.scenarios {
+        Some(glob) => {
+            let scenarios = with_scenarios(vec![args.chart.clone()], Some(glob))?;
+            scenarios.into_iter().filter_map(|t| t.scenario).collect()
+        }
+        None => args.each.iter().map(|g| glob_files(g)).collect::<Result<Vec<_>>>()?.concat(),
+    };
+    if files.is_empty() {
+        bail!("{}: no scenario file matches {}", args.chart.display(), args.scenarios.as_deref().unwrap_or_default());
+    }
+    let helm = args.helm.discover_if_any()?;
+    let dialect = helm.as_ref().map_or_else(HelmDialect::default, |h| HelmDialect::for_major(h.major));
+    let contract = Contract::for_helm(&chart, dialect)?;
+    let verdicts: Vec<FileVerdict> = files
+        .into_iter()
+        .map(|file| {
+            let mut values = args.values.clone();
+            values.values.push(file.clone());
+            match values.load() {
+                Ok(user) => {
+                    let errors = validate_values(&contract, &chart, &user);
+                    FileVerdict { file, valid: errors.is_empty(), errors, unusable: None }
+                }
+                Err(e) => FileVerdict { file, valid: false, errors: Vec::new(), unusable: Some(format!("{e:#}")) },
+            }
+        })
+        .collect();
+    match args.output {
+        OutputFormat::Json => print_stdout(&(serde_json::to_string_pretty(&verdicts)? + "\n"))?,
+        OutputFormat::Human => {
+            let mut out = String::new();
+            for v in &verdicts {
+                match &v.unusable {
+                    Some(why) => out += &format!("unusable: {}: {why}\n", v.file.display()),
+                    None if v.valid => out += &format!("ok: {}\n", v.file.display()),
+                    None => {
+                        out += &format!("invalid: {}: {} error(s)\n", v.file.display(), v.errors.len());
+                        out += &v.errors.iter().map(|e| format!("  {e}\n")).collect::<String>();
+                    }
+                }
+            }
+            let invalid = verdicts.iter().filter(|v| !v.valid).count();
+            out += &format!("{} file(s): {} valid, {invalid} not\n", verdicts.len(), verdicts.len() - invalid);
+            print_stdout(&out)?;
+        }
+    }
+    Ok(exit(if verdicts.iter().any(|v| v.unusable.is_some()) {
+        EXIT_UNUSABLE
+    } else if verdicts.iter().any(|v| !v.valid) {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    }))
+}
+
 pub fn run(args: ValidateArgs) -> Result<ExitCode> {
+    if !args.each.is_empty() || args.scenarios.is_some() {
+        return run_each(&args);
+    }
     let chart = Chart::load(&args.chart)?;
     let user = args.values.load()?;
     let helm = args.helm.discover_if_any()?;

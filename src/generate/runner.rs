@@ -58,7 +58,7 @@ pub struct RunConfig {
     pub request: RenderRequest,
     /// Chart defaults with the base values merged over them.
     pub base: Value,
-    /// How the user named the chart and base values, for replay commands.
+    /// How the user named the chart and base values (`-f FILE`, `--set K=V` words), for replay commands.
     pub chart_arg: String,
     pub base_value_args: Vec<String>,
     pub seed: u64,
@@ -382,7 +382,7 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
 
     // A shell command line: the program words, the chart, the base values, then `tail`.
     let command_line = |program: &[String], tail: &[String]| -> String {
-        let base = cfg.base_value_args.iter().flat_map(|f| ["-f".to_string(), f.clone()]);
+        let base = cfg.base_value_args.iter().cloned();
         let words: Vec<String> = program.iter().cloned().chain([cfg.chart_arg.clone()]).chain(base).chain(tail.iter().cloned()).collect();
         words.iter().map(|w| shell_quote(w)).collect::<Vec<_>>().join(" ")
     };
@@ -673,8 +673,11 @@ fn finish(ev: &Evaluator, chart: String, cfg: &RunConfig, mut coverage: Coverage
 }
 
 fn progress_bar(wanted: bool, len: usize) -> Option<indicatif::ProgressBar> {
-    if !wanted || !std::io::stderr().is_terminal() {
+    if !wanted {
         return None;
+    }
+    if !std::io::stderr().is_terminal() {
+        return Some(crate::report::progress::plain_bar(len as u64, "chartproof test", "cases", "0 failing"));
     }
     let pb = indicatif::ProgressBar::new(len as u64);
     pb.set_style(

@@ -1,10 +1,11 @@
-//! GitHub Actions annotations: `::error file=<template>,title=<rule>::<message>` per finding
+//! GitHub Actions annotations: `::error file=<template>,line=<n>,title=<rule>::<message>` per finding
+//! (located as [`location::locate`] says)
 //! (warnings as `::warning`, infos as `::notice`), escaped as the workflow-command syntax requires.
 
 use std::io::Write;
 
-use super::Report;
-use crate::rules::{Severity, finding_line};
+use super::{Report, location};
+use crate::rules::Severity;
 
 /// Escape data (the message) of a workflow command.
 fn escape_data(s: &str) -> String {
@@ -23,13 +24,8 @@ pub fn write(report: &Report, out: &mut dyn Write) -> anyhow::Result<()> {
             Severity::Warning => "warning",
             Severity::Info => "notice",
         };
-        let mut props = Vec::new();
-        if let Some(t) = &f.template {
-            props.push(format!("file={}", escape_property(&report.source_file(t))));
-            if let Some(line) = finding_line(f) {
-                props.push(format!("line={line}"));
-            }
-        }
+        let at = location::locate(report, f);
+        let mut props = vec![format!("file={}", escape_property(&at.file)), format!("line={}", at.line)];
         props.push(format!("title={}", escape_property(&format!("{} ({})", f.rule, f.resource_id()))));
         let mut message = f.message.clone();
         if let Some(p) = &f.path {
@@ -51,13 +47,13 @@ mod tests {
     #[test]
     fn annotations_are_escaped() {
         let f = sample::findings();
-        let r = Report { command: "check", subject: "demo", findings: &f, suppressed: &[], qos: &[], resources: &[], sources: None };
+        let r = Report { command: "check", subject: "demo", release: "release", findings: &f, suppressed: &[], qos: &[], resources: &[], sources: None };
         let mut buf = Vec::new();
         write(&r, &mut buf).unwrap();
         let text = String::from_utf8(buf).unwrap();
         let lines: Vec<_> = text.lines().collect();
         assert_eq!(lines.len(), 2, "one line per finding: {text}");
-        assert!(lines[0].starts_with("::error file=demo/templates/deployment.yaml,title=image-digest (Deployment/prod/web)::"), "{}", lines[0]);
+        assert!(lines[0].starts_with("::error file=demo/templates/deployment.yaml,line=1,title=image-digest (Deployment/prod/web)::"), "{}", lines[0]);
         assert!(lines[0].contains("%0Afix: "));
         assert!(lines[1].starts_with("::warning "));
     }

@@ -80,7 +80,7 @@ mod tests {
     #[test]
     fn shape_matches_the_published_schema() {
         let (f, s, q) = (sample::findings(), sample::suppressed(), sample::qos());
-        let r = Report { command: "check", subject: "demo", findings: &f, suppressed: &s, qos: &q, resources: &[], sources: None };
+        let r = Report { command: "check", subject: "demo", release: "release", findings: &f, suppressed: &s, qos: &q, resources: &[], sources: None };
         let mut buf = Vec::new();
         write(&r, &mut buf).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();

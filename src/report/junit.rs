@@ -62,7 +62,7 @@ mod tests {
     fn one_case_per_resource_and_rule() {
         let f = sample::findings();
         let resources = vec!["Deployment/prod/web".to_string(), "Service/prod/web".to_string()];
-        let r = Report { command: "check", subject: "demo", findings: &f, suppressed: &[], qos: &[], resources: &resources, sources: None };
+        let r = Report { command: "check", subject: "demo", release: "release", findings: &f, suppressed: &[], qos: &[], resources: &resources, sources: None };
         let mut buf = Vec::new();
         write(&r, &mut buf).unwrap();
         let xml = String::from_utf8(buf).unwrap();

@@ -9,6 +9,8 @@ pub mod github;
 pub mod human;
 pub mod json;
 pub mod junit;
+pub mod location;
+pub mod progress;
 pub mod sarif;
 
 use std::io::{self, IsTerminal, Write};
@@ -37,6 +39,9 @@ pub struct Report<'a> {
     pub command: &'a str,
     /// What was checked (a chart path or name).
     pub subject: &'a str,
+    /// Release name the chart was rendered with, left out of finding keys (baselines, SARIF
+    /// fingerprints) so they do not depend on it.
+    pub release: &'a str,
     /// Findings in display order.
     pub findings: &'a [Finding],
     pub suppressed: &'a [Suppressed],
@@ -62,9 +67,7 @@ impl Report<'_> {
         if !file.is_file() {
             return template.to_string();
         }
-        let cwd = std::env::current_dir().ok();
-        let shown = cwd.as_deref().and_then(|c| file.strip_prefix(c).ok()).unwrap_or(&file);
-        shown.display().to_string()
+        location::shown(&file)
     }
 }
 

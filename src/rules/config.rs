@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{QosClass, Severity, catalog};
+use super::{Finding, QosClass, Severity, Suppressed, catalog};
 
 /// File name looked up in the chart directory when no `--config` is given.
 pub const CONFIG_FILE_NAME: &str = ".chartproof.yaml";
@@ -47,6 +47,71 @@ impl Default for GoMemLimitOptions {
     }
 }
 
+/// One exclusion: findings of `rule` that match every given field are reported as excluded,
+/// with the reason, and do not fail the run. For what cannot carry a `chartproof.io/ignore`
+/// annotation (vendored subcharts, objects of a library chart).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Exclusion {
+    /// Rule id, or `*` for every rule.
+    pub rule: String,
+    /// Resource kind (`Deployment`); any when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Glob on the rendered resource name (`*-redis-master`); any when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Glob on the template path inside the chart (`templates/*.yaml`, `charts/redis/**`); any when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    /// Name (glob) of the subchart whose templates produced the resource (`redis`); any when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subchart: Option<String>,
+    /// Glob on the field path (`spec.template.spec.containers[*].resources*`); any when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Why the findings are accepted: shown in every report.
+    pub reason: String,
+}
+
+/// A values key `audit` must not report: read by other tools (CI, a parent chart's tooling) or
+/// intentionally unread.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuditAllow {
+    /// Glob on the dotted key (`ci.*` — which covers `ci` too —, `global.imageRegistry`).
+    pub key: String,
+    /// Why the key is not read by the chart's templates (shown by `audit`).
+    pub reason: String,
+}
+
+/// Glob matching where `*` and `?` also match `/` and `.`-separated parts of names and paths
+/// (`**` too); `[…]` in a pattern is a literal, since field paths are full of them.
+fn literal_brackets_glob(pattern: &str) -> Result<globset::GlobMatcher> {
+    let escaped = pattern.replace('[', "[[]");
+    let glob = globset::GlobBuilder::new(&escaped).literal_separator(false).build().with_context(|| format!("bad glob pattern `{pattern}`"))?;
+    Ok(glob.compile_matcher())
+}
+
+impl Exclusion {
+    /// Whether the exclusion covers `f`.
+    pub fn matches(&self, f: &Finding) -> bool {
+        let glob = |pattern: &Option<String>, text: Option<&str>| match pattern {
+            None => true,
+            Some(p) => text.is_some_and(|t| literal_brackets_glob(p).is_ok_and(|g| g.is_match(t))),
+        };
+        // helm's template path starts with the chart name: match what is inside the chart.
+        let template = f.template.as_deref().map(|t| t.split_once('/').map_or(t, |(_, rest)| rest));
+        let subchart = template.and_then(|t| t.strip_prefix("charts/")).and_then(|t| t.split_once('/')).map(|(name, _)| name);
+        (self.rule == "*" || self.rule == f.rule)
+            && self.kind.as_deref().is_none_or(|k| k == f.kind)
+            && glob(&self.name, Some(&f.name))
+            && glob(&self.template, template)
+            && glob(&self.subchart, subchart)
+            && glob(&self.path, f.path.as_deref())
+    }
+}
+
 /// Contents of `.chartproof.yaml`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
@@ -64,6 +129,11 @@ pub struct Config {
     /// Kubernetes version (`1.31`) whose schema `kubernetes-schema` validates against; `--kube-version`
     /// overrides it; default: the newest shipped schema.
     pub kubernetes_version: Option<String>,
+    /// Findings accepted by rule together with kind, name, template, subchart and field path,
+    /// each with a reason reports show.
+    pub exclusions: Vec<Exclusion>,
+    /// Values keys `audit` does not report as unused or undeclared, each with a reason.
+    pub audit_allow: Vec<AuditAllow>,
 }
 
 impl Default for Config {
@@ -75,6 +145,8 @@ impl Default for Config {
             drain_margin_seconds: 5,
             allow_references: Vec::new(),
             kubernetes_version: None,
+            exclusions: Vec::new(),
+            audit_allow: Vec::new(),
         }
     }
 }
@@ -122,11 +194,12 @@ impl Config {
     }
 
     fn validate(&self) -> Result<()> {
-        for id in self.rules.keys() {
-            if catalog::lookup(id).is_none() {
-                let suggestion = catalog::nearest(id).map(|n| format!("did you mean `{n}`? ")).unwrap_or_default();
-                bail!("rules.{id}: unknown rule id ({suggestion}run `chartproof rules` for the list)");
-            }
+        let unknown = |id: &str| {
+            let suggestion = catalog::nearest(id).map(|n| format!("did you mean `{n}`? ")).unwrap_or_default();
+            format!("unknown rule id `{id}` ({suggestion}run `chartproof rules` for the list)")
+        };
+        for id in self.rules.keys().filter(|id| catalog::lookup(id).is_none()) {
+            bail!("rules.{id}: {}", unknown(id));
         }
         let g = &self.gomemlimit;
         if !(0.0..=100.0).contains(&g.min_percent) || !(0.0..=100.0).contains(&g.max_percent) || g.min_percent > g.max_percent {
@@ -137,6 +210,23 @@ impl Config {
         }
         for pattern in self.gomemlimit.non_go_images.iter().chain(&self.allow_references) {
             globset::Glob::new(pattern).with_context(|| format!("bad glob pattern `{pattern}`"))?;
+        }
+        for (i, e) in self.exclusions.iter().enumerate() {
+            if e.rule != "*" && catalog::lookup(&e.rule).is_none() {
+                bail!("exclusions[{i}].rule: {}", unknown(&e.rule));
+            }
+            if e.reason.trim().is_empty() {
+                bail!("exclusions[{i}].reason: say why these findings are accepted");
+            }
+            for pattern in [&e.name, &e.template, &e.subchart, &e.path].into_iter().flatten() {
+                literal_brackets_glob(pattern).with_context(|| format!("exclusions[{i}]"))?;
+            }
+        }
+        for (i, a) in self.audit_allow.iter().enumerate() {
+            literal_brackets_glob(&a.key).with_context(|| format!("auditAllow[{i}]"))?;
+            if a.reason.trim().is_empty() {
+                bail!("auditAllow[{i}].reason: say why the key is not read by the chart");
+            }
         }
         Ok(())
     }
@@ -159,6 +249,31 @@ impl Config {
     /// Whether `Kind/name` is allow-listed as created outside the release.
     pub fn reference_allowed(&self, kind: &str, name: &str) -> bool {
         glob_any(&self.allow_references, &format!("{kind}/{name}"))
+    }
+
+    /// Move findings an exclusion covers to the suppressed list, with its reason.
+    pub fn exclude(&self, findings: Vec<Finding>) -> (Vec<Finding>, Vec<Suppressed>) {
+        if self.exclusions.is_empty() {
+            return (findings, Vec::new());
+        }
+        let mut kept = Vec::new();
+        let mut excluded = Vec::new();
+        for f in findings {
+            match self.exclusions.iter().find(|e| e.matches(&f)) {
+                Some(e) => excluded.push(Suppressed { finding: f, reason: Some(format!("excluded by config: {}", e.reason)) }),
+                None => kept.push(f),
+            }
+        }
+        (kept, excluded)
+    }
+
+    /// The audit allow-list entry for a values key, if any.
+    /// `ci.*` also allows `ci` itself, which audit reports when no key below it is read.
+    pub fn audit_allowed(&self, key: &str) -> Option<&AuditAllow> {
+        self.audit_allow.iter().find(|a| {
+            let parent = a.key.strip_suffix(".**").or_else(|| a.key.strip_suffix(".*"));
+            [Some(a.key.as_str()), parent].into_iter().flatten().any(|p| literal_brackets_glob(p).is_ok_and(|g| g.is_match(key)))
+        })
     }
 
     /// Whether an image is declared not to be a Go program.
@@ -202,6 +317,36 @@ mod tests {
         assert!(format!("{e:#}").contains("c.yaml:1"), "{e:#}");
         let e = Config::parse("gomemlimit: {minPercent: 96}\n", Path::new("c.yaml")).unwrap_err();
         assert!(format!("{e:#}").contains("minPercent"), "{e:#}");
+    }
+
+    #[test]
+    fn exclusions_match_every_given_field_and_carry_their_reason() {
+        let c = Config::parse(
+            "exclusions:\n  - {rule: resources-limits, kind: StatefulSet, subchart: redis, path: 'spec.template.spec.containers[*].resources*', reason: vendored redis}\n  - {rule: '*', template: 'templates/debug-*.yaml', reason: debug only}\n",
+            Path::new("c.yaml"),
+        )
+        .unwrap();
+        let f = |rule: &str, kind: &str, template: &str, path: &str| Finding {
+            rule: rule.into(),
+            severity: Severity::Error,
+            kind: kind.into(),
+            namespace: None,
+            name: "release-redis-master".into(),
+            template: Some(template.into()),
+            path: Some(path.into()),
+            message: String::new(),
+        };
+        let redis = f("resources-limits", "StatefulSet", "app/charts/redis/templates/master.yaml", "spec.template.spec.containers[name=redis].resources.limits");
+        let own = f("resources-limits", "StatefulSet", "app/templates/master.yaml", "spec.template.spec.containers[name=redis].resources.limits");
+        let other_rule = f("probe-liveness", "StatefulSet", "app/charts/redis/templates/master.yaml", "spec.template.spec.containers[name=redis]");
+        let debug = f("image-digest", "Pod", "app/templates/debug-pod.yaml", "spec.containers[name=x].image");
+        let (kept, excluded) = c.exclude(vec![redis, own.clone(), other_rule.clone(), debug]);
+        assert_eq!(kept, vec![own, other_rule]);
+        assert_eq!(excluded.iter().map(|s| s.reason.clone().unwrap()).collect::<Vec<_>>(), ["excluded by config: vendored redis", "excluded by config: debug only"]);
+        let e = Config::parse("exclusions:\n  - {rule: resources-limit, reason: x}\n", Path::new("c.yaml")).unwrap_err();
+        assert!(format!("{e:#}").contains("did you mean `resources-limits`"), "{e:#}");
+        let e = Config::parse("exclusions:\n  - {rule: resources-limits, reason: ' '}\n", Path::new("c.yaml")).unwrap_err();
+        assert!(format!("{e:#}").contains("exclusions[0].reason"), "{e:#}");
     }
 
     #[test]

@@ -96,12 +96,13 @@ pub const IGNORE_ANNOTATION: &str = "chartproof.io/ignore";
 /// Optional annotation giving the reason for `chartproof.io/ignore`.
 pub const IGNORE_REASON_ANNOTATION: &str = "chartproof.io/ignore-reason";
 
-/// A finding silenced by a `chartproof.io/ignore` annotation.
+/// A finding silenced by a `chartproof.io/ignore` annotation, an exclusion in `.chartproof.yaml`
+/// or a baseline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Suppressed {
     #[serde(flatten)]
     pub finding: Finding,
-    /// Why, when the annotation says.
+    /// Why, when the annotation, the exclusion or the baseline says.
     pub reason: Option<String>,
 }
 
@@ -272,7 +273,9 @@ pub fn check_manifest(manifest: &Manifest, config: &Config) -> CheckOutcome {
     duplicates::check(manifest, &mut sink);
     kubernetes_schema::check(manifest, &mut sink);
     unknown_ignored_rules(manifest, &mut sink);
-    let Sink { mut findings, mut suppressed, .. } = sink;
+    let Sink { findings, mut suppressed, .. } = sink;
+    let (mut findings, excluded) = config.exclude(findings);
+    suppressed.extend(excluded);
     findings.sort_by_cached_key(Finding::sort_key);
     findings.dedup();
     suppressed.sort_by_cached_key(|s| s.finding.sort_key());
