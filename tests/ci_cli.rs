@@ -17,9 +17,9 @@ fn helm_create(helm: &Path, name: &str) -> (tempfile::TempDir, PathBuf) {
     (dir, chart)
 }
 
-/// The SARIF 2.1.0 schema (final, rtm.5; shipped by the npm package @microsoft/jest-sarif, MIT).
+/// The SARIF 2.1.0 schema (final, rtm.5; shipped by the npm package @microsoft/jest-sarif, MIT; provisioned by scripts/ensure-sarif-schema).
 fn sarif_schema() -> jsonschema::Validator {
-    let text = std::fs::read_to_string(common::repo().join("tests/data/sarif-2.1.0-rtm.5.json")).unwrap();
+    let text = std::fs::read_to_string(common::sarif_schema_path()).unwrap();
     jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).expect("the SARIF schema compiles")
 }
 

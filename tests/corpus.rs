@@ -288,7 +288,7 @@ fn corpus_run_never_crashes_and_reports_are_valid() {
 /// `validate --scenarios` and `check --scenarios -o sarif` on every chart with a `ci/` folder: no
 /// crash, exit 0 or 1, one verdict and one SARIF run per scenario, the SARIF valid. One line per chart.
 fn run_scenarios(helm: &Path, problems: &mut Vec<String>, timings: &mut BTreeMap<String, Duration>) -> Vec<String> {
-    let sarif_schema: Value = serde_json::from_str(&std::fs::read_to_string(repo().join("tests/data/sarif-2.1.0-rtm.5.json")).unwrap()).unwrap();
+    let sarif_schema: Value = serde_json::from_str(&std::fs::read_to_string(common::sarif_schema_path()).unwrap()).unwrap();
     let mut lines = Vec::new();
     for chart in corpus_charts().into_iter().filter(|c| c.join("ci").is_dir()) {
         let name = chart.file_name().unwrap().to_string_lossy().into_owned();

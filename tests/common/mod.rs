@@ -78,3 +78,11 @@ pub fn chartproof(helm: &Path) -> assert_cmd::Command {
     cmd.env("HELM_BIN", helm).env("NO_COLOR", "1");
     cmd
 }
+
+/// The SARIF 2.1.0 JSON Schema, provisioned into `.tools/sarif/` by `scripts/ensure-sarif-schema`
+/// (scripts/test and scripts/corpus run it).
+pub fn sarif_schema_path() -> PathBuf {
+    let path = repo().join(".tools/sarif/sarif-2.1.0-rtm.5.json");
+    assert!(path.exists(), "{} is missing: run scripts/ensure-sarif-schema (scripts/test does)", path.display());
+    path
+}
