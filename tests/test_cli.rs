@@ -90,7 +90,22 @@ fn latent_defects_are_found_shrunk_saved_replayed_and_fixed() {
         // Each saved as a case; nothing else in the chart changed.
         let saved: Vec<PathBuf> = std::fs::read_dir(chart.join("cases")).unwrap().map(|e| e.unwrap().path()).collect();
         assert_eq!(saved.len(), fs.len());
-        assert_eq!(snapshot(&chart), before, "chart modified outside cases/");
+        // Nothing else in the chart changed but `.helmignore`, which gained `cases/` (its old
+        // content kept) so that `helm package` leaves the saved cases out.
+        let (mut after, mut before) = (snapshot(&chart), before.clone());
+        let old_ignore = before.remove(Path::new(".helmignore")).unwrap_or_default();
+        let ignore = after.remove(Path::new(".helmignore")).expect(".helmignore written");
+        assert!(ignore.starts_with(&old_ignore) && String::from_utf8_lossy(&ignore).ends_with("\ncases/\n"), "{}", String::from_utf8_lossy(&ignore));
+        assert_eq!(after, before, "chart modified outside cases/ and .helmignore");
+        if i == 0 {
+            let packaged = tempfile::tempdir().unwrap();
+            let out = std::process::Command::new(helm).arg("package").arg(&chart).arg("-d").arg(packaged.path()).output().unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let tgz = std::fs::read_dir(packaged.path()).unwrap().next().unwrap().unwrap().path();
+            let listing = std::process::Command::new("tar").arg("-tzf").arg(&tgz).output().unwrap();
+            let listing = String::from_utf8_lossy(&listing.stdout);
+            assert!(listing.contains("templates/deployment.yaml") && !listing.contains("/cases/"), "{listing}");
+        }
 
         // Replaying reproduces each failure.
         let (code, replayed, _) = chartproof_test(helm, &chart, &["--cases", "1"]);
@@ -118,6 +133,12 @@ fn latent_defects_are_found_shrunk_saved_replayed_and_fixed() {
         assert_eq!(code, 0, "{stderr}\n{fixed:#}");
         assert_eq!(fixed["coverage"]["replayed_cases"], json!(fs.len()));
         assert_eq!(fixed["coverage"]["replayed_still_failing"], json!(0));
+        assert_eq!(fixed["coverage"]["pruned_cases"], json!(0), "cases are kept unless --prune-cases");
+        // --prune-cases deletes the saved cases that now pass.
+        let (code, pruned, stderr) = chartproof_test(helm, &chart, &["--cases", "1", "--prune-cases"]);
+        assert_eq!(code, 0, "{stderr}");
+        assert_eq!(pruned["coverage"]["pruned_cases"], json!(fs.len()));
+        assert_eq!(std::fs::read_dir(chart.join("cases")).unwrap().count(), 0);
     }
 }
 

@@ -83,6 +83,9 @@ pub struct TestArgs {
     /// Do not save new failures as cases
     #[arg(long)]
     pub no_save: bool,
+    /// Delete saved cases that now pass (their defect is fixed, or the contract forbids their values)
+    #[arg(long)]
+    pub prune_cases: bool,
     /// Replay only this saved case file
     #[arg(long, value_name = "CASE_FILE")]
     pub replay: Option<PathBuf>,
@@ -223,6 +226,7 @@ fn test_one(args: &TestArgs, stop: Arc<AtomicBool>) -> Result<(u8, String)> {
         shard: args.shard,
         cases_dir: args.cases_dir.clone().unwrap_or_else(|| chart.dir.join("cases")),
         save_cases: !args.no_save && !args.target.chart().is_file(),
+        prune_cases: args.prune_cases,
         replay_only: args.replay.clone(),
         // On stderr: a bar on a terminal, a plain line every few seconds in a log.
         progress: true,

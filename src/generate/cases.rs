@@ -128,6 +128,42 @@ pub fn save(dir: &Path, case: &SavedCase) -> Result<PathBuf> {
     anyhow::bail!("{}: too many case files named {stem}-*.yaml", dir.display())
 }
 
+/// Keep a cases folder that lives inside the chart out of `helm package`: add it to the chart's
+/// `.helmignore` (kept content, atomic write) unless a line already names it. Returns the line
+/// added, if any.
+pub fn ensure_helmignored(chart_dir: &Path, cases_dir: &Path) -> Result<Option<String>> {
+    std::fs::create_dir_all(cases_dir).with_context(|| format!("cannot create cases folder {}", cases_dir.display()))?;
+    let (Ok(chart), Ok(cases)) = (chart_dir.canonicalize(), cases_dir.canonicalize()) else { return Ok(None) };
+    let Ok(relative) = cases.strip_prefix(&chart) else { return Ok(None) };
+    let Some(relative) = relative.to_str().filter(|r| !r.is_empty()) else { return Ok(None) };
+    let ignore_file = chart.join(".helmignore");
+    let existing = match std::fs::read_to_string(&ignore_file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", ignore_file.display())),
+    };
+    let named = existing.lines().map(|l| l.trim().trim_start_matches('/').trim_end_matches('/')).any(|l| l == relative);
+    if named {
+        return Ok(None);
+    }
+    let line = format!("{relative}/");
+    let mut text = existing.clone();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&format!("# chartproof regression cases: kept out of `helm package`\n{line}\n"));
+    let mut tmp = tempfile::NamedTempFile::new_in(&chart).with_context(|| format!("cannot create a temporary file in {}", chart.display()))?;
+    tmp.write_all(text.as_bytes())?;
+    tmp.as_file().sync_all()?;
+    let mode = std::fs::metadata(&ignore_file).map(|m| m.permissions()).unwrap_or_else(|_| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::Permissions::from_mode(0o644)
+    });
+    std::fs::set_permissions(tmp.path(), mode)?;
+    tmp.persist(&ignore_file).map_err(|e| e.error).with_context(|| format!("cannot write {}", ignore_file.display()))?;
+    Ok(Some(line))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +186,19 @@ mod tests {
                 message: "no probe".into(),
             },
         }
+    }
+
+    #[test]
+    fn a_cases_folder_inside_the_chart_is_added_to_helmignore_once() {
+        let chart = tempfile::tempdir().unwrap();
+        std::fs::write(chart.path().join(".helmignore"), "*.tmp").unwrap();
+        let cases = chart.path().join("cases");
+        assert_eq!(ensure_helmignored(chart.path(), &cases).unwrap().as_deref(), Some("cases/"));
+        assert_eq!(ensure_helmignored(chart.path(), &cases).unwrap(), None);
+        let text = std::fs::read_to_string(chart.path().join(".helmignore")).unwrap();
+        assert!(text.starts_with("*.tmp\n") && text.ends_with("cases/\n"), "{text}");
+        let outside = tempfile::tempdir().unwrap();
+        assert_eq!(ensure_helmignored(chart.path(), outside.path()).unwrap(), None);
     }
 
     #[test]

@@ -69,6 +69,8 @@ pub struct RunConfig {
     pub cases_dir: PathBuf,
     /// Write new failures to `cases_dir`.
     pub save_cases: bool,
+    /// Delete saved cases that now pass.
+    pub prune_cases: bool,
     /// Only replay this case file.
     pub replay_only: Option<PathBuf>,
     pub progress: bool,
@@ -163,6 +165,9 @@ pub struct Coverage {
     pub volatile_paths: Vec<String>,
     pub replayed_cases: usize,
     pub replayed_still_failing: usize,
+    /// Saved cases that passed and were deleted (`--prune-cases`).
+    #[serde(default)]
+    pub pruned_cases: usize,
     /// Failures that did not reproduce on a fresh render (not reported).
     pub flaky_failures: usize,
     /// Why the run stopped early (`time budget`, `interrupted`), if it did.
@@ -443,11 +448,17 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
     for loaded in &saved {
         coverage.replayed_cases += 1;
         let changes = changes_of_override(&cfg.base, &loaded.case.values);
-        if !is_valid(&apply_changes(&cfg.base, &changes)) {
-            continue; // the contract now forbids these values: the case passes.
+        // A case passes when the contract now forbids its values or its failure is gone.
+        let still_failing = if is_valid(&apply_changes(&cfg.base, &changes)) {
+            ev.failures(&changes, false)?.into_iter().find(|f| expected_matches(&loaded.case.expect, f))
+        } else {
+            None
+        };
+        if still_failing.is_none() && cfg.prune_cases && cfg.replay_only.is_none() {
+            std::fs::remove_file(&loaded.path).with_context(|| format!("cannot prune {}", loaded.path.display()))?;
+            coverage.pruned_cases += 1;
         }
-        let expect = &loaded.case.expect;
-        if let Some(Failing { finding: f, key }) = ev.failures(&changes, false)?.into_iter().find(|f| expected_matches(expect, f)) {
+        if let Some(Failing { finding: f, key }) = still_failing {
             coverage.replayed_still_failing += 1;
             known.insert(key);
             failures.push(TestFailure::of(
@@ -640,12 +651,19 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
         return Err(e);
     }
     coverage.flaky_failures = flaky.load(Ordering::Relaxed);
+    let mut case_file_count = 0usize;
     for ((case, _), done) in new_failures.iter().zip(shrunk.into_inner().unwrap()) {
         let Some((failing, minimal, complete)) = done else { continue };
         let values = override_of(&minimal);
         let mut case_file = None;
         if complete && cfg.save_cases {
             let saved = SavedCase { version: 1, chart: chart_name.clone(), seed: cfg.seed, values: values.clone(), expect: expected_failure(&failing) };
+            if case_file_count == 0 && cfg.request.chart_dir.is_dir()
+                && let Some(line) = cases::ensure_helmignored(&cfg.request.chart_dir, &cfg.cases_dir)?
+            {
+                eprintln!("chartproof: added `{line}` to {}/.helmignore so saved cases stay out of `helm package`", cfg.request.chart_dir.display());
+            }
+            case_file_count += 1;
             case_file = Some(cases::save(&cfg.cases_dir, &saved)?);
         }
         let replay = match &case_file {
