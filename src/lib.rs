@@ -15,5 +15,6 @@ pub mod generate;
 pub mod manifest;
 pub mod render;
 pub mod report;
+pub mod policy;
 pub mod rules;
 pub mod schemas;

@@ -1,0 +1,243 @@
+//! The CEL environment policies are compiled and run in: cel-rust's standard library and its
+//! strings extension, plus the Kubernetes CEL libraries chartproof implements offline —
+//! `quantity()` and its comparisons, the regex functions `find`/`findAll`, and the list
+//! functions `isSorted`, `sum`, `min`, `max`.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use cel::extractors::{Arguments, This};
+use cel::objects::{Opaque, Value};
+use cel::{Context, Env, ExecutionError};
+
+use crate::rules::quantity::Quantity;
+
+/// A Kubernetes `resource.Quantity` as a CEL value (`quantity("500Mi")`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct KubeQuantity(Quantity);
+
+impl Opaque for KubeQuantity {
+    fn runtime_type_name(&self) -> &str {
+        "kubernetes.Quantity"
+    }
+}
+
+/// The compile-time environment: standard library, optional syntax, strings extension.
+pub fn env() -> Arc<Env> {
+    let mut env = Env::stdlib();
+    env.add_extension(cel::extensions::strings).expect("the strings extension registers once");
+    Arc::new(env)
+}
+
+/// A root context over `env` with the Kubernetes library functions added; evaluations bind
+/// their variables in an inner scope of it.
+pub fn root_context(env: Arc<Env>) -> Context<'static, 'static> {
+    let mut ctx = Context::with_env(env);
+    add(&mut ctx, "quantity", quantity);
+    add(&mut ctx, "isQuantity", is_quantity);
+    add(&mut ctx, "compareTo", compare_to);
+    add(&mut ctx, "isGreaterThan", |This(a): This<Value>, b: Value| -> Result<bool, ExecutionError> { Ok(compare(&a, &b)? == Ordering::Greater) });
+    add(&mut ctx, "isLessThan", |This(a): This<Value>, b: Value| -> Result<bool, ExecutionError> { Ok(compare(&a, &b)? == Ordering::Less) });
+    add(&mut ctx, "asInteger", as_integer);
+    add(&mut ctx, "find", find);
+    add(&mut ctx, "findAll", find_all);
+    add(&mut ctx, "isSorted", is_sorted);
+    add(&mut ctx, "sum", sum);
+    add(&mut ctx, "min", |This(list): This<Arc<Vec<Value>>>| extreme(&list, Ordering::Less, "min"));
+    add(&mut ctx, "max", |This(list): This<Arc<Vec<Value>>>| extreme(&list, Ordering::Greater, "max"));
+    ctx
+}
+
+fn add<T: 'static, F>(ctx: &mut Context<'static, 'static>, name: &str, function: F)
+where
+    F: cel::extractors::IntoFunction<T> + 'static + Send + Sync,
+{
+    ctx.add_function(name, function).unwrap_or_else(|e| panic!("CEL function {name}: {e}"));
+}
+
+fn function_error(function: &str, message: impl ToString) -> ExecutionError {
+    ExecutionError::function_error(function, message)
+}
+
+fn quantity(text: Arc<String>) -> Result<Value, ExecutionError> {
+    let q = Quantity::parse(&text).map_err(|e| function_error("quantity", format!("{text:?}: {e}")))?;
+    Ok(Value::Opaque(Arc::new(KubeQuantity(q))))
+}
+
+fn is_quantity(text: Arc<String>) -> bool {
+    Quantity::parse(&text).is_ok()
+}
+
+fn as_quantity(v: &Value, function: &str) -> Result<Quantity, ExecutionError> {
+    match v {
+        Value::Opaque(o) => o.downcast_ref::<KubeQuantity>().map(|q| q.0).ok_or_else(|| function_error(function, "not a quantity")),
+        other => Err(function_error(function, format!("not a quantity: {other:?}"))),
+    }
+}
+
+fn compare(a: &Value, b: &Value) -> Result<Ordering, ExecutionError> {
+    Ok(as_quantity(a, "compareTo")?.cmp(&as_quantity(b, "compareTo")?))
+}
+
+fn compare_to(This(a): This<Value>, b: Value) -> Result<i64, ExecutionError> {
+    Ok(match compare(&a, &b)? {
+        Ordering::Less => -1,
+        Ordering::Equal => 0,
+        Ordering::Greater => 1,
+    })
+}
+
+fn as_integer(This(a): This<Value>) -> Result<i64, ExecutionError> {
+    let q = as_quantity(&a, "asInteger")?;
+    let nano = 1_000_000_000i128;
+    if q.0 % nano != 0 {
+        return Err(function_error("asInteger", "quantity is not an integer"));
+    }
+    i64::try_from(q.0 / nano).map_err(|_| function_error("asInteger", "quantity overflows int64"))
+}
+
+fn regex(pattern: &str, function: &str) -> Result<regex::Regex, ExecutionError> {
+    regex::Regex::new(pattern).map_err(|e| function_error(function, e))
+}
+
+fn find(This(text): This<Arc<String>>, pattern: Arc<String>) -> Result<Value, ExecutionError> {
+    Ok(Value::from(regex(&pattern, "find")?.find(&text).map(|m| m.as_str().to_string()).unwrap_or_default()))
+}
+
+/// `findAll(regex)` and `findAll(regex, limit)`; a negative limit means all matches.
+fn find_all(This(text): This<Arc<String>>, Arguments(args): Arguments) -> Result<Value, ExecutionError> {
+    let (pattern, limit) = match args.as_slice() {
+        [Value::String(p)] => (p, None),
+        [Value::String(p), Value::Int(n)] => (p, usize::try_from(*n).ok()),
+        other => return Err(function_error("findAll", format!("expects (string[, int]), got {other:?}"))),
+    };
+    let regex = regex(pattern, "findAll")?;
+    let matches = regex.find_iter(&text).map(|m| Value::from(m.as_str().to_string()));
+    let found: Vec<Value> = match limit {
+        Some(n) => matches.take(n).collect(),
+        None => matches.collect(),
+    };
+    Ok(Value::List(Arc::new(found)))
+}
+
+/// Order of two list elements of one comparable type (int, uint, double, string, bool, quantity).
+fn order(a: &Value, b: &Value, function: &str) -> Result<Ordering, ExecutionError> {
+    let ordering = match (a, b) {
+        (Value::Int(x), Value::Int(y)) => x.partial_cmp(y),
+        (Value::UInt(x), Value::UInt(y)) => x.partial_cmp(y),
+        (Value::Float(x), Value::Float(y)) => x.partial_cmp(y),
+        (Value::String(x), Value::String(y)) => x.partial_cmp(y),
+        (Value::Bool(x), Value::Bool(y)) => x.partial_cmp(y),
+        (Value::Opaque(_), Value::Opaque(_)) => Some(compare(a, b)?),
+        _ => None,
+    };
+    ordering.ok_or_else(|| function_error(function, format!("cannot compare {a:?} and {b:?}")))
+}
+
+fn is_sorted(This(list): This<Arc<Vec<Value>>>) -> Result<bool, ExecutionError> {
+    for pair in list.windows(2) {
+        if order(&pair[0], &pair[1], "isSorted")? == Ordering::Greater {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn sum(This(list): This<Arc<Vec<Value>>>) -> Result<Value, ExecutionError> {
+    let overflow = || function_error("sum", "overflow");
+    let mut total = match list.first() {
+        None | Some(Value::Int(_)) => Value::Int(0),
+        Some(Value::UInt(_)) => Value::UInt(0),
+        Some(Value::Float(_)) => Value::Float(0.0),
+        Some(other) => return Err(function_error("sum", format!("cannot sum {other:?}"))),
+    };
+    for item in list.iter() {
+        total = match (total, item) {
+            (Value::Int(t), Value::Int(x)) => Value::Int(t.checked_add(*x).ok_or_else(overflow)?),
+            (Value::UInt(t), Value::UInt(x)) => Value::UInt(t.checked_add(*x).ok_or_else(overflow)?),
+            (Value::Float(t), Value::Float(x)) => Value::Float(t + x),
+            (_, other) => return Err(function_error("sum", format!("mixed or unsupported element {other:?}"))),
+        };
+    }
+    Ok(total)
+}
+
+fn extreme(list: &[Value], wanted: Ordering, function: &str) -> Result<Value, ExecutionError> {
+    let mut best = list.first().ok_or_else(|| function_error(function, "empty list"))?;
+    for item in &list[1..] {
+        if order(item, best, function)? == wanted {
+            best = item;
+        }
+    }
+    Ok(best.clone())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Evaluate `expression` with no variables.
+    pub(crate) fn eval(expression: &str) -> Result<Value, String> {
+        let env = env();
+        let program = env.compile(expression).map_err(|e| e.to_string())?;
+        let ctx = root_context(env);
+        program.execute(&ctx).map_err(|e| e.to_string())
+    }
+
+    fn assert_true(expression: &str) {
+        assert_eq!(eval(expression), Ok(Value::Bool(true)), "{expression}");
+    }
+
+    #[test]
+    fn string_extension_functions() {
+        assert_true("'TacoCat'.lowerAscii() == 'tacocat'");
+        assert_true("'TacoCat'.upperAscii() == 'TACOCAT'");
+        assert_true("'a,b,c'.split(',') == ['a', 'b', 'c']");
+        assert_true("['a', 'b'].join('-') == 'a-b'");
+        assert_true("'registry.example.com/app'.indexOf('/') == 20");
+        assert_true("'a-b-c'.replace('-', '.') == 'a.b.c'");
+        assert_true("'  x  '.trim() == 'x'");
+        assert_true("'%s has %d'.format(['app', 2]) == 'app has 2'");
+    }
+
+    #[test]
+    fn regex_functions() {
+        assert_true("'registry.example.com/app:1.2'.matches('^registry\\\\.example\\\\.com/')");
+        assert_true("!'docker.io/app'.matches('^registry\\\\.example\\\\.com/')");
+        assert_true("'abc 123'.find('[0-9]+') == '123'");
+        assert_true("'abc'.find('[0-9]+') == ''");
+        assert_true("'123 abc 456'.findAll('[0-9]+') == ['123', '456']");
+        assert_true("'123 abc 456'.findAll('[0-9]+', 1) == ['123']");
+        assert!(eval("'x'.find('[')").is_err());
+    }
+
+    #[test]
+    fn list_functions() {
+        assert_true("[1, 2, 3].isSorted()");
+        assert_true("!['b', 'a'].isSorted()");
+        assert_true("[1, 2, 3].sum() == 6");
+        assert_true("[].sum() == 0");
+        assert_true("[1.5, 2.5].sum() == 4.0");
+        assert_true("[3, 1, 2].min() == 1");
+        assert_true("[3, 1, 2].max() == 3");
+        assert!(eval("[].max()").is_err());
+    }
+
+    #[test]
+    fn quantity_library() {
+        assert_true("quantity('1Gi').isGreaterThan(quantity('500Mi'))");
+        assert_true("quantity('500m').isLessThan(quantity('1'))");
+        assert_true("quantity('1000m').compareTo(quantity('1')) == 0");
+        assert_true("quantity('2Gi').compareTo(quantity('1Gi')) == 1");
+        assert_true("quantity('1k').asInteger() == 1000");
+        assert_true("isQuantity('1Gi') && !isQuantity('1 GB')");
+        assert!(eval("quantity('lots')").is_err());
+    }
+
+    #[test]
+    fn has_and_optionals_on_maps() {
+        assert_true("has({'a': 1}.a) && !has({'a': 1}.b)");
+        assert_true("{'a': 1}.?b.orValue(7) == 7");
+        assert_true("{'a': {'b': 2}}.?a.?b.orValue(0) == 2");
+    }
+}

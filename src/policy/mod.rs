@@ -1,0 +1,4 @@
+//! Platform policies: the cluster's own ValidatingAdmissionPolicies (CEL), loaded from
+//! `--policies` files, compiled once per run and evaluated offline on every render.
+
+pub mod library;
