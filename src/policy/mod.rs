@@ -1,7 +1,105 @@
 //! Platform policies: the cluster's own ValidatingAdmissionPolicies (CEL), loaded from
-//! `--policies` files, compiled once per run and evaluated offline on every render.
+//! `--policies` files, compiled once per run and evaluated offline on every render. Each failed
+//! validation is a `policy/<policy name>` finding at its binding's action severity.
 
 pub mod compile;
+pub mod evaluate;
 pub mod library;
 pub mod matching;
 pub mod objects;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Result, bail};
+use cel::Env;
+
+pub use evaluate::findings;
+use compile::{Expression, Site, compile};
+use objects::{BindingObject, ParamObject, PolicyFiles, PolicyObject};
+
+/// A validation with its compiled expressions.
+#[derive(Debug)]
+pub struct CompiledValidation {
+    pub rule: Expression,
+    pub message: Option<String>,
+    pub message_expression: Option<Expression>,
+    pub reason: Option<String>,
+}
+
+/// A policy whose expressions are compiled.
+#[derive(Debug)]
+pub struct CompiledPolicy {
+    pub object: PolicyObject,
+    pub match_conditions: Vec<Expression>,
+    pub variables: Vec<(String, Expression)>,
+    pub validations: Vec<CompiledValidation>,
+}
+
+/// Every policy, binding and param of a run, compiled once.
+#[derive(Default)]
+pub struct Policies {
+    env: Arc<Env>,
+    pub policies: Vec<CompiledPolicy>,
+    pub bindings: Vec<BindingObject>,
+    pub params: Vec<ParamObject>,
+    /// Run policies without a binding as if bound with `validationActions: [Deny]`.
+    pub run_unbound: bool,
+}
+
+const VALIDATION_ACTIONS: &[&str] = &["Deny", "Warn", "Audit"];
+
+fn compile_policy(env: &Arc<Env>, object: PolicyObject) -> Result<CompiledPolicy> {
+    let site = |field: String| Site { file: &object.file, policy: &object.name, field };
+    let mut declared = BTreeSet::new();
+    let mut match_conditions = Vec::new();
+    for (i, condition) in object.spec.match_conditions.iter().enumerate() {
+        match_conditions.push(compile(env, &condition.expression, &site(format!("matchConditions[{i}] ({})", condition.name)), &declared)?);
+    }
+    let mut variables = Vec::new();
+    for (i, variable) in object.spec.variables.iter().enumerate() {
+        variables.push((variable.name.clone(), compile(env, &variable.expression, &site(format!("variables[{i}] ({})", variable.name)), &declared)?));
+        declared.insert(variable.name.clone());
+    }
+    let mut validations = Vec::new();
+    for (i, validation) in object.spec.validations.iter().enumerate() {
+        let message_expression = match &validation.message_expression {
+            Some(source) => Some(compile(env, source, &site(format!("validations[{i}].messageExpression")), &declared)?),
+            None => None,
+        };
+        validations.push(CompiledValidation {
+            rule: compile(env, &validation.expression, &site(format!("validations[{i}].expression")), &declared)?,
+            message: validation.message.clone(),
+            message_expression,
+            reason: validation.reason.clone(),
+        });
+    }
+    if validations.is_empty() {
+        bail!("{}: ValidatingAdmissionPolicy {}: `spec.validations` is empty", object.file.display(), object.name);
+    }
+    Ok(CompiledPolicy { object, match_conditions, variables, validations })
+}
+
+impl Policies {
+    /// Load and compile the policies under `paths`; any error is unusable input.
+    pub fn load(paths: &[PathBuf], run_unbound: bool) -> Result<Policies> {
+        let files = PolicyFiles::load(paths)?;
+        let env = library::env();
+        let names: BTreeSet<&str> = files.policies.iter().map(|p| p.name.as_str()).collect();
+        for binding in &files.bindings {
+            let at = format!("{}: ValidatingAdmissionPolicyBinding {}", binding.file.display(), binding.name);
+            if !names.contains(binding.spec.policy_name.as_str()) {
+                bail!("{at}: `spec.policyName` {} is not a policy in the policy files", binding.spec.policy_name);
+            }
+            if binding.spec.validation_actions.is_empty() {
+                bail!("{at}: `spec.validationActions` is required (Deny, Warn or Audit)");
+            }
+            if let Some(bad) = binding.spec.validation_actions.iter().find(|a| !VALIDATION_ACTIONS.contains(&a.as_str())) {
+                bail!("{at}: unknown validation action {bad:?} (Deny, Warn or Audit)");
+            }
+        }
+        let policies = files.policies.into_iter().map(|p| compile_policy(&env, p)).collect::<Result<_>>()?;
+        Ok(Policies { env, policies, bindings: files.bindings, params: files.params, run_unbound })
+    }
+}
