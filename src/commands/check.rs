@@ -49,6 +49,8 @@ pub struct CheckArgs {
     /// Output format
     #[arg(short = 'o', long = "output", value_enum, default_value = "human")]
     pub output: Format,
+    #[command(flatten)]
+    pub policies: crate::policy::PolicyArgs,
 }
 
 /// Everything `check` found, ready for a reporter.
@@ -73,6 +75,7 @@ pub fn check(args: &CheckArgs) -> Result<CheckResult> {
         rules::kubernetes_schema::resolve_minor(Some(v)).map_err(|e| anyhow::anyhow!("--kube-version: {e}"))?;
         config.kubernetes_version = Some(v.clone());
     }
+    args.policies.load_into(&mut config, args.template.namespace.as_deref())?;
     // Read the values files and --set flags first so a typo is reported as unusable input.
     args.values.load()?;
     let helm = args.helm.discover()?;

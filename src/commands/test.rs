@@ -91,6 +91,8 @@ pub struct TestArgs {
     pub helm: HelmArgs,
     #[command(flatten)]
     pub template: TemplateArgs,
+    #[command(flatten)]
+    pub policies: crate::policy::PolicyArgs,
 }
 
 /// `90`, `90s`, `5m`, `1h`, `1h30m`.
@@ -123,7 +125,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 pub fn run(args: TestArgs) -> Result<ExitCode> {
     let chart = Chart::load(&args.chart)?;
-    let rules = crate::rules::Config::for_chart(args.config.as_deref(), &chart.dir)?;
+    let mut rules = crate::rules::Config::for_chart(args.config.as_deref(), &chart.dir)?;
+    args.policies.load_into(&mut rules, args.template.namespace.as_deref())?;
     let base_values = UserValues::load(&args.values, &[], &[])?;
     // Bad input is reported before a missing helm.
     let helm = args.helm.discover()?;

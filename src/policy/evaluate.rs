@@ -9,12 +9,12 @@ use cel::objects::Value as CelValue;
 use cel::{Context, ExecutionError};
 use serde_json::{Value, json};
 
-use super::Policies;
+use super::{Policies, PolicySet, RULE_PREFIX};
 use super::compile::Expression;
 use super::matching::{RequestFacts, is_namespaced, matches, resource_for_kind, selector_matches};
 use super::objects::{BindingObject, FailurePolicy, ParamObject};
 use crate::manifest::{Manifest, Resource};
-use crate::rules::{Finding, RELEASE_KIND, Severity};
+use crate::rules::{Config, Finding, Severity, Sink};
 
 /// The JSON `value` as a CEL value (integers stay `int` where they fit).
 pub fn to_cel(value: &Value) -> CelValue {
@@ -123,10 +123,10 @@ struct Tally {
     ignored_errors: BTreeMap<String, usize>,
 }
 
-struct Evaluation<'a, 'r> {
+struct Evaluation<'a, 'r, 's> {
     policies: &'a Policies,
     root: &'a Context<'r, 'r>,
-    findings: Vec<Finding>,
+    sink: &'a mut Sink<'s>,
     tally: Tally,
 }
 
@@ -137,7 +137,7 @@ fn describe(result: &Result<CelValue, ExecutionError>) -> String {
     }
 }
 
-impl Evaluation<'_, '_> {
+impl Evaluation<'_, '_, '_> {
     fn report(&mut self, run: &Run, subject: &Subject, severity: Severity, message: String) {
         let r = subject.resource;
         let policy = &self.policies.policies[run.policy_index].object;
@@ -145,16 +145,7 @@ impl Evaluation<'_, '_> {
             Some(b) if self.policies.bindings_of(&policy.name) > 1 => format!("{message} (binding {})", b.name),
             _ => message,
         };
-        self.findings.push(Finding {
-            rule: format!("policy/{}", policy.name),
-            severity,
-            kind: r.kind.clone(),
-            namespace: r.namespace.clone(),
-            name: r.name.clone(),
-            template: r.template.clone(),
-            path: None,
-            message,
-        });
+        self.sink.report_at(r, &format!("{RULE_PREFIX}{}", policy.name), severity, None, message);
     }
 
     /// An evaluation error: a finding under `failurePolicy: Fail`, counted under `Ignore`.
@@ -252,19 +243,20 @@ impl Evaluation<'_, '_> {
     }
 }
 
-/// Findings of every bound policy (and, when asked, every unbound one) on every resource.
-pub fn findings(manifest: &Manifest, policies: &Policies, release_namespace: Option<&str>) -> Vec<Finding> {
+/// Report every bound policy (and, when asked, every unbound one) on every resource into `sink`.
+pub(crate) fn check(manifest: &Manifest, set: &PolicySet, sink: &mut Sink) {
+    let policies = &*set.policies;
     if policies.policies.is_empty() {
-        return Vec::new();
+        return;
     }
     let root = super::library::root_context(policies.env.clone());
-    let mut evaluation = Evaluation { policies, root: &root, findings: Vec::new(), tally: Tally::default() };
+    let mut evaluation = Evaluation { policies, root: &root, sink, tally: Tally::default() };
     let runs = policies.runs();
     for resource in &manifest.resources {
         let mut subject_cache: Option<Subject> = None;
         for run in &runs {
             let policy = &policies.policies[run.policy_index].object;
-            let facts_subject = subject_cache.get_or_insert_with(|| subject(resource, manifest, release_namespace));
+            let facts_subject = subject_cache.get_or_insert_with(|| subject(resource, manifest, set.release_namespace.as_deref()));
             let bound_match = run.binding.and_then(|b| b.spec.match_resources.as_ref()).is_none_or(|m| matches(m, &facts_subject.facts, true));
             if matches(&policy.spec.match_constraints, &facts_subject.facts, false) && bound_match {
                 let subject = subject_cache.as_ref().expect("subject built above");
@@ -272,20 +264,19 @@ pub fn findings(manifest: &Manifest, policies: &Policies, release_namespace: Opt
             }
         }
     }
-    let mut findings = evaluation.findings;
     for (policy, count) in evaluation.tally.ignored_errors {
-        findings.push(Finding {
-            rule: format!("policy/{policy}"),
-            severity: Severity::Info,
-            kind: RELEASE_KIND.into(),
-            namespace: None,
-            name: policy,
-            template: None,
-            path: None,
-            message: format!("{count} evaluation error(s) ignored (failurePolicy: Ignore)"),
-        });
+        let message = format!("{count} evaluation error(s) ignored (failurePolicy: Ignore)");
+        evaluation.sink.report_release_at(&format!("{RULE_PREFIX}{policy}"), Severity::Info, message);
     }
-    findings
+}
+
+/// The findings of `policies` alone on `manifest` (default rule configuration, no suppression
+/// of other rules), released into namespace `release_namespace`.
+pub fn findings(manifest: &Manifest, policies: Arc<Policies>, release_namespace: Option<&str>) -> Vec<Finding> {
+    let config = Config { platform_policies: PolicySet { policies, release_namespace: release_namespace.map(str::to_string) }, ..Config::default() };
+    let mut sink = Sink::new(&config);
+    check(manifest, &config.platform_policies, &mut sink);
+    sink.into_findings()
 }
 
 impl Policies {
@@ -320,12 +311,12 @@ mod tests {
         let file = dir.path().join("policy.yaml");
         std::fs::write(&file, policy_yaml).unwrap();
         let policies = Policies::load(&[file], unbound).unwrap();
-        findings(&Manifest::parse(manifest_yaml), &policies, namespace)
+        findings(&Manifest::parse(manifest_yaml), Arc::new(policies), namespace)
     }
 
     fn shipped(manifest_yaml: &str, namespace: Option<&str>) -> Vec<Finding> {
         let policies = Policies::load(&[PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policies")], false).unwrap();
-        findings(&Manifest::parse(manifest_yaml), &policies, namespace)
+        findings(&Manifest::parse(manifest_yaml), Arc::new(policies), namespace)
     }
 
     /// The ValidatingAdmissionPolicy and binding of the Kubernetes documentation's first example.
@@ -468,7 +459,7 @@ maxReplicas: 3
         assert!(found[0].message.ends_with("(failurePolicy: Fail)"), "{found:?}");
         let ignored = run(&unbound_policy("Ignore", "object.spec.missing.field == 1"), &deployment("default", 1, "") , true, None);
         assert_eq!(ignored.len(), 1, "{ignored:?}");
-        assert_eq!((ignored[0].severity, ignored[0].kind.as_str()), (Severity::Info, RELEASE_KIND));
+        assert_eq!((ignored[0].severity, ignored[0].kind.as_str()), (Severity::Info, crate::rules::RELEASE_KIND));
         assert_eq!(ignored[0].message, "1 evaluation error(s) ignored (failurePolicy: Ignore)");
         let not_bool = run(&unbound_policy("Fail", "object.spec.replicas"), &deployment("default", 1, ""), true, None);
         assert!(not_bool[0].message.contains("not a bool"), "{not_bool:?}");

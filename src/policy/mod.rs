@@ -48,6 +48,43 @@ pub struct Policies {
     pub run_unbound: bool,
 }
 
+/// Rule ids of policy findings are `policy/<policy name>`.
+pub const RULE_PREFIX: &str = "policy/";
+
+/// The loaded policies of a run and the release namespace they see (`-n`), carried in the rule
+/// configuration so every command that checks renders evaluates them.
+#[derive(Clone, Default)]
+pub struct PolicySet {
+    pub policies: Arc<Policies>,
+    pub release_namespace: Option<String>,
+}
+
+impl std::fmt::Debug for PolicySet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.policies.policies.iter().map(|p| p.object.name.as_str()).collect();
+        f.debug_struct("PolicySet").field("policies", &names).field("release_namespace", &self.release_namespace).finish()
+    }
+}
+
+impl PolicySet {
+    /// What identifies the loaded set: each policy's and binding's file and name.
+    fn identity(&self) -> (Vec<(&std::path::Path, &str)>, Vec<(&std::path::Path, &str)>, bool) {
+        let p = &self.policies;
+        (
+            p.policies.iter().map(|c| (c.object.file.as_path(), c.object.name.as_str())).collect(),
+            p.bindings.iter().map(|b| (b.file.as_path(), b.name.as_str())).collect(),
+            p.run_unbound,
+        )
+    }
+}
+
+/// Equal when the same policy and binding objects were loaded for the same namespace.
+impl PartialEq for PolicySet {
+    fn eq(&self, other: &Self) -> bool {
+        self.identity() == other.identity() && self.release_namespace == other.release_namespace
+    }
+}
+
 const VALIDATION_ACTIONS: &[&str] = &["Deny", "Warn", "Audit"];
 
 fn compile_policy(env: &Arc<Env>, object: PolicyObject) -> Result<CompiledPolicy> {
@@ -101,5 +138,28 @@ impl Policies {
         }
         let policies = files.policies.into_iter().map(|p| compile_policy(&env, p)).collect::<Result<_>>()?;
         Ok(Policies { env, policies, bindings: files.bindings, params: files.params, run_unbound })
+    }
+}
+
+/// `--policies PATH` (repeatable) and `--policy-unbound`, for commands that check renders.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct PolicyArgs {
+    /// ValidatingAdmissionPolicy file or directory of YAML (with bindings and params) to evaluate on every render (repeatable)
+    #[arg(long = "policies", value_name = "PATH")]
+    pub policies: Vec<PathBuf>,
+    /// Also run policies that have no binding, as if bound with validationActions [Deny]
+    #[arg(long, requires = "policies")]
+    pub policy_unbound: bool,
+}
+
+impl PolicyArgs {
+    /// Load and compile the policies into `config` for a release in `namespace`; a policy that
+    /// does not compile is unusable input.
+    pub fn load_into(&self, config: &mut crate::rules::Config, namespace: Option<&str>) -> Result<()> {
+        if !self.policies.is_empty() {
+            let policies = Policies::load(&self.policies, self.policy_unbound)?;
+            config.platform_policies = PolicySet { policies: Arc::new(policies), release_namespace: namespace.map(str::to_string) };
+        }
+        Ok(())
     }
 }

@@ -64,6 +64,9 @@ pub struct Config {
     /// Kubernetes version (`1.31`) whose schema `kubernetes-schema` validates against; `--kube-version`
     /// overrides it; default: the newest shipped schema.
     pub kubernetes_version: Option<String>,
+    /// Platform policies (`--policies`) evaluated with the rules; set by the command.
+    #[serde(skip)]
+    pub platform_policies: crate::policy::PolicySet,
 }
 
 impl Default for Config {
@@ -75,6 +78,7 @@ impl Default for Config {
             drain_margin_seconds: 5,
             allow_references: Vec::new(),
             kubernetes_version: None,
+            platform_policies: Default::default(),
         }
     }
 }
@@ -123,7 +127,7 @@ impl Config {
 
     fn validate(&self) -> Result<()> {
         for id in self.rules.keys() {
-            if catalog::lookup(id).is_none() {
+            if catalog::lookup(id).is_none() && !id.starts_with(crate::policy::RULE_PREFIX) {
                 let suggestion = catalog::nearest(id).map(|n| format!("did you mean `{n}`? ")).unwrap_or_default();
                 bail!("rules.{id}: unknown rule id ({suggestion}run `chartproof rules` for the list)");
             }
