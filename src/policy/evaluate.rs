@@ -54,7 +54,6 @@ struct Subject<'a> {
     resource: &'a Resource,
     facts: RequestFacts<'a>,
     namespace: Option<String>,
-    variables: Vec<(&'static str, CelValue)>,
 }
 
 fn labels_of(value: Option<&serde_json::Map<String, Value>>) -> BTreeMap<String, String> {
@@ -79,8 +78,15 @@ fn subject<'a>(resource: &'a Resource, manifest: &Manifest, release_namespace: O
         operation: "CREATE",
         namespaced,
         labels: labels_of(resource.labels()),
-        namespace_labels: namespace_labels.clone(),
+        namespace_labels,
     };
+    Subject { resource, facts, namespace }
+}
+
+/// A scope of `root` with the subject's `object`, `oldObject`, `request` and `namespaceObject`.
+fn subject_scope<'r>(root: &'r Context<'r, 'r>, subject: &Subject) -> Context<'r, 'r> {
+    let (resource, facts, namespace) = (subject.resource, &subject.facts, &subject.namespace);
+    let (group, version) = (facts.group, facts.version);
     let request = json!({
         "operation": "CREATE",
         "kind": {"group": group, "version": version, "kind": resource.kind},
@@ -93,11 +99,14 @@ fn subject<'a>(resource: &'a Resource, manifest: &Manifest, release_namespace: O
         "userInfo": {},
     });
     let namespace_object = match &namespace {
-        Some(ns) => to_cel(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": namespace_labels}})),
+        Some(ns) => to_cel(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": facts.namespace_labels}})),
         None => CelValue::Null,
     };
-    let variables = vec![("object", to_cel(&resource.body)), ("oldObject", CelValue::Null), ("request", to_cel(&request)), ("namespaceObject", namespace_object)];
-    Subject { resource, facts, namespace, variables }
+    let mut scope = root.new_inner_scope();
+    for (name, value) in [("object", to_cel(&resource.body)), ("oldObject", CelValue::Null), ("request", to_cel(&request)), ("namespaceObject", namespace_object)] {
+        scope.add_variable_from_value(name, value);
+    }
+    scope
 }
 
 /// The param objects a binding selects for `subject` (None: the policy takes no params).
@@ -123,9 +132,8 @@ struct Tally {
     ignored_errors: BTreeMap<String, usize>,
 }
 
-struct Evaluation<'a, 'r, 's> {
+struct Evaluation<'a, 's> {
     policies: &'a Policies,
-    root: &'a Context<'r, 'r>,
     sink: &'a mut Sink<'s>,
     tally: Tally,
 }
@@ -137,7 +145,7 @@ fn describe(result: &Result<CelValue, ExecutionError>) -> String {
     }
 }
 
-impl Evaluation<'_, '_, '_> {
+impl Evaluation<'_, '_> {
     fn report(&mut self, run: &Run, subject: &Subject, severity: Severity, message: String) {
         let r = subject.resource;
         let policy = &self.policies.policies[run.policy_index].object;
@@ -162,9 +170,9 @@ impl Evaluation<'_, '_, '_> {
         self.report(run, subject, Severity::Warning, message);
     }
 
-    fn run(&mut self, run: &Run, subject: &Subject) {
+    fn run(&mut self, run: &Run, subject: &Subject, scope: &Context) {
         match params_for(self.policies, run, subject) {
-            None => self.run_with(run, subject, CelValue::Null, None),
+            None => self.run_with(run, subject, scope, CelValue::Null, None),
             Some(params) if params.is_empty() => {
                 let allow = run.binding.and_then(|b| b.spec.param_ref.as_ref()).and_then(|p| p.parameter_not_found_action.as_deref()) == Some("Allow");
                 if !allow {
@@ -173,19 +181,16 @@ impl Evaluation<'_, '_, '_> {
             }
             Some(params) => {
                 for param in params {
-                    self.run_with(run, subject, to_cel(&param.body), Some(&param.metadata.name));
+                    self.run_with(run, subject, scope, to_cel(&param.body), Some(&param.metadata.name));
                 }
             }
         }
     }
 
-    fn run_with(&mut self, run: &Run, subject: &Subject, params: CelValue, param_name: Option<&str>) {
+    fn run_with(&mut self, run: &Run, subject: &Subject, subject_scope: &Context, params: CelValue, param_name: Option<&str>) {
         let policies = self.policies;
         let policy = &policies.policies[run.policy_index];
-        let mut scope = self.root.new_inner_scope();
-        for (name, value) in &subject.variables {
-            scope.add_variable_from_value(*name, value.clone());
-        }
+        let mut scope = subject_scope.new_inner_scope();
         scope.add_variable_from_value("params", params);
         scope.add_variable_from_value("authorizer", CelValue::Null);
         for condition in &policy.match_conditions {
@@ -250,18 +255,25 @@ pub(crate) fn check(manifest: &Manifest, set: &PolicySet, sink: &mut Sink) {
         return;
     }
     let root = super::library::root_context(policies.env.clone());
-    let mut evaluation = Evaluation { policies, root: &root, sink, tally: Tally::default() };
+    let mut evaluation = Evaluation { policies, sink, tally: Tally::default() };
     let runs = policies.runs();
     for resource in &manifest.resources {
-        let mut subject_cache: Option<Subject> = None;
-        for run in &runs {
-            let policy = &policies.policies[run.policy_index].object;
-            let facts_subject = subject_cache.get_or_insert_with(|| subject(resource, manifest, set.release_namespace.as_deref()));
-            let bound_match = run.binding.and_then(|b| b.spec.match_resources.as_ref()).is_none_or(|m| matches(m, &facts_subject.facts, true));
-            if matches(&policy.spec.match_constraints, &facts_subject.facts, false) && bound_match {
-                let subject = subject_cache.as_ref().expect("subject built above");
-                evaluation.run(run, subject);
-            }
+        let subject = subject(resource, manifest, set.release_namespace.as_deref());
+        let matched: Vec<&Run> = runs
+            .iter()
+            .filter(|run| {
+                let policy = &policies.policies[run.policy_index].object;
+                let bound_match = run.binding.and_then(|b| b.spec.match_resources.as_ref()).is_none_or(|m| matches(m, &subject.facts, true));
+                matches(&policy.spec.match_constraints, &subject.facts, false) && bound_match
+            })
+            .collect();
+        if matched.is_empty() {
+            continue;
+        }
+        // The object is converted to CEL once, for every policy that matched it.
+        let scope = subject_scope(&root, &subject);
+        for run in matched {
+            evaluation.run(run, &subject, &scope);
         }
     }
     for (policy, count) in evaluation.tally.ignored_errors {
