@@ -1,11 +1,13 @@
 //! The CEL environment policies are compiled and run in: cel-rust's standard library and its
 //! strings extension, plus the Kubernetes CEL libraries chartproof implements offline —
 //! `quantity()` and its comparisons, the regex functions `find`/`findAll`, and the list
-//! functions `isSorted`, `sum`, `min`, `max`.
+//! functions `isSorted`, `sum`, `min`, `max`, `indexOf`, `lastIndexOf`.
 
 use std::cmp::Ordering;
 use std::sync::Arc;
 
+use cel::common::types::{CelInt, DYN_TYPE, LIST_TYPE};
+use cel::common::value::CowVal;
 use cel::extractors::{Arguments, This};
 use cel::objects::{Opaque, Value};
 use cel::{Context, Env, ExecutionError};
@@ -26,7 +28,37 @@ impl Opaque for KubeQuantity {
 pub fn env() -> Arc<Env> {
     let mut env = Env::stdlib();
     env.add_extension(cel::extensions::strings).expect("the strings extension registers once");
+    // `indexOf` is a member overload of the strings extension, so the list form joins it there.
+    env.add_member_overload("indexOf", "list.indexOf(dyn)", LIST_TYPE, vec![DYN_TYPE], list_index_of).expect("list.indexOf registers once");
+    env.add_member_overload("lastIndexOf", "list.lastIndexOf(dyn)", LIST_TYPE, vec![DYN_TYPE], list_last_index_of).expect("list.lastIndexOf registers once");
     Arc::new(env)
+}
+
+/// Position of `item` in the list, by CEL equality (-1 when absent).
+fn position<'b, 'v>(args: Vec<CowVal<'b, 'v>>, last: bool) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let [list, item]: [CowVal; 2] = args.try_into().map_err(|a: Vec<CowVal>| ExecutionError::invalid_argument_count(2, a.len()))?;
+    let iterable = list.as_ref().as_iterable().ok_or_else(|| function_error("indexOf", "receiver is not a list"))?;
+    let mut items = iterable.iter();
+    let mut found = -1i64;
+    let mut index = 0i64;
+    while let Some(element) = items.next() {
+        if element.equals(item.as_ref()) {
+            found = index;
+            if !last {
+                break;
+            }
+        }
+        index += 1;
+    }
+    Ok(CowVal::owned(CelInt::from(found)))
+}
+
+fn list_index_of<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    position(args, false)
+}
+
+fn list_last_index_of<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    position(args, true)
 }
 
 /// A root context over `env` with the Kubernetes library functions added; evaluations bind
@@ -221,6 +253,9 @@ pub(crate) mod tests {
         assert_true("[3, 1, 2].min() == 1");
         assert_true("[3, 1, 2].max() == 3");
         assert!(eval("[].max()").is_err());
+        assert_true("[1, 2, 3, 2].indexOf(2) == 1 && [1, 2, 3, 2].lastIndexOf(2) == 3");
+        assert_true("['a'].indexOf('b') == -1");
+        assert_true("'abc'.indexOf('c') == 2");
     }
 
     #[test]
