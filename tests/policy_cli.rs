@@ -116,3 +116,14 @@ fn unbound_policies_run_with_policy_unbound() {
     assert_eq!(code, 1, "{stderr}");
     assert_eq!(findings(&report).len(), 2, "{report:#}");
 }
+
+#[test]
+fn rules_lists_the_loaded_policies() {
+    let helm = &common::helms()[0];
+    let out = common::chartproof(helm).args(["rules", "--policies", &policies("")]).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.starts_with("policy/required-team-label ")).expect("the policy is listed");
+    assert!(line.contains(" error ") && line.contains("metadata.labels.team is required") && line.ends_with("required-team-label.yaml)"), "{line}");
+    assert_eq!(text.lines().filter(|l| l.starts_with("policy/")).count(), 4, "{text}");
+}

@@ -163,3 +163,19 @@ impl PolicyArgs {
         Ok(())
     }
 }
+
+impl Policies {
+    /// One line per loaded policy for `chartproof rules`: rule id, severity of its bindings (or
+    /// `unbound`), and what it checks.
+    pub fn summaries(&self) -> Vec<(String, String, String)> {
+        self.policies
+            .iter()
+            .map(|p| {
+                let actions: Vec<String> = self.bindings.iter().filter(|b| b.spec.policy_name == p.object.name).map(|b| evaluate::action_severity(&b.spec.validation_actions).to_string()).collect();
+                let severity = if actions.is_empty() { if self.run_unbound { "error".to_string() } else { "unbound".to_string() } } else { actions.join(",") };
+                let checks = p.validations.iter().map(|v| v.message.clone().unwrap_or_else(|| v.rule.source.trim().to_string())).collect::<Vec<_>>().join("; ");
+                (format!("{RULE_PREFIX}{}", p.object.name), severity, format!("{checks} ({})", p.object.file.display()))
+            })
+            .collect()
+    }
+}
