@@ -12,6 +12,9 @@ use cel::{Env, Program};
 /// Top-level variables a ValidatingAdmissionPolicy expression may use.
 pub const ADMISSION_VARIABLES: &[&str] = &["object", "oldObject", "request", "params", "namespaceObject", "variables", "authorizer"];
 
+/// CEL's type identifiers (`type(x) == string`), which are not variables.
+const TYPE_NAMES: &[&str] = &["bool", "bytes", "double", "int", "list", "map", "null_type", "string", "type", "uint", "dyn"];
+
 /// One compiled expression with its source.
 #[derive(Debug)]
 pub struct Expression {
@@ -52,7 +55,7 @@ fn fail(site: &Site, source: &str, line: usize, column: usize, message: &str) ->
 fn free_references<'e>(expr: &'e IdedExpr, bound: &mut Vec<&'e str>, idents: &mut Vec<(&'e str, u64)>, variable_uses: &mut Vec<(&'e str, u64)>) {
     match &expr.expr {
         Expr::Ident(name) => {
-            if !name.starts_with('@') && !bound.contains(&name.as_str()) {
+            if !name.starts_with('@') && !bound.contains(&name.as_str()) && !TYPE_NAMES.contains(&name.as_str()) {
                 idents.push((name, expr.id));
             }
         }

@@ -530,4 +530,37 @@ maxReplicas: 3
         let no_namespace = deployment("x", 1, labelled).replace("  namespace: x\n", "");
         assert_eq!(rules(shipped(&no_namespace, Some("prod"))), ["policy/production-replicas"]);
     }
+
+    /// Validation expressions from the Kubernetes documentation's ValidatingAdmissionPolicy page
+    /// ("Validation expression" examples), each with an object that passes and one that fails.
+    #[test]
+    fn kubernetes_docs_validation_expressions() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("object.minReplicas <= object.replicas && object.replicas <= object.maxReplicas", "{minReplicas: 1, replicas: 2, maxReplicas: 3}", "{minReplicas: 1, replicas: 4, maxReplicas: 3}"),
+            ("'Available' in object.stateCounts", "{stateCounts: {Available: 1}}", "{stateCounts: {Pending: 1}}"),
+            ("(size(object.list1) == 0) != (size(object.list2) == 0)", "{list1: [], list2: [a]}", "{list1: [], list2: []}"),
+            ("!('MY_KEY' in object.map1) || object['map1']['MY_KEY'].matches('^[a-zA-Z]*$')", "{map1: {MY_KEY: abc}}", "{map1: {MY_KEY: abc1}}"),
+            ("object.envars.filter(e, e.name == 'MY_ENV').all(e, e.value.matches('^[a-zA-Z]*$'))", "{envars: [{name: MY_ENV, value: abc}]}", "{envars: [{name: MY_ENV, value: '1'}]}"),
+            ("object.health.startsWith('ok')", "{health: ok-1}", "{health: bad}"),
+            ("object.widgets.exists(w, w.key == 'x' && w.foo < 10)", "{widgets: [{key: x, foo: 9}]}", "{widgets: [{key: x, foo: 10}]}"),
+            ("type(object.quota) == string ? object.quota == '100%' : object.quota == 1000", "{quota: '100%'}", "{quota: 999}"),
+            ("object.metadata.name.startsWith(object.prefix)", "{prefix: wid}", "{prefix: abc}"),
+            ("object.set1.all(e, !(e in object.set2))", "{set1: [a], set2: [b]}", "{set1: [a], set2: [a]}"),
+            ("size(object.names) == size(object.details) && object.names.all(n, n in object.details)", "{names: [a], details: {a: 1}}", "{names: [a], details: {b: 1}}"),
+            ("size(object.clusters.filter(c, c.name == object.primary)) == 1", "{primary: a, clusters: [{name: a}]}", "{primary: a, clusters: [{name: b}]}"),
+        ];
+        for (expression, passing, failing) in cases {
+            let policy = unbound_policy("Fail", expression);
+            let object = |fields: &str| {
+                let fields: serde_json::Map<String, Value> = serde_yaml::from_str(fields).unwrap();
+                let mut body = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "widget"}});
+                body.as_object_mut().unwrap().extend(fields);
+                serde_json::to_string(&body).unwrap()
+            };
+            assert!(run(&policy, &object(passing), true, None).is_empty(), "{expression} should pass on {passing}");
+            let found = run(&policy, &object(failing), true, None);
+            assert_eq!(found.len(), 1, "{expression} should fail on {failing}: {found:?}");
+            assert_eq!(found[0].message, format!("failed expression: {expression}"));
+        }
+    }
 }
