@@ -182,6 +182,21 @@ fn yaml_files(path: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// A document's `spec`, read straight from the YAML so that errors carry a line and column.
+#[derive(Deserialize)]
+struct SpecOnly<T> {
+    spec: T,
+}
+
+/// `spec` of document `index` of `text` as `T`; errors name the file, line, column and key.
+fn spec<T: serde::de::DeserializeOwned>(text: &str, index: usize, file: &Path, what: &str) -> Result<T> {
+    let document = serde_yaml::Deserializer::from_str(text).nth(index).expect("the document was read before");
+    SpecOnly::<T>::deserialize(document).map(|d| d.spec).map_err(|e| {
+        let at = e.location().map(|l| format!(":{}:{}", l.line(), l.column())).unwrap_or_default();
+        anyhow::anyhow!("{}{at}: {what}: invalid `spec`: {e}", file.display())
+    })
+}
+
 fn field<T: serde::de::DeserializeOwned>(doc: &Value, key: &str, file: &Path, what: &str) -> Result<T> {
     serde_json::from_value(doc.get(key).cloned().unwrap_or(Value::Null)).with_context(|| format!("{}: {what}: invalid `{key}`", file.display()))
 }
@@ -219,14 +234,29 @@ impl PolicyFiles {
             let is_admission = api_version.starts_with("admissionregistration.k8s.io/");
             match kind.as_str() {
                 POLICY_KIND if is_admission => {
-                    self.policies.push(PolicyObject { file: file.to_path_buf(), name: metadata.name, spec: field(&doc, "spec", file, &what)? })
+                    self.policies.push(PolicyObject { file: file.to_path_buf(), name: metadata.name, spec: spec(&text, index, file, &what)? })
                 }
                 BINDING_KIND if is_admission => {
-                    self.bindings.push(BindingObject { file: file.to_path_buf(), name: metadata.name, spec: field(&doc, "spec", file, &what)? })
+                    self.bindings.push(BindingObject { file: file.to_path_buf(), name: metadata.name, spec: spec(&text, index, file, &what)? })
                 }
                 _ => self.params.push(ParamObject { api_version, kind, metadata, body: doc }),
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_specs_are_located_by_file_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.yaml");
+        let other = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\n";
+        std::fs::write(&file, format!("{other}apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicy\nmetadata: {{name: x}}\nspec:\n  validations: {{expression: 1}}\n")).unwrap();
+        let e = PolicyFiles::load(std::slice::from_ref(&file)).unwrap_err().to_string();
+        assert_eq!(e, format!("{}:9:16: ValidatingAdmissionPolicy x: invalid `spec`: spec.validations: invalid type: map, expected a sequence at line 9 column 16", file.display()));
     }
 }
