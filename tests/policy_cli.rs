@@ -127,3 +127,21 @@ fn rules_lists_the_loaded_policies() {
     assert!(line.contains(" error ") && line.contains("metadata.labels.team is required") && line.ends_with("required-team-label.yaml)"), "{line}");
     assert_eq!(text.lines().filter(|l| l.starts_with("policy/")).count(), 4, "{text}");
 }
+
+#[test]
+fn config_policies_are_read_relative_to_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("platform")).unwrap();
+    std::fs::copy(policies("required-team-label.yaml"), dir.path().join("platform/team.yaml")).unwrap();
+    let config = dir.path().join("chartproof.yaml");
+    std::fs::write(&config, "policies: [platform]\n").unwrap();
+    let helm = &common::helms()[0];
+    let chart = common::chart("go-service");
+    let (code, report, stderr) = run(helm, &["check", chart.to_str().unwrap(), "--config", config.to_str().unwrap(), "-o", "json"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(findings(&report).len(), 2, "{report:#}");
+    std::fs::write(&config, "policies: [elsewhere]\n").unwrap();
+    let (code, _, stderr) = run(helm, &["check", chart.to_str().unwrap(), "--config", config.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("elsewhere: no such policy file or directory"), "{stderr}");
+}

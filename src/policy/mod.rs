@@ -148,7 +148,7 @@ pub struct PolicyArgs {
     #[arg(long = "policies", value_name = "PATH")]
     pub policies: Vec<PathBuf>,
     /// Also run policies that have no binding, as if bound with validationActions [Deny]
-    #[arg(long, requires = "policies")]
+    #[arg(long)]
     pub policy_unbound: bool,
 }
 
@@ -156,8 +156,9 @@ impl PolicyArgs {
     /// Load and compile the policies into `config` for a release in `namespace`; a policy that
     /// does not compile is unusable input.
     pub fn load_into(&self, config: &mut crate::rules::Config, namespace: Option<&str>) -> Result<()> {
-        if !self.policies.is_empty() {
-            let policies = Policies::load(&self.policies, self.policy_unbound)?;
+        let paths: Vec<PathBuf> = config.policies.iter().chain(&self.policies).cloned().collect();
+        if !paths.is_empty() {
+            let policies = Policies::load(&paths, self.policy_unbound)?;
             config.platform_policies = PolicySet { policies: Arc::new(policies), release_namespace: namespace.map(str::to_string) };
         }
         Ok(())

@@ -64,6 +64,9 @@ pub struct Config {
     /// Kubernetes version (`1.31`) whose schema `kubernetes-schema` validates against; `--kube-version`
     /// overrides it; default: the newest shipped schema.
     pub kubernetes_version: Option<String>,
+    /// ValidatingAdmissionPolicy files or directories evaluated on every render, relative to this
+    /// file (with `--policies`, both are read).
+    pub policies: Vec<std::path::PathBuf>,
     /// Platform policies (`--policies`) evaluated with the rules; set by the command.
     #[serde(skip)]
     pub platform_policies: crate::policy::PolicySet,
@@ -78,6 +81,7 @@ impl Default for Config {
             drain_margin_seconds: 5,
             allow_references: Vec::new(),
             kubernetes_version: None,
+            policies: Vec::new(),
             platform_policies: Default::default(),
         }
     }
@@ -117,11 +121,13 @@ impl Config {
         if text.trim().is_empty() {
             return Ok(Config::default());
         }
-        let config: Config = serde_yaml::from_str(text).map_err(|e| {
+        let mut config: Config = serde_yaml::from_str(text).map_err(|e| {
             let loc = e.location().map(|l| format!(":{}:{}", l.line(), l.column())).unwrap_or_default();
             anyhow::anyhow!("{}{loc}: invalid chartproof config: {e}", origin.display())
         })?;
         config.validate().with_context(|| format!("{}: invalid chartproof config", origin.display()))?;
+        let base = origin.parent().unwrap_or(Path::new("."));
+        config.policies = config.policies.iter().map(|p| base.join(p)).collect();
         Ok(config)
     }
 
