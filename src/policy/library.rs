@@ -1,9 +1,10 @@
 //! The CEL environment policies are compiled and run in: cel-rust's standard library and its
 //! strings extension, plus the Kubernetes CEL libraries chartproof implements offline —
 //! `quantity()` and its comparisons, the regex functions `find`/`findAll`, and the list
-//! functions `isSorted`, `sum`, `min`, `max`, `indexOf`, `lastIndexOf`.
+//! functions `isSorted`, `sum`, `min`, `max`, `indexOf`, `lastIndexOf`, and `ip()`/`cidr()`.
 
 use std::cmp::Ordering;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use cel::common::types::{CelInt, DYN_TYPE, LIST_TYPE};
@@ -22,6 +23,77 @@ impl Opaque for KubeQuantity {
     fn runtime_type_name(&self) -> &str {
         "kubernetes.Quantity"
     }
+}
+
+/// A Kubernetes CEL `net.IP` (`ip("10.0.0.1")`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct KubeIp(IpAddr);
+
+impl Opaque for KubeIp {
+    fn runtime_type_name(&self) -> &str {
+        "net.IP"
+    }
+}
+
+/// A Kubernetes CEL `net.CIDR` (`cidr("10.0.0.0/8")`): address and prefix length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct KubeCidr(IpAddr, u8);
+
+impl Opaque for KubeCidr {
+    fn runtime_type_name(&self) -> &str {
+        "net.CIDR"
+    }
+}
+
+fn parse_ip(text: &str) -> Option<IpAddr> {
+    // Kubernetes rejects IPv4-mapped IPv6 and zones; std rejects zones already.
+    text.parse::<IpAddr>().ok().filter(|ip| !matches!(ip, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some()))
+}
+
+fn parse_cidr(text: &str) -> Option<KubeCidr> {
+    let (address, prefix) = text.split_once('/')?;
+    let (ip, prefix) = (parse_ip(address)?, prefix.parse::<u8>().ok()?);
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    (prefix <= max).then_some(KubeCidr(ip, prefix))
+}
+
+fn ip(text: Arc<String>) -> Result<Value, ExecutionError> {
+    let ip = parse_ip(&text).ok_or_else(|| function_error("ip", format!("IP Address {text:?} parse error")))?;
+    Ok(Value::Opaque(Arc::new(KubeIp(ip))))
+}
+
+fn cidr(text: Arc<String>) -> Result<Value, ExecutionError> {
+    let cidr = parse_cidr(&text).ok_or_else(|| function_error("cidr", format!("network address {text:?} parse error")))?;
+    Ok(Value::Opaque(Arc::new(cidr)))
+}
+
+fn opaque<T: Copy + 'static>(v: &Value, function: &str) -> Result<T, ExecutionError> {
+    match v {
+        Value::Opaque(o) => o.downcast_ref::<T>().copied().ok_or_else(|| function_error(function, "wrong receiver type")),
+        other => Err(function_error(function, format!("wrong receiver type: {other:?}"))),
+    }
+}
+
+fn bits(ip: IpAddr) -> (u128, u32) {
+    match ip {
+        IpAddr::V4(v4) => (u32::from(v4) as u128, 32),
+        IpAddr::V6(v6) => (u128::from(v6), 128),
+    }
+}
+
+/// `cidr.containsIP(ip or string)`.
+fn contains_ip(This(range): This<Value>, address: Value) -> Result<bool, ExecutionError> {
+    let KubeCidr(network, prefix) = opaque(&range, "containsIP")?;
+    let address = match &address {
+        Value::String(s) => parse_ip(s).ok_or_else(|| function_error("containsIP", format!("IP Address {s:?} parse error")))?,
+        other => opaque::<KubeIp>(other, "containsIP")?.0,
+    };
+    let ((net, width), (addr, addr_width)) = (bits(network), bits(address));
+    if width != addr_width {
+        return Ok(false);
+    }
+    let shift = width - u32::from(prefix);
+    Ok(shift >= width || (net >> shift) == (addr >> shift))
 }
 
 /// The compile-time environment: standard library, optional syntax, strings extension.
@@ -71,6 +143,14 @@ pub fn root_context(env: Arc<Env>) -> Context<'static, 'static> {
     add(&mut ctx, "isGreaterThan", |This(a): This<Value>, b: Value| -> Result<bool, ExecutionError> { Ok(compare(&a, &b)? == Ordering::Greater) });
     add(&mut ctx, "isLessThan", |This(a): This<Value>, b: Value| -> Result<bool, ExecutionError> { Ok(compare(&a, &b)? == Ordering::Less) });
     add(&mut ctx, "asInteger", as_integer);
+    add(&mut ctx, "ip", ip);
+    add(&mut ctx, "isIP", |text: Arc<String>| parse_ip(&text).is_some());
+    add(&mut ctx, "family", |This(v): This<Value>| -> Result<i64, ExecutionError> { Ok(if opaque::<KubeIp>(&v, "family")?.0.is_ipv4() { 4 } else { 6 }) });
+    add(&mut ctx, "isLoopback", |This(v): This<Value>| -> Result<bool, ExecutionError> { Ok(opaque::<KubeIp>(&v, "isLoopback")?.0.is_loopback()) });
+    add(&mut ctx, "cidr", cidr);
+    add(&mut ctx, "isCIDR", |text: Arc<String>| parse_cidr(&text).is_some());
+    add(&mut ctx, "containsIP", contains_ip);
+    add(&mut ctx, "prefixLength", |This(v): This<Value>| -> Result<i64, ExecutionError> { Ok(i64::from(opaque::<KubeCidr>(&v, "prefixLength")?.1)) });
     add(&mut ctx, "find", find);
     add(&mut ctx, "findAll", find_all);
     add(&mut ctx, "isSorted", is_sorted);
@@ -267,6 +347,18 @@ pub(crate) mod tests {
         assert_true("quantity('1k').asInteger() == 1000");
         assert_true("isQuantity('1Gi') && !isQuantity('1 GB')");
         assert!(eval("quantity('lots')").is_err());
+    }
+
+    #[test]
+    fn ip_and_cidr_library() {
+        assert_true("isIP('10.0.0.1') && isIP('::1') && !isIP('10.0.0.256') && !isIP('::ffff:1.2.3.4')");
+        assert_true("ip('10.0.0.1').family() == 4 && ip('fd00::1').family() == 6");
+        assert_true("ip('127.0.0.1').isLoopback() && !ip('10.0.0.1').isLoopback()");
+        assert_true("cidr('10.0.0.0/8').containsIP(ip('10.1.2.3')) && !cidr('10.0.0.0/8').containsIP('11.0.0.1')");
+        assert_true("cidr('fd00::/16').containsIP('fd00::5') && !cidr('fd00::/16').containsIP('10.0.0.1')");
+        assert_true("cidr('0.0.0.0/0').containsIP('8.8.8.8') && cidr('10.0.0.0/8').prefixLength() == 8");
+        assert_true("isCIDR('10.0.0.0/8') && !isCIDR('10.0.0.0/33') && !isCIDR('10.0.0.0')");
+        assert!(eval("ip('nope')").is_err());
     }
 
     #[test]
