@@ -16,6 +16,7 @@ pub mod generate;
 pub mod manifest;
 pub mod render;
 pub mod report;
+pub mod policy;
 pub mod rules;
 pub mod schemas;
 pub mod unittest;

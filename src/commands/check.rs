@@ -60,6 +60,8 @@ pub struct CheckArgs {
     pub output: Format,
     #[command(flatten)]
     pub baseline: BaselineArgs,
+    #[command(flatten)]
+    pub policies: crate::policy::PolicyArgs,
 }
 
 /// Everything `check` found, ready for a reporter.
@@ -84,6 +86,7 @@ pub fn check(args: &CheckArgs) -> Result<CheckResult> {
         rules::kubernetes_schema::resolve_minor(Some(v)).map_err(|e| anyhow::anyhow!("--kube-version: {e}"))?;
         config.kubernetes_version = Some(v.clone());
     }
+    args.policies.load_into(&mut config, args.template.namespace.as_deref())?;
     // Read the values files and --set flags first so a typo is reported as unusable input.
     let user_values = args.values.load()?;
     let helm = args.helm.discover()?;

@@ -21,13 +21,19 @@ Exit codes:
 pub struct RulesArgs {
     /// Rule id to explain (omit to list all rules)
     pub id: Option<String>,
+    /// Also list the ValidatingAdmissionPolicies loaded from these files, as `policy/<name>`
+    #[command(flatten)]
+    pub policies: crate::policy::PolicyArgs,
 }
 
 pub fn run(args: RulesArgs) -> Result<ExitCode> {
     match args.id {
         None => {
-            let width = catalog::RULES.iter().map(|r| r.id.len()).max().unwrap_or(0);
-            let list: String = catalog::RULES.iter().map(|r| format!("{:<width$}  {:<7}  {}\n", r.id, r.severity.to_string(), r.summary)).collect();
+            let policies = crate::policy::Policies::load(&args.policies.policies, args.policies.policy_unbound)?.summaries();
+            let rules = catalog::RULES.iter().map(|r| (r.id.to_string(), r.severity.to_string(), r.summary.to_string())).chain(policies);
+            let rules: Vec<(String, String, String)> = rules.collect();
+            let width = rules.iter().map(|r| r.0.len()).max().unwrap_or(0);
+            let list: String = rules.iter().map(|(id, severity, summary)| format!("{id:<width$}  {severity:<7}  {summary}\n")).collect();
             print_stdout(&list)?;
         }
         Some(id) => {

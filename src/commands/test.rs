@@ -101,6 +101,8 @@ pub struct TestArgs {
     pub template: TemplateArgs,
     #[command(flatten)]
     pub baseline: BaselineArgs,
+    #[command(flatten)]
+    pub policies: crate::policy::PolicyArgs,
 }
 
 /// `90`, `90s`, `5m`, `1h`, `1h30m`.
@@ -204,7 +206,8 @@ pub fn run(args: TestArgs) -> Result<ExitCode> {
 fn test_one(args: &TestArgs, stop: Arc<AtomicBool>) -> Result<(u8, String)> {
     let chart = Chart::load(args.target.chart())?;
     args.baseline.check_readable()?;
-    let rules = crate::rules::Config::for_chart(args.config.as_deref(), &chart.dir)?;
+    let mut rules = crate::rules::Config::for_chart(args.config.as_deref(), &chart.dir)?;
+    args.policies.load_into(&mut rules, args.template.namespace.as_deref())?;
     let base_values = args.values.load()?;
     // Bad input is reported before a missing helm.
     let helm = args.helm.discover()?;

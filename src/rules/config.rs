@@ -134,6 +134,12 @@ pub struct Config {
     pub exclusions: Vec<Exclusion>,
     /// Values keys `audit` does not report as unused or undeclared, each with a reason.
     pub audit_allow: Vec<AuditAllow>,
+    /// ValidatingAdmissionPolicy files or directories evaluated on every render, relative to this
+    /// file (with `--policies`, both are read).
+    pub policies: Vec<std::path::PathBuf>,
+    /// Platform policies (`--policies`) evaluated with the rules; set by the command.
+    #[serde(skip)]
+    pub platform_policies: crate::policy::PolicySet,
 }
 
 impl Default for Config {
@@ -147,6 +153,8 @@ impl Default for Config {
             kubernetes_version: None,
             exclusions: Vec::new(),
             audit_allow: Vec::new(),
+            policies: Vec::new(),
+            platform_policies: Default::default(),
         }
     }
 }
@@ -185,11 +193,13 @@ impl Config {
         if text.trim().is_empty() {
             return Ok(Config::default());
         }
-        let config: Config = serde_yaml::from_str(text).map_err(|e| {
+        let mut config: Config = serde_yaml::from_str(text).map_err(|e| {
             let loc = e.location().map(|l| format!(":{}:{}", l.line(), l.column())).unwrap_or_default();
             anyhow::anyhow!("{}{loc}: invalid chartproof config: {e}", origin.display())
         })?;
         config.validate().with_context(|| format!("{}: invalid chartproof config", origin.display()))?;
+        let base = origin.parent().unwrap_or(Path::new("."));
+        config.policies = config.policies.iter().map(|p| base.join(p)).collect();
         Ok(config)
     }
 
@@ -198,7 +208,8 @@ impl Config {
             let suggestion = catalog::nearest(id).map(|n| format!("did you mean `{n}`? ")).unwrap_or_default();
             format!("unknown rule id `{id}` ({suggestion}run `chartproof rules` for the list)")
         };
-        for id in self.rules.keys().filter(|id| catalog::lookup(id).is_none()) {
+        let is_known = |id: &str| catalog::lookup(id).is_some() || id.starts_with(crate::policy::RULE_PREFIX);
+        for id in self.rules.keys().filter(|id| !is_known(id)) {
             bail!("rules.{id}: {}", unknown(id));
         }
         let g = &self.gomemlimit;
@@ -212,7 +223,7 @@ impl Config {
             globset::Glob::new(pattern).with_context(|| format!("bad glob pattern `{pattern}`"))?;
         }
         for (i, e) in self.exclusions.iter().enumerate() {
-            if e.rule != "*" && catalog::lookup(&e.rule).is_none() {
+            if e.rule != "*" && !is_known(&e.rule) {
                 bail!("exclusions[{i}].rule: {}", unknown(&e.rule));
             }
             if e.reason.trim().is_empty() {

@@ -131,8 +131,13 @@ pub(crate) struct Sink<'a> {
 }
 
 impl<'a> Sink<'a> {
-    fn new(config: &'a Config) -> Self {
+    pub(crate) fn new(config: &'a Config) -> Self {
         Sink { config, findings: Vec::new(), suppressed: Vec::new() }
+    }
+
+    /// The findings reported so far (suppressed ones left out).
+    pub(crate) fn into_findings(self) -> Vec<Finding> {
+        self.findings
     }
 
     pub(crate) fn config(&self) -> &'a Config {
@@ -149,7 +154,7 @@ impl<'a> Sink<'a> {
     }
 
     /// Report at a severity the rule chose for this case (config overrides still apply).
-    pub(crate) fn report_at(&mut self, r: &Resource, rule: &'static str, severity: Severity, path: Option<String>, message: String) {
+    pub(crate) fn report_at(&mut self, r: &Resource, rule: &str, severity: Severity, path: Option<String>, message: String) {
         if !self.config.enabled(rule) {
             return;
         }
@@ -170,13 +175,18 @@ impl<'a> Sink<'a> {
     }
 
     /// Report about the release as a whole.
-    pub(crate) fn report_release(&mut self, rule: &'static str, message: String) {
+    pub(crate) fn report_release(&mut self, rule: &str, message: String) {
+        self.report_release_at(rule, catalog::default_severity(rule), message)
+    }
+
+    /// Report about the release as a whole at a severity the caller chose (config overrides still apply).
+    pub(crate) fn report_release_at(&mut self, rule: &str, severity: Severity, message: String) {
         if !self.config.enabled(rule) {
             return;
         }
         self.findings.push(Finding {
             rule: rule.to_string(),
-            severity: self.config.severity(rule, catalog::default_severity(rule)),
+            severity: self.config.severity(rule, severity),
             kind: RELEASE_KIND.to_string(),
             namespace: None,
             name: "release".to_string(),
@@ -223,7 +233,7 @@ fn suppression(r: &Resource, rule: &str) -> Option<Option<String>> {
 fn unknown_ignored_rules(manifest: &Manifest, sink: &mut Sink) {
     for r in &manifest.resources {
         for (path, ids, _) in ignore_annotations(r) {
-            for id in ids.into_iter().filter(|id| !ignores_all(id) && catalog::lookup(id).is_none()) {
+            for id in ids.into_iter().filter(|id| !ignores_all(id) && catalog::lookup(id).is_none() && !id.starts_with(crate::policy::RULE_PREFIX)) {
                 let suggestion = catalog::nearest(id).map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default();
                 sink.report(r, "ignore-annotation", Some(path.clone()), format!("`{IGNORE_ANNOTATION}` names `{id}`, which is no rule id{suggestion}; it suppresses nothing"));
             }
@@ -272,6 +282,7 @@ pub fn check_manifest(manifest: &Manifest, config: &Config) -> CheckOutcome {
     references::check(manifest, &mut sink);
     duplicates::check(manifest, &mut sink);
     kubernetes_schema::check(manifest, &mut sink);
+    crate::policy::evaluate::check(manifest, &config.platform_policies, &mut sink);
     unknown_ignored_rules(manifest, &mut sink);
     let Sink { findings, mut suppressed, .. } = sink;
     let (mut findings, excluded) = config.exclude(findings);

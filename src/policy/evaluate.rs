@@ -1,0 +1,566 @@
+//! Evaluating compiled policies on a rendered manifest, as the API server would on CREATE:
+//! bindings and params select what runs, matchConditions gate, variables are bound, and each
+//! failed validation becomes a `policy/<name>` finding at the binding's action severity.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use cel::objects::Value as CelValue;
+use cel::{Context, ExecutionError};
+use serde_json::{Value, json};
+
+use super::{Policies, PolicySet, RULE_PREFIX};
+use super::compile::Expression;
+use super::matching::{RequestFacts, is_namespaced, matches, resource_for_kind, selector_matches};
+use super::objects::{BindingObject, FailurePolicy, ParamObject};
+use crate::manifest::{Manifest, Resource};
+use crate::rules::{Config, Finding, Severity, Sink};
+
+/// The JSON `value` as a CEL value (integers stay `int` where they fit).
+pub fn to_cel(value: &Value) -> CelValue {
+    match value {
+        Value::Null => CelValue::Null,
+        Value::Bool(b) => CelValue::Bool(*b),
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => CelValue::Int(i),
+            (None, Some(u)) => CelValue::UInt(u),
+            _ => CelValue::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => CelValue::String(Arc::new(s.clone())),
+        Value::Array(items) => CelValue::List(Arc::new(items.iter().map(to_cel).collect())),
+        Value::Object(map) => CelValue::from(map.iter().map(|(k, v)| (k.clone(), to_cel(v))).collect::<HashMap<String, CelValue>>()),
+    }
+}
+
+/// Severity of a binding's `validationActions`: Deny → error, Warn → warning, Audit → info.
+pub fn action_severity(actions: &[String]) -> Severity {
+    let severity_of = |action: &str| match action {
+        "Deny" => Severity::Error,
+        "Warn" => Severity::Warning,
+        _ => Severity::Info,
+    };
+    actions.iter().map(|a| severity_of(a)).max().unwrap_or(Severity::Error)
+}
+
+/// How one policy runs on one object: the binding's severity and the params it selected.
+struct Run<'a> {
+    policy_index: usize,
+    binding: Option<&'a BindingObject>,
+    severity: Severity,
+}
+
+/// The rendered object, with its request attributes and CEL variables.
+struct Subject<'a> {
+    resource: &'a Resource,
+    facts: RequestFacts<'a>,
+    namespace: Option<String>,
+}
+
+fn labels_of(value: Option<&serde_json::Map<String, Value>>) -> BTreeMap<String, String> {
+    value.into_iter().flatten().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect()
+}
+
+fn subject<'a>(resource: &'a Resource, manifest: &Manifest, release_namespace: Option<&str>) -> Subject<'a> {
+    let namespaced = is_namespaced(&resource.kind);
+    let namespace = namespaced.then(|| resource.namespace.clone().or(release_namespace.map(str::to_string)).unwrap_or_else(|| "default".into()));
+    let namespace_labels = namespace
+        .as_deref()
+        .and_then(|ns| manifest.of_kind("Namespace").find(|n| n.name == ns))
+        .map(|n| labels_of(n.labels()))
+        .unwrap_or_default();
+    let group = resource.group();
+    let version = resource.api_version.rsplit('/').next().unwrap_or_default();
+    let facts = RequestFacts {
+        group,
+        version,
+        resource: resource_for_kind(&resource.kind),
+        name: &resource.name,
+        operation: "CREATE",
+        namespaced,
+        labels: labels_of(resource.labels()),
+        namespace_labels,
+    };
+    Subject { resource, facts, namespace }
+}
+
+/// A scope of `root` with the subject's `object`, `oldObject`, `request` and `namespaceObject`.
+fn subject_scope<'r>(root: &'r Context<'r, 'r>, subject: &Subject) -> Context<'r, 'r> {
+    let (resource, facts, namespace) = (subject.resource, &subject.facts, &subject.namespace);
+    let (group, version) = (facts.group, facts.version);
+    let request = json!({
+        "operation": "CREATE",
+        "kind": {"group": group, "version": version, "kind": resource.kind},
+        "resource": {"group": group, "version": version, "resource": facts.resource},
+        "requestKind": {"group": group, "version": version, "kind": resource.kind},
+        "requestResource": {"group": group, "version": version, "resource": facts.resource},
+        "name": resource.name,
+        "namespace": namespace.clone().unwrap_or_default(),
+        "dryRun": false,
+        "userInfo": {},
+    });
+    let namespace_object = match &namespace {
+        Some(ns) => to_cel(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": facts.namespace_labels}})),
+        None => CelValue::Null,
+    };
+    let mut scope = root.new_inner_scope();
+    for (name, value) in [("object", to_cel(&resource.body)), ("oldObject", CelValue::Null), ("request", to_cel(&request)), ("namespaceObject", namespace_object)] {
+        scope.add_variable_from_value(name, value);
+    }
+    scope
+}
+
+/// The param objects a binding selects for `subject` (None: the policy takes no params).
+fn params_for<'p>(policies: &'p Policies, run: &Run, subject: &Subject) -> Option<Vec<&'p ParamObject>> {
+    let policy = &policies.policies[run.policy_index].object;
+    let (kind, param_ref) = (policy.spec.param_kind.as_ref()?, run.binding?.spec.param_ref.as_ref()?);
+    let selected = policies.params.iter().filter(|p| p.api_version == kind.api_version && p.kind == kind.kind);
+    let selected = selected.filter(|p| match (&param_ref.namespace, &p.metadata.namespace) {
+        (Some(wanted), found) => found.as_ref() == Some(wanted),
+        (None, Some(found)) => subject.namespace.as_ref() == Some(found),
+        (None, None) => true,
+    });
+    let selected = selected.filter(|p| match (&param_ref.name, &param_ref.selector) {
+        (Some(name), _) => p.metadata.name == *name,
+        (None, selector) => selector_matches(selector.as_ref(), &p.metadata.labels),
+    });
+    Some(selected.collect())
+}
+
+/// Per-run counters: evaluation errors skipped under `failurePolicy: Ignore`, by policy.
+#[derive(Default)]
+struct Tally {
+    ignored_errors: BTreeMap<String, usize>,
+}
+
+struct Evaluation<'a, 's> {
+    policies: &'a Policies,
+    sink: &'a mut Sink<'s>,
+    tally: Tally,
+}
+
+fn describe(result: &Result<CelValue, ExecutionError>) -> String {
+    match result {
+        Ok(v) => format!("returned {v:?}, not a bool"),
+        Err(e) => e.to_string(),
+    }
+}
+
+impl Evaluation<'_, '_> {
+    fn report(&mut self, run: &Run, subject: &Subject, severity: Severity, message: String) {
+        let r = subject.resource;
+        let policy = &self.policies.policies[run.policy_index].object;
+        let message = match run.binding {
+            Some(b) if self.policies.bindings_of(&policy.name) > 1 => format!("{message} (binding {})", b.name),
+            _ => message,
+        };
+        self.sink.report_at(r, &format!("{RULE_PREFIX}{}", policy.name), severity, None, message);
+    }
+
+    /// An evaluation error: a finding under `failurePolicy: Fail`, counted under `Ignore`.
+    fn evaluation_error(&mut self, run: &Run, subject: &Subject, expression: &Expression, what: String) {
+        let policy = &self.policies.policies[run.policy_index].object;
+        match policy.spec.failure_policy {
+            FailurePolicy::Fail => self.report(run, subject, run.severity, format!("cannot evaluate `{}`: {what} (failurePolicy: Fail)", expression.source.trim())),
+            FailurePolicy::Ignore => *self.tally.ignored_errors.entry(policy.name.clone()).or_default() += 1,
+        }
+    }
+
+    fn offline(&mut self, run: &Run, subject: &Subject, expression: &Expression) {
+        let message = format!("cannot evaluate offline: `{}` uses `authorizer` (the API server's authorization check); not counted as a pass", expression.source.trim());
+        self.report(run, subject, Severity::Warning, message);
+    }
+
+    fn run(&mut self, run: &Run, subject: &Subject, scope: &Context) {
+        match params_for(self.policies, run, subject) {
+            None => self.run_with(run, subject, scope, CelValue::Null, None),
+            Some(params) if params.is_empty() => {
+                let allow = run.binding.and_then(|b| b.spec.param_ref.as_ref()).and_then(|p| p.parameter_not_found_action.as_deref()) == Some("Allow");
+                if !allow {
+                    self.report(run, subject, run.severity, "no param object found for the binding's paramRef (parameterNotFoundAction: Deny)".into());
+                }
+            }
+            Some(params) => {
+                for param in params {
+                    self.run_with(run, subject, scope, to_cel(&param.body), Some(&param.metadata.name));
+                }
+            }
+        }
+    }
+
+    fn run_with(&mut self, run: &Run, subject: &Subject, subject_scope: &Context, params: CelValue, param_name: Option<&str>) {
+        let policies = self.policies;
+        let policy = &policies.policies[run.policy_index];
+        let mut scope = subject_scope.new_inner_scope();
+        scope.add_variable_from_value("params", params);
+        scope.add_variable_from_value("authorizer", CelValue::Null);
+        for condition in &policy.match_conditions {
+            if condition.needs_authorizer {
+                return self.offline(run, subject, condition);
+            }
+            match condition.program.execute(&scope) {
+                Ok(CelValue::Bool(true)) => {}
+                Ok(CelValue::Bool(false)) => return,
+                other => return self.evaluation_error(run, subject, condition, describe(&other)),
+            }
+        }
+        let mut variables: HashMap<String, CelValue> = HashMap::new();
+        for (name, expression) in &policy.variables {
+            if expression.needs_authorizer {
+                return self.offline(run, subject, expression);
+            }
+            scope.add_variable_from_value("variables", variables.clone());
+            match expression.program.execute(&scope) {
+                Ok(value) => {
+                    variables.insert(name.clone(), value);
+                }
+                Err(e) => return self.evaluation_error(run, subject, expression, e.to_string()),
+            }
+        }
+        scope.add_variable_from_value("variables", variables);
+        for validation in &policy.validations {
+            if validation.rule.needs_authorizer {
+                self.offline(run, subject, &validation.rule);
+                continue;
+            }
+            let result = validation.rule.program.execute(&scope);
+            if let Ok(CelValue::Bool(true)) = result {
+                continue;
+            }
+            if !matches!(result, Ok(CelValue::Bool(false))) {
+                self.evaluation_error(run, subject, &validation.rule, describe(&result));
+                continue;
+            }
+            let from_expression = validation.message_expression.as_ref().and_then(|m| match m.program.execute(&scope) {
+                Ok(CelValue::String(s)) if !s.trim().is_empty() => Some(s.to_string()),
+                _ => None,
+            });
+            let mut message = from_expression
+                .or_else(|| validation.message.clone())
+                .unwrap_or_else(|| format!("failed expression: {}", validation.rule.source.trim()));
+            if let Some(reason) = &validation.reason {
+                message = format!("{message} (reason: {reason})");
+            }
+            if let Some(name) = param_name {
+                message = format!("{message} (params: {name})");
+            }
+            self.report(run, subject, run.severity, message);
+        }
+    }
+}
+
+/// Report every bound policy (and, when asked, every unbound one) on every resource into `sink`.
+pub(crate) fn check(manifest: &Manifest, set: &PolicySet, sink: &mut Sink) {
+    let policies = &*set.policies;
+    if policies.policies.is_empty() {
+        return;
+    }
+    let root = super::library::root_context(policies.env.clone());
+    let mut evaluation = Evaluation { policies, sink, tally: Tally::default() };
+    let runs = policies.runs();
+    for resource in &manifest.resources {
+        let subject = subject(resource, manifest, set.release_namespace.as_deref());
+        let matched: Vec<&Run> = runs
+            .iter()
+            .filter(|run| {
+                let policy = &policies.policies[run.policy_index].object;
+                let bound_match = run.binding.and_then(|b| b.spec.match_resources.as_ref()).is_none_or(|m| matches(m, &subject.facts, true));
+                matches(&policy.spec.match_constraints, &subject.facts, false) && bound_match
+            })
+            .collect();
+        if matched.is_empty() {
+            continue;
+        }
+        // The object is converted to CEL once, for every policy that matched it.
+        let scope = subject_scope(&root, &subject);
+        for run in matched {
+            evaluation.run(run, &subject, &scope);
+        }
+    }
+    for (policy, count) in evaluation.tally.ignored_errors {
+        let message = format!("{count} evaluation error(s) ignored (failurePolicy: Ignore)");
+        evaluation.sink.report_release_at(&format!("{RULE_PREFIX}{policy}"), Severity::Info, message);
+    }
+}
+
+/// The findings of `policies` alone on `manifest` (default rule configuration, no suppression
+/// of other rules), released into namespace `release_namespace`.
+pub fn findings(manifest: &Manifest, policies: Arc<Policies>, release_namespace: Option<&str>) -> Vec<Finding> {
+    let config = Config { platform_policies: PolicySet { policies, release_namespace: release_namespace.map(str::to_string) }, ..Config::default() };
+    let mut sink = Sink::new(&config);
+    check(manifest, &config.platform_policies, &mut sink);
+    sink.into_findings()
+}
+
+impl Policies {
+    /// What runs: each binding of a loaded policy, and with `--policy-unbound` each policy that
+    /// has no binding, as if bound with `validationActions: [Deny]`.
+    fn runs(&self) -> Vec<Run<'_>> {
+        let mut runs = Vec::new();
+        for (policy_index, policy) in self.policies.iter().enumerate() {
+            let bindings: Vec<&BindingObject> = self.bindings.iter().filter(|b| b.spec.policy_name == policy.object.name).collect();
+            if bindings.is_empty() && self.run_unbound {
+                runs.push(Run { policy_index, binding: None, severity: Severity::Error });
+            }
+            runs.extend(bindings.into_iter().map(|b| Run { policy_index, binding: Some(b), severity: action_severity(&b.spec.validation_actions) }));
+        }
+        runs
+    }
+
+    fn bindings_of(&self, policy: &str) -> usize {
+        self.bindings.iter().filter(|b| b.spec.policy_name == policy).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    /// Findings of the policies in `policy_yaml` on the manifest `manifest_yaml`.
+    fn run(policy_yaml: &str, manifest_yaml: &str, unbound: bool, namespace: Option<&str>) -> Vec<Finding> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("policy.yaml");
+        std::fs::write(&file, policy_yaml).unwrap();
+        let policies = Policies::load(&[file], unbound).unwrap();
+        findings(&Manifest::parse(manifest_yaml), Arc::new(policies), namespace)
+    }
+
+    fn shipped(manifest_yaml: &str, namespace: Option<&str>) -> Vec<Finding> {
+        let policies = Policies::load(&[PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policies")], false).unwrap();
+        findings(&Manifest::parse(manifest_yaml), Arc::new(policies), namespace)
+    }
+
+    /// The ValidatingAdmissionPolicy and binding of the Kubernetes documentation's first example.
+    const DOCS_DEMO_POLICY: &str = r#"
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: "demo-policy.example.com"
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+    - apiGroups:   ["apps"]
+      apiVersions: ["v1"]
+      operations:  ["CREATE", "UPDATE"]
+      resources:   ["deployments"]
+  validations:
+    - expression: "object.spec.replicas <= 5"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata:
+  name: "demo-binding-test.example.com"
+spec:
+  policyName: "demo-policy.example.com"
+  validationActions: [Deny]
+  matchResources:
+    namespaceSelector:
+      matchLabels:
+        environment: test
+"#;
+
+    fn deployment(namespace: &str, replicas: i64, extra: &str) -> String {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: {namespace}\n{extra}spec:\n  replicas: {replicas}\n  template:\n    spec:\n      containers:\n        - name: app\n          image: registry.example.com/web:1\n"
+        )
+    }
+
+    const TEST_NAMESPACE: &str = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: qa\n  labels:\n    environment: test\n---\n";
+
+    #[test]
+    fn kubernetes_docs_demo_policy_denies_more_than_five_replicas() {
+        let failing = run(DOCS_DEMO_POLICY, &format!("{TEST_NAMESPACE}{}", deployment("qa", 6, "")), false, None);
+        assert_eq!(failing.len(), 1, "{failing:?}");
+        assert_eq!(failing[0].rule, "policy/demo-policy.example.com");
+        assert_eq!(failing[0].severity, Severity::Error);
+        assert_eq!((failing[0].kind.as_str(), failing[0].name.as_str()), ("Deployment", "web"));
+        assert_eq!(failing[0].message, "failed expression: object.spec.replicas <= 5");
+        assert!(run(DOCS_DEMO_POLICY, &format!("{TEST_NAMESPACE}{}", deployment("qa", 5, "")), false, None).is_empty());
+        // The binding's namespaceSelector: a namespace without `environment: test` is not checked.
+        assert!(run(DOCS_DEMO_POLICY, &deployment("other", 6, ""), false, None).is_empty());
+        // Other resources than deployments are not matched.
+        let statefulset = deployment("qa", 6, "").replace("kind: Deployment", "kind: StatefulSet");
+        assert!(run(DOCS_DEMO_POLICY, &format!("{TEST_NAMESPACE}{statefulset}"), false, None).is_empty());
+    }
+
+    /// The documentation's parameter example: ReplicaLimit params and a messageExpression.
+    fn docs_params_policy(actions: &str, not_found: &str) -> String {
+        format!(
+            r#"
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: "replicalimit-policy.example.com"
+spec:
+  failurePolicy: Fail
+  paramKind:
+    apiVersion: rules.example.com/v1
+    kind: ReplicaLimit
+  matchConstraints:
+    resourceRules:
+    - apiGroups:   ["apps"]
+      apiVersions: ["v1"]
+      operations:  ["CREATE", "UPDATE"]
+      resources:   ["deployments"]
+  validations:
+    - expression: "object.spec.replicas <= params.maxReplicas"
+      messageExpression: "'object.spec.replicas must be no greater than ' + string(params.maxReplicas)"
+      reason: Invalid
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata:
+  name: "replicalimit-binding-test.example.com"
+spec:
+  policyName: "replicalimit-policy.example.com"
+  validationActions: {actions}
+  paramRef:
+    name: "replica-limit-test.example.com"
+    namespace: "default"
+    parameterNotFoundAction: {not_found}
+---
+apiVersion: rules.example.com/v1
+kind: ReplicaLimit
+metadata:
+  name: "replica-limit-test.example.com"
+  namespace: "default"
+maxReplicas: 3
+"#
+        )
+    }
+
+    #[test]
+    fn params_message_expression_reason_and_actions() {
+        let failing = run(&docs_params_policy("[Deny]", "Deny"), &deployment("default", 4, ""), false, None);
+        assert_eq!(failing.len(), 1, "{failing:?}");
+        assert_eq!(failing[0].message, "object.spec.replicas must be no greater than 3 (reason: Invalid) (params: replica-limit-test.example.com)");
+        assert_eq!(failing[0].severity, Severity::Error);
+        assert!(run(&docs_params_policy("[Deny]", "Deny"), &deployment("default", 3, ""), false, None).is_empty());
+        assert_eq!(run(&docs_params_policy("[Warn]", "Deny"), &deployment("default", 4, ""), false, None)[0].severity, Severity::Warning);
+        assert_eq!(run(&docs_params_policy("[Audit]", "Deny"), &deployment("default", 4, ""), false, None)[0].severity, Severity::Info);
+        assert_eq!(run(&docs_params_policy("[Warn, Audit]", "Deny"), &deployment("default", 4, ""), false, None)[0].severity, Severity::Warning);
+        // The param lives in `default`; a binding in another namespace finds none.
+        let missing = run(&docs_params_policy("[Deny]", "Deny").replace("namespace: \"default\"\nmaxReplicas", "namespace: \"other\"\nmaxReplicas"), &deployment("default", 1, ""), false, None);
+        assert_eq!(missing.len(), 1, "{missing:?}");
+        assert!(missing[0].message.starts_with("no param object found"), "{missing:?}");
+        let allowed = docs_params_policy("[Deny]", "Allow").replace("namespace: \"default\"\nmaxReplicas", "namespace: \"other\"\nmaxReplicas");
+        assert!(run(&allowed, &deployment("default", 9, ""), false, None).is_empty());
+    }
+
+    fn unbound_policy(failure_policy: &str, expression: &str) -> String {
+        format!(
+            "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicy\nmetadata:\n  name: p\nspec:\n  failurePolicy: {failure_policy}\n  matchConstraints:\n    resourceRules:\n    - apiGroups: [\"*\"]\n      apiVersions: [\"*\"]\n      operations: [\"*\"]\n      resources: [\"*\"]\n  validations:\n    - expression: {expression:?}\n"
+        )
+    }
+
+    #[test]
+    fn unbound_policies_run_only_when_asked() {
+        let policy = unbound_policy("Fail", "object.spec.replicas <= 5");
+        assert!(run(&policy, &deployment("default", 6, ""), false, None).is_empty());
+        let found = run(&policy, &deployment("default", 6, ""), true, None);
+        assert_eq!((found.len(), found[0].severity), (1, Severity::Error), "{found:?}");
+    }
+
+    #[test]
+    fn evaluation_errors_follow_the_failure_policy() {
+        let found = run(&unbound_policy("Fail", "object.spec.missing.field == 1"), &deployment("default", 1, ""), true, None);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].message.starts_with("cannot evaluate `object.spec.missing.field == 1`: "), "{found:?}");
+        assert!(found[0].message.ends_with("(failurePolicy: Fail)"), "{found:?}");
+        let ignored = run(&unbound_policy("Ignore", "object.spec.missing.field == 1"), &deployment("default", 1, "") , true, None);
+        assert_eq!(ignored.len(), 1, "{ignored:?}");
+        assert_eq!((ignored[0].severity, ignored[0].kind.as_str()), (Severity::Info, crate::rules::RELEASE_KIND));
+        assert_eq!(ignored[0].message, "1 evaluation error(s) ignored (failurePolicy: Ignore)");
+        let not_bool = run(&unbound_policy("Fail", "object.spec.replicas"), &deployment("default", 1, ""), true, None);
+        assert!(not_bool[0].message.contains("not a bool"), "{not_bool:?}");
+    }
+
+    #[test]
+    fn authorizer_is_reported_as_not_evaluable_offline() {
+        let policy = unbound_policy("Fail", "authorizer.group('apps').resource('deployments').check('create').allowed()");
+        let found = run(&policy, &deployment("default", 1, ""), true, None);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].severity, Severity::Warning);
+        assert!(found[0].message.starts_with("cannot evaluate offline:"), "{found:?}");
+    }
+
+    #[test]
+    fn request_and_namespace_object_variables() {
+        let policy = unbound_policy(
+            "Fail",
+            "request.operation == 'CREATE' && request.kind.kind == 'Deployment' && request.resource.resource == 'deployments' && request.namespace == 'shop' && request.name == 'web' && oldObject == null && namespaceObject.metadata.name == 'shop' && size(namespaceObject.metadata.labels) == 0",
+        );
+        let no_namespace = deployment("default", 1, "").replace("  namespace: default\n", "");
+        assert!(run(&policy, &no_namespace, true, Some("shop")).is_empty());
+        assert_eq!(run(&policy, &no_namespace, true, Some("other")).len(), 1);
+    }
+
+    #[test]
+    fn match_conditions_gate_and_variables_bind() {
+        let policy = unbound_policy("Fail", "variables.doubled <= 6").replace(
+            "  validations:",
+            "  matchConditions:\n    - name: labelled\n      expression: \"has(object.metadata.labels) && object.metadata.labels.?checked.orValue('') == 'yes'\"\n  variables:\n    - name: doubled\n      expression: \"object.spec.replicas * 2\"\n  validations:",
+        );
+        let labelled = "  labels:\n    checked: \"yes\"\n";
+        assert_eq!(run(&policy, &deployment("default", 4, labelled), true, None).len(), 1);
+        assert!(run(&policy, &deployment("default", 3, labelled), true, None).is_empty());
+        assert!(run(&policy, &deployment("default", 4, ""), true, None).is_empty());
+    }
+
+    #[test]
+    fn shipped_policies() {
+        let labelled = "  labels:\n    team: payments\n";
+        assert!(shipped(&deployment("default", 1, labelled), None).is_empty());
+        let rules = |f: Vec<Finding>| f.into_iter().map(|f| f.rule).collect::<Vec<_>>();
+        assert_eq!(rules(shipped(&deployment("default", 1, ""), None)), ["policy/required-team-label"]);
+        let foreign = deployment("default", 2, labelled).replace("registry.example.com/web:1", "docker.io/library/nginx:1");
+        let found = shipped(&foreign, None);
+        assert_eq!(rules(found.clone()), ["policy/allowed-registries"]);
+        assert!(found[0].message.contains("docker.io/library/nginx:1"), "{found:?}");
+        let host_path = format!("{}      volumes:\n        - name: logs\n          hostPath:\n            path: /var/log\n", deployment("default", 2, labelled));
+        let found = shipped(&host_path, None);
+        assert_eq!(rules(found.clone()), ["policy/no-hostpath"]);
+        assert!(found[0].message.starts_with("hostPath volumes are not allowed: logs"), "{found:?}");
+        let found = shipped(&deployment("production", 1, labelled), None);
+        assert_eq!(rules(found.clone()), ["policy/production-replicas"]);
+        assert!(found[0].message.starts_with("replicas is 1 in production namespace production; at least 2 required"), "{found:?}");
+        assert!(shipped(&deployment("production", 2, labelled), None).is_empty());
+        let no_namespace = deployment("x", 1, labelled).replace("  namespace: x\n", "");
+        assert_eq!(rules(shipped(&no_namespace, Some("prod"))), ["policy/production-replicas"]);
+    }
+
+    /// Validation expressions from the Kubernetes documentation's ValidatingAdmissionPolicy page
+    /// ("Validation expression" examples), each with an object that passes and one that fails.
+    #[test]
+    fn kubernetes_docs_validation_expressions() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("object.minReplicas <= object.replicas && object.replicas <= object.maxReplicas", "{minReplicas: 1, replicas: 2, maxReplicas: 3}", "{minReplicas: 1, replicas: 4, maxReplicas: 3}"),
+            ("'Available' in object.stateCounts", "{stateCounts: {Available: 1}}", "{stateCounts: {Pending: 1}}"),
+            ("(size(object.list1) == 0) != (size(object.list2) == 0)", "{list1: [], list2: [a]}", "{list1: [], list2: []}"),
+            ("!('MY_KEY' in object.map1) || object['map1']['MY_KEY'].matches('^[a-zA-Z]*$')", "{map1: {MY_KEY: abc}}", "{map1: {MY_KEY: abc1}}"),
+            ("object.envars.filter(e, e.name == 'MY_ENV').all(e, e.value.matches('^[a-zA-Z]*$'))", "{envars: [{name: MY_ENV, value: abc}]}", "{envars: [{name: MY_ENV, value: '1'}]}"),
+            ("object.health.startsWith('ok')", "{health: ok-1}", "{health: bad}"),
+            ("object.widgets.exists(w, w.key == 'x' && w.foo < 10)", "{widgets: [{key: x, foo: 9}]}", "{widgets: [{key: x, foo: 10}]}"),
+            ("type(object.quota) == string ? object.quota == '100%' : object.quota == 1000", "{quota: '100%'}", "{quota: 999}"),
+            ("object.metadata.name.startsWith(object.prefix)", "{prefix: wid}", "{prefix: abc}"),
+            ("object.set1.all(e, !(e in object.set2))", "{set1: [a], set2: [b]}", "{set1: [a], set2: [a]}"),
+            ("size(object.names) == size(object.details) && object.names.all(n, n in object.details)", "{names: [a], details: {a: 1}}", "{names: [a], details: {b: 1}}"),
+            ("size(object.clusters.filter(c, c.name == object.primary)) == 1", "{primary: a, clusters: [{name: a}]}", "{primary: a, clusters: [{name: b}]}"),
+        ];
+        for (expression, passing, failing) in cases {
+            let policy = unbound_policy("Fail", expression);
+            let object = |fields: &str| {
+                let fields: serde_json::Map<String, Value> = serde_yaml::from_str(fields).unwrap();
+                let mut body = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "widget"}});
+                body.as_object_mut().unwrap().extend(fields);
+                serde_json::to_string(&body).unwrap()
+            };
+            assert!(run(&policy, &object(passing), true, None).is_empty(), "{expression} should pass on {passing}");
+            let found = run(&policy, &object(failing), true, None);
+            assert_eq!(found.len(), 1, "{expression} should fail on {failing}: {found:?}");
+            assert_eq!(found[0].message, format!("failed expression: {expression}"));
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! Platform policies: the cluster's own ValidatingAdmissionPolicies (CEL), loaded from
+//! `--policies` files, compiled once per run and evaluated offline on every render. Each failed
+//! validation is a `policy/<policy name>` finding at its binding's action severity.
+
+pub mod compile;
+pub mod evaluate;
+pub mod library;
+pub mod matching;
+pub mod objects;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Result, bail};
+use cel::Env;
+
+pub use evaluate::findings;
+use compile::{Expression, Site, compile};
+use objects::{BindingObject, ParamObject, PolicyFiles, PolicyObject};
+
+/// A validation with its compiled expressions.
+#[derive(Debug)]
+pub struct CompiledValidation {
+    pub rule: Expression,
+    pub message: Option<String>,
+    pub message_expression: Option<Expression>,
+    pub reason: Option<String>,
+}
+
+/// A policy whose expressions are compiled.
+#[derive(Debug)]
+pub struct CompiledPolicy {
+    pub object: PolicyObject,
+    pub match_conditions: Vec<Expression>,
+    pub variables: Vec<(String, Expression)>,
+    pub validations: Vec<CompiledValidation>,
+}
+
+/// Every policy, binding and param of a run, compiled once.
+#[derive(Default)]
+pub struct Policies {
+    env: Arc<Env>,
+    pub policies: Vec<CompiledPolicy>,
+    pub bindings: Vec<BindingObject>,
+    pub params: Vec<ParamObject>,
+    /// Run policies without a binding as if bound with `validationActions: [Deny]`.
+    pub run_unbound: bool,
+}
+
+/// Rule ids of policy findings are `policy/<policy name>`.
+pub const RULE_PREFIX: &str = "policy/";
+
+/// The loaded policies of a run and the release namespace they see (`-n`), carried in the rule
+/// configuration so every command that checks renders evaluates them.
+#[derive(Clone, Default)]
+pub struct PolicySet {
+    pub policies: Arc<Policies>,
+    pub release_namespace: Option<String>,
+}
+
+impl std::fmt::Debug for PolicySet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.policies.policies.iter().map(|p| p.object.name.as_str()).collect();
+        f.debug_struct("PolicySet").field("policies", &names).field("release_namespace", &self.release_namespace).finish()
+    }
+}
+
+impl PolicySet {
+    /// What identifies the loaded set: each policy's and binding's file and name.
+    fn identity(&self) -> (Vec<(&std::path::Path, &str)>, Vec<(&std::path::Path, &str)>, bool) {
+        let p = &self.policies;
+        (
+            p.policies.iter().map(|c| (c.object.file.as_path(), c.object.name.as_str())).collect(),
+            p.bindings.iter().map(|b| (b.file.as_path(), b.name.as_str())).collect(),
+            p.run_unbound,
+        )
+    }
+}
+
+/// Equal when the same policy and binding objects were loaded for the same namespace.
+impl PartialEq for PolicySet {
+    fn eq(&self, other: &Self) -> bool {
+        self.identity() == other.identity() && self.release_namespace == other.release_namespace
+    }
+}
+
+const VALIDATION_ACTIONS: &[&str] = &["Deny", "Warn", "Audit"];
+
+fn compile_policy(env: &Arc<Env>, object: PolicyObject) -> Result<CompiledPolicy> {
+    let site = |field: String| Site { file: &object.file, policy: &object.name, field };
+    let mut declared = BTreeSet::new();
+    let mut match_conditions = Vec::new();
+    for (i, condition) in object.spec.match_conditions.iter().enumerate() {
+        match_conditions.push(compile(env, &condition.expression, &site(format!("matchConditions[{i}] ({})", condition.name)), &declared)?);
+    }
+    let mut variables = Vec::new();
+    for (i, variable) in object.spec.variables.iter().enumerate() {
+        variables.push((variable.name.clone(), compile(env, &variable.expression, &site(format!("variables[{i}] ({})", variable.name)), &declared)?));
+        declared.insert(variable.name.clone());
+    }
+    let mut validations = Vec::new();
+    for (i, validation) in object.spec.validations.iter().enumerate() {
+        let message_expression = match &validation.message_expression {
+            Some(source) => Some(compile(env, source, &site(format!("validations[{i}].messageExpression")), &declared)?),
+            None => None,
+        };
+        validations.push(CompiledValidation {
+            rule: compile(env, &validation.expression, &site(format!("validations[{i}].expression")), &declared)?,
+            message: validation.message.clone(),
+            message_expression,
+            reason: validation.reason.clone(),
+        });
+    }
+    if validations.is_empty() {
+        bail!("{}: ValidatingAdmissionPolicy {}: `spec.validations` is empty", object.file.display(), object.name);
+    }
+    Ok(CompiledPolicy { object, match_conditions, variables, validations })
+}
+
+impl Policies {
+    /// Load and compile the policies under `paths`; any error is unusable input.
+    pub fn load(paths: &[PathBuf], run_unbound: bool) -> Result<Policies> {
+        let files = PolicyFiles::load(paths)?;
+        let env = library::env();
+        let names: BTreeSet<&str> = files.policies.iter().map(|p| p.name.as_str()).collect();
+        for binding in &files.bindings {
+            let at = format!("{}: ValidatingAdmissionPolicyBinding {}", binding.file.display(), binding.name);
+            if !names.contains(binding.spec.policy_name.as_str()) {
+                bail!("{at}: `spec.policyName` {} is not a policy in the policy files", binding.spec.policy_name);
+            }
+            if binding.spec.validation_actions.is_empty() {
+                bail!("{at}: `spec.validationActions` is required (Deny, Warn or Audit)");
+            }
+            if let Some(bad) = binding.spec.validation_actions.iter().find(|a| !VALIDATION_ACTIONS.contains(&a.as_str())) {
+                bail!("{at}: unknown validation action {bad:?} (Deny, Warn or Audit)");
+            }
+        }
+        let policies = files.policies.into_iter().map(|p| compile_policy(&env, p)).collect::<Result<_>>()?;
+        Ok(Policies { env, policies, bindings: files.bindings, params: files.params, run_unbound })
+    }
+}
+
+/// `--policies PATH` (repeatable) and `--policy-unbound`, for commands that check renders.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct PolicyArgs {
+    /// ValidatingAdmissionPolicy file or directory of YAML (with bindings and params) to evaluate on every render (repeatable)
+    #[arg(long = "policies", value_name = "PATH")]
+    pub policies: Vec<PathBuf>,
+    /// Also run policies that have no binding, as if bound with validationActions [Deny]
+    #[arg(long)]
+    pub policy_unbound: bool,
+}
+
+impl PolicyArgs {
+    /// Load and compile the policies into `config` for a release in `namespace`; a policy that
+    /// does not compile is unusable input.
+    pub fn load_into(&self, config: &mut crate::rules::Config, namespace: Option<&str>) -> Result<()> {
+        let paths: Vec<PathBuf> = config.policies.iter().chain(&self.policies).cloned().collect();
+        if !paths.is_empty() {
+            let policies = Policies::load(&paths, self.policy_unbound)?;
+            config.platform_policies = PolicySet { policies: Arc::new(policies), release_namespace: namespace.map(str::to_string) };
+        }
+        Ok(())
+    }
+}
+
+impl Policies {
+    /// One line per loaded policy for `chartproof rules`: rule id, severity of its bindings (or
+    /// `unbound`), and what it checks.
+    pub fn summaries(&self) -> Vec<(String, String, String)> {
+        self.policies
+            .iter()
+            .map(|p| {
+                let actions: Vec<String> = self.bindings.iter().filter(|b| b.spec.policy_name == p.object.name).map(|b| evaluate::action_severity(&b.spec.validation_actions).to_string()).collect();
+                let severity = if actions.is_empty() { if self.run_unbound { "error".to_string() } else { "unbound".to_string() } } else { actions.join(",") };
+                let checks = p.validations.iter().map(|v| v.message.clone().unwrap_or_else(|| v.rule.source.trim().to_string())).collect::<Vec<_>>().join("; ");
+                (format!("{RULE_PREFIX}{}", p.object.name), severity, format!("{checks} ({})", p.object.file.display()))
+            })
+            .collect()
+    }
+}

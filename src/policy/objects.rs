@@ -1,0 +1,262 @@
+//! The admission objects read from `--policies` files: ValidatingAdmissionPolicy,
+//! ValidatingAdmissionPolicyBinding, and every other object as a potential param.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use serde_json::Value;
+
+pub const POLICY_KIND: &str = "ValidatingAdmissionPolicy";
+pub const BINDING_KIND: &str = "ValidatingAdmissionPolicyBinding";
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Metadata {
+    #[serde(default)]
+    pub name: String,
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LabelSelector {
+    #[serde(default)]
+    pub match_labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub match_expressions: Vec<LabelRequirement>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LabelRequirement {
+    pub key: String,
+    pub operator: String,
+    #[serde(default)]
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceRule {
+    #[serde(default)]
+    pub api_groups: Vec<String>,
+    #[serde(default)]
+    pub api_versions: Vec<String>,
+    #[serde(default)]
+    pub resources: Vec<String>,
+    #[serde(default)]
+    pub operations: Vec<String>,
+    #[serde(default)]
+    pub resource_names: Vec<String>,
+    pub scope: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MatchResources {
+    pub namespace_selector: Option<LabelSelector>,
+    pub object_selector: Option<LabelSelector>,
+    #[serde(default)]
+    pub resource_rules: Vec<ResourceRule>,
+    #[serde(default)]
+    pub exclude_resource_rules: Vec<ResourceRule>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct NamedExpression {
+    pub name: String,
+    pub expression: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Validation {
+    pub expression: String,
+    pub message: Option<String>,
+    pub message_expression: Option<String>,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParamKind {
+    pub api_version: String,
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum FailurePolicy {
+    #[default]
+    Fail,
+    Ignore,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicySpec {
+    pub param_kind: Option<ParamKind>,
+    #[serde(default)]
+    pub match_constraints: MatchResources,
+    #[serde(default)]
+    pub match_conditions: Vec<NamedExpression>,
+    #[serde(default)]
+    pub variables: Vec<NamedExpression>,
+    #[serde(default)]
+    pub validations: Vec<Validation>,
+    #[serde(default)]
+    pub failure_policy: FailurePolicy,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParamRef {
+    pub name: Option<String>,
+    pub namespace: Option<String>,
+    pub selector: Option<LabelSelector>,
+    /// `Allow` or `Deny` (the default).
+    pub parameter_not_found_action: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BindingSpec {
+    pub policy_name: String,
+    pub param_ref: Option<ParamRef>,
+    pub match_resources: Option<MatchResources>,
+    #[serde(default)]
+    pub validation_actions: Vec<String>,
+}
+
+/// A ValidatingAdmissionPolicy as written, with the file it came from.
+#[derive(Debug, Clone)]
+pub struct PolicyObject {
+    pub file: PathBuf,
+    pub name: String,
+    pub spec: PolicySpec,
+}
+
+#[derive(Debug, Clone)]
+pub struct BindingObject {
+    pub file: PathBuf,
+    pub name: String,
+    pub spec: BindingSpec,
+}
+
+/// Any other object in the policy files: a candidate for a policy's `paramKind`.
+#[derive(Debug, Clone)]
+pub struct ParamObject {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: Metadata,
+    pub body: Value,
+}
+
+/// Everything read from the policy files.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyFiles {
+    pub policies: Vec<PolicyObject>,
+    pub bindings: Vec<BindingObject>,
+    pub params: Vec<ParamObject>,
+}
+
+/// The YAML files under `path` (itself when a file), sorted.
+fn yaml_files(path: &Path) -> Result<Vec<PathBuf>> {
+    if !path.is_dir() {
+        if !path.exists() {
+            bail!("{}: no such policy file or directory", path.display());
+        }
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(path).with_context(|| format!("cannot read policy directory {}", path.display()))? {
+        let entry_path = entry.with_context(|| format!("cannot read policy directory {}", path.display()))?.path();
+        if entry_path.is_dir() {
+            files.extend(yaml_files(&entry_path)?);
+        } else if matches!(entry_path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+            files.push(entry_path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// A document's `spec`, read straight from the YAML so that errors carry a line and column.
+#[derive(Deserialize)]
+struct SpecOnly<T> {
+    spec: T,
+}
+
+/// `spec` of document `index` of `text` as `T`; errors name the file, line, column and key.
+fn spec<T: serde::de::DeserializeOwned>(text: &str, index: usize, file: &Path, what: &str) -> Result<T> {
+    let document = serde_yaml::Deserializer::from_str(text).nth(index).expect("the document was read before");
+    SpecOnly::<T>::deserialize(document).map(|d| d.spec).map_err(|e| {
+        let at = e.location().map(|l| format!(":{}:{}", l.line(), l.column())).unwrap_or_default();
+        anyhow::anyhow!("{}{at}: {what}: invalid `spec`: {e}", file.display())
+    })
+}
+
+fn field<T: serde::de::DeserializeOwned>(doc: &Value, key: &str, file: &Path, what: &str) -> Result<T> {
+    serde_json::from_value(doc.get(key).cloned().unwrap_or(Value::Null)).with_context(|| format!("{}: {what}: invalid `{key}`", file.display()))
+}
+
+impl PolicyFiles {
+    /// Read every policy, binding and param object from `paths` (files or directories).
+    pub fn load(paths: &[PathBuf]) -> Result<PolicyFiles> {
+        let mut loaded = PolicyFiles::default();
+        for path in paths {
+            for file in yaml_files(path)? {
+                loaded.read_file(&file)?;
+            }
+        }
+        Ok(loaded)
+    }
+
+    fn read_file(&mut self, file: &Path) -> Result<()> {
+        let text = std::fs::read_to_string(file).with_context(|| format!("cannot read policy file {}", file.display()))?;
+        for (index, document) in serde_yaml::Deserializer::from_str(&text).enumerate() {
+            let doc = Value::deserialize(document).with_context(|| format!("{}: document {} is not valid YAML", file.display(), index + 1))?;
+            if doc.is_null() {
+                continue;
+            }
+            let kind = doc.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
+            let api_version = doc.get("apiVersion").and_then(Value::as_str).unwrap_or_default().to_string();
+            let what = format!("document {} ({kind})", index + 1);
+            let metadata: Metadata = match doc.get("metadata") {
+                Some(_) => field(&doc, "metadata", file, &what)?,
+                None => Metadata::default(),
+            };
+            if metadata.name.is_empty() {
+                bail!("{}: {what}: `metadata.name` is required", file.display());
+            }
+            let what = format!("{kind} {}", metadata.name);
+            let is_admission = api_version.starts_with("admissionregistration.k8s.io/");
+            match kind.as_str() {
+                POLICY_KIND if is_admission => {
+                    self.policies.push(PolicyObject { file: file.to_path_buf(), name: metadata.name, spec: spec(&text, index, file, &what)? })
+                }
+                BINDING_KIND if is_admission => {
+                    self.bindings.push(BindingObject { file: file.to_path_buf(), name: metadata.name, spec: spec(&text, index, file, &what)? })
+                }
+                _ => self.params.push(ParamObject { api_version, kind, metadata, body: doc }),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_specs_are_located_by_file_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.yaml");
+        let other = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\n";
+        std::fs::write(&file, format!("{other}apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicy\nmetadata: {{name: x}}\nspec:\n  validations: {{expression: 1}}\n")).unwrap();
+        let e = PolicyFiles::load(std::slice::from_ref(&file)).unwrap_err().to_string();
+        assert_eq!(e, format!("{}:9:16: ValidatingAdmissionPolicy x: invalid `spec`: spec.validations: invalid type: map, expected a sequence at line 9 column 16", file.display()));
+    }
+}

@@ -1,0 +1,147 @@
+//! `--policies`: the shipped ValidatingAdmissionPolicies (`policies/`) evaluated by `check` and
+//! `test` on `charts/go-service` with every helm in CHARTPROOF_TEST_HELMS; configuration of
+//! policy rule ids; policy files that do not compile are unusable input.
+
+mod common;
+
+use std::path::Path;
+
+use serde_json::Value;
+
+fn policies(name: &str) -> String {
+    common::repo().join("policies").join(name).display().to_string()
+}
+
+/// Run chartproof with `args`; (exit code, stdout as JSON or Null, stderr).
+fn run(helm: &Path, args: &[&str]) -> (i32, Value, String) {
+    let out = common::chartproof(helm).args(args).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    (out.status.code().unwrap_or(-1), serde_json::from_str(&stdout).unwrap_or(Value::Null), String::from_utf8_lossy(&out.stderr).to_string())
+}
+
+/// (rule, kind, severity) of each finding, in report order.
+fn findings(report: &Value) -> Vec<(String, String, String)> {
+    let field = |f: &Value, k: &str| f[k].as_str().unwrap_or_default().to_string();
+    report["findings"].as_array().unwrap().iter().map(|f| (field(f, "rule"), field(f, "kind"), field(f, "severity"))).collect()
+}
+
+fn owned(items: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
+    items.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect()
+}
+
+#[test]
+fn check_go_service_against_the_shipped_policies() {
+    let chart = common::chart("go-service");
+    let chart = chart.to_str().unwrap();
+    let all = policies("");
+    for helm in common::helms() {
+        let (code, report, stderr) = run(&helm, &["check", chart, "--policies", &all, "-o", "json"]);
+        assert_eq!(code, 1, "{stderr}");
+        let team = "policy/required-team-label";
+        assert_eq!(findings(&report), owned(&[(team, "Deployment", "error"), (team, "Service", "error")]), "{report:#}");
+        // In a production namespace one replica is too few (params of production-replicas).
+        let (code, report, stderr) = run(&helm, &["check", chart, "--policies", &all, "-n", "production", "--set", "replicaCount=1", "-o", "json"]);
+        assert_eq!(code, 1, "{stderr}");
+        let replicas = report["findings"].as_array().unwrap().iter().find(|f| f["rule"] == "policy/production-replicas").expect("production-replicas finding");
+        assert_eq!(replicas["message"], "replicas is 1 in production namespace production; at least 2 required (reason: Invalid) (params: production-replicas)");
+        assert_eq!(replicas["template"], "go-service/templates/deployment.yaml");
+        // Without --policies, nothing of this.
+        let (code, report, _) = run(&helm, &["check", chart, "-o", "json"]);
+        assert_eq!((code, findings(&report)), (0, vec![]));
+    }
+}
+
+#[test]
+fn policy_rule_ids_follow_the_config() {
+    let chart = common::chart("go-service");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("chartproof.yaml");
+    std::fs::write(&config, "rules:\n  policy/required-team-label: warning\n").unwrap();
+    let helm = &common::helms()[0];
+    let args = ["check", chart.to_str().unwrap(), "--policies", &policies("required-team-label.yaml"), "--config", config.to_str().unwrap(), "-o", "json"];
+    let (code, report, stderr) = run(helm, &args);
+    assert_eq!(code, 0, "{stderr}");
+    let team = "policy/required-team-label";
+    assert_eq!(findings(&report), owned(&[(team, "Deployment", "warning"), (team, "Service", "warning")]));
+    std::fs::write(&config, "rules:\n  policy/required-team-label: off\n").unwrap();
+    let (code, report, _) = run(helm, &args);
+    assert_eq!((code, findings(&report)), (0, vec![]));
+}
+
+#[test]
+fn property_run_finds_and_shrinks_a_policy_violation() {
+    let chart = common::chart("go-service");
+    for helm in common::helms() {
+        let args = ["test", chart.to_str().unwrap(), "--policies", &policies("production-replicas.yaml"), "-n", "production", "--cases", "30", "--no-save", "-o", "json"];
+        let (code, report, stderr) = run(&helm, &args);
+        assert_eq!(code, 1, "{stderr}");
+        let failures = report["failures"].as_array().unwrap();
+        let replicas: Vec<&Value> = failures.iter().filter(|f| f["rule"] == "policy/production-replicas").collect();
+        assert_eq!(replicas.len(), 1, "{report:#}");
+        assert_eq!(replicas[0]["values"], serde_json::json!({"replicaCount": 1}), "shrunk to the one key: {report:#}");
+    }
+}
+
+#[test]
+fn policies_that_do_not_compile_are_unusable_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(policies("required-team-label.yaml")).unwrap();
+    let broken = dir.path().join("broken.yaml");
+    std::fs::write(&broken, text.replace("object.metadata.labels.team != ''", "object.metadata.labels.team != ")).unwrap();
+    let unknown = dir.path().join("unknown.yaml");
+    std::fs::write(&unknown, text.replace("has(object.metadata.labels)", "has(obj.metadata.labels)")).unwrap();
+    let helm = &common::helms()[0];
+    let chart = common::chart("go-service");
+    let (code, _, stderr) = run(helm, &["check", chart.to_str().unwrap(), "--policies", broken.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains(&format!("{}: ValidatingAdmissionPolicy required-team-label: validations[0].expression: expression `", broken.display())), "{stderr}");
+    assert!(stderr.contains("at column 100: Syntax error"), "{stderr}");
+    let (code, _, stderr) = run(helm, &["check", chart.to_str().unwrap(), "--policies", unknown.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("at column 5: undeclared reference to `obj`"), "{stderr}");
+}
+
+#[test]
+fn unbound_policies_run_with_policy_unbound() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(policies("required-team-label.yaml")).unwrap();
+    let policy_only = dir.path().join("policy-only.yaml");
+    std::fs::write(&policy_only, text.split("\n---\n").next().unwrap()).unwrap();
+    let helm = &common::helms()[0];
+    let chart = common::chart("go-service");
+    let chart = chart.to_str().unwrap();
+    let (code, report, _) = run(helm, &["check", chart, "--policies", policy_only.to_str().unwrap(), "-o", "json"]);
+    assert_eq!((code, findings(&report)), (0, vec![]));
+    let (code, report, stderr) = run(helm, &["check", chart, "--policies", policy_only.to_str().unwrap(), "--policy-unbound", "-o", "json"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(findings(&report).len(), 2, "{report:#}");
+}
+
+#[test]
+fn rules_lists_the_loaded_policies() {
+    let helm = &common::helms()[0];
+    let out = common::chartproof(helm).args(["rules", "--policies", &policies("")]).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.starts_with("policy/required-team-label ")).expect("the policy is listed");
+    assert!(line.contains(" error ") && line.contains("metadata.labels.team is required") && line.ends_with("required-team-label.yaml)"), "{line}");
+    assert_eq!(text.lines().filter(|l| l.starts_with("policy/")).count(), 4, "{text}");
+}
+
+#[test]
+fn config_policies_are_read_relative_to_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("platform")).unwrap();
+    std::fs::copy(policies("required-team-label.yaml"), dir.path().join("platform/team.yaml")).unwrap();
+    let config = dir.path().join("chartproof.yaml");
+    std::fs::write(&config, "policies: [platform]\n").unwrap();
+    let helm = &common::helms()[0];
+    let chart = common::chart("go-service");
+    let (code, report, stderr) = run(helm, &["check", chart.to_str().unwrap(), "--config", config.to_str().unwrap(), "-o", "json"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(findings(&report).len(), 2, "{report:#}");
+    std::fs::write(&config, "policies: [elsewhere]\n").unwrap();
+    let (code, _, stderr) = run(helm, &["check", chart.to_str().unwrap(), "--config", config.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("elsewhere: no such policy file or directory"), "{stderr}");
+}
