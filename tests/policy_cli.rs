@@ -145,3 +145,113 @@ fn config_policies_are_read_relative_to_the_config_file() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("elsewhere: no such policy file or directory"), "{stderr}");
 }
+
+/// A transition rule on `oldObject` (replicas may not drop by more than half), and an Audit policy
+/// on every operation whose message says what the API server would send.
+const UPGRADE_POLICIES: &str = r#"
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: replicas-no-halving
+spec:
+  matchConstraints:
+    resourceRules:
+    - apiGroups: ["apps"]
+      apiVersions: ["v1"]
+      operations: ["CREATE", "UPDATE"]
+      resources: ["deployments"]
+  validations:
+    - expression: "oldObject == null || object.spec.replicas * 2 >= oldObject.spec.replicas"
+      messageExpression: "'replicas may not drop by more than half: ' + string(oldObject.spec.replicas) + ' -> ' + string(object.spec.replicas)"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata:
+  name: replicas-no-halving
+spec:
+  policyName: replicas-no-halving
+  validationActions: [Deny]
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: operation-log
+spec:
+  matchConstraints:
+    resourceRules:
+    - apiGroups: ["*"]
+      apiVersions: ["*"]
+      operations: ["*"]
+      resources: ["*"]
+  validations:
+    - expression: "false"
+      messageExpression: "request.operation + (object == null ? ' without object' : '') + (oldObject == null ? ' without oldObject' : ' of ' + string(oldObject.metadata.name))"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata:
+  name: operation-log
+spec:
+  policyName: operation-log
+  validationActions: [Audit]
+"#;
+
+#[test]
+fn diff_checks_policies_as_helm_upgrade_sends_the_new_release() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let policy = file("upgrade.yaml", UPGRADE_POLICIES);
+    let old = file("old.yaml", "replicaCount: 4\nserviceAccount:\n  create: false\n");
+    // One replica: no PodDisruptionBudget any more (DELETE); the ServiceAccount is new (CREATE).
+    let new = file("new.yaml", "replicaCount: 1\nserviceAccount:\n  create: true\n");
+    let chart = common::chart("go-service");
+    let chart = chart.to_str().unwrap();
+    let rules = |list: &Value| list.as_array().unwrap().iter().map(|f| (f["rule"].as_str().unwrap().to_string(), f["kind"].as_str().unwrap().to_string())).collect::<Vec<_>>();
+    for helm in common::helms() {
+        let args = ["diff", chart, "--old-values", &old, "--new-values", &new, "--policies", &policy, "-o", "json"];
+        let (code, report, stderr) = run(&helm, &args);
+        assert_eq!(code, 1, "a new Deny finding fails the diff: {stderr}\n{report:#}");
+        let delta = &report["policies"];
+        let halving: Vec<&Value> = delta["introduced"].as_array().unwrap().iter().filter(|f| f["rule"] == "policy/replicas-no-halving").collect();
+        assert_eq!(halving.len(), 1, "{delta:#}");
+        assert_eq!((halving[0]["kind"].as_str(), halving[0]["severity"].as_str()), (Some("Deployment"), Some("error")));
+        assert_eq!(halving[0]["message"], "replicas may not drop by more than half: 4 -> 1");
+        assert_eq!(report["summary"]["new_errors"], 1);
+        // Policy findings stay out of the rule delta.
+        assert!(rules(&report["findings"]["introduced"]).iter().chain(&rules(&report["findings"]["resolved"])).all(|(r, _)| !r.starts_with("policy/")), "{report:#}");
+        // What each object was sent as: UPDATE with the old object, CREATE without, DELETE without object.
+        let operations: std::collections::BTreeMap<String, String> = ["introduced", "unchanged"]
+            .iter()
+            .flat_map(|list| delta[list].as_array().unwrap())
+            .filter(|f| f["rule"] == "policy/operation-log")
+            .map(|f| (f["kind"].as_str().unwrap().to_string(), f["message"].as_str().unwrap().to_string()))
+            .collect();
+        assert_eq!(operations["Deployment"], "UPDATE of release-go-service", "{delta:#}");
+        assert_eq!(operations["ServiceAccount"], "CREATE without oldObject", "{delta:#}");
+        assert_eq!(operations["PodDisruptionBudget"], "DELETE without object of release-go-service", "{delta:#}");
+        // The old release had the audit findings too (as CREATEs): they are unchanged, not new.
+        assert!(rules(&delta["unchanged"]).contains(&("policy/operation-log".to_string(), "Deployment".to_string())), "{delta:#}");
+        assert!(rules(&delta["introduced"]).contains(&("policy/operation-log".to_string(), "ServiceAccount".to_string())), "{delta:#}");
+
+        // Replicas unchanged: the transition rule passes, and the diff with it.
+        let (code, report, stderr) = run(&helm, &["diff", chart, "--old-values", &old, "--new-values", &old, "--policies", &policy, "-o", "json"]);
+        assert_eq!(code, 0, "{stderr}\n{report:#}");
+        assert!(report["policies"]["introduced"].as_array().unwrap().is_empty(), "{report:#}");
+    }
+    let helm = &common::helms()[0];
+    let text = |format: &str| {
+        let out = common::chartproof(helm).args(["diff", chart, "--old-values", &old, "--new-values", &new, "--policies", &policy, "-o", format]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let human = text("human");
+    assert!(human.contains("Policy findings (--policies"), "{human}");
+    assert!(human.contains("introduced error   policy/replicas-no-halving Deployment release-go-service"), "{human}");
+    assert!(human.contains("unchanged  info    policy/operation-log Deployment release-go-service"), "{human}");
+    let markdown = text("markdown");
+    assert!(markdown.contains("### Policy findings"), "{markdown}");
+    assert!(markdown.contains("| introduced | error | `policy/replicas-no-halving` | `Deployment release-go-service` | replicas may not drop by more than half: 4 -> 1 |"), "{markdown}");
+}

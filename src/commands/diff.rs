@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
@@ -19,7 +20,7 @@ use crate::diff::{Compared, DiffOptions, DiffReport, FindingsDelta, SideInfo, di
 use crate::manifest::Manifest;
 use crate::render::{Helm, RenderFailure, RenderRequest, render};
 use crate::report;
-use crate::rules::{Config, check_manifest};
+use crate::rules::{Config, Finding, check_manifest};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum DiffFormat {
@@ -86,6 +87,8 @@ pub struct DiffArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     #[command(flatten)]
+    pub policies: crate::policy::PolicyArgs,
+    #[command(flatten)]
     pub helm: HelmArgs,
     #[command(flatten)]
     pub template: TemplateArgs,
@@ -118,7 +121,9 @@ pub fn run(mut args: DiffArgs) -> Result<ExitCode> {
         ignore.push(format!("*.metadata.labels.{label}"));
     }
     // One rule configuration for both sides, so a config difference is never a finding delta.
-    let config = Config::for_chart(args.config.as_deref(), &new_chart.dir)?;
+    let mut config = Config::for_chart(args.config.as_deref(), &new_chart.dir)?;
+    args.policies.load_into(&mut config, args.template.namespace.as_deref())?;
+    let with_policies = !config.platform_policies.policies.policies.is_empty();
     let opts = DiffOptions { context: args.context, show_secrets: args.show_secrets, ignores: IgnoreSet::new(&ignore, args.no_default_ignores)? };
 
     let mut old_info = side_info(&args.old, &old_chart, &shown.0);
@@ -137,6 +142,7 @@ pub fn run(mut args: DiffArgs) -> Result<ExitCode> {
 
     let mut manifest = crate::diff::ManifestDiff::default();
     let mut findings = FindingsDelta::default();
+    let mut policies = with_policies.then(FindingsDelta::default);
     let mut new_render_failure = None;
     if !args.contract_only {
         let helm = args.helm.discover()?;
@@ -153,12 +159,12 @@ pub fn run(mut args: DiffArgs) -> Result<ExitCode> {
             (Ok(a), Ok(b)) => {
                 let new_side = side(&a, &b, "NEW", ns);
                 manifest = diff_manifests(&old_side.resources, &new_side.resources, &opts);
-                findings = rule_delta(&old_side, &new_side, &config, ns);
+                (findings, policies) = rule_delta(&old_side, &new_side, &config, ns);
             }
             (Err(e), _) | (_, Err(e)) => new_render_failure = Some(format!("{e} (command: {})", new_req.command_line(&helm))),
         }
     }
-    let summary = summarize(&contract, &manifest.resources, &findings, new_render_failure.is_some());
+    let summary = summarize(&contract, &manifest.resources, &[Some(&findings), policies.as_ref()].into_iter().flatten().collect::<Vec<_>>(), new_render_failure.is_some());
     let failed = summary.failed;
     let report = DiffReport {
         old: old_info,
@@ -169,6 +175,7 @@ pub fn run(mut args: DiffArgs) -> Result<ExitCode> {
         ignored: manifest.ignored,
         volatile: manifest.volatile,
         findings,
+        policies,
         new_render_failure,
         compared: Compared { contract: !args.manifests_only, manifests: !args.contract_only },
         summary,
@@ -254,13 +261,22 @@ fn side(first: &str, second: &str, name: &str, release_namespace: &str) -> Side 
     Side { manifest, resources }
 }
 
-/// Findings the `check` rules report on the new render but not the old one, and the other way round.
-fn rule_delta(old: &Side, new: &Side, config: &Config, release_namespace: &str) -> FindingsDelta {
+/// Findings the `check` rules report on the new render but not the old one, and the other way
+/// round; and the same for the platform policies when any are loaded (None otherwise). The old
+/// release is checked as installed (CREATE), the new one as `helm upgrade` from the old one sends
+/// its objects (UPDATE with `oldObject`, CREATE, DELETE).
+fn rule_delta(old: &Side, new: &Side, config: &Config, release_namespace: &str) -> (FindingsDelta, Option<FindingsDelta>) {
+    let mut upgrade = config.clone();
+    upgrade.platform_policies.upgrade_from = Some(Arc::new(old.manifest.clone()));
     let mut old_findings = check_manifest(&old.manifest, config).findings;
-    let mut new_findings = check_manifest(&new.manifest, config).findings;
+    let mut new_findings = check_manifest(&new.manifest, &upgrade).findings;
     findings::normalize_names(&mut old_findings, &old.resources);
     findings::normalize_names(&mut new_findings, &new.resources);
-    findings::delta(old_findings, new_findings, release_namespace)
+    let is_policy = |f: &Finding| f.rule.starts_with(crate::policy::RULE_PREFIX);
+    let (old_policy, old_rules): (Vec<Finding>, Vec<Finding>) = old_findings.into_iter().partition(is_policy);
+    let (new_policy, new_rules): (Vec<Finding>, Vec<Finding>) = new_findings.into_iter().partition(is_policy);
+    let policies = (!config.platform_policies.policies.policies.is_empty()).then(|| findings::delta(old_policy, new_policy, release_namespace));
+    (findings::delta(old_rules, new_rules, release_namespace), policies)
 }
 
 /// The chart's values contract (values.schema.json, else inferred) and where it came from.

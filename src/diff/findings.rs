@@ -1,5 +1,5 @@
-//! Rule delta: the `check` findings of the new render that the old one did not have (introduced)
-//! and the other way round (resolved). Findings are compared by rule, resource and path, not by
+//! Rule delta: the `check` findings of the new render that the old one did not have (introduced),
+//! the other way round (resolved), and those both have (unchanged). Findings are compared by rule, resource and path, not by
 //! message (messages quote values that may change), and random resource names are compared by
 //! their stable pattern.
 
@@ -27,15 +27,15 @@ pub fn normalize_names(findings: &mut [Finding], side: &[SideResource]) {
     }
 }
 
-/// Findings introduced and resolved going from `old` to `new`.
+/// Findings introduced, resolved and unchanged going from `old` to `new`.
 pub fn delta(old: Vec<Finding>, new: Vec<Finding>, release_namespace: &str) -> FindingsDelta {
     let key = |f: &Finding| key(f, release_namespace);
     let old_keys: HashSet<FindingKey> = old.iter().map(key).collect();
     let new_keys: HashSet<FindingKey> = new.iter().map(key).collect();
     let mut seen = HashSet::new();
-    let introduced = new.into_iter().filter(|f| !old_keys.contains(&key(f)) && seen.insert(key(f))).collect();
+    let (unchanged, introduced) = new.into_iter().filter(|f| seen.insert(key(f))).partition(|f| old_keys.contains(&key(f)));
     let resolved = old.into_iter().filter(|f| !new_keys.contains(&key(f)) && seen.insert(key(f))).collect();
-    FindingsDelta { introduced, resolved, checked: true }
+    FindingsDelta { introduced, resolved, unchanged, checked: true }
 }
 
 #[cfg(test)]
@@ -63,7 +63,9 @@ mod tests {
         in_ns.namespace = Some("prod".into());
         let new = vec![in_ns, finding("run-as-root", "web", "y")];
         let d = delta(old, new, "prod");
-        assert_eq!(d.introduced.iter().map(|f| f.rule.as_str()).collect::<Vec<_>>(), ["run-as-root"]);
-        assert_eq!(d.resolved.iter().map(|f| f.rule.as_str()).collect::<Vec<_>>(), ["latest-tag"]);
+        let rules = |list: &[Finding]| list.iter().map(|f| f.rule.clone()).collect::<Vec<_>>();
+        assert_eq!(rules(&d.introduced), ["run-as-root"]);
+        assert_eq!(rules(&d.resolved), ["latest-tag"]);
+        assert_eq!(rules(&d.unchanged), ["no-limits"]);
     }
 }

@@ -46,6 +46,11 @@ pub struct DiffReport {
     /// Paths that differ between two renders of the same input; never reported as changes.
     pub volatile: Vec<VolatileResource>,
     pub findings: FindingsDelta,
+    /// Findings of the platform policies (`--policies`, config `policies:`), the new release's
+    /// objects checked as `helm upgrade` sends them (UPDATE with `oldObject`, CREATE, DELETE)
+    /// against the old release as installed (CREATE); None when no policies were given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policies: Option<FindingsDelta>,
     /// The new version failed to render with the values the old one accepted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub new_render_failure: Option<String>,
@@ -187,11 +192,14 @@ pub struct VolatileResource {
     pub paths: Vec<String>,
 }
 
-/// Findings of the `check` rules that the upgrade introduces or resolves.
+/// Findings that the upgrade introduces or resolves, and those both releases have.
 #[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct FindingsDelta {
     pub introduced: Vec<Finding>,
     pub resolved: Vec<Finding>,
+    /// Findings the old release already had (as reported on the new one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unchanged: Vec<Finding>,
     /// Whether the rules ran (false when manifests were not compared or the new version did not render).
     pub checked: bool,
 }
@@ -346,11 +354,11 @@ fn count_ignored(ignored: &mut Vec<IgnoredCount>, pattern: &noise::IgnorePattern
     }
 }
 
-/// Totals and verdict.
-pub fn summarize(contract: &ContractDiff, resources: &[ResourceDiff], findings: &FindingsDelta, new_render_failure: bool) -> Summary {
+/// Totals and verdict; `findings` are the rule delta and, when given, the policy delta.
+pub fn summarize(contract: &ContractDiff, resources: &[ResourceDiff], findings: &[&FindingsDelta], new_render_failure: bool) -> Summary {
     let count = |c: ResourceChange| resources.iter().filter(|r| r.change == c).count();
     let breaking_fields = resources.iter().flat_map(|r| &r.fields).filter(|f| f.immutable.is_some()).count();
-    let new_errors = findings.introduced.iter().filter(|f| f.severity == crate::rules::Severity::Error).count();
+    let new_errors = findings.iter().flat_map(|d| &d.introduced).filter(|f| f.severity == crate::rules::Severity::Error).count();
     Summary {
         breaking_contract: contract.breaking.len(),
         unknown_contract: contract.unknown.len(),
@@ -391,8 +399,8 @@ pub(crate) fn sample_report() -> DiffReport {
         path: Some("spec.template.spec".into()),
         message: "runs as root".into(),
     };
-    let findings = FindingsDelta { introduced: vec![finding], resolved: Vec::new(), checked: true };
-    let summary = summarize(&contract, &m.resources, &findings, false);
+    let findings = FindingsDelta { introduced: vec![finding], resolved: Vec::new(), unchanged: Vec::new(), checked: true };
+    let summary = summarize(&contract, &m.resources, &[&findings], false);
     let info = |v: &str| SideInfo { source: format!("web-{v}"), chart: "web".into(), version: Some(v.into()), values: Vec::new(), contract_source: Some("values.schema.json".into()) };
     DiffReport {
         old: info("1"),
@@ -403,6 +411,7 @@ pub(crate) fn sample_report() -> DiffReport {
         ignored: m.ignored,
         volatile: m.volatile,
         findings,
+        policies: None,
         new_render_failure: None,
         compared: Compared { contract: true, manifests: true },
         summary,

@@ -1,8 +1,10 @@
-//! Evaluating compiled policies on a rendered manifest, as the API server would on CREATE:
-//! bindings and params select what runs, matchConditions gate, variables are bound, and each
-//! failed validation becomes a `policy/<name>` finding at the binding's action severity.
+//! Evaluating compiled policies on a rendered manifest, as the API server would on install
+//! (CREATE) or, given the release being upgraded, on `helm upgrade` (UPDATE with `oldObject`,
+//! CREATE, and DELETE of the objects the new release drops): bindings and params select what
+//! runs, matchConditions gate, variables are bound, and each failed validation becomes a
+//! `policy/<name>` finding at the binding's action severity.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use cel::objects::Value as CelValue;
@@ -49,10 +51,16 @@ struct Run<'a> {
     severity: Severity,
 }
 
-/// The rendered object, with its request attributes and CEL variables.
+/// One admission request for a rendered object, with its attributes and CEL variables.
 struct Subject<'a> {
+    /// Where findings are located: the rendered object, or the old one that a DELETE removes.
     resource: &'a Resource,
+    /// `object` (None on DELETE) and `oldObject` (None on CREATE).
+    object: Option<&'a Value>,
+    old_object: Option<&'a Value>,
     facts: RequestFacts<'a>,
+    /// The old object's labels on UPDATE: an objectSelector matches when either object matches.
+    old_labels: Option<BTreeMap<String, String>>,
     namespace: Option<String>,
 }
 
@@ -60,9 +68,16 @@ fn labels_of(value: Option<&serde_json::Map<String, Value>>) -> BTreeMap<String,
     value.into_iter().flatten().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect()
 }
 
-fn subject<'a>(resource: &'a Resource, manifest: &Manifest, release_namespace: Option<&str>) -> Subject<'a> {
+/// The namespace a namespaced object lands in: its own, else the release's, else `default`.
+fn namespace_of(resource: &Resource, release_namespace: Option<&str>) -> Option<String> {
+    is_namespaced(&resource.kind).then(|| resource.namespace.clone().or(release_namespace.map(str::to_string)).unwrap_or_else(|| "default".into()))
+}
+
+/// The request `operation` on `resource` (for DELETE, the old object), with the old object of an
+/// UPDATE; namespace labels come from the Namespace objects of `manifest`.
+fn subject<'a>(resource: &'a Resource, old: Option<&'a Resource>, operation: &'static str, manifest: &Manifest, release_namespace: Option<&str>) -> Subject<'a> {
     let namespaced = is_namespaced(&resource.kind);
-    let namespace = namespaced.then(|| resource.namespace.clone().or(release_namespace.map(str::to_string)).unwrap_or_else(|| "default".into()));
+    let namespace = namespace_of(resource, release_namespace);
     let namespace_labels = namespace
         .as_deref()
         .and_then(|ns| manifest.of_kind("Namespace").find(|n| n.name == ns))
@@ -75,12 +90,14 @@ fn subject<'a>(resource: &'a Resource, manifest: &Manifest, release_namespace: O
         version,
         resource: resource_for_kind(&resource.kind),
         name: &resource.name,
-        operation: "CREATE",
+        operation,
         namespaced,
         labels: labels_of(resource.labels()),
         namespace_labels,
     };
-    Subject { resource, facts, namespace }
+    let object = (operation != "DELETE").then_some(&resource.body);
+    let old_labels = old.filter(|_| operation == "UPDATE").map(|o| labels_of(o.labels()));
+    Subject { resource, object, old_object: old.map(|o| &o.body), facts, old_labels, namespace }
 }
 
 /// A scope of `root` with the subject's `object`, `oldObject`, `request` and `namespaceObject`.
@@ -88,7 +105,7 @@ fn subject_scope<'r>(root: &'r Context<'r, 'r>, subject: &Subject) -> Context<'r
     let (resource, facts, namespace) = (subject.resource, &subject.facts, &subject.namespace);
     let (group, version) = (facts.group, facts.version);
     let request = json!({
-        "operation": "CREATE",
+        "operation": facts.operation,
         "kind": {"group": group, "version": version, "kind": resource.kind},
         "resource": {"group": group, "version": version, "resource": facts.resource},
         "requestKind": {"group": group, "version": version, "kind": resource.kind},
@@ -102,8 +119,9 @@ fn subject_scope<'r>(root: &'r Context<'r, 'r>, subject: &Subject) -> Context<'r
         Some(ns) => to_cel(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": facts.namespace_labels}})),
         None => CelValue::Null,
     };
+    let or_null = |body: Option<&Value>| body.map_or(CelValue::Null, to_cel);
     let mut scope = root.new_inner_scope();
-    for (name, value) in [("object", to_cel(&resource.body)), ("oldObject", CelValue::Null), ("request", to_cel(&request)), ("namespaceObject", namespace_object)] {
+    for (name, value) in [("object", or_null(subject.object)), ("oldObject", or_null(subject.old_object)), ("request", to_cel(&request)), ("namespaceObject", namespace_object)] {
         scope.add_variable_from_value(name, value);
     }
     scope
@@ -248,7 +266,45 @@ impl Evaluation<'_, '_> {
     }
 }
 
-/// Report every bound policy (and, when asked, every unbound one) on every resource into `sink`.
+/// Identity of an object across releases: API group, kind, namespace and name.
+type ObjectKey = (String, String, Option<String>, String);
+
+fn object_key(resource: &Resource, release_namespace: Option<&str>) -> ObjectKey {
+    (resource.group().to_string(), resource.kind.clone(), namespace_of(resource, release_namespace), resource.name.clone())
+}
+
+/// Helm hooks are deleted and created again on every upgrade, never updated or left deleted.
+fn is_hook(resource: &Resource) -> bool {
+    resource.annotations().is_some_and(|a| a.contains_key("helm.sh/hook"))
+}
+
+/// The admission requests a release makes: without `upgrade_from`, a CREATE of every object;
+/// with it, what `helm upgrade` sends — an UPDATE of each object the old release has (same group,
+/// kind, namespace and name), a CREATE of each new one (and of hooks), and a DELETE of each old
+/// object the new release drops (except hooks and `helm.sh/resource-policy: keep`).
+fn requests<'a>(manifest: &'a Manifest, upgrade_from: Option<&'a Manifest>, release_namespace: Option<&str>) -> Vec<Subject<'a>> {
+    let old_objects: HashMap<ObjectKey, &Resource> =
+        upgrade_from.iter().flat_map(|m| &m.resources).filter(|r| !is_hook(r)).map(|r| (object_key(r, release_namespace), r)).collect();
+    let mut updated = HashSet::new();
+    let mut requests = Vec::new();
+    for resource in &manifest.resources {
+        let key = object_key(resource, release_namespace);
+        let old = old_objects.get(&key).copied().filter(|_| !is_hook(resource));
+        let operation = if old.is_some() { "UPDATE" } else { "CREATE" };
+        requests.push(subject(resource, old, operation, manifest, release_namespace));
+        updated.insert(key);
+    }
+    if let Some(previous) = upgrade_from {
+        let kept = |r: &Resource| r.annotations().and_then(|a| a.get("helm.sh/resource-policy")).and_then(Value::as_str) == Some("keep");
+        for old in previous.resources.iter().filter(|r| !is_hook(r) && !kept(r) && !updated.contains(&object_key(r, release_namespace))) {
+            requests.push(subject(old, Some(old), "DELETE", previous, release_namespace));
+        }
+    }
+    requests
+}
+
+/// Report every bound policy (and, when asked, every unbound one) on every admission request the
+/// release makes into `sink`.
 pub(crate) fn check(manifest: &Manifest, set: &PolicySet, sink: &mut Sink) {
     let policies = &*set.policies;
     if policies.policies.is_empty() {
@@ -257,14 +313,17 @@ pub(crate) fn check(manifest: &Manifest, set: &PolicySet, sink: &mut Sink) {
     let root = super::library::root_context(policies.env.clone());
     let mut evaluation = Evaluation { policies, sink, tally: Tally::default() };
     let runs = policies.runs();
-    for resource in &manifest.resources {
-        let subject = subject(resource, manifest, set.release_namespace.as_deref());
+    for subject in requests(manifest, set.upgrade_from.as_deref(), set.release_namespace.as_deref()) {
+        let old_facts = subject.old_labels.clone().map(|labels| RequestFacts { labels, ..subject.facts.clone() });
+        let selects = |constraints, empty_rules_match_all| {
+            matches(constraints, &subject.facts, empty_rules_match_all) || old_facts.as_ref().is_some_and(|facts| matches(constraints, facts, empty_rules_match_all))
+        };
         let matched: Vec<&Run> = runs
             .iter()
             .filter(|run| {
                 let policy = &policies.policies[run.policy_index].object;
-                let bound_match = run.binding.and_then(|b| b.spec.match_resources.as_ref()).is_none_or(|m| matches(m, &subject.facts, true));
-                matches(&policy.spec.match_constraints, &subject.facts, false) && bound_match
+                let bound_match = run.binding.and_then(|b| b.spec.match_resources.as_ref()).is_none_or(|m| selects(m, true));
+                selects(&policy.spec.match_constraints, false) && bound_match
             })
             .collect();
         if matched.is_empty() {
@@ -285,7 +344,7 @@ pub(crate) fn check(manifest: &Manifest, set: &PolicySet, sink: &mut Sink) {
 /// The findings of `policies` alone on `manifest` (default rule configuration, no suppression
 /// of other rules), released into namespace `release_namespace`.
 pub fn findings(manifest: &Manifest, policies: Arc<Policies>, release_namespace: Option<&str>) -> Vec<Finding> {
-    let config = Config { platform_policies: PolicySet { policies, release_namespace: release_namespace.map(str::to_string) }, ..Config::default() };
+    let config = Config { platform_policies: PolicySet { policies, release_namespace: release_namespace.map(str::to_string), upgrade_from: None }, ..Config::default() };
     let mut sink = Sink::new(&config);
     check(manifest, &config.platform_policies, &mut sink);
     sink.into_findings()
@@ -484,6 +543,18 @@ maxReplicas: 3
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].severity, Severity::Warning);
         assert!(found[0].message.starts_with("cannot evaluate offline:"), "{found:?}");
+    }
+
+    #[test]
+    fn an_upgrade_updates_creates_and_deletes_except_hooks_and_kept_objects() {
+        let object = |kind: &str, name: &str, annotations: &str| format!("apiVersion: v1\nkind: {kind}\nmetadata:\n  name: {name}\n  annotations: {{{annotations}}}\n---\n");
+        let hook = object("Job", "migrate", "helm.sh/hook: pre-upgrade");
+        let old = Manifest::parse(&[object("ConfigMap", "a", ""), object("ConfigMap", "kept", "helm.sh/resource-policy: keep"), hook.clone(), object("ConfigMap", "gone", "")].concat());
+        let new = Manifest::parse(&[object("ConfigMap", "a", ""), hook, object("ConfigMap", "fresh", "")].concat());
+        let operations = |upgrade_from: Option<&Manifest>| requests(&new, upgrade_from, None).iter().map(|s| (s.resource.name.clone(), s.facts.operation.to_string(), s.object.is_some(), s.old_object.is_some())).collect::<Vec<_>>();
+        let expected = [("a", "UPDATE", true, true), ("migrate", "CREATE", true, false), ("fresh", "CREATE", true, false), ("gone", "DELETE", false, true)];
+        assert_eq!(operations(Some(&old)), expected.map(|(n, o, a, b)| (n.to_string(), o.to_string(), a, b)));
+        assert!(operations(None).iter().all(|(_, operation, _, old)| *operation == "CREATE" && !old));
     }
 
     #[test]

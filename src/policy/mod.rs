@@ -57,12 +57,16 @@ pub const RULE_PREFIX: &str = "policy/";
 pub struct PolicySet {
     pub policies: Arc<Policies>,
     pub release_namespace: Option<String>,
+    /// The release being upgraded (`diff`'s old side): a rendered object with a matching old
+    /// object is an UPDATE of it, any other a CREATE, and an old object the render no longer has
+    /// is a DELETE. None: every object is a CREATE.
+    pub upgrade_from: Option<Arc<crate::manifest::Manifest>>,
 }
 
 impl std::fmt::Debug for PolicySet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let names: Vec<&str> = self.policies.policies.iter().map(|p| p.object.name.as_str()).collect();
-        f.debug_struct("PolicySet").field("policies", &names).field("release_namespace", &self.release_namespace).finish()
+        f.debug_struct("PolicySet").field("policies", &names).field("release_namespace", &self.release_namespace).field("upgrade", &self.upgrade_from.is_some()).finish()
     }
 }
 
@@ -78,10 +82,12 @@ impl PolicySet {
     }
 }
 
-/// Equal when the same policy and binding objects were loaded for the same namespace.
+/// Equal when the same policy and binding objects were loaded for the same namespace (and
+/// upgrade the same old release).
 impl PartialEq for PolicySet {
     fn eq(&self, other: &Self) -> bool {
-        self.identity() == other.identity() && self.release_namespace == other.release_namespace
+        let upgrade = |s: &Self| s.upgrade_from.as_ref().map(Arc::as_ptr);
+        self.identity() == other.identity() && self.release_namespace == other.release_namespace && upgrade(self) == upgrade(other)
     }
 }
 
@@ -159,7 +165,7 @@ impl PolicyArgs {
         let paths: Vec<PathBuf> = config.policies.iter().chain(&self.policies).cloned().collect();
         if !paths.is_empty() {
             let policies = Policies::load(&paths, self.policy_unbound)?;
-            config.platform_policies = PolicySet { policies: Arc::new(policies), release_namespace: namespace.map(str::to_string) };
+            config.platform_policies = PolicySet { policies: Arc::new(policies), release_namespace: namespace.map(str::to_string), upgrade_from: None };
         }
         Ok(())
     }

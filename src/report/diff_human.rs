@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use crate::contract::compat::ContractChange;
 use crate::diff::fields::FieldChangeKind;
-use crate::diff::{DiffReport, FieldChange, ResourceChange, ResourceDiff, SideInfo};
+use crate::diff::{DiffReport, FieldChange, FindingsDelta, ResourceChange, ResourceDiff, SideInfo};
 use crate::rules::Finding;
 
 use super::short_value;
@@ -53,7 +53,10 @@ pub fn render(report: &DiffReport, color: bool) -> String {
     }
     if report.compared.manifests {
         resources_section(&mut out, report, &p);
-        findings_section(&mut out, report, &p);
+        findings_section(&mut out, "Findings (check rules):", &report.findings, false, &p);
+        if let Some(policies) = &report.policies {
+            findings_section(&mut out, "Policy findings (--policies; the new release checked as helm upgrade sends it):", policies, true, &p);
+        }
     }
     verdict(&mut out, report, &p);
     out
@@ -188,9 +191,10 @@ fn finding_line(f: &Finding) -> String {
     format!("{:<7} {} {id}{path}: {}", f.severity.to_string(), f.rule, f.message)
 }
 
-fn findings_section(out: &mut String, report: &DiffReport, p: &Paint) {
-    let f = &report.findings;
-    let _ = writeln!(out, "\n{}", p.bold("Findings (check rules):"));
+/// Introduced and resolved findings of `f` under `title`, and with `show_unchanged` those the old
+/// release already had.
+fn findings_section(out: &mut String, title: &str, f: &FindingsDelta, show_unchanged: bool, p: &Paint) {
+    let _ = writeln!(out, "\n{}", p.bold(title));
     if !f.checked {
         let _ = writeln!(out, "  not checked (the new version did not render)");
         return;
@@ -203,6 +207,11 @@ fn findings_section(out: &mut String, report: &DiffReport, p: &Paint) {
     }
     for x in &f.resolved {
         let _ = writeln!(out, "  {}   {}", p.green("resolved"), finding_line(x));
+    }
+    if show_unchanged {
+        for x in &f.unchanged {
+            let _ = writeln!(out, "  unchanged  {}", finding_line(x));
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use crate::diff::fields::FieldChangeKind;
-use crate::diff::{DiffReport, ResourceChange, SideInfo};
+use crate::diff::{DiffReport, FindingsDelta, ResourceChange, SideInfo};
 use crate::rules::Finding;
 
 use super::short_value;
@@ -71,7 +71,10 @@ fn render_with(report: &DiffReport, text_diffs: bool) -> String {
             let _ = writeln!(out, "_Text diffs left out to fit a pull-request comment; run `chartproof diff` for them._\n");
         }
         resources(&mut out, report, text_diffs);
-        findings(&mut out, report);
+        findings(&mut out, "Rule findings", &report.findings, false);
+        if let Some(policies) = &report.policies {
+            findings(&mut out, "Policy findings (checked as `helm upgrade` sends the new release)", policies, true);
+        }
     }
     out
 }
@@ -139,14 +142,16 @@ fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
-fn findings(out: &mut String, report: &DiffReport) {
-    let f = &report.findings;
-    let _ = writeln!(out, "### Rule findings\n");
+/// A table of the introduced and resolved findings of `f`, and with `show_unchanged` those the old
+/// release already had.
+fn findings(out: &mut String, title: &str, f: &FindingsDelta, show_unchanged: bool) {
+    let _ = writeln!(out, "### {title}\n");
     if !f.checked {
         let _ = writeln!(out, "Not checked (the new version did not render).\n");
         return;
     }
-    if f.introduced.is_empty() && f.resolved.is_empty() {
+    let unchanged: &[Finding] = if show_unchanged { &f.unchanged } else { &[] };
+    if f.introduced.is_empty() && f.resolved.is_empty() && unchanged.is_empty() {
         let _ = writeln!(out, "None introduced, none resolved.\n");
         return;
     }
@@ -160,6 +165,9 @@ fn findings(out: &mut String, report: &DiffReport) {
     }
     for x in &f.resolved {
         row(out, "resolved", x);
+    }
+    for x in unchanged {
+        row(out, "unchanged", x);
     }
     out.push('\n');
 }
