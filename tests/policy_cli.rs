@@ -255,3 +255,32 @@ fn diff_checks_policies_as_helm_upgrade_sends_the_new_release() {
     assert!(markdown.contains("### Policy findings"), "{markdown}");
     assert!(markdown.contains("| introduced | error | `policy/replicas-no-halving` | `Deployment release-go-service` | replicas may not drop by more than half: 4 -> 1 |"), "{markdown}");
 }
+
+#[test]
+fn unittest_check_evaluates_policies_per_test_in_its_release_namespace() {
+    let chart = common::copy_chart(&common::chart("go-service"));
+    std::fs::create_dir_all(chart.path().join("tests")).unwrap();
+    let suite = "suite: replicas\ntests:\n  - it: three replicas in production\n    release:\n      namespace: production\n    asserts:\n      - equal: {path: spec.replicas, value: 3}\n        template: deployment.yaml\n  - it: one replica in production\n    set:\n      replicaCount: 1\n    release:\n      namespace: production\n    asserts:\n      - equal: {path: spec.replicas, value: 1}\n        template: deployment.yaml\n  - it: one replica in staging\n    set:\n      replicaCount: 1\n    release:\n      namespace: staging\n    asserts:\n      - equal: {path: spec.replicas, value: 1}\n        template: deployment.yaml\n";
+    std::fs::write(chart.path().join("tests/replicas_test.yaml"), suite).unwrap();
+    let chart = chart.path().to_str().unwrap();
+    let replicas = policies("production-replicas.yaml");
+    for helm in common::helms() {
+        let (code, report, stderr) = run(&helm, &["unittest", chart, "--check", "--policies", &replicas, "-o", "json"]);
+        assert_eq!(code, 1, "a Deny finding fails the run: {stderr}\n{report:#}");
+        let tests = report["charts"][0]["suites"][0]["tests"].as_array().unwrap_or_else(|| panic!("{report:#}"));
+        let per_test: Vec<(&str, Vec<String>)> = tests
+            .iter()
+            .map(|t| {
+                let findings = t["findings"].as_array().into_iter().flatten();
+                (t["name"].as_str().unwrap(), findings.map(|f| format!("{} {} {}", f["rule"].as_str().unwrap(), f["severity"].as_str().unwrap(), f["message"].as_str().unwrap())).collect())
+            })
+            .collect();
+        let expected = "policy/production-replicas error replicas is 1 in production namespace production; at least 2 required (reason: Invalid) (params: production-replicas)";
+        assert_eq!(per_test, [("three replicas in production", vec![]), ("one replica in production", vec![expected.to_string()]), ("one replica in staging", vec![])], "{report:#}");
+        let (code, _, stderr) = run(&helm, &["unittest", chart, "--check", "-o", "json"]);
+        assert_eq!(code, 0, "without --policies the suite passes: {stderr}");
+    }
+    let (code, _, stderr) = run(&common::helms()[0], &["unittest", chart, "--policies", &replicas]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--policies needs --check"), "{stderr}");
+}

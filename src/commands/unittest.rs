@@ -63,10 +63,12 @@ pub struct UnittestArgs {
     /// Stop a test at its first failed assertion
     #[arg(long)]
     pub failfast: bool,
-    /// Also check every unit-test render with the `check` rules (.chartproof.yaml of the chart);
-    /// error findings fail the run
+    /// Also check every unit-test render with the `check` rules (.chartproof.yaml of the chart)
+    /// and the --policies; error findings fail the run
     #[arg(long)]
     pub check: bool,
+    #[command(flatten)]
+    pub policies: crate::policy::PolicyArgs,
     /// Parallel renders (default: number of CPUs)
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,
@@ -78,6 +80,9 @@ pub struct UnittestArgs {
 }
 
 pub fn run(args: UnittestArgs) -> Result<ExitCode> {
+    if !args.check && !args.policies.policies.is_empty() {
+        bail!("--policies needs --check: unit-test renders are checked only with --check");
+    }
     let helm = args.helm.discover()?;
     let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
     let mut options = RunOptions {
@@ -99,7 +104,12 @@ pub fn run(args: UnittestArgs) -> Result<ExitCode> {
             bail!("chart not found: {} (give a chart directory holding Chart.yaml)", chart.display());
         }
         let start = Instant::now();
-        options.check = if args.check { Some(crate::rules::Config::for_chart(None, chart)?) } else { None };
+        options.check = None;
+        if args.check {
+            let mut config = crate::rules::Config::for_chart(None, chart)?;
+            args.policies.load_into(&mut config, None)?;
+            options.check = Some(config);
+        }
         let files = find_suites(chart, &args.files)?;
         let renderer = Renderer::new(helm.clone(), chart, args.helm.timeout())?;
         let suites = pool.install(|| run_suites(&renderer, &files, &options));

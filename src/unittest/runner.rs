@@ -195,7 +195,10 @@ fn run_test(renderer: &Renderer, test: &TestCase, snapshots: &SnapshotFile, opti
         }
     };
     if let (Some(config), Ok(rendered)) = (&options.check, outcome.as_ref()) {
-        result.findings = crate::rules::check_manifest(&crate::manifest::Manifest::parse(&rendered.manifest), config).findings;
+        // Platform policies see the test's release namespace (helm-unittest's default NAMESPACE).
+        let mut config = config.clone();
+        config.platform_policies.release_namespace = Some(test.release.namespace.clone().unwrap_or_else(|| DEFAULT_NAMESPACE.into()));
+        result.findings = crate::rules::check_manifest(&crate::manifest::Manifest::parse(&rendered.manifest), &config).findings;
     }
     if test.asserts.is_empty() {
         result.failures.push(AssertionFailure { index: 0, kind: "asserts".into(), line: test.line, template: None, message: "the test has no assertions".into() });
