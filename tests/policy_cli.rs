@@ -284,3 +284,23 @@ fn unittest_check_evaluates_policies_per_test_in_its_release_namespace() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("--policies needs --check"), "{stderr}");
 }
+
+/// charts/fixtures/policy-latent passes every shipped policy at its defaults; only
+/// `persistence.enabled=true` with `persistence.type=hostPath` mounts a hostPath volume.
+#[test]
+fn a_latent_policy_violation_is_found_and_shrunk() {
+    let chart = common::chart("fixtures/policy-latent");
+    let chart = chart.to_str().unwrap();
+    let all = policies("");
+    for helm in common::helms() {
+        let (code, report, stderr) = run(&helm, &["check", chart, "--policies", &all, "-o", "json"]);
+        assert_eq!((code, findings(&report)), (0, vec![]), "clean at its defaults: {stderr}");
+        let (code, report, stderr) = run(&helm, &["test", chart, "--policies", &all, "--cases", "60", "--no-save", "-o", "json"]);
+        assert_eq!(code, 1, "{stderr}");
+        let failures = report["failures"].as_array().unwrap();
+        assert_eq!(failures.len(), 1, "the one violation and nothing else: {report:#}");
+        assert_eq!((failures[0]["rule"].as_str(), failures[0]["kind"].as_str()), (Some("policy/no-hostpath"), Some("Deployment")), "{report:#}");
+        assert_eq!(failures[0]["message"], "hostPath volumes are not allowed: data (reason: Forbidden)");
+        assert_eq!(failures[0]["values"], serde_json::json!({"persistence": {"enabled": true, "type": "hostPath"}}), "shrunk to the two keys: {report:#}");
+    }
+}
