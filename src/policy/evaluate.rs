@@ -34,6 +34,16 @@ pub fn to_cel(value: &Value) -> CelValue {
     }
 }
 
+/// A rendered object as the API server decodes it: `key: null` in a map is an unset field (the
+/// typed object drops it), so `has()` is false for it and a list macro never sees a null list.
+fn object_to_cel(value: &Value) -> CelValue {
+    match value {
+        Value::Object(map) => CelValue::from(map.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), object_to_cel(v))).collect::<HashMap<String, CelValue>>()),
+        Value::Array(items) => CelValue::List(Arc::new(items.iter().map(object_to_cel).collect())),
+        scalar => to_cel(scalar),
+    }
+}
+
 /// Severity of a binding's `validationActions`: Deny → error, Warn → warning, Audit → info.
 pub fn action_severity(actions: &[String]) -> Severity {
     let severity_of = |action: &str| match action {
@@ -119,7 +129,7 @@ fn subject_scope<'r>(root: &'r Context<'r, 'r>, subject: &Subject) -> Context<'r
         Some(ns) => to_cel(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": facts.namespace_labels}})),
         None => CelValue::Null,
     };
-    let or_null = |body: Option<&Value>| body.map_or(CelValue::Null, to_cel);
+    let or_null = |body: Option<&Value>| body.map_or(CelValue::Null, object_to_cel);
     let mut scope = root.new_inner_scope();
     for (name, value) in [("object", or_null(subject.object)), ("oldObject", or_null(subject.old_object)), ("request", to_cel(&request)), ("namespaceObject", namespace_object)] {
         scope.add_variable_from_value(name, value);
@@ -600,6 +610,10 @@ maxReplicas: 3
         assert!(shipped(&deployment("production", 2, labelled), None).is_empty());
         let no_namespace = deployment("x", 1, labelled).replace("  namespace: x\n", "");
         assert_eq!(rules(shipped(&no_namespace, Some("prod"))), ["policy/production-replicas"]);
+        // `volumes: null` (kube-prometheus-stack's operator in a ci/ scenario) is no volumes field,
+        // as the API server decodes it: no evaluation error.
+        let null_volumes = format!("{}      volumes: null\n", deployment("default", 2, labelled));
+        assert!(shipped(&null_volumes, None).is_empty(), "{:?}", shipped(&null_volumes, None));
     }
 
     /// Validation expressions from the Kubernetes documentation's ValidatingAdmissionPolicy page
