@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use chartproof::manifest::Manifest;
 use chartproof::rules::{Config, check_manifest};
 use common::{corpus_charts, helms, repo};
+use serde::Deserialize;
 use serde_json::Value;
 
 /// Cases for the short `test` run per chart and helm.
@@ -386,4 +387,132 @@ fn render_table(
     let times: Vec<String> = timings.iter().map(|(k, d)| format!("{k} {:.1}s", d.as_secs_f64())).collect();
     let _ = writeln!(t, "Time: {:.0}s in all ({}).", total.as_secs_f64(), times.join(", "));
     t
+}
+
+/// Workload kinds (group/version, kind) whose pod template the shipped policies read.
+const POD_KINDS: &[(&str, &str)] = &[("v1", "Pod"), ("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"), ("apps/v1", "DaemonSet"), ("apps/v1", "ReplicaSet"), ("batch/v1", "Job"), ("batch/v1", "CronJob")];
+
+/// Independent recount, straight from helm's YAML, of the objects two shipped policies deny:
+/// (objects without a non-empty `team` label that required-team-label matches, pod templates with
+/// a hostPath volume).
+fn recount_team_and_host_path(rendered: &str) -> (usize, usize) {
+    let team_kinds = [("v1", "Service"), ("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"), ("apps/v1", "DaemonSet"), ("batch/v1", "Job"), ("batch/v1", "CronJob")];
+    let (mut without_team, mut host_path) = (0, 0);
+    for document in serde_yaml::Deserializer::from_str(rendered) {
+        let Ok(object) = serde_json::Value::deserialize(document) else { continue };
+        let (Some(api_version), Some(kind)) = (object["apiVersion"].as_str(), object["kind"].as_str()) else { continue };
+        if team_kinds.contains(&(api_version, kind)) && object["metadata"]["labels"]["team"].as_str().is_none_or(str::is_empty) {
+            without_team += 1;
+        }
+        if POD_KINDS.contains(&(api_version, kind)) {
+            let pod = match kind {
+                "Pod" => &object["spec"],
+                "CronJob" => &object["spec"]["jobTemplate"]["spec"]["template"]["spec"],
+                _ => &object["spec"]["template"]["spec"],
+            };
+            if pod["volumes"].as_array().into_iter().flatten().any(|v| v.get("hostPath").is_some()) {
+                host_path += 1;
+            }
+        }
+    }
+    (without_team, host_path)
+}
+
+/// The shipped `policies/` on every corpus chart's default render in namespace `production` (so
+/// production-replicas applies), with both helms: every chart is evaluated, no expression fails to
+/// evaluate (nor "cannot evaluate offline"), both helms agree, and the counts of two policies
+/// equal an independent recount from helm's output. Writes a table of findings per chart and
+/// policy to $CHARTPROOF_CORPUS_POLICY_TABLE (default target/corpus-policies.md).
+#[test]
+#[ignore = "a corpus run: scripts/corpus (and .ci/run) runs it"]
+fn corpus_shipped_policies_on_every_chart() {
+    let policy_dir = repo().join("policies");
+    let policy_names: Vec<String> = {
+        let mut names: Vec<String> = std::fs::read_dir(&policy_dir).unwrap().filter_map(|e| Some(e.ok()?.path().file_stem()?.to_str()?.to_string())).collect();
+        names.sort();
+        names
+    };
+    let mut problems = Vec::new();
+    let mut table = format!("| chart | objects | {} |\n|---|---|{}\n", policy_names.join(" | "), "---|".repeat(policy_names.len()));
+    let charts = corpus_charts();
+    let mut evaluated = 0;
+    for chart in &charts {
+        let name = chart.file_name().unwrap().to_string_lossy().into_owned();
+        let base: Vec<String> = base_values(chart).iter().flat_map(|f| ["-f".to_string(), f.display().to_string()]).collect();
+        let mut per_helm: Vec<BTreeMap<String, usize>> = Vec::new();
+        let mut objects = 0;
+        for helm in helms() {
+            let what = format!("{name} with {}", helm_label(&helm));
+            let args = [vec!["check".to_string(), chart.display().to_string(), "-n".into(), "production".into(), "--policies".into(), policy_dir.display().to_string()], base.clone(), vec!["-o".into(), "json".into()]].concat();
+            let r = run(&helm, &args);
+            let Ok(doc) = serde_json::from_str::<Value>(&r.stdout) else {
+                problems.push(format!("{what}: exit {}, no JSON report: {}", r.code, r.stderr));
+                continue;
+            };
+            if !matches!(r.code, 0 | 1) {
+                problems.push(format!("{what}: exit {}: {}", r.code, r.stderr));
+                continue;
+            }
+            let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+            for f in doc["findings"].as_array().into_iter().flatten() {
+                let Some(policy) = f["rule"].as_str().and_then(|r| r.strip_prefix("policy/")) else { continue };
+                let message = f["message"].as_str().unwrap_or_default();
+                if message.contains("cannot evaluate") || message.contains("evaluation error") {
+                    problems.push(format!("{what}: policy/{policy} on {} {}: {message}", f["kind"], f["name"]));
+                }
+                *counts.entry(policy.to_string()).or_default() += 1;
+            }
+            let rendered = common::helm_template(&helm, chart, &[vec!["--namespace".to_string(), "production".into()], base.clone()].concat());
+            let rendered = String::from_utf8_lossy(&rendered.stdout);
+            let (without_team, host_path) = recount_team_and_host_path(&rendered);
+            let counted = |policy: &str| counts.get(policy).copied().unwrap_or(0);
+            if (counted("required-team-label"), counted("no-hostpath")) != (without_team, host_path) {
+                problems.push(format!(
+                    "{what}: required-team-label {} and no-hostpath {} findings, but the manifests have {without_team} objects without a team label and {host_path} pod templates with hostPath",
+                    counted("required-team-label"),
+                    counted("no-hostpath")
+                ));
+            }
+            objects = doc["summary"]["resources"].as_u64().unwrap_or(0) as usize;
+            per_helm.push(counts);
+        }
+        if per_helm.len() == helms().len() {
+            evaluated += 1;
+        }
+        if per_helm.windows(2).any(|w| w[0] != w[1]) {
+            problems.push(format!("{name}: the helms disagree on the policy findings: {per_helm:?}"));
+        }
+        let Some(counts) = per_helm.first() else { continue };
+        let cells: Vec<String> = policy_names.iter().map(|p| counts.get(p).copied().unwrap_or(0).to_string()).collect();
+        let _ = writeln!(table, "| {name} | {objects} | {} |", cells.join(" | "));
+    }
+    // chart-testing's scenarios (ci/*-values.yaml), each on its own, with the first helm.
+    table += "\nScenarios (`check --scenarios -n production --policies policies/`, helm 1 of the list):\n\n";
+    for chart in charts.iter().filter(|c| c.join("ci").is_dir()) {
+        let name = chart.file_name().unwrap().to_string_lossy().into_owned();
+        let args = ["check", &chart.display().to_string(), "--scenarios", "-n", "production", "--policies", &policy_dir.display().to_string(), "-o", "sarif"].map(str::to_string);
+        let r = run(&helms()[0], &args);
+        let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_default();
+        let runs = doc["runs"].as_array().cloned().unwrap_or_default();
+        if !matches!(r.code, 0 | 1) || runs.is_empty() {
+            problems.push(format!("{name} --scenarios: exit {}, {} runs: {}", r.code, runs.len(), r.stderr));
+            continue;
+        }
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        for result in runs.iter().flat_map(|run| run["results"].as_array().cloned().unwrap_or_default()) {
+            let Some(policy) = result["ruleId"].as_str().and_then(|r| r.strip_prefix("policy/")) else { continue };
+            let message = result["message"]["text"].as_str().unwrap_or_default();
+            if message.contains("cannot evaluate") || message.contains("evaluation error") {
+                problems.push(format!("{name} --scenarios: policy/{policy}: {message}"));
+            }
+            *counts.entry(policy.to_string()).or_default() += 1;
+        }
+        let _ = writeln!(table, "- {name}: {} scenarios; {}", runs.len(), counted(&counts));
+    }
+    let path = std::env::var_os("CHARTPROOF_CORPUS_POLICY_TABLE").map(PathBuf::from).unwrap_or_else(|| repo().join("target/corpus-policies.md"));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, &table).unwrap();
+    eprintln!("{table}\ncorpus: policy table written to {}", path.display());
+    assert_eq!(evaluated, charts.len(), "every chart evaluated with every helm:\n{}", problems.join("\n"));
+    assert!(problems.is_empty(), "corpus policy run problems:\n{}", problems.join("\n"));
 }
