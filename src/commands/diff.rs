@@ -37,6 +37,7 @@ Examples:
   chartproof diff ./old ./new -f prod-values.yaml -o markdown > pr-comment.md
   chartproof diff ./mychart --old-values prod.yaml --new-values prod-next.yaml
   chartproof diff ./old ./new --contract-only
+  chartproof diff ./old ./new --policies platform-policies/   # as helm upgrade sends it to admission
 
 Each side is rendered twice: values that differ between two renders of the same input are
 reported as volatile, never as changes.

@@ -1,6 +1,7 @@
 //! Which rendered objects a policy and binding apply to: `resourceRules` and
 //! `excludeResourceRules` against the object's group, version, resource (mapped from kind as the
-//! API server maps it) and the CREATE operation, and label selectors on the object and namespace.
+//! API server maps it) and operation (CREATE; UPDATE and DELETE for `diff`), and label selectors
+//! on the object and namespace.
 
 use std::collections::BTreeMap;
 
