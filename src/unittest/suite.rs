@@ -268,6 +268,12 @@ impl Suite {
         if strict {
             r.known_keys(top, SUITE_KEYS, "")?;
         }
+        if let Some(key) = ["documentSelector", "documentIndex"].into_iter().find(|k| top.contains_key(*k)) {
+            return Err(r.error(
+                &format!("/{key}"),
+                format!("`{key}` is not a suite key: helm-unittest ignores it here (and rejects it with --strict), so no test would use it; set it on each test or assertion (a YAML anchor `&sel` … `*sel` avoids repeating it)"),
+            ));
+        }
         let name = match top.get("suite") {
             Some(v) => r.string(v, "/suite")?,
             None => file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
@@ -415,6 +421,16 @@ mod tests {
         std::fs::write(&file, text).unwrap();
         let e = Suite::load(&file, true).unwrap_err().to_string();
         assert!(e.contains("x_test.yaml:4: tests[0].sett: unknown key `sett`"), "{e}");
+    }
+
+    #[test]
+    fn a_suite_level_document_selector_is_an_error_not_a_silent_no_op() {
+        let e = load("suite: S\ntemplates: [a.yaml]\ndocumentSelector:\n  path: kind\n  value: Service\ntests:\n  - it: t\n    asserts:\n      - isKind: {of: Service}\n").unwrap_err().to_string();
+        assert!(e.contains("x_test.yaml:3: documentSelector: `documentSelector` is not a suite key: helm-unittest ignores it here"), "{e}");
+        let e = load("suite: S\ndocumentIndex: 1\ntests: []\n").unwrap_err().to_string();
+        assert!(e.contains("x_test.yaml:2: documentIndex: `documentIndex` is not a suite key"), "{e}");
+        let s = load("suite: S\ntests:\n  - it: t\n    documentSelector: {path: kind, value: Service}\n    asserts:\n      - isKind: {of: Service}\n").unwrap();
+        assert_eq!(s.tests[0].document_selector.as_ref().map(|d| d.path.as_str()), Some("kind"), "on a test it is a selector");
     }
 
     #[test]
