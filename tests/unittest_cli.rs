@@ -268,3 +268,54 @@ fn sarif_locates_failed_assertions_in_the_suite_and_check_findings_in_the_templa
     let bad = &sarif["runs"][0]["results"][0];
     assert_eq!((code, bad["ruleId"].as_str().unwrap(), at(bad)), (1, "unittest/invalid-suite", ("demo/tests/bad_test.yaml".to_string(), 5)), "{bad:#}");
 }
+
+const REVISION_TEMPLATE: &str = r#"{{- define "rev.fromRoot" -}}{{ .root.Release.Revision }}{{- end -}}
+{{- $root := . -}}
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: rev
+data:
+  plain: {{ .Release.Revision | quote }}
+  dollar: "{{ $.Release.Revision }}"
+  variable: "{{ $root.Release.Revision }}"
+  helper: "{{ include "rev.fromRoot" (dict "root" .) }}"
+  next: "{{ add .Release.Revision 1 }}"
+  upgrade: "{{ .Release.IsUpgrade }}"
+  install: "{{ .Release.IsInstall }}"
+"#;
+
+const REVISION_SUITE: &str = r#"suite: revision
+templates: [rev.yaml]
+release: {revision: 3}
+tests:
+  - it: takes the suite's revision in every form a template reads it
+    asserts:
+      - isSubset: {path: data, content: {plain: "3", dollar: "3", variable: "3", helper: "3", next: "4", upgrade: "false", install: "true"}}
+  - it: takes the test's revision and upgrade over the suite's
+    release: {revision: 9, upgrade: true}
+    asserts:
+      - isSubset: {path: data, content: {plain: "9", dollar: "9", variable: "9", helper: "9", next: "10", upgrade: "true", install: "false"}}
+"#;
+
+#[test]
+fn release_revision_and_upgrade_reach_the_templates() {
+    let dir = tempfile::tempdir().unwrap();
+    let default_suite = "suite: default\ntemplates: [rev.yaml]\ntests:\n  - it: has helm-unittest's revision 0\n    asserts:\n      - equal: {path: data.plain, value: \"0\"}\n      - equal: {path: data.helper, value: \"0\"}\n";
+    write_files(
+        dir.path(),
+        &[
+            ("Chart.yaml", "apiVersion: v2\nname: rev\nversion: 0.1.0\n"),
+            ("templates/rev.yaml", REVISION_TEMPLATE),
+            ("tests/revision_test.yaml", REVISION_SUITE),
+            ("tests/default_test.yaml", default_suite),
+        ],
+    );
+    for helm in helms() {
+        let (code, stdout, stderr) = run(&helm, dir.path(), &[]);
+        assert_eq!(code, 0, "{}: {stdout}{stderr}", helm.display());
+        assert!(stdout.contains("Tests:       0 failed, 3 passed, 0 skipped, 3 total"), "{stdout}");
+    }
+    let template = std::fs::read_to_string(dir.path().join("templates/rev.yaml")).unwrap();
+    assert_eq!(template, REVISION_TEMPLATE, "only the temporary copy is rewritten");
+}

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::assert::{self, Verdict, base_kind};
-use super::render::{DEFAULT_KUBE_VERSION, DEFAULT_NAMESPACE, DEFAULT_RELEASE_NAME, Document, Outcome, RenderInput, Renderer, template_pattern, template_selected};
+use super::render::{DEFAULT_KUBE_VERSION, DEFAULT_NAMESPACE, DEFAULT_RELEASE_NAME, DEFAULT_REVISION, Document, Outcome, RenderInput, Renderer, template_pattern, template_selected};
 use super::snapshot::{SnapshotFile, SnapshotMode, SnapshotResult};
 use super::suite::{Assertion, DocumentSelector, Suite, TestCase};
 use crate::chart::setvals::{SetArg, apply_set, parse_path};
@@ -173,6 +173,7 @@ pub fn render_input(test: &TestCase, options: &RunOptions) -> Result<RenderInput
         kube_version,
         api_versions: caps.api_versions.clone(),
         upgrade: test.release.upgrade.unwrap_or(false),
+        revision: test.release.revision.unwrap_or(DEFAULT_REVISION),
     })
 }
 
