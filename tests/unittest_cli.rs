@@ -319,3 +319,23 @@ fn release_revision_and_upgrade_reach_the_templates() {
     let template = std::fs::read_to_string(dir.path().join("templates/rev.yaml")).unwrap();
     assert_eq!(template, REVISION_TEMPLATE, "only the temporary copy is rewritten");
 }
+
+#[test]
+fn match_snapshot_raw_snapshots_the_notes_text() {
+    let chart = demo_chart();
+    let suite = "suite: notes\ntemplates: [NOTES.txt]\ntests:\n  - it: prints the notes\n    asserts:\n      - matchSnapshotRaw: {}\n";
+    write_files(chart.path(), &[("templates/NOTES.txt", "Installed {{ .Release.Name }}.\n\n  replicas: {{ .Values.replicas }}\n"), ("tests/notes_test.yaml", suite)]);
+    let helm = &helms()[0];
+    let args = ["-f", "tests/notes_test.yaml"];
+    let (code, stdout, _) = run(helm, chart.path(), &args);
+    assert_eq!(code, 0, "a new raw entry passes and is written: {stdout}");
+    let snap = std::fs::read_to_string(chart.path().join("tests/__snapshot__/notes_test.yaml.snap")).unwrap();
+    assert!(snap.contains("prints the notes:\n  1: |\n") && snap.contains("Installed RELEASE-NAME.") && snap.contains("replicas: 2"), "{snap}");
+    assert_eq!(run(helm, chart.path(), &args).0, 0, "the written entry matches");
+    write_files(chart.path(), &[("values.yaml", &VALUES.replace("replicas: 2", "replicas: 4"))]);
+    let (code, stdout, _) = run(helm, chart.path(), &args);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("-    replicas: 2") && stdout.contains("+    replicas: 4"), "a readable diff of the text: {stdout}");
+    write_files(chart.path(), &[("tests/notes_test.yaml", &suite.replace("matchSnapshotRaw: {}", "matchSnapshotRaw: {}\n        not: true"))]);
+    assert_eq!(run(helm, chart.path(), &args).0, 0, "not: true passes when the text differs");
+}

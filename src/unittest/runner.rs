@@ -314,18 +314,18 @@ fn evaluate(test: &TestCase, assertion: &Assertion, outcome: &Outcome, snapshots
                 if (count as u64 == want) != negated { Ok(()) } else { Err(format!("expected {}{want} documents, actual: {count}", if negated { "NOT " } else { "" })) }
             }
             "containsDocument" => assert::contains_document(&assertion.params, negated, &docs)?,
-            "matchSnapshot" => {
+            "matchSnapshot" | "matchSnapshotRaw" => {
                 let mut v = Ok(());
                 for d in &docs {
                     *snapshot_index += 1;
-                    let actual = match assertion.params.get("path").and_then(Value::as_str) {
-                        Some(p) => super::path::lookup(&d.value, p)?.first().map(|x| (*x).clone()).unwrap_or(Value::Null),
-                        None => d.value.clone(),
+                    let actual = match (kind, assertion.params.get("path").and_then(Value::as_str)) {
+                        ("matchSnapshotRaw", _) => Value::String(uniform_raw(&d.raw)),
+                        (_, Some(p)) => super::path::lookup(&d.value, p)?.first().map(|x| (*x).clone()).unwrap_or(Value::Null),
+                        (_, None) => d.value.clone(),
                     };
-                    match snapshots.compare(&test.name, *snapshot_index, &actual, mode) {
-                        SnapshotResult::Matched | SnapshotResult::Created | SnapshotResult::Updated => {}
-                        SnapshotResult::Missing => v = Err(format!("snapshot entry {} of this test is missing and new entries are not written (CI, or --fail-missing-snapshots); run with -u locally", snapshot_index)),
-                        SnapshotResult::Differs(diff) => v = Err(format!("the render differs from snapshot entry {snapshot_index}:\n{diff}")),
+                    let compared = snapshots.compare(&test.name, *snapshot_index, &actual, mode);
+                    if let Err(e) = snapshot_verdict(compared, *snapshot_index, negated) {
+                        v = Err(e);
                     }
                 }
                 v
@@ -350,6 +350,21 @@ fn evaluate(test: &TestCase, assertion: &Assertion, outcome: &Outcome, snapshots
         verdicts.push((None, Err("no template selected for this assertion".into())));
     }
     Ok(verdicts)
+}
+
+/// Raw text as helm-unittest snapshots it: line ends LF, no spaces before a line end.
+fn uniform_raw(raw: &str) -> String {
+    raw.replace("\r\n", "\n").split('\n').map(|l| l.trim_end_matches(' ')).collect::<Vec<_>>().join("\n")
+}
+
+/// A snapshot comparison as a verdict; `not: true` passes only when the render differs.
+fn snapshot_verdict(compared: SnapshotResult, index: u64, negated: bool) -> Verdict {
+    match (compared, negated) {
+        (SnapshotResult::Matched | SnapshotResult::Created | SnapshotResult::Updated, false) | (SnapshotResult::Differs(_), true) => Ok(()),
+        (SnapshotResult::Missing, _) => Err(format!("snapshot entry {index} of this test is missing and new entries are not written (CI, or --fail-missing-snapshots); run with -u locally")),
+        (SnapshotResult::Differs(diff), false) => Err(format!("the render differs from snapshot entry {index}:\n{diff}")),
+        (_, true) => Err(format!("expected NOT to match snapshot entry {index}, but the render matches it")),
+    }
 }
 
 /// Summaries across suites.

@@ -16,7 +16,7 @@ pub const ASSERTION_TYPES: &[&str] = &[
     "equal", "notEqual", "equalRaw", "notEqualRaw", "contains", "notContains", "isSubset", "isNotSubset", "exists", "notExists", "isNull", "isNotNull", "isEmpty",
     "isNotEmpty", "isNullOrEmpty", "isNotNullOrEmpty", "isKind", "isAPIVersion", "hasDocuments", "lengthEqual", "notLengthEqual", "matchRegex", "notMatchRegex",
     "matchRegexRaw", "notMatchRegexRaw", "containsDocument", "failedTemplate", "notFailedTemplate", "isType", "isNotType", "greaterOrEqual", "notGreaterOrEqual",
-    "lessOrEqual", "notLessOrEqual", "matchSnapshot",
+    "lessOrEqual", "notLessOrEqual", "matchSnapshot", "matchSnapshotRaw",
 ];
 
 /// `release:` of a suite or test.
