@@ -339,3 +339,36 @@ fn match_snapshot_raw_snapshots_the_notes_text() {
     write_files(chart.path(), &[("tests/notes_test.yaml", &suite.replace("matchSnapshotRaw: {}", "matchSnapshotRaw: {}\n        not: true"))]);
     assert_eq!(run(helm, chart.path(), &args).0, 0, "not: true passes when the text differs");
 }
+
+const POST_RENDER_SUITE: &str = r#"suite: post-rendered
+templates: [deployment.yaml]
+postRenderer:
+  cmd: sh
+  args: ["-c", "sed 's/replicas: 2/replicas: 5/'"]
+tests:
+  - it: sees the suite's post-renderer output
+    asserts:
+      - equal: {path: spec.replicas, value: 5}
+      - equal: {path: metadata.name, value: RELEASE-NAME-demo}
+  - it: uses its own post-renderer instead of the suite's
+    postRenderer:
+      cmd: sh
+      args: ["-c", "sed 's/team: a/team: b/'"]
+    asserts:
+      - equal: {path: spec.replicas, value: 2}
+      - equal: {path: metadata.labels.team, value: b}
+  - it: fails with the post-renderer's error
+    postRenderer: {cmd: sh, args: ["-c", "echo no kustomization here >&2; exit 4"]}
+    asserts:
+      - isKind: {of: Deployment}
+"#;
+
+#[test]
+fn post_renderers_run_on_the_render_like_helm_unittest() {
+    let chart = demo_chart();
+    write_files(chart.path(), &[("tests/post_test.yaml", POST_RENDER_SUITE)]);
+    let (code, stdout, _) = run(&helms()[0], chart.path(), &["-f", "tests/post_test.yaml"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("Tests:       1 failed, 2 passed, 0 skipped, 3 total"), "{stdout}");
+    assert!(stdout.contains("- fails with the post-renderer's error (line 18)") && stdout.contains("`postRenderer` fail") && stdout.contains("no kustomization here"), "{stdout}");
+}

@@ -168,15 +168,18 @@ pub fn junit(runs: &[ChartRun]) -> anyhow::Result<String> {
 /// Kind of the findings that stand for failed unit tests in the shared reporters.
 pub const UNITTEST_KIND: &str = "UnitTest";
 
-/// The SARIF rule id of a failed assertion (`unittest/equal`), of a render that failed
-/// (`unittest/render-failed`), of a test without assertions and of a suite that cannot be loaded.
+/// Failures that are not an assertion's: (failure kind, SARIF rule id, what failed, rule description).
+const NON_ASSERTION_FAILURES: &[(&str, &str, &str, &str)] = &[
+    ("render", "unittest/render-failed", "the render failed", "A unit test's render failed (helm template returned an error the test does not expect)"),
+    ("postRenderer", "unittest/post-renderer-failed", "the post-renderer failed", "A unit test's postRenderer command failed or printed YAML that cannot be read"),
+    ("asserts", "unittest/no-assertions", "no assertions", "A unit test has no assertions"),
+    ("suite", "unittest/invalid-suite", "the suite cannot be loaded", "A helm-unittest suite file cannot be loaded"),
+];
+
+/// The SARIF rule id of a failed assertion (`unittest/equal`), or of a failure that is not an
+/// assertion's (a render, a post-renderer, a test without assertions, a suite that cannot be loaded).
 fn rule_id(kind: &str) -> String {
-    match kind {
-        "render" => "unittest/render-failed".into(),
-        "asserts" => "unittest/no-assertions".into(),
-        "suite" => "unittest/invalid-suite".into(),
-        assertion => format!("unittest/{assertion}"),
-    }
+    NON_ASSERTION_FAILURES.iter().find(|f| f.0 == kind).map(|f| f.1.to_string()).unwrap_or_else(|| format!("unittest/{kind}"))
 }
 
 /// The chart's name as helm prints it in `# Source:` (Chart.yaml's `name`), else the folder name.
@@ -193,16 +196,12 @@ fn chart_name(chart_dir: &Path) -> String {
 /// (which the shared locator reads), and the name and path identify the test and assertion, so
 /// the SARIF fingerprint does not change when the suite's lines move.
 fn failure_finding(chart_name: &str, suite_file: &str, suite: &SuiteResult, test: Option<&TestResult>, failure: &AssertionFailure) -> Finding {
-    let what = match failure.kind.as_str() {
-        "render" => "the render failed".to_string(),
-        "asserts" => "no assertions".to_string(),
-        "suite" => "the suite cannot be loaded".to_string(),
-        kind => format!("asserts[{}] `{kind}` failed", failure.index),
-    };
-    let path = match (failure.kind.as_str(), &failure.template) {
-        ("render" | "asserts" | "suite", _) => None,
-        (_, Some(template)) => Some(format!("asserts[{}] in {template}", failure.index)),
-        (_, None) => Some(format!("asserts[{}]", failure.index)),
+    let non_assertion = NON_ASSERTION_FAILURES.iter().find(|f| f.0 == failure.kind);
+    let what = non_assertion.map(|f| f.2.to_string()).unwrap_or_else(|| format!("asserts[{}] `{}` failed", failure.index, failure.kind));
+    let path = match (non_assertion, &failure.template) {
+        (Some(_), _) => None,
+        (None, Some(template)) => Some(format!("asserts[{}] in {template}", failure.index)),
+        (None, None) => Some(format!("asserts[{}]", failure.index)),
     };
     Finding {
         rule: rule_id(&failure.kind),
@@ -264,12 +263,10 @@ fn sarif_run(run: &ChartRun) -> serde_json::Value {
     };
     let mut sarif_run = sarif::to_value(&report)["runs"][0].take();
     for rule in sarif_run["tool"]["driver"]["rules"].as_array_mut().into_iter().flatten() {
-        if let Some(kind) = rule["id"].as_str().and_then(|id| id.strip_prefix("unittest/")) {
-            let text = match kind {
-                "render-failed" => "A unit test's render failed (helm template returned an error the test does not expect)".to_string(),
-                "no-assertions" => "A unit test has no assertions".to_string(),
-                "invalid-suite" => "A helm-unittest suite file cannot be loaded".to_string(),
-                assertion => format!("A helm-unittest `{assertion}` assertion failed"),
+        if let Some(id) = rule["id"].as_str().filter(|id| id.starts_with("unittest/")) {
+            let text = match NON_ASSERTION_FAILURES.iter().find(|f| f.1 == id) {
+                Some(f) => f.3.to_string(),
+                None => format!("A helm-unittest `{}` assertion failed", id.trim_start_matches("unittest/")),
             };
             rule["shortDescription"] = serde_json::json!({ "text": text });
         }

@@ -63,6 +63,8 @@ pub struct Document {
 #[derive(Debug, Clone, Default)]
 pub struct Rendered {
     pub by_template: BTreeMap<String, Vec<Document>>,
+    /// The chart's name, as helm's `# Source:` paths start.
+    pub chart_name: String,
     /// The whole manifest as helm printed it (release name restored), for `--check`.
     pub manifest: String,
 }
@@ -340,7 +342,11 @@ pub fn split_manifest(manifest: &str) -> Result<Rendered> {
         let body = match chunk.strip_prefix("# Source: ") {
             Some(rest) => {
                 let (source, body) = rest.split_once('\n').unwrap_or((rest, ""));
-                template = source.trim().split_once('/').map(|(_, t)| t.to_string()).unwrap_or_else(|| source.trim().to_string());
+                let (chart, path) = source.trim().split_once('/').unwrap_or(("", source.trim()));
+                if rendered.chart_name.is_empty() {
+                    rendered.chart_name = chart.to_string();
+                }
+                template = path.to_string();
                 body
             }
             None if !template.is_empty() => chunk.as_str(),

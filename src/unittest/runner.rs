@@ -195,6 +195,18 @@ fn run_test(renderer: &Renderer, test: &TestCase, snapshots: &SnapshotFile, opti
             return result;
         }
     };
+    let outcome = match (&test.post_renderer, outcome.as_ref()) {
+        (Some(post), Ok(rendered)) => match super::postrender::post_render(post, rendered) {
+            Ok(post_rendered) => std::sync::Arc::new(Ok(post_rendered)),
+            Err(e) => {
+                result.status = Status::Failed;
+                result.failures.push(AssertionFailure { index: 0, kind: "postRenderer".into(), line: test.line, template: None, message: format!("{e:#}") });
+                result.duration = start.elapsed();
+                return result;
+            }
+        },
+        _ => outcome,
+    };
     if let (Some(config), Ok(rendered)) = (&options.check, outcome.as_ref()) {
         result.findings = crate::rules::check_manifest(&crate::manifest::Manifest::parse(&rendered.manifest), config).findings;
     }

@@ -52,6 +52,13 @@ pub struct DocumentSelector {
     pub skip_empty_templates: bool,
 }
 
+/// `postRenderer:` of a suite or test: a command the rendered templates go through.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PostRenderer {
+    pub cmd: String,
+    pub args: Vec<String>,
+}
+
 /// One assertion of a test.
 #[derive(Debug, Clone)]
 pub struct Assertion {
@@ -86,6 +93,8 @@ pub struct TestCase {
     pub document_selector: Option<DocumentSelector>,
     /// Why the test is skipped, when it is.
     pub skip: Option<String>,
+    /// The test's post-renderer, else the suite's.
+    pub post_renderer: Option<PostRenderer>,
     pub asserts: Vec<Assertion>,
 }
 
@@ -205,6 +214,13 @@ impl Reader<'_> {
         }))
     }
 
+    fn post_renderer(&self, m: &Map<String, Value>, pointer: &str) -> Result<Option<PostRenderer>> {
+        let pointer = format!("{pointer}/postRenderer");
+        let Some(post) = self.map(m.get("postRenderer"), &pointer)? else { return Ok(None) };
+        let cmd = self.opt_string(post, "cmd", &pointer)?.filter(|c| !c.is_empty()).ok_or_else(|| self.error(&pointer, "needs `cmd`, the command to run"))?;
+        Ok(Some(PostRenderer { cmd, args: self.strings(post.get("args"), &format!("{pointer}/args"))? }))
+    }
+
     fn skip(&self, m: &Map<String, Value>, pointer: &str) -> Result<Option<String>> {
         match m.get("skip") {
             None | Some(Value::Null) | Some(Value::Bool(false)) => Ok(None),
@@ -287,6 +303,7 @@ impl Suite {
         let suite_caps = r.capabilities(top.get("capabilities"), "/capabilities")?;
         let suite_skip = r.skip(top, "")?;
         let suite_provider = top.contains_key("kubernetesProvider");
+        let suite_post_renderer = r.post_renderer(top, "")?;
         let Some(Value::Array(tests)) = top.get("tests") else { return Err(r.error("/tests", "a suite needs a `tests` list")) };
         let mut cases = Vec::new();
         for (i, t) in tests.iter().enumerate() {
@@ -344,6 +361,7 @@ impl Suite {
                 document_index: r.document_index(tm, &p)?,
                 document_selector: r.document_selector(tm, &p)?,
                 skip,
+                post_renderer: r.post_renderer(tm, &p)?.or(suite_post_renderer.clone()),
                 asserts,
             });
         }
