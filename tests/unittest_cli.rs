@@ -60,6 +60,12 @@ tests:
         documentIndex: 1
       - equal: {path: metadata.name, value: cm}
         documentSelector: {path: kind, value: ConfigMap}
+  - it: lets a test's documentIndex win over its assertions'
+    template: pair.yaml
+    documentIndex: 1
+    asserts:
+      - isKind: {of: ConfigMap}
+        documentIndex: 0
   - it: sees the fail message
     template: guard.yaml
     set: {replicas: 9}
@@ -116,7 +122,7 @@ fn helm_unittest_semantics_hold_on_every_helm() {
     for helm in helms() {
         let (code, stdout, stderr) = run(&helm, chart.path(), &[]);
         assert_eq!(code, 0, "{}: {stdout}{stderr}", helm.display());
-        assert!(stdout.contains("Tests:       0 failed, 5 passed, 1 skipped, 6 total"), "{stdout}");
+        assert!(stdout.contains("Tests:       0 failed, 6 passed, 1 skipped, 7 total"), "{stdout}");
         assert!(stdout.contains("is skipped skipped: not today"), "{stdout}");
     }
 }

@@ -301,7 +301,8 @@ fn evaluate(test: &TestCase, assertion: &Assertion, outcome: &Outcome, snapshots
         },
         None => all.clone(),
     };
-    let index = assertion.document_index.or(test.document_index);
+    // A test's documentIndex replaces its assertions' own, as in helm-unittest.
+    let index = test.document_index.or(assertion.document_index);
     let mut verdicts = Vec::new();
     for (template, docs) in &selected {
         let docs: Vec<&Document> = match index {
