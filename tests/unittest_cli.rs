@@ -1,7 +1,8 @@
 //! `chartproof unittest` from the command line, with every configured helm: helm-unittest's
 //! semantics on a generated chart (release name, namespace, kube version, template selection,
 //! typed `set`, document order, failedTemplate), failures and exit codes, JUnit layout,
-//! snapshots, and cert-manager's committed snapshot suite.
+//! snapshots, cert-manager's committed snapshot suite, and SARIF valid against the SARIF 2.1.0
+//! schema.
 
 mod common;
 
@@ -59,6 +60,12 @@ tests:
         documentIndex: 1
       - equal: {path: metadata.name, value: cm}
         documentSelector: {path: kind, value: ConfigMap}
+  - it: lets a test's documentIndex win over its assertions'
+    template: pair.yaml
+    documentIndex: 1
+    asserts:
+      - isKind: {of: ConfigMap}
+        documentIndex: 0
   - it: sees the fail message
     template: guard.yaml
     set: {replicas: 9}
@@ -83,8 +90,14 @@ tests:
 
 fn demo_chart() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
+    write_demo_chart(dir.path());
+    dir
+}
+
+/// The demo chart's files in `dir`.
+fn write_demo_chart(dir: &Path) {
     write_files(
-        dir.path(),
+        dir,
         &[
             ("Chart.yaml", CHART),
             ("values.yaml", VALUES),
@@ -96,7 +109,6 @@ fn demo_chart() -> tempfile::TempDir {
             ("tests/semantics_test.yaml", PASSING_SUITE),
         ],
     );
-    dir
 }
 
 fn run(helm: &Path, chart: &Path, extra: &[&str]) -> (i32, String, String) {
@@ -110,7 +122,7 @@ fn helm_unittest_semantics_hold_on_every_helm() {
     for helm in helms() {
         let (code, stdout, stderr) = run(&helm, chart.path(), &[]);
         assert_eq!(code, 0, "{}: {stdout}{stderr}", helm.display());
-        assert!(stdout.contains("Tests:       0 failed, 5 passed, 1 skipped, 6 total"), "{stdout}");
+        assert!(stdout.contains("Tests:       0 failed, 6 passed, 1 skipped, 7 total"), "{stdout}");
         assert!(stdout.contains("is skipped skipped: not today"), "{stdout}");
     }
 }
@@ -194,4 +206,175 @@ fn check_flag_reports_rule_findings_per_test() {
     assert_eq!(code, 1, "the demo Deployment has no probes or resources: error findings fail the run");
     let (_, plain, _) = run(&helms()[0], chart.path(), &[]);
     assert!(!plain.contains("Findings:"), "without --check no rule runs");
+}
+
+/// `chartproof unittest` in `cwd` with `-o sarif`: (exit code, SARIF), after checking the log
+/// against the SARIF 2.1.0 schema (provisioned by scripts/ensure-sarif-schema) and that every
+/// result's rule is listed, its URI names a file under `cwd` and it has a fingerprint.
+fn sarif_in(helm: &Path, cwd: &Path, args: &[&str]) -> (i32, serde_json::Value) {
+    let out = chartproof(helm).current_dir(cwd).arg("unittest").args(args).args(["-o", "sarif"]).env_remove("CI").output().unwrap();
+    let sarif: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(common::sarif_schema_path()).unwrap()).unwrap();
+    let errors: Vec<String> = jsonschema::validator_for(&schema).unwrap().iter_errors(&sarif).map(|e| format!("{e} at {}", e.instance_path)).collect();
+    assert!(errors.is_empty(), "not valid SARIF 2.1.0: {errors:#?}");
+    for run in sarif["runs"].as_array().unwrap() {
+        let rules: Vec<&str> = run["tool"]["driver"]["rules"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+        for r in run["results"].as_array().unwrap() {
+            assert_eq!(rules[r["ruleIndex"].as_u64().unwrap() as usize], r["ruleId"], "{r:#}");
+            let artifact = &r["locations"][0]["physicalLocation"]["artifactLocation"];
+            assert_eq!(artifact["uriBaseId"], "%SRCROOT%", "{r:#}");
+            assert!(cwd.join(artifact["uri"].as_str().unwrap()).is_file(), "{r:#}");
+            assert_eq!(r["partialFingerprints"]["chartproofFindingKey/v1"].as_str().unwrap().len(), 32, "{r:#}");
+        }
+    }
+    (out.status.code().unwrap(), sarif)
+}
+
+#[test]
+fn sarif_locates_failed_assertions_in_the_suite_and_check_findings_in_the_templates() {
+    let repo = tempfile::tempdir().unwrap();
+    write_demo_chart(&repo.path().join("demo"));
+    write_files(repo.path(), &[("demo/tests/wrong_test.yaml", FAILING_SUITE)]);
+    let helm = &helms()[0];
+
+    let (code, sarif) = sarif_in(helm, repo.path(), &["demo", "-f", "tests/semantics_test.yaml"]);
+    assert_eq!(code, 0);
+    assert_eq!(sarif["runs"][0]["results"], serde_json::json!([]), "a passing suite: a valid log without results");
+
+    let (code, sarif) = sarif_in(helm, repo.path(), &["demo", "--check"]);
+    assert_eq!(code, 1);
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    let failed: Vec<&serde_json::Value> = results.iter().filter(|r| r["properties"]["kind"] == "UnitTest").collect();
+    assert_eq!(failed.len(), 1, "one failed assertion: {results:#?}");
+    let at = |r: &serde_json::Value| {
+        let p = &r["locations"][0]["physicalLocation"];
+        (p["artifactLocation"]["uri"].as_str().unwrap().to_string(), p["region"]["startLine"].as_u64().unwrap())
+    };
+    assert_eq!((failed[0]["ruleId"].as_str().unwrap(), at(failed[0])), ("unittest/equal", ("demo/tests/wrong_test.yaml".to_string(), 6)));
+    let text = failed[0]["message"]["text"].as_str().unwrap();
+    assert!(text.contains("wrong expectations / expects the wrong name") && text.contains("RELEASE-NAME-demo"), "{text}");
+    let selector = |r: &&serde_json::Value| r["ruleId"] == "kubernetes-schema" && r["message"]["text"].as_str().unwrap().contains("RELEASE-NAME-demo: \"selector\" is a required property");
+    let finding = results.iter().find(selector).unwrap_or_else(|| panic!("a --check finding: {results:#?}"));
+    let (file, line) = at(finding);
+    assert_eq!(file, "demo/templates/deployment.yaml", "located in the chart's template, as `check` locates it");
+    let template = std::fs::read_to_string(repo.path().join(&file)).unwrap();
+    assert_eq!(template.lines().nth(line as usize - 1), Some("spec:"), "at the line writing the field");
+    assert!(finding["message"]["text"].as_str().unwrap().contains("(unit test: "), "{finding:#}");
+    assert_eq!(results.iter().filter(selector).count(), 1, "a finding several tests' renders show is reported once");
+
+    // Lines moved: same fingerprint, new line.
+    let fingerprint = failed[0]["partialFingerprints"].clone();
+    write_files(repo.path(), &[("demo/tests/wrong_test.yaml", &format!("# moved down\n{FAILING_SUITE}"))]);
+    let (_, sarif) = sarif_in(helm, repo.path(), &["demo", "-f", "tests/wrong_test.yaml"]);
+    let moved = &sarif["runs"][0]["results"][0];
+    assert_eq!((at(moved).1, &moved["partialFingerprints"]), (7, &fingerprint));
+
+    write_files(repo.path(), &[("demo/tests/bad_test.yaml", "suite: bad\ntests:\n  - it: x\n    asserts:\n      - equals: {path: a, value: 1}\n")]);
+    let (code, sarif) = sarif_in(helm, repo.path(), &["demo", "-f", "tests/bad_test.yaml"]);
+    let bad = &sarif["runs"][0]["results"][0];
+    assert_eq!((code, bad["ruleId"].as_str().unwrap(), at(bad)), (1, "unittest/invalid-suite", ("demo/tests/bad_test.yaml".to_string(), 5)), "{bad:#}");
+}
+
+const REVISION_TEMPLATE: &str = r#"{{- define "rev.fromRoot" -}}{{ .root.Release.Revision }}{{- end -}}
+{{- $root := . -}}
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: rev
+data:
+  plain: {{ .Release.Revision | quote }}
+  dollar: "{{ $.Release.Revision }}"
+  variable: "{{ $root.Release.Revision }}"
+  helper: "{{ include "rev.fromRoot" (dict "root" .) }}"
+  next: "{{ add .Release.Revision 1 }}"
+  upgrade: "{{ .Release.IsUpgrade }}"
+  install: "{{ .Release.IsInstall }}"
+"#;
+
+const REVISION_SUITE: &str = r#"suite: revision
+templates: [rev.yaml]
+release: {revision: 3}
+tests:
+  - it: takes the suite's revision in every form a template reads it
+    asserts:
+      - isSubset: {path: data, content: {plain: "3", dollar: "3", variable: "3", helper: "3", next: "4", upgrade: "false", install: "true"}}
+  - it: takes the test's revision and upgrade over the suite's
+    release: {revision: 9, upgrade: true}
+    asserts:
+      - isSubset: {path: data, content: {plain: "9", dollar: "9", variable: "9", helper: "9", next: "10", upgrade: "true", install: "false"}}
+"#;
+
+#[test]
+fn release_revision_and_upgrade_reach_the_templates() {
+    let dir = tempfile::tempdir().unwrap();
+    let default_suite = "suite: default\ntemplates: [rev.yaml]\ntests:\n  - it: has helm-unittest's revision 0\n    asserts:\n      - equal: {path: data.plain, value: \"0\"}\n      - equal: {path: data.helper, value: \"0\"}\n";
+    write_files(
+        dir.path(),
+        &[
+            ("Chart.yaml", "apiVersion: v2\nname: rev\nversion: 0.1.0\n"),
+            ("templates/rev.yaml", REVISION_TEMPLATE),
+            ("tests/revision_test.yaml", REVISION_SUITE),
+            ("tests/default_test.yaml", default_suite),
+        ],
+    );
+    for helm in helms() {
+        let (code, stdout, stderr) = run(&helm, dir.path(), &[]);
+        assert_eq!(code, 0, "{}: {stdout}{stderr}", helm.display());
+        assert!(stdout.contains("Tests:       0 failed, 3 passed, 0 skipped, 3 total"), "{stdout}");
+    }
+    let template = std::fs::read_to_string(dir.path().join("templates/rev.yaml")).unwrap();
+    assert_eq!(template, REVISION_TEMPLATE, "only the temporary copy is rewritten");
+}
+
+#[test]
+fn match_snapshot_raw_snapshots_the_notes_text() {
+    let chart = demo_chart();
+    let suite = "suite: notes\ntemplates: [NOTES.txt]\ntests:\n  - it: prints the notes\n    asserts:\n      - matchSnapshotRaw: {}\n";
+    write_files(chart.path(), &[("templates/NOTES.txt", "Installed {{ .Release.Name }}.\n\n  replicas: {{ .Values.replicas }}\n"), ("tests/notes_test.yaml", suite)]);
+    let helm = &helms()[0];
+    let args = ["-f", "tests/notes_test.yaml"];
+    let (code, stdout, _) = run(helm, chart.path(), &args);
+    assert_eq!(code, 0, "a new raw entry passes and is written: {stdout}");
+    let snap = std::fs::read_to_string(chart.path().join("tests/__snapshot__/notes_test.yaml.snap")).unwrap();
+    assert!(snap.contains("prints the notes:\n  1: |\n") && snap.contains("Installed RELEASE-NAME.") && snap.contains("replicas: 2"), "{snap}");
+    assert_eq!(run(helm, chart.path(), &args).0, 0, "the written entry matches");
+    write_files(chart.path(), &[("values.yaml", &VALUES.replace("replicas: 2", "replicas: 4"))]);
+    let (code, stdout, _) = run(helm, chart.path(), &args);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("-    replicas: 2") && stdout.contains("+    replicas: 4"), "a readable diff of the text: {stdout}");
+    write_files(chart.path(), &[("tests/notes_test.yaml", &suite.replace("matchSnapshotRaw: {}", "matchSnapshotRaw: {}\n        not: true"))]);
+    assert_eq!(run(helm, chart.path(), &args).0, 0, "not: true passes when the text differs");
+}
+
+const POST_RENDER_SUITE: &str = r#"suite: post-rendered
+templates: [deployment.yaml]
+postRenderer:
+  cmd: sh
+  args: ["-c", "sed 's/replicas: 2/replicas: 5/'"]
+tests:
+  - it: sees the suite's post-renderer output
+    asserts:
+      - equal: {path: spec.replicas, value: 5}
+      - equal: {path: metadata.name, value: RELEASE-NAME-demo}
+  - it: uses its own post-renderer instead of the suite's
+    postRenderer:
+      cmd: sh
+      args: ["-c", "sed 's/team: a/team: b/'"]
+    asserts:
+      - equal: {path: spec.replicas, value: 2}
+      - equal: {path: metadata.labels.team, value: b}
+  - it: fails with the post-renderer's error
+    postRenderer: {cmd: sh, args: ["-c", "echo no kustomization here >&2; exit 4"]}
+    asserts:
+      - isKind: {of: Deployment}
+"#;
+
+#[test]
+fn post_renderers_run_on_the_render_like_helm_unittest() {
+    let chart = demo_chart();
+    write_files(chart.path(), &[("tests/post_test.yaml", POST_RENDER_SUITE)]);
+    let (code, stdout, _) = run(&helms()[0], chart.path(), &["-f", "tests/post_test.yaml"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("Tests:       1 failed, 2 passed, 0 skipped, 3 total"), "{stdout}");
+    assert!(stdout.contains("- fails with the post-renderer's error (line 18)") && stdout.contains("`postRenderer` fail") && stdout.contains("no kustomization here"), "{stdout}");
 }

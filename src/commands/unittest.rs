@@ -24,6 +24,8 @@ pub enum UnittestFormat {
     Junit,
     /// GitHub Actions annotations on the suite lines, then the human summary
     Github,
+    /// SARIF 2.1.0: failed assertions at their suite-file lines, `--check` findings in the templates
+    Sarif,
 }
 
 #[derive(Args, Debug)]
@@ -32,6 +34,7 @@ Examples:
   chartproof unittest ./mychart                         # tests/*_test.yaml
   chartproof unittest ./mychart -f 'tests/**/*_test.yaml' -o junit > junit.xml
   chartproof unittest ./mychart -u                      # rewrite __snapshot__/*.snap
+  chartproof unittest ./mychart --check -o sarif > unittest.sarif
 
 Renders use the real `helm template` with helm-unittest's defaults: release RELEASE-NAME,
 namespace NAMESPACE, Kubernetes v1.20.0, only the selected templates plus `_` partials.
@@ -128,6 +131,7 @@ pub fn run(args: UnittestArgs) -> Result<ExitCode> {
         UnittestFormat::Json => output::json(&runs)?,
         UnittestFormat::Junit => output::junit(&runs)?,
         UnittestFormat::Github => output::github(&runs),
+        UnittestFormat::Sarif => output::sarif(&runs)?,
     };
     print_stdout(&text)?;
     let failed = runs.iter().flat_map(|r| &r.suites).any(|s| !s.passed())

@@ -3,7 +3,8 @@
 //! Chart.yaml's `kubeVersion` constraint removed and `chart:` overrides applied, release
 //! `RELEASE-NAME` in namespace `NAMESPACE`, Kubernetes v1.20.0. helm refuses `RELEASE-NAME`
 //! (upper case), so a name helm refuses is rendered as a placeholder of the same length and
-//! dashes, then substituted back in the output. Identical inputs render once per run.
+//! dashes, then substituted back in the output. `helm template` has no revision flag, so the
+//! copy's templates get the revision written in. Identical inputs render once per run.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -23,6 +24,8 @@ use crate::render::{Helm, RenderFailure, RenderRequest, render};
 pub const DEFAULT_RELEASE_NAME: &str = "RELEASE-NAME";
 /// helm-unittest's default namespace.
 pub const DEFAULT_NAMESPACE: &str = "NAMESPACE";
+/// helm-unittest's default `.Release.Revision` (`helm template` renders 1).
+pub const DEFAULT_REVISION: i64 = 0;
 /// helm-unittest's default Kubernetes version.
 pub const DEFAULT_KUBE_VERSION: &str = "v1.20.0";
 /// Where the NOTES.txt text is rendered from in the copy (helm template prints no notes).
@@ -43,6 +46,9 @@ pub struct RenderInput {
     pub kube_version: String,
     pub api_versions: Vec<String>,
     pub upgrade: bool,
+    /// `.Release.Revision` (helm template always renders 1; the chart copy's templates are
+    /// rewritten to this number).
+    pub revision: i64,
 }
 
 /// One rendered document.
@@ -57,6 +63,8 @@ pub struct Document {
 #[derive(Debug, Clone, Default)]
 pub struct Rendered {
     pub by_template: BTreeMap<String, Vec<Document>>,
+    /// The chart's name, as helm's `# Source:` paths start.
+    pub chart_name: String,
     /// The whole manifest as helm printed it (release name restored), for `--check`.
     pub manifest: String,
 }
@@ -127,7 +135,7 @@ impl Renderer {
     }
 
     fn render_uncached(&self, input: &RenderInput, key: &str) -> Result<Outcome> {
-        let chart = match self.chart_copy(&input.templates, &input.chart)? {
+        let chart = match self.chart_copy(&input.templates, &input.chart, input.revision)? {
             Ok(dir) => dir,
             Err(e) => return Ok(Err(e)),
         };
@@ -163,14 +171,15 @@ impl Renderer {
     }
 
     /// A copy of the chart holding only the selected templates (and every `_` partial),
-    /// `kubeVersion` removed and the `chart:` overrides applied. One copy per selection.
-    fn chart_copy(&self, templates: &[String], chart: &ChartOverride) -> Result<Result<PathBuf, String>> {
-        let key = hash_of(&format!("{templates:?}{chart:?}"));
+    /// `kubeVersion` removed, the `chart:` overrides applied and `.Release.Revision` set to
+    /// `revision`. One copy per selection.
+    fn chart_copy(&self, templates: &[String], chart: &ChartOverride, revision: i64) -> Result<Result<PathBuf, String>> {
+        let key = hash_of(&format!("{templates:?}{chart:?}{revision}"));
         let slot = self.copies.lock().unwrap().entry(key.clone()).or_default().clone();
         let mut error = None;
         let copy = slot.get_or_init(|| {
             let dest = self.scratch.path().join(format!("chart-{}", &key[..16]));
-            match make_chart_copy(&self.chart_dir, &dest, templates, chart) {
+            match make_chart_copy(&self.chart_dir, &dest, templates, chart, revision) {
                 Ok(()) => Ok(dest),
                 Err(e) => {
                     let msg = format!("{e:#}");
@@ -207,25 +216,37 @@ pub fn template_selected(path: &str, names: &[String]) -> bool {
 
 static TEMPLATE_FILE: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| Regex::new(r"^(charts/[^/]+/)*templates/").unwrap());
 
-fn make_chart_copy(src: &Path, dest: &Path, templates: &[String], chart: &ChartOverride) -> Result<()> {
+fn make_chart_copy(src: &Path, dest: &Path, templates: &[String], chart: &ChartOverride, revision: i64) -> Result<()> {
     let mut notes = None;
+    let mut copied_templates = Vec::new();
     copy_tree(src, src, dest, &mut |rel: &str, is_dir: bool| {
         if rel == "tests" || rel == "unittests" || rel == ".git" || rel.ends_with("/__snapshot__") {
             return false;
         }
-        if is_dir || !TEMPLATE_FILE.is_match(rel) || templates.is_empty() {
+        if is_dir || !TEMPLATE_FILE.is_match(rel) {
             return true;
         }
         let base = rel.rsplit('/').next().unwrap_or(rel);
-        if rel == "templates/NOTES.txt" && template_selected(rel, templates) {
+        if !templates.is_empty() && rel == "templates/NOTES.txt" && template_selected(rel, templates) {
             notes = Some(src.join(rel));
             return false;
         }
-        base.starts_with('_') || template_selected(rel, templates)
+        let keep = templates.is_empty() || base.starts_with('_') || template_selected(rel, templates);
+        if keep {
+            copied_templates.push(dest.join(rel));
+        }
+        keep
     })?;
     if let Some(notes) = notes {
         std::fs::copy(&notes, dest.join(NOTES_COPY)).with_context(|| format!("cannot copy {}", notes.display()))?;
         std::fs::write(dest.join(NOTES_TEMPLATE), format!("{NOTES_KEY}: {{{{ tpl (.Files.Get \"{NOTES_COPY}\") . | toJson }}}}\n"))?;
+        copied_templates.push(dest.join(NOTES_COPY));
+    }
+    for file in copied_templates {
+        let Ok(text) = std::fs::read_to_string(&file) else { continue };
+        if let Some(rewritten) = with_release_revision(&text, revision) {
+            std::fs::write(&file, rewritten).with_context(|| format!("cannot write {}", file.display()))?;
+        }
     }
     let chart_yaml = dest.join("Chart.yaml");
     let text = std::fs::read_to_string(&chart_yaml).with_context(|| format!("cannot read {}", chart_yaml.display()))?;
@@ -259,6 +280,25 @@ fn copy_tree(root: &Path, dir: &Path, dest: &Path, keep: &mut dyn FnMut(&str, bo
         }
     }
     Ok(())
+}
+
+/// A template action (`{{ … }}`), and in it a field chain ending in `.Release.Revision`:
+/// `.Release.Revision`, `$.Release.Revision`, `$root.Release.Revision`, `.root.Release.Revision`.
+static TEMPLATE_ACTION: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| Regex::new(r"(?s)\{\{.*?\}\}").unwrap());
+static RELEASE_REVISION: std::sync::LazyLock<Regex> =
+    std::sync::LazyLock::new(|| Regex::new(r"(?:\$[A-Za-z0-9_]*)?(?:\.[A-Za-z_][A-Za-z0-9_]*)*\.Release\.Revision\b").unwrap());
+
+/// The template text with every `X.Release.Revision` field chain inside a template action
+/// replaced by `revision` (helm template has no flag for the revision), or None when the text
+/// reads no revision. A chain through `.Values` is a values key, not the release, and is kept.
+pub fn with_release_revision(text: &str, revision: i64) -> Option<String> {
+    if !text.contains("Release.Revision") {
+        return None;
+    }
+    let rewritten = TEMPLATE_ACTION.replace_all(text, |action: &regex::Captures| {
+        RELEASE_REVISION.replace_all(&action[0], |chain: &regex::Captures| if chain[0].contains(".Values.") { chain[0].to_string() } else { revision.to_string() }).into_owned()
+    });
+    (rewritten != text).then(|| rewritten.into_owned())
 }
 
 static VALID_RELEASE_NAME: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| Regex::new(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$").unwrap());
@@ -302,7 +342,11 @@ pub fn split_manifest(manifest: &str) -> Result<Rendered> {
         let body = match chunk.strip_prefix("# Source: ") {
             Some(rest) => {
                 let (source, body) = rest.split_once('\n').unwrap_or((rest, ""));
-                template = source.trim().split_once('/').map(|(_, t)| t.to_string()).unwrap_or_else(|| source.trim().to_string());
+                let (chart, path) = source.trim().split_once('/').unwrap_or(("", source.trim()));
+                if rendered.chart_name.is_empty() {
+                    rendered.chart_name = chart.to_string();
+                }
+                template = path.to_string();
                 body
             }
             None if !template.is_empty() => chunk.as_str(),
@@ -378,6 +422,16 @@ mod tests {
         restore_source_order(dir.path(), &mut r);
         let kinds: Vec<&Value> = r.by_template["templates/a.yaml"].iter().map(|d| &d.value["kind"]).collect();
         assert_eq!(kinds, vec!["MutatingWebhookConfiguration", "Service"]);
+    }
+
+    #[test]
+    fn every_release_revision_chain_in_actions_is_rewritten() {
+        let text = "rev: {{ .Release.Revision }}\nroot: {{ $.Release.Revision | quote }}\nvar: {{ $root.Release.Revision }}\nctx: {{ add .root.Release.Revision 1 }}\nvalues: {{ .Values.Release.Revision }}\ntext: .Release.Revision\nother: {{ .Release.RevisionHistory }}\n";
+        assert_eq!(
+            with_release_revision(text, 7).unwrap(),
+            "rev: {{ 7 }}\nroot: {{ 7 | quote }}\nvar: {{ 7 }}\nctx: {{ add 7 1 }}\nvalues: {{ .Values.Release.Revision }}\ntext: .Release.Revision\nother: {{ .Release.RevisionHistory }}\n"
+        );
+        assert_eq!(with_release_revision("{{ .Release.Name }}", 7), None);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::assert::{self, Verdict, base_kind};
-use super::render::{DEFAULT_KUBE_VERSION, DEFAULT_NAMESPACE, DEFAULT_RELEASE_NAME, Document, Outcome, RenderInput, Renderer, template_pattern, template_selected};
+use super::render::{DEFAULT_KUBE_VERSION, DEFAULT_NAMESPACE, DEFAULT_RELEASE_NAME, DEFAULT_REVISION, Document, Outcome, RenderInput, Renderer, template_pattern, template_selected};
 use super::snapshot::{SnapshotFile, SnapshotMode, SnapshotResult};
 use super::suite::{Assertion, DocumentSelector, Suite, TestCase};
 use crate::chart::setvals::{SetArg, apply_set, parse_path};
@@ -173,6 +173,7 @@ pub fn render_input(test: &TestCase, options: &RunOptions) -> Result<RenderInput
         kube_version,
         api_versions: caps.api_versions.clone(),
         upgrade: test.release.upgrade.unwrap_or(false),
+        revision: test.release.revision.unwrap_or(DEFAULT_REVISION),
     })
 }
 
@@ -193,6 +194,18 @@ fn run_test(renderer: &Renderer, test: &TestCase, snapshots: &SnapshotFile, opti
             result.duration = start.elapsed();
             return result;
         }
+    };
+    let outcome = match (&test.post_renderer, outcome.as_ref()) {
+        (Some(post), Ok(rendered)) => match super::postrender::post_render(post, rendered) {
+            Ok(post_rendered) => std::sync::Arc::new(Ok(post_rendered)),
+            Err(e) => {
+                result.status = Status::Failed;
+                result.failures.push(AssertionFailure { index: 0, kind: "postRenderer".into(), line: test.line, template: None, message: format!("{e:#}") });
+                result.duration = start.elapsed();
+                return result;
+            }
+        },
+        _ => outcome,
     };
     if let (Some(config), Ok(rendered)) = (&options.check, outcome.as_ref()) {
         // Platform policies see the test's release namespace (helm-unittest's default NAMESPACE).
@@ -291,7 +304,8 @@ fn evaluate(test: &TestCase, assertion: &Assertion, outcome: &Outcome, snapshots
         },
         None => all.clone(),
     };
-    let index = assertion.document_index.or(test.document_index);
+    // A test's documentIndex replaces its assertions' own, as in helm-unittest.
+    let index = test.document_index.or(assertion.document_index);
     let mut verdicts = Vec::new();
     for (template, docs) in &selected {
         let docs: Vec<&Document> = match index {
@@ -316,18 +330,18 @@ fn evaluate(test: &TestCase, assertion: &Assertion, outcome: &Outcome, snapshots
                 if (count as u64 == want) != negated { Ok(()) } else { Err(format!("expected {}{want} documents, actual: {count}", if negated { "NOT " } else { "" })) }
             }
             "containsDocument" => assert::contains_document(&assertion.params, negated, &docs)?,
-            "matchSnapshot" => {
+            "matchSnapshot" | "matchSnapshotRaw" => {
                 let mut v = Ok(());
                 for d in &docs {
                     *snapshot_index += 1;
-                    let actual = match assertion.params.get("path").and_then(Value::as_str) {
-                        Some(p) => super::path::lookup(&d.value, p)?.first().map(|x| (*x).clone()).unwrap_or(Value::Null),
-                        None => d.value.clone(),
+                    let actual = match (kind, assertion.params.get("path").and_then(Value::as_str)) {
+                        ("matchSnapshotRaw", _) => Value::String(uniform_raw(&d.raw)),
+                        (_, Some(p)) => super::path::lookup(&d.value, p)?.first().map(|x| (*x).clone()).unwrap_or(Value::Null),
+                        (_, None) => d.value.clone(),
                     };
-                    match snapshots.compare(&test.name, *snapshot_index, &actual, mode) {
-                        SnapshotResult::Matched | SnapshotResult::Created | SnapshotResult::Updated => {}
-                        SnapshotResult::Missing => v = Err(format!("snapshot entry {} of this test is missing and new entries are not written (CI, or --fail-missing-snapshots); run with -u locally", snapshot_index)),
-                        SnapshotResult::Differs(diff) => v = Err(format!("the render differs from snapshot entry {snapshot_index}:\n{diff}")),
+                    let compared = snapshots.compare(&test.name, *snapshot_index, &actual, mode);
+                    if let Err(e) = snapshot_verdict(compared, *snapshot_index, negated) {
+                        v = Err(e);
                     }
                 }
                 v
@@ -352,6 +366,21 @@ fn evaluate(test: &TestCase, assertion: &Assertion, outcome: &Outcome, snapshots
         verdicts.push((None, Err("no template selected for this assertion".into())));
     }
     Ok(verdicts)
+}
+
+/// Raw text as helm-unittest snapshots it: line ends LF, no spaces before a line end.
+fn uniform_raw(raw: &str) -> String {
+    raw.replace("\r\n", "\n").split('\n').map(|l| l.trim_end_matches(' ')).collect::<Vec<_>>().join("\n")
+}
+
+/// A snapshot comparison as a verdict; `not: true` passes only when the render differs.
+fn snapshot_verdict(compared: SnapshotResult, index: u64, negated: bool) -> Verdict {
+    match (compared, negated) {
+        (SnapshotResult::Matched | SnapshotResult::Created | SnapshotResult::Updated, false) | (SnapshotResult::Differs(_), true) => Ok(()),
+        (SnapshotResult::Missing, _) => Err(format!("snapshot entry {index} of this test is missing and new entries are not written (CI, or --fail-missing-snapshots); run with -u locally")),
+        (SnapshotResult::Differs(diff), false) => Err(format!("the render differs from snapshot entry {index}:\n{diff}")),
+        (_, true) => Err(format!("expected NOT to match snapshot entry {index}, but the render matches it")),
+    }
 }
 
 /// Summaries across suites.

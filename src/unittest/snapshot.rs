@@ -122,8 +122,9 @@ pub fn to_snapshot_text(v: &Value) -> String {
     match v {
         Value::Object(m) if !m.is_empty() => emit_map(m, 0, &mut out),
         Value::Array(a) if !a.is_empty() => emit_list(a, 0, &mut out),
+        // A top-level block string is indented as go-yaml indents it (matchSnapshotRaw).
         other => {
-            out.push_str(&scalar(other, 0));
+            out.push_str(&scalar(other, 2));
             out.push('\n');
         }
     }
@@ -250,6 +251,14 @@ mod tests {
     fn strings_yaml_would_misread_are_quoted() {
         let v = json!({"a": "9402", "b": "true", "c": "plain text", "d": "", "e": "x: y", "f": "line1\nline2\n", "g": ["--v=2"], "h": [{"k": 1, "l": [2]}]});
         assert_eq!(to_snapshot_text(&v), "a: \"9402\"\nb: \"true\"\nc: plain text\nd: \"\"\ne: \"x: y\"\nf: |\n  line1\n  line2\ng:\n  - --v=2\nh:\n  - k: 1\n    l:\n      - 2\n");
+    }
+
+    #[test]
+    fn raw_text_entries_are_block_strings_that_read_back() {
+        let notes = json!("Thank you for installing.\n\n  kubectl get pods\n");
+        let text = to_snapshot_text(&notes);
+        assert_eq!(text, "|\n  Thank you for installing.\n\n    kubectl get pods\n");
+        assert_eq!(parse_helm_yaml(&text, Path::new("x")).unwrap().0, notes);
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub const ASSERTION_TYPES: &[&str] = &[
     "equal", "notEqual", "equalRaw", "notEqualRaw", "contains", "notContains", "isSubset", "isNotSubset", "exists", "notExists", "isNull", "isNotNull", "isEmpty",
     "isNotEmpty", "isNullOrEmpty", "isNotNullOrEmpty", "isKind", "isAPIVersion", "hasDocuments", "lengthEqual", "notLengthEqual", "matchRegex", "notMatchRegex",
     "matchRegexRaw", "notMatchRegexRaw", "containsDocument", "failedTemplate", "notFailedTemplate", "isType", "isNotType", "greaterOrEqual", "notGreaterOrEqual",
-    "lessOrEqual", "notLessOrEqual", "matchSnapshot",
+    "lessOrEqual", "notLessOrEqual", "matchSnapshot", "matchSnapshotRaw",
 ];
 
 /// `release:` of a suite or test.
@@ -50,6 +50,13 @@ pub struct DocumentSelector {
     pub value: Value,
     pub match_many: bool,
     pub skip_empty_templates: bool,
+}
+
+/// `postRenderer:` of a suite or test: a command the rendered templates go through.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PostRenderer {
+    pub cmd: String,
+    pub args: Vec<String>,
 }
 
 /// One assertion of a test.
@@ -86,6 +93,8 @@ pub struct TestCase {
     pub document_selector: Option<DocumentSelector>,
     /// Why the test is skipped, when it is.
     pub skip: Option<String>,
+    /// The test's post-renderer, else the suite's.
+    pub post_renderer: Option<PostRenderer>,
     pub asserts: Vec<Assertion>,
 }
 
@@ -205,6 +214,13 @@ impl Reader<'_> {
         }))
     }
 
+    fn post_renderer(&self, m: &Map<String, Value>, pointer: &str) -> Result<Option<PostRenderer>> {
+        let pointer = format!("{pointer}/postRenderer");
+        let Some(post) = self.map(m.get("postRenderer"), &pointer)? else { return Ok(None) };
+        let cmd = self.opt_string(post, "cmd", &pointer)?.filter(|c| !c.is_empty()).ok_or_else(|| self.error(&pointer, "needs `cmd`, the command to run"))?;
+        Ok(Some(PostRenderer { cmd, args: self.strings(post.get("args"), &format!("{pointer}/args"))? }))
+    }
+
     fn skip(&self, m: &Map<String, Value>, pointer: &str) -> Result<Option<String>> {
         match m.get("skip") {
             None | Some(Value::Null) | Some(Value::Bool(false)) => Ok(None),
@@ -268,6 +284,12 @@ impl Suite {
         if strict {
             r.known_keys(top, SUITE_KEYS, "")?;
         }
+        if let Some(key) = ["documentSelector", "documentIndex"].into_iter().find(|k| top.contains_key(*k)) {
+            return Err(r.error(
+                &format!("/{key}"),
+                format!("`{key}` is not a suite key: helm-unittest ignores it here (and rejects it with --strict), so no test would use it; set it on each test or assertion (a YAML anchor `&sel` … `*sel` avoids repeating it)"),
+            ));
+        }
         let name = match top.get("suite") {
             Some(v) => r.string(v, "/suite")?,
             None => file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
@@ -281,6 +303,7 @@ impl Suite {
         let suite_caps = r.capabilities(top.get("capabilities"), "/capabilities")?;
         let suite_skip = r.skip(top, "")?;
         let suite_provider = top.contains_key("kubernetesProvider");
+        let suite_post_renderer = r.post_renderer(top, "")?;
         let Some(Value::Array(tests)) = top.get("tests") else { return Err(r.error("/tests", "a suite needs a `tests` list")) };
         let mut cases = Vec::new();
         for (i, t) in tests.iter().enumerate() {
@@ -338,6 +361,7 @@ impl Suite {
                 document_index: r.document_index(tm, &p)?,
                 document_selector: r.document_selector(tm, &p)?,
                 skip,
+                post_renderer: r.post_renderer(tm, &p)?.or(suite_post_renderer.clone()),
                 asserts,
             });
         }
@@ -415,6 +439,16 @@ mod tests {
         std::fs::write(&file, text).unwrap();
         let e = Suite::load(&file, true).unwrap_err().to_string();
         assert!(e.contains("x_test.yaml:4: tests[0].sett: unknown key `sett`"), "{e}");
+    }
+
+    #[test]
+    fn a_suite_level_document_selector_is_an_error_not_a_silent_no_op() {
+        let e = load("suite: S\ntemplates: [a.yaml]\ndocumentSelector:\n  path: kind\n  value: Service\ntests:\n  - it: t\n    asserts:\n      - isKind: {of: Service}\n").unwrap_err().to_string();
+        assert!(e.contains("x_test.yaml:3: documentSelector: `documentSelector` is not a suite key: helm-unittest ignores it here"), "{e}");
+        let e = load("suite: S\ndocumentIndex: 1\ntests: []\n").unwrap_err().to_string();
+        assert!(e.contains("x_test.yaml:2: documentIndex: `documentIndex` is not a suite key"), "{e}");
+        let s = load("suite: S\ntests:\n  - it: t\n    documentSelector: {path: kind, value: Service}\n    asserts:\n      - isKind: {of: Service}\n").unwrap();
+        assert_eq!(s.tests[0].document_selector.as_ref().map(|d| d.path.as_str()), Some("kind"), "on a test it is a selector");
     }
 
     #[test]
