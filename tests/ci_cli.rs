@@ -249,9 +249,10 @@ fn test_takes_base_values_from_set_and_set_string_and_replays_with_them() {
     let cwd = common::repo();
     let chart_arg = chart.to_str().unwrap();
     for flag in ["--set", "--set-string"] {
-        let (code, report, stderr) = run_json(helm, &cwd, &["test", chart_arg, flag, "storage.bucket=logs", "--cases", "20", "--no-save", "-o", "json"]);
-        assert_eq!(report["cases_run"], 20, "the chart renders with the base value from {flag}: {stderr}");
-        assert_eq!(code, 1, "emptying the bucket again is still found: {stderr}");
+        // Enough cases for every one-key change: removing `storage` is one.
+        let (code, report, stderr) = run_json(helm, &cwd, &["test", chart_arg, flag, "storage.bucket=logs", "--cases", "40", "--no-save", "-o", "json"]);
+        assert_eq!(report["cases_run"], 40, "the chart renders with the base value from {flag}: {stderr}");
+        assert_eq!(code, 1, "removing storage breaks helm's {flag} over it: {stderr}");
         let replay = report["failures"][0]["replay"].as_str().unwrap();
         assert!(replay.contains(&format!("{flag} storage.bucket=logs")), "{replay}");
     }
@@ -446,4 +447,43 @@ fn audit_and_schema_check_take_a_directory_of_charts_and_changed_since() {
     let (code, stdout, _) = run(helm, repo.path(), &["audit", "charts", "--changed-since", "HEAD"]);
     assert_eq!(code, 1);
     assert!(stdout.contains("alsoUnread") && !stdout.contains("  unread"), "only the changed chart: {stdout}");
+}
+
+#[test]
+fn schema_write_keeps_what_set_could_pass_and_strict_types_is_opt_in() {
+    // `--set` types `1234` as an integer: helm create's chart took these before it had a schema.
+    let sets = ["--set", "image.tag=1234", "--set", "livenessProbe.httpGet.port=8080"];
+    for helm in &common::helms() {
+        let (dir, chart) = helm_create(helm, "web");
+        let cwd = dir.path();
+        let (code, _, stderr) = run(helm, cwd, &["check", "web", "--write-baseline", "baseline.json"]);
+        assert_eq!(code, 0, "{stderr}");
+        let helm_renders = || common::helm_template(helm, &chart, &sets.map(String::from)).status.success();
+        assert!(helm_renders(), "helm takes the --set values without a schema");
+
+        let (code, _, stderr) = run(helm, cwd, &["schema", "web", "--write"]);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(helm_renders(), "helm validates the written schema itself and still takes them");
+        let (code, stdout, stderr) = run(helm, cwd, &[&["validate", "web"][..], &sets].concat());
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        let (code, stdout, stderr) = run(helm, cwd, &["check", "web", "--baseline", "baseline.json", "--set", "image.tag=1234"]);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        let (_, stdout, stderr) = run(helm, cwd, &[&["check", "web", "--baseline", "baseline.json"][..], &sets].concat());
+        assert!(!stdout.contains("helm refused the values"), "{stdout}{stderr}");
+
+        // The strict contract, for authors who tell users to use --set-string.
+        std::fs::remove_file(chart.join("values.schema.json")).unwrap();
+        let (code, _, stderr) = run(helm, cwd, &["schema", "web", "--write", "--strict-types"]);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(!helm_renders(), "helm rejects an integer for a strict string");
+        let (code, stdout, _) = run(helm, cwd, &[&["validate", "web"][..], &sets].concat());
+        assert_eq!(code, 1, "{stdout}");
+        assert!(stdout.contains("--set image.tag=1234: image.tag: expected string, got integer 1234"), "{stdout}");
+        assert!(stdout.contains("--set livenessProbe.httpGet.port=8080: livenessProbe.httpGet.port: expected string, got integer 8080"), "{stdout}");
+        let (code, stdout, stderr) = run(helm, cwd, &["check", "web", "--set", "image.tag=1234"]);
+        assert_eq!(code, 1, "{stderr}");
+        assert!(stdout.contains("--set image.tag=1234: image.tag: expected string, got integer 1234"), "{stdout}");
+        let (code, stdout, stderr) = run(helm, cwd, &["check", "web", "--baseline", "baseline.json", "--set-string", "image.tag=1234"]);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+    }
 }

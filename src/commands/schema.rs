@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use super::common::{EXIT_FAILED, EXIT_OK, exit, print_stdout};
 use crate::chart::Chart;
 use crate::chart::targets::charts;
+use crate::contract::infer::StringTyping;
 use crate::contract::merge::{ExistingSchema, merge_schemas};
 use crate::contract::{Draft, compile, infer, lint};
 
@@ -29,6 +30,9 @@ Types come from values.yaml; constraints from `# @schema` annotations above a ke
   replicaCount: 3
 --write merges into an existing values.schema.json: hand-written constraints win and conflicts
 are reported; the file is replaced atomically and keeps its permissions.
+A string default is typed `[string, integer]`: `--set image.tag=1234` passes an integer, and
+users could pass it before the chart had a schema. `--strict-types` writes `string` (users then
+need `--set-string`); a `# @schema type:string` annotation makes one key strict.
 
 Exit codes:
   0  printed, written, or up to date
@@ -53,6 +57,11 @@ pub struct SchemaArgs {
     /// JSON Schema dialect for a new file (an existing file keeps its `$schema`)
     #[arg(long, value_enum)]
     pub draft: Option<Draft>,
+    /// Type a string default as `string` only. By default it also accepts an integer (and a
+    /// `true`/`false` default a boolean), because that is what `--set key=1234` passes and what
+    /// users could pass before the chart had a schema; with this flag they need `--set-string`
+    #[arg(long)]
+    pub strict_types: bool,
 }
 
 /// What `schema` computed for a chart: the text to write and what it noticed.
@@ -64,9 +73,9 @@ pub struct SchemaOutcome {
 }
 
 /// Infer, merge with the existing file, lint; nothing is written.
-pub fn compute(chart: &Chart, draft: Option<Draft>) -> Result<SchemaOutcome> {
+pub fn compute(chart: &Chart, draft: Option<Draft>, typing: StringTyping) -> Result<SchemaOutcome> {
     let path = chart.schema_path();
-    let inferred = infer::infer_schema(chart, draft.unwrap_or_default());
+    let inferred = infer::infer_schema(chart, draft.unwrap_or_default(), typing);
     let mut notes: Vec<String> = inferred.warnings.iter().map(|w| format!("warning: {w}")).collect();
     let existing = if path.exists() { Some(std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?) } else { None };
     let schema = match &existing {
@@ -165,7 +174,8 @@ pub fn run(args: SchemaArgs) -> Result<ExitCode> {
 /// One chart: print, write or check its schema; the exit code.
 fn run_one(args: &SchemaArgs, chart_arg: &Path) -> Result<u8> {
     let chart = Chart::load(chart_arg)?;
-    let outcome = compute(&chart, args.draft)?;
+    let typing = if args.strict_types { StringTyping::Strict } else { StringTyping::AsSetTypes };
+    let outcome = compute(&chart, args.draft, typing)?;
     for n in &outcome.notes {
         eprintln!("{n}");
     }
