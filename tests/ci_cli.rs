@@ -487,3 +487,43 @@ fn schema_write_keeps_what_set_could_pass_and_strict_types_is_opt_in() {
         assert_eq!(code, 0, "{stdout}{stderr}");
     }
 }
+
+/// stdout, the exit code and stderr without progress lines.
+fn run_fleet(helm: &Path, cwd: &Path, args: &[&str]) -> (i32, String, String) {
+    let (code, stdout, stderr) = run(helm, cwd, args);
+    let stderr = stderr.lines().filter(|l| !l.starts_with("chartproof test: ")).map(|l| format!("{l}\n")).collect();
+    (code, stdout, stderr)
+}
+
+#[test]
+fn charts_run_in_parallel_with_the_same_result_and_order_as_one_at_a_time() {
+    let helm = &common::helms()[0];
+    let fleet = tempfile::tempdir().unwrap();
+    for (name, fixture) in [("a-findings", "fixtures/true-findings"), ("b-clean", "fixtures/rules-clean"), ("c-latent", "fixtures/latent-defects")] {
+        let copy = common::copy_chart(&common::chart(fixture));
+        let status = std::process::Command::new("cp").arg("-r").arg(copy.path()).arg(fleet.path().join(name)).status().unwrap();
+        assert!(status.success());
+    }
+    std::fs::write(fleet.path().join("a-findings/values.yaml"), "nobodyReadsThis: 1\n").unwrap();
+    let cwd = fleet.path();
+    let runs: [&[&str]; 5] = [
+        &["check", "."],
+        &["check", ".", "-o", "sarif"],
+        &["test", ".", "--seed", "3", "--cases", "6", "--no-save"],
+        &["audit", "."],
+        &["schema", ".", "--check"],
+    ];
+    for args in runs {
+        let sequential = run_fleet(helm, cwd, &[args, &["-j", "1"]].concat());
+        let parallel = run_fleet(helm, cwd, &[args, &["-j", "3"]].concat());
+        assert_eq!(parallel, sequential, "{args:?}: -j 3 reports what -j 1 does, in the same order");
+        assert_ne!(sequential.0, 2, "{args:?}: {}", sequential.2);
+    }
+    let (_, stdout, stderr) = run_fleet(helm, cwd, &["check", ".", "-j", "3"]);
+    let headers: Vec<&str> = stdout.lines().filter(|l| l.starts_with("== ")).collect();
+    assert_eq!(headers, ["== ./a-findings", "== ./b-clean", "== ./c-latent"], "{stdout}");
+    assert!(stderr.contains("checked 3 target(s)"), "one summary at the end: {stderr}");
+    let (_, stdout, _) = run_fleet(helm, cwd, &["test", ".", "--seed", "3", "--cases", "6", "--no-save", "-j", "3"]);
+    let blocks: Vec<&str> = stdout.split("== ").skip(1).map(|b| b.lines().next().unwrap()).collect();
+    assert_eq!(blocks, ["./a-findings", "./b-clean", "./c-latent"], "each chart's report together: {stdout}");
+}

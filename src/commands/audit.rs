@@ -9,8 +9,8 @@ use clap::{Args, ValueEnum};
 
 use crate::audit::{AuditReport, KeyReference, audit};
 use crate::chart::Chart;
-use crate::chart::targets::charts;
-use crate::commands::common::{EXIT_FAILED, EXIT_OK, exit, print_stdout};
+use crate::chart::targets::{JobsArgs, charts, run_in_parallel};
+use crate::commands::common::{EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE, exit, print_stdout};
 use crate::report::{Format, Report, SourceMap};
 use crate::baseline::{BaselineArgs, retain_new};
 use crate::rules::{Finding, Severity, Suppressed};
@@ -33,6 +33,7 @@ Examples:
   chartproof audit ./mychart
   chartproof audit ./mychart -o json > audit.json
   chartproof audit ./mychart -o sarif > audit.sarif
+  chartproof audit charts/ -j 4         # a directory of charts, four at once
 
 What is read: every file under templates/ of the chart and its subcharts (charts/*), following
 include/template into defined helpers, with/range scopes, variables, index, default, required,
@@ -42,7 +43,8 @@ as unresolved and counted as read, so a key is never called unused by mistake.
 Exit codes:
   0  no unused and no undeclared keys (empty renders and unresolved references are informational)
   1  unused (dead) or undeclared keys found
-  2  unusable input: chart not found, unreadable Chart.yaml or values.yaml")]
+  2  unusable input: chart not found, unreadable Chart.yaml or values.yaml
+With several charts: 2 if any was unusable, else 1 if any has findings (all still run).")]
 pub struct AuditArgs {
     /// Chart directories or packaged .tgz files; a directory without Chart.yaml stands for the
     /// charts in its subdirectories
@@ -59,6 +61,8 @@ pub struct AuditArgs {
     pub config: Option<PathBuf>,
     #[command(flatten)]
     pub baseline: BaselineArgs,
+    #[command(flatten)]
+    pub jobs: JobsArgs,
 }
 
 pub fn run(args: AuditArgs) -> Result<ExitCode> {
@@ -75,15 +79,28 @@ pub fn run(args: AuditArgs) -> Result<ExitCode> {
         bail!("--baseline, --write-baseline and -o json take one chart ({} here)", charts.len());
     }
     let (mut worst, mut sarif_runs) = (EXIT_OK, Vec::new());
-    for chart in &charts {
-        let (code, text) = audit_one(&args, chart)?;
+    let mut emitted: Result<()> = Ok(());
+    run_in_parallel(&charts, args.jobs.count(), |chart, _| audit_one(&args, chart), |index, audited| {
+        let chart = &charts[index];
+        let (code, text) = match audited {
+            Ok(done) => done,
+            Err(e) => {
+                eprintln!("error: {}: {e:#}", chart.display());
+                worst = worst.max(EXIT_UNUSABLE);
+                return;
+            }
+        };
         worst = worst.max(code);
-        match args.output {
-            AuditFormat::Sarif => sarif_runs.push(serde_json::from_str::<serde_json::Value>(&text)?["runs"][0].take()),
-            AuditFormat::Human => print_stdout(&format!("== {}\n{text}\n", chart.display()))?,
-            _ => print_stdout(&text)?,
+        let printed = match args.output {
+            AuditFormat::Sarif => serde_json::from_str::<serde_json::Value>(&text).map(|mut log| sarif_runs.push(log["runs"][0].take())).map_err(Into::into),
+            AuditFormat::Human => print_stdout(&format!("== {}\n{text}\n", chart.display())),
+            _ => print_stdout(&text),
+        };
+        if emitted.is_ok() {
+            emitted = printed;
         }
-    }
+    });
+    emitted?;
     if args.output == AuditFormat::Sarif {
         print_stdout(&(serde_json::to_string_pretty(&crate::report::sarif::log_of_runs(sarif_runs))? + "\n"))?;
     }

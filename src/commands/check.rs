@@ -11,7 +11,7 @@ use clap::Args;
 use super::common::{EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE, HelmArgs, TemplateArgs, ValuesArgs, exit, print_stdout};
 use crate::baseline::{Baseline, BaselineArgs};
 use crate::chart::Chart;
-use crate::chart::targets::TargetArgs;
+use crate::chart::targets::{JobsArgs, TargetArgs, run_in_parallel};
 use crate::contract::validate::{ValidationError, validate_values};
 use crate::contract::{Contract, ContractSource, HelmDialect};
 use crate::manifest::Manifest;
@@ -24,6 +24,7 @@ use crate::rules::{self, CheckOutcome, Config};
 Examples:
   chartproof check ./mychart
   chartproof check charts/ --changed-since origin/main --scenarios   # ct's ci/*-values.yaml, each on its own
+  chartproof check charts/ -j 4                                       # four charts at once
   chartproof check ./mychart -f prod-values.yaml --set replicaCount=3 --kube-version 1.31
   chartproof check ./mychart -o sarif > chartproof.sarif
   chartproof check ./mychart --write-baseline chartproof-baseline.json   # accept today's findings
@@ -62,6 +63,8 @@ pub struct CheckArgs {
     pub baseline: BaselineArgs,
     #[command(flatten)]
     pub policies: crate::policy::PolicyArgs,
+    #[command(flatten)]
+    pub jobs: JobsArgs,
 }
 
 /// Everything `check` found, ready for a reporter.
@@ -162,18 +165,22 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     let mut sarif_runs = Vec::new();
     let (mut failed, mut unusable) = (Vec::new(), Vec::new());
     let mut results = Vec::new();
-    for target in &targets {
+    let check_target = |target: &crate::chart::targets::Target, _jobs: usize| {
         let mut one = args.clone();
         one.target.charts = vec![target.chart.clone()];
         one.values.values.splice(0..0, target.scenario.clone());
-        match check(&one) {
-            Ok(r) => results.push((target.label(), r)),
+        check(&one)
+    };
+    run_in_parallel(&targets, args.jobs.count(), check_target, |index, checked| {
+        let label = targets[index].label();
+        match checked {
+            Ok(r) => results.push((label, r)),
             Err(e) => {
-                eprintln!("error: {}: {e:#}", target.label());
-                unusable.push(target.label());
+                eprintln!("error: {label}: {e:#}");
+                unusable.push(label);
             }
         }
-    }
+    });
     apply_baseline_to_all(&args, &mut results)?;
     for (label, result) in &results {
         let label = label.clone();

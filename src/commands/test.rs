@@ -12,7 +12,7 @@ use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 
 use super::common::{EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE, HelmArgs, TemplateArgs, ValuesArgs, exit, print_stdout};
-use crate::chart::targets::{Target, TargetArgs};
+use crate::chart::targets::{Target, TargetArgs, jobs_or_cores, parallel_items, run_in_parallel};
 use crate::chart::Chart;
 use crate::baseline::{BaselineArgs, retain_new};
 use crate::generate::runner::{self, RunConfig, Shard, TEMPLATES_DO_NOT_PARSE, TestFailure, TestReport};
@@ -64,7 +64,8 @@ pub struct TestArgs {
     /// Seed of the generator: the same seed and chart give the same cases and report
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Parallel helm renders (default: number of cores)
+    /// Parallel helm renders (default: number of cores); over several charts or scenarios, also
+    /// the charts run at once, which share the renders
     #[arg(long, short = 'j')]
     pub jobs: Option<usize>,
     /// Stop cleanly after this long, planning included, and report what was covered (e.g. 90s, 5m, 1h)
@@ -151,7 +152,7 @@ pub fn run(args: TestArgs) -> Result<ExitCode> {
         one
     };
     if targets.len() == 1 && targets[0].scenario.is_none() {
-        let (code, text) = test_one(&for_target(&targets[0]), stop)?;
+        let (code, text) = test_one(&for_target(&targets[0]), stop, true)?;
         print_stdout(&text)?;
         return Ok(exit(code));
     }
@@ -163,31 +164,52 @@ pub fn run(args: TestArgs) -> Result<ExitCode> {
     }
     let mut sarif_runs = Vec::new();
     let mut verdicts: Vec<(u8, String)> = Vec::new();
-    for target in &targets {
-        let label = target.label();
+    // Charts run in parallel, each with its share of -j for its renders. Several at once share
+    // one progress line (charts done) instead of one per chart.
+    let jobs = jobs_or_cores(args.jobs);
+    let one_at_a_time = parallel_items(jobs, targets.len()) == 1;
+    let fleet_progress = (!one_at_a_time).then(|| crate::report::progress::plain_bar(targets.len() as u64, "chartproof test", "charts", "running"));
+    let test_target = |target: &Target, share: usize| {
         if stop.load(Ordering::SeqCst) {
-            break;
+            return None;
         }
-        let (code, text) = match test_one(&for_target(target), stop.clone()) {
-            Ok(done) => done,
-            Err(e) => {
+        let mut one = for_target(target);
+        one.jobs = Some(share);
+        Some(test_one(&one, stop.clone(), one_at_a_time))
+    };
+    let mut emitted: Result<()> = Ok(());
+    run_in_parallel(&targets, jobs, test_target, |index, tested| {
+        let label = targets[index].label();
+        if let Some(pb) = &fleet_progress {
+            pb.inc(1);
+        }
+        let (code, text) = match tested {
+            None => return,
+            Some(Ok(done)) => done,
+            Some(Err(e)) => {
                 eprintln!("error: {label}: {e:#}");
                 verdicts.push((EXIT_UNUSABLE, label));
-                continue;
+                return;
             }
         };
-        match args.output {
-            TestOutput::Sarif => {
-                let mut log: serde_json::Value = serde_json::from_str(&text)?;
+        let printed = match args.output {
+            TestOutput::Sarif => serde_json::from_str::<serde_json::Value>(&text).map_err(Into::into).map(|mut log| {
                 let mut run = log["runs"][0].take();
                 run["automationDetails"]["id"] = serde_json::json!(format!("chartproof/test/{label}/"));
                 sarif_runs.push(run);
-            }
-            TestOutput::Human => print_stdout(&format!("== {label}\n{text}\n"))?,
-            _ => print_stdout(&text)?,
+            }),
+            TestOutput::Human => print_stdout(&format!("== {label}\n{text}\n")),
+            _ => print_stdout(&text),
+        };
+        if emitted.is_ok() {
+            emitted = printed;
         }
         verdicts.push((code, label));
+    });
+    if let Some(pb) = fleet_progress {
+        pb.finish_and_clear();
     }
+    emitted?;
     if args.output == TestOutput::Sarif {
         let log = crate::report::sarif::log_of_runs(sarif_runs);
         print_stdout(&(serde_json::to_string_pretty(&log)? + "\n"))?;
@@ -203,7 +225,7 @@ pub fn run(args: TestArgs) -> Result<ExitCode> {
 }
 
 /// Test one chart (the first of `args.charts`): the exit code and the report as text.
-fn test_one(args: &TestArgs, stop: Arc<AtomicBool>) -> Result<(u8, String)> {
+fn test_one(args: &TestArgs, stop: Arc<AtomicBool>, progress: bool) -> Result<(u8, String)> {
     let chart = Chart::load(args.target.chart())?;
     args.baseline.check_readable()?;
     let mut rules = crate::rules::Config::for_chart(args.config.as_deref(), &chart.dir)?;
@@ -215,7 +237,7 @@ fn test_one(args: &TestArgs, stop: Arc<AtomicBool>) -> Result<(u8, String)> {
     let mut request = args.template.request(chart.render_path(), &args.helm);
     args.values.apply_to(&mut request);
 
-    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
+    let jobs = jobs_or_cores(args.jobs);
     let cfg = RunConfig {
         helm,
         request,
@@ -232,7 +254,7 @@ fn test_one(args: &TestArgs, stop: Arc<AtomicBool>) -> Result<(u8, String)> {
         prune_cases: args.prune_cases,
         replay_only: args.replay.clone(),
         // On stderr: a bar on a terminal, a plain line every few seconds in a log.
-        progress: true,
+        progress,
         stop,
         rules,
     };
