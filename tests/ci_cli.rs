@@ -527,3 +527,83 @@ fn charts_run_in_parallel_with_the_same_result_and_order_as_one_at_a_time() {
     let blocks: Vec<&str> = stdout.split("== ").skip(1).map(|b| b.lines().next().unwrap()).collect();
     assert_eq!(blocks, ["./a-findings", "./b-clean", "./c-latent"], "each chart's report together: {stdout}");
 }
+
+/// A folder of two charts: `a-latent` (failures found by varying values) and `b-clean`.
+fn two_chart_fleet() -> tempfile::TempDir {
+    let fleet = tempfile::tempdir().unwrap();
+    for (name, fixture) in [("a-latent", "fixtures/latent-defects"), ("b-clean", "fixtures/rules-clean")] {
+        let copy = common::copy_chart(&common::chart(fixture));
+        assert!(std::process::Command::new("cp").arg("-r").arg(copy.path()).arg(fleet.path().join(name)).status().unwrap().success());
+        let _ = std::fs::remove_dir_all(fleet.path().join(name).join("cases"));
+    }
+    fleet
+}
+
+#[test]
+fn test_over_several_charts_takes_a_baseline_and_reports_json_and_junit_per_target() {
+    let helm = &common::helms()[0];
+    let fleet = two_chart_fleet();
+    let cwd = fleet.path();
+    let test_args = ["test", ".", "--seed", "1", "--cases", "12", "--no-save", "-j", "2"];
+    let (code, stdout, stderr) = run(helm, cwd, &test_args);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+
+    // One baseline for both charts: written, then the run passes.
+    let (code, _, stderr) = run(helm, cwd, &[&test_args[..], &["--write-baseline", "baseline.json"]].concat());
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stdout, stderr) = run(helm, cwd, &[&test_args[..], &["--baseline", "baseline.json"]].concat());
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("== ./a-latent") && stdout.contains("in the baseline, not counted"), "{stdout}");
+
+    // A new defect in the other chart fails the run, naming only it, in its own JSON entry.
+    std::fs::write(cwd.join("b-clean/templates/settings.yaml"), NEW_DEFECT).unwrap();
+    let (code, report, stderr) = run_json(helm, cwd, &[&test_args[..], &["--baseline", "baseline.json", "-o", "json"]].concat());
+    assert_eq!(code, 1, "{stderr}");
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(common::repo().join("schemas/test-report.schema.json")).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    assert!(validator.is_valid(&report), "{report:#}");
+    let targets = report["targets"].as_array().unwrap();
+    let labels: Vec<&str> = targets.iter().map(|t| t["target"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["./a-latent", "./b-clean"]);
+    assert_eq!((targets[0]["exit_code"].as_u64(), targets[1]["exit_code"].as_u64()), (Some(0), Some(1)), "{report:#}");
+    assert!(targets[0]["known_in_baseline"].as_u64().unwrap() > 0 && targets[0]["report"]["failures"].as_array().unwrap().is_empty());
+    let rules: Vec<&str> = targets[1]["report"]["failures"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect();
+    assert_eq!(rules, ["secret-in-configmap"], "{report:#}");
+
+    // JUnit: one testsuite per chart.
+    let (code, xml, stderr) = run(helm, cwd, &[&test_args[..], &["--baseline", "baseline.json", "-o", "junit"]].concat());
+    assert_eq!(code, 1, "{stderr}");
+    let suites: Vec<&str> = xml.lines().filter_map(|l| l.trim().strip_prefix("<testsuite name=\"")).map(|l| l.split('"').next().unwrap()).collect();
+    assert_eq!(suites, ["chartproof test ./a-latent", "chartproof test ./b-clean"], "{xml}");
+    assert_eq!(xml.matches("<failure").count(), 1, "only the new defect fails: {xml}");
+
+    // An unusable chart has its entry with the error; the run exits 2.
+    std::fs::create_dir_all(cwd.join("c-broken")).unwrap();
+    std::fs::write(cwd.join("c-broken/Chart.yaml"), "apiVersion: v2\nname: broken\nversion: 0.1.0\n").unwrap();
+    std::fs::write(cwd.join("c-broken/values.yaml"), "a: [\n").unwrap();
+    let (code, report, _) = run_json(helm, cwd, &[&test_args[..], &["-o", "json"]].concat());
+    assert_eq!(code, 2);
+    assert!(validator.is_valid(&report), "{report:#}");
+    let broken = &report["targets"][2];
+    assert_eq!((broken["target"].as_str(), broken["exit_code"].as_u64()), (Some("./c-broken"), Some(2)), "{report:#}");
+    assert!(broken["error"].as_str().unwrap().contains("values.yaml"), "{report:#}");
+}
+
+#[test]
+fn test_replay_over_several_charts_runs_on_the_chart_the_case_is_from() {
+    let helm = &common::helms()[0];
+    let fleet = two_chart_fleet();
+    let cwd = fleet.path();
+    let (code, _, stderr) = run(helm, cwd, &["test", ".", "--seed", "1", "--cases", "12", "-j", "2"]);
+    assert_eq!(code, 1, "{stderr}");
+    let case = std::fs::read_dir(cwd.join("a-latent/cases")).unwrap().next().expect("a saved case").unwrap().file_name().into_string().unwrap();
+    for replay in [format!("a-latent/cases/{case}"), case.clone()] {
+        let (code, stdout, stderr) = run(helm, cwd, &["test", ".", "--replay", &replay]);
+        assert_eq!(code, 1, "--replay {replay}: the case still fails: {stdout}{stderr}");
+        assert!(stdout.contains("== ./a-latent") && stdout.contains("saved cases: 1 replayed, 1 still failing"), "{stdout}");
+        assert!(!stdout.contains("== ./b-clean") && stderr.contains("./b-clean: skipped"), "{stdout}{stderr}");
+    }
+    let (code, _, stderr) = run(helm, cwd, &["test", ".", "--replay", "no-such-case.yaml"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--replay no-such-case.yaml: not a saved case of any of the 2 charts"), "{stderr}");
+}

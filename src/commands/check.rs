@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use super::common::{EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE, HelmArgs, TemplateArgs, ValuesArgs, exit, print_stdout};
-use crate::baseline::{Baseline, BaselineArgs};
+use crate::baseline::BaselineArgs;
 use crate::chart::Chart;
 use crate::chart::targets::{JobsArgs, TargetArgs, run_in_parallel};
 use crate::contract::validate::{ValidationError, validate_values};
@@ -219,16 +219,11 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     }))
 }
 
-/// One baseline over every chart and scenario: written from (and matched against) all their
-/// findings — a finding known in one scenario is known in all — with one summary.
+/// One baseline over every chart and scenario (see [`BaselineArgs::apply_each`]).
 fn apply_baseline_to_all(args: &CheckArgs, results: &mut [(String, CheckResult)]) -> Result<()> {
-    let release = &args.template.release_name;
-    let all: Vec<rules::Finding> = results.iter().flat_map(|(_, r)| r.outcome.findings.iter().cloned()).collect();
-    args.baseline.apply("check", all, release)?;
-    let Some(file) = args.baseline.write_baseline.as_ref().or(args.baseline.baseline.as_ref()) else { return Ok(()) };
-    let baseline = Baseline::read(file)?;
-    for (_, r) in results.iter_mut() {
-        let split = baseline.split("check", std::mem::take(&mut r.outcome.findings), release, file);
+    let per_target = results.iter_mut().map(|(_, r)| std::mem::take(&mut r.outcome.findings)).collect();
+    let splits = args.baseline.apply_each("check", per_target, &args.template.release_name)?;
+    for ((_, r), split) in results.iter_mut().zip(splits) {
         r.outcome.findings = split.new;
         r.outcome.suppressed.extend(split.known);
     }
