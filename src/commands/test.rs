@@ -270,7 +270,7 @@ fn report_targets(args: &TestArgs, mut runs: Vec<(String, Result<(TestArgs, Test
 #[derive(Debug, serde::Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum TestJsonReport {
-    OneTarget(TestReport),
+    OneTarget(Box<TestReport>),
     SeveralTargets(TestTargetsReport),
 }
 
@@ -371,7 +371,7 @@ fn target_text(args: &TestArgs, tested: &Tested, split: &Split, known: usize) ->
         Ok(String::from_utf8_lossy(&out).to_string())
     };
     Ok(match args.output {
-        TestOutput::Json => serde_json::to_string_pretty(&TestJsonReport::OneTarget(report.clone()))? + "\n",
+        TestOutput::Json => serde_json::to_string_pretty(&TestJsonReport::OneTarget(Box::new(report.clone())))? + "\n",
         TestOutput::Human => {
             let known = if known > 0 { format!("known: {known} failure(s) in the baseline, not counted\n") } else { String::new() };
             human(report) + &known
