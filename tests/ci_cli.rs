@@ -607,3 +607,30 @@ fn test_replay_over_several_charts_runs_on_the_chart_the_case_is_from() {
     assert_eq!(code, 2);
     assert!(stderr.contains("--replay no-such-case.yaml: not a saved case of any of the 2 charts"), "{stderr}");
 }
+
+#[test]
+fn audit_over_several_charts_takes_one_baseline() {
+    let helm = &common::helms()[0];
+    let fleet = two_chart_fleet();
+    let cwd = fleet.path();
+    let add_key = |chart: &str, line: &str| {
+        let values = cwd.join(chart).join("values.yaml");
+        let text = std::fs::read_to_string(&values).unwrap().replace("{}\n", "");
+        std::fs::write(&values, format!("{text}\n{line}\n")).unwrap();
+    };
+    add_key("a-latent", "leftover: 1");
+    add_key("b-clean", "leftover: 1");
+    let (code, stdout, stderr) = run(helm, cwd, &["audit", "."]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let (code, _, stderr) = run(helm, cwd, &["audit", ".", "--write-baseline", "baseline.json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let baseline = std::fs::read_to_string(cwd.join("baseline.json")).unwrap();
+    assert!(baseline.contains("latent-defects/values.yaml") && baseline.contains("rules-clean/values.yaml"), "keys name each chart: {baseline}");
+    add_key("b-clean", "anotherLeftover: 2");
+    let (code, stdout, stderr) = run(helm, cwd, &["audit", ".", "--baseline", "baseline.json"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stderr.contains("1 new, 2 known"), "{stderr}");
+    let unused: Vec<&str> = stdout.lines().filter(|l| l.starts_with("  values.yaml:")).collect();
+    assert_eq!(unused.len(), 1, "only the new key: {stdout}");
+    assert!(unused[0].ends_with("anotherLeftover"), "{stdout}");
+}
