@@ -185,6 +185,20 @@ impl BaselineArgs {
     }
 }
 
+impl BaselineArgs {
+    /// One baseline over several charts or scenarios: written from (and matched against) all
+    /// their findings — a finding known in one is known in all; keys name the chart's template —
+    /// with one summary on stderr. The split of each target's findings, in order.
+    pub fn apply_each(&self, command: &str, per_target: Vec<Vec<Finding>>, release: &str) -> Result<Vec<Split>> {
+        self.apply(command, per_target.iter().flatten().cloned().collect(), release)?;
+        let Some(file) = self.write_baseline.as_ref().or(self.baseline.as_ref()) else {
+            return Ok(per_target.into_iter().map(|new| Split { new, ..Split::default() }).collect());
+        };
+        let baseline = Baseline::read(file)?;
+        Ok(per_target.into_iter().map(|findings| baseline.split(command, findings, release, file)).collect())
+    }
+}
+
 /// Keep the items whose finding (by `finding_of`) is new in `split`; the number dropped.
 pub fn retain_new<T>(items: &mut Vec<T>, split: &Split, release: &str, finding_of: impl Fn(&T) -> Finding) -> usize {
     let known: BTreeSet<FindingKey> = split.known.iter().map(|s| FindingKey::of(&s.finding, release)).collect();

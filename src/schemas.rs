@@ -12,7 +12,7 @@ pub fn all() -> Vec<(&'static str, schemars::Schema)> {
         ("validate-report.schema.json", schemars::schema_for!(crate::commands::validate::ValidateReport)),
         ("test-case.schema.json", schemars::schema_for!(crate::generate::cases::SavedCase)),
         ("diff-report.schema.json", schemars::schema_for!(crate::diff::DiffReport)),
-        ("test-report.schema.json", schemars::schema_for!(crate::generate::runner::TestReport)),
+        ("test-report.schema.json", schemars::schema_for!(crate::commands::test::TestJsonReport)),
         ("baseline.schema.json", schemars::schema_for!(crate::baseline::Baseline)),
     ]
 }

@@ -249,9 +249,10 @@ fn test_takes_base_values_from_set_and_set_string_and_replays_with_them() {
     let cwd = common::repo();
     let chart_arg = chart.to_str().unwrap();
     for flag in ["--set", "--set-string"] {
-        let (code, report, stderr) = run_json(helm, &cwd, &["test", chart_arg, flag, "storage.bucket=logs", "--cases", "20", "--no-save", "-o", "json"]);
-        assert_eq!(report["cases_run"], 20, "the chart renders with the base value from {flag}: {stderr}");
-        assert_eq!(code, 1, "emptying the bucket again is still found: {stderr}");
+        // Enough cases for every one-key change: removing `storage` is one.
+        let (code, report, stderr) = run_json(helm, &cwd, &["test", chart_arg, flag, "storage.bucket=logs", "--cases", "40", "--no-save", "-o", "json"]);
+        assert_eq!(report["cases_run"], 40, "the chart renders with the base value from {flag}: {stderr}");
+        assert_eq!(code, 1, "removing storage breaks helm's {flag} over it: {stderr}");
         let replay = report["failures"][0]["replay"].as_str().unwrap();
         assert!(replay.contains(&format!("{flag} storage.bucket=logs")), "{replay}");
     }
@@ -446,4 +447,190 @@ fn audit_and_schema_check_take_a_directory_of_charts_and_changed_since() {
     let (code, stdout, _) = run(helm, repo.path(), &["audit", "charts", "--changed-since", "HEAD"]);
     assert_eq!(code, 1);
     assert!(stdout.contains("alsoUnread") && !stdout.contains("  unread"), "only the changed chart: {stdout}");
+}
+
+#[test]
+fn schema_write_keeps_what_set_could_pass_and_strict_types_is_opt_in() {
+    // `--set` types `1234` as an integer: helm create's chart took these before it had a schema.
+    let sets = ["--set", "image.tag=1234", "--set", "livenessProbe.httpGet.port=8080"];
+    for helm in &common::helms() {
+        let (dir, chart) = helm_create(helm, "web");
+        let cwd = dir.path();
+        let (code, _, stderr) = run(helm, cwd, &["check", "web", "--write-baseline", "baseline.json"]);
+        assert_eq!(code, 0, "{stderr}");
+        let helm_renders = || common::helm_template(helm, &chart, &sets.map(String::from)).status.success();
+        assert!(helm_renders(), "helm takes the --set values without a schema");
+
+        let (code, _, stderr) = run(helm, cwd, &["schema", "web", "--write"]);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(helm_renders(), "helm validates the written schema itself and still takes them");
+        let (code, stdout, stderr) = run(helm, cwd, &[&["validate", "web"][..], &sets].concat());
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        let (code, stdout, stderr) = run(helm, cwd, &["check", "web", "--baseline", "baseline.json", "--set", "image.tag=1234"]);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        let (_, stdout, stderr) = run(helm, cwd, &[&["check", "web", "--baseline", "baseline.json"][..], &sets].concat());
+        assert!(!stdout.contains("helm refused the values"), "{stdout}{stderr}");
+
+        // The strict contract, for authors who tell users to use --set-string.
+        std::fs::remove_file(chart.join("values.schema.json")).unwrap();
+        let (code, _, stderr) = run(helm, cwd, &["schema", "web", "--write", "--strict-types"]);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(!helm_renders(), "helm rejects an integer for a strict string");
+        let (code, stdout, _) = run(helm, cwd, &[&["validate", "web"][..], &sets].concat());
+        assert_eq!(code, 1, "{stdout}");
+        assert!(stdout.contains("--set image.tag=1234: image.tag: expected string, got integer 1234"), "{stdout}");
+        assert!(stdout.contains("--set livenessProbe.httpGet.port=8080: livenessProbe.httpGet.port: expected string, got integer 8080"), "{stdout}");
+        let (code, stdout, stderr) = run(helm, cwd, &["check", "web", "--set", "image.tag=1234"]);
+        assert_eq!(code, 1, "{stderr}");
+        assert!(stdout.contains("--set image.tag=1234: image.tag: expected string, got integer 1234"), "{stdout}");
+        let (code, stdout, stderr) = run(helm, cwd, &["check", "web", "--baseline", "baseline.json", "--set-string", "image.tag=1234"]);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+    }
+}
+
+/// stdout, the exit code and stderr without progress lines.
+fn run_fleet(helm: &Path, cwd: &Path, args: &[&str]) -> (i32, String, String) {
+    let (code, stdout, stderr) = run(helm, cwd, args);
+    let stderr = stderr.lines().filter(|l| !l.starts_with("chartproof test: ")).map(|l| format!("{l}\n")).collect();
+    (code, stdout, stderr)
+}
+
+#[test]
+fn charts_run_in_parallel_with_the_same_result_and_order_as_one_at_a_time() {
+    let helm = &common::helms()[0];
+    let fleet = tempfile::tempdir().unwrap();
+    for (name, fixture) in [("a-findings", "fixtures/true-findings"), ("b-clean", "fixtures/rules-clean"), ("c-latent", "fixtures/latent-defects")] {
+        let copy = common::copy_chart(&common::chart(fixture));
+        let status = std::process::Command::new("cp").arg("-r").arg(copy.path()).arg(fleet.path().join(name)).status().unwrap();
+        assert!(status.success());
+    }
+    std::fs::write(fleet.path().join("a-findings/values.yaml"), "nobodyReadsThis: 1\n").unwrap();
+    let cwd = fleet.path();
+    let runs: [&[&str]; 5] = [
+        &["check", "."],
+        &["check", ".", "-o", "sarif"],
+        &["test", ".", "--seed", "3", "--cases", "6", "--no-save"],
+        &["audit", "."],
+        &["schema", ".", "--check"],
+    ];
+    for args in runs {
+        let sequential = run_fleet(helm, cwd, &[args, &["-j", "1"]].concat());
+        let parallel = run_fleet(helm, cwd, &[args, &["-j", "3"]].concat());
+        assert_eq!(parallel, sequential, "{args:?}: -j 3 reports what -j 1 does, in the same order");
+        assert_ne!(sequential.0, 2, "{args:?}: {}", sequential.2);
+    }
+    let (_, stdout, stderr) = run_fleet(helm, cwd, &["check", ".", "-j", "3"]);
+    let headers: Vec<&str> = stdout.lines().filter(|l| l.starts_with("== ")).collect();
+    assert_eq!(headers, ["== ./a-findings", "== ./b-clean", "== ./c-latent"], "{stdout}");
+    assert!(stderr.contains("checked 3 target(s)"), "one summary at the end: {stderr}");
+    let (_, stdout, _) = run_fleet(helm, cwd, &["test", ".", "--seed", "3", "--cases", "6", "--no-save", "-j", "3"]);
+    let blocks: Vec<&str> = stdout.split("== ").skip(1).map(|b| b.lines().next().unwrap()).collect();
+    assert_eq!(blocks, ["./a-findings", "./b-clean", "./c-latent"], "each chart's report together: {stdout}");
+}
+
+/// A folder of two charts: `a-latent` (failures found by varying values) and `b-clean`.
+fn two_chart_fleet() -> tempfile::TempDir {
+    let fleet = tempfile::tempdir().unwrap();
+    for (name, fixture) in [("a-latent", "fixtures/latent-defects"), ("b-clean", "fixtures/rules-clean")] {
+        let copy = common::copy_chart(&common::chart(fixture));
+        assert!(std::process::Command::new("cp").arg("-r").arg(copy.path()).arg(fleet.path().join(name)).status().unwrap().success());
+        let _ = std::fs::remove_dir_all(fleet.path().join(name).join("cases"));
+    }
+    fleet
+}
+
+#[test]
+fn test_over_several_charts_takes_a_baseline_and_reports_json_and_junit_per_target() {
+    let helm = &common::helms()[0];
+    let fleet = two_chart_fleet();
+    let cwd = fleet.path();
+    let test_args = ["test", ".", "--seed", "1", "--cases", "12", "--no-save", "-j", "2"];
+    let (code, stdout, stderr) = run(helm, cwd, &test_args);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+
+    // One baseline for both charts: written, then the run passes.
+    let (code, _, stderr) = run(helm, cwd, &[&test_args[..], &["--write-baseline", "baseline.json"]].concat());
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stdout, stderr) = run(helm, cwd, &[&test_args[..], &["--baseline", "baseline.json"]].concat());
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("== ./a-latent") && stdout.contains("in the baseline, not counted"), "{stdout}");
+
+    // A new defect in the other chart fails the run, naming only it, in its own JSON entry.
+    std::fs::write(cwd.join("b-clean/templates/settings.yaml"), NEW_DEFECT).unwrap();
+    let (code, report, stderr) = run_json(helm, cwd, &[&test_args[..], &["--baseline", "baseline.json", "-o", "json"]].concat());
+    assert_eq!(code, 1, "{stderr}");
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(common::repo().join("schemas/test-report.schema.json")).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    assert!(validator.is_valid(&report), "{report:#}");
+    let targets = report["targets"].as_array().unwrap();
+    let labels: Vec<&str> = targets.iter().map(|t| t["target"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["./a-latent", "./b-clean"]);
+    assert_eq!((targets[0]["exit_code"].as_u64(), targets[1]["exit_code"].as_u64()), (Some(0), Some(1)), "{report:#}");
+    assert!(targets[0]["known_in_baseline"].as_u64().unwrap() > 0 && targets[0]["report"]["failures"].as_array().unwrap().is_empty());
+    let rules: Vec<&str> = targets[1]["report"]["failures"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect();
+    assert_eq!(rules, ["secret-in-configmap"], "{report:#}");
+
+    // JUnit: one testsuite per chart.
+    let (code, xml, stderr) = run(helm, cwd, &[&test_args[..], &["--baseline", "baseline.json", "-o", "junit"]].concat());
+    assert_eq!(code, 1, "{stderr}");
+    let suites: Vec<&str> = xml.lines().filter_map(|l| l.trim().strip_prefix("<testsuite name=\"")).map(|l| l.split('"').next().unwrap()).collect();
+    assert_eq!(suites, ["chartproof test ./a-latent", "chartproof test ./b-clean"], "{xml}");
+    assert_eq!(xml.matches("<failure").count(), 1, "only the new defect fails: {xml}");
+
+    // An unusable chart has its entry with the error; the run exits 2.
+    std::fs::create_dir_all(cwd.join("c-broken")).unwrap();
+    std::fs::write(cwd.join("c-broken/Chart.yaml"), "apiVersion: v2\nname: broken\nversion: 0.1.0\n").unwrap();
+    std::fs::write(cwd.join("c-broken/values.yaml"), "a: [\n").unwrap();
+    let (code, report, _) = run_json(helm, cwd, &[&test_args[..], &["-o", "json"]].concat());
+    assert_eq!(code, 2);
+    assert!(validator.is_valid(&report), "{report:#}");
+    let broken = &report["targets"][2];
+    assert_eq!((broken["target"].as_str(), broken["exit_code"].as_u64()), (Some("./c-broken"), Some(2)), "{report:#}");
+    assert!(broken["error"].as_str().unwrap().contains("values.yaml"), "{report:#}");
+}
+
+#[test]
+fn test_replay_over_several_charts_runs_on_the_chart_the_case_is_from() {
+    let helm = &common::helms()[0];
+    let fleet = two_chart_fleet();
+    let cwd = fleet.path();
+    let (code, _, stderr) = run(helm, cwd, &["test", ".", "--seed", "1", "--cases", "12", "-j", "2"]);
+    assert_eq!(code, 1, "{stderr}");
+    let case = std::fs::read_dir(cwd.join("a-latent/cases")).unwrap().next().expect("a saved case").unwrap().file_name().into_string().unwrap();
+    for replay in [format!("a-latent/cases/{case}"), case.clone()] {
+        let (code, stdout, stderr) = run(helm, cwd, &["test", ".", "--replay", &replay]);
+        assert_eq!(code, 1, "--replay {replay}: the case still fails: {stdout}{stderr}");
+        assert!(stdout.contains("== ./a-latent") && stdout.contains("saved cases: 1 replayed, 1 still failing"), "{stdout}");
+        assert!(!stdout.contains("== ./b-clean") && stderr.contains("./b-clean: skipped"), "{stdout}{stderr}");
+    }
+    let (code, _, stderr) = run(helm, cwd, &["test", ".", "--replay", "no-such-case.yaml"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--replay no-such-case.yaml: not a saved case of any of the 2 charts"), "{stderr}");
+}
+
+#[test]
+fn audit_over_several_charts_takes_one_baseline() {
+    let helm = &common::helms()[0];
+    let fleet = two_chart_fleet();
+    let cwd = fleet.path();
+    let add_key = |chart: &str, line: &str| {
+        let values = cwd.join(chart).join("values.yaml");
+        let text = std::fs::read_to_string(&values).unwrap().replace("{}\n", "");
+        std::fs::write(&values, format!("{text}\n{line}\n")).unwrap();
+    };
+    add_key("a-latent", "leftover: 1");
+    add_key("b-clean", "leftover: 1");
+    let (code, stdout, stderr) = run(helm, cwd, &["audit", "."]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let (code, _, stderr) = run(helm, cwd, &["audit", ".", "--write-baseline", "baseline.json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let baseline = std::fs::read_to_string(cwd.join("baseline.json")).unwrap();
+    assert!(baseline.contains("latent-defects/values.yaml") && baseline.contains("rules-clean/values.yaml"), "keys name each chart: {baseline}");
+    add_key("b-clean", "anotherLeftover: 2");
+    let (code, stdout, stderr) = run(helm, cwd, &["audit", ".", "--baseline", "baseline.json"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stderr.contains("1 new, 2 known"), "{stderr}");
+    let unused: Vec<&str> = stdout.lines().filter(|l| l.starts_with("  values.yaml:")).collect();
+    assert_eq!(unused.len(), 1, "only the new key: {stdout}");
+    assert!(unused[0].ends_with("anotherLeftover"), "{stdout}");
 }

@@ -209,7 +209,7 @@ fn every_corpus_chart_gets_an_inferred_schema_and_its_shipped_schema_accepts_its
         let generated = chartproof::contract::compile(&schema).unwrap();
         assert!(generated.is_valid(&loaded.values.value), "{}: generated schema rejects the defaults", chart.display());
         // Inference alone (annotations included, no shipped schema) accepts the defaults too.
-        let inferred = chartproof::contract::infer::infer_schema(&loaded, chartproof::contract::Draft::Draft7);
+        let inferred = chartproof::contract::infer::infer_schema(&loaded, chartproof::contract::Draft::Draft7, Default::default());
         let inferred = chartproof::contract::compile(&inferred.schema).unwrap();
         if let Some(e) = inferred.iter_errors(&loaded.values.value).next() {
             panic!("{}: inferred schema rejects the defaults at {}: {e}", chart.display(), e.instance_path.as_str());

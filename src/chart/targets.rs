@@ -176,9 +176,106 @@ pub fn targets(args: &[PathBuf], scenarios: Option<&str>, changed: Option<&str>)
     with_scenarios(charts(args, changed)?, scenarios)
 }
 
+/// How many things a command over several charts runs at once (`-j`).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct JobsArgs {
+    /// Charts run at once over several charts or scenarios (default: number of cores)
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
+impl JobsArgs {
+    /// `-j`, else the number of cores; at least 1.
+    pub fn count(&self) -> usize {
+        jobs_or_cores(self.jobs)
+    }
+}
+
+/// `jobs`, else the number of cores; at least 1.
+pub fn jobs_or_cores(jobs: Option<usize>) -> usize {
+    jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1)
+}
+
+/// How many of `items` things [`run_in_parallel`] runs at once with `jobs`.
+pub fn parallel_items(jobs: usize, items: usize) -> usize {
+    jobs.max(1).min(items.max(1))
+}
+
+/// Run `work` on every item with at most `jobs` things running at once: up to `jobs` items in
+/// parallel, each given its share of `jobs` (the second argument of `work`, at least 1) for its
+/// own parallel work, so the shares add up to `jobs`. `emit` sees the results in the items' order,
+/// each as soon as it and every item before it are done: output per item stays together and in
+/// a stable order whatever finishes first.
+pub fn run_in_parallel<T, R>(items: &[T], jobs: usize, work: impl Fn(&T, usize) -> R + Sync, emit: impl FnMut(usize, R) + Send)
+where
+    T: Sync,
+    R: Send,
+{
+    struct InOrder<R, E> {
+        next: usize,
+        done: std::collections::BTreeMap<usize, R>,
+        emit: E,
+    }
+    let workers = parallel_items(jobs, items.len());
+    let next_item = std::sync::atomic::AtomicUsize::new(0);
+    let state = std::sync::Mutex::new(InOrder { next: 0, done: std::collections::BTreeMap::new(), emit });
+    std::thread::scope(|scope| {
+        for worker in 0..workers {
+            let share = jobs.max(1) / workers + usize::from(worker < jobs.max(1) % workers);
+            let (next_item, state, work) = (&next_item, &state, &work);
+            scope.spawn(move || {
+                loop {
+                    let index = next_item.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some(item) = items.get(index) else { break };
+                    let result = work(item, share);
+                    let mut state = state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    state.done.insert(index, result);
+                    loop {
+                        let at = state.next;
+                        let Some(ready) = state.done.remove(&at) else { break };
+                        (state.emit)(at, ready);
+                        state.next += 1;
+                    }
+                }
+            });
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parallel_runs_stay_within_jobs_and_emit_in_order() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let items: Vec<u64> = vec![30, 5, 20, 1, 10, 2, 15];
+        let (running, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let mut emitted = Vec::new();
+        let mut shares = Vec::new();
+        run_in_parallel(
+            &items,
+            3,
+            |ms, share| {
+                let now = running.fetch_add(share, Ordering::SeqCst) + share;
+                most.fetch_max(now, Ordering::SeqCst);
+                std::thread::sleep(std::time::Duration::from_millis(*ms));
+                running.fetch_sub(share, Ordering::SeqCst);
+                (*ms, share)
+            },
+            |i, (ms, share)| {
+                emitted.push((i, ms));
+                shares.push(share);
+            },
+        );
+        assert_eq!(emitted, items.iter().copied().enumerate().collect::<Vec<_>>(), "in the items' order");
+        assert!(most.load(Ordering::SeqCst) <= 3, "never more than -j at once");
+        assert!(shares.iter().all(|s| *s == 1));
+        // Fewer items than jobs: the jobs are shared out among the workers (2 and 3).
+        let mut shares = Vec::new();
+        run_in_parallel(&[1, 2], 5, |_, share| share, |_, share| shares.push(share));
+        assert!(shares.len() == 2 && shares.iter().all(|s| [2, 3].contains(s)), "{shares:?}");
+    }
 
     #[test]
     fn a_directory_of_charts_and_each_scenario_on_its_own() {

@@ -9,10 +9,10 @@ use clap::{Args, ValueEnum};
 
 use crate::audit::{AuditReport, KeyReference, audit};
 use crate::chart::Chart;
-use crate::chart::targets::charts;
-use crate::commands::common::{EXIT_FAILED, EXIT_OK, exit, print_stdout};
+use crate::chart::targets::{JobsArgs, charts, run_in_parallel};
+use crate::commands::common::{EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE, exit, print_stdout};
 use crate::report::{Format, Report, SourceMap};
-use crate::baseline::{BaselineArgs, retain_new};
+use crate::baseline::{BaselineArgs, Split, retain_new};
 use crate::rules::{Finding, Severity, Suppressed};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -33,6 +33,7 @@ Examples:
   chartproof audit ./mychart
   chartproof audit ./mychart -o json > audit.json
   chartproof audit ./mychart -o sarif > audit.sarif
+  chartproof audit charts/ -j 4         # a directory of charts, four at once
 
 What is read: every file under templates/ of the chart and its subcharts (charts/*), following
 include/template into defined helpers, with/range scopes, variables, index, default, required,
@@ -42,7 +43,9 @@ as unresolved and counted as read, so a key is never called unused by mistake.
 Exit codes:
   0  no unused and no undeclared keys (empty renders and unresolved references are informational)
   1  unused (dead) or undeclared keys found
-  2  unusable input: chart not found, unreadable Chart.yaml or values.yaml")]
+  2  unusable input: chart not found, unreadable Chart.yaml or values.yaml
+With several charts: 2 if any was unusable, else 1 if any has findings (all still run); one
+--baseline file holds every chart's keys.")]
 pub struct AuditArgs {
     /// Chart directories or packaged .tgz files; a directory without Chart.yaml stands for the
     /// charts in its subdirectories
@@ -59,28 +62,46 @@ pub struct AuditArgs {
     pub config: Option<PathBuf>,
     #[command(flatten)]
     pub baseline: BaselineArgs,
+    #[command(flatten)]
+    pub jobs: JobsArgs,
 }
 
 pub fn run(args: AuditArgs) -> Result<ExitCode> {
+    args.baseline.check_readable()?;
     let charts = charts(&args.charts, args.changed_since.as_deref())?;
     if charts.is_empty() {
         return Ok(exit(EXIT_OK));
     }
     if charts.len() == 1 {
-        let (code, text) = audit_one(&args, &charts[0])?;
+        let (chart, report) = audited(&args, &charts[0])?;
+        let split = args.baseline.apply("audit", findings_of(&report), "")?;
+        let (code, text) = audit_text(&args, &chart, report, &split)?;
         print_stdout(&text)?;
         return Ok(exit(code));
     }
-    if args.baseline.baseline.is_some() || args.baseline.write_baseline.is_some() || args.output == AuditFormat::Json {
-        bail!("--baseline, --write-baseline and -o json take one chart ({} here)", charts.len());
+    if args.output == AuditFormat::Json {
+        bail!("-o json takes one chart ({} here); use -o human, sarif or github", charts.len());
     }
+    let mut runs = Vec::new();
+    run_in_parallel(&charts, args.jobs.count(), |chart, _| audited(&args, chart), |index, audited| runs.push((&charts[index], audited)));
+    // One baseline over every chart, as `check` keeps it.
+    let per_chart = runs.iter().map(|(_, run)| run.as_ref().map(|(_, report)| findings_of(report)).unwrap_or_default()).collect();
+    let splits = args.baseline.apply_each("audit", per_chart, "")?;
     let (mut worst, mut sarif_runs) = (EXIT_OK, Vec::new());
-    for chart in &charts {
-        let (code, text) = audit_one(&args, chart)?;
+    for ((chart_arg, run), split) in runs.into_iter().zip(splits) {
+        let (chart, report) = match run {
+            Ok(done) => done,
+            Err(e) => {
+                eprintln!("error: {}: {e:#}", chart_arg.display());
+                worst = worst.max(EXIT_UNUSABLE);
+                continue;
+            }
+        };
+        let (code, text) = audit_text(&args, &chart, report, &split)?;
         worst = worst.max(code);
         match args.output {
             AuditFormat::Sarif => sarif_runs.push(serde_json::from_str::<serde_json::Value>(&text)?["runs"][0].take()),
-            AuditFormat::Human => print_stdout(&format!("== {}\n{text}\n", chart.display()))?,
+            AuditFormat::Human => print_stdout(&format!("== {}\n{text}\n", chart_arg.display()))?,
             _ => print_stdout(&text)?,
         }
     }
@@ -90,18 +111,21 @@ pub fn run(args: AuditArgs) -> Result<ExitCode> {
     Ok(exit(worst))
 }
 
-/// Audit one chart: the exit code and the report as text.
-fn audit_one(args: &AuditArgs, chart_arg: &Path) -> Result<(u8, String)> {
+/// One chart audited, its allow-list applied.
+fn audited(args: &AuditArgs, chart_arg: &Path) -> Result<(Chart, AuditReport)> {
     let chart = Chart::load(chart_arg)?;
     let config = crate::rules::Config::for_chart(args.config.as_deref(), &chart.dir)?;
-    args.baseline.check_readable()?;
     let mut report = audit(&chart)?;
     report.apply_allow_list(&config);
-    let split = args.baseline.apply("audit", findings_of(&report), "")?;
+    Ok((chart, report))
+}
+
+/// One chart's report in `args.output`, keys the baseline knows left out; its exit code.
+fn audit_text(args: &AuditArgs, chart: &Chart, mut report: AuditReport, split: &Split) -> Result<(u8, String)> {
     let chart_name = report.chart.clone();
     let as_finding = |rule: &str, key: &str, file: &str, line: usize| finding(&chart_name, rule, key, file, line, String::new());
-    let known = retain_new(&mut report.unused, &split, "", |u| as_finding(UNUSED_KEY, &u.key, &u.file, u.line))
-        + retain_new(&mut report.undeclared, &split, "", |k| as_finding(UNDECLARED_KEY, &k.key, &k.file, k.line));
+    let known = retain_new(&mut report.unused, split, "", |u| as_finding(UNUSED_KEY, &u.key, &u.file, u.line))
+        + retain_new(&mut report.undeclared, split, "", |k| as_finding(UNDECLARED_KEY, &k.key, &k.file, k.line));
     report.summary.unused = report.unused.len();
     report.summary.undeclared = report.undeclared.len();
     let text = match args.output {
@@ -110,13 +134,12 @@ fn audit_one(args: &AuditArgs, chart_arg: &Path) -> Result<(u8, String)> {
             let known = if known > 0 { format!("\nknown: {known} key(s) in the baseline, not counted\n") } else { String::new() };
             human(&report) + &known
         }
-        AuditFormat::Sarif => format_findings(Format::Sarif, &report, &split.known, &chart)?,
-        AuditFormat::Github => format_findings(Format::Github, &report, &split.known, &chart)?,
+        AuditFormat::Sarif => format_findings(Format::Sarif, &report, &split.known, chart)?,
+        AuditFormat::Github => format_findings(Format::Github, &report, &split.known, chart)?,
     };
     Ok((if report.has_findings() { EXIT_FAILED } else { EXIT_OK }, text))
 }
 
-/// Rule id of a values key no template reads.
 pub const UNUSED_KEY: &str = "unused-key";
 /// Rule id of a key templates read that values.yaml does not declare.
 pub const UNDECLARED_KEY: &str = "undeclared-key";

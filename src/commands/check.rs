@@ -9,9 +9,9 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use super::common::{EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE, HelmArgs, TemplateArgs, ValuesArgs, exit, print_stdout};
-use crate::baseline::{Baseline, BaselineArgs};
+use crate::baseline::BaselineArgs;
 use crate::chart::Chart;
-use crate::chart::targets::TargetArgs;
+use crate::chart::targets::{JobsArgs, TargetArgs, run_in_parallel};
 use crate::contract::validate::{ValidationError, validate_values};
 use crate::contract::{Contract, ContractSource, HelmDialect};
 use crate::manifest::Manifest;
@@ -24,6 +24,7 @@ use crate::rules::{self, CheckOutcome, Config};
 Examples:
   chartproof check ./mychart
   chartproof check charts/ --changed-since origin/main --scenarios   # ct's ci/*-values.yaml, each on its own
+  chartproof check charts/ -j 4                                       # four charts at once
   chartproof check ./mychart -f prod-values.yaml --set replicaCount=3 --kube-version 1.31
   chartproof check ./mychart -o sarif > chartproof.sarif
   chartproof check ./mychart --write-baseline chartproof-baseline.json   # accept today's findings
@@ -62,6 +63,8 @@ pub struct CheckArgs {
     pub baseline: BaselineArgs,
     #[command(flatten)]
     pub policies: crate::policy::PolicyArgs,
+    #[command(flatten)]
+    pub jobs: JobsArgs,
 }
 
 /// Everything `check` found, ready for a reporter.
@@ -162,18 +165,22 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     let mut sarif_runs = Vec::new();
     let (mut failed, mut unusable) = (Vec::new(), Vec::new());
     let mut results = Vec::new();
-    for target in &targets {
+    let check_target = |target: &crate::chart::targets::Target, _jobs: usize| {
         let mut one = args.clone();
         one.target.charts = vec![target.chart.clone()];
         one.values.values.splice(0..0, target.scenario.clone());
-        match check(&one) {
-            Ok(r) => results.push((target.label(), r)),
+        check(&one)
+    };
+    run_in_parallel(&targets, args.jobs.count(), check_target, |index, checked| {
+        let label = targets[index].label();
+        match checked {
+            Ok(r) => results.push((label, r)),
             Err(e) => {
-                eprintln!("error: {}: {e:#}", target.label());
-                unusable.push(target.label());
+                eprintln!("error: {label}: {e:#}");
+                unusable.push(label);
             }
         }
-    }
+    });
     apply_baseline_to_all(&args, &mut results)?;
     for (label, result) in &results {
         let label = label.clone();
@@ -212,16 +219,11 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     }))
 }
 
-/// One baseline over every chart and scenario: written from (and matched against) all their
-/// findings — a finding known in one scenario is known in all — with one summary.
+/// One baseline over every chart and scenario (see [`BaselineArgs::apply_each`]).
 fn apply_baseline_to_all(args: &CheckArgs, results: &mut [(String, CheckResult)]) -> Result<()> {
-    let release = &args.template.release_name;
-    let all: Vec<rules::Finding> = results.iter().flat_map(|(_, r)| r.outcome.findings.iter().cloned()).collect();
-    args.baseline.apply("check", all, release)?;
-    let Some(file) = args.baseline.write_baseline.as_ref().or(args.baseline.baseline.as_ref()) else { return Ok(()) };
-    let baseline = Baseline::read(file)?;
-    for (_, r) in results.iter_mut() {
-        let split = baseline.split("check", std::mem::take(&mut r.outcome.findings), release, file);
+    let per_target = results.iter_mut().map(|(_, r)| std::mem::take(&mut r.outcome.findings)).collect();
+    let splits = args.baseline.apply_each("check", per_target, &args.template.release_name)?;
+    for ((_, r), split) in results.iter_mut().zip(splits) {
         r.outcome.findings = split.new;
         r.outcome.suppressed.extend(split.known);
     }

@@ -10,9 +10,10 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde_json::{Map, Value};
 
-use super::common::{EXIT_FAILED, EXIT_OK, exit, print_stdout};
+use super::common::{EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE, exit, print_stdout};
 use crate::chart::Chart;
-use crate::chart::targets::charts;
+use crate::chart::targets::{JobsArgs, charts, run_in_parallel};
+use crate::contract::infer::StringTyping;
 use crate::contract::merge::{ExistingSchema, merge_schemas};
 use crate::contract::{Draft, compile, infer, lint};
 
@@ -22,6 +23,7 @@ Examples:
   chartproof schema ./mychart                   # print the inferred contract
   chartproof schema ./mychart --write           # create or update values.schema.json
   chartproof schema ./mychart --check           # in CI: fail when values.schema.json is stale
+  chartproof schema charts/ --check -j 4        # a directory of charts, four at once
   chartproof schema ./mychart --write --draft 2020-12
 
 Types come from values.yaml; constraints from `# @schema` annotations above a key, e.g.
@@ -29,13 +31,17 @@ Types come from values.yaml; constraints from `# @schema` annotations above a ke
   replicaCount: 3
 --write merges into an existing values.schema.json: hand-written constraints win and conflicts
 are reported; the file is replaced atomically and keeps its permissions.
+A string default is typed `[string, integer]`: `--set image.tag=1234` passes an integer, and
+users could pass it before the chart had a schema. `--strict-types` writes `string` (users then
+need `--set-string`); a `# @schema type:string` annotation makes one key strict.
 
 Exit codes:
   0  printed, written, or up to date
   1  --check: values.schema.json is missing or stale (the diff is printed); a schema that is the
      same JSON with another indentation or key order is up to date
   2  unusable input: chart not found, unreadable Chart.yaml/values.yaml, existing
-     values.schema.json that is not JSON or not a JSON Schema, the file cannot be written")]
+     values.schema.json that is not JSON or not a JSON Schema, the file cannot be written
+With several charts: 2 if any was unusable, else 1 if any is stale or missing (all still run).")]
 pub struct SchemaArgs {
     /// Chart directories or packaged .tgz files (several only with --check or --write); a
     /// directory without Chart.yaml stands for the charts in its subdirectories
@@ -53,6 +59,13 @@ pub struct SchemaArgs {
     /// JSON Schema dialect for a new file (an existing file keeps its `$schema`)
     #[arg(long, value_enum)]
     pub draft: Option<Draft>,
+    #[command(flatten)]
+    pub jobs: JobsArgs,
+    /// Type a string default as `string` only. By default it also accepts an integer (and a
+    /// `true`/`false` default a boolean), because that is what `--set key=1234` passes and what
+    /// users could pass before the chart had a schema; with this flag they need `--set-string`
+    #[arg(long)]
+    pub strict_types: bool,
 }
 
 /// What `schema` computed for a chart: the text to write and what it noticed.
@@ -64,9 +77,9 @@ pub struct SchemaOutcome {
 }
 
 /// Infer, merge with the existing file, lint; nothing is written.
-pub fn compute(chart: &Chart, draft: Option<Draft>) -> Result<SchemaOutcome> {
+pub fn compute(chart: &Chart, draft: Option<Draft>, typing: StringTyping) -> Result<SchemaOutcome> {
     let path = chart.schema_path();
-    let inferred = infer::infer_schema(chart, draft.unwrap_or_default());
+    let inferred = infer::infer_schema(chart, draft.unwrap_or_default(), typing);
     let mut notes: Vec<String> = inferred.warnings.iter().map(|w| format!("warning: {w}")).collect();
     let existing = if path.exists() { Some(std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?) } else { None };
     let schema = match &existing {
@@ -155,57 +168,68 @@ pub fn run(args: SchemaArgs) -> Result<ExitCode> {
     if charts.len() > 1 && !args.check && !args.write {
         bail!("printing a schema takes one chart ({} given); use --check or --write for several", charts.len());
     }
-    let mut worst = EXIT_OK;
-    for chart in &charts {
-        worst = worst.max(run_one(&args, chart)?);
+    if charts.len() == 1 {
+        let done = run_one(&args, &charts[0])?;
+        eprint!("{}", done.stderr);
+        print_stdout(&done.stdout)?;
+        return Ok(exit(done.code));
     }
+    let (mut worst, mut printed) = (EXIT_OK, Ok(()));
+    run_in_parallel(&charts, args.jobs.count(), |chart, _| run_one(&args, chart), |index, done| match done {
+        Ok(done) => {
+            worst = worst.max(done.code);
+            eprint!("{}", done.stderr);
+            if printed.is_ok() {
+                printed = print_stdout(&done.stdout);
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {}: {e:#}", charts[index].display());
+            worst = worst.max(EXIT_UNUSABLE);
+        }
+    });
+    printed?;
     Ok(exit(worst))
 }
 
-/// One chart: print, write or check its schema; the exit code.
-fn run_one(args: &SchemaArgs, chart_arg: &Path) -> Result<u8> {
+/// What one chart's run printed, kept together, and its exit code.
+struct ChartDone {
+    code: u8,
+    stdout: String,
+    stderr: String,
+}
+
+/// One chart: print, write or check its schema.
+fn run_one(args: &SchemaArgs, chart_arg: &Path) -> Result<ChartDone> {
     let chart = Chart::load(chart_arg)?;
-    let outcome = compute(&chart, args.draft)?;
-    for n in &outcome.notes {
-        eprintln!("{n}");
-    }
+    let typing = if args.strict_types { StringTyping::Strict } else { StringTyping::AsSetTypes };
+    let outcome = compute(&chart, args.draft, typing)?;
+    let mut stderr: String = outcome.notes.iter().map(|n| format!("{n}\n")).collect();
     let shown = display_path(chart_arg, &chart, &outcome.path);
+    let done = |code: u8, stdout: String, stderr: String| Ok(ChartDone { code, stdout, stderr });
     if args.check {
-        return Ok(match &outcome.existing {
-            Some(t) if *t == outcome.text => {
-                eprintln!("{shown} is up to date");
-                EXIT_OK
-            }
-            Some(t) if same_contract(t, &outcome.text) => {
-                eprintln!("{shown} is up to date (formatted differently; --write would reformat it)");
-                EXIT_OK
-            }
-            Some(t) => {
-                print_stdout(&unified_diff(t, &outcome.text, &shown))?;
-                eprintln!("{shown} is stale: run `chartproof schema {} --write`", chart_arg.display());
-                EXIT_FAILED
-            }
-            None => {
-                print_stdout(&unified_diff("", &outcome.text, &shown))?;
-                eprintln!("{shown} is missing: run `chartproof schema {} --write`", chart_arg.display());
-                EXIT_FAILED
-            }
-        });
+        let (code, stdout, verdict) = match &outcome.existing {
+            Some(t) if *t == outcome.text => (EXIT_OK, String::new(), "is up to date".to_string()),
+            Some(t) if same_contract(t, &outcome.text) => (EXIT_OK, String::new(), "is up to date (formatted differently; --write would reformat it)".to_string()),
+            Some(t) => (EXIT_FAILED, unified_diff(t, &outcome.text, &shown), format!("is stale: run `chartproof schema {} --write`", chart_arg.display())),
+            None => (EXIT_FAILED, unified_diff("", &outcome.text, &shown), format!("is missing: run `chartproof schema {} --write`", chart_arg.display())),
+        };
+        stderr += &format!("{shown} {verdict}\n");
+        return done(code, stdout, stderr);
     }
     if args.write {
         if chart.source != chart.dir {
             bail!("{} is a packaged chart: --write needs a chart directory", chart_arg.display());
         }
         if outcome.existing.as_deref() == Some(outcome.text.as_str()) {
-            eprintln!("{shown} is up to date");
+            stderr += &format!("{shown} is up to date\n");
         } else {
             write_atomically(&outcome.path, &outcome.text)?;
-            eprintln!("wrote {shown}");
+            stderr += &format!("wrote {shown}\n");
         }
-        return Ok(EXIT_OK);
+        return done(EXIT_OK, String::new(), stderr);
     }
-    print_stdout(&outcome.text)?;
-    Ok(EXIT_OK)
+    done(EXIT_OK, outcome.text, stderr)
 }
 
 /// Whether two schema texts are the same contract: equal JSON, whatever the indentation, spacing

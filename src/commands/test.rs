@@ -2,7 +2,7 @@
 //! renders each with real helm, checks every render, shrinks failures to minimal overrides, saves
 //! them as regression cases under `cases/` and replays saved cases first.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,9 +12,9 @@ use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 
 use super::common::{EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE, HelmArgs, TemplateArgs, ValuesArgs, exit, print_stdout};
-use crate::chart::targets::{Target, TargetArgs};
+use crate::chart::targets::{Target, TargetArgs, jobs_or_cores, parallel_items, run_in_parallel};
 use crate::chart::Chart;
-use crate::baseline::{BaselineArgs, retain_new};
+use crate::baseline::{BaselineArgs, Split, retain_new};
 use crate::generate::runner::{self, RunConfig, Shard, TEMPLATES_DO_NOT_PARSE, TestFailure, TestReport};
 use crate::rules::{Finding, Suppressed};
 
@@ -22,9 +22,10 @@ use crate::rules::{Finding, Suppressed};
 pub enum TestOutput {
     /// One block per distinct failure with its minimal override and replay command, then coverage
     Human,
-    /// `{"cases_run","seed","renders","failures":[…],"coverage":{…}}` (schemas/test-report.schema.json)
+    /// `{"cases_run","seed","renders","failures":[…],"coverage":{…}}`; over several charts or
+    /// scenarios `{"targets":[{"target","exit_code","report"},…]}` (schemas/test-report.schema.json)
     Json,
-    /// JUnit XML: one testcase per failing resource × rule
+    /// JUnit XML: one testcase per failing resource × rule; one testsuite per chart or scenario
     Junit,
     /// SARIF 2.1.0 (file = source template)
     Sarif,
@@ -54,7 +55,10 @@ Exit codes:
   3  no planned case was checked (the time budget or Ctrl-C came first) and no failure
      was found: nothing was shown, so the run does not pass. A run that checked some
      but not all cases says `N of M cases checked` and exits 0 or 1.
-With several charts or scenarios: the worst of 2, 1, 3, 0 over the runs (all still run).")]
+With several charts or scenarios: the worst of 2, 1, 3, 0 over the runs (all still run), one
+baseline over all of them, and --replay FILE runs on the charts FILE is a saved case of (FILE in the
+chart's folder or saved from a chart of that name; a FILE that does not exist is looked up in each
+chart's cases/).")]
 pub struct TestArgs {
     #[command(flatten)]
     pub target: TargetArgs,
@@ -64,7 +68,8 @@ pub struct TestArgs {
     /// Seed of the generator: the same seed and chart give the same cases and report
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Parallel helm renders (default: number of cores)
+    /// Parallel helm renders (default: number of cores); over several charts or scenarios, also
+    /// the charts run at once, which share the renders
     #[arg(long, short = 'j')]
     pub jobs: Option<usize>,
     /// Stop cleanly after this long, planning included, and report what was covered (e.g. 90s, 5m, 1h)
@@ -140,6 +145,7 @@ pub fn run(args: TestArgs) -> Result<ExitCode> {
         // Only one handler per process; a second run in the same process keeps the first.
         let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
     }
+    args.baseline.check_readable()?;
     let targets = args.target.targets()?;
     if targets.is_empty() {
         return Ok(exit(EXIT_OK));
@@ -151,46 +157,103 @@ pub fn run(args: TestArgs) -> Result<ExitCode> {
         one
     };
     if targets.len() == 1 && targets[0].scenario.is_none() {
-        let (code, text) = test_one(&for_target(&targets[0]), stop)?;
-        print_stdout(&text)?;
-        return Ok(exit(code));
+        let one = for_target(&targets[0]);
+        let mut tested = run_target(&one, stop, true)?;
+        let split = args.baseline.apply("test", findings_of(&tested.report), &args.template.release_name)?;
+        let known = retain_known(&one, &mut tested, &split);
+        print_stdout(&target_text(&one, &tested, &split, known)?)?;
+        return Ok(exit(exit_code(&tested.report)));
     }
-    if args.baseline.baseline.is_some() || args.baseline.write_baseline.is_some() || args.replay.is_some() {
-        bail!("--baseline, --write-baseline and --replay take one chart without scenarios ({} targets here)", targets.len());
-    }
-    if matches!(args.output, TestOutput::Junit | TestOutput::Json) {
-        bail!("-o {:?} reports one chart; with several charts or scenarios use -o human, sarif or github", args.output);
-    }
-    let mut sarif_runs = Vec::new();
-    let mut verdicts: Vec<(u8, String)> = Vec::new();
-    for target in &targets {
-        let label = target.label();
-        if stop.load(Ordering::SeqCst) {
-            break;
+    // `--replay FILE` replays on the targets it is a case of.
+    let replays: Vec<Option<PathBuf>> = match &args.replay {
+        None => vec![None; targets.len()],
+        Some(file) => {
+            let found = targets.iter().map(|t| replay_for(file, t, args.cases_dir.as_deref())).collect::<Result<Vec<_>>>()?;
+            if found.iter().all(Option::is_none) {
+                bail!("--replay {}: not a saved case of any of the {} charts or scenarios (neither in their folders, nor saved from a chart of theirs, nor in their cases/)", file.display(), targets.len());
+            }
+            found
         }
-        let (code, text) = match test_one(&for_target(target), stop.clone()) {
+    };
+    let work: Vec<(&Target, Option<PathBuf>)> = targets.iter().zip(replays).collect();
+    // Charts run in parallel, each with its share of -j for its renders. Several at once share
+    // one progress line (charts done) instead of one per chart.
+    let jobs = jobs_or_cores(args.jobs);
+    let one_at_a_time = parallel_items(jobs, targets.len()) == 1;
+    let fleet_progress = (!one_at_a_time).then(|| crate::report::progress::plain_bar(targets.len() as u64, "chartproof test", "charts", "running"));
+    let test_target = |(target, replay): &(&Target, Option<PathBuf>), share: usize| {
+        if stop.load(Ordering::SeqCst) || (args.replay.is_some() && replay.is_none()) {
+            return None;
+        }
+        let mut one = for_target(target);
+        one.jobs = Some(share);
+        one.replay = replay.clone();
+        Some(run_target(&one, stop.clone(), one_at_a_time).map(|tested| (one, tested)))
+    };
+    let mut runs: Vec<(String, Result<(TestArgs, Tested)>)> = Vec::new();
+    run_in_parallel(&work, jobs, test_target, |index, tested| {
+        if let Some(pb) = &fleet_progress {
+            pb.inc(1);
+        }
+        match tested {
+            Some(run) => runs.push((targets[index].label(), run)),
+            None if args.replay.is_some() && work[index].1.is_none() => eprintln!("{}: skipped, --replay names a case of another chart", targets[index].label()),
+            None => {}
+        }
+    });
+    if let Some(pb) = fleet_progress {
+        pb.finish_and_clear();
+    }
+    report_targets(&args, runs)
+}
+
+/// Report the runs of several targets (in target order): one baseline over all of them, each
+/// target's report (one JSON entry, JUnit testsuite or SARIF run each), one summary on stderr;
+/// the worst exit code.
+fn report_targets(args: &TestArgs, mut runs: Vec<(String, Result<(TestArgs, Tested)>)>) -> Result<ExitCode> {
+    let per_target = runs.iter().map(|(_, run)| run.as_ref().map(|(_, t)| findings_of(&t.report)).unwrap_or_default()).collect();
+    let splits = args.baseline.apply_each("test", per_target, &args.template.release_name)?;
+    let (mut sarif_runs, mut json_entries, mut suites) = (Vec::new(), Vec::new(), Vec::new());
+    let mut verdicts: Vec<(u8, String)> = Vec::new();
+    for ((label, run), split) in runs.iter_mut().zip(splits) {
+        let (one, tested) = match run {
             Ok(done) => done,
             Err(e) => {
                 eprintln!("error: {label}: {e:#}");
-                verdicts.push((EXIT_UNUSABLE, label));
+                match args.output {
+                    TestOutput::Json => json_entries.push(TargetTestReport { target: label.clone(), exit_code: EXIT_UNUSABLE, known_in_baseline: 0, error: Some(format!("{e:#}")), report: None }),
+                    TestOutput::Junit => suites.push(crate::report::junit::unusable_suite("test", label, &format!("{e:#}"))),
+                    _ => {}
+                }
+                verdicts.push((EXIT_UNUSABLE, label.clone()));
                 continue;
             }
         };
+        let known = retain_known(one, tested, &split);
+        let code = exit_code(&tested.report);
         match args.output {
+            TestOutput::Json => json_entries.push(TargetTestReport { target: label.clone(), exit_code: code, known_in_baseline: known, error: None, report: Some(tested.report.clone()) }),
+            TestOutput::Junit => suites.push(with_findings_report(one, tested, &split.known, label, crate::report::junit::suite)),
             TestOutput::Sarif => {
-                let mut log: serde_json::Value = serde_json::from_str(&text)?;
-                let mut run = log["runs"][0].take();
+                let log = with_findings_report(one, tested, &split.known, &tested.report.chart, crate::report::sarif::to_value);
+                let mut run = log["runs"][0].clone();
                 run["automationDetails"]["id"] = serde_json::json!(format!("chartproof/test/{label}/"));
                 sarif_runs.push(run);
             }
-            TestOutput::Human => print_stdout(&format!("== {label}\n{text}\n"))?,
-            _ => print_stdout(&text)?,
+            TestOutput::Human => print_stdout(&format!("== {label}\n{}\n", target_text(one, tested, &split, known)?))?,
+            TestOutput::Github => print_stdout(&target_text(one, tested, &split, known)?)?,
         }
-        verdicts.push((code, label));
+        verdicts.push((code, label.clone()));
     }
-    if args.output == TestOutput::Sarif {
-        let log = crate::report::sarif::log_of_runs(sarif_runs);
-        print_stdout(&(serde_json::to_string_pretty(&log)? + "\n"))?;
+    match args.output {
+        TestOutput::Sarif => print_stdout(&(serde_json::to_string_pretty(&crate::report::sarif::log_of_runs(sarif_runs))? + "\n"))?,
+        TestOutput::Json => print_stdout(&(serde_json::to_string_pretty(&TestJsonReport::SeveralTargets(TestTargetsReport { targets: json_entries }))? + "\n"))?,
+        TestOutput::Junit => {
+            let mut out = Vec::new();
+            crate::report::junit::write_suites("test", suites, &mut out)?;
+            print_stdout(&String::from_utf8_lossy(&out))?;
+        }
+        TestOutput::Human | TestOutput::Github => {}
     }
     let count = |code: u8| verdicts.iter().filter(|(c, _)| *c == code).count();
     eprintln!("tested {} target(s): {} failed, {} unusable, {} with nothing checked", verdicts.len(), count(EXIT_FAILED), count(EXIT_UNUSABLE), count(EXIT_NOTHING_CHECKED));
@@ -202,10 +265,64 @@ pub fn run(args: TestArgs) -> Result<ExitCode> {
     Ok(exit(worst))
 }
 
-/// Test one chart (the first of `args.charts`): the exit code and the report as text.
-fn test_one(args: &TestArgs, stop: Arc<AtomicBool>) -> Result<(u8, String)> {
+/// `test -o json`: one chart's report, or with several charts or scenarios one entry per target
+/// (schemas/test-report.schema.json).
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum TestJsonReport {
+    OneTarget(Box<TestReport>),
+    SeveralTargets(TestTargetsReport),
+}
+
+/// `test -o json` over several charts or scenarios.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct TestTargetsReport {
+    /// One entry per chart or scenario, in the order they were given.
+    pub targets: Vec<TargetTestReport>,
+}
+
+/// One chart or scenario of a `test` run over several.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct TargetTestReport {
+    /// `chart` or `chart [ci/x-values.yaml]`.
+    pub target: String,
+    /// This target's exit code (0 passed, 1 failures, 2 unusable input, 3 nothing checked).
+    pub exit_code: u8,
+    /// Failures left out because the baseline knows them.
+    pub known_in_baseline: usize,
+    /// Why the target could not be tested (exit code 2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The target's report (failures known in the baseline left out).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<TestReport>,
+}
+
+/// The case file `--replay FILE` replays on `target` in a run over several: FILE when it lies in
+/// the target's chart folder or was saved from a chart of the target's name; a FILE that does not
+/// exist as given is looked up in the target's cases folder. None: not this target's case.
+fn replay_for(file: &Path, target: &Target, cases_dir: Option<&Path>) -> Result<Option<PathBuf>> {
+    if !file.exists() {
+        let in_cases = cases_dir.map(Path::to_path_buf).unwrap_or_else(|| target.chart.join("cases")).join(file);
+        return Ok(in_cases.is_file().then_some(in_cases));
+    }
+    let real = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    if real(file).starts_with(real(&target.chart)) {
+        return Ok(Some(file.to_path_buf()));
+    }
+    let saved_from = crate::generate::cases::load_file(file)?.case.chart;
+    Ok(Chart::load(&target.chart).is_ok_and(|c| c.meta.name == saved_from).then(|| file.to_path_buf()))
+}
+
+/// One chart or scenario tested, before its report is written.
+struct Tested {
+    chart: Chart,
+    report: TestReport,
+}
+
+/// Test one chart (the first of `args.charts`).
+fn run_target(args: &TestArgs, stop: Arc<AtomicBool>, progress: bool) -> Result<Tested> {
     let chart = Chart::load(args.target.chart())?;
-    args.baseline.check_readable()?;
     let mut rules = crate::rules::Config::for_chart(args.config.as_deref(), &chart.dir)?;
     args.policies.load_into(&mut rules, args.template.namespace.as_deref())?;
     let base_values = args.values.load()?;
@@ -215,7 +332,7 @@ fn test_one(args: &TestArgs, stop: Arc<AtomicBool>) -> Result<(u8, String)> {
     let mut request = args.template.request(chart.render_path(), &args.helm);
     args.values.apply_to(&mut request);
 
-    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
+    let jobs = jobs_or_cores(args.jobs);
     let cfg = RunConfig {
         helm,
         request,
@@ -232,25 +349,37 @@ fn test_one(args: &TestArgs, stop: Arc<AtomicBool>) -> Result<(u8, String)> {
         prune_cases: args.prune_cases,
         replay_only: args.replay.clone(),
         // On stderr: a bar on a terminal, a plain line every few seconds in a log.
-        progress: true,
+        progress,
         stop,
         rules,
     };
-    let mut report = runner::run(&chart, &cfg)?;
-    let release = &args.template.release_name;
-    let split = args.baseline.apply("test", report.failures.iter().map(finding_of).collect(), release)?;
-    let known = retain_new(&mut report.failures, &split, release, finding_of);
-    let text = match args.output {
-        TestOutput::Json => serde_json::to_string_pretty(&report)? + "\n",
+    let report = runner::run(&chart, &cfg)?;
+    Ok(Tested { chart, report })
+}
+
+/// Drop the failures `split` (a baseline's) knows from the report; how many.
+fn retain_known(args: &TestArgs, tested: &mut Tested, split: &Split) -> usize {
+    retain_new(&mut tested.report.failures, split, &args.template.release_name, finding_of)
+}
+
+/// One target's report in `args.output`, failures known in the baseline left out.
+fn target_text(args: &TestArgs, tested: &Tested, split: &Split, known: usize) -> Result<String> {
+    let report = &tested.report;
+    let write = |format: crate::report::Format| -> Result<String> {
+        let mut out = Vec::new();
+        with_findings_report(args, tested, &split.known, &report.chart, |r| crate::report::write(format, r, false, &mut out))?;
+        Ok(String::from_utf8_lossy(&out).to_string())
+    };
+    Ok(match args.output {
+        TestOutput::Json => serde_json::to_string_pretty(&TestJsonReport::OneTarget(Box::new(report.clone())))? + "\n",
         TestOutput::Human => {
             let known = if known > 0 { format!("known: {known} failure(s) in the baseline, not counted\n") } else { String::new() };
-            human(&report) + &known
+            human(report) + &known
         }
-        TestOutput::Junit => format_findings(crate::report::Format::Junit, &report, &split.known, &chart, release)?,
-        TestOutput::Sarif => format_findings(crate::report::Format::Sarif, &report, &split.known, &chart, release)?,
-        TestOutput::Github => format_findings(crate::report::Format::Github, &report, &split.known, &chart, release)?,
-    };
-    Ok((exit_code(&report), text))
+        TestOutput::Junit => write(crate::report::Format::Junit)?,
+        TestOutput::Sarif => write(crate::report::Format::Sarif)?,
+        TestOutput::Github => write(crate::report::Format::Github)?,
+    })
 }
 
 /// The base values as command-line words for replay commands: `-f FILE`, `--set K=V`, `--set-string K=V`.
@@ -274,16 +403,14 @@ fn exit_code(report: &TestReport) -> u8 {
     }
 }
 
-/// Write the failures through the shared finding reporters: each failure becomes a finding whose
-/// message carries the minimal override and the replay command.
-fn format_findings(format: crate::report::Format, report: &TestReport, known: &[Suppressed], chart: &Chart, release: &str) -> Result<String> {
-    let findings = findings_of(report);
-    // Locate findings in the chart's own template files (SARIF/GitHub), as `check` does.
-    let sources = crate::report::SourceMap { chart_dir: &chart.dir, chart_name: &chart.meta.name };
-    let r = crate::report::Report { command: "test", subject: &report.chart, release, findings: &findings, suppressed: known, qos: &[], resources: &[], sources: Some(sources) };
-    let mut out = Vec::new();
-    crate::report::write(format, &r, false, &mut out)?;
-    Ok(String::from_utf8_lossy(&out).to_string())
+/// The failures as a report for the shared finding reporters (JUnit, SARIF, GitHub), given to
+/// `write`: each failure becomes a finding whose message carries the minimal override and the
+/// replay command, located in the chart's own template files as `check` does.
+fn with_findings_report<T>(args: &TestArgs, tested: &Tested, known: &[Suppressed], subject: &str, write: impl FnOnce(&crate::report::Report) -> T) -> T {
+    let findings = findings_of(&tested.report);
+    let sources = crate::report::SourceMap { chart_dir: &tested.chart.dir, chart_name: &tested.chart.meta.name };
+    let release = &args.template.release_name;
+    write(&crate::report::Report { command: "test", subject, release, findings: &findings, suppressed: known, qos: &[], resources: &[], sources: Some(sources) })
 }
 
 /// Each failure as a finding (with its field path) whose message carries the minimal override

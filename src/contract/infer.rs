@@ -10,6 +10,18 @@ use super::{ContractWarning, Draft};
 use crate::chart::Chart;
 use crate::chart::values::{ValuesDoc, pointer_segment, pointer_to_dotted};
 
+/// How inference types a string default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StringTyping {
+    /// What users could already pass for the key before the chart had a schema: Helm's `--set`
+    /// turns `1234` into an integer (and `true`/`false` into booleans), so a string default
+    /// accepts an integer too, and a boolean when the default itself reads `true` or `false`.
+    #[default]
+    AsSetTypes,
+    /// Exactly `string` (users pass numbers with `--set-string`).
+    Strict,
+}
+
 /// An inferred schema and what the inference noticed on the way.
 #[derive(Debug, Clone)]
 pub struct InferredSchema {
@@ -19,40 +31,40 @@ pub struct InferredSchema {
 
 /// The schema of a chart including its subcharts (each nested under its key, using the
 /// subchart's shipped values.schema.json when it has one), with `$schema` for `draft`.
-pub fn infer_schema(chart: &Chart, draft: Draft) -> InferredSchema {
-    let mut out = infer_own_schema(chart, draft);
+pub fn infer_schema(chart: &Chart, draft: Draft, typing: StringTyping) -> InferredSchema {
+    let mut out = infer_own_schema(chart, draft, typing);
     for sub in &chart.subcharts {
-        let (sub_schema, warnings) = subchart_schema(&sub.chart, draft);
+        let (sub_schema, warnings) = subchart_schema(&sub.chart, draft, typing);
         out.warnings.extend(warnings);
         nest_subchart_schema(&mut out.schema, &sub.key, &sub_schema, sub.condition.as_deref());
     }
     out
 }
 
-fn subchart_schema(chart: &Chart, draft: Draft) -> (Value, Vec<ContractWarning>) {
+fn subchart_schema(chart: &Chart, draft: Draft, typing: StringTyping) -> (Value, Vec<ContractWarning>) {
     let path = chart.schema_path();
     if path.exists()
         && let Ok(mut shipped) = super::read_schema_file(&path)
     {
         for sub in &chart.subcharts {
-            let (s, _) = subchart_schema(&sub.chart, draft);
+            let (s, _) = subchart_schema(&sub.chart, draft, typing);
             nest_subchart_schema(&mut shipped, &sub.key, &s, sub.condition.as_deref());
         }
         return (shipped, Vec::new());
     }
-    let inferred = infer_schema(chart, draft);
+    let inferred = infer_schema(chart, draft, typing);
     (inferred.schema, inferred.warnings)
 }
 
 /// The schema of the chart's own values.yaml (annotations applied, subcharts not nested).
-pub fn infer_own_schema(chart: &Chart, draft: Draft) -> InferredSchema {
-    infer_values_schema(&chart.values, draft)
+pub fn infer_own_schema(chart: &Chart, draft: Draft, typing: StringTyping) -> InferredSchema {
+    infer_values_schema(&chart.values, draft, typing)
 }
 
 /// Infer the schema of one values document, reading its comment annotations from the file.
-pub fn infer_values_schema(doc: &ValuesDoc, draft: Draft) -> InferredSchema {
+pub fn infer_values_schema(doc: &ValuesDoc, draft: Draft, typing: StringTyping) -> InferredSchema {
     let mut warnings = Vec::new();
-    let mut body = infer_value(&doc.value, "", doc, &mut warnings);
+    let mut body = infer_value(&doc.value, "", doc, typing, &mut warnings);
     if let Ok(text) = std::fs::read_to_string(&doc.file) {
         let annotations = read_annotations(doc, &text);
         warnings.extend(annotations.warnings);
@@ -97,7 +109,7 @@ pub fn infer_values_schema(doc: &ValuesDoc, draft: Draft) -> InferredSchema {
 const INT_OR_STRING_KEYS: &[&str] = &["maxSurge", "maxUnavailable", "minAvailable", "targetPort"];
 
 /// Schema of one value. `pointer` locates it in `doc` for warnings.
-fn infer_value(v: &Value, pointer: &str, doc: &ValuesDoc, warnings: &mut Vec<ContractWarning>) -> Value {
+fn infer_value(v: &Value, pointer: &str, doc: &ValuesDoc, typing: StringTyping, warnings: &mut Vec<ContractWarning>) -> Value {
     let weak = |warnings: &mut Vec<ContractWarning>, what: &str| {
         let line = doc.positions.get(pointer).map(|p| p.line).unwrap_or(0);
         warnings.push(ContractWarning {
@@ -113,7 +125,7 @@ fn infer_value(v: &Value, pointer: &str, doc: &ValuesDoc, warnings: &mut Vec<Con
         Value::Bool(_) => json!({"type": "boolean"}),
         Value::Number(n) if n.is_f64() => json!({"type": "number"}),
         Value::Number(_) => json!({"type": "integer"}),
-        Value::String(_) => json!({"type": "string"}),
+        Value::String(s) => string_schema(s, typing),
         Value::Array(items) => {
             if items.is_empty() {
                 weak(warnings, "empty list");
@@ -121,7 +133,7 @@ fn infer_value(v: &Value, pointer: &str, doc: &ValuesDoc, warnings: &mut Vec<Con
             }
             let mut item_schema: Option<Value> = None;
             for (i, item) in items.iter().enumerate() {
-                let s = infer_value(item, &format!("{pointer}/{i}"), doc, warnings);
+                let s = infer_value(item, &format!("{pointer}/{i}"), doc, typing, warnings);
                 item_schema = Some(match item_schema {
                     None => s,
                     Some(prev) => union(prev, s),
@@ -136,7 +148,7 @@ fn infer_value(v: &Value, pointer: &str, doc: &ValuesDoc, warnings: &mut Vec<Con
             }
             let mut props = Map::new();
             for (k, child) in map {
-                let mut s = infer_value(child, &format!("{pointer}/{}", pointer_segment(k)), doc, warnings);
+                let mut s = infer_value(child, &format!("{pointer}/{}", pointer_segment(k)), doc, typing, warnings);
                 if INT_OR_STRING_KEYS.contains(&k.as_str()) && (child.is_i64() || child.is_u64() || child.is_string()) {
                     s = json!({"type": ["integer", "string"]});
                 }
@@ -144,6 +156,18 @@ fn infer_value(v: &Value, pointer: &str, doc: &ValuesDoc, warnings: &mut Vec<Con
             }
             json!({"type": "object", "properties": props})
         }
+    }
+}
+
+/// The schema of a string default: see [`StringTyping`]. The string type comes first: generation
+/// draws mostly from the first listed type.
+fn string_schema(default: &str, typing: StringTyping) -> Value {
+    match typing {
+        StringTyping::Strict => json!({"type": "string"}),
+        StringTyping::AsSetTypes if default.eq_ignore_ascii_case("true") || default.eq_ignore_ascii_case("false") => {
+            json!({"type": ["string", "boolean", "integer"]})
+        }
+        StringTyping::AsSetTypes => json!({"type": ["string", "integer"]}),
     }
 }
 
@@ -175,9 +199,33 @@ pub fn union(a: Value, b: Value) -> Value {
             (Some(x), Some(y)) => json!({"type": "array", "items": union(x, y)}),
             _ => json!({"type": "array"}),
         },
-        (Some("integer"), Some("number")) | (Some("number"), Some("integer")) => json!({"type": "number"}),
-        (Some(x), Some(y)) => json!({"type": [x, y]}),
-        _ => json!({}), // one side is open (null default): stay open
+        _ => match (type_list(ta.as_ref()), type_list(tb.as_ref())) {
+            (Some(mut types), Some(more)) => {
+                for t in more {
+                    if !types.contains(&t) {
+                        types.push(t);
+                    }
+                }
+                // `number` accepts integers.
+                if types.contains(&"number") {
+                    types.retain(|t| *t != "integer");
+                }
+                match types.as_slice() {
+                    [one] => json!({"type": one}),
+                    _ => json!({"type": types}),
+                }
+            }
+            _ => json!({}), // one side is open (null default): stay open
+        },
+    }
+}
+
+/// The types a `type` keyword lists (one name or a list of names).
+fn type_list(t: Option<&Value>) -> Option<Vec<&str>> {
+    match t? {
+        Value::String(s) => Some(vec![s.as_str()]),
+        Value::Array(items) => items.iter().map(Value::as_str).collect(),
+        _ => None,
     }
 }
 
@@ -357,7 +405,7 @@ mod tests {
         let file = tmp.path().join("values.yaml");
         std::fs::write(&file, "# @schema type:array;items:{type: object}\nrules: []\nopen: {}\n").unwrap();
         let doc = crate::chart::ValuesDoc::load(&file).unwrap();
-        let inferred = super::infer_values_schema(&doc, super::Draft::Draft7);
+        let inferred = super::infer_values_schema(&doc, super::Draft::Draft7, super::StringTyping::default());
         let weak: Vec<_> = inferred.warnings.iter().filter(|w| w.message.starts_with("weakly typed")).filter_map(|w| w.path.clone()).collect();
         assert_eq!(weak, vec!["open".to_string()]);
         assert_eq!(inferred.schema["properties"]["rules"]["items"]["type"], "object");
@@ -371,7 +419,7 @@ mod tests {
         let path = dir.path().join("values.yaml");
         std::fs::write(&path, text).unwrap();
         let doc = ValuesDoc::load(&path).unwrap();
-        infer_values_schema(&doc, Draft::Draft7)
+        infer_values_schema(&doc, Draft::Draft7, StringTyping::default())
     }
 
     #[test]
@@ -382,11 +430,41 @@ mod tests {
         let p = &s["properties"];
         assert_eq!(p["replicas"]["type"], json!("integer"));
         assert_eq!(p["ratio"]["type"], json!("number"));
-        assert_eq!(p["name"]["type"], json!("string"));
+        assert_eq!(p["name"]["type"], json!(["string", "integer"]));
         assert_eq!(p["true"]["type"], json!("boolean"), "YAML 1.1 `on` key is `true` in Helm");
-        assert_eq!(p["image"]["properties"]["tag"]["type"], json!("string"));
+        assert_eq!(p["image"]["properties"]["tag"]["type"], json!(["string", "integer"]));
         assert_eq!(p["image"]["properties"]["port"]["type"], json!("integer"));
         assert!(s.get("additionalProperties").is_none(), "inferred objects stay open");
+    }
+
+    #[test]
+    fn string_defaults_accept_what_set_passes_unless_strict() {
+        let text = "image:\n  tag: \"1.0\"\nprobe:\n  port: http\nflag: \"true\"\n# @schema type:string\npinned: x\nlist: [a, 1]\n";
+        let s = infer_text(text).schema;
+        let p = &s["properties"];
+        assert_eq!(p["image"]["properties"]["tag"]["type"], json!(["string", "integer"]));
+        assert_eq!(p["flag"]["type"], json!(["string", "boolean", "integer"]), "--set flag=false passes a boolean");
+        assert_eq!(p["pinned"]["type"], json!("string"), "an annotated type stays strict");
+        assert_eq!(p["list"]["items"]["type"], json!(["string", "integer"]));
+        assert!(jsonschema::draft7::is_valid(&s, &json!({"image": {"tag": 1234}, "probe": {"port": 8080}})));
+        assert!(!jsonschema::draft7::is_valid(&s, &json!({"image": {"tag": 1.5}})));
+        assert!(!jsonschema::draft7::is_valid(&s, &json!({"pinned": 1})));
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("values.yaml");
+        std::fs::write(&path, text).unwrap();
+        let strict = infer_values_schema(&ValuesDoc::load(&path).unwrap(), Draft::Draft7, StringTyping::Strict).schema;
+        assert_eq!(strict["properties"]["image"]["properties"]["tag"]["type"], json!("string"));
+        assert_eq!(strict["properties"]["flag"]["type"], json!("string"));
+        assert_eq!(strict["properties"]["list"]["items"]["type"], json!(["string", "integer"]));
+    }
+
+    #[test]
+    fn union_of_type_lists() {
+        assert_eq!(union(json!({"type": ["string", "integer"]}), json!({"type": "number"})), json!({"type": ["string", "number"]}));
+        assert_eq!(union(json!({"type": "integer"}), json!({"type": "number"})), json!({"type": "number"}));
+        assert_eq!(union(json!({"type": "boolean"}), json!({"type": ["string", "integer"]})), json!({"type": ["boolean", "string", "integer"]}));
+        assert_eq!(union(json!({"type": "string"}), json!({})), json!({}));
     }
 
     #[test]
@@ -402,7 +480,7 @@ mod tests {
         let r = infer_text("env:\n  - name: A\n    value: b\n  - name: C\n    port: 1\nmixed: [1, 2.5]\nlabels: {}\nhosts: []\ntag: ~\n");
         let p = &r.schema["properties"];
         assert_eq!(p["env"]["items"]["properties"]["port"]["type"], json!("integer"));
-        assert_eq!(p["env"]["items"]["properties"]["value"]["type"], json!("string"));
+        assert_eq!(p["env"]["items"]["properties"]["value"]["type"], json!(["string", "integer"]));
         assert_eq!(p["mixed"]["items"]["type"], json!("number"));
         assert_eq!(p["labels"], json!({"type": "object"}));
         assert_eq!(p["hosts"], json!({"type": "array"}));

@@ -148,7 +148,7 @@ impl Contract {
         let (own_schema, source) = if schema_path.exists() {
             (read_schema_file(&schema_path)?, ContractSource::Shipped(schema_path.clone()))
         } else {
-            (infer::infer_own_schema(chart, Draft::Draft7).schema, ContractSource::Inferred)
+            (infer::infer_own_schema(chart, Draft::Draft7, infer::StringTyping::default()).schema, ContractSource::Inferred)
         };
         let validator = match &source {
             ContractSource::Shipped(_) => dialect.compile(&own_schema),

@@ -226,7 +226,7 @@ mod tests {
 
     #[test]
     fn every_error_with_file_line_column_or_set_argument() {
-        let (_t, c) = chart("replicas: 1\nimage:\n  tag: v1\n", None);
+        let (_t, c) = chart("replicas: 1\nimage:\n  # @schema type:string\n  tag: v1\n", None);
         let contract = Contract::for_chart(&c).unwrap();
         let file = ValuesDoc::parse("image:\n  tag: 5\nreplicas: many\n", Path::new("my.yaml")).unwrap();
         let user = UserValues { files: vec![file], sets: vec![SetArg::parse("image.tag=7", false).unwrap()] };

@@ -222,11 +222,20 @@ fn strategy_at(ctx: SchemaCtx, node: &Value, depth: usize) -> BoxedStrategy<Valu
         }
     }
     let types = admitted_types(&node);
-    let strategies: Vec<BoxedStrategy<Value>> = types.iter().map(|t| typed_strategy(ctx, &node, t, depth)).collect();
+    // A type list's first type is the main one (an inferred `[string, integer]` is a string that
+    // `--set` may pass as a number): drawn four times as often as each other type.
+    let main = listed_first_type(&node).filter(|_| types.len() > 1);
+    let strategies: Vec<(u32, BoxedStrategy<Value>)> =
+        types.iter().map(|t| (if main == Some(*t) { 4 } else { 1 }, typed_strategy(ctx, &node, t, depth))).collect();
     if strategies.is_empty() {
         return Just(Value::Null).boxed();
     }
-    proptest::strategy::Union::new(strategies).boxed()
+    proptest::strategy::Union::new_weighted(strategies).boxed()
+}
+
+/// The first type of a `type` list.
+fn listed_first_type(node: &Value) -> Option<&str> {
+    node.get("type")?.as_array()?.first()?.as_str()
 }
 
 fn scalar_strategy() -> impl Strategy<Value = Value> {
@@ -363,6 +372,9 @@ pub enum ChangeKind {
     OneElementList,
     EmptyMap,
     HostileString,
+    /// A value of another type the schema also admits (an integer for an inferred
+    /// `[string, integer]` string, as `--set image.tag=1234` passes).
+    OtherType,
     EnumValue,
     Removed,
     Generated,
@@ -393,6 +405,20 @@ pub fn candidates(ctx: SchemaCtx, node: &Value, current: Option<&Value>, runner:
         && let Some(t) = current.map(crate::chart::values::json_type_name).filter(|t| *t != "null")
     {
         types = vec![t];
+    }
+    // With a current value, the key varies mostly within its type: each other admitted type
+    // gets one candidate.
+    let main = current.map(crate::chart::values::json_type_name).and_then(|t| {
+        let t = if t == "integer" && !types.contains(&"integer") { "number" } else { t };
+        types.contains(&t).then_some(t)
+    });
+    if let Some(main) = main.filter(|_| types.len() > 1) {
+        for other in types.iter().filter(|t| **t != main) {
+            if let Some(v) = other_type_value(&node, other) {
+                push(ChangeKind::OtherType, v);
+            }
+        }
+        types = vec![main];
     }
     for ty in types {
         match ty {
@@ -451,6 +477,20 @@ pub fn candidates(ctx: SchemaCtx, node: &Value, current: Option<&Value>, runner:
         }
     }
     out
+}
+
+/// One value of scalar type `ty` for a key whose main type is another one.
+fn other_type_value(node: &Value, ty: &str) -> Option<Value> {
+    match ty {
+        "integer" | "number" => {
+            let bounded = ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"].iter().any(|k| node.get(*k).is_some());
+            let (lo, hi) = integer_bounds(node);
+            Some(json!(if bounded { 1234i64.clamp(lo, hi) } else { 1234 }))
+        }
+        "boolean" => Some(json!(true)),
+        "string" => Some(json!("1234")),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -529,5 +569,20 @@ mod tests {
         let maps = kinds(json!({"type": "object"}), json!({"a": 1}), &mut r);
         assert!(maps.contains(&(ChangeKind::EmptyMap, json!({}))));
         assert_eq!(kinds(json!({"enum": ["x", "y"]}), json!("x"), &mut r), vec![(ChangeKind::EnumValue, json!("y"))]);
+    }
+
+    #[test]
+    fn a_string_that_set_may_pass_as_an_integer_varies_mostly_as_a_string() {
+        let schema = json!({"type": ["string", "integer"]});
+        let values = draws(&schema, 400);
+        let integers = values.iter().filter(|v| v.is_i64()).count();
+        assert!(values.iter().all(|v| v.is_string() || v.is_i64()));
+        assert!((40..=140).contains(&integers), "about one in five draws is an integer, got {integers} of 400");
+        let ctx = SchemaCtx::new(&schema);
+        let kinds = candidates(ctx, &schema, Some(&json!("v1")), &mut runner(1));
+        let others: Vec<_> = kinds.iter().filter(|(k, _)| *k == ChangeKind::OtherType).collect();
+        assert_eq!(others, vec![&(ChangeKind::OtherType, json!(1234))], "one integer, like --set image.tag=1234");
+        assert!(!kinds.iter().any(|(k, _)| *k == ChangeKind::BoundaryNumber), "no boundary numbers for a string key");
+        assert!(kinds.iter().any(|(k, _)| *k == ChangeKind::HostileString));
     }
 }

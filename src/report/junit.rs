@@ -10,6 +10,29 @@ use super::Report;
 use crate::rules::{Finding, Severity};
 
 pub fn write(report: &Report, out: &mut dyn Write) -> anyhow::Result<()> {
+    write_suites(report.command, vec![suite(report)], out)
+}
+
+/// One JUnit document of several suites (one per chart or scenario of a run).
+pub fn write_suites(command: &str, suites: Vec<TestSuite>, out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut junit = quick_junit::Report::new(format!("chartproof {command}"));
+    junit.add_test_suites(suites);
+    junit.serialize(&mut *out)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// A suite that could not run: one errored testcase carrying why.
+pub fn unusable_suite(command: &str, subject: &str, error: &str) -> TestSuite {
+    let mut suite = TestSuite::new(format!("chartproof {command} {subject}"));
+    let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+    status.set_message(error.to_string()).set_type("unusable input");
+    suite.add_test_case(TestCase::new(format!("{subject}: unusable input"), status));
+    suite
+}
+
+/// The report's testsuite.
+pub fn suite(report: &Report) -> TestSuite {
     let mut groups: BTreeMap<(String, String), Vec<&Finding>> = BTreeMap::new();
     for f in report.findings {
         groups.entry((f.resource_id(), f.rule.clone())).or_default().push(f);
@@ -46,11 +69,7 @@ pub fn write(report: &Report, out: &mut dyn Write) -> anyhow::Result<()> {
         case.set_classname(resource.clone());
         suite.add_test_case(case);
     }
-    let mut junit = quick_junit::Report::new(format!("chartproof {}", report.command));
-    junit.add_test_suite(suite);
-    junit.serialize(&mut *out)?;
-    writeln!(out)?;
-    Ok(())
+    suite
 }
 
 #[cfg(test)]
