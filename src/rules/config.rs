@@ -209,7 +209,7 @@ impl Config {
             format!("unknown rule id `{id}` ({suggestion}run `chartproof rules` for the list)")
         };
         let is_known = |id: &str| catalog::lookup(id).is_some() || id.starts_with(crate::policy::RULE_PREFIX);
-        for id in self.rules.keys().filter(|id| !is_known(id)) {
+        if let Some(id) = self.rules.keys().find(|id| !is_known(id)) {
             bail!("rules.{id}: {}", unknown(id));
         }
         let g = &self.gomemlimit;
