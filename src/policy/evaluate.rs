@@ -165,8 +165,8 @@ impl Evaluation<'_, '_> {
         }
     }
 
-    fn offline(&mut self, run: &Run, subject: &Subject, expression: &Expression) {
-        let message = format!("cannot evaluate offline: `{}` uses `authorizer` (the API server's authorization check); not counted as a pass", expression.source.trim());
+    fn offline(&mut self, run: &Run, subject: &Subject, expression: &Expression, reason: &str) {
+        let message = format!("cannot evaluate offline: `{}` {reason}; not counted as a pass", expression.source.trim());
         self.report(run, subject, Severity::Warning, message);
     }
 
@@ -194,8 +194,8 @@ impl Evaluation<'_, '_> {
         scope.add_variable_from_value("params", params);
         scope.add_variable_from_value("authorizer", CelValue::Null);
         for condition in &policy.match_conditions {
-            if condition.needs_authorizer {
-                return self.offline(run, subject, condition);
+            if let Some(reason) = &condition.offline {
+                return self.offline(run, subject, condition, reason);
             }
             match condition.program.execute(&scope) {
                 Ok(CelValue::Bool(true)) => {}
@@ -205,8 +205,8 @@ impl Evaluation<'_, '_> {
         }
         let mut variables: HashMap<String, CelValue> = HashMap::new();
         for (name, expression) in &policy.variables {
-            if expression.needs_authorizer {
-                return self.offline(run, subject, expression);
+            if let Some(reason) = &expression.offline {
+                return self.offline(run, subject, expression, reason);
             }
             scope.add_variable_from_value("variables", variables.clone());
             match expression.program.execute(&scope) {
@@ -218,8 +218,8 @@ impl Evaluation<'_, '_> {
         }
         scope.add_variable_from_value("variables", variables);
         for validation in &policy.validations {
-            if validation.rule.needs_authorizer {
-                self.offline(run, subject, &validation.rule);
+            if let Some(reason) = &validation.rule.offline {
+                self.offline(run, subject, &validation.rule, reason);
                 continue;
             }
             let result = validation.rule.program.execute(&scope);
@@ -484,6 +484,12 @@ maxReplicas: 3
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].severity, Severity::Warning);
         assert!(found[0].message.starts_with("cannot evaluate offline:"), "{found:?}");
+        // A Kubernetes library function chartproof does not implement is not a pass either.
+        let policy = unbound_policy("Fail", "sets.contains(object.spec.template.spec.containers.map(c, c.name), ['app'])");
+        let found = run(&policy, &deployment("default", 1, ""), true, None);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].severity, Severity::Warning);
+        assert!(found[0].message.ends_with("uses `sets.contains()`, a Kubernetes CEL function chartproof does not implement; not counted as a pass"), "{found:?}");
     }
 
     #[test]

@@ -7,8 +7,9 @@ pub mod evaluate;
 pub mod library;
 pub mod matching;
 pub mod objects;
+pub mod typecheck;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ use cel::Env;
 pub use evaluate::findings;
 use compile::{Expression, Site, compile};
 use objects::{BindingObject, ParamObject, PolicyFiles, PolicyObject};
+use typecheck::{Declarations, Ty};
 
 /// A validation with its compiled expressions.
 #[derive(Debug)]
@@ -88,32 +90,37 @@ impl PartialEq for PolicySet {
 const VALIDATION_ACTIONS: &[&str] = &["Deny", "Warn", "Audit"];
 
 fn compile_policy(env: &Arc<Env>, object: PolicyObject) -> Result<CompiledPolicy> {
-    let site = |field: String| Site { file: &object.file, policy: &object.name, field };
-    let mut declared = BTreeSet::new();
+    let site = |field: String| Site { at: object.at(&field), policy: &object.name, field };
+    let has_params = object.spec.param_kind.is_some();
+    let mut declared = BTreeMap::new();
     let mut match_conditions = Vec::new();
     for (i, condition) in object.spec.match_conditions.iter().enumerate() {
-        match_conditions.push(compile(env, &condition.expression, &site(format!("matchConditions[{i}] ({})", condition.name)), &declared)?);
+        let declarations = Declarations { has_params, variables: &declared };
+        match_conditions.push(compile(env, &condition.expression, &site(format!("spec.matchConditions[{i}].expression")), &declarations, Ty::Bool)?);
     }
     let mut variables = Vec::new();
     for (i, variable) in object.spec.variables.iter().enumerate() {
-        variables.push((variable.name.clone(), compile(env, &variable.expression, &site(format!("variables[{i}] ({})", variable.name)), &declared)?));
-        declared.insert(variable.name.clone());
+        let declarations = Declarations { has_params, variables: &declared };
+        let expression = compile(env, &variable.expression, &site(format!("spec.variables[{i}].expression")), &declarations, Ty::Dyn)?;
+        declared.insert(variable.name.clone(), expression.ty);
+        variables.push((variable.name.clone(), expression));
     }
+    let declarations = Declarations { has_params, variables: &declared };
     let mut validations = Vec::new();
     for (i, validation) in object.spec.validations.iter().enumerate() {
         let message_expression = match &validation.message_expression {
-            Some(source) => Some(compile(env, source, &site(format!("validations[{i}].messageExpression")), &declared)?),
+            Some(source) => Some(compile(env, source, &site(format!("spec.validations[{i}].messageExpression")), &declarations, Ty::String)?),
             None => None,
         };
         validations.push(CompiledValidation {
-            rule: compile(env, &validation.expression, &site(format!("validations[{i}].expression")), &declared)?,
+            rule: compile(env, &validation.expression, &site(format!("spec.validations[{i}].expression")), &declarations, Ty::Bool)?,
             message: validation.message.clone(),
             message_expression,
             reason: validation.reason.clone(),
         });
     }
     if validations.is_empty() {
-        bail!("{}: ValidatingAdmissionPolicy {}: `spec.validations` is empty", object.file.display(), object.name);
+        bail!("{}: ValidatingAdmissionPolicy {}: `spec.validations` is empty", object.at("spec"), object.name);
     }
     Ok(CompiledPolicy { object, match_conditions, variables, validations })
 }
