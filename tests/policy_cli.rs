@@ -209,3 +209,37 @@ fn policy_variables_are_declared_before_use_and_typed() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains(":16: ValidatingAdmissionPolicy checked: spec.matchConditions[1].expression: expression `size(object.metadata.name)` at column 5: must evaluate to bool, not int"), "{stderr}");
 }
+
+/// `chartproof rules --policies` on the shipped production-replicas policy with `edit` applied:
+/// (exit code, stderr, the file).
+fn load_edited_replicas_policy(edit: impl Fn(String) -> String) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("replicas.yaml");
+    std::fs::write(&file, edit(std::fs::read_to_string(policies("production-replicas.yaml")).unwrap())).unwrap();
+    let out = common::chartproof(&common::helms()[0]).args(["rules", "--policies", file.to_str().unwrap()]).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).to_string(), file.display().to_string())
+}
+
+#[test]
+fn bindings_the_api_server_refuses_or_whose_params_are_missing_are_configuration_errors() {
+    let binding = "ValidatingAdmissionPolicyBinding production-replicas";
+    // parameterNotFoundAction is required (the API server's validation of a paramRef).
+    let (code, stderr, file) = load_edited_replicas_policy(|t| t.replace("    parameterNotFoundAction: Deny\n", ""));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains(&format!("{file}:46: {binding}: `spec.paramRef.parameterNotFoundAction` is required (Allow or Deny)")), "{stderr}");
+    let (code, stderr, file) = load_edited_replicas_policy(|t| t.replace("parameterNotFoundAction: Deny", "parameterNotFoundAction: Warn"));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains(&format!("{file}:47: {binding}: `spec.paramRef.parameterNotFoundAction`: unsupported value \"Warn\" (Allow or Deny)")), "{stderr}");
+    // name and selector are mutually exclusive.
+    let (code, stderr, file) = load_edited_replicas_policy(|t| t.replace("    name: production-replicas\n    parameterNotFoundAction", "    name: production-replicas\n    selector: {}\n    parameterNotFoundAction"));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains(&format!("{file}:46: {binding}: `spec.paramRef`: exactly one of `name` or `selector` must be set")), "{stderr}");
+    // A named param that the policy files do not hold, under Deny: every object would be denied.
+    let renamed = |t: String| t.replace("    name: production-replicas\n    parameterNotFoundAction", "    name: prod-replicas\n    parameterNotFoundAction");
+    let (code, stderr, file) = load_edited_replicas_policy(renamed);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains(&format!("{file}:46: {binding}: `spec.paramRef.name` prod-replicas: no ReplicaPolicy prod-replicas (policy.chartproof.io/v1) in the policy files")), "{stderr}");
+    // Under Allow a missing param passes, in the cluster as here: a valid configuration.
+    let (code, stderr, _) = load_edited_replicas_policy(|t| renamed(t).replace("parameterNotFoundAction: Deny", "parameterNotFoundAction: Allow"));
+    assert_eq!(code, 0, "{stderr}");
+}

@@ -9,7 +9,7 @@ use cel::objects::Value as CelValue;
 use cel::{Context, ExecutionError};
 use serde_json::{Value, json};
 
-use super::{Policies, PolicySet, RULE_PREFIX};
+use super::{PARAM_NOT_FOUND_DENY, Policies, PolicySet, RULE_PREFIX};
 use super::compile::Expression;
 use super::matching::{RequestFacts, is_namespaced, matches, resource_for_kind, selector_matches};
 use super::objects::{BindingObject, FailurePolicy, ParamObject};
@@ -156,13 +156,18 @@ impl Evaluation<'_, '_> {
         self.sink.report_at(r, &format!("{RULE_PREFIX}{}", policy.name), severity, None, message);
     }
 
-    /// An evaluation error: a finding under `failurePolicy: Fail`, counted under `Ignore`.
-    fn evaluation_error(&mut self, run: &Run, subject: &Subject, expression: &Expression, what: String) {
+    /// An error evaluating the policy (an expression's, a missing param): a finding under
+    /// `failurePolicy: Fail`, counted under `Ignore`.
+    fn failure(&mut self, run: &Run, subject: &Subject, message: String) {
         let policy = &self.policies.policies[run.policy_index].object;
         match policy.spec.failure_policy {
-            FailurePolicy::Fail => self.report(run, subject, run.severity, format!("cannot evaluate `{}`: {what} (failurePolicy: Fail)", expression.source.trim())),
+            FailurePolicy::Fail => self.report(run, subject, run.severity, format!("{message} (failurePolicy: Fail)")),
             FailurePolicy::Ignore => *self.tally.ignored_errors.entry(policy.name.clone()).or_default() += 1,
         }
+    }
+
+    fn evaluation_error(&mut self, run: &Run, subject: &Subject, expression: &Expression, what: String) {
+        self.failure(run, subject, format!("cannot evaluate `{}`: {what}", expression.source.trim()));
     }
 
     fn offline(&mut self, run: &Run, subject: &Subject, expression: &Expression, reason: &str) {
@@ -174,9 +179,11 @@ impl Evaluation<'_, '_> {
         match params_for(self.policies, run, subject) {
             None => self.run_with(run, subject, scope, CelValue::Null, None),
             Some(params) if params.is_empty() => {
-                let allow = run.binding.and_then(|b| b.spec.param_ref.as_ref()).and_then(|p| p.parameter_not_found_action.as_deref()) == Some("Allow");
-                if !allow {
-                    self.report(run, subject, run.severity, "no param object found for the binding's paramRef (parameterNotFoundAction: Deny)".into());
+                // As the API server does: with `Deny` a missing param is an error under the
+                // policy's failurePolicy; with `Allow` the binding passes.
+                let action = run.binding.and_then(|b| b.spec.param_ref.as_ref()).and_then(|p| p.parameter_not_found_action.as_deref());
+                if action == Some(PARAM_NOT_FOUND_DENY) {
+                    self.failure(run, subject, "no param object found for the binding's paramRef (parameterNotFoundAction: Deny)".into());
                 }
             }
             Some(params) => {
@@ -447,6 +454,32 @@ maxReplicas: 3
         assert!(missing[0].message.starts_with("no param object found"), "{missing:?}");
         let allowed = docs_params_policy("[Deny]", "Allow").replace("namespace: \"default\"\nmaxReplicas", "namespace: \"other\"\nmaxReplicas");
         assert!(run(&allowed, &deployment("default", 9, ""), false, None).is_empty());
+    }
+
+    /// What the API server does with params: a policy with a paramKind whose binding has no
+    /// paramRef runs with `params` null; a missing param under `Deny` follows the failurePolicy;
+    /// under `Allow` the binding passes.
+    #[test]
+    fn params_not_found_follow_the_action_and_the_failure_policy() {
+        let no_param_ref = docs_params_policy("[Deny]", "Deny").replace("  paramRef:\n    name: \"replica-limit-test.example.com\"\n    namespace: \"default\"\n    parameterNotFoundAction: Deny\n", "");
+        assert!(!no_param_ref.contains("paramRef"));
+        let found = run(&no_param_ref, &deployment("default", 1, ""), false, None);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].message.starts_with("cannot evaluate `object.spec.replicas <= params.maxReplicas`: "), "{found:?}");
+        let null_safe = no_param_ref.replace("object.spec.replicas <= params.maxReplicas", "params == null || object.spec.replicas <= params.maxReplicas");
+        assert!(run(&null_safe, &deployment("default", 9, ""), false, None).is_empty());
+        // The param exists, but in another namespace than the one the binding looks in.
+        let elsewhere = |action: &str, failure_policy: &str| {
+            docs_params_policy("[Deny]", action).replace("namespace: \"default\"\nmaxReplicas", "namespace: \"other\"\nmaxReplicas").replace("failurePolicy: Fail", &format!("failurePolicy: {failure_policy}"))
+        };
+        let denied = run(&elsewhere("Deny", "Fail"), &deployment("default", 1, ""), false, None);
+        assert_eq!(denied.len(), 1, "{denied:?}");
+        assert_eq!(denied[0].message, "no param object found for the binding's paramRef (parameterNotFoundAction: Deny) (failurePolicy: Fail)");
+        assert_eq!(denied[0].severity, Severity::Error);
+        let ignored = run(&elsewhere("Deny", "Ignore"), &deployment("default", 1, ""), false, None);
+        assert_eq!(ignored.len(), 1, "{ignored:?}");
+        assert_eq!((ignored[0].severity, ignored[0].message.as_str()), (Severity::Info, "1 evaluation error(s) ignored (failurePolicy: Ignore)"));
+        assert!(run(&elsewhere("Allow", "Fail"), &deployment("default", 9, ""), false, None).is_empty());
     }
 
     fn unbound_policy(failure_policy: &str, expression: &str) -> String {

@@ -164,10 +164,20 @@ impl BindingObject {
     }
 }
 
-/// `file:line` of the value at `path` or, failing that, of the first value under it or of the
-/// document's first value (its `apiVersion`).
+/// `file:line` of the value at `path` or, when it has none (a missing field, a collection), of
+/// the first value under it or under its nearest parent, else of the document's first value.
 fn located(file: &Path, lines: &BTreeMap<String, usize>, path: &str) -> String {
-    let line = lines.get(path).or_else(|| lines.range(path.to_string()..).next().filter(|(p, _)| p.starts_with(path)).map(|(_, l)| l)).or_else(|| lines.values().min());
+    let mut path = path;
+    let line = loop {
+        let under = lines.range(path.to_string()..).next().filter(|(p, _)| p.starts_with(path)).map(|(_, l)| l);
+        if let Some(line) = lines.get(path).or(under) {
+            break Some(line);
+        }
+        match path.rfind(['.', '[']) {
+            Some(end) => path = &path[..end],
+            None => break lines.values().min(),
+        }
+    };
     match line {
         Some(line) => format!("{}:{line}", file.display()),
         None => file.display().to_string(),
