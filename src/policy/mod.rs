@@ -4,6 +4,7 @@
 
 pub mod compile;
 pub mod evaluate;
+pub mod formats;
 pub mod library;
 pub mod matching;
 pub mod objects;

@@ -186,7 +186,7 @@ optional.none() optional
 quantity(string) quantity
 isQuantity(string) bool
 .isInteger(quantity) bool
-.asInteger .sign(quantity) int
+.asInteger sign .sign(quantity) int
 .asApproximateFloat(quantity) double
 .add .sub(quantity, quantity|int) quantity
 .compareTo(quantity, quantity) int
