@@ -77,7 +77,7 @@ mod tests {
 
     fn compiled(source: &str, returns: Ty) -> Result<Expression> {
         let site = Site { at: "policies/p.yaml:7".into(), policy: "p", field: "spec.validations[0].expression".into() };
-        let variables = BTreeMap::from([("known".to_string(), Ty::Bool)]);
+        let variables = BTreeMap::from([("known".to_string(), Ty::Bool.into())]);
         compile(&super::super::library::env(), source, &site, &Declarations { has_params: false, variables: &variables }, returns)
     }
 

@@ -3,8 +3,10 @@
 //! failed validation becomes a `policy/<name>` finding at the binding's action severity.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use cel::common::value::CowVal;
+use cel::context::VariableResolver;
 use cel::objects::Value as CelValue;
 use cel::{Context, ExecutionError};
 use serde_json::{Value, json};
@@ -210,20 +212,10 @@ impl Evaluation<'_, '_> {
                 other => return self.evaluation_error(run, subject, condition, describe(&other)),
             }
         }
-        let mut variables: HashMap<String, CelValue> = HashMap::new();
-        for (name, expression) in &policy.variables {
-            if let Some(reason) = &expression.offline {
-                return self.offline(run, subject, expression, reason);
-            }
-            scope.add_variable_from_value("variables", variables.clone());
-            match expression.program.execute(&scope) {
-                Ok(value) => {
-                    variables.insert(name.clone(), value);
-                }
-                Err(e) => return self.evaluation_error(run, subject, expression, e.to_string()),
-            }
-        }
-        scope.add_variable_from_value("variables", variables);
+        // Variables are evaluated when an expression first uses them, once per evaluation.
+        let variables = LazyVariables::new(&policy.variables, &scope);
+        let mut scope = scope.new_inner_scope();
+        scope.set_variable_resolver(&variables);
         for validation in &policy.validations {
             if let Some(reason) = &validation.rule.offline {
                 self.offline(run, subject, &validation.rule, reason);
@@ -234,7 +226,10 @@ impl Evaluation<'_, '_> {
                 continue;
             }
             if !matches!(result, Ok(CelValue::Bool(false))) {
-                self.evaluation_error(run, subject, &validation.rule, describe(&result));
+                match variables.failure_used_by(&validation.rule) {
+                    Some((expression, error)) => self.evaluation_error(run, subject, expression, error),
+                    None => self.evaluation_error(run, subject, &validation.rule, describe(&result)),
+                }
                 continue;
             }
             let from_expression = validation.message_expression.as_ref().and_then(|m| match m.program.execute(&scope) {
@@ -252,6 +247,68 @@ impl Evaluation<'_, '_> {
             }
             self.report(run, subject, run.severity, message);
         }
+    }
+}
+
+/// A policy's `variables` as Kubernetes evaluates them: each when an expression first reads
+/// `variables.<name>`, then cached for the rest of the evaluation; one that is never read is
+/// never evaluated (so its errors do not count).
+struct LazyVariables<'a> {
+    definitions: &'a [(String, Expression)],
+    /// The scope the variables are evaluated in: object, params, request, ...
+    scope: &'a Context<'a, 'a>,
+    values: Vec<OnceLock<Result<CelValue, String>>>,
+}
+
+impl<'a> LazyVariables<'a> {
+    fn new(definitions: &'a [(String, Expression)], scope: &'a Context<'a, 'a>) -> LazyVariables<'a> {
+        LazyVariables { definitions, scope, values: definitions.iter().map(|_| OnceLock::new()).collect() }
+    }
+
+    /// Variable `index`, evaluated on first use (it may read the variables declared before it).
+    fn value(&self, index: usize) -> &Result<CelValue, String> {
+        self.values[index].get_or_init(|| {
+            let scope: &Context = self.scope;
+            let mut scope = scope.new_inner_scope();
+            scope.set_variable_resolver(self);
+            let expression = &self.definitions[index].1;
+            match expression.program.execute(&scope) {
+                Err(e) => Err(self.failure_used_by(expression).map_or_else(|| e.to_string(), |(_, inner)| inner)),
+                Ok(value) => Ok(value),
+            }
+        })
+    }
+
+    /// The first variable that `expression` reads and that failed to evaluate: its expression
+    /// and error.
+    fn failure_used_by(&self, expression: &Expression) -> Option<(&'a Expression, String)> {
+        let reads = |name: &str| {
+            let reference = format!("variables.{name}");
+            expression.source.match_indices(&reference).any(|(at, _)| {
+                let next = expression.source[at + reference.len()..].chars().next();
+                !next.is_some_and(|c| c.is_alphanumeric() || c == '_')
+            })
+        };
+        self.definitions.iter().zip(&self.values).find_map(|((name, definition), value)| match value.get() {
+            Some(Err(error)) if reads(name) => Some((definition, error.clone())),
+            _ => None,
+        })
+    }
+}
+
+impl VariableResolver for LazyVariables<'_> {
+    /// `variables.<name>` (a qualified name the interpreter asks for whole), and `variables`
+    /// alone as the map of them all.
+    fn resolve<'b>(&'b self, name: &str) -> Option<CowVal<'b, 'b>> {
+        let value = if name == "variables" {
+            let all: Option<HashMap<String, CelValue>> = (0..self.definitions.len()).map(|i| Some((self.definitions[i].0.clone(), self.value(i).clone().ok()?))).collect();
+            CelValue::from(all?)
+        } else {
+            let wanted = name.strip_prefix("variables.")?;
+            let index = self.definitions.iter().position(|(n, _)| n == wanted)?;
+            self.value(index).clone().ok()?
+        };
+        value.try_into().ok().map(CowVal::Owned)
     }
 }
 
@@ -546,6 +603,45 @@ maxReplicas: 3
         assert_eq!(run(&policy, &deployment("default", 4, labelled), true, None).len(), 1);
         assert!(run(&policy, &deployment("default", 3, labelled), true, None).is_empty());
         assert!(run(&policy, &deployment("default", 4, ""), true, None).is_empty());
+    }
+
+    /// Kubernetes evaluates a variable only when an expression reads it: one that would fail
+    /// is harmless while no validation uses it, and its error is the finding once one does.
+    #[test]
+    fn variables_are_evaluated_lazily() {
+        let with_variables = |validation: &str| {
+            unbound_policy("Fail", validation).replace(
+                "  validations:",
+                "  variables:\n    - name: missing\n      expression: \"object.spec.missing.field\"\n    - name: replicas\n      expression: \"object.spec.replicas\"\n    - name: doubled\n      expression: \"variables.replicas * 2\"\n  validations:",
+            )
+        };
+        // `missing` fails to evaluate, but nothing reads it.
+        assert!(run(&with_variables("variables.doubled <= 6"), &deployment("default", 3, ""), true, None).is_empty());
+        assert_eq!(run(&with_variables("variables.doubled <= 6"), &deployment("default", 4, ""), true, None).len(), 1);
+        // Read behind a short-circuit that is not taken: still not evaluated.
+        assert!(run(&with_variables("variables.replicas < 5 || variables.missing == 1"), &deployment("default", 3, ""), true, None).is_empty());
+        // Read: the variable's error is the finding.
+        let found = run(&with_variables("variables.replicas < 5 && variables.missing == 1"), &deployment("default", 3, ""), true, None);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].message.starts_with("cannot evaluate `object.spec.missing.field`: "), "{found:?}");
+        assert!(found[0].message.ends_with("(failurePolicy: Fail)"), "{found:?}");
+        // `variables` alone is the map of all of them (so every one is evaluated).
+        let whole = with_variables("size(variables) == 3").replace("object.spec.missing.field", "1");
+        assert!(run(&whole, &deployment("default", 3, ""), true, None).is_empty());
+    }
+
+    #[test]
+    fn a_variable_not_evaluable_offline_matters_only_where_read() {
+        let policy = |validation: &str| {
+            unbound_policy("Fail", validation).replace(
+                "  validations:",
+                "  variables:\n    - name: allowed\n      expression: \"authorizer.group('apps').resource('deployments').check('create').allowed()\"\n  validations:",
+            )
+        };
+        assert!(run(&policy("object.spec.replicas < 5"), &deployment("default", 3, ""), true, None).is_empty());
+        let found = run(&policy("variables.allowed"), &deployment("default", 3, ""), true, None);
+        assert_eq!((found.len(), found[0].severity), (1, Severity::Warning), "{found:?}");
+        assert!(found[0].message.contains("uses `variables.allowed`, which uses `authorizer`"), "{found:?}");
     }
 
     #[test]

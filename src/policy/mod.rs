@@ -20,7 +20,7 @@ use cel::Env;
 pub use evaluate::findings;
 use compile::{Expression, Site, compile};
 use objects::{BindingObject, ParamObject, PolicyFiles, PolicyObject};
-use typecheck::{Declarations, Ty};
+use typecheck::{Declarations, Ty, Variable};
 
 /// A validation with its compiled expressions.
 #[derive(Debug)]
@@ -103,7 +103,7 @@ fn compile_policy(env: &Arc<Env>, object: PolicyObject) -> Result<CompiledPolicy
     for (i, variable) in object.spec.variables.iter().enumerate() {
         let declarations = Declarations { has_params, variables: &declared };
         let expression = compile(env, &variable.expression, &site(format!("spec.variables[{i}].expression")), &declarations, Ty::Dyn)?;
-        declared.insert(variable.name.clone(), expression.ty);
+        declared.insert(variable.name.clone(), Variable { ty: expression.ty, offline: expression.offline.clone() });
         variables.push((variable.name.clone(), expression));
     }
     let declarations = Declarations { has_params, variables: &declared };

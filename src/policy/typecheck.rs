@@ -321,12 +321,26 @@ pub struct Checked {
     pub offline: Option<String>,
 }
 
+/// A declared `variables.<name>`, as its expression was checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variable {
+    pub ty: Ty,
+    /// Why its expression cannot be evaluated offline, if it cannot.
+    pub offline: Option<String>,
+}
+
+impl From<Ty> for Variable {
+    fn from(ty: Ty) -> Variable {
+        Variable { ty, offline: None }
+    }
+}
+
 /// What an expression may refer to.
 pub struct Declarations<'a> {
     /// The policy has a `paramKind`, so `params` is declared.
     pub has_params: bool,
-    /// The `variables` declared before this expression, with their types.
-    pub variables: &'a BTreeMap<String, Ty>,
+    /// The `variables` declared before this expression.
+    pub variables: &'a BTreeMap<String, Variable>,
 }
 
 /// Check `expr` against `declarations`.
@@ -382,9 +396,12 @@ impl<'d, 'e> Checker<'d, 'e> {
                     && name == "variables"
                     && !self.bound.iter().any(|(b, _)| *b == "variables")
                 {
-                    let ty = self.declarations.variables.get(&select.field).copied();
-                    let ty = ty.ok_or_else(|| problem(expr.id, format!("`variables.{}` is not defined before this expression", select.field)))?;
-                    return Ok(if select.test { Ty::Bool } else { ty });
+                    let variable = self.declarations.variables.get(&select.field);
+                    let variable = variable.ok_or_else(|| problem(expr.id, format!("`variables.{}` is not defined before this expression", select.field)))?;
+                    if let Some(reason) = &variable.offline {
+                        self.cannot_evaluate(format!("uses `variables.{}`, which {reason}", select.field));
+                    }
+                    return Ok(if select.test { Ty::Bool } else { variable.ty });
                 }
                 let operand = self.ty(&select.operand)?;
                 if !operand.has_fields() {
@@ -539,7 +556,7 @@ mod tests {
     fn checked(source: &str, has_params: bool) -> Result<Ty, String> {
         let env = super::super::library::env();
         let program = env.compile(source).unwrap();
-        let variables = BTreeMap::from([("count".to_string(), Ty::Int), ("anything".to_string(), Ty::Dyn)]);
+        let variables = BTreeMap::from([("count".to_string(), Ty::Int.into()), ("anything".to_string(), Ty::Dyn.into())]);
         check(program.expression(), &Declarations { has_params, variables: &variables }).map(|c| c.ty).map_err(|p| p.message)
     }
 
