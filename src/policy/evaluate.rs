@@ -605,16 +605,18 @@ maxReplicas: 3
         assert!(run(&policy, &deployment("default", 4, ""), true, None).is_empty());
     }
 
+    /// An unbound policy validating `validation` with `variables` (name, expression).
+    fn policy_with_variables(validation: &str, variables: &[(&str, &str)]) -> String {
+        let declared: String = variables.iter().map(|(name, expression)| format!("    - name: {name}\n      expression: {expression:?}\n")).collect();
+        unbound_policy("Fail", validation).replace("  validations:", &format!("  variables:\n{declared}  validations:"))
+    }
+
     /// Kubernetes evaluates a variable only when an expression reads it: one that would fail
     /// is harmless while no validation uses it, and its error is the finding once one does.
     #[test]
     fn variables_are_evaluated_lazily() {
-        let with_variables = |validation: &str| {
-            unbound_policy("Fail", validation).replace(
-                "  validations:",
-                "  variables:\n    - name: missing\n      expression: \"object.spec.missing.field\"\n    - name: replicas\n      expression: \"object.spec.replicas\"\n    - name: doubled\n      expression: \"variables.replicas * 2\"\n  validations:",
-            )
-        };
+        let variables = [("missing", "object.spec.missing.field"), ("replicas", "object.spec.replicas"), ("doubled", "variables.replicas * 2")];
+        let with_variables = |validation: &str| policy_with_variables(validation, &variables);
         // `missing` fails to evaluate, but nothing reads it.
         assert!(run(&with_variables("variables.doubled <= 6"), &deployment("default", 3, ""), true, None).is_empty());
         assert_eq!(run(&with_variables("variables.doubled <= 6"), &deployment("default", 4, ""), true, None).len(), 1);
@@ -632,12 +634,7 @@ maxReplicas: 3
 
     #[test]
     fn a_variable_not_evaluable_offline_matters_only_where_read() {
-        let policy = |validation: &str| {
-            unbound_policy("Fail", validation).replace(
-                "  validations:",
-                "  variables:\n    - name: allowed\n      expression: \"authorizer.group('apps').resource('deployments').check('create').allowed()\"\n  validations:",
-            )
-        };
+        let policy = |validation: &str| policy_with_variables(validation, &[("allowed", "authorizer.group('apps').resource('deployments').check('create').allowed()")]);
         assert!(run(&policy("object.spec.replicas < 5"), &deployment("default", 3, ""), true, None).is_empty());
         let found = run(&policy("variables.allowed"), &deployment("default", 3, ""), true, None);
         assert_eq!((found.len(), found[0].severity), (1, Severity::Warning), "{found:?}");
