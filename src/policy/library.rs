@@ -497,6 +497,10 @@ pub(crate) mod tests {
         assert_true("'a-b-c'.replace('-', '.') == 'a.b.c'");
         assert_true("'  x  '.trim() == 'x'");
         assert_true("'%s has %d'.format(['app', 2]) == 'app has 2'");
+        assert_true("'hello'.charAt(1) == 'e' && 'a-b-a'.lastIndexOf('a') == 4 && 'abc'.reverse() == 'cba'");
+        assert_true("'tacocat'.substring(4) == 'cat' && 'tacocat'.substring(0, 4) == 'taco'");
+        assert_true("strings.quote('a\"b') == '\"a\\\\\"b\"'");
+        assert_false("'TacoCat'.lowerAscii() == 'TacoCat'");
     }
 
     #[test]
@@ -650,5 +654,7 @@ pub(crate) mod tests {
         assert_true("has({'a': 1}.a) && !has({'a': 1}.b)");
         assert_true("{'a': 1}.?b.orValue(7) == 7");
         assert_true("{'a': {'b': 2}}.?a.?b.orValue(0) == 2");
+        assert_true("optional.of(1).hasValue() && !optional.none().hasValue() && optional.of(2).value() == 2");
+        assert_true("optional.none().or(optional.of(3)).value() == 3 && [1, 2][?5].orValue(0) == 0 && {'k': 'v'}[?'k'].orValue('') == 'v'");
     }
 }
