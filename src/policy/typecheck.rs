@@ -492,24 +492,29 @@ impl<'d, 'e> Checker<'d, 'e> {
     }
 
     fn call(&mut self, id: u64, name: &str, target: Option<&'e IdedExpr>, args: &'e [IdedExpr]) -> Result<Ty, Problem> {
-        let mut types = Vec::with_capacity(args.len() + 1);
-        for arg in target.into_iter().chain(args) {
-            types.push(self.ty(arg)?);
-        }
         let member = target.is_some();
         let shown = if member { format!(".{name}()") } else { format!("{name}()") };
-        if NOT_IMPLEMENTED.contains(&name) {
+        let mut types = Vec::with_capacity(args.len() + 1);
+        if let Some(target) = target {
+            types.push(self.ty(target)?);
+        }
+        let named: Vec<&Overload> = overloads().iter().filter(|o| o.name == name && o.member == member).collect();
+        // The authorizer's builder methods (group, resource, check, allowed, ...) take anything.
+        let on_authorizer = types.first() == Some(&Ty::Authorizer);
+        let not_implemented = NOT_IMPLEMENTED.contains(&name);
+        if named.is_empty() && !on_authorizer && !not_implemented {
+            let kind = if member { "method" } else { "function" };
+            return Err(problem(id, format!("undeclared {kind} `{shown}`")));
+        }
+        for arg in args {
+            types.push(self.ty(arg)?);
+        }
+        if not_implemented {
             self.cannot_evaluate(format!("uses `{shown}`, a Kubernetes CEL function chartproof does not implement"));
             return Ok(Ty::Dyn);
         }
-        if member && types[0] == Ty::Authorizer {
-            // The authorizer's builder methods (group, resource, check, allowed, ...).
+        if on_authorizer {
             return Ok(Ty::Authorizer);
-        }
-        let named: Vec<&Overload> = overloads().iter().filter(|o| o.name == name && o.member == member).collect();
-        if named.is_empty() {
-            let kind = if member { "method" } else { "function" };
-            return Err(problem(id, format!("undeclared {kind} `{shown}`")));
         }
         let arity = |o: &&Overload| o.params.len() - usize::from(o.member);
         let fitting: Vec<&Overload> = named.iter().copied().filter(|o| o.params.len() == types.len()).collect();
@@ -598,6 +603,9 @@ mod tests {
         assert_eq!(checked("lowerAscii(object.name) == 'a'", false), Err("undeclared function `lowerAscii()`".into()));
         assert_eq!(checked("size(object.a, object.b) == 1", false), Err("`size()` takes 1 argument(s), not 2".into()));
         assert_eq!(checked("object.name.split() == []", false), Err("`.split()` takes 1 or 2 argument(s), not 0".into()));
+        // A macro called with the wrong number of arguments is no macro, and no function either.
+        assert_eq!(checked("object.items.all(x)", false), Err("undeclared method `.all()`".into()));
+        assert_eq!(checked("object.items.exists(x, x > 1, 2)", false), Err("undeclared method `.exists()`".into()));
     }
 
     #[test]
