@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use std::collections::HashMap;
 
-use cel::common::types::{CelInt, CelString, DYN_TYPE, LIST_TYPE};
+use cel::common::types::{CelBool, CelInt, CelString, DYN_TYPE, LIST_TYPE};
 use cel::common::value::CowVal;
 use cel::extractors::{Arguments, This};
 use cel::objects::{Opaque, Value};
@@ -170,6 +170,13 @@ fn contains(KubeCidr(network, prefix): KubeCidr, address: IpAddr) -> bool {
 pub fn env() -> Arc<Env> {
     let mut env = Env::stdlib();
     env.add_extension(cel::extensions::strings).expect("the strings extension registers once");
+    // Kubernetes has cel-go's lists extension: slice, flatten, distinct, reverse, sort, sortBy, lists.range.
+    env.add_extension(cel::extensions::lists).expect("the lists extension registers once");
+    // And cel-go's sets extension.
+    let sets: [Named<SetTest>; 3] = [("sets.contains", set_contains), ("sets.equivalent", set_equivalent), ("sets.intersects", set_intersects)];
+    for (name, test) in sets {
+        env.add_overload(name, &format!("{name}(list,list)"), vec![LIST_TYPE, LIST_TYPE], test).expect("the sets functions register once");
+    }
     // `indexOf` is a member overload of the strings extension, so the list form joins it there.
     env.add_member_overload("indexOf", "list.indexOf(dyn)", LIST_TYPE, vec![DYN_TYPE], list_index_of).expect("list.indexOf registers once");
     env.add_member_overload("lastIndexOf", "list.lastIndexOf(dyn)", LIST_TYPE, vec![DYN_TYPE], list_last_index_of).expect("list.lastIndexOf registers once");
@@ -195,6 +202,43 @@ fn position<'b, 'v>(args: Vec<CowVal<'b, 'v>>, last: bool) -> Result<CowVal<'b, 
         index += 1;
     }
     Ok(CowVal::owned(CelInt::from(found)))
+}
+
+/// The elements of a list argument.
+fn elements<'b, 'v>(list: &'b CowVal<'_, 'v>, function: &str) -> Result<Vec<&'b (dyn cel::common::value::Val + 'v)>, ExecutionError> {
+    let iterable = list.as_ref().as_iterable().ok_or_else(|| function_error(function, "argument is not a list"))?;
+    let mut items = iterable.iter();
+    let mut all = Vec::new();
+    while let Some(item) = items.next() {
+        all.push(item);
+    }
+    Ok(all)
+}
+
+/// Whether every element of the second list is in the first, by CEL equality (`1 == 1.0`).
+fn list_includes(args: &[CowVal], function: &str) -> Result<(bool, bool, bool), ExecutionError> {
+    let [a, b] = args else { return Err(ExecutionError::invalid_argument_count(2, args.len())) };
+    let (a, b) = (elements(a, function)?, elements(b, function)?);
+    let in_list = |list: &[&dyn cel::common::value::Val], x: &dyn cel::common::value::Val| list.iter().any(|y| y.equals(x));
+    let a_has_b = b.iter().all(|x| in_list(&a, *x));
+    let b_has_a = a.iter().all(|x| in_list(&b, *x));
+    let common = a.iter().any(|x| in_list(&b, *x));
+    Ok((a_has_b, b_has_a, common))
+}
+
+type SetTest = for<'b, 'v> fn(Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError>;
+
+fn set_contains<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    Ok(CowVal::owned(CelBool::from(list_includes(&args, "sets.contains")?.0)))
+}
+
+fn set_equivalent<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let (a_has_b, b_has_a, _) = list_includes(&args, "sets.equivalent")?;
+    Ok(CowVal::owned(CelBool::from(a_has_b && b_has_a)))
+}
+
+fn set_intersects<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    Ok(CowVal::owned(CelBool::from(list_includes(&args, "sets.intersects")?.2)))
 }
 
 fn list_index_of<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
@@ -647,6 +691,26 @@ pub(crate) mod tests {
         assert_true("[1, 2, 3].indexOf(2) == 1 && ['a', 'b', 'b', 'c'].lastIndexOf('b') == 2");
         assert_true("[1, 2, 2, 3].isSorted() && [1.5, 2.5].sum() == 4.0 && [1, 2, 3].min() == 1 && [1, 2, 3].max() == 3");
         assert_false("[3, 2, 1].isSorted()");
+    }
+
+    /// The examples of cel-go's sets extension, which Kubernetes includes.
+    #[test]
+    fn sets_extension() {
+        assert_true("sets.contains([], []) && sets.contains([1, 2, 3, 4], [2, 3]) && sets.contains([1, 2.0, 3u], [1.0, 2u, 3])");
+        assert_false("sets.contains([], [1])");
+        assert_true("sets.equivalent([], []) && sets.equivalent([1], [1, 1]) && sets.equivalent([1], [1u, 1.0]) && sets.equivalent([1, 2, 3], [3u, 2.0, 1])");
+        assert_false("sets.equivalent([1, 2], [1])");
+        assert_true("sets.intersects([1], [1, 2]) && sets.intersects([[1], [2, 3]], [[1, 2], [2, 3.0]])");
+        assert_false("sets.intersects([1], [])");
+    }
+
+    /// The examples of cel-go's lists extension, which Kubernetes includes.
+    #[test]
+    fn lists_extension() {
+        assert_true("[1, 2, 3, 4].slice(1, 3) == [2, 3] && [1, [2, 3], [4]].flatten() == [1, 2, 3, 4] && [1, [2, [3, 4]]].flatten(2) == [1, 2, 3, 4]");
+        assert_true("[1, 2, 2, 3].distinct() == [1, 2, 3] && [3, 1, 2].sort() == [1, 2, 3] && [1, 2, 3].reverse() == [3, 2, 1]");
+        assert_true("lists.range(3) == [0, 1, 2] && [{'n': 'b'}, {'n': 'a'}].sortBy(e, e.n) == [{'n': 'a'}, {'n': 'b'}]");
+        assert_false("[3, 1, 2].sort() == [3, 1, 2]");
     }
 
     #[test]
