@@ -1,9 +1,12 @@
 //! The values the Kubernetes CEL libraries wrap, parsed as the API server (Go) parses them: URLs
-//! the way `net/url.ParseRequestURI` accepts them (absolute URI or absolute path) and semantic
-//! versions the way blang/semver does, with Kubernetes' optional normalization.
+//! the way `net/url.ParseRequestURI` accepts them (absolute URI or absolute path), semantic
+//! versions the way blang/semver does, with Kubernetes' optional normalization, and the named
+//! formats of `format.<name>().validate(s)` as apimachinery's validators check them.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
+
+use crate::contract::dialect::{GoLayout, go_time_parse};
 
 /// A URL accepted by Kubernetes' `url()`: an absolute URI or an absolute path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -263,6 +266,117 @@ impl Semver {
     }
 }
 
+/// The named formats of the Kubernetes format library (`format.dns1123Label()`, ...).
+pub const NAMED_FORMATS: &[&str] = &[
+    "dns1123Label",
+    "dns1123Subdomain",
+    "dns1035Label",
+    "qualifiedName",
+    "dns1123LabelPrefix",
+    "dns1123SubdomainPrefix",
+    "dns1035LabelPrefix",
+    "labelValue",
+    "uri",
+    "uuid",
+    "byte",
+    "date",
+    "datetime",
+];
+
+const DNS1123_LABEL: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
+const DNS1123_SUBDOMAIN: &str = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
+const DNS1035_LABEL: &str = "[a-z]([-a-z0-9]*[a-z0-9])?";
+const QUALIFIED_NAME: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
+const LABEL_VALUE: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
+
+fn matches_whole(pattern: &str, value: &str) -> bool {
+    regex::Regex::new(&format!("^(?:{pattern})$")).is_ok_and(|r| r.is_match(value))
+}
+
+/// apimachinery's `RegexError` and `MaxLenError` checks of one pattern.
+fn pattern_errors(value: &str, max: usize, pattern: &str, what: &str, examples: &str) -> Vec<String> {
+    let mut errors = Vec::new();
+    if value.len() > max {
+        errors.push(format!("must be no more than {max} characters"));
+    }
+    if !matches_whole(pattern, value) {
+        errors.push(format!("{what} (e.g. {examples}, regex used for validation is '{pattern}')"));
+    }
+    errors
+}
+
+fn dns1123_label(value: &str) -> Vec<String> {
+    let what = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character";
+    pattern_errors(value, 63, DNS1123_LABEL, what, "'my-name',  or '123-abc'")
+}
+
+fn dns1123_subdomain(value: &str) -> Vec<String> {
+    let what = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
+    pattern_errors(value, 253, DNS1123_SUBDOMAIN, what, "'example.com'")
+}
+
+fn dns1035_label(value: &str) -> Vec<String> {
+    let what = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character";
+    pattern_errors(value, 63, DNS1035_LABEL, what, "'my-name',  or 'abc-123'")
+}
+
+/// A generated-name prefix may end in '-' (apimachinery's `maskTrailingDash`).
+fn mask_trailing_dash(value: &str) -> String {
+    match value.strip_suffix('-') {
+        Some(rest) if value.len() > 1 => format!("{rest}a"),
+        _ => value.to_string(),
+    }
+}
+
+/// apimachinery's `IsQualifiedName`: an optional DNS subdomain prefix and `/`, then a name.
+fn qualified_name(value: &str) -> Vec<String> {
+    let (prefix, name) = match value.split('/').collect::<Vec<_>>().as_slice() {
+        [name] => (None, *name),
+        [prefix, name] => (Some(*prefix), *name),
+        _ => return vec!["a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')".into()],
+    };
+    let mut errors = match prefix {
+        Some("") => vec!["prefix part must be non-empty".to_string()],
+        Some(prefix) => dns1123_subdomain(prefix).into_iter().map(|e| format!("prefix part {e}")).collect(),
+        None => Vec::new(),
+    };
+    if name.is_empty() {
+        errors.push("name part must be non-empty".into());
+    } else {
+        let what = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
+        errors.extend(pattern_errors(name, 63, QUALIFIED_NAME, what, "'MyName',  or 'my.name',  or '123-abc'").into_iter().map(|e| e.replace("must be no more", "name part must be no more")));
+    }
+    errors
+}
+
+fn label_value(value: &str) -> Vec<String> {
+    let what = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
+    pattern_errors(value, 63, LABEL_VALUE, what, "'MyValue',  or 'my_value',  or '12345'")
+}
+
+/// The problems of `value` in the named `format` (none: it is valid), as the Kubernetes format
+/// library reports them; None when there is no such format.
+pub fn format_errors(format: &str, value: &str) -> Option<Vec<String>> {
+    use base64::Engine;
+    let invalid = |ok: bool, message: &str| if ok { Vec::new() } else { vec![message.to_string()] };
+    Some(match format {
+        "dns1123Label" => dns1123_label(value),
+        "dns1123Subdomain" => dns1123_subdomain(value),
+        "dns1035Label" => dns1035_label(value),
+        "dns1123LabelPrefix" => dns1123_label(&mask_trailing_dash(value)),
+        "dns1123SubdomainPrefix" => dns1123_subdomain(&mask_trailing_dash(value)),
+        "dns1035LabelPrefix" => dns1035_label(&mask_trailing_dash(value)),
+        "qualifiedName" => qualified_name(value),
+        "labelValue" => label_value(value),
+        "uri" => RequestUrl::parse(value).err().map(|e| vec![format!("invalid URI: {e}")]).unwrap_or_default(),
+        "uuid" => invalid(matches_whole("[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", value), "does not match the UUID format"),
+        "byte" => invalid(base64::engine::general_purpose::STANDARD.decode(value).is_ok(), "invalid base64"),
+        "date" => invalid(go_time_parse(value, GoLayout::Date), "invalid date"),
+        "datetime" => invalid(go_time_parse(value, GoLayout::Rfc3339), "invalid datetime"),
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,6 +394,25 @@ mod tests {
         assert_eq!(url.escaped_path(), "/a%2Fb");
         assert_eq!(RequestUrl::parse("https://example.com/path with spaces/").unwrap().escaped_path(), "/path%20with%20spaces/");
         assert_eq!(RequestUrl::parse("https://example.com/p?a=1&b=x+y&a=2&c;d=3").unwrap().query(), BTreeMap::from([("a".to_string(), vec!["1".to_string(), "2".to_string()]), ("b".to_string(), vec!["x y".to_string()])]));
+    }
+
+    #[test]
+    fn named_formats_as_apimachinery_validates_them() {
+        let valid = |format: &str, value: &str| format_errors(format, value).unwrap().is_empty();
+        assert!(valid("dns1123Label", "my-name") && valid("dns1123Label", "123-abc"));
+        assert!(!valid("dns1123Label", "-invalid") && !valid("dns1123Label", "My-Name") && !valid("dns1123Label", &"a".repeat(64)));
+        assert_eq!(format_errors("dns1123Label", &"a".repeat(64)).unwrap(), ["must be no more than 63 characters"]);
+        assert!(valid("dns1123Subdomain", "example.com") && !valid("dns1123Subdomain", "example..com"));
+        assert!(valid("dns1035Label", "abc-123") && !valid("dns1035Label", "123-abc"));
+        assert!(valid("dns1123LabelPrefix", "my-name-") && !valid("dns1123Label", "my-name-"));
+        assert!(valid("qualifiedName", "example.com/MyName") && valid("qualifiedName", "my.name") && !valid("qualifiedName", "a/b/c") && !valid("qualifiedName", "/name"));
+        assert!(valid("labelValue", "") && valid("labelValue", "my_value") && !valid("labelValue", "-x"));
+        assert!(valid("uri", "https://example.com/") && !valid("uri", "example.com"));
+        assert!(valid("uuid", "123e4567-e89b-12d3-a456-426614174000") && !valid("uuid", "123e4567"));
+        assert!(valid("byte", "aGVsbG8=") && !valid("byte", "not base64!"));
+        assert!(valid("date", "2021-01-01") && valid("date", "2024-02-29") && !valid("date", "2023-02-29") && !valid("date", "2021-1-1"));
+        assert!(valid("datetime", "2021-01-01T10:00:00Z") && valid("datetime", "2021-01-01T10:00:00.5+02:00") && !valid("datetime", "2021-01-01 10:00:00"));
+        assert_eq!(format_errors("nope", "x"), None);
     }
 
     #[test]

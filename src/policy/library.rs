@@ -11,13 +11,13 @@ use std::sync::Arc;
 
 use std::collections::HashMap;
 
-use cel::common::types::{CelBool, CelInt, CelString, DYN_TYPE, LIST_TYPE};
+use cel::common::types::{CelBool, CelInt, CelOptional, CelString, DYN_TYPE, LIST_TYPE, STRING_TYPE};
 use cel::common::value::CowVal;
 use cel::extractors::{Arguments, This};
 use cel::objects::{Opaque, Value};
 use cel::{Context, Env, ExecutionError};
 
-use super::formats::{RequestUrl, Semver};
+use super::formats::{NAMED_FORMATS, RequestUrl, Semver, format_errors};
 use crate::rules::quantity::Quantity;
 
 /// A Kubernetes `resource.Quantity` as a CEL value (`quantity("500Mi")`).
@@ -180,6 +180,9 @@ pub fn env() -> Arc<Env> {
     // `indexOf` is a member overload of the strings extension, so the list form joins it there.
     env.add_member_overload("indexOf", "list.indexOf(dyn)", LIST_TYPE, vec![DYN_TYPE], list_index_of).expect("list.indexOf registers once");
     env.add_member_overload("lastIndexOf", "list.lastIndexOf(dyn)", LIST_TYPE, vec![DYN_TYPE], list_last_index_of).expect("list.lastIndexOf registers once");
+    // The Kubernetes format library: `format.named(name)` and `<format>.validate(s)` give optionals.
+    env.add_overload("format.named", "format.named(string)", vec![STRING_TYPE], named_format).expect("format.named registers once");
+    env.add_member_overload("validate", "format.validate(string)", DYN_TYPE, vec![STRING_TYPE], validate_format).expect("validate registers once");
     // After the standard overloads of `string()`, so those keep their types.
     env.add_overload("string", "kubernetes_net_to_string", vec![DYN_TYPE], ip_or_cidr_to_string).expect("string(ip) registers once");
     Arc::new(env)
@@ -241,6 +244,51 @@ fn set_intersects<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, E
     Ok(CowVal::owned(CelBool::from(list_includes(&args, "sets.intersects")?.2)))
 }
 
+/// A Kubernetes CEL named format (`format.dns1123Label()`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct KubeFormat(&'static str);
+
+impl Opaque for KubeFormat {
+    fn runtime_type_name(&self) -> &str {
+        "kubernetes.NamedFormat"
+    }
+}
+
+fn format_value(name: &'static str) -> Value {
+    Value::Opaque(Arc::new(KubeFormat(name)))
+}
+
+/// A CEL value as the interpreter's boxed value.
+fn boxed<'v>(value: Value) -> Result<Box<dyn cel::common::value::Val + 'v>, ExecutionError> {
+    value.try_into().map_err(|_| function_error("format", "unrepresentable value"))
+}
+
+/// `format.named(name)`: the format of that name, or `optional.none()`.
+fn named_format<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let name = match args.first().map(|a| Value::try_from(a.as_ref())).transpose()? {
+        Some(Value::String(name)) => name,
+        other => return Err(function_error("format.named", format!("expects a string, got {other:?}"))),
+    };
+    let found = NAMED_FORMATS.iter().find(|f| **f == name.as_str());
+    let optional = match found {
+        Some(format) => CelOptional::of(boxed(format_value(format))?),
+        None => CelOptional::none(),
+    };
+    Ok(CowVal::owned(optional))
+}
+
+/// `<format>.validate(s)`: `optional.none()` when `s` is valid, else the list of its problems.
+fn validate_format<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let values = args.iter().map(|a| Value::try_from(a.as_ref())).collect::<Result<Vec<_>, _>>()?;
+    let (format, text) = match values.as_slice() {
+        [receiver, Value::String(text)] => (opaque::<KubeFormat>(receiver, "validate")?.0, text),
+        other => return Err(function_error("validate", format!("expects <format>.validate(string), got {other:?}"))),
+    };
+    let errors = format_errors(format, text).ok_or_else(|| function_error("validate", format!("unknown format {format}")))?;
+    let optional = if errors.is_empty() { CelOptional::none() } else { CelOptional::of(boxed(Value::List(Arc::new(errors.into_iter().map(Value::from).collect())))?) };
+    Ok(CowVal::owned(optional))
+}
+
 fn list_index_of<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
     position(args, false)
 }
@@ -300,6 +348,9 @@ pub fn root_context(env: Arc<Env>) -> Context<'static, 'static> {
         add(&mut ctx, name, move |This(v): This<Value>| -> Result<Value, ExecutionError> { Ok(Value::from(part(&opaque::<KubeUrl>(&v, name)?.0))) });
     }
     add(&mut ctx, "getQuery", get_query);
+    for name in NAMED_FORMATS {
+        add(&mut ctx, &format!("format.{name}"), move |Arguments(_none): Arguments| format_value(name));
+    }
     add(&mut ctx, "semver", |Arguments(args): Arguments| -> Result<Value, ExecutionError> { Ok(Value::Opaque(Arc::new(KubeSemver(semver_of(&args, "semver")?)))) });
     add(&mut ctx, "isSemver", |Arguments(args): Arguments| semver_of(&args, "isSemver").is_ok());
     let version_parts: [Named<VersionPart>; 3] = [("major", |v| v.major), ("minor", |v| v.minor), ("patch", |v| v.patch)];
@@ -691,6 +742,17 @@ pub(crate) mod tests {
         assert_true("[1, 2, 3].indexOf(2) == 1 && ['a', 'b', 'b', 'c'].lastIndexOf('b') == 2");
         assert_true("[1, 2, 2, 3].isSorted() && [1.5, 2.5].sum() == 4.0 && [1, 2, 3].min() == 1 && [1, 2, 3].max() == 3");
         assert_false("[3, 2, 1].isSorted()");
+    }
+
+    /// The Kubernetes format library, as Kubernetes types use it in validation rules.
+    #[test]
+    fn named_format_library() {
+        assert_true("!format.dns1123Label().validate('my-name').hasValue() && format.dns1123Label().validate('-invalid').hasValue()");
+        assert_true("format.dns1123Label().validate('My_Name').value().size() == 1");
+        assert_true("!format.named('uuid').value().validate('123e4567-e89b-12d3-a456-426614174000').hasValue()");
+        assert_true("!format.named('nope').hasValue() && !format.date().validate('2021-01-01').hasValue()");
+        assert_false("format.dns1035Label().validate('abc-123').hasValue()");
+        assert_true("format.labelValue().validate('-x').value()[0].startsWith('a valid label must be')");
     }
 
     /// The examples of cel-go's sets extension, which Kubernetes includes.

@@ -32,6 +32,7 @@ pub enum Ty {
     Cidr,
     Url,
     Semver,
+    Format,
     /// `authorizer` and what its builder methods return: not evaluable offline.
     Authorizer,
 }
@@ -58,6 +59,7 @@ impl Ty {
             "cidr" => Ty::Cidr,
             "url" => Ty::Url,
             "semver" => Ty::Semver,
+            "format" => Ty::Format,
             other => panic!("unknown type {other:?} in the CEL signatures"),
         }
     }
@@ -83,6 +85,7 @@ impl Ty {
             Ty::Cidr => "net.CIDR",
             Ty::Url => "kubernetes.URL",
             Ty::Semver => "kubernetes.Semver",
+            Ty::Format => "kubernetes.NamedFormat",
         }
     }
 
@@ -218,6 +221,9 @@ isSemver(string, bool) bool
 .major .minor .patch(semver) int
 .compareTo(semver, semver) int
 .isLessThan .isGreaterThan(semver, semver) bool
+format.named(string) optional
+format.dns1123Label format.dns1123Subdomain format.dns1035Label format.qualifiedName format.dns1123LabelPrefix format.dns1123SubdomainPrefix format.dns1035LabelPrefix format.labelValue format.uri format.uuid format.byte format.date format.datetime() format
+.validate(format, string) optional
 ";
 
 /// Functions of the Kubernetes CEL environment that chartproof does not implement: a policy
@@ -244,24 +250,9 @@ pub const NOT_IMPLEMENTED: &[&str] = &[
     "math.bitShiftRight",
     "math.sqrt",
     "cel.bind",
-    "format.named",
-    "format.dns1123Label",
-    "format.dns1123Subdomain",
-    "format.dns1035Label",
-    "format.qualifiedName",
-    "format.dns1123LabelPrefix",
-    "format.dns1123SubdomainPrefix",
-    "format.dns1035LabelPrefix",
-    "format.labelValue",
-    "format.uri",
-    "format.uuid",
-    "format.byte",
-    "format.date",
-    "format.datetime",
     "transformList",
     "transformMap",
     "transformMapEntry",
-    "validate",
 ];
 
 /// Top-level variables a ValidatingAdmissionPolicy expression may use.
