@@ -250,10 +250,11 @@ pub const NOT_IMPLEMENTED: &[&str] = &[
     "math.bitShiftRight",
     "math.sqrt",
     "cel.bind",
-    "transformList",
-    "transformMap",
-    "transformMapEntry",
 ];
+
+/// The macros of Kubernetes' two-variable comprehensions (`list.all(i, v, p)`,
+/// `map.transformMap(k, v, f)`, ...), which cel-rust does not expand: not evaluable offline.
+const TWO_VARIABLE_COMPREHENSIONS: &[&str] = &["all", "exists", "existsOne", "exists_one", "transformList", "transformMap", "transformMapEntry"];
 
 /// Top-level variables a ValidatingAdmissionPolicy expression may use.
 pub const ADMISSION_VARIABLES: &[&str] = &["object", "oldObject", "request", "params", "namespaceObject", "variables", "authorizer"];
@@ -488,17 +489,20 @@ impl<'d, 'e> Checker<'d, 'e> {
         let named: Vec<&Overload> = overloads().iter().filter(|o| o.name == name && o.member == member).collect();
         // The authorizer's builder methods (group, resource, check, allowed, ...) take anything.
         let on_authorizer = types.first() == Some(&Ty::Authorizer);
-        let not_implemented = NOT_IMPLEMENTED.contains(&name);
+        let binds_two = |args: &[IdedExpr]| matches!(args, [IdedExpr { expr: Expr::Ident(_), .. }, IdedExpr { expr: Expr::Ident(_), .. }, _] | [IdedExpr { expr: Expr::Ident(_), .. }, IdedExpr { expr: Expr::Ident(_), .. }, _, _]);
+        let not_implemented = NOT_IMPLEMENTED.contains(&name) || (member && TWO_VARIABLE_COMPREHENSIONS.contains(&name) && binds_two(args));
         if named.is_empty() && !on_authorizer && !not_implemented {
             let kind = if member { "method" } else { "function" };
             return Err(problem(id, format!("undeclared {kind} `{shown}`")));
         }
-        for arg in args {
-            types.push(self.ty(arg)?);
-        }
+        // Two-variable comprehensions (`list.all(i, v, ...)`, `transformMap`) and `cel.bind`
+        // bind names in their arguments; cel-rust has neither, so their arguments are not checked.
         if not_implemented {
             self.cannot_evaluate(format!("uses `{shown}`, a Kubernetes CEL function chartproof does not implement"));
             return Ok(Ty::Dyn);
+        }
+        for arg in args {
+            types.push(self.ty(arg)?);
         }
         if on_authorizer {
             return Ok(Ty::Authorizer);
@@ -612,5 +616,8 @@ mod tests {
         assert_eq!(offline("math.greatest(object.a, 1)").as_deref(), Some("uses `math.greatest()`, a Kubernetes CEL function chartproof does not implement"));
         assert!(offline("authorizer.group('apps').resource('deployments').check('create').allowed() && true").unwrap().contains("authorizer"));
         assert_eq!(offline("object.a.all(x, x > 1)"), None);
+        for binder in ["object.items.all(i, v, v > i)", "object.labels.transformMap(k, v, v + 'x')", "cel.bind(x, object.a, x + 1) > 2"] {
+            assert!(offline(binder).unwrap().contains("a Kubernetes CEL function chartproof does not implement"), "{binder}");
+        }
     }
 }
