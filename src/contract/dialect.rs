@@ -229,7 +229,7 @@ fn go_mail_address(text: &str) -> bool {
 
 /// The Go `time.Parse` layouts gojsonschema checks `date-time`, `date` and `time` with.
 #[derive(Clone, Copy, PartialEq)]
-enum GoLayout {
+pub(crate) enum GoLayout {
     /// `2006-01-02T15:04:05Z07:00`
     Rfc3339,
     /// `2006-01-02`
@@ -241,7 +241,7 @@ enum GoLayout {
 /// Go's `time.Parse` for gojsonschema's layouts: a 4-digit year, 2-digit month and day (the day
 /// within the month), a 1- or 2-digit hour, 2-digit minutes and seconds, an optional fraction
 /// (`.` or `,`), and `Z` or `±hh:mm` (hours <= 24, minutes <= 60) — optional for `time`.
-fn go_time_parse(text: &str, layout: GoLayout) -> bool {
+pub(crate) fn go_time_parse(text: &str, layout: GoLayout) -> bool {
     fn digits(s: &str, n: usize) -> Option<(u32, &str)> {
         let head = s.get(..n).filter(|h| h.bytes().all(|b| b.is_ascii_digit()))?;
         Some((head.parse().ok()?, &s[n..]))

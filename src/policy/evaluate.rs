@@ -5,13 +5,15 @@
 //! `policy/<name>` finding at the binding's action severity.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use cel::common::value::CowVal;
+use cel::context::VariableResolver;
 use cel::objects::Value as CelValue;
 use cel::{Context, ExecutionError};
 use serde_json::{Value, json};
 
-use super::{Policies, PolicySet, RULE_PREFIX};
+use super::{PARAM_NOT_FOUND_DENY, Policies, PolicySet, RULE_PREFIX};
 use super::compile::Expression;
 use super::matching::{RequestFacts, is_namespaced, matches, resource_for_kind, selector_matches};
 use super::objects::{BindingObject, FailurePolicy, ParamObject};
@@ -184,17 +186,22 @@ impl Evaluation<'_, '_> {
         self.sink.report_at(r, &format!("{RULE_PREFIX}{}", policy.name), severity, None, message);
     }
 
-    /// An evaluation error: a finding under `failurePolicy: Fail`, counted under `Ignore`.
-    fn evaluation_error(&mut self, run: &Run, subject: &Subject, expression: &Expression, what: String) {
+    /// An error evaluating the policy (an expression's, a missing param): a finding under
+    /// `failurePolicy: Fail`, counted under `Ignore`.
+    fn failure(&mut self, run: &Run, subject: &Subject, message: String) {
         let policy = &self.policies.policies[run.policy_index].object;
         match policy.spec.failure_policy {
-            FailurePolicy::Fail => self.report(run, subject, run.severity, format!("cannot evaluate `{}`: {what} (failurePolicy: Fail)", expression.source.trim())),
+            FailurePolicy::Fail => self.report(run, subject, run.severity, format!("{message} (failurePolicy: Fail)")),
             FailurePolicy::Ignore => *self.tally.ignored_errors.entry(policy.name.clone()).or_default() += 1,
         }
     }
 
-    fn offline(&mut self, run: &Run, subject: &Subject, expression: &Expression) {
-        let message = format!("cannot evaluate offline: `{}` uses `authorizer` (the API server's authorization check); not counted as a pass", expression.source.trim());
+    fn evaluation_error(&mut self, run: &Run, subject: &Subject, expression: &Expression, what: String) {
+        self.failure(run, subject, format!("cannot evaluate `{}`: {what}", expression.source.trim()));
+    }
+
+    fn offline(&mut self, run: &Run, subject: &Subject, expression: &Expression, reason: &str) {
+        let message = format!("cannot evaluate offline: `{}` {reason}; not counted as a pass", expression.source.trim());
         self.report(run, subject, Severity::Warning, message);
     }
 
@@ -202,9 +209,11 @@ impl Evaluation<'_, '_> {
         match params_for(self.policies, run, subject) {
             None => self.run_with(run, subject, scope, CelValue::Null, None),
             Some(params) if params.is_empty() => {
-                let allow = run.binding.and_then(|b| b.spec.param_ref.as_ref()).and_then(|p| p.parameter_not_found_action.as_deref()) == Some("Allow");
-                if !allow {
-                    self.report(run, subject, run.severity, "no param object found for the binding's paramRef (parameterNotFoundAction: Deny)".into());
+                // As the API server does: with `Deny` a missing param is an error under the
+                // policy's failurePolicy; with `Allow` the binding passes.
+                let action = run.binding.and_then(|b| b.spec.param_ref.as_ref()).and_then(|p| p.parameter_not_found_action.as_deref());
+                if action == Some(PARAM_NOT_FOUND_DENY) {
+                    self.failure(run, subject, "no param object found for the binding's paramRef (parameterNotFoundAction: Deny)".into());
                 }
             }
             Some(params) => {
@@ -222,8 +231,8 @@ impl Evaluation<'_, '_> {
         scope.add_variable_from_value("params", params);
         scope.add_variable_from_value("authorizer", CelValue::Null);
         for condition in &policy.match_conditions {
-            if condition.needs_authorizer {
-                return self.offline(run, subject, condition);
+            if let Some(reason) = &condition.offline {
+                return self.offline(run, subject, condition, reason);
             }
             match condition.program.execute(&scope) {
                 Ok(CelValue::Bool(true)) => {}
@@ -231,23 +240,13 @@ impl Evaluation<'_, '_> {
                 other => return self.evaluation_error(run, subject, condition, describe(&other)),
             }
         }
-        let mut variables: HashMap<String, CelValue> = HashMap::new();
-        for (name, expression) in &policy.variables {
-            if expression.needs_authorizer {
-                return self.offline(run, subject, expression);
-            }
-            scope.add_variable_from_value("variables", variables.clone());
-            match expression.program.execute(&scope) {
-                Ok(value) => {
-                    variables.insert(name.clone(), value);
-                }
-                Err(e) => return self.evaluation_error(run, subject, expression, e.to_string()),
-            }
-        }
-        scope.add_variable_from_value("variables", variables);
+        // Variables are evaluated when an expression first uses them, once per evaluation.
+        let variables = LazyVariables::new(&policy.variables, &scope);
+        let mut scope = scope.new_inner_scope();
+        scope.set_variable_resolver(&variables);
         for validation in &policy.validations {
-            if validation.rule.needs_authorizer {
-                self.offline(run, subject, &validation.rule);
+            if let Some(reason) = &validation.rule.offline {
+                self.offline(run, subject, &validation.rule, reason);
                 continue;
             }
             let result = validation.rule.program.execute(&scope);
@@ -255,7 +254,10 @@ impl Evaluation<'_, '_> {
                 continue;
             }
             if !matches!(result, Ok(CelValue::Bool(false))) {
-                self.evaluation_error(run, subject, &validation.rule, describe(&result));
+                match variables.failure_used_by(&validation.rule) {
+                    Some((expression, error)) => self.evaluation_error(run, subject, expression, error),
+                    None => self.evaluation_error(run, subject, &validation.rule, describe(&result)),
+                }
                 continue;
             }
             let from_expression = validation.message_expression.as_ref().and_then(|m| match m.program.execute(&scope) {
@@ -311,6 +313,68 @@ fn requests<'a>(manifest: &'a Manifest, upgrade_from: Option<&'a Manifest>, rele
         }
     }
     requests
+}
+
+/// A policy's `variables` as Kubernetes evaluates them: each when an expression first reads
+/// `variables.<name>`, then cached for the rest of the evaluation; one that is never read is
+/// never evaluated (so its errors do not count).
+struct LazyVariables<'a> {
+    definitions: &'a [(String, Expression)],
+    /// The scope the variables are evaluated in: object, params, request, ...
+    scope: &'a Context<'a, 'a>,
+    values: Vec<OnceLock<Result<CelValue, String>>>,
+}
+
+impl<'a> LazyVariables<'a> {
+    fn new(definitions: &'a [(String, Expression)], scope: &'a Context<'a, 'a>) -> LazyVariables<'a> {
+        LazyVariables { definitions, scope, values: definitions.iter().map(|_| OnceLock::new()).collect() }
+    }
+
+    /// Variable `index`, evaluated on first use (it may read the variables declared before it).
+    fn value(&self, index: usize) -> &Result<CelValue, String> {
+        self.values[index].get_or_init(|| {
+            let scope: &Context = self.scope;
+            let mut scope = scope.new_inner_scope();
+            scope.set_variable_resolver(self);
+            let expression = &self.definitions[index].1;
+            match expression.program.execute(&scope) {
+                Err(e) => Err(self.failure_used_by(expression).map_or_else(|| e.to_string(), |(_, inner)| inner)),
+                Ok(value) => Ok(value),
+            }
+        })
+    }
+
+    /// The first variable that `expression` reads and that failed to evaluate: its expression
+    /// and error.
+    fn failure_used_by(&self, expression: &Expression) -> Option<(&'a Expression, String)> {
+        let reads = |name: &str| {
+            let reference = format!("variables.{name}");
+            expression.source.match_indices(&reference).any(|(at, _)| {
+                let next = expression.source[at + reference.len()..].chars().next();
+                !next.is_some_and(|c| c.is_alphanumeric() || c == '_')
+            })
+        };
+        self.definitions.iter().zip(&self.values).find_map(|((name, definition), value)| match value.get() {
+            Some(Err(error)) if reads(name) => Some((definition, error.clone())),
+            _ => None,
+        })
+    }
+}
+
+impl VariableResolver for LazyVariables<'_> {
+    /// `variables.<name>` (a qualified name the interpreter asks for whole), and `variables`
+    /// alone as the map of them all.
+    fn resolve<'b>(&'b self, name: &str) -> Option<CowVal<'b, 'b>> {
+        let value = if name == "variables" {
+            let all: Option<HashMap<String, CelValue>> = (0..self.definitions.len()).map(|i| Some((self.definitions[i].0.clone(), self.value(i).clone().ok()?))).collect();
+            CelValue::from(all?)
+        } else {
+            let wanted = name.strip_prefix("variables.")?;
+            let index = self.definitions.iter().position(|(n, _)| n == wanted)?;
+            self.value(index).clone().ok()?
+        };
+        value.try_into().ok().map(CowVal::Owned)
+    }
 }
 
 /// Report every bound policy (and, when asked, every unbound one) on every admission request the
@@ -518,6 +582,32 @@ maxReplicas: 3
         assert!(run(&allowed, &deployment("default", 9, ""), false, None).is_empty());
     }
 
+    /// What the API server does with params: a policy with a paramKind whose binding has no
+    /// paramRef runs with `params` null; a missing param under `Deny` follows the failurePolicy;
+    /// under `Allow` the binding passes.
+    #[test]
+    fn params_not_found_follow_the_action_and_the_failure_policy() {
+        let no_param_ref = docs_params_policy("[Deny]", "Deny").replace("  paramRef:\n    name: \"replica-limit-test.example.com\"\n    namespace: \"default\"\n    parameterNotFoundAction: Deny\n", "");
+        assert!(!no_param_ref.contains("paramRef"));
+        let found = run(&no_param_ref, &deployment("default", 1, ""), false, None);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].message.starts_with("cannot evaluate `object.spec.replicas <= params.maxReplicas`: "), "{found:?}");
+        let null_safe = no_param_ref.replace("object.spec.replicas <= params.maxReplicas", "params == null || object.spec.replicas <= params.maxReplicas");
+        assert!(run(&null_safe, &deployment("default", 9, ""), false, None).is_empty());
+        // The param exists, but in another namespace than the one the binding looks in.
+        let elsewhere = |action: &str, failure_policy: &str| {
+            docs_params_policy("[Deny]", action).replace("namespace: \"default\"\nmaxReplicas", "namespace: \"other\"\nmaxReplicas").replace("failurePolicy: Fail", &format!("failurePolicy: {failure_policy}"))
+        };
+        let denied = run(&elsewhere("Deny", "Fail"), &deployment("default", 1, ""), false, None);
+        assert_eq!(denied.len(), 1, "{denied:?}");
+        assert_eq!(denied[0].message, "no param object found for the binding's paramRef (parameterNotFoundAction: Deny) (failurePolicy: Fail)");
+        assert_eq!(denied[0].severity, Severity::Error);
+        let ignored = run(&elsewhere("Deny", "Ignore"), &deployment("default", 1, ""), false, None);
+        assert_eq!(ignored.len(), 1, "{ignored:?}");
+        assert_eq!((ignored[0].severity, ignored[0].message.as_str()), (Severity::Info, "1 evaluation error(s) ignored (failurePolicy: Ignore)"));
+        assert!(run(&elsewhere("Allow", "Fail"), &deployment("default", 9, ""), false, None).is_empty());
+    }
+
     fn unbound_policy(failure_policy: &str, expression: &str) -> String {
         format!(
             "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicy\nmetadata:\n  name: p\nspec:\n  failurePolicy: {failure_policy}\n  matchConstraints:\n    resourceRules:\n    - apiGroups: [\"*\"]\n      apiVersions: [\"*\"]\n      operations: [\"*\"]\n      resources: [\"*\"]\n  validations:\n    - expression: {expression:?}\n"
@@ -553,6 +643,12 @@ maxReplicas: 3
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].severity, Severity::Warning);
         assert!(found[0].message.starts_with("cannot evaluate offline:"), "{found:?}");
+        // A Kubernetes library function chartproof does not implement is not a pass either.
+        let policy = unbound_policy("Fail", "math.greatest(object.spec.replicas, 1) < 5");
+        let found = run(&policy, &deployment("default", 1, ""), true, None);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].severity, Severity::Warning);
+        assert!(found[0].message.ends_with("uses `math.greatest()`, a Kubernetes CEL function chartproof does not implement; not counted as a pass"), "{found:?}");
     }
 
     #[test]
@@ -588,6 +684,42 @@ maxReplicas: 3
         assert_eq!(run(&policy, &deployment("default", 4, labelled), true, None).len(), 1);
         assert!(run(&policy, &deployment("default", 3, labelled), true, None).is_empty());
         assert!(run(&policy, &deployment("default", 4, ""), true, None).is_empty());
+    }
+
+    /// An unbound policy validating `validation` with `variables` (name, expression).
+    fn policy_with_variables(validation: &str, variables: &[(&str, &str)]) -> String {
+        let declared: String = variables.iter().map(|(name, expression)| format!("    - name: {name}\n      expression: {expression:?}\n")).collect();
+        unbound_policy("Fail", validation).replace("  validations:", &format!("  variables:\n{declared}  validations:"))
+    }
+
+    /// Kubernetes evaluates a variable only when an expression reads it: one that would fail
+    /// is harmless while no validation uses it, and its error is the finding once one does.
+    #[test]
+    fn variables_are_evaluated_lazily() {
+        let variables = [("missing", "object.spec.missing.field"), ("replicas", "object.spec.replicas"), ("doubled", "variables.replicas * 2")];
+        let with_variables = |validation: &str| policy_with_variables(validation, &variables);
+        // `missing` fails to evaluate, but nothing reads it.
+        assert!(run(&with_variables("variables.doubled <= 6"), &deployment("default", 3, ""), true, None).is_empty());
+        assert_eq!(run(&with_variables("variables.doubled <= 6"), &deployment("default", 4, ""), true, None).len(), 1);
+        // Read behind a short-circuit that is not taken: still not evaluated.
+        assert!(run(&with_variables("variables.replicas < 5 || variables.missing == 1"), &deployment("default", 3, ""), true, None).is_empty());
+        // Read: the variable's error is the finding.
+        let found = run(&with_variables("variables.replicas < 5 && variables.missing == 1"), &deployment("default", 3, ""), true, None);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].message.starts_with("cannot evaluate `object.spec.missing.field`: "), "{found:?}");
+        assert!(found[0].message.ends_with("(failurePolicy: Fail)"), "{found:?}");
+        // `variables` alone is the map of all of them (so every one is evaluated).
+        let whole = with_variables("size(variables) == 3").replace("object.spec.missing.field", "1");
+        assert!(run(&whole, &deployment("default", 3, ""), true, None).is_empty());
+    }
+
+    #[test]
+    fn a_variable_not_evaluable_offline_matters_only_where_read() {
+        let policy = |validation: &str| policy_with_variables(validation, &[("allowed", "authorizer.group('apps').resource('deployments').check('create').allowed()")]);
+        assert!(run(&policy("object.spec.replicas < 5"), &deployment("default", 3, ""), true, None).is_empty());
+        let found = run(&policy("variables.allowed"), &deployment("default", 3, ""), true, None);
+        assert_eq!((found.len(), found[0].severity), (1, Severity::Warning), "{found:?}");
+        assert!(found[0].message.contains("uses `variables.allowed`, which uses `authorizer`"), "{found:?}");
     }
 
     #[test]

@@ -4,11 +4,13 @@
 
 pub mod compile;
 pub mod evaluate;
+pub mod formats;
 pub mod library;
 pub mod matching;
 pub mod objects;
+pub mod typecheck;
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -18,6 +20,7 @@ use cel::Env;
 pub use evaluate::findings;
 use compile::{Expression, Site, compile};
 use objects::{BindingObject, ParamObject, PolicyFiles, PolicyObject};
+use typecheck::{Declarations, Ty, Variable};
 
 /// A validation with its compiled expressions.
 #[derive(Debug)]
@@ -94,53 +97,90 @@ impl PartialEq for PolicySet {
 const VALIDATION_ACTIONS: &[&str] = &["Deny", "Warn", "Audit"];
 
 fn compile_policy(env: &Arc<Env>, object: PolicyObject) -> Result<CompiledPolicy> {
-    let site = |field: String| Site { file: &object.file, policy: &object.name, field };
-    let mut declared = BTreeSet::new();
+    let site = |field: String| Site { at: object.at(&field), policy: &object.name, field };
+    let has_params = object.spec.param_kind.is_some();
+    let mut declared = BTreeMap::new();
     let mut match_conditions = Vec::new();
     for (i, condition) in object.spec.match_conditions.iter().enumerate() {
-        match_conditions.push(compile(env, &condition.expression, &site(format!("matchConditions[{i}] ({})", condition.name)), &declared)?);
+        let declarations = Declarations { has_params, variables: &declared };
+        match_conditions.push(compile(env, &condition.expression, &site(format!("spec.matchConditions[{i}].expression")), &declarations, Ty::Bool)?);
     }
     let mut variables = Vec::new();
     for (i, variable) in object.spec.variables.iter().enumerate() {
-        variables.push((variable.name.clone(), compile(env, &variable.expression, &site(format!("variables[{i}] ({})", variable.name)), &declared)?));
-        declared.insert(variable.name.clone());
+        let declarations = Declarations { has_params, variables: &declared };
+        let expression = compile(env, &variable.expression, &site(format!("spec.variables[{i}].expression")), &declarations, Ty::Dyn)?;
+        declared.insert(variable.name.clone(), Variable { ty: expression.ty, offline: expression.offline.clone() });
+        variables.push((variable.name.clone(), expression));
     }
+    let declarations = Declarations { has_params, variables: &declared };
     let mut validations = Vec::new();
     for (i, validation) in object.spec.validations.iter().enumerate() {
         let message_expression = match &validation.message_expression {
-            Some(source) => Some(compile(env, source, &site(format!("validations[{i}].messageExpression")), &declared)?),
+            Some(source) => Some(compile(env, source, &site(format!("spec.validations[{i}].messageExpression")), &declarations, Ty::String)?),
             None => None,
         };
         validations.push(CompiledValidation {
-            rule: compile(env, &validation.expression, &site(format!("validations[{i}].expression")), &declared)?,
+            rule: compile(env, &validation.expression, &site(format!("spec.validations[{i}].expression")), &declarations, Ty::Bool)?,
             message: validation.message.clone(),
             message_expression,
             reason: validation.reason.clone(),
         });
     }
     if validations.is_empty() {
-        bail!("{}: ValidatingAdmissionPolicy {}: `spec.validations` is empty", object.file.display(), object.name);
+        bail!("{}: ValidatingAdmissionPolicy {}: `spec.validations` is empty", object.at("spec"), object.name);
     }
     Ok(CompiledPolicy { object, match_conditions, variables, validations })
 }
+
+/// A binding the API server would refuse, or whose params the policy files lack: the error,
+/// naming the binding's file and line.
+fn check_binding(binding: &BindingObject, files: &PolicyFiles) -> Result<()> {
+    let what = |path: &str| format!("{}: ValidatingAdmissionPolicyBinding {}: `{path}`", binding.at(path), binding.name);
+    let Some(policy) = files.policies.iter().find(|p| p.name == binding.spec.policy_name) else {
+        bail!("{} {} is not a policy in the policy files", what("spec.policyName"), binding.spec.policy_name);
+    };
+    if binding.spec.validation_actions.is_empty() {
+        bail!("{} is required (Deny, Warn or Audit)", what("spec.validationActions"));
+    }
+    if let Some(bad) = binding.spec.validation_actions.iter().find(|a| !VALIDATION_ACTIONS.contains(&a.as_str())) {
+        bail!("{}: unknown validation action {bad:?} (Deny, Warn or Audit)", what("spec.validationActions"));
+    }
+    let Some(param_ref) = &binding.spec.param_ref else { return Ok(()) };
+    // What the API server's validation of a binding requires of a paramRef.
+    if param_ref.name.is_some() == param_ref.selector.is_some() {
+        bail!("{}: exactly one of `name` or `selector` must be set", what("spec.paramRef"));
+    }
+    match param_ref.parameter_not_found_action.as_deref() {
+        None | Some("") => bail!("{} is required (Allow or Deny)", what("spec.paramRef.parameterNotFoundAction")),
+        Some(PARAM_NOT_FOUND_ALLOW | PARAM_NOT_FOUND_DENY) => {}
+        Some(other) => bail!("{}: unsupported value {other:?} (Allow or Deny)", what("spec.paramRef.parameterNotFoundAction")),
+    }
+    // A named param that no policy file holds: offline, every matched object would be denied
+    // for want of an object the cluster has (or the binding is wrong).
+    if let (Some(kind), Some(name), Some(PARAM_NOT_FOUND_DENY)) = (&policy.spec.param_kind, &param_ref.name, param_ref.parameter_not_found_action.as_deref())
+        && !files.params.iter().any(|p| p.api_version == kind.api_version && p.kind == kind.kind && p.metadata.name == *name)
+    {
+        bail!(
+            "{} {name}: no {} {name} ({}) in the policy files; add the param object to them (with parameterNotFoundAction: Deny a missing param denies every object the binding matches)",
+            what("spec.paramRef.name"),
+            kind.kind,
+            kind.api_version
+        );
+    }
+    Ok(())
+}
+
+/// `parameterNotFoundAction` values.
+pub const PARAM_NOT_FOUND_ALLOW: &str = "Allow";
+pub const PARAM_NOT_FOUND_DENY: &str = "Deny";
 
 impl Policies {
     /// Load and compile the policies under `paths`; any error is unusable input.
     pub fn load(paths: &[PathBuf], run_unbound: bool) -> Result<Policies> {
         let files = PolicyFiles::load(paths)?;
         let env = library::env();
-        let names: BTreeSet<&str> = files.policies.iter().map(|p| p.name.as_str()).collect();
         for binding in &files.bindings {
-            let at = format!("{}: ValidatingAdmissionPolicyBinding {}", binding.file.display(), binding.name);
-            if !names.contains(binding.spec.policy_name.as_str()) {
-                bail!("{at}: `spec.policyName` {} is not a policy in the policy files", binding.spec.policy_name);
-            }
-            if binding.spec.validation_actions.is_empty() {
-                bail!("{at}: `spec.validationActions` is required (Deny, Warn or Audit)");
-            }
-            if let Some(bad) = binding.spec.validation_actions.iter().find(|a| !VALIDATION_ACTIONS.contains(&a.as_str())) {
-                bail!("{at}: unknown validation action {bad:?} (Deny, Warn or Audit)");
-            }
+            check_binding(binding, &files)?;
         }
         let policies = files.policies.into_iter().map(|p| compile_policy(&env, p)).collect::<Result<_>>()?;
         Ok(Policies { env, policies, bindings: files.bindings, params: files.params, run_unbound })

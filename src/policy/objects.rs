@@ -8,6 +8,8 @@ use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::chart::libyaml::{Event, EventParser, ScalarStyle};
+
 pub const POLICY_KIND: &str = "ValidatingAdmissionPolicy";
 pub const BINDING_KIND: &str = "ValidatingAdmissionPolicyBinding";
 
@@ -135,6 +137,15 @@ pub struct PolicyObject {
     pub file: PathBuf,
     pub name: String,
     pub spec: PolicySpec,
+    /// The line of each of its scalar values, by YAML path (`spec.validations[0].expression`).
+    pub lines: BTreeMap<String, usize>,
+}
+
+impl PolicyObject {
+    /// `file:line` of the value at `path` (the file alone if unknown).
+    pub fn at(&self, path: &str) -> String {
+        located(&self.file, &self.lines, path)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -142,6 +153,93 @@ pub struct BindingObject {
     pub file: PathBuf,
     pub name: String,
     pub spec: BindingSpec,
+    /// The line of each of its scalar values, by YAML path (`spec.paramRef.name`).
+    pub lines: BTreeMap<String, usize>,
+}
+
+impl BindingObject {
+    /// `file:line` of the value at `path`, else of the nearest enclosing one that has a line.
+    pub fn at(&self, path: &str) -> String {
+        located(&self.file, &self.lines, path)
+    }
+}
+
+/// `file:line` of the value at `path` or, when it has none (a missing field, a collection), of
+/// the first value under it or under its nearest parent, else of the document's first value.
+fn located(file: &Path, lines: &BTreeMap<String, usize>, path: &str) -> String {
+    let mut path = path;
+    let line = loop {
+        let under = lines.range(path.to_string()..).next().filter(|(p, _)| p.starts_with(path)).map(|(_, l)| l);
+        if let Some(line) = lines.get(path).or(under) {
+            break Some(line);
+        }
+        match path.rfind(['.', '[']) {
+            Some(end) => path = &path[..end],
+            None => break lines.values().min(),
+        }
+    };
+    match line {
+        Some(line) => format!("{}:{line}", file.display()),
+        None => file.display().to_string(),
+    }
+}
+
+/// One open collection while walking a document's events.
+enum Open {
+    Mapping { path: String, key: Option<String> },
+    Sequence { path: String, index: usize },
+}
+
+/// For each document of `text`, the line of every scalar value by its YAML path; a block scalar
+/// (`|`, `>`) counts from its first content line. Empty when the text does not parse (the
+/// document reader reports that).
+fn value_lines(text: &str) -> Vec<BTreeMap<String, usize>> {
+    let mut parser = EventParser::new(text);
+    let (mut documents, mut open): (Vec<BTreeMap<String, usize>>, Vec<Open>) = (Vec::new(), Vec::new());
+    while let Some(Ok((event, mark))) = parser.next_event() {
+        if matches!(event, Event::MappingEnd | Event::SequenceEnd) {
+            open.pop();
+            advance(&mut open);
+            continue;
+        }
+        // The path of the value this event starts, if it is a value (not a mapping key).
+        let path = match open.last_mut() {
+            Some(Open::Mapping { key: key @ None, .. }) => {
+                if let Event::Scalar { value, .. } = &event {
+                    *key = Some(value.clone());
+                }
+                None
+            }
+            Some(Open::Mapping { path, key: Some(key) }) => Some(if path.is_empty() { key.clone() } else { format!("{path}.{key}") }),
+            Some(Open::Sequence { path, index }) => Some(format!("{path}[{index}]")),
+            None => Some(String::new()),
+        };
+        let Some(path) = path else { continue };
+        match event {
+            Event::DocumentStart => documents.push(BTreeMap::new()),
+            Event::MappingStart { .. } => open.push(Open::Mapping { path, key: None }),
+            Event::SequenceStart { .. } => open.push(Open::Sequence { path, index: 0 }),
+            Event::Scalar { style, .. } => {
+                let block = matches!(style, ScalarStyle::Literal | ScalarStyle::Folded);
+                if let Some(lines) = documents.last_mut() {
+                    lines.insert(path, mark.line + usize::from(block));
+                }
+                advance(&mut open);
+            }
+            Event::Alias { .. } => advance(&mut open),
+            _ => {}
+        }
+    }
+    documents
+}
+
+/// The enclosing collection moves past the value just read.
+fn advance(open: &mut [Open]) {
+    match open.last_mut() {
+        Some(Open::Mapping { key, .. }) => *key = None,
+        Some(Open::Sequence { index, .. }) => *index += 1,
+        None => {}
+    }
 }
 
 /// Any other object in the policy files: a candidate for a policy's `paramKind`.
@@ -215,8 +313,10 @@ impl PolicyFiles {
 
     fn read_file(&mut self, file: &Path) -> Result<()> {
         let text = std::fs::read_to_string(file).with_context(|| format!("cannot read policy file {}", file.display()))?;
+        let mut lines = value_lines(&text).into_iter();
         for (index, document) in serde_yaml::Deserializer::from_str(&text).enumerate() {
             let doc = Value::deserialize(document).with_context(|| format!("{}: document {} is not valid YAML", file.display(), index + 1))?;
+            let lines = lines.next().unwrap_or_default();
             if doc.is_null() {
                 continue;
             }
@@ -234,10 +334,10 @@ impl PolicyFiles {
             let is_admission = api_version.starts_with("admissionregistration.k8s.io/");
             match kind.as_str() {
                 POLICY_KIND if is_admission => {
-                    self.policies.push(PolicyObject { file: file.to_path_buf(), name: metadata.name, spec: spec(&text, index, file, &what)? })
+                    self.policies.push(PolicyObject { file: file.to_path_buf(), name: metadata.name, spec: spec(&text, index, file, &what)?, lines })
                 }
                 BINDING_KIND if is_admission => {
-                    self.bindings.push(BindingObject { file: file.to_path_buf(), name: metadata.name, spec: spec(&text, index, file, &what)? })
+                    self.bindings.push(BindingObject { file: file.to_path_buf(), name: metadata.name, spec: spec(&text, index, file, &what)?, lines })
                 }
                 _ => self.params.push(ParamObject { api_version, kind, metadata, body: doc }),
             }
@@ -258,5 +358,18 @@ mod tests {
         std::fs::write(&file, format!("{other}apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicy\nmetadata: {{name: x}}\nspec:\n  validations: {{expression: 1}}\n")).unwrap();
         let e = PolicyFiles::load(std::slice::from_ref(&file)).unwrap_err().to_string();
         assert_eq!(e, format!("{}:9:16: ValidatingAdmissionPolicy x: invalid `spec`: spec.validations: invalid type: map, expected a sequence at line 9 column 16", file.display()));
+    }
+
+    #[test]
+    fn values_are_located_by_their_yaml_path() {
+        let text = "a: 1\n---\napiVersion: v1\nspec:\n  validations:\n    - expression: x\n    - message: m\n      expression: >-\n        y\n  list: [1, {k: v}]\n";
+        let lines = value_lines(text);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert_eq!(lines[0], BTreeMap::from([("a".to_string(), 1)]));
+        let second: Vec<(&str, usize)> = lines[1].iter().map(|(p, l)| (p.as_str(), *l)).collect();
+        assert_eq!(
+            second,
+            [("apiVersion", 3), ("spec.list[0]", 10), ("spec.list[1].k", 10), ("spec.validations[0].expression", 6), ("spec.validations[1].expression", 9), ("spec.validations[1].message", 7)]
+        );
     }
 }
