@@ -478,6 +478,11 @@ impl Schedule {
     }
 }
 
+/// The value a scoped thread returned (its panic goes on in the caller).
+fn joined<T>(thread: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
 /// Run the property test.
 pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
     let started = Instant::now();
@@ -517,9 +522,34 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
 
     // The base render, twice (at once: they are independent): it must work, and what differs
     // between the two is volatile. The second, a fresh render, confirms the defaults' failures.
-    let (first, second) = std::thread::scope(|s| {
+    // The plan (this process's own work) is made meanwhile, on the core the renders leave.
+    let generation_deadline = cfg.time_budget.map(|b| started + b.mul_f64(0.7));
+    let make_plan = || {
+        // Keys no template reads need not vary; when the audit cannot follow every read, all vary.
+        ev.trace.event(|| "phase template-audit".into());
+        let referenced = crate::audit::referenced_paths(chart).ok().filter(|r| r.unresolved.is_empty());
+        let is_read = |path: &[String]| {
+            let path: Vec<&str> = path.iter().map(String::as_str).collect();
+            referenced.as_ref().is_none_or(|r| r.coverage(&path) != crate::audit::Coverage::None)
+        };
+        ev.trace.event(|| "phase plan".into());
+        let planned = plan(&PlanInput {
+            base: &cfg.base,
+            schema: &contract.schema,
+            is_valid: &is_valid,
+            seed: cfg.seed,
+            cases: cfg.cases,
+            is_read: Some(&is_read),
+            deadline: generation_deadline,
+        });
+        ev.trace.event(|| "phase planned".into());
+        planned
+    };
+    let (first, second, the_plan) = std::thread::scope(|s| {
         let second = cfg.replay_only.is_none().then(|| s.spawn(|| ev.render(&[], Purpose::Base)));
-        (ev.render(&[], Purpose::Base), second.map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))))
+        let planned = cfg.replay_only.is_none().then(|| s.spawn(make_plan));
+        let first = ev.render(&[], Purpose::Base);
+        (first, second.map(joined), planned.map(joined))
     });
     let first = match first? {
         Ok(r) => r,
@@ -599,24 +629,7 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
     }
 
     // The plan, and this shard's part of it.
-    // Keys no template reads need not vary; when the audit cannot follow every read, all vary.
-    ev.trace.event(|| "phase template-audit".into());
-    let referenced = crate::audit::referenced_paths(chart).ok().filter(|r| r.unresolved.is_empty());
-    let is_read = |path: &[String]| {
-        let path: Vec<&str> = path.iter().map(String::as_str).collect();
-        referenced.as_ref().is_none_or(|r| r.coverage(&path) != crate::audit::Coverage::None)
-    };
-    let generation_deadline = cfg.time_budget.map(|b| started + b.mul_f64(0.7));
-    ev.trace.event(|| "phase plan".into());
-    let the_plan = plan(&PlanInput {
-        base: &cfg.base,
-        schema: &contract.schema,
-        is_valid: &is_valid,
-        seed: cfg.seed,
-        cases: cfg.cases,
-        is_read: Some(&is_read),
-        deadline: generation_deadline,
-    });
+    let the_plan = the_plan.expect("planned beside the base renders unless only replaying");
     coverage.keys_not_read = the_plan.keys_not_read;
     coverage.cases_planned = the_plan.cases.len();
     coverage.candidates_generated = the_plan.generated;
@@ -792,7 +805,7 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
     let new_failures: Vec<(&PlannedCase, Failing)> = schedule.new_failures.into_iter().map(|(at, f)| (mine[at], f)).collect();
     // Interrupted: what was found is reported as found, unshrunk and unsaved (even the failures
     // shrunk before Ctrl-C, so an interrupted run reports the same way whatever the timing).
-    let shrunk = if interrupted { new_failures.iter().map(|(case, f)| Some((f.clone(), case.changes.clone(), false))).collect() } else { schedule.shrunk };
+    let shrunk: Vec<Option<Shrunk>> = if interrupted { new_failures.iter().map(|(case, f)| Some((f.clone(), case.changes.clone(), false))).collect() } else { schedule.shrunk };
     // Confirmed failures are shrunk; the others did not reproduce.
     coverage.flaky_failures = shrunk.iter().filter(|s| s.is_none()).count();
     ev.trace.event(|| "phase report".into());
