@@ -1,7 +1,9 @@
-//! One property run: render the base values twice (volatility), replay saved cases, render the
-//! planned value sets in parallel through the render cache, confirm each new failure by a fresh
-//! re-render, shrink it, save it as a case, and summarize coverage. Stops cleanly on Ctrl-C or
-//! when the time budget runs out, reporting what was found so far.
+//! One property run: render the base values twice (volatility; once for a chart with no random,
+//! clock or DNS function), replay saved cases, render the planned value sets in one worker pool
+//! through the verdict cache, confirm each new failure by a fresh re-render (unless the chart is
+//! reproducible and its render was not killed), shrink it, save it as a case, and summarize
+//! coverage. Stops cleanly on Ctrl-C or when the time budget runs out, reporting what was found
+//! so far.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::IsTerminal;
@@ -252,6 +254,11 @@ struct Evaluator<'a> {
     /// their findings are identified by template instead of name.
     volatile_names: HashSet<(String, Option<String>)>,
     trace: Trace,
+    /// The chart renders the same output for the same values (no random, clock or DNS
+    /// function anywhere): a fresh render cannot tell anything new, so none is made.
+    reproducible: bool,
+    /// Value sets whose render was killed or crashed (the machine, maybe not the chart).
+    environmental: Mutex<HashSet<String>>,
 }
 
 impl Evaluator<'_> {
@@ -333,9 +340,22 @@ impl Evaluator<'_> {
         let slot = self.slot(changes);
         let verdict = slot.get_or_init(|| {
             self.distinct_renders.fetch_add(1, Ordering::Relaxed);
-            self.render(changes, purpose).map(|r| self.verdict(&r)).map_err(|e| format!("{e:#}"))
+            let rendered = self.render(changes, purpose).map_err(|e| format!("{e:#}"))?;
+            if matches!(&rendered, Err(failure) if failure.is_environmental()) {
+                self.environmental.lock().unwrap().insert(value_hash(&override_of(changes)));
+            }
+            Ok(self.verdict(&rendered))
         });
         verdict.clone().map_err(|e| anyhow::anyhow!(e))
+    }
+
+    /// Whether a failure of this value set needs a fresh render to be believed: the chart may
+    /// render differently each time, or its render was killed or crashed.
+    fn needs_confirmation(&self, changes: &[Change]) -> bool {
+        let values = override_of(changes);
+        !self.reproducible
+            || crate::render::determinism::names_nondeterministic_function(&values.to_string())
+            || self.environmental.lock().unwrap().contains(&value_hash(&values))
     }
 
     fn renders(&self) -> usize {
@@ -508,6 +528,10 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
         cached_requests: AtomicUsize::new(0),
         volatile_names: HashSet::new(),
         trace: Trace::from_env(started),
+        reproducible: cfg.request.chart_dir.is_dir()
+            && crate::render::determinism::chart_is_reproducible(&cfg.request.chart_dir).unwrap_or(false)
+            && !crate::render::determinism::names_nondeterministic_function(&cfg.base.to_string()),
+        environmental: Mutex::new(HashSet::new()),
     };
     let mut coverage = Coverage { shard: cfg.shard.map(|s| s.to_string()), ..Default::default() };
     ev.trace.event(|| "phase base-renders (contract built)".into());
@@ -546,7 +570,7 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
         planned
     };
     let (first, second, the_plan) = std::thread::scope(|s| {
-        let second = cfg.replay_only.is_none().then(|| s.spawn(|| ev.render(&[], Purpose::Base)));
+        let second = (cfg.replay_only.is_none() && !ev.reproducible).then(|| s.spawn(|| ev.render(&[], Purpose::Base)));
         let planned = cfg.replay_only.is_none().then(|| s.spawn(make_plan));
         let first = ev.render(&[], Purpose::Base);
         (first, second.map(joined), planned.map(joined))
@@ -584,8 +608,13 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
         second_render = Some(second);
     }
     let ev = ev;
-    let defaults_confirmed: Option<HashSet<FailureKey>> = second_render.map(|r| ev.verdict(&Ok(r)).into_iter().map(|f| f.key).collect());
+    let mut defaults_confirmed: Option<HashSet<FailureKey>> = second_render.map(|r| ev.verdict(&Ok(r)).into_iter().map(|f| f.key).collect());
     let base_failures: Vec<Failing> = ev.verdict(&Ok(first));
+    if ev.reproducible {
+        // A second render would be the same: nothing is volatile, every failure reproduces.
+        ev.trace.event(|| "reproducible chart: no second base render, no confirming renders".into());
+        defaults_confirmed = Some(base_failures.iter().map(|f| f.key.clone()).collect());
+    }
     ev.remember(&[], base_failures.clone());
 
     let mut failures: Vec<TestFailure> = Vec::new();
@@ -667,6 +696,9 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
         confirmations.lock().unwrap().insert(0, Arc::new(OnceLock::from(Ok(keys))));
     }
     let confirmed = |case: &PlannedCase, key: &FailureKey| -> Result<bool> {
+        if !ev.needs_confirmation(&case.changes) {
+            return Ok(true);
+        }
         let slot = confirmations.lock().unwrap().entry(case.index).or_default().clone();
         let keys = slot.get_or_init(|| ev.failures(&case.changes, Purpose::Confirm).map(|fs| fs.into_iter().map(|f| f.key).collect()).map_err(|e| format!("{e:#}")));
         keys.as_ref().map(|k| k.contains(key)).map_err(|e| anyhow::anyhow!("{e}"))
