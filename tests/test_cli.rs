@@ -507,3 +507,38 @@ fn a_killed_render_is_confirmed_even_on_a_reproducible_chart() {
     assert!(failures(&report).is_empty(), "{report:#}");
     assert_eq!(report["coverage"]["flaky_failures"], 1);
 }
+
+#[test]
+fn saved_cases_are_replayed_in_parallel_and_judged_in_order() {
+    let helm = &common::helms()[0];
+    let chart = common::chart("fixtures/latent-defects");
+    let cases = tempfile::tempdir().unwrap();
+    let cases_dir = cases.path().to_str().unwrap();
+    let (code, _, stderr) = chartproof_test(helm, &chart, &["--cases", "40", "--seed", "2", "--cases-dir", cases_dir]);
+    assert_eq!(code, 1, "{stderr}");
+    let replay = |jobs: &str| {
+        let out = common::chartproof(helm)
+            .env("CHARTPROOF_TRACE", "1")
+            .arg("test")
+            .arg(&chart)
+            .args(["--cases", "1", "--cases-dir", cases_dir, "--jobs", jobs, "-o", "json"])
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        // The most Replay renders running at once.
+        let (mut running, mut most) = (0, 0);
+        for line in String::from_utf8_lossy(&out.stderr).lines() {
+            match line.split_whitespace().collect::<Vec<_>>()[..] {
+                ["chartproof-trace", _, "render-start", "Replay", ..] => running += 1,
+                ["chartproof-trace", _, "render-end", "Replay", ..] => running -= 1,
+                _ => {}
+            }
+            most = most.max(running);
+        }
+        (report, most)
+    };
+    let ((one, one_at_once), (two, two_at_once)) = (replay("1"), replay("2"));
+    assert!(one["coverage"]["replayed_still_failing"].as_u64().unwrap() >= 5, "{one:#}");
+    assert_eq!(one, two);
+    assert_eq!((one_at_once, two_at_once), (1, 2));
+}

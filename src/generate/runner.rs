@@ -337,6 +337,12 @@ impl Evaluator<'_> {
             return Ok(self.verdict(&self.render(changes, purpose)?));
         }
         self.cached_requests.fetch_add(1, Ordering::Relaxed);
+        self.cached_verdict(changes, purpose)
+    }
+
+    /// The verdict of a value set, rendered the first time it is asked for (not counted as a
+    /// request: rendering ahead of the requests that will use it).
+    fn cached_verdict(&self, changes: &[Change], purpose: Purpose) -> Result<Vec<Failing>> {
         let slot = self.slot(changes);
         let verdict = slot.get_or_init(|| {
             self.distinct_renders.fetch_add(1, Ordering::Relaxed);
@@ -627,9 +633,28 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
         Some(file) => vec![cases::load_file(file)?],
         None => cases::load_dir(&cfg.cases_dir)?,
     };
-    for loaded in &saved {
+    // Their renders run `jobs` at a time (into the verdict cache); they are judged in order below.
+    let replayed: Vec<Vec<Change>> = saved.iter().map(|loaded| changes_of_override(&cfg.base, &loaded.case.values)).collect();
+    let renderable: Vec<&Vec<Change>> = replayed.iter().filter(|changes| is_valid(&apply_changes(&cfg.base, changes))).collect();
+    let next_replay = AtomicUsize::new(0);
+    let replay_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..cfg.jobs.max(1).min(renderable.len()) {
+            s.spawn(|| {
+                while let Some(changes) = renderable.get(next_replay.fetch_add(1, Ordering::SeqCst)) {
+                    if let Err(e) = ev.cached_verdict(changes, Purpose::Replay) {
+                        *replay_error.lock().unwrap() = Some(e);
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = replay_error.into_inner().unwrap() {
+        return Err(e);
+    }
+    for (loaded, changes) in saved.iter().zip(replayed) {
         coverage.replayed_cases += 1;
-        let changes = changes_of_override(&cfg.base, &loaded.case.values);
         // A case passes when the contract now forbids its values or its failure is gone.
         let still_failing = if is_valid(&apply_changes(&cfg.base, &changes)) {
             ev.failures(&changes, Purpose::Replay)?.into_iter().find(|f| expected_matches(&loaded.case.expect, f))
