@@ -2,7 +2,8 @@
 //! action anywhere in its directory (templates, subcharts, files `tpl` may evaluate, values)
 //! names a function whose result changes from one render to the next (random strings and
 //! numbers, UUIDs, keys and certificates, bcrypt salts, AES IVs, the clock, DNS). A packaged
-//! subchart (`.tgz`) is not read, so a chart holding one is never called reproducible.
+//! subchart (`.tgz`) is not read, so a chart holding one is never called reproducible; `.git`
+//! folders are skipped.
 
 use std::path::Path;
 
@@ -41,7 +42,10 @@ pub fn chart_is_reproducible(chart_dir: &Path) -> Result<bool> {
         for entry in std::fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))? {
             let path = entry?.path();
             if path.is_dir() {
-                stack.push(path);
+                // A chart at a repository's root: no template reads git's objects.
+                if path.file_name().is_none_or(|name| name != ".git") {
+                    stack.push(path);
+                }
                 continue;
             }
             if path.extension().is_some_and(|e| e == "tgz") {
@@ -131,6 +135,8 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("templates")).unwrap();
         std::fs::write(dir.path().join("Chart.yaml"), "apiVersion: v2\nname: c\nversion: 0.1.0\n").unwrap();
         std::fs::write(dir.path().join("templates/cm.yaml"), "data:\n  a: {{ .Values.a | quote }}\n").unwrap();
+        std::fs::create_dir_all(dir.path().join(".git")).unwrap();
+        std::fs::write(dir.path().join(".git/COMMIT_EDITMSG"), "use {{ now }} in docs\n").unwrap();
         assert!(chart_is_reproducible(dir.path()).unwrap());
         // A subchart's helper, or a file `tpl` evaluates, counts as much as a template.
         std::fs::create_dir_all(dir.path().join("charts/sub/files")).unwrap();
