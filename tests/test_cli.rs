@@ -424,3 +424,121 @@ fn planning_scales_with_the_cases_asked_for_not_the_values_tree() {
     assert!(generated <= 10, "{generated} candidates validated for 2 cases");
     assert!(started.elapsed() < std::time::Duration::from_secs(60), "{:?}", started.elapsed());
 }
+
+/// How many renders of each purpose a `CHARTPROOF_TRACE` run started (`Base`, `Case`, `Confirm`…).
+fn renders_by_purpose(trace: &str) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for line in trace.lines().filter(|l| l.starts_with("chartproof-trace ")) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words.get(2) == Some(&"render-start") {
+            *counts.entry(words[3].to_string()).or_default() += 1;
+        }
+    }
+    counts
+}
+
+#[test]
+fn a_reproducible_chart_is_rendered_once_per_value_set_with_the_same_verdicts() {
+    let helm = &common::helms()[0];
+    let reproducible = common::copy_chart(&common::chart("fixtures/latent-defects"));
+    // The same chart with a random value in a helper no template includes: its output is the
+    // same, but nothing tells chartproof so, and it confirms each failure with a fresh render.
+    let maybe_random = common::copy_chart(&common::chart("fixtures/latent-defects"));
+    std::fs::write(maybe_random.path().join("templates/_random.tpl"), "{{- define \"latent.token\" -}}{{ randAlphaNum 8 }}{{- end -}}\n").unwrap();
+    let run = |chart: &Path| {
+        let out = common::chartproof(helm)
+            .env("CHARTPROOF_TRACE", "1")
+            .arg("test")
+            .arg(chart)
+            .args(["--cases", "40", "--seed", "2", "--no-save", "--cases-dir", "/nonexistent-cases", "-o", "json"])
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (report, renders_by_purpose(&String::from_utf8_lossy(&out.stderr)))
+    };
+    let ((once, once_renders), (twice, twice_renders)) = (run(reproducible.path()), run(maybe_random.path()));
+    assert!(!failures(&once).is_empty());
+    // Everything but the replay command, which names the chart's (temporary) folder.
+    let without_replay = |r: &Value| failures(r)
+        .into_iter()
+        .map(|mut f| {
+            f.as_object_mut().unwrap().remove("replay");
+            f
+        })
+        .collect::<Vec<_>>();
+    let verdict = |r: &Value| (without_replay(r), r["cases_run"].clone(), r["coverage"]["volatile_paths"].clone(), r["coverage"]["flaky_failures"].clone());
+    assert_eq!(verdict(&once), verdict(&twice));
+    assert_eq!((once_renders.get("Base"), once_renders.get("Confirm")), (Some(&1), None), "{once_renders:?}");
+    assert_eq!(twice_renders.get("Base"), Some(&2), "{twice_renders:?}");
+    assert!(twice_renders.get("Confirm").is_some_and(|&n| n > 0), "{twice_renders:?}");
+    assert_eq!(once["renders"].as_u64().unwrap() + 1 + twice_renders["Confirm"] as u64, twice["renders"].as_u64().unwrap());
+}
+
+#[test]
+fn a_killed_render_is_confirmed_even_on_a_reproducible_chart() {
+    let helm = &common::helms()[0];
+    let tmp = tempfile::tempdir().unwrap();
+    common::write_files(
+        tmp.path(),
+        &[
+            ("chart/Chart.yaml", "apiVersion: v2\nname: once-slow\nversion: 0.1.0\n"),
+            ("chart/values.yaml", "slow: false\n"),
+            ("chart/templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-cm\ndata:\n  slow: {{ .Values.slow | quote }}\n"),
+        ],
+    );
+    // The real helm, except that the first render of `slow: true` hangs (a busy machine): the
+    // timeout kills it, and the fresh confirming render shows there is no failure.
+    let wrapper = tmp.path().join("helm");
+    let marker = tmp.path().join("hung-once");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/bash\nfor arg in \"$@\"; do\n  if [ -f \"$arg\" ] && grep -q '\"slow\": true' \"$arg\" && [ ! -e '{}' ]; then touch '{}'; exec sleep 600; fi\ndone\nexec '{}' \"$@\"\n",
+            marker.display(),
+            marker.display(),
+            helm.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let (code, report, stderr) = chartproof_test(&wrapper, &tmp.path().join("chart"), &["--cases", "3", "--helm-timeout", "1", "--no-save"]);
+    assert!(marker.exists(), "the slow case was rendered");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(failures(&report).is_empty(), "{report:#}");
+    assert_eq!(report["coverage"]["flaky_failures"], 1);
+}
+
+#[test]
+fn saved_cases_are_replayed_in_parallel_and_judged_in_order() {
+    let helm = &common::helms()[0];
+    let chart = common::chart("fixtures/latent-defects");
+    let cases = tempfile::tempdir().unwrap();
+    let cases_dir = cases.path().to_str().unwrap();
+    let (code, _, stderr) = chartproof_test(helm, &chart, &["--cases", "40", "--seed", "2", "--cases-dir", cases_dir]);
+    assert_eq!(code, 1, "{stderr}");
+    let replay = |jobs: &str| {
+        let out = common::chartproof(helm)
+            .env("CHARTPROOF_TRACE", "1")
+            .arg("test")
+            .arg(&chart)
+            .args(["--cases", "1", "--cases-dir", cases_dir, "--jobs", jobs, "-o", "json"])
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        // The most Replay renders running at once.
+        let (mut running, mut most) = (0, 0);
+        for line in String::from_utf8_lossy(&out.stderr).lines() {
+            match line.split_whitespace().collect::<Vec<_>>()[..] {
+                ["chartproof-trace", _, "render-start", "Replay", ..] => running += 1,
+                ["chartproof-trace", _, "render-end", "Replay", ..] => running -= 1,
+                _ => {}
+            }
+            most = most.max(running);
+        }
+        (report, most)
+    };
+    let ((one, one_at_once), (two, two_at_once)) = (replay("1"), replay("2"));
+    assert!(one["coverage"]["replayed_still_failing"].as_u64().unwrap() >= 5, "{one:#}");
+    assert_eq!(one, two);
+    assert_eq!((one_at_once, two_at_once), (1, 2));
+}

@@ -1,7 +1,9 @@
-//! One property run: render the base values twice (volatility), replay saved cases, render the
-//! planned value sets in parallel through the render cache, confirm each new failure by a fresh
-//! re-render, shrink it, save it as a case, and summarize coverage. Stops cleanly on Ctrl-C or
-//! when the time budget runs out, reporting what was found so far.
+//! One property run: render the base values twice (volatility; once for a chart with no random,
+//! clock or DNS function), replay saved cases, render the planned value sets in one worker pool
+//! through the verdict cache, confirm each new failure by a fresh re-render (unless the chart is
+//! reproducible and its render was not killed), shrink it, save it as a case, and summarize
+//! coverage. Stops cleanly on Ctrl-C or when the time budget runs out, reporting what was found
+//! so far.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::IsTerminal;
@@ -197,6 +199,44 @@ type Shrunk = (Failing, Vec<Change>, bool);
 /// A value set's verdict, computed once (an error: helm could not be run).
 type VerdictSlot = Arc<OnceLock<Result<Vec<Failing>, String>>>;
 
+/// Why a run started a helm process (the trace and the bench count renders by purpose).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// The two renders of the base values (the second finds volatile fields).
+    Base,
+    /// A saved regression case.
+    Replay,
+    /// A planned case.
+    Case,
+    /// A fresh re-render confirming a new failure.
+    Confirm,
+    /// A smaller value set tried while shrinking a failure.
+    Shrink,
+}
+
+/// Environment variable: when set (to anything but `0` or empty), `test` prints on stderr when
+/// each phase starts and each helm render starts and ends, with its purpose, in seconds since
+/// the run began: to see where a run's wall time goes (`scripts/bench` counts renders from it).
+pub const TRACE_ENV: &str = "CHARTPROOF_TRACE";
+
+/// Timestamps of phases and renders on stderr, when [`TRACE_ENV`] is set.
+struct Trace {
+    started: Instant,
+    on: bool,
+}
+
+impl Trace {
+    fn from_env(started: Instant) -> Trace {
+        Trace { started, on: std::env::var_os(TRACE_ENV).is_some_and(|v| !v.is_empty() && v != "0") }
+    }
+
+    fn event(&self, what: impl FnOnce() -> String) {
+        if self.on {
+            eprintln!("chartproof-trace {:8.3} {}", self.started.elapsed().as_secs_f64(), what());
+        }
+    }
+}
+
 /// Renders value sets (as overrides written to a scratch folder) and judges them.
 struct Evaluator<'a> {
     chart_name: String,
@@ -213,6 +253,12 @@ struct Evaluator<'a> {
     /// (kind, template) of resources whose names change on every render (random suffixes):
     /// their findings are identified by template instead of name.
     volatile_names: HashSet<(String, Option<String>)>,
+    trace: Trace,
+    /// The chart renders the same output for the same values (no random, clock or DNS
+    /// function anywhere): a fresh render cannot tell anything new, so none is made.
+    reproducible: bool,
+    /// Value sets whose render was killed or crashed (the machine, maybe not the chart).
+    environmental: Mutex<HashSet<String>>,
 }
 
 impl Evaluator<'_> {
@@ -233,8 +279,13 @@ impl Evaluator<'_> {
     }
 
     /// A render of the base values changed by `changes`, made now.
-    fn render(&self, changes: &[Change]) -> Result<Result<Rendered, RenderFailure>> {
-        crate::render::render(&self.cfg.helm, &self.request_for(changes)?)
+    fn render(&self, changes: &[Change], purpose: Purpose) -> Result<Result<Rendered, RenderFailure>> {
+        let request = self.request_for(changes)?;
+        let id = self.trace.on.then(|| format!("{purpose:?} {}", value_hash(&override_of(changes)).get(..8).unwrap_or_default()));
+        self.trace.event(|| format!("render-start {}", id.clone().unwrap_or_default()));
+        let rendered = crate::render::render(&self.cfg.helm, &request);
+        self.trace.event(|| format!("render-end {}", id.unwrap_or_default()));
+        rendered
     }
 
     fn slot(&self, changes: &[Change]) -> VerdictSlot {
@@ -279,19 +330,38 @@ impl Evaluator<'_> {
         failing
     }
 
-    /// The failures of a value set: from its cached verdict, or (`fresh`) from a new render.
-    fn failures(&self, changes: &[Change], fresh: bool) -> Result<Vec<Failing>> {
-        if fresh {
+    /// The failures of a value set: from its cached verdict, or (to confirm) from a new render.
+    fn failures(&self, changes: &[Change], purpose: Purpose) -> Result<Vec<Failing>> {
+        if purpose == Purpose::Confirm {
             self.fresh_renders.fetch_add(1, Ordering::Relaxed);
-            return Ok(self.verdict(&self.render(changes)?));
+            return Ok(self.verdict(&self.render(changes, purpose)?));
         }
         self.cached_requests.fetch_add(1, Ordering::Relaxed);
+        self.cached_verdict(changes, purpose)
+    }
+
+    /// The verdict of a value set, rendered the first time it is asked for (not counted as a
+    /// request: rendering ahead of the requests that will use it).
+    fn cached_verdict(&self, changes: &[Change], purpose: Purpose) -> Result<Vec<Failing>> {
         let slot = self.slot(changes);
         let verdict = slot.get_or_init(|| {
             self.distinct_renders.fetch_add(1, Ordering::Relaxed);
-            self.render(changes).map(|r| self.verdict(&r)).map_err(|e| format!("{e:#}"))
+            let rendered = self.render(changes, purpose).map_err(|e| format!("{e:#}"))?;
+            if matches!(&rendered, Err(failure) if failure.is_environmental()) {
+                self.environmental.lock().unwrap().insert(value_hash(&override_of(changes)));
+            }
+            Ok(self.verdict(&rendered))
         });
         verdict.clone().map_err(|e| anyhow::anyhow!(e))
+    }
+
+    /// Whether a failure of this value set needs a fresh render to be believed: the chart may
+    /// render differently each time, or its render was killed or crashed.
+    fn needs_confirmation(&self, changes: &[Change]) -> bool {
+        let values = override_of(changes);
+        !self.reproducible
+            || crate::render::determinism::names_nondeterministic_function(&values.to_string())
+            || self.environmental.lock().unwrap().contains(&value_hash(&values))
     }
 
     fn renders(&self) -> usize {
@@ -358,6 +428,87 @@ fn diff_pointers(a: &Value, b: &Value, path: &mut String, out: &mut dyn FnMut(St
     }
 }
 
+/// A confirming render's failure keys, made once per case.
+type ConfirmSlot = OnceLock<Result<HashSet<FailureKey>, String>>;
+
+/// What a worker of the run does next.
+enum Job {
+    /// Check the planned case at this position.
+    Case(usize),
+    /// Confirm and shrink the new failure at this position of `Schedule::new_failures`.
+    Shrink(usize),
+}
+
+/// The work of a run's workers: planned cases to check in plan order, and each new failure to
+/// confirm and shrink, queued once every case before the one that found it is checked: the plan
+/// order, not thread timing, decides which case found a failure (as when shrinking waited for
+/// all cases).
+struct Schedule {
+    /// The next planned case to start.
+    next_case: usize,
+    /// Cases started and not finished.
+    in_flight: usize,
+    /// No further case starts (all started, or the time budget or Ctrl-C came).
+    cases_closed: bool,
+    /// Verdicts of the checked cases, by position.
+    results: Vec<Option<Vec<Failing>>>,
+    /// Cases before this position are settled: their new failures are queued.
+    settled: usize,
+    /// Failure identities already found (saved cases, earlier cases).
+    known: HashSet<FailureKey>,
+    /// New failures in plan order (position of the case that found it, the failure), with the
+    /// outcome of each (`None`: did not reproduce, or not done yet) and the next to start.
+    new_failures: Vec<(usize, Failing)>,
+    shrunk: Vec<Option<Shrunk>>,
+    next_failure: usize,
+    error: Option<anyhow::Error>,
+}
+
+impl Schedule {
+    fn new(cases: usize, known: HashSet<FailureKey>) -> Schedule {
+        Schedule {
+            next_case: 0,
+            in_flight: 0,
+            cases_closed: false,
+            results: vec![None; cases],
+            settled: 0,
+            known,
+            new_failures: Vec::new(),
+            shrunk: Vec::new(),
+            next_failure: 0,
+            error: None,
+        }
+    }
+
+    /// Queue the new failures of the cases whose predecessors are all checked; once no case
+    /// runs or starts any more, of all checked cases (the unchecked ones are skipped).
+    fn settle(&mut self) {
+        let all_done = self.cases_closed && self.in_flight == 0;
+        while self.settled < self.results.len() && (all_done || self.results[self.settled].is_some()) {
+            for f in self.results[self.settled].iter().flatten() {
+                if self.known.insert(f.key.clone()) {
+                    self.new_failures.push((self.settled, f.clone()));
+                    self.shrunk.push(None);
+                }
+            }
+            self.settled += 1;
+        }
+    }
+
+    /// The next queued failure to confirm and shrink.
+    fn next_failure(&mut self) -> Option<usize> {
+        (self.next_failure < self.new_failures.len()).then(|| {
+            self.next_failure += 1;
+            self.next_failure - 1
+        })
+    }
+}
+
+/// The value a scoped thread returned (its panic goes on in the caller).
+fn joined<T>(thread: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
 /// Run the property test.
 pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
     let started = Instant::now();
@@ -382,8 +533,14 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
         fresh_renders: AtomicUsize::new(0),
         cached_requests: AtomicUsize::new(0),
         volatile_names: HashSet::new(),
+        trace: Trace::from_env(started),
+        reproducible: cfg.request.chart_dir.is_dir()
+            && crate::render::determinism::chart_is_reproducible(&cfg.request.chart_dir).unwrap_or(false)
+            && !crate::render::determinism::names_nondeterministic_function(&cfg.base.to_string()),
+        environmental: Mutex::new(HashSet::new()),
     };
     let mut coverage = Coverage { shard: cfg.shard.map(|s| s.to_string()), ..Default::default() };
+    ev.trace.event(|| "phase base-renders (contract built)".into());
 
     // A shell command line: the program words, the chart, the base values, then `tail`.
     let command_line = |program: &[String], tail: &[String]| -> String {
@@ -395,9 +552,34 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
 
     // The base render, twice (at once: they are independent): it must work, and what differs
     // between the two is volatile. The second, a fresh render, confirms the defaults' failures.
-    let (first, second) = std::thread::scope(|s| {
-        let second = cfg.replay_only.is_none().then(|| s.spawn(|| ev.render(&[])));
-        (ev.render(&[]), second.map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))))
+    // The plan (this process's own work) is made meanwhile, on the core the renders leave.
+    let generation_deadline = cfg.time_budget.map(|b| started + b.mul_f64(0.7));
+    let make_plan = || {
+        // Keys no template reads need not vary; when the audit cannot follow every read, all vary.
+        ev.trace.event(|| "phase template-audit".into());
+        let referenced = crate::audit::referenced_paths(chart).ok().filter(|r| r.unresolved.is_empty());
+        let is_read = |path: &[String]| {
+            let path: Vec<&str> = path.iter().map(String::as_str).collect();
+            referenced.as_ref().is_none_or(|r| r.coverage(&path) != crate::audit::Coverage::None)
+        };
+        ev.trace.event(|| "phase plan".into());
+        let planned = plan(&PlanInput {
+            base: &cfg.base,
+            schema: &contract.schema,
+            is_valid: &is_valid,
+            seed: cfg.seed,
+            cases: cfg.cases,
+            is_read: Some(&is_read),
+            deadline: generation_deadline,
+        });
+        ev.trace.event(|| "phase planned".into());
+        planned
+    };
+    let (first, second, the_plan) = std::thread::scope(|s| {
+        let second = (cfg.replay_only.is_none() && !ev.reproducible).then(|| s.spawn(|| ev.render(&[], Purpose::Base)));
+        let planned = cfg.replay_only.is_none().then(|| s.spawn(make_plan));
+        let first = ev.render(&[], Purpose::Base);
+        (first, second.map(joined), planned.map(joined))
     });
     let first = match first? {
         Ok(r) => r,
@@ -432,8 +614,13 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
         second_render = Some(second);
     }
     let ev = ev;
-    let defaults_confirmed: Option<HashSet<FailureKey>> = second_render.map(|r| ev.verdict(&Ok(r)).into_iter().map(|f| f.key).collect());
+    let mut defaults_confirmed: Option<HashSet<FailureKey>> = second_render.map(|r| ev.verdict(&Ok(r)).into_iter().map(|f| f.key).collect());
     let base_failures: Vec<Failing> = ev.verdict(&Ok(first));
+    if ev.reproducible {
+        // A second render would be the same: nothing is volatile, every failure reproduces.
+        ev.trace.event(|| "reproducible chart: no second base render, no confirming renders".into());
+        defaults_confirmed = Some(base_failures.iter().map(|f| f.key.clone()).collect());
+    }
     ev.remember(&[], base_failures.clone());
 
     let mut failures: Vec<TestFailure> = Vec::new();
@@ -441,16 +628,36 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
     let replay_cmd = |file: &Path| command_line(&["chartproof".into(), "test".into()], &["--replay".into(), file.display().to_string()]);
 
     // Saved cases first.
+    ev.trace.event(|| "phase replay".into());
     let saved = match &cfg.replay_only {
         Some(file) => vec![cases::load_file(file)?],
         None => cases::load_dir(&cfg.cases_dir)?,
     };
-    for loaded in &saved {
+    // Their renders run `jobs` at a time (into the verdict cache); they are judged in order below.
+    let replayed: Vec<Vec<Change>> = saved.iter().map(|loaded| changes_of_override(&cfg.base, &loaded.case.values)).collect();
+    let renderable: Vec<&Vec<Change>> = replayed.iter().filter(|changes| is_valid(&apply_changes(&cfg.base, changes))).collect();
+    let next_replay = AtomicUsize::new(0);
+    let replay_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..cfg.jobs.max(1).min(renderable.len()) {
+            s.spawn(|| {
+                while let Some(changes) = renderable.get(next_replay.fetch_add(1, Ordering::SeqCst)) {
+                    if let Err(e) = ev.cached_verdict(changes, Purpose::Replay) {
+                        *replay_error.lock().unwrap() = Some(e);
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = replay_error.into_inner().unwrap() {
+        return Err(e);
+    }
+    for (loaded, changes) in saved.iter().zip(replayed) {
         coverage.replayed_cases += 1;
-        let changes = changes_of_override(&cfg.base, &loaded.case.values);
         // A case passes when the contract now forbids its values or its failure is gone.
         let still_failing = if is_valid(&apply_changes(&cfg.base, &changes)) {
-            ev.failures(&changes, false)?.into_iter().find(|f| expected_matches(&loaded.case.expect, f))
+            ev.failures(&changes, Purpose::Replay)?.into_iter().find(|f| expected_matches(&loaded.case.expect, f))
         } else {
             None
         };
@@ -476,22 +683,7 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
     }
 
     // The plan, and this shard's part of it.
-    // Keys no template reads need not vary; when the audit cannot follow every read, all vary.
-    let referenced = crate::audit::referenced_paths(chart).ok().filter(|r| r.unresolved.is_empty());
-    let is_read = |path: &[String]| {
-        let path: Vec<&str> = path.iter().map(String::as_str).collect();
-        referenced.as_ref().is_none_or(|r| r.coverage(&path) != crate::audit::Coverage::None)
-    };
-    let generation_deadline = cfg.time_budget.map(|b| started + b.mul_f64(0.7));
-    let the_plan = plan(&PlanInput {
-        base: &cfg.base,
-        schema: &contract.schema,
-        is_valid: &is_valid,
-        seed: cfg.seed,
-        cases: cfg.cases,
-        is_read: Some(&is_read),
-        deadline: generation_deadline,
-    });
+    let the_plan = the_plan.expect("planned beside the base renders unless only replaying");
     coverage.keys_not_read = the_plan.keys_not_read;
     coverage.cases_planned = the_plan.cases.len();
     coverage.candidates_generated = the_plan.generated;
@@ -508,50 +700,138 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
     let asked = (0..cfg.cases).filter(|i| cfg.shard.is_none_or(|s| i % s.count == s.index - 1)).count();
     coverage.cases_to_check = if the_plan.cut_short { asked.max(mine.len()) } else { mine.len() };
     let progress = progress_bar(cfg.progress, mine.len());
+    ev.trace.event(|| format!("phase cases ({} planned)", mine.len()));
     // The defaults case is the base render already made: it counts whatever the budget left.
     let defaults_checked = mine.first().is_some_and(|c| c.index == 0);
-    let mut checked: Vec<Option<Vec<Failing>>> = vec![None; mine.len()];
+    let mut schedule = Schedule::new(mine.len(), known);
     if defaults_checked {
-        checked[0] = Some(base_failures);
+        schedule.next_case = 1;
+        schedule.results[0] = Some(base_failures);
+        schedule.settle();
         if let Some(pb) = &progress {
             pb.inc(1);
         }
     }
-    let results = Mutex::new(checked);
-    let next = AtomicUsize::new(usize::from(defaults_checked));
+
+    // Each new failure is confirmed by a fresh render and shrunk (sequentially), as soon as every
+    // case before the one that found it is checked. Failures of one case share its confirming
+    // render (the defaults': the second base render).
+    let confirmations: Mutex<HashMap<usize, Arc<ConfirmSlot>>> = Mutex::new(HashMap::new());
+    if let Some(keys) = defaults_confirmed {
+        confirmations.lock().unwrap().insert(0, Arc::new(OnceLock::from(Ok(keys))));
+    }
+    let confirmed = |case: &PlannedCase, key: &FailureKey| -> Result<bool> {
+        if !ev.needs_confirmation(&case.changes) {
+            return Ok(true);
+        }
+        let slot = confirmations.lock().unwrap().entry(case.index).or_default().clone();
+        let keys = slot.get_or_init(|| ev.failures(&case.changes, Purpose::Confirm).map(|fs| fs.into_iter().map(|f| f.key).collect()).map_err(|e| format!("{e:#}")));
+        keys.as_ref().map(|k| k.contains(key)).map_err(|e| anyhow::anyhow!("{e}"))
+    };
+    let confirm_and_shrink = |case: &PlannedCase, finding: &Failing| -> Result<Option<Shrunk>> {
+        let key = &finding.key;
+        // Stopped by Ctrl-C: reported as found, unconfirmed and unshrunk.
+        if cfg.stop.load(Ordering::SeqCst) {
+            return Ok(Some((finding.clone(), case.changes.clone(), false)));
+        }
+        if !confirmed(case, key)? {
+            return Ok(None);
+        }
+        let mut probes = 0;
+        let mut probe = |changes: &[Change]| -> Result<Option<bool>> {
+            probes += 1;
+            if probes > 120 || cfg.stop.load(Ordering::SeqCst) || deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(None);
+            }
+            let merged = apply_changes(&cfg.base, changes);
+            if !is_valid(&merged) {
+                return Ok(Some(false));
+            }
+            let normalized = changes_between(&cfg.base, &merged);
+            Ok(Some(ev.failures(&normalized, Purpose::Shrink)?.iter().any(|f| f.key == *key)))
+        };
+        let minimal = shrink(case.changes.clone(), &mut probe)?;
+        let complete = case.changes.is_empty() || probes <= 120 && !cfg.stop.load(Ordering::SeqCst) && deadline.is_none_or(|d| Instant::now() < d);
+        let minimal = changes_between(&cfg.base, &apply_changes(&cfg.base, &minimal));
+        // Report the message of the minimal case.
+        let finding = ev.failures(&minimal, Purpose::Shrink)?.into_iter().find(|f| f.key == *key).unwrap_or_else(|| finding.clone());
+        Ok(Some((finding, minimal, complete)))
+    };
+
+    // One pool of `jobs` workers: a worker confirms and shrinks a new failure when one is ready,
+    // else checks the next planned case, so no core waits for the slowest render of a phase.
+    let schedule = Mutex::new(schedule);
+    let work_changed = std::sync::Condvar::new();
     let failing_cases = AtomicUsize::new(0);
-    let run_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
     let out_of_time = AtomicBool::new(false);
     std::thread::scope(|s| {
         for _ in 0..cfg.jobs.max(1) {
             s.spawn(|| {
                 loop {
-                    if cfg.stop.load(Ordering::SeqCst) || run_error.lock().unwrap().is_some() {
-                        return;
-                    }
-                    if generation_deadline.is_some_and(|d| Instant::now() >= d) {
-                        out_of_time.store(true, Ordering::SeqCst);
-                        return;
-                    }
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(case) = mine.get(i) else { return };
-                    match ev.failures(&case.changes, false) {
-                        // A render interrupted by Ctrl-C says nothing about the chart.
-                        Ok(_) if cfg.stop.load(Ordering::SeqCst) => return,
-                        Ok(found) => {
-                            if !found.is_empty() {
-                                failing_cases.fetch_add(1, Ordering::Relaxed);
+                    let job = {
+                        let mut st = schedule.lock().unwrap();
+                        loop {
+                            if st.error.is_some() {
+                                return;
                             }
-                            results.lock().unwrap()[i] = Some(found);
+                            if let Some(failure) = st.next_failure() {
+                                break Job::Shrink(failure);
+                            }
+                            if !st.cases_closed {
+                                let out_of_cases = st.next_case >= mine.len();
+                                let timed_out = generation_deadline.is_some_and(|d| Instant::now() >= d);
+                                if cfg.stop.load(Ordering::SeqCst) || timed_out || out_of_cases {
+                                    if timed_out && !out_of_cases {
+                                        out_of_time.store(true, Ordering::SeqCst);
+                                    }
+                                    st.cases_closed = true;
+                                    st.settle();
+                                    work_changed.notify_all();
+                                    continue;
+                                }
+                                st.next_case += 1;
+                                st.in_flight += 1;
+                                break Job::Case(st.next_case - 1);
+                            }
+                            if st.in_flight == 0 {
+                                return;
+                            }
+                            st = work_changed.wait(st).unwrap();
                         }
-                        Err(e) => {
-                            *run_error.lock().unwrap() = Some(e);
-                            return;
+                    };
+                    match job {
+                        Job::Case(i) => {
+                            let outcome = ev.failures(&mine[i].changes, Purpose::Case);
+                            let mut st = schedule.lock().unwrap();
+                            st.in_flight -= 1;
+                            match outcome {
+                                // A render interrupted by Ctrl-C says nothing about the chart.
+                                Ok(_) if cfg.stop.load(Ordering::SeqCst) => {}
+                                Ok(found) => {
+                                    if !found.is_empty() {
+                                        failing_cases.fetch_add(1, Ordering::Relaxed);
+                                    }
+                                    st.results[i] = Some(found);
+                                    if let Some(pb) = &progress {
+                                        pb.set_message(format!("{} failing", failing_cases.load(Ordering::Relaxed)));
+                                        pb.inc(1);
+                                    }
+                                }
+                                Err(e) => st.error = Some(e),
+                            }
+                            st.settle();
+                            work_changed.notify_all();
                         }
-                    }
-                    if let Some(pb) = &progress {
-                        pb.set_message(format!("{} failing", failing_cases.load(Ordering::Relaxed)));
-                        pb.inc(1);
+                        Job::Shrink(n) => {
+                            let (at, finding) = schedule.lock().unwrap().new_failures[n].clone();
+                            let outcome = confirm_and_shrink(mine[at], &finding);
+                            let mut st = schedule.lock().unwrap();
+                            match outcome {
+                                Ok(done) => st.shrunk[n] = done,
+                                Err(e) => st.error = Some(e),
+                            }
+                            work_changed.notify_all();
+                        }
                     }
                 }
             });
@@ -560,7 +840,8 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
     if let Some(pb) = &progress {
         pb.finish_and_clear();
     }
-    if let Some(e) = run_error.into_inner().unwrap() {
+    let schedule = schedule.into_inner().unwrap();
+    if let Some(e) = schedule.error {
         return Err(e);
     }
     let interrupted = cfg.stop.load(Ordering::SeqCst);
@@ -569,90 +850,24 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
     } else if out_of_time.load(Ordering::SeqCst) || the_plan.cut_short {
         coverage.stopped = Some("time budget".into());
     }
-    let results = results.into_inner().unwrap();
     let mut varied = BTreeSet::new();
     let mut cases_run = 0;
-    let mut new_failures: Vec<(&PlannedCase, Failing)> = Vec::new();
-    for (case, found) in mine.iter().zip(&results) {
-        let Some(found) = found else { continue };
-        cases_run += 1;
-        varied.extend(case.changes.iter().map(Change::dotted));
-        for f in found {
-            if known.insert(f.key.clone()) {
-                new_failures.push((case, f.clone()));
-            }
+    for (case, found) in mine.iter().zip(&schedule.results) {
+        if found.is_some() {
+            cases_run += 1;
+            varied.extend(case.changes.iter().map(Change::dotted));
         }
     }
     coverage.paths_varied = varied.into_iter().collect();
-
-    // Confirm and shrink each new failure (in parallel, each one sequentially). Failures of one
-    // case share its confirming fresh render (the defaults, the second base render).
-    let confirmations: HashMap<usize, OnceLock<Result<HashSet<FailureKey>, String>>> = new_failures.iter().map(|(case, _)| (case.index, OnceLock::new())).collect();
-    if let (Some(keys), Some(cell)) = (defaults_confirmed, confirmations.get(&0)) {
-        let _ = cell.set(Ok(keys));
-    }
-    let confirmed = |case: &PlannedCase, key: &FailureKey| -> Result<bool> {
-        let keys = confirmations[&case.index].get_or_init(|| ev.failures(&case.changes, true).map(|fs| fs.into_iter().map(|f| f.key).collect()).map_err(|e| format!("{e:#}")));
-        keys.as_ref().map(|k| k.contains(key)).map_err(|e| anyhow::anyhow!("{e}"))
-    };
-    let shrunk: Mutex<Vec<Option<Shrunk>>> = Mutex::new(vec![None; new_failures.len()]);
-    let next = AtomicUsize::new(0);
-    let flaky = AtomicUsize::new(0);
-    let run_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
-    std::thread::scope(|s| {
-        for _ in 0..cfg.jobs.max(1).min(new_failures.len()) {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some((case, finding)) = new_failures.get(i) else { return };
-                    let key = &finding.key;
-                    let outcome = (|| -> Result<Option<Shrunk>> {
-                        if interrupted {
-                            return Ok(Some((finding.clone(), case.changes.clone(), false)));
-                        }
-                        if !confirmed(case, key)? {
-                            return Ok(None);
-                        }
-                        let mut probes = 0;
-                        let mut probe = |changes: &[Change]| -> Result<Option<bool>> {
-                            probes += 1;
-                            if probes > 120 || cfg.stop.load(Ordering::SeqCst) || deadline.is_some_and(|d| Instant::now() >= d) {
-                                return Ok(None);
-                            }
-                            let merged = apply_changes(&cfg.base, changes);
-                            if !is_valid(&merged) {
-                                return Ok(Some(false));
-                            }
-                            let normalized = changes_between(&cfg.base, &merged);
-                            Ok(Some(ev.failures(&normalized, false)?.iter().any(|f| f.key == *key)))
-                        };
-                        let minimal = shrink(case.changes.clone(), &mut probe)?;
-                        let complete = case.changes.is_empty() || probes <= 120 && !cfg.stop.load(Ordering::SeqCst) && deadline.is_none_or(|d| Instant::now() < d);
-                        let minimal = changes_between(&cfg.base, &apply_changes(&cfg.base, &minimal));
-                        // Report the message of the minimal case.
-                        let finding = ev.failures(&minimal, false)?.into_iter().find(|f| f.key == *key).unwrap_or_else(|| finding.clone());
-                        Ok(Some((finding, minimal, complete)))
-                    })();
-                    match outcome {
-                        Ok(Some(done)) => shrunk.lock().unwrap()[i] = Some(done),
-                        Ok(None) => {
-                            flaky.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(e) => {
-                            *run_error.lock().unwrap() = Some(e);
-                            return;
-                        }
-                    }
-                }
-            });
-        }
-    });
-    if let Some(e) = run_error.into_inner().unwrap() {
-        return Err(e);
-    }
-    coverage.flaky_failures = flaky.load(Ordering::Relaxed);
+    let new_failures: Vec<(&PlannedCase, Failing)> = schedule.new_failures.into_iter().map(|(at, f)| (mine[at], f)).collect();
+    // Interrupted: what was found is reported as found, unshrunk and unsaved (even the failures
+    // shrunk before Ctrl-C, so an interrupted run reports the same way whatever the timing).
+    let shrunk: Vec<Option<Shrunk>> = if interrupted { new_failures.iter().map(|(case, f)| Some((f.clone(), case.changes.clone(), false))).collect() } else { schedule.shrunk };
+    // Confirmed failures are shrunk; the others did not reproduce.
+    coverage.flaky_failures = shrunk.iter().filter(|s| s.is_none()).count();
+    ev.trace.event(|| "phase report".into());
     let mut case_file_count = 0usize;
-    for ((case, _), done) in new_failures.iter().zip(shrunk.into_inner().unwrap()) {
+    for ((case, _), done) in new_failures.iter().zip(shrunk) {
         let Some((failing, minimal, complete)) = done else { continue };
         let values = override_of(&minimal);
         let mut case_file = None;
@@ -737,6 +952,36 @@ mod tests {
         assert_eq!(merged.len(), 3);
         assert_eq!(merged[0].also, vec!["Service/n spec.selector.app".to_string()]);
         assert!(merged[1].also.is_empty() && merged[2].also.is_empty());
+    }
+
+    fn failing(rule: &str) -> Failing {
+        let finding = Finding { rule: rule.into(), severity: Severity::Error, kind: "Deployment".into(), namespace: None, name: "n".into(), template: None, path: None, message: "m".into() };
+        Failing { key: FailureKey::of(&finding, None), finding }
+    }
+
+    #[test]
+    fn new_failures_are_queued_in_plan_order_whatever_order_cases_finish_in() {
+        let mut schedule = Schedule::new(4, HashSet::from([failing("known").key]));
+        schedule.next_case = 4;
+        schedule.in_flight = 3;
+        // Case 2 finishes first: its failure waits, as case 1 might find the same one.
+        schedule.results[0] = Some(vec![]);
+        schedule.results[2] = Some(vec![failing("a"), failing("known")]);
+        schedule.in_flight -= 1;
+        schedule.settle();
+        assert_eq!(schedule.next_failure(), None);
+        schedule.results[1] = Some(vec![failing("a"), failing("b")]);
+        schedule.in_flight -= 1;
+        schedule.settle();
+        let queued: Vec<(usize, String)> = schedule.new_failures.iter().map(|(at, f)| (*at, f.key.rule.clone())).collect();
+        assert_eq!(queued, [(1, "a".to_string()), (1, "b".to_string())], "case 1 found `a`; case 2's `a` is not new");
+        assert_eq!((schedule.next_failure(), schedule.next_failure(), schedule.next_failure()), (Some(0), Some(1), None));
+        // Case 3 was never checked (time budget): once nothing runs, the rest settles past it.
+        schedule.cases_closed = true;
+        schedule.in_flight -= 1;
+        schedule.settle();
+        assert_eq!(schedule.settled, 4);
+        assert_eq!(schedule.new_failures.len(), 2);
     }
 
     #[test]

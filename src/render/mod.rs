@@ -2,6 +2,7 @@
 //! capabilities), the structured result or error, and a content-addressed render cache.
 
 pub mod cache;
+pub mod determinism;
 pub mod error;
 pub mod helm;
 
@@ -109,6 +110,20 @@ pub enum RenderFailure {
     Timeout(Duration),
 }
 
+impl RenderFailure {
+    /// helm was killed (timeout, signal) or exited without a message: something about the
+    /// machine at that moment, not necessarily about the chart and its values.
+    pub fn is_environmental(&self) -> bool {
+        match self {
+            RenderFailure::Timeout(_) => true,
+            RenderFailure::Helm(e) => e.message.starts_with(CRASHED) || e.message.ends_with(SILENT_EXIT),
+        }
+    }
+}
+
+const CRASHED: &str = "helm crashed";
+const SILENT_EXIT: &str = "and printed no message";
+
 /// Outcome of one `helm template` run.
 #[derive(Debug, Clone)]
 pub struct Rendered {
@@ -130,9 +145,9 @@ pub fn render(helm: &Helm, req: &RenderRequest) -> Result<Result<Rendered, Rende
             let mut error = HelmError::parse(&out.stderr);
             // A crash (signal) or a silent non-zero exit says so instead of "failed without a message".
             match out.failure.as_deref() {
-                Some(how) if how.starts_with("killed") && out.stderr.trim().is_empty() => error.message = format!("helm crashed: it was {how} and printed no message"),
-                Some(how) if how.starts_with("killed") => error.message = format!("helm crashed: it was {how}: {}", error.message),
-                Some(how) if out.stderr.trim().is_empty() => error.message = format!("helm {how} and printed no message"),
+                Some(how) if how.starts_with("killed") && out.stderr.trim().is_empty() => error.message = format!("{CRASHED}: it was {how} {SILENT_EXIT}"),
+                Some(how) if how.starts_with("killed") => error.message = format!("{CRASHED}: it was {how}: {}", error.message),
+                Some(how) if out.stderr.trim().is_empty() => error.message = format!("helm {how} {SILENT_EXIT}"),
                 _ => {}
             }
             Ok(Err(RenderFailure::Helm(error)))
