@@ -7,8 +7,8 @@ pub fn all() -> Vec<(&'static str, schemars::Schema)> {
     vec![
         // (file name, schemars::schema_for!(Type)) — one entry per file chartproof reads or writes.
         ("chartproof-config.schema.json", schemars::schema_for!(crate::rules::Config)),
-        ("check-report.schema.json", schemars::schema_for!(crate::report::json::JsonReport)),
-        ("audit-report.schema.json", schemars::schema_for!(crate::audit::AuditReport)),
+        ("check-report.schema.json", schemars::schema_for!(crate::report::json::OneOrSeveral<crate::report::json::JsonReport>)),
+        ("audit-report.schema.json", schemars::schema_for!(crate::report::json::OneOrSeveral<crate::audit::AuditReport>)),
         ("validate-report.schema.json", schemars::schema_for!(crate::commands::validate::ValidateReport)),
         ("test-case.schema.json", schemars::schema_for!(crate::generate::cases::SavedCase)),
         ("diff-report.schema.json", schemars::schema_for!(crate::diff::DiffReport)),

@@ -633,4 +633,51 @@ fn audit_over_several_charts_takes_one_baseline() {
     let unused: Vec<&str> = stdout.lines().filter(|l| l.starts_with("  values.yaml:")).collect();
     assert_eq!(unused.len(), 1, "only the new key: {stdout}");
     assert!(unused[0].ends_with("anotherLeftover"), "{stdout}");
+
+    // -o json: one entry per chart, in order, each with its verdict and the new keys only.
+    let (code, report, stderr) = run_json(helm, cwd, &["audit", ".", "--baseline", "baseline.json", "-o", "json"]);
+    assert_eq!(code, 1, "{stderr}");
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(common::repo().join("schemas/audit-report.schema.json")).unwrap()).unwrap();
+    assert!(jsonschema::validator_for(&schema).unwrap().is_valid(&report), "{report:#}");
+    let targets = report["targets"].as_array().unwrap();
+    let entries: Vec<(&str, u64, u64)> =
+        targets.iter().map(|t| (t["target"].as_str().unwrap(), t["exit_code"].as_u64().unwrap(), t["known_in_baseline"].as_u64().unwrap())).collect();
+    assert_eq!(entries, [("./a-latent", 0, 1), ("./b-clean", 1, 1)], "{report:#}");
+    let new_keys: Vec<&str> = targets[1]["report"]["unused"].as_array().unwrap().iter().map(|u| u["key"].as_str().unwrap()).collect();
+    assert_eq!(new_keys, ["anotherLeftover"], "{report:#}");
+    // One chart keeps the one-chart report.
+    let (code, one, stderr) = run_json(helm, cwd, &["audit", "b-clean", "-o", "json"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(one.get("targets").is_none() && one["unused"].as_array().unwrap().len() == 2, "{one:#}");
+    assert!(jsonschema::validator_for(&schema).unwrap().is_valid(&one), "{one:#}");
+}
+
+#[test]
+fn check_over_several_charts_reports_json_and_junit_per_target_in_order() {
+    let helm = &common::helms()[0];
+    let fleet = two_chart_fleet();
+    let cwd = fleet.path();
+    std::fs::create_dir(cwd.join("c-broken")).unwrap();
+    std::fs::write(cwd.join("c-broken/Chart.yaml"), "apiVersion: v2\nname: [c-broken\n").unwrap();
+    std::fs::write(cwd.join("a-latent/templates/settings.yaml"), NEW_DEFECT).unwrap();
+    let args = ["check", "a-latent", "c-broken", "b-clean", "-j", "3"];
+    let (code, report, stderr) = run_json(helm, cwd, &[&args[..], &["-o", "json"]].concat());
+    assert_eq!(code, 2, "one target is unusable: {stderr}");
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(common::repo().join("schemas/check-report.schema.json")).unwrap()).unwrap();
+    assert!(jsonschema::validator_for(&schema).unwrap().is_valid(&report), "{report:#}");
+    let targets = report["targets"].as_array().unwrap();
+    let entries: Vec<(&str, u64)> = targets.iter().map(|t| (t["target"].as_str().unwrap(), t["exit_code"].as_u64().unwrap())).collect();
+    assert_eq!(entries, [("a-latent", 1), ("c-broken", 2), ("b-clean", 0)], "argument order, each its verdict: {report:#}");
+    assert!(targets[1]["error"].as_str().unwrap().contains("Chart.yaml"), "{report:#}");
+    let rules: Vec<&str> = targets[0]["report"]["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect();
+    assert!(rules.contains(&"secret-in-configmap"), "{report:#}");
+    // The same checks as one chart at a time.
+    let (_, alone, _) = run_json(helm, cwd, &["check", "a-latent", "-o", "json"]);
+    assert_eq!(targets[0]["report"]["findings"], alone["findings"]);
+
+    let (code, xml, stderr) = run(helm, cwd, &[&args[..], &["-o", "junit"]].concat());
+    assert_eq!(code, 2, "{stderr}");
+    let suites: Vec<&str> = xml.lines().filter_map(|l| l.trim_start().strip_prefix("<testsuite name=\"")).map(|l| l.split('"').next().unwrap()).collect();
+    assert_eq!(suites, ["chartproof check a-latent", "chartproof check c-broken", "chartproof check b-clean"], "{xml}");
+    assert!(xml.contains("unusable input"), "{xml}");
 }

@@ -4,13 +4,14 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::{Args, ValueEnum};
 
 use crate::audit::{AuditReport, KeyReference, audit};
 use crate::chart::Chart;
 use crate::chart::targets::{JobsArgs, charts, run_in_parallel};
 use crate::commands::common::{EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE, exit, print_stdout};
+use crate::report::json::{TargetReport, several_targets};
 use crate::report::{Format, Report, SourceMap};
 use crate::baseline::{BaselineArgs, Split, retain_new};
 use crate::rules::{Finding, Severity, Suppressed};
@@ -79,34 +80,42 @@ pub fn run(args: AuditArgs) -> Result<ExitCode> {
         print_stdout(&text)?;
         return Ok(exit(code));
     }
-    if args.output == AuditFormat::Json {
-        bail!("-o json takes one chart ({} here); use -o human, sarif or github", charts.len());
-    }
     let mut runs = Vec::new();
     run_in_parallel(&charts, args.jobs.count(), |chart, _| audited(&args, chart), |index, audited| runs.push((&charts[index], audited)));
     // One baseline over every chart, as `check` keeps it.
     let per_chart = runs.iter().map(|(_, run)| run.as_ref().map(|(_, report)| findings_of(report)).unwrap_or_default()).collect();
     let splits = args.baseline.apply_each("audit", per_chart, "")?;
-    let (mut worst, mut sarif_runs) = (EXIT_OK, Vec::new());
+    let (mut worst, mut sarif_runs, mut json_targets) = (EXIT_OK, Vec::new(), Vec::new());
     for ((chart_arg, run), split) in runs.into_iter().zip(splits) {
+        let target = chart_arg.display().to_string();
         let (chart, report) = match run {
             Ok(done) => done,
             Err(e) => {
-                eprintln!("error: {}: {e:#}", chart_arg.display());
+                eprintln!("error: {target}: {e:#}");
                 worst = worst.max(EXIT_UNUSABLE);
+                json_targets.push(TargetReport::unusable(target, format!("{e:#}")));
                 continue;
             }
         };
+        if args.output == AuditFormat::Json {
+            let (report, known_in_baseline) = without_known(report, &split);
+            let exit_code = if report.has_findings() { EXIT_FAILED } else { EXIT_OK };
+            worst = worst.max(exit_code);
+            json_targets.push(TargetReport::done(target, exit_code, known_in_baseline, report));
+            continue;
+        }
         let (code, text) = audit_text(&args, &chart, report, &split)?;
         worst = worst.max(code);
         match args.output {
             AuditFormat::Sarif => sarif_runs.push(serde_json::from_str::<serde_json::Value>(&text)?["runs"][0].take()),
-            AuditFormat::Human => print_stdout(&format!("== {}\n{text}\n", chart_arg.display()))?,
-            _ => print_stdout(&text)?,
+            AuditFormat::Human => print_stdout(&format!("== {target}\n{text}\n"))?,
+            AuditFormat::Github | AuditFormat::Json => print_stdout(&text)?,
         }
     }
-    if args.output == AuditFormat::Sarif {
-        print_stdout(&(serde_json::to_string_pretty(&crate::report::sarif::log_of_runs(sarif_runs))? + "\n"))?;
+    match args.output {
+        AuditFormat::Sarif => print_stdout(&(serde_json::to_string_pretty(&crate::report::sarif::log_of_runs(sarif_runs))? + "\n"))?,
+        AuditFormat::Json => print_stdout(&several_targets(json_targets)?)?,
+        AuditFormat::Human | AuditFormat::Github => {}
     }
     Ok(exit(worst))
 }
@@ -120,14 +129,20 @@ fn audited(args: &AuditArgs, chart_arg: &Path) -> Result<(Chart, AuditReport)> {
     Ok((chart, report))
 }
 
-/// One chart's report in `args.output`, keys the baseline knows left out; its exit code.
-fn audit_text(args: &AuditArgs, chart: &Chart, mut report: AuditReport, split: &Split) -> Result<(u8, String)> {
+/// The report with the keys the baseline knows left out, and how many were left out.
+fn without_known(mut report: AuditReport, split: &Split) -> (AuditReport, usize) {
     let chart_name = report.chart.clone();
     let as_finding = |rule: &str, key: &str, file: &str, line: usize| finding(&chart_name, rule, key, file, line, String::new());
     let known = retain_new(&mut report.unused, split, "", |u| as_finding(UNUSED_KEY, &u.key, &u.file, u.line))
         + retain_new(&mut report.undeclared, split, "", |k| as_finding(UNDECLARED_KEY, &k.key, &k.file, k.line));
     report.summary.unused = report.unused.len();
     report.summary.undeclared = report.undeclared.len();
+    (report, known)
+}
+
+/// One chart's report in `args.output`, keys the baseline knows left out; its exit code.
+fn audit_text(args: &AuditArgs, chart: &Chart, report: AuditReport, split: &Split) -> Result<(u8, String)> {
+    let (report, known) = without_known(report, split);
     let text = match args.output {
         AuditFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
         AuditFormat::Human => {

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
 
 use super::common::{EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE, HelmArgs, TemplateArgs, ValuesArgs, exit, print_stdout};
@@ -159,12 +159,10 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
         one.target.charts = vec![targets[0].chart.clone()];
         return run_one(&one);
     }
-    if matches!(args.output, Format::Junit | Format::Json) {
-        bail!("-o {:?} reports one chart; with several charts or scenarios use -o human, sarif or github", args.output);
-    }
-    let mut sarif_runs = Vec::new();
+    let (mut sarif_runs, mut json_targets, mut junit_suites) = (Vec::new(), Vec::new(), Vec::new());
     let (mut failed, mut unusable) = (Vec::new(), Vec::new());
-    let mut results = Vec::new();
+    // Results, with each one's index among the targets (the JSON and JUnit entries keep it).
+    let (mut results, mut result_indexes) = (Vec::new(), Vec::new());
     let check_target = |target: &crate::chart::targets::Target, _jobs: usize| {
         let mut one = args.clone();
         one.target.charts = vec![target.chart.clone()];
@@ -174,15 +172,21 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     run_in_parallel(&targets, args.jobs.count(), check_target, |index, checked| {
         let label = targets[index].label();
         match checked {
-            Ok(r) => results.push((label, r)),
+            Ok(r) => {
+                result_indexes.push(index);
+                results.push((label, r));
+            }
             Err(e) => {
                 eprintln!("error: {label}: {e:#}");
+                let error = format!("{e:#}");
+                junit_suites.push((index, report::junit::unusable_suite("check", &label, &error)));
+                json_targets.push((index, report::json::TargetReport::unusable(label.clone(), error)));
                 unusable.push(label);
             }
         }
     });
     apply_baseline_to_all(&args, &mut results)?;
-    for (label, result) in &results {
+    for ((label, result), &index) in results.iter().zip(&result_indexes) {
         let label = label.clone();
         let o = &result.outcome;
         let sources = result.chart_dir.as_deref().map(|chart_dir| SourceMap { chart_dir, chart_name: &result.chart_name });
@@ -192,6 +196,11 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
         }
         match args.output {
             Format::Sarif => sarif_runs.push(report::sarif::to_value(&report)["runs"][0].take()),
+            Format::Json => {
+                let exit_code = if o.has_errors() { EXIT_FAILED } else { EXIT_OK };
+                json_targets.push((index, report::json::TargetReport::done(label.clone(), exit_code, 0, report::json::JsonReport::from_report(&report))));
+            }
+            Format::Junit => junit_suites.push((index, report::junit::suite(&report))),
             format => {
                 let mut text = Vec::new();
                 if format == Format::Human {
@@ -202,9 +211,19 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
             }
         }
     }
-    if args.output == Format::Sarif {
-        let log = crate::report::sarif::log_of_runs(sarif_runs);
-        print_stdout(&(serde_json::to_string_pretty(&log)? + "\n"))?;
+    // In target order: unusable targets were listed as they failed, before the others.
+    json_targets.sort_by_key(|(index, _)| *index);
+    junit_suites.sort_by_key(|(index, _)| *index);
+    let (json_targets, junit_suites) = (json_targets.into_iter().map(|(_, t)| t).collect(), junit_suites.into_iter().map(|(_, s)| s).collect());
+    match args.output {
+        Format::Sarif => print_stdout(&(serde_json::to_string_pretty(&report::sarif::log_of_runs(sarif_runs))? + "\n"))?,
+        Format::Json => print_stdout(&report::json::several_targets(json_targets)?)?,
+        Format::Junit => {
+            let mut out = Vec::new();
+            report::junit::write_suites("check", junit_suites, &mut out)?;
+            print_stdout(&String::from_utf8_lossy(&out))?;
+        }
+        _ => {}
     }
     eprintln!("checked {} target(s): {} failed, {} unusable", targets.len() - unusable.len(), failed.len(), unusable.len());
     for label in failed.iter().map(|l| ("FAILED", l)).chain(unusable.iter().map(|l| ("UNUSABLE", l))) {

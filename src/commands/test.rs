@@ -17,6 +17,7 @@ use crate::chart::Chart;
 use crate::baseline::{BaselineArgs, Split, retain_new};
 use crate::generate::runner::{self, RunConfig, Shard, TEMPLATES_DO_NOT_PARSE, TestFailure, TestReport};
 use crate::rules::{Finding, Suppressed};
+use crate::report::json::{TargetReport, several_targets};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TestOutput {
@@ -221,7 +222,7 @@ fn report_targets(args: &TestArgs, mut runs: Vec<(String, Result<(TestArgs, Test
             Err(e) => {
                 eprintln!("error: {label}: {e:#}");
                 match args.output {
-                    TestOutput::Json => json_entries.push(TargetTestReport { target: label.clone(), exit_code: EXIT_UNUSABLE, known_in_baseline: 0, error: Some(format!("{e:#}")), report: None }),
+                    TestOutput::Json => json_entries.push(TargetReport::unusable(label.clone(), format!("{e:#}"))),
                     TestOutput::Junit => suites.push(crate::report::junit::unusable_suite("test", label, &format!("{e:#}"))),
                     _ => {}
                 }
@@ -232,7 +233,7 @@ fn report_targets(args: &TestArgs, mut runs: Vec<(String, Result<(TestArgs, Test
         let known = retain_known(one, tested, &split);
         let code = exit_code(&tested.report);
         match args.output {
-            TestOutput::Json => json_entries.push(TargetTestReport { target: label.clone(), exit_code: code, known_in_baseline: known, error: None, report: Some(tested.report.clone()) }),
+            TestOutput::Json => json_entries.push(TargetReport::done(label.clone(), code, known, tested.report.clone())),
             TestOutput::Junit => suites.push(with_findings_report(one, tested, &split.known, label, crate::report::junit::suite)),
             TestOutput::Sarif => {
                 let log = with_findings_report(one, tested, &split.known, &tested.report.chart, crate::report::sarif::to_value);
@@ -247,7 +248,7 @@ fn report_targets(args: &TestArgs, mut runs: Vec<(String, Result<(TestArgs, Test
     }
     match args.output {
         TestOutput::Sarif => print_stdout(&(serde_json::to_string_pretty(&crate::report::sarif::log_of_runs(sarif_runs))? + "\n"))?,
-        TestOutput::Json => print_stdout(&(serde_json::to_string_pretty(&TestJsonReport::SeveralTargets(TestTargetsReport { targets: json_entries }))? + "\n"))?,
+        TestOutput::Json => print_stdout(&several_targets(json_entries)?)?,
         TestOutput::Junit => {
             let mut out = Vec::new();
             crate::report::junit::write_suites("test", suites, &mut out)?;
@@ -267,36 +268,8 @@ fn report_targets(args: &TestArgs, mut runs: Vec<(String, Result<(TestArgs, Test
 
 /// `test -o json`: one chart's report, or with several charts or scenarios one entry per target
 /// (schemas/test-report.schema.json).
-#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
-#[serde(untagged)]
-pub enum TestJsonReport {
-    OneTarget(Box<TestReport>),
-    SeveralTargets(TestTargetsReport),
-}
-
-/// `test -o json` over several charts or scenarios.
-#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
-pub struct TestTargetsReport {
-    /// One entry per chart or scenario, in the order they were given.
-    pub targets: Vec<TargetTestReport>,
-}
-
-/// One chart or scenario of a `test` run over several.
-#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
-pub struct TargetTestReport {
-    /// `chart` or `chart [ci/x-values.yaml]`.
-    pub target: String,
-    /// This target's exit code (0 passed, 1 failures, 2 unusable input, 3 nothing checked).
-    pub exit_code: u8,
-    /// Failures left out because the baseline knows them.
-    pub known_in_baseline: usize,
-    /// Why the target could not be tested (exit code 2).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// The target's report (failures known in the baseline left out).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub report: Option<TestReport>,
-}
+/// `test -o json` (schemas/test-report.schema.json).
+pub type TestJsonReport = crate::report::json::OneOrSeveral<TestReport>;
 
 /// The case file `--replay FILE` replays on `target` in a run over several: FILE when it lies in
 /// the target's chart folder or was saved from a chart of the target's name; a FILE that does not
@@ -371,7 +344,7 @@ fn target_text(args: &TestArgs, tested: &Tested, split: &Split, known: usize) ->
         Ok(String::from_utf8_lossy(&out).to_string())
     };
     Ok(match args.output {
-        TestOutput::Json => serde_json::to_string_pretty(&TestJsonReport::OneTarget(Box::new(report.clone())))? + "\n",
+        TestOutput::Json => serde_json::to_string_pretty(&TestJsonReport::One(Box::new(report.clone())))? + "\n",
         TestOutput::Human => {
             let known = if known > 0 { format!("known: {known} failure(s) in the baseline, not counted\n") } else { String::new() };
             human(report) + &known

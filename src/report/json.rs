@@ -66,6 +66,58 @@ impl JsonReport {
     }
 }
 
+/// A command's `-o json`: one chart's report, or one entry per chart or scenario when several
+/// are given (`check`, `test`, `audit`).
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum OneOrSeveral<R> {
+    One(Box<R>),
+    Several(TargetsReport<R>),
+}
+
+/// A run over several charts or scenarios.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TargetsReport<R> {
+    /// One entry per chart or scenario, in the order they were given.
+    pub targets: Vec<TargetReport<R>>,
+}
+
+/// One chart or scenario of a run over several.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TargetReport<R> {
+    /// `chart` or `chart [ci/x-values.yaml]`.
+    pub target: String,
+    /// This target's exit code, as the command's exit codes (0 passed, 1 failed, 2 unusable input;
+    /// `test`: 3 nothing checked).
+    pub exit_code: u8,
+    /// Findings left out of `report` because the baseline knows them (`check` lists them among
+    /// `suppressed` instead, and counts 0 here).
+    pub known_in_baseline: usize,
+    /// Why the target could not be used (exit code 2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The target's report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<R>,
+}
+
+impl<R> TargetReport<R> {
+    /// A target that could not be used.
+    pub fn unusable(target: String, error: String) -> TargetReport<R> {
+        TargetReport { target, exit_code: 2, known_in_baseline: 0, error: Some(error), report: None }
+    }
+
+    /// A target's report and verdict.
+    pub fn done(target: String, exit_code: u8, known_in_baseline: usize, report: R) -> TargetReport<R> {
+        TargetReport { target, exit_code, known_in_baseline, error: None, report: Some(report) }
+    }
+}
+
+/// Print `targets` as one JSON document.
+pub fn several_targets<R: Serialize>(targets: Vec<TargetReport<R>>) -> anyhow::Result<String> {
+    Ok(serde_json::to_string_pretty(&OneOrSeveral::Several(TargetsReport { targets }))? + "\n")
+}
+
 pub fn write(report: &Report, out: &mut dyn Write) -> anyhow::Result<()> {
     serde_json::to_writer_pretty(&mut *out, &JsonReport::from_report(report))?;
     writeln!(out)?;
