@@ -302,23 +302,34 @@ impl Evaluator<'_> {
     /// The failing findings (error severity) of a render with their identities, sorted, one per
     /// identity.
     fn verdict(&self, rendered: &Result<Rendered, RenderFailure>) -> Vec<Failing> {
-        let (findings, manifest) = match rendered {
-            Ok(r) => {
-                let mut manifest = Manifest::parse(&r.manifest);
-                if !manifest.problems.is_empty() && self.cfg.request.chart_dir.is_dir() {
-                    manifest.locate_problems(&self.cfg.request.chart_dir);
-                }
-                let mut findings = rules::check_manifest(&manifest, &self.cfg.rules).findings;
-                findings.extend(rules::manifest_problem_findings(&manifest, &self.cfg.rules));
-                (findings, Some(manifest))
-            }
-            Err(f) => (vec![rules::render_error_finding(f, &self.chart_name)], None),
-        };
+        match rendered {
+            Ok(r) => self.verdict_of_manifest(self.parse(&r.manifest)),
+            Err(f) => self.judge(vec![rules::render_error_finding(f, &self.chart_name)], None),
+        }
+    }
+
+    /// A rendered manifest, its unreadable documents located in the chart's templates.
+    fn parse(&self, text: &str) -> Manifest {
+        let mut manifest = Manifest::parse(text);
+        if !manifest.problems.is_empty() && self.cfg.request.chart_dir.is_dir() {
+            manifest.locate_problems(&self.cfg.request.chart_dir);
+        }
+        manifest
+    }
+
+    /// [`Evaluator::verdict`] of a manifest already parsed.
+    fn verdict_of_manifest(&self, manifest: Manifest) -> Vec<Failing> {
+        let mut findings = rules::check_manifest(&manifest, &self.cfg.rules).findings;
+        findings.extend(rules::manifest_problem_findings(&manifest, &self.cfg.rules));
+        self.judge(findings, Some(&manifest))
+    }
+
+    fn judge(&self, findings: Vec<Finding>, manifest: Option<&Manifest>) -> Vec<Failing> {
         let mut failing: Vec<Failing> = findings
             .into_iter()
             .filter(|f| f.severity == Severity::Error)
             .map(|mut finding| {
-                let key = FailureKey::of(&finding, manifest.as_ref());
+                let key = FailureKey::of(&finding, manifest);
                 if self.volatile_names.contains(&(finding.kind.clone(), finding.template.clone())) {
                     finding.name = VOLATILE_NAME.into();
                 }
@@ -373,10 +384,9 @@ impl Evaluator<'_> {
 const VOLATILE_NAME: &str = "(random name)";
 
 /// (kind, template) of resources present in only one of two renders of the same values.
-fn volatile_names(a: &str, b: &str) -> HashSet<(String, Option<String>)> {
-    let (ma, mb) = (Manifest::parse(a), Manifest::parse(b));
+fn volatile_names(ma: &Manifest, mb: &Manifest) -> HashSet<(String, Option<String>)> {
     let ids = |m: &Manifest| -> HashSet<String> { m.resources.iter().map(|r| r.display_id()).collect() };
-    let (ia, ib) = (ids(&ma), ids(&mb));
+    let (ia, ib) = (ids(ma), ids(mb));
     ma.resources
         .iter()
         .filter(|r| !ib.contains(&r.display_id()))
@@ -386,10 +396,9 @@ fn volatile_names(a: &str, b: &str) -> HashSet<(String, Option<String>)> {
 }
 
 /// Pointers where two renders of the same values differ.
-fn volatile_paths(a: &str, b: &str) -> Vec<String> {
-    let (ma, mb) = (Manifest::parse(a), Manifest::parse(b));
+fn volatile_paths(ma: &Manifest, mb: &Manifest) -> Vec<String> {
     let index = |m: &Manifest| -> BTreeMap<String, Value> { m.resources.iter().map(|r| (r.display_id(), r.body.clone())).collect() };
-    let (ia, ib) = (index(&ma), index(&mb));
+    let (ia, ib) = (index(ma), index(mb));
     let mut out = Vec::new();
     for id in ia.keys().chain(ib.keys()).collect::<BTreeSet<_>>() {
         match (ia.get(id), ib.get(id)) {
@@ -602,20 +611,29 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
             bail!("{chart_name} does not render with the given base values ({msg}); no cases were run");
         }
     };
-    let mut second_render = None;
-    if let Some(second) = second
-        && let Ok(second) = {
+    let second = match second {
+        Some(second) => {
             ev.fresh_renders.fetch_add(1, Ordering::Relaxed);
-            second?
+            second?.ok()
         }
-    {
-        coverage.volatile_paths = volatile_paths(&first.manifest, &second.manifest);
-        ev.volatile_names = volatile_names(&first.manifest, &second.manifest);
-        second_render = Some(second);
+        None => None,
+    };
+    // Each base manifest is parsed once (two at once), for the volatility comparison and the verdicts.
+    let (first_manifest, second_manifest) = std::thread::scope(|s| {
+        let second = second.as_ref().map(|r| s.spawn(|| ev.parse(&r.manifest)));
+        (ev.parse(&first.manifest), second.map(joined))
+    });
+    drop((first, second));
+    if let Some(second) = &second_manifest {
+        coverage.volatile_paths = volatile_paths(&first_manifest, second);
+        ev.volatile_names = volatile_names(&first_manifest, second);
     }
     let ev = ev;
-    let mut defaults_confirmed: Option<HashSet<FailureKey>> = second_render.map(|r| ev.verdict(&Ok(r)).into_iter().map(|f| f.key).collect());
-    let base_failures: Vec<Failing> = ev.verdict(&Ok(first));
+    let (base_failures, second_failures) = std::thread::scope(|s| {
+        let second = second_manifest.map(|m| s.spawn(|| ev.verdict_of_manifest(m)));
+        (ev.verdict_of_manifest(first_manifest), second.map(joined))
+    });
+    let mut defaults_confirmed: Option<HashSet<FailureKey>> = second_failures.map(|f| f.into_iter().map(|f| f.key).collect());
     if ev.reproducible {
         // A second render would be the same: nothing is volatile, every failure reproduces.
         ev.trace.event(|| "reproducible chart: no second base render, no confirming renders".into());
@@ -988,9 +1006,9 @@ mod tests {
     fn volatile_paths_name_resource_and_pointer() {
         let a = "---\n# Source: c/templates/s.yaml\napiVersion: v1\nkind: Secret\nmetadata:\n  name: s\ndata:\n  password: abc\n  user: u\n";
         let b = a.replace("abc", "xyz");
-        assert_eq!(volatile_paths(a, &b), vec!["Secret/s /data/password".to_string()]);
-        assert!(volatile_paths(a, a).is_empty());
+        assert_eq!(volatile_paths(&Manifest::parse(a), &Manifest::parse(&b)), vec!["Secret/s /data/password".to_string()]);
+        assert!(volatile_paths(&Manifest::parse(a), &Manifest::parse(a)).is_empty());
         let c = a.replace("name: s", "name: s-x1");
-        assert_eq!(volatile_names(a, &c), HashSet::from([("Secret".to_string(), Some("c/templates/s.yaml".to_string()))]));
+        assert_eq!(volatile_names(&Manifest::parse(a), &Manifest::parse(&c)), HashSet::from([("Secret".to_string(), Some("c/templates/s.yaml".to_string()))]));
     }
 }
