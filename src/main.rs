@@ -7,6 +7,9 @@ use clap::{CommandFactory, Parser, Subcommand};
 use chartproof::commands;
 use chartproof::commands::common::{EXIT_UNUSABLE, exit};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Make Helm charts provably safe to ship.
 #[derive(Parser)]
 #[command(name = "chartproof", version, about, long_about = None, after_help = "\
