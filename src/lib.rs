@@ -6,6 +6,7 @@
 //! → `manifest` (documents, typed workload views) → `rules` (invariants, catalog)
 //! → `report` (one file per output format), plus `diff` between two releases.
 
+pub mod admission;
 pub mod audit;
 pub mod baseline;
 pub mod chart;
