@@ -86,6 +86,7 @@ fn missing_chart_is_unusable_input() {
 }
 
 #[test]
+#[ignore = "needs ../shared/corpus: scripts/corpus runs it"]
 fn every_corpus_chart_audits_without_crashing_and_with_valid_json() {
     for c in corpus_charts() {
         let (code, json) = audit_json(&c);
@@ -132,6 +133,7 @@ fn assert_unused_keys_change_nothing(chart_dir: &Path) -> usize {
 }
 
 #[test]
+#[ignore = "needs ../shared/corpus: scripts/corpus runs it"]
 fn unused_keys_really_change_nothing_in_real_renders() {
     let mut checked = 0;
     for dir in [chart("fixtures/audit-scopes"), chart("fixtures/audit-helpers"), chart("fixtures/audit-subchart")] {

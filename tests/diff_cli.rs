@@ -271,6 +271,7 @@ fn unusable_input_exits_2() {
 }
 
 #[test]
+#[ignore = "needs ../shared/corpus: scripts/corpus runs it"]
 fn corpus_podinfo_upgrade_reads_well() {
     let copy = common::copy_chart(&common::corpus("podinfo"));
     let chart = copy.path();

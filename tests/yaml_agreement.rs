@@ -7,8 +7,10 @@
 //! when helm refuses it. PyYAML on libyaml, a reader independent of both, splits every rendered
 //! stream so that the number of objects chartproof reads is checked too.
 //!
-//! Inputs: a generated set of YAML edge cases, the default render of every corpus chart, and every
-//! render of short property runs on the corpus charts (kept through CHARTPROOF_KEEP_RENDERS).
+//! Inputs: a generated set of YAML edge cases with the default render of every chart under
+//! `charts/` (the everyday suite), and with the default render of every corpus chart and every
+//! render of short property runs on the corpus charts (kept through CHARTPROOF_KEEP_RENDERS;
+//! `scripts/corpus` runs that part, as it needs ../shared/corpus).
 //! The test prints its counts and asserts zero disagreements for every helm.
 
 mod common;
@@ -268,23 +270,48 @@ fn corpus_property_renders(helm: &Path, wanted: fn(&str) -> bool, cases: usize) 
     renders
 }
 
-fn is_big_chart(name: &str) -> bool {
-    matches!(name, "kube-prometheus-stack" | "loki")
+/// Which rendered manifests to compare besides the generated edge cases.
+#[derive(Clone, Copy)]
+enum Renders {
+    /// The default render of every chart in the repository's `charts/` (a fresh clone has them).
+    OwnCharts,
+    /// The corpus charts' default renders, and property runs of `cases` cases on those `wanted` selects.
+    Corpus { wanted: fn(&str) -> bool, cases: usize },
 }
 
 #[test]
 fn manifests_are_read_as_kubernetes_reads_them() {
-    agreement(|name| !is_big_chart(name), 4);
+    agreement(Renders::OwnCharts);
 }
 
 #[test]
-#[ignore = "minutes of property runs on every corpus chart: scripts/corpus (and .ci/run) runs it"]
+#[ignore = "needs ../shared/corpus, minutes of property runs on every corpus chart: scripts/corpus (and .ci/run) runs it"]
 fn every_corpus_property_render_is_read_as_kubernetes_reads_it() {
-    agreement(|_| true, 12);
+    agreement(Renders::Corpus { wanted: |_| true, cases: 12 });
 }
 
-/// Run every check of this file; property runs on the charts `property_charts` selects.
-fn agreement(property_charts: fn(&str) -> bool, property_cases: usize) {
+/// The default render of every chart under the repository's `charts/` that renders at its
+/// defaults (some fixtures fail on purpose).
+fn own_chart_renders(helm: &Path) -> Vec<(String, String)> {
+    let root = common::repo().join("charts");
+    let mut charts: Vec<PathBuf> = vec![root.join("go-service")];
+    let mut fixtures: Vec<PathBuf> = std::fs::read_dir(root.join("fixtures")).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.join("Chart.yaml").exists()).collect();
+    fixtures.sort();
+    charts.extend(fixtures);
+    let renders: Vec<(String, String)> = charts
+        .iter()
+        .filter_map(|chart| {
+            let out = common::helm_template(helm, chart, &[]);
+            let name = chart.strip_prefix(&root).unwrap().display().to_string();
+            out.status.success().then(|| (format!("{name} (defaults)"), String::from_utf8_lossy(&out.stdout).into_owned()))
+        })
+        .collect();
+    assert!(renders.len() >= 10, "only {} of the repository's {} charts rendered at their defaults", renders.len(), charts.len());
+    renders
+}
+
+/// Run every check of this file on the generated edge cases and the `renders` chosen.
+fn agreement(renders: Renders) {
     let mut report = Vec::new();
     let mut failures = Vec::new();
     let helms = common::helms();
@@ -308,10 +335,13 @@ fn agreement(property_charts: fn(&str) -> bool, property_cases: usize) {
         report.push(format!("{label}: {} generated edge cases ({refused} refused by helm), {disagreements} disagreements", cases.len()));
 
         // 2. Corpus renders: defaults and property runs.
-        let mut streams = corpus_default_renders(helm);
+        let mut streams = match renders {
+            Renders::OwnCharts => own_chart_renders(helm),
+            Renders::Corpus { .. } => corpus_default_renders(helm),
+        };
         let defaults = streams.len();
-        if index == 0 {
-            streams.extend(corpus_property_renders(helm, property_charts, property_cases));
+        if let (0, Renders::Corpus { wanted, cases }) = (index, renders) {
+            streams.extend(corpus_property_renders(helm, wanted, cases));
         }
         let mut docs: Vec<String> = Vec::new();
         let mut owners: Vec<usize> = Vec::new();
@@ -345,14 +375,14 @@ fn agreement(property_charts: fn(&str) -> bool, property_cases: usize) {
             }
         }
         report.push(format!(
-            "{label}: {} corpus renders ({defaults} default, {} property), {} documents, {objects} objects: {disagreements} disagreements with helm, {count_mismatches} object-count mismatches with PyYAML",
+            "{label}: {} chart renders ({defaults} default, {} property), {} documents, {objects} objects: {disagreements} disagreements with helm, {count_mismatches} object-count mismatches with PyYAML",
             streams.len(),
             streams.len() - defaults,
             docs.len()
         ));
     }
     let by_kind: BTreeMap<&str, usize> = failures.iter().fold(BTreeMap::new(), |mut m, f| {
-        *m.entry(if f.contains("edge case") { "edge cases" } else { "corpus" }).or_default() += 1;
+        *m.entry(if f.contains("edge case") { "edge cases" } else { "renders" }).or_default() += 1;
         m
     });
     eprintln!("YAML agreement:\n  {}", report.join("\n  "));

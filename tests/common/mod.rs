@@ -12,14 +12,22 @@ pub fn helms() -> Vec<PathBuf> {
     list.split(':').filter(|s| !s.is_empty()).map(PathBuf::from).collect()
 }
 
+/// The corpus of real public charts beside the repository (`../shared/corpus`, read-only). A
+/// fresh clone has none: tests that use it are `#[ignore]`d and run by `scripts/corpus`.
+fn corpus_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    assert!(dir.is_dir(), "this test needs the corpus of real charts at {} (CI has it beside the repository; scripts/corpus runs these tests)", dir.display());
+    dir
+}
+
 /// A chart of the shared corpus of real public charts (read-only).
 pub fn corpus(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus").join(name)
+    corpus_dir().join(name)
 }
 
 /// Every chart of the corpus.
 pub fn corpus_charts() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    let dir = corpus_dir();
     let mut charts: Vec<PathBuf> = std::fs::read_dir(&dir).expect("the corpus at ../shared/corpus").filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.join("Chart.yaml").exists()).collect();
     charts.sort();
     charts
