@@ -38,9 +38,9 @@ pub const RULES: &[RuleInfo] = &[
     RuleInfo {
         id: "service-target-port",
         severity: Error,
-        summary: "a Service targetPort (number or name) matches no containerPort of the pods it selects",
-        rationale: "SOP 3.0 (Components of a Service manifest): targetPort is the containerPort on the pods where traffic is forwarded. A named targetPort that no selected container declares yields no endpoints; a number no selected container declares usually means traffic goes to a closed port.",
-        hint: "Point targetPort at a port the selected containers declare under ports[].containerPort (by number) or ports[].name (by name, matching protocol).",
+        summary: "a Service's named targetPort matches no containerPort of the pods it selects (an undeclared number is a warning)",
+        rationale: "SOP 3.0 (Components of a Service manifest): targetPort is the containerPort on the pods where traffic is forwarded. A named targetPort that no selected container declares (name and protocol) resolves to nothing and the Service gets no endpoints: an error. A number is forwarded to the pod as is, declared or not (the EndpointSlice controller resolves it with FindPort in kubernetes/kubernetes pkg/api/v1/pod/util.go, which returns a numeric targetPort without reading `ports:`), so an undeclared number is a warning that the port is undocumented.",
+        hint: "Point targetPort at a port the selected containers declare under ports[].containerPort (by number) or ports[].name (by name, matching protocol); for a number, declare it in the container's ports.",
     },
     RuleInfo {
         id: "probe-liveness",

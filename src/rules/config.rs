@@ -36,14 +36,23 @@ pub struct GoMemLimitOptions {
     pub max_percent: f64,
     /// Report containers with a memory limit but no GOMEMLIMIT (default true).
     pub require: bool,
-    /// Images that are not Go programs (glob patterns on the image reference, e.g. `docker.io/bitnami/*`):
-    /// a missing GOMEMLIMIT is not reported for them.
+    /// Images that are not Go programs: a missing GOMEMLIMIT is not reported for them. A plain name
+    /// (`nginx`) matches the last path component of the image repository, whatever the registry,
+    /// project and tag (`docker.io/bitnami/nginx:1.27`); a pattern with `/`, `:`, `*`, `?` or `[` is a
+    /// glob on the whole reference (`docker.io/bitnami/*`). Default: well-known non-Go images
+    /// (nginx, envoy, rabbitmq, postgres, mysql, redis, elasticsearch, JVM, python, node…); setting
+    /// the list replaces the default.
     pub non_go_images: Vec<String>,
 }
 
 impl Default for GoMemLimitOptions {
     fn default() -> Self {
-        GoMemLimitOptions { min_percent: 80.0, max_percent: 95.0, require: true, non_go_images: Vec::new() }
+        GoMemLimitOptions {
+            min_percent: 80.0,
+            max_percent: 95.0,
+            require: true,
+            non_go_images: super::gomemlimit::DEFAULT_NON_GO_IMAGES.iter().map(|s| s.to_string()).collect(),
+        }
     }
 }
 
@@ -289,7 +298,11 @@ impl Config {
 
     /// Whether an image is declared not to be a Go program.
     pub fn non_go_image(&self, image: &str) -> bool {
-        glob_any(&self.gomemlimit.non_go_images, image)
+        let name = super::gomemlimit::image_repository_name(image);
+        self.gomemlimit.non_go_images.iter().any(|p| match p.contains(['/', ':', '*', '?', '[']) {
+            true => glob_any(std::slice::from_ref(p), image),
+            false => p.eq_ignore_ascii_case(&name),
+        })
     }
 }
 
