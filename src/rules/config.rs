@@ -149,6 +149,10 @@ pub struct Config {
     /// Platform policies (`--policies`) evaluated with the rules; set by the command.
     #[serde(skip)]
     pub platform_policies: crate::policy::PolicySet,
+    /// The chart's shipped literals and the user's values, for `default-credential`; set by
+    /// `check` (None: the rule does not run).
+    #[serde(skip)]
+    pub shipped_literals: Option<std::sync::Arc<super::ShippedLiterals>>,
 }
 
 impl Default for Config {
@@ -164,6 +168,7 @@ impl Default for Config {
             audit_allow: Vec::new(),
             policies: Vec::new(),
             platform_policies: Default::default(),
+            shipped_literals: None,
         }
     }
 }
