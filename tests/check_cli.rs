@@ -32,9 +32,11 @@ fn fixtures() -> Vec<(&'static str, Vec<Edit>, bool)> {
         ("prometheus-scrape", vec![(DEPLOY, "prometheus.io/port: \"8080\"", "prometheus.io/port: \"9090\"")], false),
         ("rolling-update", vec![(DEPLOY, "maxUnavailable: 0", "maxUnavailable: 100%")], true),
         ("graceful-shutdown", vec![(DEPLOY, "terminationGracePeriodSeconds: 30", "terminationGracePeriodSeconds: 8")], true),
-        ("networkpolicy-default-deny", vec![("templates/networkpolicy.yaml", "  podSelector: {}", "  podSelector: {matchLabels: {app: other}}")], true),
+        // Neither policy selects the web pods any more: they are not isolated for ingress.
+        ("networkpolicy-default-deny", vec![("templates/networkpolicy.yaml", "  podSelector: {}", "  podSelector: {matchLabels: {app: other}}"), ("templates/networkpolicy.yaml", "      app: web\n  policyTypes:", "      app: api\n  policyTypes:")], true),
         ("networkpolicy-dns", vec![("templates/networkpolicy.yaml", "        - port: 53\n          protocol: UDP\n", "")], true),
         ("secret-in-configmap", vec![("templates/config.yaml", "  LOG_LEVEL: info\n", "  LOG_LEVEL: info\n  DB_PASSWORD: hunter2hunter2\n")], true),
+        ("default-credential", vec![("templates/admin-secret.yaml", "", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {{ .Release.Name }}-admin\nstringData:\n  ADMIN_PASSWORD: {{ .Values.adminPassword | default \"Harbor12345\" | quote }}\n")], true),
         ("service-nodeport", vec![("templates/service.yaml", "type: ClusterIP", "type: NodePort")], false),
         ("dangling-reference", vec![(DEPLOY, "serviceAccountName: {{ .Release.Name }}-web", "serviceAccountName: shared-sa")], false),
         ("duplicate-resource", vec![("templates/config.yaml", "---\n", "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-web\n---\n")], true),

@@ -92,6 +92,7 @@ pub fn check(args: &CheckArgs) -> Result<CheckResult> {
     args.policies.load_into(&mut config, args.template.namespace.as_deref())?;
     // Read the values files and --set flags first so a typo is reported as unusable input.
     let user_values = args.values.load()?;
+    config.shipped_literals = Some(std::sync::Arc::new(rules::ShippedLiterals::of_chart(&chart, &user_values)));
     let helm = args.helm.discover()?;
     let contract = Contract::for_helm(&chart, HelmDialect::for_major(helm.major))?;
     let mut req = args.template.request(chart.render_path(), &args.helm);

@@ -38,9 +38,9 @@ pub const RULES: &[RuleInfo] = &[
     RuleInfo {
         id: "service-target-port",
         severity: Error,
-        summary: "a Service targetPort (number or name) matches no containerPort of the pods it selects",
-        rationale: "SOP 3.0 (Components of a Service manifest): targetPort is the containerPort on the pods where traffic is forwarded. A named targetPort that no selected container declares yields no endpoints; a number no selected container declares usually means traffic goes to a closed port.",
-        hint: "Point targetPort at a port the selected containers declare under ports[].containerPort (by number) or ports[].name (by name, matching protocol).",
+        summary: "a Service's named targetPort matches no containerPort of the pods it selects (an undeclared number is a warning)",
+        rationale: "SOP 3.0 (Components of a Service manifest): targetPort is the containerPort on the pods where traffic is forwarded. A named targetPort that no selected container declares (name and protocol) resolves to nothing and the Service gets no endpoints: an error. A number is forwarded to the pod as is, declared or not (the EndpointSlice controller resolves it with FindPort in kubernetes/kubernetes pkg/api/v1/pod/util.go, which returns a numeric targetPort without reading `ports:`), so an undeclared number is a warning that the port is undocumented.",
+        hint: "Point targetPort at a port the selected containers declare under ports[].containerPort (by number) or ports[].name (by name, matching protocol); for a number, declare it in the container's ports.",
     },
     RuleInfo {
         id: "probe-liveness",
@@ -88,7 +88,7 @@ pub const RULES: &[RuleInfo] = &[
         id: "gomemlimit",
         severity: Error,
         summary: "GOMEMLIMIT is above the memory limit, far below it, unparsable by Go, or missing",
-        rationale: "SOP 6.0 (Harmonizing the Go Runtime with Kubernetes Limits): the Go GC is unaware of the cgroup limit; GOMEMLIMIT slightly below the container's memory limit (about 90%) makes it collect before the OOM killer strikes. Above the limit it is useless, far below it wastes memory and burns CPU in GC, and a value Go cannot parse (e.g. `1Gi`) aborts the program. A missing GOMEMLIMIT is a warning; non-Go images can be exempted in config.",
+        rationale: "SOP 6.0 (Harmonizing the Go Runtime with Kubernetes Limits): the Go GC is unaware of the cgroup limit; GOMEMLIMIT slightly below the container's memory limit (about 90%) makes it collect before the OOM killer strikes. Above the limit it is useless, far below it wastes memory and burns CPU in GC, and a value Go cannot parse (e.g. `1Gi`) aborts the program. The accepted band is minPercent (default 80) of the limit rounded down to a whole MiB to maxPercent (default 95) rounded up to a whole MiB, never above the limit: `limit * 80 / 100` in integer MiB passes. A missing GOMEMLIMIT is a warning, and only for Go programs: well-known non-Go images (nginx, envoy, rabbitmq, postgres, mysql, redis, elasticsearch, JVM, python, node…) are exempt by default, matched by the repository's last path component (gomemlimit.nonGoImages, configurable).",
         hint: "Set env GOMEMLIMIT to about 90% of resources.limits.memory in Go's units (e.g. limit 512Mi -> GOMEMLIMIT=460MiB); exempt non-Go images with gomemlimit.nonGoImages.",
     },
     RuleInfo {
@@ -129,9 +129,9 @@ pub const RULES: &[RuleInfo] = &[
     RuleInfo {
         id: "networkpolicy-default-deny",
         severity: Error,
-        summary: "the release runs workloads but has no default-deny ingress NetworkPolicy (empty podSelector)",
-        rationale: "SOP 8.0 (Implementing Zero-Trust with Network Policies): Kubernetes networking is default-allow; the mandated foundation is a NetworkPolicy with an empty podSelector and policyTypes [Ingress] with no ingress rules, on which explicit allows are layered.",
-        hint: "Add a NetworkPolicy with podSelector: {} and policyTypes: [Ingress] and no ingress rules, then allow the traffic you need.",
+        summary: "pods of the release that no NetworkPolicy isolates for ingress (default-allow); info when only the namespace-wide default-deny is missing",
+        rationale: "SOP 8.0 (Procedure 7, Implementing Zero-Trust with Network Policies): Kubernetes networking is default-allow; a pod stops accepting traffic from anywhere once it is isolated for ingress, which happens when any NetworkPolicy of its namespace selects it (podSelector; an empty one selects every pod) with policy type Ingress (policyTypes defaulted as the API server does in pkg/apis/networking/v1/defaults.go: Ingress always, Egress when egress rules exist). Pods of the release no policy isolates are an error. When the release's own policies isolate every one of its pods, the SOP's foundation, a namespace-wide default-deny (podSelector: {}, policyTypes [Ingress], no rules) on which allows are layered, is reported as information: it is the namespace owner's to apply, since inside one chart it would also cut off the other workloads of the namespace. A policy whose ingress rule admits everything (`ingress: [{}]`) isolates nothing.",
+        hint: "Add a NetworkPolicy selecting the release's pods (e.g. podSelector with the chart's selector labels) with policyTypes [Ingress] and only the ingress you need; a namespace-wide podSelector: {} default-deny belongs to the namespace's platform setup.",
     },
     RuleInfo {
         id: "networkpolicy-dns",
@@ -144,8 +144,15 @@ pub const RULES: &[RuleInfo] = &[
         id: "secret-in-configmap",
         severity: Error,
         summary: "a ConfigMap key or value looks like a secret (value is never printed)",
-        rationale: "SOP 4.0 (Standard Procedure for Using ConfigMaps / Kubernetes Secrets): ConfigMaps are for non-confidential data; passwords, tokens, API keys and private keys belong in Secrets with RBAC restricted access. Detection uses key names and well-known credential formats, not entropy.",
+        rationale: "SOP 4.0 (Standard Procedure for Using ConfigMaps / Kubernetes Secrets): ConfigMaps are for non-confidential data; passwords, tokens, API keys and private keys belong in Secrets with RBAC restricted access. Detection uses key names and well-known credential formats, not entropy: a key holds a credential when its head noun (its last word, as in `DB_PASSWORD`, `clientSecret`, `secret_access_key`) is one, the keyword model of secret scanners (detect-secrets, gitleaks) read as a compound noun; a key about a credential (`DB_USERNAME`, `CREDENTIALS_FILE`, `AUTH_TOKEN_HEADER`, `PASSWORD_MIN_LENGTH`, `TOKEN_TTL`, `SECRET_NAME`, `AWS_ACCESS_KEY_ID`) is not, and values shaped like paths, placeholders, references or URLs without a password are not secrets.",
         hint: "Move the value into a Secret (or an external secret store) and reference it with secretKeyRef or a secret volume.",
+    },
+    RuleInfo {
+        id: "default-credential",
+        severity: Error,
+        summary: "a Secret holds a password, token or key that is a literal shipped in the chart (values.yaml or template text), not generated or given by the user",
+        rationale: "SOP 4.0 (Standard Procedure for Using Kubernetes Secrets): Secrets are for sensitive data such as database passwords and API keys; a credential the chart ships as a literal (`Harbor12345`, `changeit`, `admin`) is public in the chart's source, so every installation that keeps the default shares a known password and the Secret protects nothing. Only literals of the chart's own values.yaml (and its subcharts') or template text are reported; a value the user gave with -f or --set (ct's ci/ scenarios included) or one a function generates (randAlphaNum, lookup with a generated fallback) is not. Keys are read as `secret-in-configmap` reads them; the rule runs in `check`, where the chart is at hand.",
+        hint: "Render the credential from a required value (`required`), generate it once and keep it across upgrades (lookup of the existing Secret, else randAlphaNum), or reference an existing Secret (existingSecret); never ship a working default.",
     },
     RuleInfo {
         id: "service-nodeport",
@@ -240,7 +247,7 @@ mod tests {
             assert!(r.rationale.contains("SOP "), "{} rationale cites no SOP section", r.id);
             assert!(!r.hint.is_empty() && !r.summary.is_empty());
         }
-        assert_eq!(RULES.len(), 24);
+        assert_eq!(RULES.len(), 25);
     }
 
     #[test]

@@ -36,14 +36,23 @@ pub struct GoMemLimitOptions {
     pub max_percent: f64,
     /// Report containers with a memory limit but no GOMEMLIMIT (default true).
     pub require: bool,
-    /// Images that are not Go programs (glob patterns on the image reference, e.g. `docker.io/bitnami/*`):
-    /// a missing GOMEMLIMIT is not reported for them.
+    /// Images that are not Go programs: a missing GOMEMLIMIT is not reported for them. A plain name
+    /// (`nginx`) matches the last path component of the image repository, whatever the registry,
+    /// project and tag (`docker.io/bitnami/nginx:1.27`); a pattern with `/`, `:`, `*`, `?` or `[` is a
+    /// glob on the whole reference (`docker.io/bitnami/*`). Default: well-known non-Go images
+    /// (nginx, envoy, rabbitmq, postgres, mysql, redis, elasticsearch, JVM, python, node…); setting
+    /// the list replaces the default.
     pub non_go_images: Vec<String>,
 }
 
 impl Default for GoMemLimitOptions {
     fn default() -> Self {
-        GoMemLimitOptions { min_percent: 80.0, max_percent: 95.0, require: true, non_go_images: Vec::new() }
+        GoMemLimitOptions {
+            min_percent: 80.0,
+            max_percent: 95.0,
+            require: true,
+            non_go_images: super::gomemlimit::DEFAULT_NON_GO_IMAGES.iter().map(|s| s.to_string()).collect(),
+        }
     }
 }
 
@@ -140,6 +149,10 @@ pub struct Config {
     /// Platform policies (`--policies`) evaluated with the rules; set by the command.
     #[serde(skip)]
     pub platform_policies: crate::policy::PolicySet,
+    /// The chart's shipped literals and the user's values, for `default-credential`; set by
+    /// `check` (None: the rule does not run).
+    #[serde(skip)]
+    pub shipped_literals: Option<std::sync::Arc<super::ShippedLiterals>>,
 }
 
 impl Default for Config {
@@ -155,6 +168,7 @@ impl Default for Config {
             audit_allow: Vec::new(),
             policies: Vec::new(),
             platform_policies: Default::default(),
+            shipped_literals: None,
         }
     }
 }
@@ -289,7 +303,11 @@ impl Config {
 
     /// Whether an image is declared not to be a Go program.
     pub fn non_go_image(&self, image: &str) -> bool {
-        glob_any(&self.gomemlimit.non_go_images, image)
+        let name = super::gomemlimit::image_repository_name(image);
+        self.gomemlimit.non_go_images.iter().any(|p| match p.contains(['/', ':', '*', '?', '[']) {
+            true => glob_any(std::slice::from_ref(p), image),
+            false => p.eq_ignore_ascii_case(&name),
+        })
     }
 }
 

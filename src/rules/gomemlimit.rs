@@ -1,5 +1,7 @@
 //! `gomemlimit`: a Go container's soft memory limit must sit inside a window below its memory
-//! limit (default 80–95%), in units the Go runtime can parse; a missing GOMEMLIMIT is a warning.
+//! limit (default 80–95%, the lower bound rounded down and the upper one up to a whole MiB), in
+//! units the Go runtime can parse; a missing GOMEMLIMIT is a warning. Well-known non-Go images
+//! ([`DEFAULT_NON_GO_IMAGES`], matched by repository name) are not Go programs and are skipped.
 
 use serde_json::Value;
 
@@ -9,6 +11,35 @@ use super::{Severity, Sink};
 use crate::manifest::{Container, Manifest, PodTemplate, Resource};
 
 const RULE: &str = "gomemlimit";
+
+/// Default `gomemlimit.nonGoImages`: last path component of the repository of images that are
+/// not Go programs (web servers and proxies in C/C++, Erlang, JVM, Python, Node, Ruby, PHP
+/// runtimes and the databases, brokers and caches built on them). Matched against the image's
+/// repository name, so `nginx` covers `nginx:1.27`, `docker.io/bitnami/nginx:1.27@sha256:…` and
+/// `registry.example.com/mirror/library/nginx`, but not `nginx-prometheus-exporter` (a Go program).
+pub const DEFAULT_NON_GO_IMAGES: &[&str] = &[
+    // Web servers, proxies, load balancers (C/C++).
+    "nginx", "nginx-unprivileged", "openresty", "httpd", "apache", "haproxy", "envoy", "varnish", "squid",
+    // Erlang/Elixir.
+    "rabbitmq", "erlang", "elixir", "couchdb", "emqx",
+    // Databases, caches and search engines (C/C++).
+    "mongo", "mongodb", "postgres", "postgresql", "postgresql-repmgr", "postgis", "pgpool", "pgbouncer", "mysql", "mariadb", "mariadb-galera",
+    "percona-server", "redis", "redis-sentinel", "redis-cluster", "valkey", "valkey-sentinel", "valkey-cluster", "memcached", "clickhouse",
+    "clickhouse-server", "fluent-bit", "fluentd",
+    // JVM.
+    "elasticsearch", "opensearch", "logstash", "kafka", "zookeeper", "cassandra", "solr", "keycloak", "tomcat", "jenkins", "sonarqube",
+    "openjdk", "eclipse-temurin", "amazoncorretto", "java", "neo4j", "flink", "spark", "nexus3", "activemq",
+    // Interpreters and their runtimes.
+    "python", "node", "ruby", "php", "php-fpm", "perl", "dotnet", "aspnet", "kibana", "opensearch-dashboards", "grafana-image-renderer",
+];
+
+/// Lowercased last path component of an image's repository (no registry, tag or digest):
+/// `docker.io/bitnami/redis:7.2@sha256:…` -> `redis`.
+pub fn image_repository_name(image: &str) -> String {
+    let without_digest = image.split('@').next().unwrap_or(image);
+    let last = without_digest.rsplit('/').next().unwrap_or(without_digest);
+    last.split(':').next().unwrap_or(last).to_ascii_lowercase()
+}
 
 pub(super) fn check(manifest: &Manifest, sink: &mut Sink) {
     if !sink.enabled(RULE) {
@@ -51,11 +82,12 @@ pub(super) fn check(manifest: &Manifest, sink: &mut Sink) {
             let percent = bytes as f64 * 100.0 / limit_bytes as f64;
             let opts = &sink.config().gomemlimit;
             let (lo, hi) = (opts.min_percent, opts.max_percent);
+            let (lowest, highest) = accepted_band(limit_bytes, lo, hi);
             let problem = if bytes as i128 > limit_bytes {
                 Some("above the memory limit: the container is OOM-killed before the GC reacts")
-            } else if percent > hi {
+            } else if (bytes as i128) > highest {
                 Some("too close to the memory limit to leave headroom for non-heap memory")
-            } else if percent < lo {
+            } else if (bytes as i128) < lowest {
                 Some("far below the memory limit: memory is wasted and the GC runs too often")
             } else {
                 None
@@ -65,11 +97,23 @@ pub(super) fn check(manifest: &Manifest, sink: &mut Sink) {
                     r,
                     RULE,
                     path,
-                    format!("container `{}`: GOMEMLIMIT is {bytes} bytes{how}, {percent:.1}% of the memory limit {limit} ({limit_bytes} bytes); {problem} (window {lo}–{hi}%)", c.name),
+                    format!("container `{}`: GOMEMLIMIT is {bytes} bytes{how}, {percent:.1}% of the memory limit {limit} ({limit_bytes} bytes); {problem} (window {lo}–{hi}%: {lowest}–{highest} bytes, each bound rounded outwards to a whole MiB)", c.name),
                 );
             }
         }
     }
+}
+
+const MIB: i128 = 1 << 20;
+
+/// Accepted GOMEMLIMIT in bytes: from `lo`% of the limit rounded down to a whole MiB (charts
+/// commonly compute `limit * 80 / 100` in integer MiB) to `hi`% rounded up to a whole MiB,
+/// never above the limit itself.
+fn accepted_band(limit_bytes: i128, lo: f64, hi: f64) -> (i128, i128) {
+    let at = |percent: f64| limit_bytes as f64 * percent / 100.0;
+    let lowest = (at(lo) / MIB as f64).floor() as i128 * MIB;
+    let highest = ((at(hi) / MIB as f64).ceil() as i128 * MIB).min(limit_bytes);
+    (lowest, highest)
 }
 
 enum Resolved {
@@ -161,6 +205,42 @@ mod tests {
         let k8s_units = rules_hit(&deploy("1Gi", "[{name: GOMEMLIMIT, value: 900Mi}]"), "gomemlimit");
         assert!(k8s_units[0].message.contains("aborts"), "{}", k8s_units[0].message);
         assert_eq!(k8s_units[0].severity, Severity::Error);
+    }
+
+    #[test]
+    fn band_bounds_are_rounded_outwards_to_whole_mib() {
+        // 80% of 1000M is 762.9MiB: `762MiB`, what `limit * 80 / 100` in integer MiB gives, is accepted.
+        assert!(rules_hit(&deploy("1000M", "[{name: GOMEMLIMIT, value: 762MiB}]"), "gomemlimit").is_empty());
+        let below = rules_hit(&deploy("1000M", "[{name: GOMEMLIMIT, value: 761MiB}]"), "gomemlimit");
+        assert!(below[0].message.contains("far below") && below[0].message.contains("799014912–950009856 bytes"), "{}", below[0].message);
+        // 95% of 1000M is 905.99MiB: 906MiB is inside, 907MiB too close.
+        assert!(rules_hit(&deploy("1000M", "[{name: GOMEMLIMIT, value: 906MiB}]"), "gomemlimit").is_empty());
+        assert!(rules_hit(&deploy("1000M", "[{name: GOMEMLIMIT, value: 907MiB}]"), "gomemlimit")[0].message.contains("too close"));
+        // Never above the limit itself, however the rounding falls.
+        let (_, highest) = super::accepted_band(100 * super::MIB + 1, 80.0, 100.0);
+        assert_eq!(highest, 100 * super::MIB + 1);
+    }
+
+    #[test]
+    fn well_known_non_go_images_are_not_asked_for_gomemlimit() {
+        let with_image = |image: &str| rules_hit(&deploy("1Gi", "[]").replace("image: x", &format!("image: \"{image}\"")), "gomemlimit");
+        for image in [
+            "nginx:1.27",
+            "docker.io/bitnami/nginx:1.27.3-debian-12-r0",
+            "registry.example.com:5000/mirror/library/postgres:16@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+            "bitnami/rabbitmq",
+            "docker.elastic.co/elasticsearch/elasticsearch:8.15.0",
+            "eclipse-temurin:21-jre",
+            "python:3.12-slim",
+            "envoyproxy/envoy:v1.31.0",
+        ] {
+            assert!(with_image(image).is_empty(), "{image}");
+        }
+        // A Go program named after a non-Go one is still asked for: names match whole components.
+        for image in ["nginx/nginx-prometheus-exporter:1.3.0", "prometheuscommunity/postgres-exporter", "goharbor/redis-photon:v2.11.0", "ghcr.io/acme/api:1.0"] {
+            assert_eq!(with_image(image).len(), 1, "{image}");
+        }
+        assert_eq!(super::image_repository_name("Registry:5000/Bitnami/Redis:7@sha256:ab"), "redis");
     }
 
     #[test]

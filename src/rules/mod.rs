@@ -4,6 +4,7 @@
 
 pub mod catalog;
 pub mod config;
+mod default_credentials;
 mod duplicates;
 mod gomemlimit;
 mod images;
@@ -25,6 +26,7 @@ use crate::manifest::{Manifest, Resource};
 use crate::render::RenderFailure;
 
 pub use config::Config;
+pub use default_credentials::ShippedLiterals;
 pub use resources::QosClass;
 
 /// How bad a finding is.
@@ -279,6 +281,7 @@ pub fn check_manifest(manifest: &Manifest, config: &Config) -> CheckOutcome {
     rollout::check(manifest, &mut sink);
     networkpolicy::check(manifest, &mut sink);
     secrets::check(manifest, &mut sink);
+    default_credentials::check(manifest, &mut sink);
     references::check(manifest, &mut sink);
     duplicates::check(manifest, &mut sink);
     kubernetes_schema::check(manifest, &mut sink);

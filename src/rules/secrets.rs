@@ -1,6 +1,8 @@
-//! `secret-in-configmap`: ConfigMap keys or values that look like credentials — sensitive key
-//! names (PASSWORD, TOKEN, SECRET, API_KEY…) with a literal value, PEM private keys and
-//! well-known credential formats. No entropy guessing. Values are never printed.
+//! `secret-in-configmap`: ConfigMap keys or values that look like credentials — keys whose head
+//! noun is a credential (PASSWORD, TOKEN, SECRET, API_KEY…; not `…_USERNAME`, `…_FILE`,
+//! `…_TTL`) with a value shaped like a secret, PEM private keys and well-known credential
+//! formats. No entropy guessing. Values are never printed. The key model is shared with
+//! `default-credential`.
 
 use std::sync::LazyLock;
 
@@ -55,37 +57,74 @@ fn words(key: &str) -> Vec<String> {
     out
 }
 
-/// What a key name says it holds, when it names a credential (not a reference to one).
+/// Single words that name a credential (detect-secrets' keyword plugin denylist and gitleaks'
+/// generic-api-key keywords, as whole words: `bypass` or `tokenizer` name none).
+const SECRET_NOUNS: &[(&str, &str)] = &[
+    ("password", "a password"),
+    ("passwd", "a password"),
+    ("pwd", "a password"),
+    ("pass", "a password"),
+    ("passphrase", "a password"),
+    ("secret", "a secret"),
+    ("secrets", "a secret"),
+    ("token", "a token or credential"),
+    ("tokens", "a token or credential"),
+    ("credential", "a token or credential"),
+    ("credentials", "a token or credential"),
+    ("creds", "a token or credential"),
+    ("apikey", "an API key"),
+    ("privatekey", "a private key"),
+    ("secretkey", "a secret"),
+    ("accesskey", "a secret"),
+    ("authkey", "a secret"),
+];
+
+/// Words that make `key` a credential when they precede it (`api_key`, `secret_access_key`,
+/// `client-key`): a bare `key` names anything (a map key, a cache key, a TLS key file).
+const KEY_QUALIFIERS: &[&str] = &["api", "private", "secret", "access", "auth", "client", "encryption", "signing", "master", "session", "service", "account", "hmac", "jwt", "ssh"];
+
+/// Suffixes that still denote the credential itself (`PASSWORD_VALUE`, `token_b64`).
+const VALUE_SUFFIXES: &[&str] = &["value", "val", "plain", "plaintext", "raw", "b64", "base64", "encoded", "literal", "str", "string"];
+
+/// What a key name says it holds, when it names a credential rather than something about one.
+///
+/// The key is read as an English compound noun, whose head is its last word: it holds a
+/// credential when its head is a secret noun (`DB_PASSWORD`, `clientSecret`, `api_key`,
+/// `secret_access_key`), optionally followed by words that only say how the value is written
+/// (`PASSWORD_B64`, digits). Any other head makes the key a property of the credential or of its
+/// owner, not the credential: `REGISTRY_CREDENTIAL_USERNAME` (a username), `CREDENTIALS_FILE` (a
+/// path), `AUTH_TOKEN_HEADER` (a header name), `PASSWORD_MIN_LENGTH`, `TOKEN_TTL`,
+/// `SECRET_NAME` (the name of a Secret), `AWS_ACCESS_KEY_ID` (an id). This is the keyword model of
+/// secret scanners (detect-secrets' keyword plugin, gitleaks' generic-api-key rule: a credential
+/// keyword followed by an assignment) with the head-noun reading in place of their allowlists.
+/// `existing…` before the noun names a reference to an existing object (`existingSecret`).
 pub fn sensitive_key(key: &str) -> Option<&'static str> {
     let w = words(key);
-    let last = w.last()?.as_str();
-    // `password_file`, `secretName`, `token_ttl`: about a credential, not the credential.
-    const NOT_A_VALUE: &[&str] = &[
-        "file", "files", "path", "name", "names", "ref", "dir", "enabled", "enable", "env", "length", "len", "ttl", "expiry", "expiration", "header",
-        "mode", "policy", "type", "url", "endpoint", "seconds", "timeout", "duration", "id", "key_id", "mount", "volume", "store", "provider", "required",
-        "source", "format", "field", "regex", "pattern", "rotation", "min", "max", "hash", "algorithm",
-    ];
-    if NOT_A_VALUE.contains(&last) {
+    let mut end = w.len();
+    while end > 0 && (VALUE_SUFFIXES.contains(&w[end - 1].as_str()) || w[end - 1].chars().all(|c| c.is_ascii_digit())) {
+        end -= 1;
+    }
+    let head = w.get(end.checked_sub(1)?)?.as_str();
+    let before = end.checked_sub(2).and_then(|i| w.get(i)).map(String::as_str);
+    if before == Some("existing") {
         return None;
     }
-    let has = |s: &str| w.iter().any(|x| x == s);
-    let pair = |a: &str, b: &str| w.windows(2).any(|p| p[0] == a && p[1] == b);
-    if has("password") || has("passwd") || has("passphrase") {
-        Some("a password")
-    } else if pair("api", "key") || has("apikey") {
-        Some("an API key")
-    } else if pair("private", "key") || has("privatekey") {
-        Some("a private key")
-    } else if pair("access", "key") || pair("secret", "key") || has("secret") || has("secrets") {
-        Some("a secret")
-    } else if has("token") || has("credentials") || has("credential") {
-        Some("a token or credential")
-    } else {
-        None
+    if let Some((_, what)) = SECRET_NOUNS.iter().find(|(noun, _)| *noun == head) {
+        return Some(what);
+    }
+    match (before, head) {
+        (Some("api"), "key") => Some("an API key"),
+        (Some("private"), "key") => Some("a private key"),
+        (Some(q), "key") if KEY_QUALIFIERS.contains(&q) => Some("a secret"),
+        _ => None,
     }
 }
 
-/// A literal worth reporting: not empty, not a boolean, not a placeholder or reference.
+/// A literal worth reporting as a credential: the shape of the value can be a secret. Filtered
+/// like detect-secrets' heuristic filters (detect_secrets/filters/heuristic.py:
+/// `is_templated_secret`, `is_prefixed_with_dollar_sign`, `is_indirect_reference`) plus what is
+/// plainly not a secret in a configuration file: empty or under 4 characters, booleans and nulls,
+/// placeholders, file paths and file/env references, and URLs without an embedded password.
 fn literal(value: &str) -> bool {
     let v = value.trim().trim_matches(|c| c == '"' || c == '\'').trim();
     if v.is_empty() || v.len() < 4 {
@@ -95,7 +134,12 @@ fn literal(value: &str) -> bool {
     if ["true", "false", "null", "none", "~", "changeme", "<nil>"].contains(&lower.as_str()) {
         return false;
     }
-    !(v.starts_with(['$', '<', '*', '/', '{', '[', '%', '#']) || v.contains("${") || v.contains("{{") || v.contains("__file{") || v.contains("__env{") || lower.starts_with("file:") || lower.starts_with("env:") || lower.starts_with("secret:"))
+    let templated = (v.starts_with('{') && v.ends_with('}')) || (v.starts_with('<') && v.ends_with('>')) || v.contains("${") || v.contains("{{") || v.starts_with('$');
+    let indirect = v.find('(').is_some_and(|open| v[open..].contains(')')) || v.find('[').is_some_and(|open| v[open..].contains(']'));
+    let path = v.starts_with(['/', '~']) || v.starts_with("./") || v.starts_with("../");
+    let url_without_password = v.contains("://") && !FORMATS.iter().any(|(what, re)| what.contains("URL") && re.is_match(v));
+    let reference = ["file:", "env:", "secret:"].iter().any(|p| lower.starts_with(p)) || v.contains("__file{") || v.contains("__env{");
+    !(templated || indirect || path || url_without_password || reference || v.starts_with(['*', '%', '#']))
 }
 
 pub(super) fn check(manifest: &Manifest, sink: &mut Sink) {
@@ -153,6 +197,47 @@ mod tests {
         assert!(sensitive_key("existingSecretName").is_none());
         assert!(sensitive_key("tokenizer").is_none());
         assert!(sensitive_key("LOG_LEVEL").is_none());
+        assert!(sensitive_key("secret_access_key").is_some());
+        assert!(sensitive_key("AWS_SECRET_ACCESS_KEY").is_some());
+        assert!(sensitive_key("REGISTRY_CREDENTIAL_PASSWORD").is_some());
+        assert!(sensitive_key("DB_PASS").is_some());
+        assert!(sensitive_key("ADMIN_PASSWORD_B64").is_some());
+        assert!(sensitive_key("token_2").is_some());
+    }
+
+    /// The head of the key decides: a word about the credential (its owner, file, header, length,
+    /// lifetime, name, id) is not the credential.
+    #[test]
+    fn keys_about_a_credential_are_not_credentials() {
+        for key in [
+            "REGISTRY_CREDENTIAL_USERNAME",
+            "DB_USERNAME",
+            "CREDENTIALS_FILE",
+            "AUTH_TOKEN_HEADER",
+            "PASSWORD_MIN_LENGTH",
+            "SECRET_NAME",
+            "TOKEN_TTL",
+            "AWS_ACCESS_KEY_ID",
+            "existingSecret",
+            "passwordPolicy",
+            "tokenEndpoint",
+            "MINIO_ACCESSKEY_SECRETKEY_TMP",
+            "cache_key",
+            "bypass",
+            "auth_enabled",
+        ] {
+            assert_eq!(sensitive_key(key), None, "{key}");
+        }
+    }
+
+    #[test]
+    fn value_shapes_that_are_not_secrets() {
+        for v in ["", "abc", "true", "${DB_PASSWORD}", "{{ .pw }}", "<password>", "$(cat /run/pw)", "/etc/creds/creds.json", "./pw.txt", "https://vault:8200/v1", "file:/pw", "get_password()"] {
+            assert!(!literal(v), "{v}");
+        }
+        for v in ["Harbor12345", "supersecretpassword", "hunter2hunter2", "s3cr3t!x", "postgres://app:pw12@db/app"] {
+            assert!(literal(v), "{v}");
+        }
     }
 
     fn cm(data: &str) -> String {
@@ -177,5 +262,9 @@ mod tests {
         assert!(embedded[0].message.contains("line 3"), "{}", embedded[0].message);
         assert!(!embedded[0].message.contains("topsecret1"));
         assert!(rules_hit(&cm("{app.ini: \"[db]\\npassword = \\npassword_file = /run/secrets/pw\\n\"}"), "secret-in-configmap").is_empty());
+        // The issue's keys at the values they carry: none is a secret.
+        let about = "{REGISTRY_CREDENTIAL_USERNAME: harbor_registry_user, DB_USERNAME: harbor, CREDENTIALS_FILE: /etc/creds/creds.json, AUTH_TOKEN_HEADER: X-Auth-Token, PASSWORD_MIN_LENGTH: \"12\", SECRET_NAME: my-tls, TOKEN_TTL: \"3600\"}";
+        assert!(rules_hit(&cm(about), "secret-in-configmap").is_empty());
+        assert_eq!(rules_hit(&cm("{REGISTRY_CREDENTIAL_PASSWORD: harbor_registry_password}"), "secret-in-configmap").len(), 1);
     }
 }

@@ -1,7 +1,8 @@
 //! Label selectors: `selector-mismatch` (a workload's selector vs its own pod template),
 //! `service-selector` (a Service selecting no pod of the release, counting the labels controllers
 //! add to pods: StatefulSet pod names and ordinals, revision hashes) and
-//! `service-target-port` (a targetPort no selected container declares), and `service-nodeport`.
+//! `service-target-port` (a named targetPort no selected container declares: an error; an
+//! undeclared number, which Kubernetes still forwards: a warning), and `service-nodeport`.
 //! Also the selector
 //! evaluation other rule families share.
 
@@ -9,7 +10,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use super::Sink;
+use super::{Severity, Sink};
 use crate::manifest::{Container, Manifest, PodTemplate, Resource};
 
 /// Evaluate a `LabelSelector` (matchLabels + matchExpressions) against labels, as
@@ -288,12 +289,21 @@ fn service(manifest: &Manifest, index: &PodIndex, svc: &Resource, sink: &mut Sin
                 if declared.is_empty() {
                     continue;
                 }
+                // A number is forwarded as is: the EndpointSlice controller resolves targetPort with
+                // podutil.FindPort (kubernetes/kubernetes pkg/api/v1/pod/util.go), which returns an
+                // int targetPort without looking at the containers' `ports:` (they are informational);
+                // only a name must match a declared port. An undeclared number still routes, so it is
+                // a warning that the port is not documented, not an error.
                 if !declared.iter().any(|(_, p, proto)| *p == Some(number) && proto == protocol) {
-                    sink.report(
+                    sink.report_at(
                         svc,
                         "service-target-port",
+                        Severity::Warning,
                         path,
-                        format!("targetPort {number} ({protocol}) matches no containerPort of the selected pods ({})", workload_list(&pods)),
+                        format!(
+                            "targetPort {number} ({protocol}) is declared by no containerPort of the selected pods ({}); Kubernetes still forwards to it, so this only works if the container listens there",
+                            workload_list(&pods)
+                        ),
                     );
                 }
             }
@@ -386,11 +396,16 @@ mod tests {
         let f = rules_hit(&wrong_name, "service-target-port");
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].path.as_deref(), Some("spec.ports[name=web].targetPort"));
+        assert_eq!(f[0].severity, Severity::Error);
         // A named port with the wrong protocol does not match.
         let wrong_proto = format!("{DEPLOY}{}", svc("{app: web}", "[{port: 53, targetPort: dns}]"));
         assert_eq!(rules_hit(&wrong_proto, "service-target-port").len(), 1);
+        // An undeclared number still routes (FindPort returns it unchecked): a warning only.
         let wrong_number = format!("{DEPLOY}{}", svc("{app: web}", "[{port: 80, targetPort: 9090}]"));
-        assert_eq!(rules_hit(&wrong_number, "service-target-port").len(), 1);
+        let f = rules_hit(&wrong_number, "service-target-port");
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].severity, Severity::Warning);
+        assert!(f[0].message.contains("still forwards"), "{}", f[0].message);
         let nothing = format!("{DEPLOY}{}", svc("{app: api}", "[{port: 80}]"));
         assert_eq!(rules_hit(&nothing, "service-selector").len(), 1);
         assert!(rules_hit(&nothing, "service-target-port").is_empty());
