@@ -169,6 +169,13 @@ pub const RULES: &[RuleInfo] = &[
         hint: "Create the object in the chart, mark the reference optional: true, or allow-list it in .chartproof.yaml allowReferences (e.g. Secret/my-tls).",
     },
     RuleInfo {
+        id: "kubernetes-validation",
+        severity: Error,
+        summary: "the API server's built-in validation refuses an object (after Kubernetes' defaulting), for the target Kubernetes version",
+        rationale: "SOP 10.0 (Define State, Don't Script Actions): the manifest is the contract with the control plane, and the control plane must accept it. Beyond the OpenAPI schema, the API server runs Kubernetes' built-in validation (pkg/apis/*/validation) on every object after applying its defaults; most everyday `helm install` refusals come from there (a port name over 15 characters, a volumeMount naming no volume, two containers with one name, a CPU request above its limit, a probe with two handlers, a Job with restartPolicy Always…). A chart that renders such an object fails at install time although every other check passed. Messages are the API server's own; a StatefulSet's pod template is only validated when its pods are created, and its findings say so.",
+        hint: "Fix the field the message names, as the API server's message says (search the message text); values that switch the field on or off are where to look.",
+    },
+    RuleInfo {
         id: "kubernetes-schema",
         severity: Error,
         summary: "a resource is not valid against the Kubernetes OpenAPI schema (unknown fields included)",

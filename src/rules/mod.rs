@@ -9,6 +9,7 @@ mod duplicates;
 mod gomemlimit;
 mod images;
 pub mod kubernetes_schema;
+mod kubernetes_validation;
 mod networkpolicy;
 mod observability;
 mod probes;
@@ -285,6 +286,7 @@ pub fn check_manifest(manifest: &Manifest, config: &Config) -> CheckOutcome {
     references::check(manifest, &mut sink);
     duplicates::check(manifest, &mut sink);
     kubernetes_schema::check(manifest, &mut sink);
+    kubernetes_validation::check(manifest, &mut sink);
     crate::policy::evaluate::check(manifest, &config.platform_policies, &mut sink);
     unknown_ignored_rules(manifest, &mut sink);
     let Sink { findings, mut suppressed, .. } = sink;
