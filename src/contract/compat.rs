@@ -118,6 +118,8 @@ pub struct DefaultChange {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub new: Option<Value>,
     /// Set for security- or cost-relevant keys.
+    /// The key names a credential: the report says it changed, never the values.
+    pub redacted: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub relevance: Option<DefaultRelevance>,
     /// With `--each`: the values files that do not set the key and so get the new default.
@@ -134,6 +136,9 @@ pub struct DefaultChange {
 impl DefaultChange {
     /// `old -> new` for people (`(none)` for a side without the default).
     pub fn shown(&self) -> String {
+        if self.redacted {
+            return "(secret value changed)".into();
+        }
         let v = |x: &Option<Value>| x.as_ref().map(show).unwrap_or_else(|| "(none)".into());
         format!("{} -> {}", v(&self.old), v(&self.new))
     }
@@ -159,8 +164,8 @@ impl DefaultChange {
 /// Every leaf default that differs between the old and the new values.yaml. A leaf is a value that
 /// is not a map, or an empty map: Helm coalesces maps key by key and replaces everything else
 /// (lists included) whole, so these are the units a release inherits (chartutil's coalesceValues
-/// in helm/pkg/chartutil/coalesce.go). A key that is a map on one side and a leaf on the other is
-/// listed once, at that key.
+/// in helm/pkg/chartutil/coalesce.go). A key that is a map on one side and a leaf on the other
+/// lists the leaf as removed (or added) and the map's leaves as added (or removed).
 pub fn changed_defaults(old: &Value, new: &Value) -> Vec<DefaultChange> {
     let mut out = Vec::new();
     walk_defaults(&mut Vec::new(), Some(old), Some(new), &mut out);
@@ -175,31 +180,55 @@ fn walk_defaults(keys: &mut Vec<String>, old: Option<&Value>, new: Option<&Value
     if old == new {
         return;
     }
-    if is_branch(old) && is_branch(new) || is_branch(old) && new.is_none() || old.is_none() && is_branch(new) {
-        let (om, nm) = (old.and_then(Value::as_object), new.and_then(Value::as_object));
-        let mut names: Vec<&String> = om.into_iter().flat_map(|m| m.keys()).collect();
-        names.extend(nm.into_iter().flat_map(|m| m.keys()).filter(|k| !om.is_some_and(|m| m.contains_key(*k))));
-        for k in names {
-            keys.push(k.clone());
-            walk_defaults(keys, om.and_then(|m| m.get(k)), nm.and_then(|m| m.get(k)), out);
-            keys.pop();
+    match (is_branch(old), is_branch(new)) {
+        (true, true) => walk_children(keys, old, new, out),
+        // A map on one side, a leaf on the other: the leaf goes, the map's leaves come (or back).
+        (true, false) => {
+            walk_children(keys, old, None, out);
+            if new.is_some() {
+                push_default(keys, None, new, out);
+            }
         }
-        return;
+        (false, true) => {
+            if old.is_some() {
+                push_default(keys, old, None, out);
+            }
+            walk_children(keys, None, new, out);
+        }
+        (false, false) => push_default(keys, old, new, out),
     }
+}
+
+fn walk_children(keys: &mut Vec<String>, old: Option<&Value>, new: Option<&Value>, out: &mut Vec<DefaultChange>) {
+    let (om, nm) = (old.and_then(Value::as_object), new.and_then(Value::as_object));
+    let mut names: Vec<&String> = om.into_iter().flat_map(|m| m.keys()).collect();
+    names.extend(nm.into_iter().flat_map(|m| m.keys()).filter(|k| !om.is_some_and(|m| m.contains_key(*k))));
+    for k in names {
+        keys.push(k.clone());
+        walk_defaults(keys, om.and_then(|m| m.get(k)), nm.and_then(|m| m.get(k)), out);
+        keys.pop();
+    }
+}
+
+fn push_default(keys: &[String], old: Option<&Value>, new: Option<&Value>, out: &mut Vec<DefaultChange>) {
     let change = match (old, new) {
         (Some(_), Some(_)) => DefaultChangeKind::Changed,
         (None, _) => DefaultChangeKind::Added,
         (_, None) => DefaultChangeKind::Removed,
     };
+    // A default under a key that names a credential is said to change, never shown.
+    let secret = keys.last().is_some_and(|k| crate::rules::secrets::sensitive_key(k).is_some()) && [old, new].iter().flatten().any(|v| !v.is_object() && !v.is_array());
+    let shown = |v: Option<&Value>| if secret { None } else { v.cloned() };
     out.push(DefaultChange {
         path: if keys.is_empty() { "(root)".into() } else { keys.join(".") },
         change,
-        old: old.cloned(),
-        new: new.cloned(),
+        old: shown(old),
+        new: shown(new),
+        redacted: secret,
         relevance: default_relevance(keys),
         relied_on_by: None,
         relied_on_by_values: None,
-        keys: keys.clone(),
+        keys: keys.to_vec(),
     });
 }
 
@@ -681,7 +710,7 @@ impl Cx<'_> {
 /// breaking to unknown. `templates` is the text of the new chart's templates.
 pub fn recheck_removed_keys(diff: &mut ContractDiff, templates: &str) {
     let (keep, moved): (Vec<ContractChange>, Vec<ContractChange>) = std::mem::take(&mut diff.breaking).into_iter().partition(|c| {
-        let ignored = c.change == ContractChangeKind::KeyRemoved && c.reason.contains("silently ignored");
+        let ignored = ignores_values(c);
         !(ignored && !c.path.contains(['[', '*']) && still_read(templates, &c.path))
     });
     diff.breaking = keep;
@@ -858,4 +887,45 @@ mod tests {
         );
         assert!(compare(&old, &old, None).is_empty());
     }
+    #[test]
+    fn changed_defaults_are_leaves_of_values_yaml() {
+        let old = json!({"service": {"type": "ClusterIP", "ports": {"http": 80}}, "replicaCount": 1, "tolerations": [], "extra": {}, "same": {"a": 1}, "auth": {"password": "old-pw"}});
+        let new = json!({"service": {"type": "LoadBalancer", "ports": {"web": 80}}, "replicaCount": 1, "tolerations": [{"key": "x"}], "extra": {"on": true}, "same": {"a": 1}, "image": {"tag": "2"}, "auth": {"password": "new-pw"}});
+        let got: Vec<(String, DefaultChangeKind, Option<DefaultRelevance>)> = changed_defaults(&old, &new).into_iter().map(|d| (d.path, d.change, d.relevance)).collect();
+        use DefaultChangeKind::*;
+        assert_eq!(
+            got,
+            [
+                ("service.type".to_string(), Changed, Some(DefaultRelevance::Exposure)),
+                ("service.ports.http".to_string(), Removed, None),
+                ("service.ports.web".to_string(), Added, None),
+                ("tolerations".to_string(), Changed, None),
+                ("extra".to_string(), Removed, None),
+                ("extra.on".to_string(), Added, None),
+                ("auth.password".to_string(), Changed, None),
+                ("image.tag".to_string(), Added, Some(DefaultRelevance::Image)),
+            ]
+        );
+        let pw = changed_defaults(&old, &new).into_iter().find(|d| d.path == "auth.password").unwrap();
+        assert!(pw.redacted && pw.old.is_none() && pw.new.is_none() && !pw.shown().contains("pw"));
+        let d = &changed_defaults(&old, &new)[0];
+        assert!(d.relied_on_by(&json!({"service": {"ports": {"http": 1}}})));
+        assert!(!d.relied_on_by(&json!({"service": {"type": "NodePort"}})));
+        assert!(!d.relied_on_by(&json!({"service": "none"})), "a scalar above the leaf replaces the subtree");
+        assert_eq!(default_relevance(&["securityContext".into(), "runAsUser".into()]), Some(DefaultRelevance::Security));
+        assert_eq!(default_relevance(&["hostNetwork".into()]), Some(DefaultRelevance::Exposure));
+        assert_eq!(default_relevance(&["resources".into(), "limits".into(), "cpu".into()]), Some(DefaultRelevance::Cost));
+    }
+
+    #[test]
+    fn value_paths_under_change_paths() {
+        assert!(path_is_under("env[0].name", "env[].name"));
+        assert!(path_is_under("podLabels.team", "podLabels.*"));
+        assert!(path_is_under("extraConfig.x", "extraConfig"));
+        assert!(path_is_under("anything", "(root)"));
+        assert!(!path_is_under("service.port", "service.ports"));
+        assert!(!path_is_under("env", "env[].name"));
+        assert!(!path_is_under("list[0]", "list.*"));
+    }
+
 }
