@@ -299,3 +299,235 @@ fn corpus_podinfo_upgrade_reads_well() {
         assert_eq!(code, if r["summary"]["new_errors"] == 0 { 0 } else { 1 }, "{:#}", r["findings"]);
     }
 }
+
+fn fleet(part: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/fixtures").join(format!("fleet-{part}"))
+}
+
+fn strs(v: &Value) -> Vec<&str> {
+    v.as_array().unwrap_or_else(|| panic!("not a list: {v}")).iter().map(|x| x.as_str().unwrap()).collect()
+}
+
+/// The 1-based line of `text` in a fixture values file (so the expected locations follow edits).
+fn line_of(file: &Path, text: &str) -> usize {
+    std::fs::read_to_string(file).unwrap().lines().position(|l| l.contains(text)).unwrap_or_else(|| panic!("{text:?} not in {}", file.display())) + 1
+}
+
+#[test]
+fn each_values_file_gets_its_own_verdict_in_every_format() {
+    let (v1, v2, dir) = (fleet("v1"), fleet("v2"), fleet("values"));
+    let glob = format!("{}/team-*.yaml", p(&dir));
+    let team = |t: &str| dir.join(format!("team-{t}.yaml"));
+    let name = |t: &str| p(&team(t)).to_string();
+    for helm in common::helms() {
+        let (code, r) = diff_json(&helm, &[p(&v1), p(&v2), "--each", &glob]);
+        assert_eq!(code, 1, "two teams break ({})", helm.display());
+        let schema: Value = serde_json::from_str(&std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/diff-report.schema.json")).unwrap()).unwrap();
+        let errors: Vec<String> = jsonschema::validator_for(&schema).unwrap().iter_errors(&r).map(|e| format!("{}: {e}", e.instance_path)).collect();
+        assert!(errors.is_empty(), "output does not match schemas/diff-report.schema.json: {errors:?}");
+
+        // One entry per file, in argument order (a glob's matches sorted).
+        let files = r["files"].as_array().unwrap();
+        assert_eq!(files.iter().map(|f| f["file"].as_str().unwrap()).collect::<Vec<_>>(), ["a", "b", "c", "d", "e"].map(name));
+        let verdict = |t: &str| files.iter().find(|f| f["file"] == name(t).as_str()).unwrap();
+        let a = verdict("a");
+        assert_eq!((a["breaking"].as_bool(), a["valid_old"].as_bool(), a["valid_new"].as_bool(), a["renders_old"].as_bool(), a["renders_new"].as_bool()), (Some(true), Some(true), Some(false), Some(true), Some(false)));
+        let a_line = line_of(&team("a"), "http: 9090");
+        assert_eq!(a["reasons"][0], format!("{}:{a_line}: service.ports.http is rejected by 3.0.0: key removed", name("a")));
+        assert_eq!(strs(&a["breaking_contract"]), ["service.ports.http"]);
+        let b = verdict("b");
+        let b_line = line_of(&team("b"), "logLevel: debug");
+        assert_eq!(b["reasons"][0], format!("{}:{b_line}: logLevel is rejected by 3.0.0: enum value(s) removed", name("b")));
+        for t in ["c", "d", "e"] {
+            let f = verdict(t);
+            assert_eq!((f["breaking"].as_bool(), f["valid_new"].as_bool(), f["renders_new"].as_bool()), (Some(false), Some(true), Some(true)), "{f:#}");
+            assert!(f["reasons"].as_array().unwrap().is_empty(), "{f:#}");
+        }
+        assert_eq!(r["summary"]["files"], 5);
+        assert_eq!(r["summary"]["files_breaking"], 2);
+
+        // Breaking changes name the files they reach.
+        let reach: Vec<(&str, Vec<&str>)> = r["contract"]["breaking"].as_array().unwrap().iter().map(|c| (c["path"].as_str().unwrap(), strs(&c["reaches"]))).collect();
+        let (na, nb) = (name("a"), name("b"));
+        assert!(reach.contains(&("service.ports.http", vec![na.as_str()])), "{reach:?}");
+        assert!(reach.contains(&("logLevel", vec![nb.as_str()])), "{reach:?}");
+
+        // Changed defaults, highlighted, with the files that rely on each.
+        let defaults = r["contract"]["defaults"].as_array().unwrap();
+        let default = |path: &str| defaults.iter().find(|d| d["path"] == path).unwrap_or_else(|| panic!("no changed default {path} in {defaults:#?}"));
+        let svc = default("service.type");
+        assert_eq!((svc["old"].as_str(), svc["new"].as_str(), svc["relevance"].as_str(), svc["change"].as_str()), (Some("ClusterIP"), Some("LoadBalancer"), Some("exposure"), Some("changed")));
+        assert_eq!(strs(&svc["relied_on_by"]), ["d", "e"].map(name));
+        assert_eq!(default("replicaCount")["relevance"], "cost");
+        assert_eq!(strs(&default("replicaCount")["relied_on_by"]), ["a", "d", "e"].map(name));
+        assert_eq!(default("image.tag")["relevance"], "image");
+        assert_eq!((default("service.ports.http")["change"].as_str(), default("service.ports.web")["change"].as_str()), (Some("removed"), Some("added")));
+        assert_eq!(defaults.len(), 5, "{defaults:#?}");
+        assert!(strs(&verdict("d")["relies_on_defaults"]).contains(&"service.type"));
+
+        // The renamed Service port is a compatibility finding for the files that render it.
+        let refs = verdict("d")["references"].as_array().unwrap();
+        assert!(refs.iter().any(|x| x["kind"] == "Service" && x["change"] == "port-renamed" && x["old"] == "http" && x["new"] == "web"), "{refs:#?}");
+        // Team D's Service becomes a LoadBalancer: a resource change of its own.
+        let d_service = verdict("d")["resources"].as_array().unwrap().iter().find(|x| x["kind"] == "Service").unwrap().clone();
+        assert!(d_service["fields"].as_array().unwrap().iter().any(|f| f["path"] == "spec.type" && f["new"] == "LoadBalancer"), "{d_service:#}");
+
+        // Human: the table, located reasons, the changed defaults and the verdict.
+        let (code, human) = diff(&helm, &[p(&v1), p(&v2), "--each", &glob]);
+        assert_eq!(code, 1);
+        for want in [
+            format!("{}:{a_line}: service.ports.http is rejected by 3.0.0: key removed", name("a")),
+            "Values files: 5 (2 break)".into(),
+            "reaches 1 of 5 values file(s)".into(),
+            "service.type".into(),
+            "\"ClusterIP\" -> \"LoadBalancer\"  [exposure]".into(),
+            "port `http` renamed to `web`".into(),
+            "Result: BREAKING - 2 of 5 values file(s) break".into(),
+        ] {
+            assert!(human.contains(&want), "missing {want:?} in\n{human}");
+        }
+
+        // Markdown: the summary table and the changed defaults for a PR comment.
+        let (code, md) = diff(&helm, &[p(&v1), p(&v2), "--each", &glob, "-o", "markdown"]);
+        assert_eq!(code, 1);
+        assert!(md.contains("### Values files (2 of 5 break)"), "{md}");
+        assert!(md.contains(&format!("| `{}` | yes | **no** | yes | **no** | **breaking** |", name("a"))), "{md}");
+        assert!(md.contains(&format!("| `{}` | yes | yes | yes | yes | ok |", name("d"))), "{md}");
+        assert!(md.contains("| `service.type` | `\"ClusterIP\" -> \"LoadBalancer\"` | **exposure** |"), "{md}");
+
+        // JUnit: one testcase per file, the breaking ones failed with their reasons.
+        let (code, xml) = diff(&helm, &[p(&v1), p(&v2), "--each", &glob, "-o", "junit"]);
+        assert_eq!(code, 1);
+        assert_eq!(xml.matches("<testcase ").count(), 5, "{xml}");
+        assert_eq!(xml.matches("<failure ").count(), 2, "{xml}");
+        assert!(xml.contains("service.ports.http is rejected by 3.0.0: key removed"), "{xml}");
+    }
+}
+
+#[test]
+fn each_applies_the_shared_files_first_and_unmatched_globs_are_unusable() {
+    let (v1, v2, dir) = (fleet("v1"), fleet("v2"), fleet("values"));
+    let helm = &common::helms()[0];
+    // Team C's file sets the Service type: over it, team D no longer relies on that default.
+    let (code, r) = diff_json(helm, &[p(&v1), p(&v2), "-f", p(&dir.join("team-c.yaml")), "--each", p(&dir.join("team-d.yaml"))]);
+    assert_eq!(code, 0, "{:#}", r["files"]);
+    let d = &r["files"][0];
+    assert!(!strs(&d["relies_on_defaults"]).contains(&"service.type"), "{d:#}");
+    assert!(strs(&d["relies_on_defaults"]).contains(&"service.ports.web"), "{d:#}");
+    let (code, err) = diff(helm, &[p(&v1), p(&v2), "--each", &format!("{}/nobody-*.yaml", p(&dir))]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no file matches"), "{err}");
+}
+
+#[test]
+fn without_each_the_verdict_is_about_the_given_values() {
+    let (v1, v2, dir) = (fleet("v1"), fleet("v2"), fleet("values"));
+    for helm in common::helms() {
+        // Team D is not reached by either breaking change.
+        let (code, r) = diff_json(&helm, &[p(&v1), p(&v2), "-f", p(&dir.join("team-d.yaml"))]);
+        assert_eq!(r["summary"]["breaking_contract"], 2, "{:#}", r["contract"]);
+        assert_eq!(r["summary"]["breaking_for_values"], 0);
+        assert!(r["contract"]["breaking"].as_array().unwrap().iter().all(|c| c["affects_values"] == false));
+        let svc = r["contract"]["defaults"].as_array().unwrap().iter().find(|d| d["path"] == "service.type").unwrap();
+        assert_eq!(svc["relied_on_by_values"], true);
+        assert!(r["references"].as_array().unwrap().iter().any(|x| x["change"] == "port-renamed"), "{:#}", r["references"]);
+        let other_failures = r["summary"]["new_errors"].as_u64().unwrap() + r["summary"]["breaking_fields"].as_u64().unwrap();
+        assert_eq!(code, if other_failures == 0 { 0 } else { 1 });
+        let (_, human) = diff(&helm, &[p(&v1), p(&v2), "-f", p(&dir.join("team-d.yaml"))]);
+        if other_failures == 0 {
+            assert!(human.contains("Result: not breaking for these values - 2 breaking contract change(s) exist; these values are unaffected"), "{human}");
+        }
+        assert!(human.contains("these values are unaffected") && human.contains("these values rely on it"), "{human}");
+
+        // Team B is.
+        let (code, r) = diff_json(&helm, &[p(&v1), p(&v2), "-f", p(&dir.join("team-b.yaml"))]);
+        assert_eq!(code, 1);
+        assert_eq!(r["summary"]["breaking_for_values"], 1);
+        let (_, human) = diff(&helm, &[p(&v1), p(&v2), "-f", p(&dir.join("team-b.yaml"))]);
+        assert!(human.contains("Result: BREAKING - 1 breaking contract change(s) reach these values"), "{human}");
+        // No values: every breaking change counts, as before.
+        let (code, r) = diff_json(&helm, &[p(&v1), p(&v2), "--contract-only"]);
+        assert_eq!((code, r["summary"].get("breaking_for_values")), (1, None));
+        let (_, md) = diff(&helm, &[p(&v1), p(&v2), "-o", "markdown"]);
+        assert!(md.contains("### Names others refer to") && md.contains("port-renamed"), "{md}");
+        let (_, xml) = diff(&helm, &[p(&v1), p(&v2), "-o", "junit"]);
+        assert_eq!(xml.matches("<testcase ").count(), 1, "{xml}");
+    }
+}
+
+/// Leaves whose default differs between two values.yaml files, recounted by PyYAML: maps are
+/// walked key by key, anything else (lists, scalars, empty maps) is a leaf.
+fn python_changed_defaults(old: &Path, new: &Path) -> Vec<(String, String)> {
+    let script = r#"
+import sys, yaml
+def leaves(v, at, out):
+    if isinstance(v, dict) and v:
+        for k, x in v.items():
+            leaves(x, at + [str(k)], out)
+    else:
+        out[".".join(at)] = v
+def load(p):
+    with open(p) as f:
+        return yaml.safe_load(f) or {}
+a, b = {}, {}
+leaves(load(sys.argv[1]), [], a)
+leaves(load(sys.argv[2]), [], b)
+for k in sorted(set(a) | set(b)):
+    if k not in b: print(k, "removed")
+    elif k not in a: print(k, "added")
+    elif a[k] != b[k] or type(a[k]) != type(b[k]): print(k, "changed")
+"#;
+    let out = std::process::Command::new("python3").args(["-c", script, p(old), p(new)]).output().expect("python3 with PyYAML");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().lines().map(|l| {
+        let (k, v) = l.rsplit_once(' ').unwrap();
+        (k.to_string(), v.to_string())
+    }).collect()
+}
+
+#[test]
+#[ignore = "needs ../shared: scripts/corpus runs it"]
+fn corpus_changed_defaults_match_an_independent_recount() {
+    let helm = &common::helms()[0];
+    let mut disagreements = Vec::new();
+    let mut compared = 0;
+    for chart in common::corpus_charts() {
+        let copy = common::copy_chart(&chart);
+        let values = copy.path().join("values.yaml");
+        let Ok(text) = std::fs::read_to_string(&values) else { continue };
+        // Flip the first top-level boolean or number, and add a key: one changed, one added default.
+        let mut edited = false;
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        for l in lines.iter_mut() {
+            let Some((k, v)) = l.split_once(": ") else { continue };
+            if k.starts_with([' ', '#', '-']) || k.contains(' ') {
+                continue;
+            }
+            let v = v.trim();
+            let flipped = match v {
+                "true" => "false".to_string(),
+                "false" => "true".to_string(),
+                n if n.parse::<u32>().is_ok() => (n.parse::<u32>().unwrap() + 1).to_string(),
+                _ => continue,
+            };
+            *l = format!("{k}: {flipped}");
+            edited = true;
+            break;
+        }
+        assert!(edited, "{}: no top-level boolean or number to change", chart.display());
+        lines.push("chartproofAddedDefault: {enabled: true}".into());
+        std::fs::write(&values, lines.join("\n") + "\n").unwrap();
+        let (_, r) = diff_json(helm, &[p(&chart), p(copy.path()), "--contract-only"]);
+        let mut ours: Vec<(String, String)> = r["contract"]["defaults"].as_array().unwrap().iter().map(|d| (d["path"].as_str().unwrap().to_string(), d["change"].as_str().unwrap().to_string())).collect();
+        ours.sort();
+        let mut theirs = python_changed_defaults(&chart.join("values.yaml"), &values);
+        theirs.sort();
+        compared += 1;
+        if ours != theirs {
+            disagreements.push(format!("{}: chartproof {ours:?}, PyYAML {theirs:?}", chart.display()));
+        }
+        assert_eq!(theirs.len(), 2, "{}: {theirs:?}", chart.display());
+    }
+    assert!(compared >= 10, "only {compared} corpus charts");
+    assert!(disagreements.is_empty(), "{} of {compared} charts disagree:\n{}", disagreements.len(), disagreements.join("\n"));
+}

@@ -7,26 +7,31 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use serde_json::Value;
 
 use super::common::{EXIT_FAILED, EXIT_OK, HelmArgs, TemplateArgs, ValuesArgs, exit, print_stdout};
 use crate::chart::Chart;
 use crate::contract::{Contract, ContractSource};
-use crate::contract::compat::{ContractDiff, compare, recheck_removed_keys};
+use crate::chart::targets::{jobs_or_cores, run_in_parallel};
+use crate::contract::compat::{ContractDiff, changed_defaults, compare, ignores_values, recheck_removed_keys};
+use crate::diff::impact::{ContractSide, ValuesImpact, assess};
 use crate::diff::noise::IgnoreSet;
+use crate::diff::references::reference_changes;
 use crate::diff::resources::assume_release_namespace;
 use crate::diff::volatile::{SideResource, stabilize};
-use crate::diff::{Compared, DiffOptions, DiffReport, FindingsDelta, SideInfo, diff_manifests, findings, summarize};
+use crate::diff::{Compared, DiffOptions, DiffReport, FindingsDelta, SideInfo, ValuesFileVerdict, diff_manifests, findings, summarize};
 use crate::manifest::Manifest;
+use crate::render::determinism::{chart_is_reproducible, names_nondeterministic_function};
 use crate::render::{Helm, RenderFailure, RenderRequest, render};
 use crate::report;
 use crate::rules::{Config, Finding, check_manifest};
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DiffFormat {
     Human,
     Json,
     Markdown,
+    /// JUnit XML (one testcase per values file with --each; one for the upgrade otherwise)
+    Junit,
 }
 
 /// Show what upgrading from OLD to NEW changes: values contract, cluster objects, rule findings.
@@ -38,14 +43,21 @@ Examples:
   chartproof diff ./mychart --old-values prod.yaml --new-values prod-next.yaml
   chartproof diff ./old ./new --contract-only
   chartproof diff ./old ./new --policies platform-policies/   # as helm upgrade sends it to admission
+  chartproof diff ./old ./new --each 'teams/*.yaml' -o markdown  # one verdict per team's values
 
 Each side is rendered twice: values that differ between two renders of the same input are
-reported as volatile, never as changes.
+reported as volatile, never as changes. With --each, a chart none of whose files calls a random,
+clock or key-generating function is rendered once per side and file.
+
+With --each, every matching values file (applied after the -f files) gets its own verdict: valid
+under the old and the new contract, renders on both sides, breaking or not with every reason at
+its file and line, its resource changes and findings delta; exit 1 if any file breaks.
 
 Exit codes:
   0  no breaking change and no new error finding
-  1  a breaking contract change, an immutable field change, a new version that does not render,
-     or a new error finding
+  1  a breaking contract change that reaches the given values (any, when none are given), an
+     immutable field change, a new version that does not render, or a new error finding; with
+     --each: a values file that breaks
   2  unusable input: missing chart, bad values file, OLD does not render, no helm")]
 pub struct DiffArgs {
     /// Old chart: a directory or a packaged .tgz
@@ -60,6 +72,13 @@ pub struct DiffArgs {
     /// Values file for the new side only, applied after -f (repeatable)
     #[arg(long, value_name = "FILE")]
     pub new_values: Vec<PathBuf>,
+    /// Judge each values file matching this glob on its own, after the -f files (repeatable;
+    /// quote it: `--each 'teams/*.yaml'`); a summary table and one verdict per file
+    #[arg(long, value_name = "GLOB", conflicts_with_all = ["old_values", "new_values", "manifests_only"])]
+    pub each: Vec<String>,
+    /// Parallel helm renders with --each (default: number of cores)
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
     /// Compare only the values contracts (no rendering)
     #[arg(long, conflicts_with = "manifests_only")]
     pub contract_only: bool,
@@ -105,6 +124,7 @@ pub fn run(mut args: DiffArgs) -> Result<ExitCode> {
             *path = rereadable(path, spool.path())?;
         }
     }
+    let each_files = expand_each(&args.each)?;
     let new_path = args.new.clone().unwrap_or_else(|| args.old.clone());
     if args.new.is_none() && args.old_values.is_empty() && args.new_values.is_empty() {
         bail!("give NEW (a second chart), or --old-values/--new-values to compare two values sets of one chart");
@@ -112,9 +132,16 @@ pub fn run(mut args: DiffArgs) -> Result<ExitCode> {
     let old_chart = Chart::load(&args.old).context("cannot load OLD")?;
     let new_chart = Chart::load(&new_path).context("cannot load NEW")?;
     // Read every values file up front so a bad file is reported with its location.
-    args.values.load()?;
+    let shared = args.values.load()?;
     for f in args.old_values.iter().chain(&args.new_values) {
         crate::chart::values::ValuesDoc::load(f)?;
+    }
+    let mut each_values = Vec::new();
+    for f in &each_files {
+        let mut user = shared.clone();
+        // Helm's order: -f files, then this file, then --set.
+        user.files.push(crate::chart::values::ValuesDoc::load(f)?);
+        each_values.push(user);
     }
     let mut ignore = args.ignore.clone();
     for label in args.ignore_labels.iter().filter(|l| !l.is_empty()) {
@@ -129,22 +156,94 @@ pub fn run(mut args: DiffArgs) -> Result<ExitCode> {
 
     let mut old_info = side_info(&args.old, &old_chart, &shown.0);
     let mut new_info = side_info(&new_path, &new_chart, &shown.1);
-    let contract = if args.manifests_only {
+    let mut contracts = None;
+    let mut contract = if args.manifests_only {
         ContractDiff::default()
     } else {
-        let (old_schema, old_src) = chart_contract(&old_chart, "OLD")?;
-        let (new_schema, new_src) = chart_contract(&new_chart, "NEW")?;
-        old_info.contract_source = Some(old_src);
-        new_info.contract_source = Some(new_src);
-        let mut contract = compare(&old_schema, &new_schema, Some(&new_chart.values.value));
+        let old_contract = chart_contract(&old_chart, "OLD")?;
+        let new_contract = chart_contract(&new_chart, "NEW")?;
+        old_info.contract_source = Some(contract_source(&old_contract));
+        new_info.contract_source = Some(contract_source(&new_contract));
+        let mut contract = compare(&old_contract.schema, &new_contract.schema, Some(&new_chart.values.value));
         recheck_removed_keys(&mut contract, &template_text(&new_chart.dir.join("templates")));
+        contract.defaults = changed_defaults(&old_chart.values.value, &new_chart.values.value);
+        contracts = Some((old_contract, new_contract));
         contract
     };
+    let new_label = new_chart.meta.version.clone().unwrap_or_else(|| "NEW".into());
+    let assess_values = |contract: &ContractDiff, user: &crate::chart::merge::UserValues| {
+        contracts.as_ref().map(|(o, n)| {
+            assess(&ContractSide { contract: o, chart: &old_chart }, &ContractSide { contract: n, chart: &new_chart }, contract, user, &new_label)
+        })
+    };
+    let ns = args.template.namespace.clone().unwrap_or_else(|| "default".into());
+
+    if !each_files.is_empty() {
+        let helm = if args.contract_only { None } else { Some(args.helm.discover()?) };
+        let reproducible = |chart: &Chart| {
+            chart.dir.is_dir()
+                && chart_is_reproducible(&chart.dir).unwrap_or(false)
+                && !each_values.iter().chain([&shared]).any(|u| names_nondeterministic_function(&u.overrides().to_string()))
+        };
+        let renders_per_side = [reproducible(&old_chart), reproducible(&new_chart)].map(|r| if r { 1 } else { 2 });
+        let impacts: Vec<Option<ValuesImpact>> = each_values.iter().map(|u| assess_values(&contract, u)).collect();
+        let work: Vec<usize> = (0..each_files.len()).collect();
+        let mut files: Vec<Option<ValuesFileVerdict>> = vec![None; each_files.len()];
+        let judge = |i: &usize, _share: usize| {
+            let judged = FileJudge { args: &args, old_chart: &old_chart, new_chart: &new_chart, config: &config, opts: &opts, ns: &ns, renders: renders_per_side };
+            judged.verdict(&each_files[*i], helm.as_ref(), impacts[*i].as_ref(), &contract)
+        };
+        run_in_parallel(&work, jobs_or_cores(args.jobs), judge, |i, v| files[i] = Some(v));
+        let files: Vec<ValuesFileVerdict> = files.into_iter().map(|v| v.expect("every values file is judged")).collect();
+        for (i, change) in contract.breaking.iter_mut().enumerate() {
+            change.reaches = Some(impacts.iter().zip(&each_files).filter(|(m, _)| m.as_ref().is_some_and(|m| m.reached.iter().any(|(j, _)| *j == i))).map(|(_, f)| f.display().to_string()).collect());
+        }
+        for (i, d) in contract.defaults.iter_mut().enumerate() {
+            d.relied_on_by = Some(impacts.iter().zip(&each_files).filter(|(m, _)| m.as_ref().is_some_and(|m| m.relied_defaults.contains(&i))).map(|(_, f)| f.display().to_string()).collect());
+        }
+        let mut summary = summarize(&contract, &[], &[], false);
+        summary.files = files.len();
+        summary.files_breaking = files.iter().filter(|f| f.breaking).count();
+        summary.breaking_for_values = None;
+        summary.reference_changes = files.iter().map(|f| f.references.len()).sum();
+        summary.failed = summary.files_breaking > 0;
+        let report = DiffReport {
+            old: old_info,
+            new: new_info,
+            contract,
+            resources: Vec::new(),
+            unchanged_resources: 0,
+            ignored: Vec::new(),
+            volatile: Vec::new(),
+            findings: FindingsDelta::default(),
+            policies: None,
+            new_render_failure: None,
+            references: Vec::new(),
+            files,
+            compared: Compared { contract: true, manifests: !args.contract_only },
+            summary,
+        };
+        return emit(&args, &report);
+    }
+
+    // Without --each: the shared values (-f, --set) are the values judged, when given and the
+    // same on both sides.
+    if !shared.is_empty() && args.old_values.is_empty() && args.new_values.is_empty()
+        && let Some(impact) = assess_values(&contract, &shared)
+    {
+        for (i, change) in contract.breaking.iter_mut().enumerate() {
+            change.affects_values = Some(impact.reached.iter().any(|(j, _)| *j == i));
+        }
+        for (i, d) in contract.defaults.iter_mut().enumerate() {
+            d.relied_on_by_values = Some(impact.relied_defaults.contains(&i));
+        }
+    }
 
     let mut manifest = crate::diff::ManifestDiff::default();
     let mut findings = FindingsDelta::default();
     let mut policies = with_policies.then(FindingsDelta::default);
     let mut new_render_failure = None;
+    let mut references = Vec::new();
     if !args.contract_only {
         let helm = args.helm.discover()?;
         let old_req = request(&args, &old_chart, &args.old_values);
@@ -154,19 +253,19 @@ pub fn run(mut args: DiffArgs) -> Result<ExitCode> {
             (Ok(a), Ok(b)) => (a, b),
             (Err(e), _) | (_, Err(e)) => bail!("OLD does not render: {e}\n  command: {}\n  (values only NEW accepts belong in --new-values)", old_req.command_line(&helm)),
         };
-        let ns = args.template.namespace.as_deref().unwrap_or("default");
-        let old_side = side(&old_pair.0, &old_pair.1, "OLD", ns);
+        let old_side = side(&old_pair.0, Some(&old_pair.1), "OLD", &ns);
         match (n1?, n2?) {
             (Ok(a), Ok(b)) => {
-                let new_side = side(&a, &b, "NEW", ns);
+                let new_side = side(&a, Some(&b), "NEW", &ns);
                 manifest = diff_manifests(&old_side.resources, &new_side.resources, &opts);
-                (findings, policies) = rule_delta(&old_side, &new_side, &config, ns);
+                references = reference_changes(&old_side.resources, &new_side.resources);
+                (findings, policies) = rule_delta(&old_side, &new_side, &config, &ns);
             }
             (Err(e), _) | (_, Err(e)) => new_render_failure = Some(format!("{e} (command: {})", new_req.command_line(&helm))),
         }
     }
-    let summary = summarize(&contract, &manifest.resources, &[Some(&findings), policies.as_ref()].into_iter().flatten().collect::<Vec<_>>(), new_render_failure.is_some());
-    let failed = summary.failed;
+    let mut summary = summarize(&contract, &manifest.resources, &[Some(&findings), policies.as_ref()].into_iter().flatten().collect::<Vec<_>>(), new_render_failure.is_some());
+    summary.reference_changes = references.len();
     let report = DiffReport {
         old: old_info,
         new: new_info,
@@ -178,16 +277,178 @@ pub fn run(mut args: DiffArgs) -> Result<ExitCode> {
         findings,
         policies,
         new_render_failure,
+        references,
+        files: Vec::new(),
         compared: Compared { contract: !args.manifests_only, manifests: !args.contract_only },
         summary,
     };
+    emit(&args, &report)
+}
+
+/// Print the report in the asked format; the exit code follows its verdict.
+fn emit(args: &DiffArgs, report: &DiffReport) -> Result<ExitCode> {
     let text = match args.output {
-        DiffFormat::Human => report::diff_human::render(&report, report::stdout_wants_color()),
-        DiffFormat::Json => report::diff_json::render(&report),
-        DiffFormat::Markdown => report::diff_markdown::render(&report),
+        DiffFormat::Human => report::diff_human::render(report, report::stdout_wants_color()),
+        DiffFormat::Json => report::diff_json::render(report),
+        DiffFormat::Markdown => report::diff_markdown::render(report),
+        DiffFormat::Junit => report::diff_junit::render(report)?,
     };
     print_stdout(&text)?;
-    Ok(exit(if failed { EXIT_FAILED } else { EXIT_OK }))
+    Ok(exit(if report.summary.failed { EXIT_FAILED } else { EXIT_OK }))
+}
+
+/// The values files `--each` names: each pattern's matches sorted, patterns in argument order, a
+/// file named twice judged once. A pattern without glob characters is a file that must exist; a
+/// glob that matches nothing is an error (a typo would otherwise judge nobody).
+fn expand_each(patterns: &[String]) -> Result<Vec<PathBuf>> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    for pattern in patterns {
+        let mut found = Vec::new();
+        if !pattern.contains(['*', '?', '[', '{']) {
+            let path = PathBuf::from(pattern);
+            if !path.is_file() {
+                bail!("--each {pattern}: no such values file");
+            }
+            found.push(path);
+        } else {
+            let glob = globset::GlobBuilder::new(pattern).literal_separator(true).build().with_context(|| format!("--each {pattern}: not a valid glob"))?.compile_matcher();
+            // Walk from the longest leading part without glob characters.
+            let fixed: PathBuf = Path::new(pattern).components().take_while(|c| !c.as_os_str().to_string_lossy().contains(['*', '?', '[', '{'])).collect();
+            let root = if fixed.as_os_str().is_empty() { PathBuf::from(".") } else { fixed };
+            walk_files(&root, &mut |p| {
+                let shown = p.strip_prefix("./").unwrap_or(p);
+                if glob.is_match(shown) {
+                    found.push(shown.to_path_buf());
+                }
+            });
+            if found.is_empty() {
+                bail!("--each {pattern}: no file matches");
+            }
+            found.sort();
+        }
+        for f in found {
+            if !out.contains(&f) {
+                out.push(f);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn walk_files(dir: &Path, visit: &mut dyn FnMut(&Path)) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            walk_files(&path, visit);
+        } else {
+            visit(&path);
+        }
+    }
+}
+
+/// What every values file of `--each` shares.
+struct FileJudge<'a> {
+    args: &'a DiffArgs,
+    old_chart: &'a Chart,
+    new_chart: &'a Chart,
+    config: &'a Config,
+    opts: &'a DiffOptions,
+    ns: &'a str,
+    /// Renders per side (1 when the chart is reproducible: nothing can be volatile).
+    renders: [usize; 2],
+}
+
+impl FileJudge<'_> {
+    /// One side's renders of this file (first render, and the second when there is one).
+    fn render_side(&self, helm: &Helm, chart: &Chart, file: &Path, times: usize) -> Result<Result<(String, Option<String>), String>> {
+        let req = request(self.args, chart, &[file.to_path_buf()]);
+        let mut out = Vec::new();
+        for _ in 0..times {
+            match render(helm, &req)? {
+                Ok(r) => out.push(r.manifest),
+                Err(e) => return Ok(Err(format!("{e} (command: {})", req.command_line(helm)))),
+            }
+        }
+        let mut renders = out.into_iter();
+        Ok(Ok((renders.next().unwrap_or_default(), renders.next())))
+    }
+
+    fn verdict(&self, file: &Path, helm: Option<&Helm>, impact: Option<&ValuesImpact>, contract: &ContractDiff) -> ValuesFileVerdict {
+        let mut v = ValuesFileVerdict {
+            file: file.display().to_string(),
+            valid_old: impact.is_none_or(|m| m.invalid_before.is_empty()),
+            valid_new: true,
+            renders_old: None,
+            renders_new: None,
+            breaking: false,
+            reasons: Vec::new(),
+            before: impact.map(|m| m.invalid_before.clone()).unwrap_or_default(),
+            breaking_contract: Vec::new(),
+            relies_on_defaults: impact.map(|m| m.relied_defaults.iter().map(|i| contract.defaults[*i].path.clone()).collect()).unwrap_or_default(),
+            resources: Vec::new(),
+            unchanged_resources: 0,
+            findings: FindingsDelta::default(),
+            references: Vec::new(),
+            summary: summarize(&ContractDiff::default(), &[], &[], false),
+        };
+        if let Some(m) = impact.filter(|_| v.valid_old) {
+            v.reasons = m.reasons();
+            v.valid_new = v.reasons.is_empty() || m.reached.iter().all(|(i, _)| ignores_values(&contract.breaking[*i])) && m.rejected_after.is_empty();
+            v.breaking_contract = m.reached.iter().map(|(i, _)| contract.breaking[*i].path.clone()).collect();
+        }
+        let Some(helm) = helm else {
+            v.breaking = !v.reasons.is_empty();
+            return v;
+        };
+        let rendered = (self.render_side(helm, self.old_chart, file, self.renders[0]), self.render_side(helm, self.new_chart, file, self.renders[1]));
+        let (old, new) = match rendered {
+            (Ok(Ok(o)), Ok(Ok(n))) => (o, n),
+            (o, n) => {
+                let why = |r: Result<Result<_, String>>| match r {
+                    Ok(Ok(_)) => None,
+                    Ok(Err(e)) => Some(e),
+                    Err(e) => Some(format!("{e:#}")),
+                };
+                v.renders_old = Some(matches!(o, Ok(Ok(_))));
+                v.renders_new = Some(matches!(n, Ok(Ok(_))));
+                if let Some(e) = why(o) {
+                    v.before.push(format!("does not render on OLD: {e}"));
+                } else if let Some(e) = why(n) {
+                    v.reasons.push(format!("{}: the new version does not render with this file: {e}", v.file));
+                }
+                v.breaking = v.valid_old && v.renders_old == Some(true) && !v.reasons.is_empty();
+                return v;
+            }
+        };
+        v.renders_old = Some(true);
+        v.renders_new = Some(true);
+        let old_side = side(&old.0, old.1.as_deref(), "OLD", self.ns);
+        let new_side = side(&new.0, new.1.as_deref(), "NEW", self.ns);
+        let mut m = diff_manifests(&old_side.resources, &new_side.resources, self.opts);
+        for r in &mut m.resources {
+            r.text_diff = None;
+        }
+        v.references = reference_changes(&old_side.resources, &new_side.resources);
+        let (findings, policies) = rule_delta(&old_side, &new_side, self.config, self.ns);
+        let deltas: Vec<&FindingsDelta> = [Some(&findings), policies.as_ref()].into_iter().flatten().collect();
+        v.summary = summarize(&ContractDiff::default(), &m.resources, &deltas, false);
+        v.summary.reference_changes = v.references.len();
+        for r in m.resources.iter().filter(|r| r.breaking) {
+            for f in r.fields.iter().filter(|f| f.immutable.is_some()) {
+                v.reasons.push(format!("{}: {} {}: {}", v.file, r.display_id(), f.path, f.immutable.as_deref().unwrap_or_default()));
+            }
+        }
+        for f in deltas.iter().flat_map(|d| &d.introduced).filter(|f| f.severity == crate::rules::Severity::Error) {
+            v.reasons.push(format!("{}: new error finding {} on {} {}: {}", v.file, f.rule, f.kind, f.name, f.message));
+        }
+        v.resources = m.resources;
+        v.unchanged_resources = m.unchanged;
+        v.findings = findings;
+        v.breaking = v.valid_old && !v.reasons.is_empty();
+        v.summary.failed = v.breaking;
+        v
+    }
 }
 
 /// The text of every file under a chart's templates folder (empty when unreadable).
@@ -252,12 +513,15 @@ struct Side {
     resources: Vec<SideResource>,
 }
 
-fn side(first: &str, second: &str, name: &str, release_namespace: &str) -> Side {
-    let (manifest, again) = (Manifest::parse(first), Manifest::parse(second));
+/// One side from its render, stabilized over the second render when there is one (without one,
+/// nothing is volatile: the chart is reproducible).
+fn side(first: &str, second: Option<&str>, name: &str, release_namespace: &str) -> Side {
+    let manifest = Manifest::parse(first);
     for p in &manifest.problems {
         eprintln!("warning: {name} render: {}:{}: {}", p.template.as_deref().unwrap_or("manifest"), p.line, p.message);
     }
-    let mut resources = stabilize(&manifest, &again);
+    let again = second.map(Manifest::parse);
+    let mut resources = stabilize(&manifest, again.as_ref().unwrap_or(&manifest));
     assume_release_namespace(&mut resources, release_namespace);
     Side { manifest, resources }
 }
@@ -280,12 +544,16 @@ fn rule_delta(old: &Side, new: &Side, config: &Config, release_namespace: &str) 
     (findings::delta(old_rules, new_rules, release_namespace), policies)
 }
 
-/// The chart's values contract (values.schema.json, else inferred) and where it came from.
-fn chart_contract(chart: &Chart, side: &str) -> Result<(Value, String)> {
-    let contract = Contract::for_chart(chart).with_context(|| format!("cannot read the values contract of {side}"))?;
-    let source = match contract.source {
+/// The chart's values contract (values.schema.json, else inferred).
+fn chart_contract(chart: &Chart, side: &str) -> Result<Contract> {
+    Contract::for_chart(chart).with_context(|| format!("cannot read the values contract of {side}"))
+}
+
+/// Where a contract came from, for the report.
+fn contract_source(contract: &Contract) -> String {
+    match contract.source {
         ContractSource::Shipped(_) => "values.schema.json",
         ContractSource::Inferred => "inferred from values.yaml",
-    };
-    Ok((contract.schema, source.into()))
+    }
+    .into()
 }

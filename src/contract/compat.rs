@@ -15,11 +15,15 @@ pub struct ContractDiff {
     pub compatible: Vec<ContractChange>,
     /// Changed in a way chartproof cannot classify; review by hand.
     pub unknown: Vec<ContractChange>,
+    /// Leaves of values.yaml whose default differs between the two versions: every release that
+    /// does not set the key gets the new value on upgrade.
+    #[serde(default)]
+    pub defaults: Vec<DefaultChange>,
 }
 
 impl ContractDiff {
     pub fn is_empty(&self) -> bool {
-        self.breaking.is_empty() && self.compatible.is_empty() && self.unknown.is_empty()
+        self.breaking.is_empty() && self.compatible.is_empty() && self.unknown.is_empty() && self.defaults.is_empty()
     }
 }
 
@@ -68,6 +72,224 @@ pub struct ContractChange {
     pub old: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub new: Option<Value>,
+    /// With `--each`: the values files this change reaches (their values are rejected by, or
+    /// ignored by, the new contract because of it), in argument order. Breaking changes only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reaches: Option<Vec<String>>,
+    /// Without `--each`, when values were given (`-f`, `--set`): whether they are affected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub affects_values: Option<bool>,
+}
+
+/// How a default changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DefaultChangeKind {
+    /// The key has a default on both sides, and they differ.
+    Changed,
+    /// The new values.yaml has a default the old one did not have.
+    Added,
+    /// The old values.yaml had a default the new one does not have.
+    Removed,
+}
+
+/// Why a changed default deserves a reviewer's attention (security, cost, exposure, supply chain).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum DefaultRelevance {
+    /// Service type, ports exposed, host networking: who can reach the workload.
+    Exposure,
+    /// securityContext, privileges, host namespaces.
+    Security,
+    /// Replicas, autoscaling, resources: what the release costs.
+    Cost,
+    /// The image, its registry, tag or digest: what runs.
+    Image,
+}
+
+/// One leaf of values.yaml whose default differs between the two chart versions.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct DefaultChange {
+    /// Dotted key path (`service.type`).
+    pub path: String,
+    pub change: DefaultChangeKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new: Option<Value>,
+    /// Set for security- or cost-relevant keys.
+    /// The key names a credential: the report says it changed, never the values.
+    pub redacted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relevance: Option<DefaultRelevance>,
+    /// With `--each`: the values files that do not set the key and so get the new default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relied_on_by: Option<Vec<String>>,
+    /// Without `--each`, when values were given: whether they leave the key to the default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relied_on_by_values: Option<bool>,
+    /// The keys of `path` (a key may contain a dot).
+    #[serde(skip)]
+    pub keys: Vec<String>,
+}
+
+impl DefaultChange {
+    /// `old -> new` for people (`(none)` for a side without the default).
+    pub fn shown(&self) -> String {
+        if self.redacted {
+            return "(secret value changed)".into();
+        }
+        let v = |x: &Option<Value>| x.as_ref().map(show).unwrap_or_else(|| "(none)".into());
+        format!("{} -> {}", v(&self.old), v(&self.new))
+    }
+
+    /// Whether values that override the defaults with `overrides` (the user's files and `--set`
+    /// coalesced) leave this key to the chart: no key on the way to it is set. A key set to a
+    /// non-map value above the leaf replaces the whole subtree, so the default does not reach it.
+    pub fn relied_on_by(&self, overrides: &Value) -> bool {
+        let mut cur = overrides;
+        for k in &self.keys {
+            match cur {
+                Value::Object(m) => match m.get(k) {
+                    Some(v) => cur = v,
+                    None => return true,
+                },
+                _ => return false,
+            }
+        }
+        false
+    }
+}
+
+/// Every leaf default that differs between the old and the new values.yaml. A leaf is a value that
+/// is not a map, or an empty map: Helm coalesces maps key by key and replaces everything else
+/// (lists included) whole, so these are the units a release inherits (chartutil's coalesceValues
+/// in helm/pkg/chartutil/coalesce.go). A key that is a map on one side and a leaf on the other
+/// lists the leaf as removed (or added) and the map's leaves as added (or removed).
+pub fn changed_defaults(old: &Value, new: &Value) -> Vec<DefaultChange> {
+    let mut out = Vec::new();
+    walk_defaults(&mut Vec::new(), Some(old), Some(new), &mut out);
+    out
+}
+
+fn is_branch(v: Option<&Value>) -> bool {
+    matches!(v, Some(Value::Object(m)) if !m.is_empty())
+}
+
+fn walk_defaults(keys: &mut Vec<String>, old: Option<&Value>, new: Option<&Value>, out: &mut Vec<DefaultChange>) {
+    if old == new {
+        return;
+    }
+    match (is_branch(old), is_branch(new)) {
+        (true, true) => walk_children(keys, old, new, out),
+        // A map on one side, a leaf on the other: the leaf goes, the map's leaves come (or back).
+        (true, false) => {
+            walk_children(keys, old, None, out);
+            if new.is_some() {
+                push_default(keys, None, new, out);
+            }
+        }
+        (false, true) => {
+            if old.is_some() {
+                push_default(keys, old, None, out);
+            }
+            walk_children(keys, None, new, out);
+        }
+        (false, false) => push_default(keys, old, new, out),
+    }
+}
+
+fn walk_children(keys: &mut Vec<String>, old: Option<&Value>, new: Option<&Value>, out: &mut Vec<DefaultChange>) {
+    let (om, nm) = (old.and_then(Value::as_object), new.and_then(Value::as_object));
+    let mut names: Vec<&String> = om.into_iter().flat_map(|m| m.keys()).collect();
+    names.extend(nm.into_iter().flat_map(|m| m.keys()).filter(|k| !om.is_some_and(|m| m.contains_key(*k))));
+    for k in names {
+        keys.push(k.clone());
+        walk_defaults(keys, om.and_then(|m| m.get(k)), nm.and_then(|m| m.get(k)), out);
+        keys.pop();
+    }
+}
+
+fn push_default(keys: &[String], old: Option<&Value>, new: Option<&Value>, out: &mut Vec<DefaultChange>) {
+    let change = match (old, new) {
+        (Some(_), Some(_)) => DefaultChangeKind::Changed,
+        (None, _) => DefaultChangeKind::Added,
+        (_, None) => DefaultChangeKind::Removed,
+    };
+    // A default under a key that names a credential is said to change, never shown.
+    let secret = keys.last().is_some_and(|k| crate::rules::secrets::sensitive_key(k).is_some()) && [old, new].iter().flatten().any(|v| !v.is_object() && !v.is_array());
+    let shown = |v: Option<&Value>| if secret { None } else { v.cloned() };
+    out.push(DefaultChange {
+        path: if keys.is_empty() { "(root)".into() } else { keys.join(".") },
+        change,
+        old: shown(old),
+        new: shown(new),
+        redacted: secret,
+        relevance: default_relevance(keys),
+        relied_on_by: None,
+        relied_on_by_values: None,
+        keys: keys.to_vec(),
+    });
+}
+
+/// Which reviewer concern a values key belongs to, from the names chart authors use for the
+/// Kubernetes fields they feed (core/v1 ServiceSpec.type, PodSpec.hostNetwork, SecurityContext…).
+pub fn default_relevance(keys: &[String]) -> Option<DefaultRelevance> {
+    let lower: Vec<String> = keys.iter().map(|k| k.to_ascii_lowercase()).collect();
+    let any = |names: &[&str]| lower.iter().any(|k| names.contains(&k.as_str()));
+    let last = lower.last().map(String::as_str).unwrap_or("");
+    if any(&["hostnetwork", "hostpid", "hostipc", "hostport"]) || lower.iter().any(|k| k.contains("service")) && matches!(last, "type" | "loadbalancerip" | "loadbalancersourceranges" | "externaltrafficpolicy" | "nodeport" | "externalips") {
+        return Some(DefaultRelevance::Exposure);
+    }
+    if lower.iter().any(|k| k.contains("securitycontext")) || any(&["privileged", "allowprivilegeescalation", "runasuser", "runasnonroot", "runasgroup", "readonlyrootfilesystem", "capabilities", "automountserviceaccounttoken", "seccompprofile"]) {
+        return Some(DefaultRelevance::Security);
+    }
+    if any(&["replicas", "replicacount", "minreplicas", "maxreplicas", "autoscaling", "resources", "limits", "requests"]) {
+        return Some(DefaultRelevance::Cost);
+    }
+    if lower.iter().any(|k| k == "image" || k == "images") || any(&["repository", "registry", "digest"]) || last == "tag" && lower.iter().any(|k| k.contains("image")) {
+        return Some(DefaultRelevance::Image);
+    }
+    None
+}
+
+/// Whether a values path (`env[0].name`, `service.ports.http`) is at or under a contract change's
+/// path (`env[].name`, `podLabels.*`, `service.ports.http`): `[]` stands for any list index, `*`
+/// for any map key.
+pub fn path_is_under(value_path: &str, change_path: &str) -> bool {
+    if change_path == "(root)" {
+        return true;
+    }
+    let (v, c) = (path_segments(value_path), path_segments(change_path));
+    c.len() <= v.len()
+        && c.iter().zip(&v).all(|(c, v)| match c.as_str() {
+            "[]" => v.starts_with('[') && v != "[]",
+            "*" => !v.starts_with('['),
+            _ => c == v,
+        })
+}
+
+/// `a.b[0].c` -> `a`, `b`, `[0]`, `c`.
+fn path_segments(path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for part in path.split('.') {
+        let (name, rest) = part.find('[').map(|i| part.split_at(i)).unwrap_or((part, ""));
+        if !name.is_empty() {
+            out.push(name.to_string());
+        }
+        let mut rest = rest;
+        while let Some(end) = rest.find(']') {
+            out.push(rest[..=end].to_string());
+            rest = &rest[end + 1..];
+        }
+    }
+    out
+}
+
+/// Whether a breaking change works by ignoring a key (a removed key the contract does not
+/// reject): values that set it are not rejected, they silently lose their effect.
+pub fn ignores_values(change: &ContractChange) -> bool {
+    change.change == ContractChangeKind::KeyRemoved && change.reason.contains("silently ignored")
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -176,7 +398,7 @@ fn show(v: &Value) -> String {
 
 impl Cx<'_> {
     fn push(&mut self, verdict: Verdict, loc: &Loc, change: ContractChangeKind, reason: String, old: Option<&Value>, new: Option<&Value>) {
-        let c = ContractChange { path: loc.shown(), change, reason, old: old.cloned(), new: new.cloned() };
+        let c = ContractChange { path: loc.shown(), change, reason, old: old.cloned(), new: new.cloned(), reaches: None, affects_values: None };
         match verdict {
             Verdict::Breaking => self.out.breaking.push(c),
             Verdict::Compatible => self.out.compatible.push(c),
@@ -488,7 +710,7 @@ impl Cx<'_> {
 /// breaking to unknown. `templates` is the text of the new chart's templates.
 pub fn recheck_removed_keys(diff: &mut ContractDiff, templates: &str) {
     let (keep, moved): (Vec<ContractChange>, Vec<ContractChange>) = std::mem::take(&mut diff.breaking).into_iter().partition(|c| {
-        let ignored = c.change == ContractChangeKind::KeyRemoved && c.reason.contains("silently ignored");
+        let ignored = ignores_values(c);
         !(ignored && !c.path.contains(['[', '*']) && still_read(templates, &c.path))
     });
     diff.breaking = keep;
@@ -665,4 +887,45 @@ mod tests {
         );
         assert!(compare(&old, &old, None).is_empty());
     }
+    #[test]
+    fn changed_defaults_are_leaves_of_values_yaml() {
+        let old = json!({"service": {"type": "ClusterIP", "ports": {"http": 80}}, "replicaCount": 1, "tolerations": [], "extra": {}, "same": {"a": 1}, "auth": {"password": "old-pw"}});
+        let new = json!({"service": {"type": "LoadBalancer", "ports": {"web": 80}}, "replicaCount": 1, "tolerations": [{"key": "x"}], "extra": {"on": true}, "same": {"a": 1}, "image": {"tag": "2"}, "auth": {"password": "new-pw"}});
+        let got: Vec<(String, DefaultChangeKind, Option<DefaultRelevance>)> = changed_defaults(&old, &new).into_iter().map(|d| (d.path, d.change, d.relevance)).collect();
+        use DefaultChangeKind::*;
+        assert_eq!(
+            got,
+            [
+                ("service.type".to_string(), Changed, Some(DefaultRelevance::Exposure)),
+                ("service.ports.http".to_string(), Removed, None),
+                ("service.ports.web".to_string(), Added, None),
+                ("tolerations".to_string(), Changed, None),
+                ("extra".to_string(), Removed, None),
+                ("extra.on".to_string(), Added, None),
+                ("auth.password".to_string(), Changed, None),
+                ("image.tag".to_string(), Added, Some(DefaultRelevance::Image)),
+            ]
+        );
+        let pw = changed_defaults(&old, &new).into_iter().find(|d| d.path == "auth.password").unwrap();
+        assert!(pw.redacted && pw.old.is_none() && pw.new.is_none() && !pw.shown().contains("pw"));
+        let d = &changed_defaults(&old, &new)[0];
+        assert!(d.relied_on_by(&json!({"service": {"ports": {"http": 1}}})));
+        assert!(!d.relied_on_by(&json!({"service": {"type": "NodePort"}})));
+        assert!(!d.relied_on_by(&json!({"service": "none"})), "a scalar above the leaf replaces the subtree");
+        assert_eq!(default_relevance(&["securityContext".into(), "runAsUser".into()]), Some(DefaultRelevance::Security));
+        assert_eq!(default_relevance(&["hostNetwork".into()]), Some(DefaultRelevance::Exposure));
+        assert_eq!(default_relevance(&["resources".into(), "limits".into(), "cpu".into()]), Some(DefaultRelevance::Cost));
+    }
+
+    #[test]
+    fn value_paths_under_change_paths() {
+        assert!(path_is_under("env[0].name", "env[].name"));
+        assert!(path_is_under("podLabels.team", "podLabels.*"));
+        assert!(path_is_under("extraConfig.x", "extraConfig"));
+        assert!(path_is_under("anything", "(root)"));
+        assert!(!path_is_under("service.port", "service.ports"));
+        assert!(!path_is_under("env", "env[].name"));
+        assert!(!path_is_under("list[0]", "list.*"));
+    }
+
 }

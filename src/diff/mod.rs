@@ -6,8 +6,10 @@
 pub mod fields;
 pub mod findings;
 pub mod immutable;
+pub mod impact;
 pub mod noise;
 pub mod redact;
+pub mod references;
 pub mod resources;
 pub mod volatile;
 
@@ -16,6 +18,7 @@ use serde_json::Value;
 
 use crate::contract::compat::ContractDiff;
 use crate::rules::Finding;
+use references::ReferenceChange;
 
 use fields::{FieldChangeKind, FieldPath, RawChange, diff_values, leaf_paths, unified_text_diff};
 use noise::IgnoreSet;
@@ -54,6 +57,14 @@ pub struct DiffReport {
     /// The new version failed to render with the values the old one accepted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub new_render_failure: Option<String>,
+    /// Names objects outside the release refer to that the upgrade changes (Service ports and
+    /// selectors, Service/Secret/ConfigMap names): compatibility findings, not failures.
+    #[serde(default)]
+    pub references: Vec<ReferenceChange>,
+    /// With `--each`: one verdict per values file, in argument order (then the top-level
+    /// `resources` and `findings` are empty: every file has its own).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<ValuesFileVerdict>,
     pub compared: Compared,
     pub summary: Summary,
 }
@@ -63,8 +74,17 @@ impl DiffReport {
     pub fn failure_reasons(&self) -> Vec<String> {
         let s = &self.summary;
         let mut why = Vec::new();
-        if s.breaking_contract > 0 {
-            why.push(format!("{} breaking contract change(s)", s.breaking_contract));
+        if !self.files.is_empty() {
+            if s.files_breaking > 0 {
+                why.push(format!("{} of {} values file(s) break", s.files_breaking, s.files));
+            }
+            return why;
+        }
+        match s.breaking_for_values {
+            Some(n) if n > 0 => why.push(format!("{n} breaking contract change(s) reach these values")),
+            Some(_) => {}
+            None if s.breaking_contract > 0 => why.push(format!("{} breaking contract change(s)", s.breaking_contract)),
+            None => {}
         }
         if s.breaking_fields > 0 {
             why.push(format!("{} immutable field change(s)", s.breaking_fields));
@@ -77,6 +97,49 @@ impl DiffReport {
         }
         why
     }
+}
+
+/// `Result:` wording for breaking contract changes that do not reach the values at hand
+/// (None when there are none, or when they do reach them).
+pub fn unaffected_note(s: &Summary, each: bool) -> Option<String> {
+    if s.breaking_contract == 0 {
+        return None;
+    }
+    match (each, s.breaking_for_values) {
+        (true, _) if s.files_breaking == 0 => Some(format!("{} breaking contract change(s) exist; none of the {} values file(s) is affected", s.breaking_contract, s.files)),
+        (false, Some(0)) => Some(format!("{} breaking contract change(s) exist; these values are unaffected", s.breaking_contract)),
+        _ => None,
+    }
+}
+
+/// One values file of `--each`: valid under which contract, renders on which side, and whether
+/// the upgrade breaks it, with every reason located at the file and line.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct ValuesFileVerdict {
+    /// The file as given.
+    pub file: String,
+    pub valid_old: bool,
+    pub valid_new: bool,
+    /// None when not rendered (`--contract-only`).
+    pub renders_old: Option<bool>,
+    pub renders_new: Option<bool>,
+    /// The upgrade breaks this file's release (exit code 1).
+    pub breaking: bool,
+    /// Why, located: `teams/a.yaml:5: service.ports.http is rejected by 3.0.0: key removed`.
+    pub reasons: Vec<String>,
+    /// Problems the file already had before the upgrade (invalid under the old contract, does not
+    /// render on OLD): not the upgrade's doing, so never breaking.
+    pub before: Vec<String>,
+    /// Paths of the breaking contract changes that reach this file.
+    pub breaking_contract: Vec<String>,
+    /// Paths of the changed defaults this file does not set, and so gets the new value of.
+    pub relies_on_defaults: Vec<String>,
+    /// Resource changes (no text diffs; `diff -f FILE` shows them).
+    pub resources: Vec<ResourceDiff>,
+    pub unchanged_resources: usize,
+    pub findings: FindingsDelta,
+    pub references: Vec<ReferenceChange>,
+    pub summary: Summary,
 }
 
 /// One side of the comparison.
@@ -111,6 +174,21 @@ pub struct Summary {
     pub modified: usize,
     /// New findings of severity error.
     pub new_errors: usize,
+    /// Leaves of values.yaml whose default changed.
+    #[serde(default)]
+    pub changed_defaults: usize,
+    /// Changes to names others refer to (compatibility findings; never failing alone).
+    #[serde(default)]
+    pub reference_changes: usize,
+    /// Breaking contract changes that reach the given values (`-f`, `--set`); None when no values
+    /// were given (then every breaking change counts) or with `--each`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breaking_for_values: Option<usize>,
+    /// With `--each`: values files judged, and how many of them break.
+    #[serde(default)]
+    pub files: usize,
+    #[serde(default)]
+    pub files_breaking: usize,
     /// True when the upgrade is breaking or introduces an error finding (exit code 1).
     pub failed: bool,
 }
@@ -354,11 +432,16 @@ fn count_ignored(ignored: &mut Vec<IgnoredCount>, pattern: &noise::IgnorePattern
     }
 }
 
-/// Totals and verdict; `findings` are the rule delta and, when given, the policy delta.
+/// Totals and verdict; `findings` are the rule delta and, when given, the policy delta. Breaking
+/// contract changes fail the verdict when they reach the values (`affects_values`), or, when no
+/// values were judged, always.
 pub fn summarize(contract: &ContractDiff, resources: &[ResourceDiff], findings: &[&FindingsDelta], new_render_failure: bool) -> Summary {
     let count = |c: ResourceChange| resources.iter().filter(|r| r.change == c).count();
     let breaking_fields = resources.iter().flat_map(|r| &r.fields).filter(|f| f.immutable.is_some()).count();
     let new_errors = findings.iter().flat_map(|d| &d.introduced).filter(|f| f.severity == crate::rules::Severity::Error).count();
+    let judged = contract.breaking.iter().any(|c| c.affects_values.is_some());
+    let breaking_for_values = judged.then(|| contract.breaking.iter().filter(|c| c.affects_values == Some(true)).count());
+    let breaking_reached = breaking_for_values.unwrap_or(contract.breaking.len());
     Summary {
         breaking_contract: contract.breaking.len(),
         unknown_contract: contract.unknown.len(),
@@ -367,7 +450,12 @@ pub fn summarize(contract: &ContractDiff, resources: &[ResourceDiff], findings: 
         removed: count(ResourceChange::Removed),
         modified: count(ResourceChange::Modified),
         new_errors,
-        failed: !contract.breaking.is_empty() || breaking_fields > 0 || new_errors > 0 || new_render_failure,
+        changed_defaults: contract.defaults.len(),
+        reference_changes: 0,
+        breaking_for_values,
+        files: 0,
+        files_breaking: 0,
+        failed: breaking_reached > 0 || breaking_fields > 0 || new_errors > 0 || new_render_failure,
     }
 }
 
@@ -413,6 +501,8 @@ pub(crate) fn sample_report() -> DiffReport {
         findings,
         policies: None,
         new_render_failure: None,
+        references: Vec::new(),
+        files: Vec::new(),
         compared: Compared { contract: true, manifests: true },
         summary,
     }

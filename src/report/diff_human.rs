@@ -4,7 +4,8 @@
 
 use std::fmt::Write;
 
-use crate::contract::compat::ContractChange;
+use crate::contract::compat::{ContractChange, DefaultChange};
+use crate::diff::references::ReferenceChange;
 use crate::diff::fields::FieldChangeKind;
 use crate::diff::{DiffReport, FieldChange, FindingsDelta, ResourceChange, ResourceDiff, SideInfo};
 use crate::rules::Finding;
@@ -50,8 +51,12 @@ pub fn render(report: &DiffReport, color: bool) -> String {
     let _ = writeln!(out, "{} {} -> {}", p.bold("chartproof diff:"), side_name(&report.old), side_name(&report.new));
     if report.compared.contract {
         contract_section(&mut out, report, &p);
+        defaults_section(&mut out, report, &p);
     }
-    if report.compared.manifests {
+    if !report.files.is_empty() {
+        files_section(&mut out, report, &p);
+    } else if report.compared.manifests {
+        references_section(&mut out, &report.references, "  ", &p);
         resources_section(&mut out, report, &p);
         findings_section(&mut out, "Findings (check rules):", &report.findings, false, &p);
         if let Some(policies) = &report.policies {
@@ -76,12 +81,121 @@ fn contract_section(out: &mut String, report: &DiffReport, p: &Paint) {
     };
     for ch in &c.breaking {
         line(out, p.red("BREAKING  "), ch);
+        if let Some(who) = reach(ch, report.files.len()) {
+            let _ = writeln!(out, "  {:10} {:width$}  {}", "", "", p.dim(&who));
+        }
     }
     for ch in &c.unknown {
         line(out, p.yellow("unknown   "), ch);
     }
     for ch in &c.compatible {
         line(out, p.green("compatible"), ch);
+    }
+}
+
+/// Whom a breaking change reaches, in words (None when no values were judged).
+pub fn reach(ch: &ContractChange, files: usize) -> Option<String> {
+    if let Some(list) = &ch.reaches {
+        return Some(match list.len() {
+            0 => format!("reaches none of the {files} values file(s)"),
+            n if n == files => format!("reaches all {files} values file(s)"),
+            n => format!("reaches {n} of {files} values file(s): {}", list.join(", ")),
+        });
+    }
+    ch.affects_values.map(|hit| if hit { "reaches these values".to_string() } else { "these values are unaffected".to_string() })
+}
+
+/// `[exposure]` for a highlighted default.
+pub fn relevance_tag(d: &DefaultChange) -> Option<String> {
+    d.relevance.map(|r| format!("[{}]", serde_json::to_value(r).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()))
+}
+
+/// Who gets a changed default, in words (None when no values were judged).
+pub fn relied_on(d: &DefaultChange, files: usize) -> Option<String> {
+    if let Some(list) = &d.relied_on_by {
+        return Some(match list.len() {
+            0 => format!("every one of the {files} values file(s) sets it"),
+            n if n == files => format!("all {files} values file(s) rely on it"),
+            n => format!("{n} of {files} values file(s) rely on it: {}", list.join(", ")),
+        });
+    }
+    d.relied_on_by_values.map(|yes| if yes { "these values rely on it".to_string() } else { "these values set it".to_string() })
+}
+
+fn defaults_section(out: &mut String, report: &DiffReport, p: &Paint) {
+    let d = &report.contract.defaults;
+    if d.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "
+{} (every release that does not set the key gets the new value)", p.bold(&format!("Changed defaults: {}", d.len())));
+    let width = d.iter().map(|x| x.path.len()).max().unwrap_or(0).min(48);
+    for x in d {
+        let tag = relevance_tag(x).map(|t| format!("  {}", p.red(&t))).unwrap_or_default();
+        let _ = writeln!(out, "  default    {:width$}  {}{tag}", x.path, x.shown());
+        if let Some(who) = relied_on(x, report.files.len()) {
+            let _ = writeln!(out, "  {:10} {:width$}  {}", "", "", p.dim(&who));
+        }
+    }
+}
+
+fn references_section(out: &mut String, refs: &[ReferenceChange], indent: &str, p: &Paint) {
+    if refs.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "
+{indent}{}", p.bold("Names others refer to (compatibility findings):"));
+    for r in refs {
+        let _ = writeln!(out, "{indent}  {} {}: {}", p.yellow("!"), r.display_id(), r.consumers);
+    }
+}
+
+/// `--each`: the summary table, then each file's verdict with its reasons and changes.
+fn files_section(out: &mut String, report: &DiffReport, p: &Paint) {
+    let width = report.files.iter().map(|f| f.file.len()).max().unwrap_or(4).clamp(4, 60);
+    let yes = |b: bool| if b { "yes" } else { "NO" };
+    let opt = |b: Option<bool>| b.map(yes).unwrap_or("-");
+    let _ = writeln!(out, "
+{}", p.bold(&format!("Values files: {} ({} break)", report.summary.files, report.summary.files_breaking)));
+    let _ = writeln!(out, "  {:width$}  {:9} {:9} {:11} {:11} {:9} {:>8}", "file", "valid old", "valid new", "renders old", "renders new", "verdict", "changes");
+    for f in &report.files {
+        let verdict = if f.breaking {
+            p.red("BREAKING ")
+        } else if !f.before.is_empty() {
+            p.yellow("invalid  ")
+        } else {
+            p.green("ok       ")
+        };
+        let changes = f.summary.added + f.summary.removed + f.summary.modified;
+        let _ = writeln!(out, "  {:width$}  {:9} {:9} {:11} {:11} {verdict} {changes:>8}", f.file, yes(f.valid_old), yes(f.valid_new), opt(f.renders_old), opt(f.renders_new));
+    }
+    for f in &report.files {
+        let head = if f.breaking { p.red("BREAKING") } else { p.green("not breaking") };
+        let _ = writeln!(out, "
+{} {head}", p.bold(&f.file));
+        for r in &f.reasons {
+            let _ = writeln!(out, "  {r}");
+        }
+        for b in &f.before {
+            let _ = writeln!(out, "  {} {b}", p.yellow("before the upgrade:"));
+        }
+        if !f.relies_on_defaults.is_empty() {
+            let _ = writeln!(out, "  relies on changed defaults: {}", f.relies_on_defaults.join(", "));
+        }
+        if f.renders_new == Some(true) {
+            let s = &f.summary;
+            let _ = writeln!(out, "  resources: {} modified, {} added, {} removed, {} unchanged", s.modified, s.added, s.removed, f.unchanged_resources);
+            for r in &f.resources {
+                resource(out, r, p);
+            }
+            for x in &f.findings.introduced {
+                let _ = writeln!(out, "  {} {}", p.red("introduced"), finding_line(x));
+            }
+            for x in &f.findings.resolved {
+                let _ = writeln!(out, "  {}   {}", p.green("resolved"), finding_line(x));
+            }
+            references_section(out, &f.references, "  ", p);
+        }
     }
 }
 
@@ -221,6 +335,8 @@ fn verdict(out: &mut String, report: &DiffReport, p: &Paint) {
     let unknown = if s.unknown_contract > 0 { format!("; {} contract change(s) need review by hand", s.unknown_contract) } else { String::new() };
     if s.failed {
         let _ = writeln!(out, "\n{} {}{unknown}", p.red(&p.bold("Result: BREAKING -")), why.join(", "));
+    } else if let Some(note) = crate::diff::unaffected_note(s, !report.files.is_empty()) {
+        let _ = writeln!(out, "\n{} {note}{unknown}", p.green(&p.bold("Result: not breaking for these values -")));
     } else {
         let _ = writeln!(out, "\n{}{unknown}", p.green(&p.bold("Result: no breaking change, no new error finding")));
     }

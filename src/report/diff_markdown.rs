@@ -45,6 +45,8 @@ fn render_with(report: &DiffReport, text_diffs: bool) -> String {
     let _ = writeln!(out, "## chartproof diff: {} → {}\n", side(&report.old), side(&report.new));
     if s.failed {
         let _ = writeln!(out, "**Breaking:** {}.\n", report.failure_reasons().join(", "));
+    } else if let Some(note) = crate::diff::unaffected_note(s, !report.files.is_empty()) {
+        let _ = writeln!(out, "**Not breaking for these values:** {note}.\n");
     } else {
         let _ = writeln!(out, "**No breaking change and no new error finding.**\n");
     }
@@ -60,13 +62,26 @@ fn render_with(report: &DiffReport, text_diffs: bool) -> String {
             let _ = writeln!(out, "| verdict | key | change |\n|---|---|---|");
             for (tag, list) in [("**breaking**", &c.breaking), ("unknown", &c.unknown), ("compatible", &c.compatible)] {
                 for ch in list {
-                    let _ = writeln!(out, "| {tag} | {} | {} |", code(&ch.path), cell(&ch.reason));
+                    let who = super::diff_human::reach(ch, report.files.len()).map(|w| format!(" — {}", cell(&w))).unwrap_or_default();
+                    let _ = writeln!(out, "| {tag} | {} | {}{who} |", code(&ch.path), cell(&ch.reason));
                 }
             }
             out.push('\n');
         }
+        if !c.defaults.is_empty() {
+            let _ = writeln!(out, "#### Changed defaults\n\nEvery release that does not set the key gets the new value.\n\n| key | old → new | concern | who relies on it |\n|---|---|---|---|");
+            for d in &c.defaults {
+                let concern = super::diff_human::relevance_tag(d).map(|t| format!("**{}**", t.trim_matches(['[', ']']))).unwrap_or_default();
+                let who = super::diff_human::relied_on(d, report.files.len()).unwrap_or_else(|| "every release that does not set it".into());
+                let _ = writeln!(out, "| {} | {} | {concern} | {} |", code(&d.path), code(&d.shown()), cell(&who));
+            }
+            out.push('\n');
+        }
     }
-    if report.compared.manifests {
+    if !report.files.is_empty() {
+        files(&mut out, report);
+    } else if report.compared.manifests {
+        references(&mut out, &report.references);
         if !text_diffs {
             let _ = writeln!(out, "_Text diffs left out to fit a pull-request comment; run `chartproof diff` for them._\n");
         }
@@ -135,6 +150,45 @@ fn resources(out: &mut String, report: &DiffReport, text_diffs: bool) {
     if !report.volatile.is_empty() {
         let per: Vec<String> = report.volatile.iter().map(|v| format!("{} {} ({})", v.kind, code(&v.name), v.paths.iter().map(|p| code(p)).collect::<Vec<_>>().join(", "))).collect();
         let _ = writeln!(out, "Volatile (differ between two renders of the same input, not compared): {}.\n", per.join("; "));
+    }
+}
+
+fn references(out: &mut String, refs: &[crate::diff::references::ReferenceChange]) {
+    if refs.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "### Names others refer to\n\n| object | change | who breaks |\n|---|---|---|");
+    for r in refs {
+        let change = serde_json::to_value(r.change).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let _ = writeln!(out, "| {} | {change} | {} |", code(&r.display_id()), cell(&r.consumers));
+    }
+    out.push('\n');
+}
+
+/// `--each`: one row per values file, then the reasons of each breaking file.
+fn files(out: &mut String, report: &DiffReport) {
+    let s = &report.summary;
+    let _ = writeln!(out, "### Values files ({} of {} break)\n", s.files_breaking, s.files);
+    let _ = writeln!(out, "| file | valid old | valid new | renders old | renders new | verdict | resources | findings |\n|---|---|---|---|---|---|---|---|");
+    let yes = |b: bool| if b { "yes" } else { "**no**" };
+    let opt = |b: Option<bool>| b.map(yes).unwrap_or("–");
+    for f in &report.files {
+        let verdict = if f.breaking { "**breaking**" } else if !f.before.is_empty() { "invalid before" } else { "ok" };
+        let fs = &f.summary;
+        let res = format!("{} modified, {} added, {} removed", fs.modified, fs.added, fs.removed);
+        let finds = format!("+{} / −{}", f.findings.introduced.len(), f.findings.resolved.len());
+        let _ = writeln!(out, "| {} | {} | {} | {} | {} | {verdict} | {res} | {finds} |", code(&f.file), yes(f.valid_old), yes(f.valid_new), opt(f.renders_old), opt(f.renders_new));
+    }
+    out.push('\n');
+    for f in report.files.iter().filter(|f| f.breaking || !f.before.is_empty() || !f.references.is_empty()) {
+        let _ = writeln!(out, "<details><summary>{}{}</summary>\n", html_escape(&f.file), if f.breaking { " — breaking" } else { "" });
+        for r in f.reasons.iter().chain(&f.before) {
+            let _ = writeln!(out, "- {}", cell(r));
+        }
+        for r in &f.references {
+            let _ = writeln!(out, "- {}: {}", code(&r.display_id()), cell(&r.consumers));
+        }
+        let _ = writeln!(out, "\n</details>\n");
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod diff_human;
 pub mod diff_json;
+pub mod diff_junit;
 pub mod diff_markdown;
 pub mod github;
 pub mod human;

@@ -17,7 +17,7 @@ pub mod quantity;
 mod references;
 pub mod resources;
 mod rollout;
-mod secrets;
+pub(crate) mod secrets;
 mod security;
 pub mod selectors;
 
