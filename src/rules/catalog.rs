@@ -254,7 +254,7 @@ mod tests {
             assert!(r.rationale.contains("SOP "), "{} rationale cites no SOP section", r.id);
             assert!(!r.hint.is_empty() && !r.summary.is_empty());
         }
-        assert_eq!(RULES.len(), 25);
+        assert_eq!(RULES.len(), 26);
     }
 
     #[test]
