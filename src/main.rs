@@ -27,7 +27,8 @@ Exit codes:
   0  ok
   1  the check failed (invalid values, error findings, test failures, breaking changes)
   2  unusable input (missing chart, unreadable YAML, bad flags, no helm); the message says
-     which file, line and key")]
+     which file, line and key
+  3  test: no planned case was checked (the time budget or Ctrl-C came first) and no failure")]
 struct Cli {
     #[command(subcommand)]
     command: Command,

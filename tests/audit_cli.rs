@@ -157,7 +157,7 @@ fn library_helper_keys_under_undecidable_conditions_are_maybe_read_not_undeclare
     assert_eq!(code, 1, "server.tier is a real undeclared input");
     let helm = &helms()[0];
     let text = String::from_utf8(chartproof(helm).arg("audit").arg(chart("fixtures/audit-library")).output().unwrap().stdout).unwrap();
-    assert!(text.contains("maybe read: missing from values.yaml, read only by library chart helpers") && text.contains("charts/lib/templates/_warnings.tpl:16  server.enabled"), "{text}");
+    assert!(text.contains("by library chart helpers under conditions the reader cannot decide") && text.contains("charts/lib/templates/_warnings.tpl:16  server.enabled"), "{text}");
 }
 
 #[test]
@@ -179,4 +179,48 @@ fn keys_with_dots_are_printed_the_same_unambiguous_way_in_every_format() {
     let helm = &helms()[0];
     let text = String::from_utf8(chartproof(helm).arg("audit").arg(dir.path()).output().unwrap().stdout).unwrap();
     assert!(text.contains(r#"values.yaml:4  configs.params["server.basehref"]"#) && text.contains(r#"templates/cm.yaml:1  configs["cm.extra"]"#), "{text}");
+}
+
+fn listed(json: &Value, list: &str) -> Vec<String> {
+    json[list].as_array().unwrap().iter().map(|k| k["key"].as_str().unwrap().to_string()).collect()
+}
+
+/// Issue 19 item 7: a use that does not run at the defaults (its `if` is false there, a `default`
+/// whose value is set, the branch `ternary … (empty …)` does not take, a comparison) is not
+/// "renders empty"; a use that runs and prints a missing key still is. Checked against real helm.
+#[test]
+fn renders_empty_reasons_from_what_runs_at_the_defaults() {
+    let dir = chart("fixtures/audit-empty-guards");
+    let (_, json) = audit_json(&dir);
+    assert_valid_report(&json);
+    assert_eq!(listed(&json, "renders_empty"), ["realMissing", "unguardedMissing"], "{json:#}");
+    for helm in helms() {
+        let out = render(&helm, &dir, None).expect("renders at the defaults");
+        let lines: Vec<&str> = out.lines().map(str::trim).collect();
+        assert!(lines.contains(&"real:") && lines.contains(&"alsoReal:"), "the reported keys render empty: {out}");
+        assert!(out.contains("name: \"main\"") && out.contains("flag: \"on\"") && !out.contains("pdb:") && !out.contains("extra:"), "the others do not render there: {out}");
+    }
+}
+
+/// Issue 19 item 7: keys read only through `tpl` of a file are maybe read, never unused; a key
+/// nothing reads still is unused (and really changes nothing, on both helms).
+#[test]
+fn keys_behind_tpl_of_a_file_are_maybe_read_not_unused() {
+    let dir = chart("fixtures/audit-unseen-tpl");
+    let (_, json) = audit_json(&dir);
+    assert_valid_report(&json);
+    assert_eq!(unused_keys(&json), ["reallyUnused"], "{json:#}");
+    assert_eq!(listed(&json, "maybe_read"), ["config"], "{json:#}");
+    assert_eq!(assert_unused_keys_change_nothing(&dir), 1);
+}
+
+/// Issue 19 item 7: a subchart packaged as a .tgz in charts/ has its templates read, so the
+/// parent's values under its key are used; a key the subchart does not read stays unused.
+#[test]
+fn packaged_subchart_templates_are_read() {
+    let dir = chart("fixtures/audit-packaged-subchart");
+    let (_, json) = audit_json(&dir);
+    assert_valid_report(&json);
+    assert_eq!(unused_keys(&json), ["sub.notReadBySub"], "{json:#}");
+    assert_eq!(assert_unused_keys_change_nothing(&dir), 1);
 }

@@ -300,3 +300,86 @@ fn check_and_test_apply_the_schema_rules_of_their_helm() {
         assert_eq!(report["cases_run"], json!(3), "helm {major}: {}", String::from_utf8_lossy(&out.stderr));
     }
 }
+
+/// Issue 19 item 1: an annotation (any dialect) that contradicts its key's default never makes a
+/// contract that rejects the defaults: validate accepts them, and once written helm renders them.
+#[test]
+fn annotation_contradicting_the_default_never_rejects_the_defaults() {
+    let chart = common::copy_chart(&common::chart("fixtures/annotation-contradicts-default"));
+    for helm in common::helms() {
+        common::chartproof(&helm).arg("validate").arg(chart.path()).assert().success();
+        // The true variant: the annotation still types a key it does not contradict (no default).
+        common::chartproof(&helm).arg("validate").arg(chart.path()).args(["--set", "extraEnv=x"]).assert().code(1).stdout(predicate::str::contains("extraEnv: expected array or null"));
+    }
+    let out = chartproof().arg("schema").arg(chart.path()).assert().success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    for (line, key, dialect) in [(1, "extraVolumes", "bitnami"), (3, "port", "helm-docs"), (5, "mode", "dadav"), (9, "level", "losisin")] {
+        assert!(stderr.contains(&format!("values.yaml:{line}: {key}: annotation contradicts the default")), "{dialect} at line {line}:\n{stderr}");
+    }
+    chartproof().args(["schema", "--write"]).arg(chart.path()).assert().success();
+    for helm in common::helms() {
+        let out = common::helm_template(&helm, chart.path(), &[]);
+        assert!(out.status.success(), "{} renders the chart with the written schema: {}", helm.display(), String::from_utf8_lossy(&out.stderr));
+        common::chartproof(&helm).args(["test", "--cases", "5", "--no-save"]).arg(chart.path()).assert().success();
+    }
+}
+
+/// Issue 19 item 13: keys deleted from values.yaml leave the schema (hand-written ones stay), and
+/// --check compares JSON values, showing only what changed.
+#[test]
+fn schema_drops_deleted_keys_and_check_diffs_the_contract_not_the_indentation() {
+    let chart = common::copy_chart(&common::chart("fixtures/schema-stale"));
+    let schema_file = chart.path().join("values.schema.json");
+    let out = chartproof().args(["schema", "--check"]).arg(chart.path()).assert().code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(stderr.contains("oldKey: no longer in values.yaml; its inferred schema is dropped"), "{stderr}");
+    assert!(stderr.contains("digest: no longer in values.yaml, but kept: its schema has hand-written pattern"), "{stderr}");
+    assert!(stderr.contains("is stale (2 change(s): /properties/image/properties/pullPolicy, /properties/oldKey)"), "{stderr}");
+    chartproof().args(["schema", "--write"]).arg(chart.path()).assert().success();
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&schema_file).unwrap()).unwrap();
+    assert!(written["properties"].get("oldKey").is_none());
+    assert!(written["properties"]["image"]["properties"].get("pullPolicy").is_none());
+    assert_eq!(written["properties"]["digest"]["pattern"], json!("^sha256:[0-9a-f]{64}$"));
+    chartproof().args(["schema", "--check"]).arg(chart.path()).assert().success();
+    // Re-indented by an editor (4 spaces) and one key added to values.yaml: one change shown.
+    let four = {
+        let mut buf = Vec::new();
+        let mut ser = serde_json::Serializer::with_formatter(&mut buf, serde_json::ser::PrettyFormatter::with_indent(b"    "));
+        serde::Serialize::serialize(&written, &mut ser).unwrap();
+        String::from_utf8(buf).unwrap()
+    };
+    std::fs::write(&schema_file, four).unwrap();
+    chartproof().args(["schema", "--check"]).arg(chart.path()).assert().success();
+    std::fs::write(chart.path().join("values.yaml"), "replicaCount: 1\nimage:\n  tag: \"1.0\"\nnewKey: true\n").unwrap();
+    let out = chartproof().args(["schema", "--check"]).arg(chart.path()).assert().code(1);
+    let diff = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    let changed: Vec<&str> = diff.lines().filter(|l| (l.starts_with('+') || l.starts_with('-')) && !l.starts_with("+++") && !l.starts_with("---")).collect();
+    assert_eq!(changed.len(), 3, "only the new key's lines:\n{diff}");
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("1 change(s): /properties/newKey"));
+}
+
+/// Issue 19 item 14: --strict reports unknown keys with a "did you mean" at file:line; `global`
+/// and subchart keys are not unknown; `# @schema additionalProperties:false` closes an object.
+#[test]
+fn validate_strict_reports_typos_but_not_global_or_subchart_keys() {
+    let tmp = tempfile::tempdir().unwrap();
+    let typo = tmp.path().join("typo.yaml");
+    std::fs::write(&typo, "replicaCont: 3\nglobal:\n  region: eu\nkid:\n  prot: 1\n  port: 9090\nimage:\n  tga: x\nlabels:\n  anything: goes\n").unwrap();
+    let chart = common::chart("fixtures/strict-keys");
+    for helm in common::helms() {
+        common::chartproof(&helm).arg("validate").arg(&chart).arg("-f").arg(&typo).assert().success();
+        let out = common::chartproof(&helm).arg("validate").arg(&chart).arg("-f").arg(&typo).arg("--strict").assert().code(1);
+        let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+        let file = typo.display();
+        assert!(stdout.contains(&format!("{file}:1:1: replicaCont: expected a key the contract lists (did you mean `replicaCount`?)")), "{stdout}");
+        assert!(stdout.contains(&format!("{file}:5:3: kid.prot: expected a key the contract lists (did you mean `port`?)")), "{stdout}");
+        assert!(stdout.contains(&format!("{file}:8:3: image.tga:")), "{stdout}");
+        assert!(stdout.contains("3 error(s)"), "global, kid.port and an open map's keys are known: {stdout}");
+        // Closed in the contract itself: reported without --strict, with the nearest key.
+        common::chartproof(&helm).arg("validate").arg(&chart).args(["--set", "probe.enabeld=false"]).assert().code(1).stdout(predicate::str::contains("`enabeld`: did you mean `enabled`?"));
+        let written = common::copy_chart(&chart);
+        chartproof().args(["schema", "--write"]).arg(written.path()).assert().success();
+        let out = common::helm_template(&helm, written.path(), &["--set".into(), "probe.enabeld=false".into()]);
+        assert!(!out.status.success(), "helm rejects the closed object's unknown key too");
+    }
+}

@@ -483,3 +483,55 @@ fn cases_folder_keeps_hand_written_files_and_rejects_a_bad_case() {
         assert!(snapshot(&cases) == saved, "saved cases are never rewritten");
     }
 }
+
+/// Issue 19 item 16: counts of 0 and negative counts, an invalid-YAML --config, a helm that
+/// fails silently, missing dependencies: each refused with its reason; --help lists exit code 3.
+#[test]
+fn bad_flags_and_broken_setups_say_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let chart = small_chart(root, "c", &[]);
+    let chart_arg = chart.to_str().unwrap();
+    for (args, needle) in [
+        (vec!["test", chart_arg, "--cases", "0"], "0 would do nothing"),
+        (vec!["test", chart_arg, "--cases", "-1"], "-1 is negative"),
+        (vec!["test", chart_arg, "--jobs", "0"], "0 would do nothing"),
+        (vec!["check", chart_arg, "--helm-timeout", "0"], "0 seconds would kill every render"),
+        (vec!["schema", chart_arg, "--check", "-j", "0"], "0 would do nothing"),
+    ] {
+        let (code, _, stderr) = run_in(root, &args, &[]);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stderr.contains(needle) && !stderr.contains("'-- -1'"), "{args:?}: {stderr}");
+    }
+    write_files(root, &[("bad-config.yaml", "this is: [not yaml\n  bad: :\n")]);
+    for helm in common::helms() {
+        let helm_env = [("HELM_BIN", helm.to_str().unwrap())];
+        let (code, _, stderr) = run_in(root, &["check", chart_arg, "--config", "bad-config.yaml"], &helm_env);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stderr.contains("bad-config.yaml:1:") && stderr.contains("not valid YAML") && !stderr.contains("unknown field"), "{stderr}");
+        let missing = small_chart(root, &format!("needs-deps-{}", helm.parent().unwrap().file_name().unwrap().to_string_lossy()), &[("Chart.yaml", "apiVersion: v2\nname: needs-deps\nversion: 0.1.0\ndependencies:\n- name: redis\n  version: 1.0.0\n  repository: https://example.com\n")]);
+        let (code, _, stderr) = run_in(root, &["test", missing.to_str().unwrap(), "--cases", "2"], &helm_env);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stderr.contains("missing from charts/ (redis)") && stderr.contains("helm dependency build") && !stderr.contains("base values"), "{stderr}");
+    }
+    let (code, _, stderr) = run_in(root, &["check", chart_arg], &[("HELM_BIN", "/bin/false")]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("exited with status 1 and printed nothing"), "{stderr}");
+    let (_, help, _) = run_in(root, &["--help"], &[]);
+    assert!(help.contains("\n  3  "), "{help}");
+}
+
+/// Issue 19 item 8: a multi-line `fail` message is kept whole, and a warning helm prints before
+/// the error (Helm 3 `WARNING:`, Helm 4 `level=WARN`, here for a deprecated chart) does not cost
+/// the finding its template, so it is shrunk.
+#[test]
+fn multi_line_fail_behind_a_warning_keeps_message_and_template() {
+    let chart = common::chart("fixtures/render-error-multiline");
+    for helm in common::helms() {
+        let out = common::chartproof(&helm).args(["test", "--cases", "5", "--no-save"]).arg(&chart).assert().code(1);
+        let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+        assert!(stdout.contains("VALUES VALIDATION:") && stdout.contains("mode: only `a` is supported") && stdout.contains("(see README)"), "{stdout}");
+        assert!(stdout.contains("template: render-error-multiline/templates/validate.yaml"), "{stdout}");
+        assert!(stdout.contains("minimal override:\n    mode: \"\""), "{stdout}");
+    }
+}

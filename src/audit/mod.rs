@@ -122,6 +122,8 @@ pub struct ReferencedPaths {
     /// What the reader could not follow (deduplicated).
     pub unresolved: Vec<Unresolved>,
     trie: ReadTrie,
+    /// The reads the reader saw (not those only text it cannot see may make: `tpl` of a file).
+    seen: ReadTrie,
 }
 
 /// How much of a values path the templates read.
@@ -346,10 +348,14 @@ pub fn referenced_paths(chart: &Chart) -> Result<ReferencedPaths> {
     unresolved.sort();
     unresolved.dedup();
     let mut trie = ReadTrie::default();
+    let mut seen = ReadTrie::default();
     for r in &reads {
         trie.insert(&r.path, r.whole);
+        if !(r.maybe && !r.resolved) {
+            seen.insert(&r.path, r.whole);
+        }
     }
-    Ok(ReferencedPaths { reads, unresolved, trie })
+    Ok(ReferencedPaths { reads, unresolved, trie, seen })
 }
 
 /// A values key no template reads.
@@ -467,12 +473,18 @@ pub fn audit(chart: &Chart) -> Result<AuditReport> {
         .into_owned();
 
     let mut unused = Vec::new();
+    let mut unseen = Vec::new();
     if let Value::Object(m) = &chart.values.value {
-        collect_unused(m, &mut Vec::new(), &refs, chart, &values_file, &mut unused);
+        collect_unused(m, &mut Vec::new(), &refs, chart, &values_file, &mut unused, &mut unseen);
     }
 
     let mut undeclared: BTreeMap<String, KeyReference> = BTreeMap::new();
     let mut maybe_read: BTreeMap<String, KeyReference> = BTreeMap::new();
+    // Keys only text the reader cannot see may read (`tpl (.Files.Get …) .`): maybe read.
+    for u in unseen {
+        let at = refs.reads.iter().find(|r| r.maybe && !r.resolved).map(|r| (r.file.clone(), r.line)).unwrap_or_default();
+        maybe_read.insert(u.key.clone(), KeyReference { key: u.key, file: at.0, line: at.1, occurrences: 1, has_default: false });
+    }
     let mut renders_empty: BTreeMap<String, KeyReference> = BTreeMap::new();
     let mut own: Vec<&Read> = refs.reads.iter().filter(|r| r.chart == 0 && r.resolved && !r.path.is_empty()).collect();
     own.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
@@ -537,23 +549,24 @@ fn collect_unused(
     chart: &Chart,
     values_file: &str,
     out: &mut Vec<UnusedKey>,
+    unseen: &mut Vec<UnusedKey>,
 ) {
     for (k, child) in map {
         prefix.push(k.clone());
         let path: Vec<&str> = prefix.iter().map(String::as_str).collect();
         let conventional_empty_global = prefix.len() == 1 && k == "global" && child.as_object().is_some_and(|m| m.is_empty());
-        match refs.coverage(&path) {
-            Coverage::Whole => {}
-            Coverage::None if !conventional_empty_global => {
-                let pointer: String = prefix.iter().map(|s| format!("/{}", pointer_segment(s))).collect();
-                let line = chart.values.positions.get(&pointer).map(|p| p.line).unwrap_or(0);
-                let key = dotted(&prefix.iter().map(|k| Seg::Key(k.clone())).collect::<Vec<_>>());
-                out.push(UnusedKey { key, file: values_file.to_string(), line });
-            }
-            Coverage::None => {}
-            Coverage::Partial => {
+        let pointer: String = prefix.iter().map(|s| format!("/{}", pointer_segment(s))).collect();
+        let line = chart.values.positions.get(&pointer).map(|p| p.line).unwrap_or(0);
+        let key = dotted(&prefix.iter().map(|k| Seg::Key(k.clone())).collect::<Vec<_>>());
+        match (refs.coverage(&path), refs.seen.coverage(&path)) {
+            (Coverage::None, _) if !conventional_empty_global => out.push(UnusedKey { key, file: values_file.to_string(), line }),
+            (Coverage::None, _) => {}
+            // Read only by text the reader cannot see: maybe read, not unused.
+            (_, Coverage::None) if !conventional_empty_global => unseen.push(UnusedKey { key, file: values_file.to_string(), line }),
+            (_, Coverage::Whole) => {}
+            _ => {
                 if let Value::Object(m) = child {
-                    collect_unused(m, prefix, refs, chart, values_file, out);
+                    collect_unused(m, prefix, refs, chart, values_file, out, unseen);
                 }
             }
         }

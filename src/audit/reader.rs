@@ -133,12 +133,16 @@ struct Scope {
     library: bool,
     /// Inside a branch, of library helpers only, that the reader cannot prove runs.
     uncertain: bool,
+    /// Every enclosing `if`/`with` is known to hold at the chart's defaults (Go text/template
+    /// truth of the default value), so what is printed here is printed at the defaults. A branch
+    /// whose condition is false or cannot be told at the defaults does not render there.
+    at_defaults: bool,
 }
 
 impl Scope {
     /// A template's top level: `.` and `$` are both `dot`.
     fn new(dot: Sym, file: Rc<str>, chart: usize) -> Scope {
-        Scope { dot: dot.clone(), vars: vec![Frame::with("$", dot)], guards: Rc::default(), file, chart, library: false, uncertain: false }
+        Scope { dot: dot.clone(), vars: vec![Frame::with("$", dot)], guards: Rc::default(), file, chart, library: false, uncertain: false, at_defaults: true }
     }
 
     /// Walk `nodes` as a branch that runs for sure (`certain`) or may not, and restore.
@@ -250,6 +254,8 @@ impl<'a> Reader<'a> {
                     let mut decided = false;
                     // Every condition so far is known to be false: the next branch runs if its condition holds.
                     let mut earlier_false = true;
+                    // Every condition so far is known false at the defaults.
+                    let mut earlier_known_false = true;
                     for b in branches {
                         scope.guards = Rc::new(guards.clone());
                         self.collectors.push(Vec::new());
@@ -264,6 +270,10 @@ impl<'a> Reader<'a> {
                         scope.vars.push(Frame::conditional());
                         self.bind(&b.cond, v.clone(), scope);
                         let outer_uncertain = scope.branch(earlier_false && outcome == Some(true));
+                        let truth = self.truth_at_defaults(&v).or(outcome);
+                        let outer_at_defaults = scope.at_defaults;
+                        scope.at_defaults = outer_at_defaults && earlier_known_false && truth == Some(true);
+                        earlier_known_false &= truth == Some(false);
                         if b.with {
                             let outer = std::mem::replace(&mut scope.dot, v);
                             self.walk(&b.body, scope);
@@ -272,6 +282,7 @@ impl<'a> Reader<'a> {
                             self.walk(&b.body, scope);
                         }
                         scope.uncertain = outer_uncertain;
+                        scope.at_defaults = outer_at_defaults;
                         scope.vars.pop();
                         if outcome == Some(true) {
                             decided = true;
@@ -281,7 +292,10 @@ impl<'a> Reader<'a> {
                     }
                     if !decided {
                         let outer_uncertain = scope.branch(earlier_false);
+                        let outer_at_defaults = scope.at_defaults;
+                        scope.at_defaults = outer_at_defaults && earlier_known_false;
                         self.walk_conditional(else_body, scope);
+                        scope.at_defaults = outer_at_defaults;
                         scope.uncertain = outer_uncertain;
                     }
                     scope.guards = outer_guards;
@@ -341,6 +355,88 @@ impl<'a> Reader<'a> {
     /// The value of an `if` condition that compares constants only: `eq`/`ne` of string literals
     /// (directly, or through `.` or a variable bound to one, as in a `range` over a literal list),
     /// `not`, `and` and `or` of such. None when anything in it depends on values or is unknown.
+    /// The default value a symbol holds, when it is one values path of a chart (a missing key
+    /// is nil, as Helm's missingkey=zero gives it). None when it cannot be told.
+    fn default_of(&self, s: &Sym) -> Option<Value> {
+        let Sym::Values { chart, path, .. } = s else {
+            return match s {
+                Sym::Nil => Some(Value::Null),
+                Sym::Str(t) => Some(Value::String(t.clone())),
+                _ => None,
+            };
+        };
+        let mut v = &self.charts.get(*chart)?.values;
+        for seg in path {
+            let Seg::Key(k) = seg else { return None };
+            match v {
+                Value::Object(m) => match m.get(k) {
+                    Some(c) => v = c,
+                    None => return Some(Value::Null),
+                },
+                Value::Null => return Some(Value::Null),
+                _ => return None,
+            }
+        }
+        Some(v.clone())
+    }
+
+    /// Go text/template's truth (`template.IsTrue`) of a symbol at the chart's defaults: false
+    /// for nil, false, 0, "" and empty maps and lists. None when it cannot be told.
+    fn truth_at_defaults(&self, s: &Sym) -> Option<bool> {
+        let v = self.default_of(s)?;
+        Some(match &v {
+            Value::Null => false,
+            Value::Bool(b) => *b,
+            Value::Number(n) => n.as_f64() != Some(0.0),
+            Value::String(t) => !t.is_empty(),
+            Value::Array(a) => !a.is_empty(),
+            Value::Object(m) => !m.is_empty(),
+        })
+    }
+
+    /// The truth at the defaults of a condition written as `(empty X)`, `(not X)` or a
+    /// comparison of X with a literal (`eq`, `ne`, `gt`, `ge`, `lt`, `le`), X a values path.
+    fn condition_at_defaults(&mut self, op: &Operand, scope: &mut Scope) -> Option<bool> {
+        let Term::Sub(p) = &op.term else { return None };
+        let [cmd] = p.cmds.as_slice() else { return None };
+        let (Term::Ident(name), []) = (&cmd.args.first()?.term, cmd.args[0].fields.as_slice()) else { return None };
+        let pure = |o: &Operand| matches!(o.term, Term::Dot | Term::Var(_) | Term::Str(_) | Term::Num(_) | Term::Nil);
+        let args = &cmd.args[1..];
+        if !args.iter().all(pure) {
+            return None;
+        }
+        let value = |reader: &mut Self, o: &Operand, scope: &mut Scope| -> Option<Value> {
+            match &o.term {
+                Term::Num(n) if o.fields.is_empty() => n.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number),
+                _ => {
+                    let s = reader.operand(o, scope);
+                    reader.default_of(&s)
+                }
+            }
+        };
+        let truth = |reader: &mut Self, o: &Operand, scope: &mut Scope| -> Option<bool> {
+            let s = reader.operand(o, scope);
+            reader.truth_at_defaults(&s)
+        };
+        match (name.as_str(), args) {
+            ("empty" | "not", [x]) => truth(self, x, scope).map(|t| !t),
+            ("eq" | "ne", [a, b]) => {
+                let equal = value(self, a, scope)? == value(self, b, scope)?;
+                Some(equal == (name == "eq"))
+            }
+            ("gt" | "ge" | "lt" | "le", [a, b]) => {
+                let (x, y) = (value(self, a, scope)?.as_f64()?, value(self, b, scope)?.as_f64()?);
+                Some(match name.as_str() {
+                    "gt" => x > y,
+                    "ge" => x >= y,
+                    "lt" => x < y,
+                    _ => x <= y,
+                })
+            }
+            _ => None,
+        }
+    }
+
     fn constant_truth(&mut self, p: &Pipeline, scope: &mut Scope) -> Option<bool> {
         let [cmd] = p.cmds.as_slice() else { return None };
         let (Term::Ident(name), []) = (&cmd.args.first()?.term, cmd.args[0].fields.as_slice()) else { return None };
@@ -523,6 +619,16 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Record that a symbol may be read as a whole (by text the reader cannot see).
+    fn mark_maybe(&mut self, s: &Sym, line: usize, scope: &Scope) {
+        let before = self.reads.len();
+        self.mark(s, Use::Whole, line, scope);
+        for r in &mut self.reads[before..] {
+            r.maybe = true;
+            r.resolved = false;
+        }
+    }
+
     /// Record how a symbol is consumed.
     fn mark(&mut self, s: &Sym, how: Use, line: usize, scope: &Scope) {
         match s {
@@ -540,7 +646,7 @@ impl<'a> Reader<'a> {
                     line,
                     defaulted: *defaulted,
                     required: *required,
-                    guarded: scope.guards.contains(&(*chart, path.clone())),
+                    guarded: !scope.at_defaults || scope.guards.contains(&(*chart, path.clone())),
                     maybe: scope.uncertain,
                 });
             }
@@ -645,14 +751,26 @@ impl<'a> Reader<'a> {
                     return Sym::union(args);
                 }
                 let d = Sym::union(args);
+                // Sprig's `default d v` gives `d` only when `v` is empty: when `v` is set at the
+                // defaults, the fallback is not what renders there.
+                let d = if self.truth_at_defaults(&v) == Some(true) { d.with_flags(true, false) } else { d };
                 Sym::union(vec![v.with_flags(true, false), d])
             }
             "required" if args.len() == 2 => args.pop().unwrap().with_flags(false, true),
             "coalesce" => Sym::union(args).with_flags(true, false),
             "ternary" if args.len() == 3 => {
+                // Sprig's `ternary a b c`: `a` when `c` is true, else `b`. Only the one chosen at
+                // the defaults renders there; when that cannot be told, neither is judged.
                 let cond = args.pop().unwrap();
                 self.mark(&cond, Use::Test, line, scope);
-                Sym::union(args)
+                let when_false = args.pop().unwrap();
+                let when_true = args.pop().unwrap();
+                let cond_truth = self.truth_at_defaults(&cond).or_else(|| ops.get(2).and_then(|op| self.condition_at_defaults(op, scope)));
+                match cond_truth {
+                    Some(true) => Sym::union(vec![when_true, when_false.with_flags(true, false)]),
+                    Some(false) => Sym::union(vec![when_true.with_flags(true, false), when_false]),
+                    None => Sym::union(vec![when_true.with_flags(true, false), when_false.with_flags(true, false)]),
+                }
             }
             "and" | "or" | "merge" | "mergeOverwrite" | "mustMerge" | "mustMergeOverwrite" | "deepCopy" | "mustDeepCopy" => {
                 Sym::union(args)
@@ -800,8 +918,31 @@ impl<'a> Reader<'a> {
             (None, Some(p)) => p,
             (None, None) => Sym::Scalar,
         };
-        if sources.is_empty() {
+        // Text from the chart's files (`.Files.Get`, `.Files.Glob … .AsConfig`) or something the
+        // reader cannot see into (`fromYaml`, `lookup`).
+        let unseen = ops.first().is_some_and(reads_chart_files)
+            || match &text {
+                Sym::Unknown => true,
+                Sym::Union(items) => items.contains(&Sym::Unknown),
+                _ => false,
+            };
+        if sources.is_empty() && !unseen {
+            // Text built in the templates (literals, `include` output): its reads are followed.
             self.unresolved(scope, line, "tpl renders text the reader cannot see; keys it reads are not known".into());
+            return Sym::Scalar;
+        }
+        if sources.is_empty() {
+            // `tpl (.Files.Get "x") .`: text from outside the templates and values may read
+            // anything of its context, so every key under it is maybe read, never unused.
+            self.unresolved(scope, line, "tpl renders text the reader cannot see; every value of its context counts as maybe read".into());
+            let whole = match &ctx {
+                Sym::Root(c) => Sym::values(*c, vec![]),
+                other => other.clone(),
+            };
+            let outer = scope.uncertain;
+            scope.uncertain = true;
+            self.mark_maybe(&whole, line, scope);
+            scope.uncertain = outer;
             return Sym::Scalar;
         }
         for (chart, path) in sources {
@@ -840,6 +981,13 @@ impl<'a> Reader<'a> {
         }
         Sym::Scalar
     }
+}
+
+/// Whether an operand reads the chart's files (`.Files.Get "x"`, `$.Files.Glob`), directly or
+/// in a parenthesized pipeline.
+fn reads_chart_files(op: &Operand) -> bool {
+    op.fields.iter().any(|f| f == "Files")
+        || matches!(&op.term, Term::Sub(p) if p.cmds.iter().any(|c| c.args.iter().any(reads_chart_files)))
 }
 
 /// The string constants a symbol may be, when it can only be string constants.

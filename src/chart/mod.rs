@@ -188,7 +188,12 @@ fn load_subcharts(dir: &Path, meta: &ChartMeta, keep: Option<std::sync::Arc<temp
     for dep in &meta.dependencies {
         if let Some(i) = found.iter().position(|c| c.meta.name == dep.name) {
             used[i] = true;
-            let chart = Chart::load(&found[i].dir)?; // an independent copy per alias
+            // An independent copy per alias. A packaged subchart's copy shares its extraction:
+            // without it the directory is deleted when `found` goes, and whatever reads the
+            // subchart's files later (audit's templates) finds nothing (helm's loader reads the
+            // archive's templates: pkg/chart/loader LoadArchive).
+            let mut chart = Chart::load_dir(&found[i].dir, found[i]._extracted.clone().or_else(|| keep.clone()))?;
+            chart.source = found[i].source.clone();
             subcharts.push(Subchart { key: dep.alias.clone().unwrap_or_else(|| dep.name.clone()), condition: dep.condition.clone(), chart });
         }
     }

@@ -180,7 +180,7 @@ pub fn targets(args: &[PathBuf], scenarios: Option<&str>, changed: Option<&str>)
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct JobsArgs {
     /// Charts run at once over several charts or scenarios (default: number of cores)
-    #[arg(long, short = 'j', value_name = "N")]
+    #[arg(long, short = 'j', value_name = "N", value_parser = crate::commands::common::at_least_one, allow_negative_numbers = true)]
     pub jobs: Option<usize>,
 }
 

@@ -228,7 +228,7 @@ pub fn human(r: &AuditReport) -> String {
     }
     if !r.maybe_read.is_empty() {
         refs(
-            "maybe read: missing from values.yaml, read only by library chart helpers under conditions the reader cannot decide (not findings)",
+            "maybe read: read only where the reader cannot see (tpl of a file; its location shown) or, missing from values.yaml, by library chart helpers under conditions the reader cannot decide (not findings)",
             &r.maybe_read,
             &mut out,
         );

@@ -22,6 +22,22 @@ pub fn exit(code: u8) -> ExitCode {
     ExitCode::from(code)
 }
 
+/// A count flag (`--cases`, `--jobs`): a whole number of at least 1. Its own message for 0, for
+/// a negative number (the flag takes it as a value, not as another flag) and for the rest.
+pub fn at_least_one(text: &str) -> std::result::Result<usize, String> {
+    match text.trim().parse::<i128>() {
+        Ok(n) if n >= 1 => usize::try_from(n).map_err(|_| format!("{text} is too large")),
+        Ok(0) => Err("0 would do nothing; give at least 1".into()),
+        Ok(_) => Err(format!("{text} is negative; give a whole number of at least 1")),
+        Err(_) => Err(format!("`{text}` is not a whole number; give one of at least 1")),
+    }
+}
+
+/// `--helm-timeout`: whole seconds, at least 1 (0 would kill every render at once).
+pub fn timeout_seconds(text: &str) -> std::result::Result<u64, String> {
+    at_least_one(text).map(|n| n as u64).map_err(|e| if text.trim() == "0" { "0 seconds would kill every render at once; give at least 1".into() } else { e })
+}
+
 /// Where helm is and how long it may take.
 #[derive(Args, Debug, Clone)]
 pub struct HelmArgs {
@@ -29,7 +45,7 @@ pub struct HelmArgs {
     #[arg(long, value_name = "PATH")]
     pub helm: Option<PathBuf>,
     /// Seconds one `helm template` may run before it is killed and reported
-    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = timeout_seconds, allow_negative_numbers = true)]
     pub helm_timeout: u64,
 }
 

@@ -14,7 +14,7 @@ use super::common::{EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE, exit, print_stdout};
 use crate::chart::Chart;
 use crate::chart::targets::{JobsArgs, charts, run_in_parallel};
 use crate::contract::infer::StringTyping;
-use crate::contract::merge::{ExistingSchema, merge_schemas};
+use crate::contract::merge::{ExistingSchema, merge_schemas_noting_stale};
 use crate::contract::{Draft, compile, infer, lint};
 
 #[derive(Args, Debug, Clone)]
@@ -82,6 +82,7 @@ pub fn compute(chart: &Chart, draft: Option<Draft>, typing: StringTyping) -> Res
     let inferred = infer::infer_schema(chart, draft.unwrap_or_default(), typing);
     let mut notes: Vec<String> = inferred.warnings.iter().map(|w| format!("warning: {w}")).collect();
     let existing = if path.exists() { Some(std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?) } else { None };
+    let mut conflict_paths: Vec<String> = Vec::new();
     let schema = match &existing {
         Some(text) => {
             let current: Value = serde_json::from_str(text).map_err(|e| anyhow::anyhow!("{}:{}:{}: not valid JSON: {e}", path.display(), e.line(), e.column()))?;
@@ -106,15 +107,20 @@ pub fn compute(chart: &Chart, draft: Option<Draft>, typing: StringTyping) -> Res
                 .map(|w| format!("warning: {w}"))
                 .collect();
             notes.retain(|n| !answered.contains(n));
-            let (merged, conflicts) = merge_schemas(&ExistingSchema { file: &path, text, schema: &current }, &inferred.schema, &chart.values);
+            let (merged, conflicts, stale) = merge_schemas_noting_stale(&ExistingSchema { file: &path, text, schema: &current }, &inferred.schema, &chart.values);
             notes.extend(conflicts.iter().map(|c| format!("conflict: {c}")));
+            notes.extend(stale.iter().map(|s| format!("note: {}: {s}", path.display())));
+            conflict_paths = conflicts.iter().map(|c| c.path.clone()).collect();
             with_schema_first(merged, draft.unwrap_or_default())
         }
         None => inferred.schema,
     };
     compile(&schema).context("the generated schema does not compile (check the @schema annotations)")?;
     let text = serde_json::to_string_pretty(&schema)? + "\n";
-    notes.extend(lint::lint_contract(&schema, &path, Some(&text), chart).iter().map(|w| format!("warning: {w}")));
+    // A hand-written type the default contradicts is already reported as a conflict.
+    let lints = lint::lint_contract(&schema, &path, Some(&text), chart);
+    let repeated = |w: &crate::contract::ContractWarning| w.message.starts_with(lint::DEFAULTS_REJECTED) && w.path.as_ref().is_some_and(|p| conflict_paths.contains(p));
+    notes.extend(lints.iter().filter(|w| !repeated(w)).map(|w| format!("warning: {w}")));
     Ok(SchemaOutcome { path, existing, text, notes })
 }
 
@@ -211,7 +217,10 @@ fn run_one(args: &SchemaArgs, chart_arg: &Path) -> Result<ChartDone> {
         let (code, stdout, verdict) = match &outcome.existing {
             Some(t) if *t == outcome.text => (EXIT_OK, String::new(), "is up to date".to_string()),
             Some(t) if same_contract(t, &outcome.text) => (EXIT_OK, String::new(), "is up to date (formatted differently; --write would reformat it)".to_string()),
-            Some(t) => (EXIT_FAILED, unified_diff(t, &outcome.text, &shown), format!("is stale: run `chartproof schema {} --write`", chart_arg.display())),
+            Some(t) => {
+                let (diff, changed) = contract_diff(t, &outcome.text, &shown);
+                (EXIT_FAILED, diff, format!("is stale ({changed}): run `chartproof schema {} --write`", chart_arg.display()))
+            }
             None => (EXIT_FAILED, unified_diff("", &outcome.text, &shown), format!("is missing: run `chartproof schema {} --write`", chart_arg.display())),
         };
         stderr += &format!("{shown} {verdict}\n");
@@ -238,6 +247,55 @@ fn same_contract(a: &str, b: &str) -> bool {
     match (serde_json::from_str::<Value>(a), serde_json::from_str::<Value>(b)) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
+    }
+}
+
+/// The difference between two schema texts as a contract: a unified diff of both in one
+/// normal form (parsed, keys sorted, pretty-printed), so indentation, spacing and key order do
+/// not show, and how many JSON pointers changed. A text that is not JSON is diffed as it is.
+fn contract_diff(old: &str, new: &str, name: &str) -> (String, String) {
+    match (serde_json::from_str::<Value>(old), serde_json::from_str::<Value>(new)) {
+        (Ok(a), Ok(b)) => {
+            let mut changed = Vec::new();
+            changed_pointers(&a, &b, "", &mut changed);
+            let normal = |v: &Value| serde_json::to_string_pretty(&sorted(v)).unwrap_or_default() + "\n";
+            let shown: Vec<&str> = changed.iter().take(5).map(String::as_str).collect();
+            let more = if changed.len() > shown.len() { format!(", and {} more", changed.len() - shown.len()) } else { String::new() };
+            (unified_diff(&normal(&a), &normal(&b), name), format!("{} change(s): {}{more}", changed.len(), shown.join(", ")))
+        }
+        _ => (unified_diff(old, new, name), "not JSON".into()),
+    }
+}
+
+/// `v` with every object's keys in sorted order.
+fn sorted(v: &Value) -> Value {
+    match v {
+        Value::Object(o) => {
+            let mut keys: Vec<&String> = o.keys().collect();
+            keys.sort();
+            Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&o[k]))).collect())
+        }
+        Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The JSON pointers where `a` and `b` differ (the highest one of each difference).
+fn changed_pointers(a: &Value, b: &Value, at: &str, out: &mut Vec<String>) {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let mut keys: Vec<&String> = x.keys().chain(y.keys().filter(|k| !x.contains_key(*k))).collect();
+            keys.sort();
+            for k in keys {
+                let p = format!("{at}/{}", crate::chart::values::pointer_segment(k));
+                match (x.get(k), y.get(k)) {
+                    (Some(l), Some(r)) => changed_pointers(l, r, &p, out),
+                    _ => out.push(p),
+                }
+            }
+        }
+        _ if a != b => out.push(if at.is_empty() { "/".into() } else { at.to_string() }),
+        _ => {}
     }
 }
 
@@ -307,6 +365,16 @@ mod tests {
         assert!(describes(&schema, "a.list[0].x"));
         assert!(!describes(&schema, "a.other"));
         assert!(!describes(&schema, "b"));
+    }
+
+    #[test]
+    fn check_diff_ignores_indentation_and_key_order() {
+        let old = "{\n    \"type\": \"object\",\n    \"properties\": {\n        \"b\": {\"type\": \"string\"},\n        \"a\": {\"type\": \"integer\"}\n    }\n}\n";
+        let new = "{\n  \"properties\": {\n    \"a\": {\n      \"type\": \"integer\"\n    },\n    \"c\": {\n      \"type\": \"boolean\"\n    }\n  },\n  \"type\": \"object\"\n}\n";
+        let (diff, changed) = contract_diff(old, new, "values.schema.json");
+        assert_eq!(changed, "2 change(s): /properties/b, /properties/c");
+        let lines: Vec<&str> = diff.lines().filter(|l| (l.starts_with('+') || l.starts_with('-')) && !l.starts_with("+++") && !l.starts_with("---")).collect();
+        assert_eq!(lines, ["-    \"b\": {", "-      \"type\": \"string\"", "+    \"c\": {", "+      \"type\": \"boolean\""], "only the two keys' lines: {diff}");
     }
 
     #[test]

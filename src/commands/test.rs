@@ -64,14 +64,14 @@ pub struct TestArgs {
     #[command(flatten)]
     pub target: TargetArgs,
     /// Number of value sets to plan (defaults first, then one-key changes, then combinations)
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = super::common::at_least_one, allow_negative_numbers = true)]
     pub cases: usize,
     /// Seed of the generator: the same seed and chart give the same cases and report
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Parallel helm renders (default: number of cores); over several charts or scenarios, also
     /// the charts run at once, which share the renders
-    #[arg(long, short = 'j')]
+    #[arg(long, short = 'j', value_parser = super::common::at_least_one, allow_negative_numbers = true)]
     pub jobs: Option<usize>,
     /// Stop cleanly after this long, planning included, and report what was covered (e.g. 90s, 5m, 1h)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]

@@ -73,7 +73,7 @@ pub struct UnittestArgs {
     #[command(flatten)]
     pub policies: crate::policy::PolicyArgs,
     /// Parallel renders (default: number of CPUs)
-    #[arg(short = 'j', long, value_name = "N")]
+    #[arg(short = 'j', long, value_name = "N", value_parser = super::common::at_least_one, allow_negative_numbers = true)]
     pub jobs: Option<usize>,
     #[command(flatten)]
     pub helm: HelmArgs,

@@ -13,7 +13,7 @@ use clap::Args;
 use super::common::{EXIT_FAILED, EXIT_OK, EXIT_UNUSABLE, HelmArgs, ValuesArgs, exit, print_stdout};
 use crate::chart::Chart;
 use crate::chart::targets::{DEFAULT_SCENARIOS, glob_files, with_scenarios};
-use crate::contract::validate::{ValidationError, validate_values};
+use crate::contract::validate::{ValidationError, unknown_keys, validate_values};
 use crate::contract::{Contract, ContractSource, HelmDialect};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -30,10 +30,18 @@ Examples:
   chartproof validate ./mychart --set-string podAnnotations.revision=42 -o json
   chartproof validate ./mychart --each 'teams/*.yaml'     # one verdict per file, no helm needed
   chartproof validate ./mychart --scenarios               # each ci/*-values.yaml on its own
+  chartproof validate ./mychart -f prod.yaml --strict     # also typos: `replicaCont` (did you mean …)
 
 The values are merged like Helm merges them (later files win, null deletes) and checked against
 values.schema.json, or the contract inferred from values.yaml when the chart ships none. Every
 error is listed with the file:line:column of the offending value.
+
+--strict also reports every key the contract does not list, with the nearest listed key
+(`replicaCont: did you mean replicaCount?`). To make it part of the contract for helm too, close
+an object in values.yaml: `# @schema additionalProperties:false` above its key (the inferred
+properties list every key its default has; the error then names the nearest one as well).
+`global` and each subchart's key are never unknown: a subchart's keys are checked against the
+subchart's own contract.
 
 The schema is read and applied like the validator of the helm in use (--helm, then HELM_BIN,
 then `helm` on PATH; only `helm version` is run): Helm 3 asserts `format` under every $schema and
@@ -64,6 +72,21 @@ pub struct ValidateArgs {
     /// `ci/*-values.yaml`, chart-testing's convention) on its own
     #[arg(long, value_name = "GLOB", num_args = 0..=1, require_equals = true, default_missing_value = DEFAULT_SCENARIOS)]
     pub scenarios: Option<String>,
+    /// Also report keys the contract does not list (typos such as `replicaCont`), with the
+    /// nearest listed key; `global` and subcharts' keys are checked against their own contracts
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// The contract's errors, and with --strict the unknown keys too.
+fn all_errors(args: &ValidateArgs, contract: &Contract, chart: &Chart, user: &crate::chart::merge::UserValues) -> Vec<ValidationError> {
+    let mut errors = validate_values(contract, chart, user);
+    if args.strict {
+        // A closed object (`additionalProperties: false`) already reported the key.
+        let unknown: Vec<ValidationError> = unknown_keys(contract, chart, user).into_iter().filter(|u| !errors.iter().any(|e| e.pointer == u.pointer)).collect();
+        errors.extend(unknown);
+    }
+    errors
 }
 
 /// One file's verdict of `validate --each` / `--scenarios`.
@@ -126,7 +149,7 @@ fn run_each(args: &ValidateArgs) -> Result<ExitCode> {
             values.values.push(file.clone());
             match values.load() {
                 Ok(user) => {
-                    let errors = validate_values(&contract, &chart, &user);
+                    let errors = all_errors(args, &contract, &chart, &user);
                     FileVerdict { file, valid: errors.is_empty(), errors, unusable: None }
                 }
                 Err(e) => FileVerdict { file, valid: false, errors: Vec::new(), unusable: Some(format!("{e:#}")) },
@@ -170,7 +193,7 @@ pub fn run(args: ValidateArgs) -> Result<ExitCode> {
     let helm = args.helm.discover_if_any()?;
     let dialect = helm.as_ref().map_or_else(HelmDialect::default, |h| HelmDialect::for_major(h.major));
     let contract = Contract::for_helm(&chart, dialect)?;
-    let errors = validate_values(&contract, &chart, &user);
+    let errors = all_errors(&args, &contract, &chart, &user);
     let (kind, schema_file) = match &contract.source {
         ContractSource::Shipped(p) => (ContractKind::Shipped, Some(p.strip_prefix(&chart.dir).map(|r| args.chart.join(r)).unwrap_or_else(|_| p.clone()))),
         ContractSource::Inferred => (ContractKind::Inferred, None),

@@ -68,6 +68,7 @@ pub fn infer_values_schema(doc: &ValuesDoc, draft: Draft, typing: StringTyping) 
     if let Ok(text) = std::fs::read_to_string(&doc.file) {
         let annotations = read_annotations(doc, &text);
         warnings.extend(annotations.warnings);
+        let annotation_lines: std::collections::HashMap<String, usize> = annotations.by_pointer.iter().map(|(p, a)| (p.clone(), a.line)).collect();
         let mut pointers: Vec<_> = annotations.by_pointer.into_iter().collect();
         pointers.sort_by(|a, b| a.0.cmp(&b.0));
         for (pointer, mut ann) in pointers {
@@ -96,6 +97,7 @@ pub fn infer_values_schema(doc: &ValuesDoc, draft: Draft, typing: StringTyping) 
                 });
             }
         }
+        warnings.extend(accept_the_defaults(&mut body, doc, &annotation_lines));
     }
     let mut schema = Map::new();
     schema.insert("$schema".into(), Value::String(draft.uri().into()));
@@ -103,6 +105,81 @@ pub fn infer_values_schema(doc: &ValuesDoc, draft: Draft, typing: StringTyping) 
         schema.extend(b);
     }
     InferredSchema { schema: Value::Object(schema), warnings }
+}
+
+/// The invariant of an inferred contract: the chart's own defaults satisfy it (else `validate`
+/// rejects them and, once written, helm refuses to render the chart). Inference alone keeps it;
+/// an annotation can break it (bitnami `## @param extraVolumes [object]` above `extraVolumes: []`).
+/// Each keyword that rejects a default is relaxed so the default wins: a `type` gets the
+/// default's type added to its list, an `enum` gets the default added, any other keyword is
+/// dropped. Each relaxation is a warning at the annotation's line naming the contradiction.
+/// Works on the schema the annotations produced, so every dialect is covered alike.
+fn accept_the_defaults(schema: &mut Value, doc: &ValuesDoc, annotation_lines: &std::collections::HashMap<String, usize>) -> Vec<ContractWarning> {
+    let mut warnings = Vec::new();
+    // A relaxation can only expose a keyword below it; the depth of the schema bounds the rounds.
+    for _ in 0..32 {
+        let Ok(validator) = jsonschema::options().with_draft(jsonschema::Draft::Draft7).build(schema) else { break };
+        let errors: Vec<(String, String)> = validator.iter_errors(&doc.value).map(|e| (e.instance_path.as_str().to_string(), e.schema_path.as_str().to_string())).collect();
+        if errors.is_empty() {
+            break;
+        }
+        let mut changed = false;
+        for (instance, schema_path) in errors {
+            let Some((node_ptr, keyword)) = schema_path.rsplit_once('/') else { continue };
+            let default = doc.value.pointer(&instance).cloned().unwrap_or(Value::Null);
+            let Some(node) = schema.pointer_mut(node_ptr).and_then(Value::as_object_mut) else { continue };
+            let Some(said) = node.get(keyword).cloned() else { continue };
+            let default_type = crate::chart::values::json_type_name(&default);
+            let relaxed = match keyword {
+                "type" => {
+                    let mut types: Vec<Value> = match &said {
+                        Value::Array(a) => a.clone(),
+                        other => vec![other.clone()],
+                    };
+                    types.push(Value::String(default_type.into()));
+                    node.insert("type".into(), Value::Array(types));
+                    format!("the default's type ({default_type}) joins the type list")
+                }
+                "enum" => {
+                    if let Some(Value::Array(items)) = node.get_mut("enum") {
+                        items.push(default.clone());
+                    }
+                    "the default joins the enum".to_string()
+                }
+                _ => {
+                    node.remove(keyword);
+                    format!("`{keyword}` is dropped")
+                }
+            };
+            changed = true;
+            // The annotation nearest above the value that carries the keyword: its own, else
+            // the closest annotated parent's (a `required` or `properties` written on the parent).
+            let mut at = instance.clone();
+            let line = loop {
+                if let Some(l) = annotation_lines.get(&at).filter(|l| **l > 0) {
+                    break *l;
+                }
+                match at.rsplit_once('/') {
+                    Some((parent, _)) if !at.is_empty() => at = parent.to_string(),
+                    _ => break doc.positions.get(&instance).map_or(0, |p| p.line),
+                }
+            };
+            let shown = serde_json::to_string(&default).unwrap_or_default();
+            let shown = if shown.len() > 40 { format!("{}…", &shown[..shown.floor_char_boundary(40)]) } else { shown };
+            warnings.push(ContractWarning {
+                file: doc.file.clone(),
+                line,
+                path: Some(pointer_to_dotted(&instance)),
+                message: format!(
+                    "annotation contradicts the default: `{keyword}: {said}` rejects the default {shown} ({default_type}); {relaxed} so the chart's own defaults stay valid; fix the annotation or the default"
+                ),
+            });
+        }
+        if !changed {
+            break;
+        }
+    }
+    warnings
 }
 
 /// Kubernetes IntOrString fields charts pass through: a default of `0` must not forbid `25%`.
@@ -499,6 +576,24 @@ mod tests {
         assert_eq!(s["properties"]["mode"]["enum"], json!(["a", "b"]));
         assert!(jsonschema::draft7::is_valid(s, &json!({"replicas": 2, "tag": "v", "mode": "a"})));
         assert!(!jsonschema::draft7::is_valid(s, &json!({"replicas": 0, "mode": "a"})));
+    }
+
+    #[test]
+    fn annotations_that_reject_the_defaults_are_relaxed_in_every_dialect() {
+        let text = "## @param extraVolumes [object] Extra volumes\nextraVolumes: []\n# -- (int) the port\nport: http\n# @schema\n# enum: [a, b]\n# @schema\nmode: c\nlevel: 1 # @schema minimum:5\n## @param extraEnv [array] Extra env\nextraEnv:\n";
+        let r = infer_text(text);
+        let s = &r.schema;
+        assert!(jsonschema::draft7::is_valid(s, &json!({"extraVolumes": [], "port": "http", "mode": "c", "level": 1, "extraEnv": null})), "{s:#}");
+        assert_eq!(s["properties"]["extraVolumes"]["type"], json!(["object", "array"]));
+        assert_eq!(s["properties"]["mode"]["enum"], json!(["a", "b", "c"]));
+        assert!(s["properties"]["level"].get("minimum").is_none());
+        let found: Vec<(String, usize)> = r.warnings.iter().filter(|w| w.message.starts_with("annotation contradicts the default")).map(|w| (w.path.clone().unwrap(), w.line)).collect();
+        let mut found = found;
+        found.sort();
+        assert_eq!(found, vec![("extraVolumes".into(), 1), ("level".into(), 9), ("mode".into(), 5), ("port".into(), 3)], "{:#?}", r.warnings);
+        // The annotation still types what it does not contradict: a key without a default.
+        assert!(!jsonschema::draft7::is_valid(s, &json!({"extraEnv": "x"})));
+        assert!(!jsonschema::draft7::is_valid(s, &json!({"extraVolumes": "x"})));
     }
 
     #[test]

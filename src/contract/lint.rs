@@ -5,7 +5,8 @@
 //! - a closed object that rejects a dependency's condition key (`kid.enabled`) or its subchart key;
 //! - `required` keys that have defaults (editors and `--set` users are told to supply them);
 //! - `null` defaults (a null in values deletes the key when Helm coalesces);
-//! - remote `$ref`s (fail offline, and Helm 3.18.5+ no longer fetches them).
+//! - remote `$ref`s (fail offline, and Helm 3.18.5+ no longer fetches them);
+//! - defaults the contract rejects (helm refuses to render the chart at its own defaults).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -15,6 +16,9 @@ use serde_json::Value;
 use super::ContractWarning;
 use crate::chart::Chart;
 use crate::chart::values::{Pos, parse_helm_yaml, pointer_segment, pointer_to_dotted};
+
+/// How the warning about a default the contract rejects begins.
+pub const DEFAULTS_REJECTED: &str = "the contract rejects the chart's own default";
 
 /// Lint `schema` (as written, or about to be written, to `schema_file`) for `chart`.
 pub fn lint_contract(schema: &Value, schema_file: &Path, schema_text: Option<&str>, chart: &Chart) -> Vec<ContractWarning> {
@@ -80,6 +84,21 @@ pub fn lint_contract(schema: &Value, schema_file: &Path, schema_text: Option<&st
             path: Some(pointer_to_dotted(&ptr)),
             message: "null default: a null in values deletes the key when Helm coalesces, and its type is unknown; give a typed default or annotate it".into(),
         });
+    }
+
+    // The invariant: the chart's own defaults satisfy its contract (inference keeps it, and
+    // relaxes annotations that break it; a hand-written keyword can still break it).
+    if let Ok(validator) = jsonschema::options().with_draft(super::validation_draft(schema)).build(schema) {
+        for e in validator.iter_errors(&chart.values.value).take(20) {
+            let ptr = e.instance_path.as_str().to_string();
+            let keyword = e.schema_path.as_str().rsplit('/').next().unwrap_or("").to_string();
+            out.push(ContractWarning {
+                file: chart.values.file.clone(),
+                line: chart.values.positions.get(&ptr).map_or(0, |p| p.line),
+                path: Some(pointer_to_dotted(&ptr)),
+                message: format!("{DEFAULTS_REJECTED} ({e}; `{keyword}` at {}:{}): helm refuses to render the chart at its defaults", schema_file.display(), schema_line(e.schema_path.as_str())),
+            });
+        }
     }
 
     let mut refs = Vec::new();

@@ -3,6 +3,15 @@
 //! `$ref`/`$defs`, their key order); inference only fills what is missing. Where the schema and
 //! the default disagree (schema says integer, the default is a string) the conflict is reported
 //! with both locations.
+//!
+//! Keys deleted from values.yaml: a property of the existing schema that inference no longer
+//! produces is dropped when everything in it is what inference writes (`type`, `properties`,
+//! `items`, `description`, `required`, the same all the way down): it was inferred from the old
+//! values.yaml and nothing hand-written is lost. A property that carries anything else (`enum`,
+//! `pattern`, `minimum`, `$ref`, `default`, `additionalProperties`, …) is hand-written and kept,
+//! with a note. Nothing is dropped below an opaque node (`$ref`, `allOf`, …), nor from an object
+//! inference leaves open (a null default), nor the root's `global`. A hand-written key that holds
+//! only a type and a description looks inferred: give it a `title` or `$comment` to keep it.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -46,6 +55,45 @@ impl fmt::Display for MergeConflict {
     }
 }
 
+/// A key of the existing schema that values.yaml no longer has.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaleKey {
+    /// Dotted key path.
+    pub path: String,
+    /// Dropped (it was all inferred), or kept (it has hand-written keywords, listed).
+    pub kept_for: Vec<String>,
+}
+
+impl fmt::Display for StaleKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.kept_for.is_empty() {
+            write!(f, "{}: no longer in values.yaml; its inferred schema is dropped", self.path)
+        } else {
+            write!(f, "{}: no longer in values.yaml, but kept: its schema has hand-written {} (delete it by hand if the key is gone)", self.path, self.kept_for.join(", "))
+        }
+    }
+}
+
+/// What inference writes into a schema node; anything else in a node was written by hand.
+const INFERRED_KEYWORDS: &[&str] = &["type", "properties", "items", "description", "required"];
+
+/// The hand-written keywords in `node` and below it (none: it is all inference's).
+fn hand_written_keywords(node: &Value, out: &mut Vec<String>) {
+    let Some(obj) = node.as_object() else { return };
+    for (k, v) in obj {
+        match k.as_str() {
+            "properties" => v.as_object().into_iter().flatten().for_each(|(_, p)| hand_written_keywords(p, out)),
+            "items" if v.is_object() => hand_written_keywords(v, out),
+            k if INFERRED_KEYWORDS.contains(&k) => {}
+            k => {
+                if !out.iter().any(|o| o == k) {
+                    out.push(k.to_string());
+                }
+            }
+        }
+    }
+}
+
 /// An existing schema document and where it lives.
 pub struct ExistingSchema<'a> {
     pub file: &'a Path,
@@ -56,11 +104,18 @@ pub struct ExistingSchema<'a> {
 /// Fill `existing` with what `inferred` knows and it does not say. Returns the merged schema and
 /// the conflicts between hand-written types and the defaults.
 pub fn merge_schemas(existing: &ExistingSchema, inferred: &Value, values: &ValuesDoc) -> (Value, Vec<MergeConflict>) {
+    let merged = merge_schemas_noting_stale(existing, inferred, values);
+    (merged.0, merged.1)
+}
+
+/// [`merge_schemas`], also dropping the inferred keys values.yaml no longer has (see the module
+/// doc) and returning them, with the hand-written ones that were kept.
+pub fn merge_schemas_noting_stale(existing: &ExistingSchema, inferred: &Value, values: &ValuesDoc) -> (Value, Vec<MergeConflict>, Vec<StaleKey>) {
     let positions: HashMap<String, Pos> = parse_helm_yaml(existing.text, existing.file).map(|(_, p)| p).unwrap_or_default();
-    let mut ctx = Ctx { existing, positions, values, conflicts: Vec::new() };
+    let mut ctx = Ctx { existing, positions, values, conflicts: Vec::new(), stale: Vec::new() };
     let mut out = existing.schema.clone();
     ctx.fill(&mut out, inferred, "", "");
-    (out, ctx.conflicts)
+    (out, ctx.conflicts, ctx.stale)
 }
 
 struct Ctx<'a> {
@@ -68,6 +123,7 @@ struct Ctx<'a> {
     positions: HashMap<String, Pos>,
     values: &'a ValuesDoc,
     conflicts: Vec<MergeConflict>,
+    stale: Vec<StaleKey>,
 }
 
 /// Keywords that make a node's shape someone else's business: inference does not add to it.
@@ -77,6 +133,21 @@ impl Ctx<'_> {
     fn fill(&mut self, node: &mut Value, inferred: &Value, schema_ptr: &str, value_ptr: &str) {
         let (Some(obj), Some(inf)) = (node.as_object_mut(), inferred.as_object()) else { return };
         let opaque = OPAQUE.iter().any(|k| obj.contains_key(*k));
+        // An object inference typed (a map default) lists every key values.yaml has under it.
+        let inferred_is_map = inf.contains_key("properties") || inf.get("type").and_then(Value::as_str) == Some("object");
+        if !opaque && inferred_is_map && let Some(Value::Object(props)) = obj.get_mut("properties") {
+            let inferred_props = inf.get("properties").and_then(Value::as_object);
+            // `global` is Helm's own key (copied into every subchart): never stale.
+            let gone: Vec<String> = props.keys().filter(|k| !(value_ptr.is_empty() && *k == "global") && inferred_props.is_none_or(|p| !p.contains_key(*k))).cloned().collect();
+            for name in gone {
+                let mut kept_for = Vec::new();
+                hand_written_keywords(&props[&name], &mut kept_for);
+                if kept_for.is_empty() {
+                    props.remove(&name);
+                }
+                self.stale.push(StaleKey { path: pointer_to_dotted(&format!("{value_ptr}/{}", pointer_segment(&name))), kept_for });
+            }
+        }
         for (k, v) in inf {
             match k.as_str() {
                 "properties" => {
@@ -220,6 +291,35 @@ mod tests {
         let inferred = json!({"type": "object", "properties": {"maxUnavailable": {"type": ["integer", "string"]}}});
         let (_, conflicts) = merge_schemas(&ExistingSchema { file: Path::new("s.json"), text, schema: &schema }, &inferred, &values);
         assert!(conflicts.is_empty(), "{conflicts:?}");
+    }
+
+    #[test]
+    fn keys_deleted_from_values_are_dropped_unless_hand_written() {
+        let text = r##"{"type": "object", "properties": {
+            "kept": {"type": "integer"},
+            "gone": {"type": "object", "description": "old", "properties": {"x": {"type": "string"}}},
+            "mine": {"type": "string", "pattern": "^a"},
+            "nested": {"type": "object", "properties": {"old": {"type": "boolean"}, "ref": {"$ref": "#/$defs/r"}}},
+            "open": {"properties": {"any": {"type": "string"}}}},
+            "$defs": {"r": {"type": "string"}}}"##;
+        let schema: Value = serde_json::from_str(text).unwrap();
+        let values = ValuesDoc::parse("kept: 1
+nested:
+  new: 2
+open:
+", Path::new("values.yaml")).unwrap();
+        let inferred = json!({"type": "object", "properties": {"kept": {"type": "integer"}, "nested": {"type": "object", "properties": {"new": {"type": "integer"}}}, "open": {}}});
+        let (merged, _, stale) = merge_schemas_noting_stale(&ExistingSchema { file: Path::new("s.json"), text, schema: &schema }, &inferred, &values);
+        let props = merged["properties"].as_object().unwrap();
+        assert!(!props.contains_key("gone"));
+        assert_eq!(props["mine"], json!({"type": "string", "pattern": "^a"}));
+        assert_eq!(merged["properties"]["nested"]["properties"], json!({"ref": {"$ref": "#/$defs/r"}, "new": {"type": "integer"}}));
+        assert_eq!(merged["properties"]["open"]["properties"]["any"], json!({"type": "string"}), "a null default leaves the object open: its keys are hand-written");
+        let shown: Vec<String> = stale.iter().map(|s| s.to_string()).collect();
+        assert!(shown.contains(&"gone: no longer in values.yaml; its inferred schema is dropped".to_string()), "{shown:#?}");
+        assert!(shown.iter().any(|s| s.starts_with("mine: no longer in values.yaml, but kept: its schema has hand-written pattern")), "{shown:#?}");
+        assert!(shown.iter().any(|s| s.starts_with("nested.ref: no longer in values.yaml, but kept: its schema has hand-written $ref")), "{shown:#?}");
+        assert!(shown.contains(&"nested.old: no longer in values.yaml; its inferred schema is dropped".to_string()), "{shown:#?}");
     }
 
     #[test]

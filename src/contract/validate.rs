@@ -81,6 +81,96 @@ pub fn validate_values(contract: &Contract, chart: &Chart, user: &UserValues) ->
     errors
 }
 
+/// The name among `candidates` nearest to a mistyped `name` (Levenshtein distance at most a
+/// third of its length, and at least 2), if one is that near.
+pub fn nearest_key<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let (distance, best) = candidates.filter(|c| *c != name).map(|c| (crate::rules::catalog::edit_distance(&name.to_lowercase(), &c.to_lowercase()), c)).min()?;
+    (distance <= (name.chars().count() / 3).max(2)).then_some(best)
+}
+
+/// Strict mode: every key the user wrote (files and `--set`) that the contract does not
+/// describe, where the contract lists its object's keys (an object whose schema has
+/// `properties` and neither an `additionalProperties` schema nor `patternProperties` that
+/// takes the key). Open objects (an inferred empty map, a `type: object` alone) take any key.
+/// `global` and each subchart's key are the subchart's business: its keys are checked against
+/// its own contract. Each unknown key is an error with a "did you mean" and its file:line.
+pub fn unknown_keys(contract: &Contract, chart: &Chart, user: &UserValues) -> Vec<ValidationError> {
+    // The chart's own values.yaml is part of the contract: only the user's values can be unknown.
+    let _ = chart;
+    let sources = Sources { sets: user.sets.iter().map(|s| (s.text.clone(), s.pointers())).collect(), files: user.files.iter().collect(), defaults: Vec::new() };
+    let mut errors = Vec::new();
+    unknown_at_level(contract, &user.overrides(), "", &contract.chart_name, &sources, &mut errors);
+    errors.sort_by(|a, b| (a.location.to_string(), &a.pointer).cmp(&(b.location.to_string(), &b.pointer)));
+    errors
+}
+
+fn unknown_at_level(contract: &Contract, values: &Value, prefix: &str, chart_label: &str, sources: &Sources, errors: &mut Vec<ValidationError>) {
+    let Some(map) = values.as_object() else { return };
+    let mut own = serde_json::Map::new();
+    for (k, v) in map {
+        match contract.subcharts.iter().find(|s| &s.key == k) {
+            Some(s) => unknown_at_level(&s.contract, v, &format!("{prefix}/{}", pointer_segment(k)), &format!("{chart_label}/{}", s.key), sources, errors),
+            None if k == "global" => {}
+            None => {
+                own.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    let schema = &contract.own_schema;
+    unknown_in_node(schema, schema, &Value::Object(own), prefix, chart_label, sources, errors, 0);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn unknown_in_node(root: &Value, node: &Value, value: &Value, pointer: &str, chart_label: &str, sources: &Sources, errors: &mut Vec<ValidationError>, depth: usize) {
+    if depth > 64 {
+        return;
+    }
+    // Local `$ref`s are followed; anything else (allOf, anyOf, …) is left to the schema itself.
+    let node = match node.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix('#')) {
+        Some(p) => match root.pointer(p) {
+            Some(n) => return unknown_in_node(root, n, value, pointer, chart_label, sources, errors, depth + 1),
+            None => return,
+        },
+        None => node,
+    };
+    match value {
+        Value::Object(map) => {
+            let Some(props) = node.get("properties").and_then(Value::as_object) else { return };
+            // An explicit `additionalProperties: true` or a schema for other keys opens the object.
+            let extra = node.get("additionalProperties").filter(|a| a.is_object() || **a == Value::Bool(true));
+            let patterns: Vec<regex::Regex> = node.get("patternProperties").and_then(Value::as_object).map(|pp| pp.keys().filter_map(|re| regex::Regex::new(re).ok()).collect()).unwrap_or_default();
+            for (k, v) in map {
+                let p = format!("{pointer}/{}", pointer_segment(k));
+                match props.get(k) {
+                    Some(child) => unknown_in_node(root, child, v, &p, chart_label, sources, errors, depth + 1),
+                    None if extra.is_some() || patterns.iter().any(|re| re.is_match(k)) => {}
+                    None => {
+                        let hint = nearest_key(k, props.keys().map(String::as_str)).map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default();
+                        errors.push(ValidationError {
+                            path: pointer_to_dotted(&p),
+                            location: locate(&p, sources),
+                            pointer: p.clone(),
+                            chart: chart_label.to_string(),
+                            keyword: "unknown-key".into(),
+                            expected: format!("a key the contract lists{hint}"),
+                            got: format!("unknown key `{k}`"),
+                            message: format!("unknown key `{k}`{hint}"),
+                        });
+                    }
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(item_schema) = node.get("items").filter(|i| i.is_object()) {
+                for (i, item) in items.iter().enumerate() {
+                    unknown_in_node(root, item_schema, item, &format!("{pointer}/{i}"), chart_label, sources, errors, depth + 1);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 struct Sources<'a> {
     sets: Vec<(String, Vec<String>)>,
     files: Vec<&'a ValuesDoc>,
@@ -97,7 +187,7 @@ fn collect_defaults<'a>(chart: &'a Chart, prefix: &str, out: &mut Vec<(String, &
 
 fn validate_level(contract: &Contract, values: &Value, enabled: &[Enabled], prefix: &str, chart_label: &str, sources: &Sources, errors: &mut Vec<ValidationError>) {
     for e in contract.validator().iter_errors(values) {
-        errors.push(describe(&e, prefix, chart_label, sources));
+        errors.push(describe(&e, &contract.own_schema, prefix, chart_label, sources));
     }
     for e in enabled {
         let s = &contract.subcharts[e.index];
@@ -108,7 +198,7 @@ fn validate_level(contract: &Contract, values: &Value, enabled: &[Enabled], pref
     }
 }
 
-fn describe(e: &jsonschema::ValidationError, prefix: &str, chart_label: &str, sources: &Sources) -> ValidationError {
+fn describe(e: &jsonschema::ValidationError, schema: &Value, prefix: &str, chart_label: &str, sources: &Sources) -> ValidationError {
     use jsonschema::error::{TypeKind, ValidationErrorKind as K};
     let mut pointer = format!("{prefix}{}", e.instance_path.as_str());
     let got_value = e.instance.as_ref();
@@ -135,7 +225,12 @@ fn describe(e: &jsonschema::ValidationError, prefix: &str, chart_label: &str, so
             if let Some(first) = unexpected.first() {
                 pointer = format!("{pointer}/{}", pointer_segment(first));
             }
-            ("no keys other than the ones the schema lists".to_string(), format!("unexpected key(s) {}", unexpected.join(", ")))
+            // The keys the closed object lists, for a "did you mean".
+            let node_ptr = e.schema_path.as_str().rsplit_once('/').map_or("", |(p, _)| p);
+            let listed: Vec<String> = schema.pointer(node_ptr).and_then(|n| n.get("properties")).and_then(Value::as_object).map(|p| p.keys().cloned().collect()).unwrap_or_default();
+            let hints: Vec<String> = unexpected.iter().filter_map(|u| nearest_key(u, listed.iter().map(String::as_str)).map(|n| format!("`{u}`: did you mean `{n}`?"))).collect();
+            let hint = if hints.is_empty() { String::new() } else { format!(" ({})", hints.join("; ")) };
+            (format!("no keys other than the ones the schema lists{hint}"), format!("unexpected key(s) {}", unexpected.join(", ")))
         }
         K::Enum { options } => (format!("one of {}", short(options)), got_typed()),
         K::Constant { expected_value } => (format!("exactly {}", short(expected_value)), got_typed()),

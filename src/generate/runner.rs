@@ -605,6 +605,11 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
             if let RenderFailure::Timeout(_) = failure {
                 bail!("{chart_name}: {msg} at the defaults; a slow machine or a large chart may need a longer --helm-timeout; no cases were run");
             }
+            // helm's action.CheckDependencies (pkg/action/dependency.go) refuses a chart whose
+            // Chart.yaml lists dependencies charts/ lacks: no values can fix that.
+            if let Some(missing) = msg.split("missing in charts/ directory:").nth(1) {
+                bail!("{chart_name}: dependencies listed in Chart.yaml are missing from charts/ ({}); run `helm dependency build` in the chart directory first; no cases were run", missing.trim());
+            }
             if cfg.base_value_args.is_empty() {
                 bail!("{chart_name} does not render at its defaults ({msg}); give base values with -f FILE (e.g. a ci/*values.yaml of the chart); no cases were run");
             }

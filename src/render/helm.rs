@@ -62,7 +62,14 @@ impl Helm {
         };
         let version = out.stdout.trim().to_string();
         if !out.success || !version.starts_with('v') {
-            bail!("{} version failed: {}{}", path.display(), out.stderr.trim(), version);
+            let how = out.failure.clone().unwrap_or_else(|| "exited with status 0".into());
+            let printed = match (out.stderr.trim(), version.as_str()) {
+                ("", "") => "and printed nothing".to_string(),
+                ("", v) => format!("and printed `{v}`, not a version"),
+                (e, "") => format!("and printed: {e}"),
+                (e, v) => format!("and printed: {e} {v}"),
+            };
+            bail!("`{} version` {how} {printed}: is it helm?", path.display());
         }
         let major: u32 = version[1..].split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
         if major < 3 {

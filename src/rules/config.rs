@@ -173,6 +173,19 @@ impl Default for Config {
     }
 }
 
+/// What kind of YAML value a document is, for messages.
+fn yaml_kind(v: &serde_yaml::Value) -> &'static str {
+    match v {
+        serde_yaml::Value::Null => "empty document",
+        serde_yaml::Value::Bool(_) => "boolean",
+        serde_yaml::Value::Number(_) => "number",
+        serde_yaml::Value::String(_) => "string",
+        serde_yaml::Value::Sequence(_) => "list",
+        serde_yaml::Value::Mapping(_) => "map",
+        serde_yaml::Value::Tagged(_) => "tagged value",
+    }
+}
+
 impl Config {
     /// Load the configuration. `path` may name a config file (it must exist) or a chart
     /// directory (its `.chartproof.yaml` is read when present); `None` gives the defaults.
@@ -207,10 +220,24 @@ impl Config {
         if text.trim().is_empty() {
             return Ok(Config::default());
         }
-        let mut config: Config = serde_yaml::from_str(text).map_err(|e| {
-            let loc = e.location().map(|l| format!(":{}:{}", l.line(), l.column())).unwrap_or_default();
-            anyhow::anyhow!("{}{loc}: invalid chartproof config: {e}", origin.display())
-        })?;
+        let at = |e: &serde_yaml::Error| e.location().map(|l| format!(":{}:{}", l.line(), l.column())).unwrap_or_default();
+        // YAML syntax first: serde reads a document as a stream, so a field it does not know
+        // (`this` of `this is: not: yaml`) would otherwise hide the syntax error after it.
+        // An unclosed construct is reported where it ends (often the end of the file); libyaml's
+        // "while parsing a flow sequence at line L column C" names where it opens: the mistake.
+        let syntax_at = |e: &serde_yaml::Error| {
+            let msg = e.to_string();
+            let opened = msg.split_once(", while parsing ").and_then(|(_, rest)| rest.split_once(" at line ")).and_then(|(_, pos)| {
+                let (line, col) = pos.split_once(" column ")?;
+                Some(format!(":{}:{}", line.trim().parse::<usize>().ok()?, col.trim().parse::<usize>().ok()?))
+            });
+            opened.unwrap_or_else(|| at(e))
+        };
+        let document: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| anyhow::anyhow!("{}{}: not valid YAML: {e}", origin.display(), syntax_at(&e)))?;
+        if !document.is_mapping() {
+            bail!("{}:1:1: invalid chartproof config: the document must be a map of settings (rules:, exclusions:, …), not a {}", origin.display(), yaml_kind(&document));
+        }
+        let mut config: Config = serde_yaml::from_str(text).map_err(|e| anyhow::anyhow!("{}{}: invalid chartproof config: {e}", origin.display(), at(&e)))?;
         config.validate().with_context(|| format!("{}: invalid chartproof config", origin.display()))?;
         let base = origin.parent().unwrap_or(Path::new("."));
         config.policies = config.policies.iter().map(|p| base.join(p)).collect();
