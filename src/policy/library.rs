@@ -185,6 +185,10 @@ pub fn env() -> Arc<Env> {
     env.add_member_overload("validate", "format.validate(string)", DYN_TYPE, vec![STRING_TYPE], validate_format).expect("validate registers once");
     // After the standard overloads of `string()`, so those keep their types.
     env.add_overload("string", "kubernetes_net_to_string", vec![DYN_TYPE], ip_or_cidr_to_string).expect("string(ip) registers once");
+    // The type identifiers the IP and CIDR libraries declare (`type(ip('1.2.3.4')) == net.IP`).
+    for name in ["net.IP", "net.CIDR"] {
+        env.add_type(cel::common::types::Type::new_opaque_type(name)).expect("the net types register once");
+    }
     Arc::new(env)
 }
 
@@ -773,6 +777,13 @@ pub(crate) mod tests {
         assert_true("[1, 2, 2, 3].distinct() == [1, 2, 3] && [3, 1, 2].sort() == [1, 2, 3] && [1, 2, 3].reverse() == [3, 2, 1]");
         assert_true("lists.range(3) == [0, 1, 2] && [{'n': 'b'}, {'n': 'a'}].sortBy(e, e.n) == [{'n': 'a'}, {'n': 'b'}]");
         assert_false("[3, 1, 2].sort() == [3, 1, 2]");
+    }
+
+    #[test]
+    fn type_identifiers_of_the_kubernetes_environment() {
+        assert_true("type(ip('1.2.3.4')) == net.IP && type(cidr('10.0.0.0/8')) == net.CIDR && type(ip('::1')) != net.CIDR");
+        assert_true("type(duration('1s')) == google.protobuf.Duration && type(timestamp('2009-02-13T23:31:30Z')) == google.protobuf.Timestamp");
+        assert_true("type(optional.none()) == optional_type");
     }
 
     #[test]
