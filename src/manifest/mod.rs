@@ -3,6 +3,7 @@
 //! line) and its body, read with the same YAML 1.1 rules Kubernetes uses. Document order is kept
 //! only for display; nothing downstream may depend on it.
 
+pub mod quantity;
 pub mod workload;
 
 use std::path::Path;

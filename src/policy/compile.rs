@@ -6,7 +6,9 @@ use std::sync::Arc;
 use anyhow::{Result, bail};
 use cel::{Env, Program};
 
-use super::typecheck::{self, Declarations, Ty};
+use cel::common::ast::{EntryExpr, Expr, IdedExpr};
+
+use super::typecheck::{self, Declarations, MAX_NESTING, Ty};
 
 /// One compiled expression with its source.
 #[derive(Debug)]
@@ -45,10 +47,65 @@ fn fail(site: &Site, source: &str, line: usize, column: usize, message: &str) ->
     )
 }
 
+/// cel-go's default `ExpressionSizeCodePointLimit` (`parser/options.go`), which Kubernetes keeps.
+const MAX_CODE_POINTS: usize = 100_000;
+
+/// Stack for parsing an expression: cel-rust's parser and its tree walks recurse once per level
+/// of nesting, so a chain of thousands of `+` needs far more than a thread's default stack.
+const PARSER_STACK: usize = 1 << 30;
+
+/// Whether `source` may nest deeper than the default stack allows: more operators, brackets
+/// and dots than [`MAX_NESTING`].
+fn may_nest_deeply(source: &str) -> bool {
+    source.chars().filter(|c| "+-*/%&|<>=!?:([{.,".contains(*c)).count() > MAX_NESTING
+}
+
+/// `env.compile(source)`, on a thread with a large stack when the expression may nest deeply
+/// (the stack is reserved, and used only as deep as the expression goes).
+fn parse(env: &Arc<Env>, source: &str) -> Result<Program, cel::ParseErrors> {
+    if !may_nest_deeply(source) {
+        return env.compile(source);
+    }
+    std::thread::scope(|scope| {
+        let parsing = std::thread::Builder::new().stack_size(PARSER_STACK).spawn_scoped(scope, || env.compile(source));
+        parsing.expect("a parser thread starts").join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+/// The depth of the expression tree (counted without recursion).
+fn nesting(root: &IdedExpr) -> usize {
+    let mut deepest = 0;
+    let mut pending = vec![(root, 1)];
+    while let Some((expr, depth)) = pending.pop() {
+        deepest = deepest.max(depth);
+        let children: Vec<&IdedExpr> = match &expr.expr {
+            Expr::Call(call) => call.target.as_deref().into_iter().chain(&call.args).collect(),
+            Expr::Select(select) => vec![&select.operand],
+            Expr::List(list) => list.elements.iter().collect(),
+            Expr::Map(map) => map.entries.iter().flat_map(entry_children).collect(),
+            Expr::Struct(structure) => structure.entries.iter().flat_map(entry_children).collect(),
+            Expr::Comprehension(c) => vec![&c.iter_range, &c.accu_init, &c.loop_cond, &c.loop_step, &c.result],
+            _ => Vec::new(),
+        };
+        pending.extend(children.into_iter().map(|child| (child, depth + 1)));
+    }
+    deepest
+}
+
+fn entry_children(entry: &cel::common::ast::IdedEntryExpr) -> Vec<&IdedExpr> {
+    match &entry.expr {
+        EntryExpr::StructField(field) => vec![&field.value],
+        EntryExpr::MapEntry(entry) => vec![&entry.key, &entry.value],
+    }
+}
+
 /// Compile `source` and check it against `declarations`; `returns` is the type the field must
 /// have (bool for a validation, string for a message expression).
 pub fn compile(env: &Arc<Env>, source: &str, site: &Site, declarations: &Declarations, returns: Ty) -> Result<Expression> {
-    let program = match env.compile(source) {
+    if source.chars().count() > MAX_CODE_POINTS {
+        return Err(fail(site, source, 1, 1, &format!("expression code point size exceeds limit: size: {}, limit {MAX_CODE_POINTS}", source.chars().count())));
+    }
+    let program = match parse(env, source) {
         Ok(p) => p,
         Err(errors) => {
             let first = errors.errors.first();
@@ -57,6 +114,12 @@ pub fn compile(env: &Arc<Env>, source: &str, site: &Site, declarations: &Declara
             return Err(fail(site, source, line, col, &message));
         }
     };
+    if nesting(program.expression()) > MAX_NESTING {
+        let message = format!("expression recursion limit exceeded: {MAX_NESTING}");
+        // A program this deep is dropped where there is stack enough for it.
+        std::thread::scope(|scope| std::thread::Builder::new().stack_size(PARSER_STACK).spawn_scoped(scope, move || drop(program)).map(|t| t.join()).ok());
+        return Err(fail(site, source, 1, 1, &message));
+    }
     let position = |id: u64| program.source_info().offset_for(id).map_or((1, 1), |(start, _)| column(source, start));
     let checked = typecheck::check(program.expression(), declarations).map_err(|problem| {
         let (line, col) = position(problem.id);
@@ -116,6 +179,18 @@ mod tests {
         assert!(compiled("'replicas: ' + string(object.spec.replicas)", Ty::String).is_ok());
         assert!(compiled("object.spec.replicas", Ty::Bool).is_ok(), "unknown until evaluated");
         assert_eq!(compiled("size(object.items)", Ty::Dyn).unwrap().ty, Ty::Int);
+    }
+
+    /// A chain of 5,000 `+` (deeper than cel-go's parser allows) is a compile error, not a stack
+    /// overflow; one as deep as allowed compiles.
+    #[test]
+    fn deeply_nested_expressions_are_refused_not_a_crash() {
+        let chain = |terms: usize| format!("{} > 0", vec!["1"; terms].join(" + "));
+        let message = compile_error(&chain(5000));
+        assert!(message.ends_with("expression recursion limit exceeded: 250"), "{}", &message[message.len() - 80..]);
+        assert!(compiled(&chain(200), Ty::Bool).is_ok());
+        let message = compile_error(&"a".repeat(100_001));
+        assert!(message.ends_with("expression code point size exceeds limit: size: 100001, limit 100000"), "{}", &message[message.len() - 80..]);
     }
 
     #[test]

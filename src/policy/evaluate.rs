@@ -2,7 +2,8 @@
 //! (CREATE) or, given the release being upgraded, on `helm upgrade` (UPDATE with `oldObject`,
 //! CREATE, and DELETE of the objects the new release drops): bindings and params select what
 //! runs, matchConditions gate, variables are bound, and each failed validation becomes a
-//! `policy/<name>` finding at the binding's action severity.
+//! [`Verdict`] with the binding's action. The objects evaluated are the ones admission hands in
+//! (`crate::admission` defaults them first); the rule engine turns verdicts into findings.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
@@ -13,12 +14,11 @@ use cel::objects::Value as CelValue;
 use cel::{Context, ExecutionError};
 use serde_json::{Value, json};
 
-use super::{PARAM_NOT_FOUND_DENY, Policies, PolicySet, RULE_PREFIX};
+use super::{PARAM_NOT_FOUND_DENY, Policies, PolicySet, RequestContext};
 use super::compile::Expression;
 use super::matching::{RequestFacts, is_namespaced, matches, resource_for_kind, selector_matches};
 use super::objects::{BindingObject, FailurePolicy, ParamObject};
 use crate::manifest::{Manifest, Resource};
-use crate::rules::{Config, Finding, Severity, Sink};
 
 /// The JSON `value` as a CEL value (integers stay `int` where they fit).
 pub fn to_cel(value: &Value) -> CelValue {
@@ -46,30 +46,63 @@ fn object_to_cel(value: &Value) -> CelValue {
     }
 }
 
-/// Severity of a binding's `validationActions`: Deny → error, Warn → warning, Audit → info.
-pub fn action_severity(actions: &[String]) -> Severity {
-    let severity_of = |action: &str| match action {
-        "Deny" => Severity::Error,
-        "Warn" => Severity::Warning,
-        _ => Severity::Info,
-    };
-    actions.iter().map(|a| severity_of(a)).max().unwrap_or(Severity::Error)
+/// A binding's strongest `validationAction`, in the API server's order of consequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Action {
+    Audit,
+    Warn,
+    Deny,
 }
 
-/// How one policy runs on one object: the binding's severity and the params it selected.
+impl Action {
+    /// The strongest of `actions` (Deny when there are none: an unbound policy run as bound).
+    pub fn strongest(actions: &[String]) -> Action {
+        let action_of = |action: &str| match action {
+            "Deny" => Action::Deny,
+            "Warn" => Action::Warn,
+            _ => Action::Audit,
+        };
+        actions.iter().map(|a| action_of(a)).max().unwrap_or(Action::Deny)
+    }
+}
+
+/// What a verdict means for the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// A failed validation, or an evaluation error under `failurePolicy: Fail`: the binding's action.
+    Enforced(Action),
+    /// The expression cannot be evaluated offline (`authorizer`, a function chartproof lacks):
+    /// not counted as a pass.
+    NotEvaluable,
+    /// Evaluation errors skipped under `failurePolicy: Ignore`, counted for the release.
+    Ignored,
+}
+
+/// One policy's verdict on one admission request (or, for [`Effect::Ignored`], on the release).
+#[derive(Debug, Clone)]
+pub struct Verdict<'m> {
+    /// The policy's name.
+    pub policy: String,
+    /// The rendered object the request is about (the old one for a DELETE); None: the release.
+    pub resource: Option<&'m Resource>,
+    pub effect: Effect,
+    pub message: String,
+}
+
+/// How one policy runs on one object: the binding's action and the params it selected.
 struct Run<'a> {
     policy_index: usize,
     binding: Option<&'a BindingObject>,
-    severity: Severity,
+    action: Action,
 }
 
 /// One admission request for a rendered object, with its attributes and CEL variables.
 struct Subject<'a> {
-    /// Where findings are located: the rendered object, or the old one that a DELETE removes.
+    /// Where verdicts are located: the rendered object, or the old one that a DELETE removes.
     resource: &'a Resource,
-    /// `object` (None on DELETE) and `oldObject` (None on CREATE).
-    object: Option<&'a Value>,
-    old_object: Option<&'a Value>,
+    /// `object` (None on DELETE) and `oldObject` (None on CREATE), as admission hands them in.
+    object: Option<Value>,
+    old_object: Option<Value>,
     facts: RequestFacts<'a>,
     /// The old object's labels on UPDATE: an objectSelector matches when either object matches.
     old_labels: Option<BTreeMap<String, String>>,
@@ -85,16 +118,29 @@ fn namespace_of(resource: &Resource, release_namespace: Option<&str>) -> Option<
     is_namespaced(&resource.kind).then(|| resource.namespace.clone().or(release_namespace.map(str::to_string)).unwrap_or_else(|| "default".into()))
 }
 
+/// The label every namespace carries, set by the API server (`NamespaceDefaultLabelName`,
+/// k8s.io/api/core/v1 `LabelMetadataName`): namespace selectors can always select by name.
+pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
+/// The labels of namespace `namespace`: a Namespace the release renders has its own, any other
+/// the ones given with `--namespace-labels`; both carry `kubernetes.io/metadata.name`.
+fn namespace_labels(namespace: &str, manifest: &Manifest, context: &RequestContext) -> BTreeMap<String, String> {
+    let rendered = manifest.of_kind("Namespace").find(|n| n.name == namespace);
+    let mut labels = rendered.map_or_else(|| context.namespace_labels.clone(), |n| labels_of(n.labels()));
+    labels.insert(NAMESPACE_NAME_LABEL.to_string(), namespace.to_string());
+    labels
+}
+
+/// Turns a rendered object into the object the API server admits in the namespace given (for
+/// namespaced kinds): `crate::admission` passes its `admitted_object`.
+pub type AdmitObject = fn(&Resource, Option<&str>) -> Value;
+
 /// The request `operation` on `resource` (for DELETE, the old object), with the old object of an
-/// UPDATE; namespace labels come from the Namespace objects of `manifest`.
-fn subject<'a>(resource: &'a Resource, old: Option<&'a Resource>, operation: &'static str, manifest: &Manifest, release_namespace: Option<&str>) -> Subject<'a> {
+/// UPDATE; namespace labels come from the Namespace objects of `manifest` and the context.
+fn subject<'a>(resource: &'a Resource, old: Option<&'a Resource>, operation: &'static str, manifest: &Manifest, set: &PolicySet, admit: AdmitObject) -> Subject<'a> {
     let namespaced = is_namespaced(&resource.kind);
-    let namespace = namespace_of(resource, release_namespace);
-    let namespace_labels = namespace
-        .as_deref()
-        .and_then(|ns| manifest.of_kind("Namespace").find(|n| n.name == ns))
-        .map(|n| labels_of(n.labels()))
-        .unwrap_or_default();
+    let namespace = namespace_of(resource, set.release_namespace.as_deref());
+    let namespace_labels = namespace.as_deref().map(|ns| namespace_labels(ns, manifest, &set.request)).unwrap_or_default();
     let group = resource.group();
     let version = resource.api_version.rsplit('/').next().unwrap_or_default();
     let facts = RequestFacts {
@@ -107,13 +153,14 @@ fn subject<'a>(resource: &'a Resource, old: Option<&'a Resource>, operation: &'s
         labels: labels_of(resource.labels()),
         namespace_labels,
     };
-    let object = (operation != "DELETE").then_some(&resource.body);
+    let object = (operation != "DELETE").then(|| admit(resource, namespace.as_deref()));
     let old_labels = old.filter(|_| operation == "UPDATE").map(|o| labels_of(o.labels()));
-    Subject { resource, object, old_object: old.map(|o| &o.body), facts, old_labels, namespace }
+    let old_object = old.map(|o| admit(o, namespace.as_deref()));
+    Subject { resource, object, old_object, facts, old_labels, namespace }
 }
 
 /// A scope of `root` with the subject's `object`, `oldObject`, `request` and `namespaceObject`.
-fn subject_scope<'r>(root: &'r Context<'r, 'r>, subject: &Subject) -> Context<'r, 'r> {
+fn subject_scope<'r>(root: &'r Context<'r, 'r>, subject: &Subject, context: &RequestContext) -> Context<'r, 'r> {
     let (resource, facts, namespace) = (subject.resource, &subject.facts, &subject.namespace);
     let (group, version) = (facts.group, facts.version);
     let request = json!({
@@ -125,15 +172,22 @@ fn subject_scope<'r>(root: &'r Context<'r, 'r>, subject: &Subject) -> Context<'r
         "name": resource.name,
         "namespace": namespace.clone().unwrap_or_default(),
         "dryRun": false,
-        "userInfo": {},
+        "userInfo": context.user_info(),
     });
+    // The Namespace as the API server stores it (`SetDefaults_Namespace`, and its status).
     let namespace_object = match &namespace {
-        Some(ns) => to_cel(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": facts.namespace_labels}})),
+        Some(ns) => to_cel(&json!({
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": ns, "labels": facts.namespace_labels},
+            "spec": {"finalizers": ["kubernetes"]},
+            "status": {"phase": "Active"},
+        })),
         None => CelValue::Null,
     };
     let or_null = |body: Option<&Value>| body.map_or(CelValue::Null, object_to_cel);
     let mut scope = root.new_inner_scope();
-    for (name, value) in [("object", or_null(subject.object)), ("oldObject", or_null(subject.old_object)), ("request", to_cel(&request)), ("namespaceObject", namespace_object)] {
+    for (name, value) in [("object", or_null(subject.object.as_ref())), ("oldObject", or_null(subject.old_object.as_ref())), ("request", to_cel(&request)), ("namespaceObject", namespace_object)] {
         scope.add_variable_from_value(name, value);
     }
     scope
@@ -162,9 +216,9 @@ struct Tally {
     ignored_errors: BTreeMap<String, usize>,
 }
 
-struct Evaluation<'a, 's> {
+struct Evaluation<'a, 'm> {
     policies: &'a Policies,
-    sink: &'a mut Sink<'s>,
+    verdicts: Vec<Verdict<'m>>,
     tally: Tally,
 }
 
@@ -175,37 +229,36 @@ fn describe(result: &Result<CelValue, ExecutionError>) -> String {
     }
 }
 
-impl Evaluation<'_, '_> {
-    fn report(&mut self, run: &Run, subject: &Subject, severity: Severity, message: String) {
-        let r = subject.resource;
+impl<'m> Evaluation<'_, 'm> {
+    fn report(&mut self, run: &Run, subject: &Subject<'m>, effect: Effect, message: String) {
         let policy = &self.policies.policies[run.policy_index].object;
         let message = match run.binding {
             Some(b) if self.policies.bindings_of(&policy.name) > 1 => format!("{message} (binding {})", b.name),
             _ => message,
         };
-        self.sink.report_at(r, &format!("{RULE_PREFIX}{}", policy.name), severity, None, message);
+        self.verdicts.push(Verdict { policy: policy.name.clone(), resource: Some(subject.resource), effect, message });
     }
 
     /// An error evaluating the policy (an expression's, a missing param): a finding under
     /// `failurePolicy: Fail`, counted under `Ignore`.
-    fn failure(&mut self, run: &Run, subject: &Subject, message: String) {
+    fn failure(&mut self, run: &Run, subject: &Subject<'m>, message: String) {
         let policy = &self.policies.policies[run.policy_index].object;
         match policy.spec.failure_policy {
-            FailurePolicy::Fail => self.report(run, subject, run.severity, format!("{message} (failurePolicy: Fail)")),
+            FailurePolicy::Fail => self.report(run, subject, Effect::Enforced(run.action), format!("{message} (failurePolicy: Fail)")),
             FailurePolicy::Ignore => *self.tally.ignored_errors.entry(policy.name.clone()).or_default() += 1,
         }
     }
 
-    fn evaluation_error(&mut self, run: &Run, subject: &Subject, expression: &Expression, what: String) {
+    fn evaluation_error(&mut self, run: &Run, subject: &Subject<'m>, expression: &Expression, what: String) {
         self.failure(run, subject, format!("cannot evaluate `{}`: {what}", expression.source.trim()));
     }
 
-    fn offline(&mut self, run: &Run, subject: &Subject, expression: &Expression, reason: &str) {
+    fn offline(&mut self, run: &Run, subject: &Subject<'m>, expression: &Expression, reason: &str) {
         let message = format!("cannot evaluate offline: `{}` {reason}; not counted as a pass", expression.source.trim());
-        self.report(run, subject, Severity::Warning, message);
+        self.report(run, subject, Effect::NotEvaluable, message);
     }
 
-    fn run(&mut self, run: &Run, subject: &Subject, scope: &Context) {
+    fn run(&mut self, run: &Run, subject: &Subject<'m>, scope: &Context) {
         match params_for(self.policies, run, subject) {
             None => self.run_with(run, subject, scope, CelValue::Null, None),
             Some(params) if params.is_empty() => {
@@ -224,7 +277,7 @@ impl Evaluation<'_, '_> {
         }
     }
 
-    fn run_with(&mut self, run: &Run, subject: &Subject, subject_scope: &Context, params: CelValue, param_name: Option<&str>) {
+    fn run_with(&mut self, run: &Run, subject: &Subject<'m>, subject_scope: &Context, params: CelValue, param_name: Option<&str>) {
         let policies = self.policies;
         let policy = &policies.policies[run.policy_index];
         let mut scope = subject_scope.new_inner_scope();
@@ -273,7 +326,7 @@ impl Evaluation<'_, '_> {
             if let Some(name) = param_name {
                 message = format!("{message} (params: {name})");
             }
-            self.report(run, subject, run.severity, message);
+            self.report(run, subject, Effect::Enforced(run.action), message);
         }
     }
 }
@@ -294,7 +347,8 @@ fn is_hook(resource: &Resource) -> bool {
 /// with it, what `helm upgrade` sends — an UPDATE of each object the old release has (same group,
 /// kind, namespace and name), a CREATE of each new one (and of hooks), and a DELETE of each old
 /// object the new release drops (except hooks and `helm.sh/resource-policy: keep`).
-fn requests<'a>(manifest: &'a Manifest, upgrade_from: Option<&'a Manifest>, release_namespace: Option<&str>) -> Vec<Subject<'a>> {
+fn requests<'a>(manifest: &'a Manifest, set: &'a PolicySet, admit: AdmitObject) -> Vec<Subject<'a>> {
+    let (upgrade_from, release_namespace) = (set.upgrade_from.as_deref(), set.release_namespace.as_deref());
     let old_objects: HashMap<ObjectKey, &Resource> =
         upgrade_from.iter().flat_map(|m| &m.resources).filter(|r| !is_hook(r)).map(|r| (object_key(r, release_namespace), r)).collect();
     let mut updated = HashSet::new();
@@ -303,13 +357,13 @@ fn requests<'a>(manifest: &'a Manifest, upgrade_from: Option<&'a Manifest>, rele
         let key = object_key(resource, release_namespace);
         let old = old_objects.get(&key).copied().filter(|_| !is_hook(resource));
         let operation = if old.is_some() { "UPDATE" } else { "CREATE" };
-        requests.push(subject(resource, old, operation, manifest, release_namespace));
+        requests.push(subject(resource, old, operation, manifest, set, admit));
         updated.insert(key);
     }
     if let Some(previous) = upgrade_from {
         let kept = |r: &Resource| r.annotations().and_then(|a| a.get("helm.sh/resource-policy")).and_then(Value::as_str) == Some("keep");
         for old in previous.resources.iter().filter(|r| !is_hook(r) && !kept(r) && !updated.contains(&object_key(r, release_namespace))) {
-            requests.push(subject(old, Some(old), "DELETE", previous, release_namespace));
+            requests.push(subject(old, Some(old), "DELETE", previous, set, admit));
         }
     }
     requests
@@ -377,17 +431,17 @@ impl VariableResolver for LazyVariables<'_> {
     }
 }
 
-/// Report every bound policy (and, when asked, every unbound one) on every admission request the
-/// release makes into `sink`.
-pub(crate) fn check(manifest: &Manifest, set: &PolicySet, sink: &mut Sink) {
+/// The verdicts of every bound policy (and, when asked, every unbound one) on every admission
+/// request the release makes, on the objects `admit` gives.
+pub fn verdicts<'m>(manifest: &'m Manifest, set: &'m PolicySet, admit: AdmitObject) -> Vec<Verdict<'m>> {
     let policies = &*set.policies;
     if policies.policies.is_empty() {
-        return;
+        return Vec::new();
     }
     let root = super::library::root_context(policies.env.clone());
-    let mut evaluation = Evaluation { policies, sink, tally: Tally::default() };
+    let mut evaluation = Evaluation { policies, verdicts: Vec::new(), tally: Tally::default() };
     let runs = policies.runs();
-    for subject in requests(manifest, set.upgrade_from.as_deref(), set.release_namespace.as_deref()) {
+    for subject in requests(manifest, set, admit) {
         let old_facts = subject.old_labels.clone().map(|labels| RequestFacts { labels, ..subject.facts.clone() });
         let selects = |constraints, empty_rules_match_all| {
             matches(constraints, &subject.facts, empty_rules_match_all) || old_facts.as_ref().is_some_and(|facts| matches(constraints, facts, empty_rules_match_all))
@@ -404,24 +458,16 @@ pub(crate) fn check(manifest: &Manifest, set: &PolicySet, sink: &mut Sink) {
             continue;
         }
         // The object is converted to CEL once, for every policy that matched it.
-        let scope = subject_scope(&root, &subject);
+        let scope = subject_scope(&root, &subject, &set.request);
         for run in matched {
             evaluation.run(run, &subject, &scope);
         }
     }
     for (policy, count) in evaluation.tally.ignored_errors {
         let message = format!("{count} evaluation error(s) ignored (failurePolicy: Ignore)");
-        evaluation.sink.report_release_at(&format!("{RULE_PREFIX}{policy}"), Severity::Info, message);
+        evaluation.verdicts.push(Verdict { policy, resource: None, effect: Effect::Ignored, message });
     }
-}
-
-/// The findings of `policies` alone on `manifest` (default rule configuration, no suppression
-/// of other rules), released into namespace `release_namespace`.
-pub fn findings(manifest: &Manifest, policies: Arc<Policies>, release_namespace: Option<&str>) -> Vec<Finding> {
-    let config = Config { platform_policies: PolicySet { policies, release_namespace: release_namespace.map(str::to_string), upgrade_from: None }, ..Config::default() };
-    let mut sink = Sink::new(&config);
-    check(manifest, &config.platform_policies, &mut sink);
-    sink.into_findings()
+    evaluation.verdicts
 }
 
 impl Policies {
@@ -432,9 +478,9 @@ impl Policies {
         for (policy_index, policy) in self.policies.iter().enumerate() {
             let bindings: Vec<&BindingObject> = self.bindings.iter().filter(|b| b.spec.policy_name == policy.object.name).collect();
             if bindings.is_empty() && self.run_unbound {
-                runs.push(Run { policy_index, binding: None, severity: Severity::Error });
+                runs.push(Run { policy_index, binding: None, action: Action::Deny });
             }
-            runs.extend(bindings.into_iter().map(|b| Run { policy_index, binding: Some(b), severity: action_severity(&b.spec.validation_actions) }));
+            runs.extend(bindings.into_iter().map(|b| Run { policy_index, binding: Some(b), action: Action::strongest(&b.spec.validation_actions) }));
         }
         runs
     }
@@ -449,6 +495,12 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
+    use crate::rules::{Finding, Severity};
+
+    /// The findings the rule engine makes of the verdicts of `policies` on `manifest`.
+    fn findings(manifest: &Manifest, policies: Arc<Policies>, namespace: Option<&str>) -> Vec<Finding> {
+        crate::rules::admission_findings(manifest, PolicySet { policies, release_namespace: namespace.map(str::to_string), ..PolicySet::default() })
+    }
 
     /// Findings of the policies in `policy_yaml` on the manifest `manifest_yaml`.
     fn run(policy_yaml: &str, manifest_yaml: &str, unbound: bool, namespace: Option<&str>) -> Vec<Finding> {
@@ -644,11 +696,10 @@ maxReplicas: 3
         assert_eq!(found[0].severity, Severity::Warning);
         assert!(found[0].message.starts_with("cannot evaluate offline:"), "{found:?}");
         // A Kubernetes library function chartproof does not implement is not a pass either.
-        let policy = unbound_policy("Fail", "math.greatest(object.spec.replicas, 1) < 5");
+        let policy = unbound_policy("Fail", "object.metadata.labels.all(k, v, v != '')");
         let found = run(&policy, &deployment("default", 1, ""), true, None);
-        assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(found[0].severity, Severity::Warning);
-        assert!(found[0].message.ends_with("uses `math.greatest()`, a Kubernetes CEL function chartproof does not implement; not counted as a pass"), "{found:?}");
+        assert_eq!((found.len(), found[0].severity), (1, Severity::Warning), "{found:?}");
+        assert!(found[0].message.ends_with("uses `.all()`, a Kubernetes CEL function chartproof does not implement; not counted as a pass"), "{found:?}");
     }
 
     #[test]
@@ -657,7 +708,11 @@ maxReplicas: 3
         let hook = object("Job", "migrate", "helm.sh/hook: pre-upgrade");
         let old = Manifest::parse(&[object("ConfigMap", "a", ""), object("ConfigMap", "kept", "helm.sh/resource-policy: keep"), hook.clone(), object("ConfigMap", "gone", "")].concat());
         let new = Manifest::parse(&[object("ConfigMap", "a", ""), hook, object("ConfigMap", "fresh", "")].concat());
-        let operations = |upgrade_from: Option<&Manifest>| requests(&new, upgrade_from, None).iter().map(|s| (s.resource.name.clone(), s.facts.operation.to_string(), s.object.is_some(), s.old_object.is_some())).collect::<Vec<_>>();
+        let as_rendered: AdmitObject = |resource, _| resource.body.clone();
+        let operations = |upgrade_from: Option<&Manifest>| {
+            let set = PolicySet { upgrade_from: upgrade_from.map(|m| Arc::new(m.clone())), ..PolicySet::default() };
+            requests(&new, &set, as_rendered).iter().map(|s| (s.resource.name.clone(), s.facts.operation.to_string(), s.object.is_some(), s.old_object.is_some())).collect::<Vec<_>>()
+        };
         let expected = [("a", "UPDATE", true, true), ("migrate", "CREATE", true, false), ("fresh", "CREATE", true, false), ("gone", "DELETE", false, true)];
         assert_eq!(operations(Some(&old)), expected.map(|(n, o, a, b)| (n.to_string(), o.to_string(), a, b)));
         assert!(operations(None).iter().all(|(_, operation, _, old)| *operation == "CREATE" && !old));
@@ -667,7 +722,7 @@ maxReplicas: 3
     fn request_and_namespace_object_variables() {
         let policy = unbound_policy(
             "Fail",
-            "request.operation == 'CREATE' && request.kind.kind == 'Deployment' && request.resource.resource == 'deployments' && request.namespace == 'shop' && request.name == 'web' && oldObject == null && namespaceObject.metadata.name == 'shop' && size(namespaceObject.metadata.labels) == 0",
+            "request.operation == 'CREATE' && request.kind.kind == 'Deployment' && request.resource.resource == 'deployments' && request.namespace == 'shop' && request.name == 'web' && oldObject == null && namespaceObject.metadata.name == 'shop' && namespaceObject.metadata.labels == {'kubernetes.io/metadata.name': 'shop'} && namespaceObject.status.phase == 'Active' && request.userInfo.username == 'chartproof' && request.userInfo.groups == ['system:authenticated'] && object.metadata.namespace == 'shop'",
         );
         let no_namespace = deployment("default", 1, "").replace("  namespace: default\n", "");
         assert!(run(&policy, &no_namespace, true, Some("shop")).is_empty());

@@ -1,6 +1,8 @@
 //! Platform policies: the cluster's own ValidatingAdmissionPolicies (CEL), loaded from
-//! `--policies` files, compiled once per run and evaluated offline on every render. Each failed
-//! validation is a `policy/<policy name>` finding at its binding's action severity.
+//! `--policies` files, compiled once per run and evaluated offline on every render. Evaluation
+//! gives verdicts of this module's own type ([`Verdict`]); `crate::admission` runs it on the
+//! objects the API server would admit, and the rule engine turns each verdict into a
+//! `policy/<policy name>` finding at its binding's action severity. This module uses neither.
 
 pub mod compile;
 pub mod evaluate;
@@ -17,7 +19,7 @@ use std::sync::Arc;
 use anyhow::{Result, bail};
 use cel::Env;
 
-pub use evaluate::findings;
+pub use evaluate::{Action, AdmitObject, Effect, Verdict};
 use compile::{Expression, Site, compile};
 use objects::{BindingObject, ParamObject, PolicyFiles, PolicyObject};
 use typecheck::{Declarations, Ty, Variable};
@@ -54,12 +56,46 @@ pub struct Policies {
 /// Rule ids of policy findings are `policy/<policy name>`.
 pub const RULE_PREFIX: &str = "policy/";
 
+/// Who sends the release's requests and what the cluster knows beyond the chart: `--user`,
+/// `--groups` and `--namespace-labels`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestContext {
+    /// `request.userInfo.username`.
+    pub user: String,
+    /// `request.userInfo.groups`.
+    pub groups: Vec<String>,
+    /// Labels of the namespaces the release does not render (the release namespace, say);
+    /// `kubernetes.io/metadata.name` is added to every namespace.
+    pub namespace_labels: BTreeMap<String, String>,
+}
+
+/// The user chartproof's requests come from unless `--user` says otherwise: an authenticated
+/// user with no other group, as `helm install` run by a person or a CI job is.
+pub const DEFAULT_USER: &str = "chartproof";
+/// Every authenticated user is in this group (Kubernetes adds it on authentication).
+pub const AUTHENTICATED_GROUP: &str = "system:authenticated";
+
+impl Default for RequestContext {
+    fn default() -> Self {
+        RequestContext { user: DEFAULT_USER.to_string(), groups: vec![AUTHENTICATED_GROUP.to_string()], namespace_labels: BTreeMap::new() }
+    }
+}
+
+impl RequestContext {
+    /// `request.userInfo` (authentication/v1 `UserInfo`; empty fields are omitted, as in the API).
+    pub fn user_info(&self) -> serde_json::Value {
+        serde_json::json!({"username": self.user, "groups": self.groups})
+    }
+}
+
 /// The loaded policies of a run and the release namespace they see (`-n`), carried in the rule
 /// configuration so every command that checks renders evaluates them.
 #[derive(Clone, Default)]
 pub struct PolicySet {
     pub policies: Arc<Policies>,
     pub release_namespace: Option<String>,
+    /// The user and namespace labels the requests carry.
+    pub request: RequestContext,
     /// The release being upgraded (`diff`'s old side): a rendered object with a matching old
     /// object is an UPDATE of it, any other a CREATE, and an old object the render no longer has
     /// is a DELETE. None: every object is a CREATE.
@@ -90,7 +126,7 @@ impl PolicySet {
 impl PartialEq for PolicySet {
     fn eq(&self, other: &Self) -> bool {
         let upgrade = |s: &Self| s.upgrade_from.as_ref().map(Arc::as_ptr);
-        self.identity() == other.identity() && self.release_namespace == other.release_namespace && upgrade(self) == upgrade(other)
+        self.identity() == other.identity() && self.release_namespace == other.release_namespace && self.request == other.request && upgrade(self) == upgrade(other)
     }
 }
 
@@ -187,7 +223,8 @@ impl Policies {
     }
 }
 
-/// `--policies PATH` (repeatable) and `--policy-unbound`, for commands that check renders.
+/// `--policies PATH` (repeatable), `--policy-unbound` and the request's user and namespace
+/// labels, for commands that check renders.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct PolicyArgs {
     /// ValidatingAdmissionPolicy file or directory of YAML (with bindings and params) to evaluate on every render (repeatable)
@@ -196,18 +233,45 @@ pub struct PolicyArgs {
     /// Also run policies that have no binding, as if bound with validationActions [Deny]
     #[arg(long)]
     pub policy_unbound: bool,
+    /// request.userInfo.username the policies see [default: chartproof]
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// request.userInfo.groups the policies see, comma-separated [default: system:authenticated]
+    #[arg(long, value_name = "GROUP,...", value_delimiter = ',')]
+    pub groups: Option<Vec<String>>,
+    /// Labels of the namespaces the chart does not render (the release namespace), for namespaceSelectors: k=v,... (kubernetes.io/metadata.name is always set)
+    #[arg(long, value_name = "KEY=VALUE,...", value_delimiter = ',', value_parser = parse_label)]
+    pub namespace_labels: Vec<(String, String)>,
+}
+
+/// One `key=value` of `--namespace-labels`.
+fn parse_label(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => Ok((key.trim().to_string(), value.trim().to_string())),
+        _ => Err(format!("`{text}` is not a label: expected key=value")),
+    }
 }
 
 impl PolicyArgs {
-    /// Load and compile the policies into `config` for a release in `namespace`; a policy that
-    /// does not compile is unusable input.
-    pub fn load_into(&self, config: &mut crate::rules::Config, namespace: Option<&str>) -> Result<()> {
-        let paths: Vec<PathBuf> = config.policies.iter().chain(&self.policies).cloned().collect();
-        if !paths.is_empty() {
-            let policies = Policies::load(&paths, self.policy_unbound)?;
-            config.platform_policies = PolicySet { policies: Arc::new(policies), release_namespace: namespace.map(str::to_string), upgrade_from: None };
+    /// The request context these arguments give.
+    pub fn request(&self) -> RequestContext {
+        let default = RequestContext::default();
+        RequestContext {
+            user: self.user.clone().unwrap_or(default.user),
+            groups: self.groups.clone().map(|g| g.into_iter().filter(|g| !g.is_empty()).collect()).unwrap_or(default.groups),
+            namespace_labels: self.namespace_labels.iter().cloned().collect(),
         }
-        Ok(())
+    }
+
+    /// Load and compile the policies of `paths` and these arguments for a release in
+    /// `namespace` (None: no policy files given); a policy that does not compile is unusable input.
+    pub fn load(&self, paths: &[PathBuf], namespace: Option<&str>) -> Result<Option<PolicySet>> {
+        let paths: Vec<PathBuf> = paths.iter().chain(&self.policies).cloned().collect();
+        if paths.is_empty() {
+            return Ok(None);
+        }
+        let policies = Policies::load(&paths, self.policy_unbound)?;
+        Ok(Some(PolicySet { policies: Arc::new(policies), release_namespace: namespace.map(str::to_string), request: self.request(), upgrade_from: None }))
     }
 }
 
@@ -218,7 +282,12 @@ impl Policies {
         self.policies
             .iter()
             .map(|p| {
-                let actions: Vec<String> = self.bindings.iter().filter(|b| b.spec.policy_name == p.object.name).map(|b| evaluate::action_severity(&b.spec.validation_actions).to_string()).collect();
+                let severity_of = |action| match action {
+                    Action::Deny => "error",
+                    Action::Warn => "warning",
+                    Action::Audit => "info",
+                };
+                let actions: Vec<String> = self.bindings.iter().filter(|b| b.spec.policy_name == p.object.name).map(|b| severity_of(Action::strongest(&b.spec.validation_actions)).to_string()).collect();
                 let severity = if actions.is_empty() { if self.run_unbound { "error".to_string() } else { "unbound".to_string() } } else { actions.join(",") };
                 let checks = p.validations.iter().map(|v| v.message.clone().unwrap_or_else(|| v.rule.source.trim().to_string())).collect::<Vec<_>>().join("; ");
                 (format!("{RULE_PREFIX}{}", p.object.name), severity, format!("{checks} ({})", p.object.file.display()))

@@ -295,6 +295,15 @@ fn spec<T: serde::de::DeserializeOwned>(text: &str, index: usize, file: &Path, w
     })
 }
 
+/// The `spec` of an object: from its YAML `document` (text, index) when it has one, so errors
+/// have a line and column, else (a List item at `at`) from the parsed object.
+fn object_spec<T: serde::de::DeserializeOwned>(doc: &Value, document: Option<(&str, usize)>, file: &Path, at: &str, what: &str) -> Result<T> {
+    match document {
+        Some((text, index)) => spec(text, index, file, what),
+        None => field(doc, "spec", file, &format!("{at}: {what}")),
+    }
+}
+
 fn field<T: serde::de::DeserializeOwned>(doc: &Value, key: &str, file: &Path, what: &str) -> Result<T> {
     serde_json::from_value(doc.get(key).cloned().unwrap_or(Value::Null)).with_context(|| format!("{}: {what}: invalid `{key}`", file.display()))
 }
@@ -322,7 +331,29 @@ impl PolicyFiles {
             }
             let kind = doc.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
             let api_version = doc.get("apiVersion").and_then(Value::as_str).unwrap_or_default().to_string();
-            let what = format!("document {} ({kind})", index + 1);
+            // A `v1 List` (kubectl's list format, as in the Kubernetes documentation's examples):
+            // each item is an object of its own, its lines those under `items[i]`.
+            if kind == "List" && api_version == "v1" {
+                let items = doc.get("items").and_then(Value::as_array).cloned().unwrap_or_default();
+                for (i, item) in items.into_iter().enumerate() {
+                    let prefix = format!("items[{i}].");
+                    let item_lines = lines.iter().filter_map(|(path, line)| Some((path.strip_prefix(&prefix)?.to_string(), *line))).collect();
+                    self.read_object(file, item, item_lines, &format!("document {} item {i}", index + 1), None)?;
+                }
+                continue;
+            }
+            self.read_object(file, doc, lines, &format!("document {}", index + 1), Some((&text, index)))?;
+        }
+        Ok(())
+    }
+
+    /// One object of a policy file: `spec` is read from the YAML `document` (text and index)
+    /// when given, so errors have a column, else from the parsed value.
+    fn read_object(&mut self, file: &Path, doc: Value, lines: BTreeMap<String, usize>, at: &str, document: Option<(&str, usize)>) -> Result<()> {
+        {
+            let kind = doc.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
+            let api_version = doc.get("apiVersion").and_then(Value::as_str).unwrap_or_default().to_string();
+            let what = format!("{at} ({kind})");
             let metadata: Metadata = match doc.get("metadata") {
                 Some(_) => field(&doc, "metadata", file, &what)?,
                 None => Metadata::default(),
@@ -333,12 +364,8 @@ impl PolicyFiles {
             let what = format!("{kind} {}", metadata.name);
             let is_admission = api_version.starts_with("admissionregistration.k8s.io/");
             match kind.as_str() {
-                POLICY_KIND if is_admission => {
-                    self.policies.push(PolicyObject { file: file.to_path_buf(), name: metadata.name, spec: spec(&text, index, file, &what)?, lines })
-                }
-                BINDING_KIND if is_admission => {
-                    self.bindings.push(BindingObject { file: file.to_path_buf(), name: metadata.name, spec: spec(&text, index, file, &what)?, lines })
-                }
+                POLICY_KIND if is_admission => self.policies.push(PolicyObject { file: file.to_path_buf(), name: metadata.name, spec: object_spec(&doc, document, file, at, &what)?, lines }),
+                BINDING_KIND if is_admission => self.bindings.push(BindingObject { file: file.to_path_buf(), name: metadata.name, spec: object_spec(&doc, document, file, at, &what)?, lines }),
                 _ => self.params.push(ParamObject { api_version, kind, metadata, body: doc }),
             }
         }
@@ -358,6 +385,24 @@ mod tests {
         std::fs::write(&file, format!("{other}apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicy\nmetadata: {{name: x}}\nspec:\n  validations: {{expression: 1}}\n")).unwrap();
         let e = PolicyFiles::load(std::slice::from_ref(&file)).unwrap_err().to_string();
         assert_eq!(e, format!("{}:9:16: ValidatingAdmissionPolicy x: invalid `spec`: spec.validations: invalid type: map, expected a sequence at line 9 column 16", file.display()));
+    }
+
+    /// The Kubernetes documentation's list-format example: a policy and its binding as the
+    /// items of a `v1 List`.
+    #[test]
+    fn a_v1_list_of_policies_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("list.yaml");
+        let list = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: admissionregistration.k8s.io/v1\n  kind: ValidatingAdmissionPolicy\n  metadata:\n    name: demo\n  spec:\n    validations:\n    - expression: object.spec.replicas <= 5\n- apiVersion: admissionregistration.k8s.io/v1\n  kind: ValidatingAdmissionPolicyBinding\n  metadata:\n    name: demo-binding\n  spec:\n    policyName: demo\n    validationActions: [Deny]\n";
+        std::fs::write(&file, list).unwrap();
+        let loaded = PolicyFiles::load(std::slice::from_ref(&file)).unwrap();
+        assert_eq!((loaded.policies.len(), loaded.bindings.len(), loaded.params.len()), (1, 1, 0));
+        assert_eq!(loaded.policies[0].spec.validations[0].expression, "object.spec.replicas <= 5");
+        assert_eq!(loaded.policies[0].at("spec.validations[0].expression"), format!("{}:10", file.display()));
+        assert_eq!(loaded.bindings[0].spec.policy_name, "demo");
+        std::fs::write(&file, list.replace("validationActions: [Deny]", "validationActions: Deny")).unwrap();
+        let error = PolicyFiles::load(std::slice::from_ref(&file)).unwrap_err();
+        assert!(format!("{error:#}").contains("document 1 item 1: ValidatingAdmissionPolicyBinding demo-binding: invalid `spec`"), "{error:#}");
     }
 
     #[test]

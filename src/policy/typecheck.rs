@@ -226,31 +226,12 @@ format.dns1123Label format.dns1123Subdomain format.dns1035Label format.qualified
 .validate(format, string) optional
 ";
 
-/// Functions of the Kubernetes CEL environment that chartproof does not implement: a policy
-/// using them is valid, but the expression cannot be evaluated offline.
-pub const NOT_IMPLEMENTED: &[&str] = &[
-    "base64.encode",
-    "base64.decode",
-    "math.greatest",
-    "math.least",
-    "math.ceil",
-    "math.floor",
-    "math.round",
-    "math.trunc",
-    "math.abs",
-    "math.sign",
-    "math.isNaN",
-    "math.isInf",
-    "math.isFinite",
-    "math.bitAnd",
-    "math.bitOr",
-    "math.bitXor",
-    "math.bitNot",
-    "math.bitShiftLeft",
-    "math.bitShiftRight",
-    "math.sqrt",
-    "cel.bind",
-];
+/// Why a namespaced function outside [`SIGNATURES`] is refused: Kubernetes' CEL environment
+/// (k8s.io/apiserver `pkg/cel/environment/base.go`, `baseOptsWithoutStrictCost`) has cel-go's
+/// strings, sets, lists-library, optional and two-variable-comprehension extensions and the
+/// Kubernetes libraries, but not cel-go's `math.*`, `base64.*` (encoders) or `cel.bind`
+/// (bindings): the API server refuses a policy that calls them.
+const NOT_IN_KUBERNETES: &str = "not a function of the Kubernetes CEL environment (k8s.io/apiserver pkg/cel/environment/base.go)";
 
 /// The macros of Kubernetes' two-variable comprehensions (`list.all(i, v, p)`,
 /// `map.transformMap(k, v, f)`, ...), which cel-rust does not expand: not evaluable offline.
@@ -260,7 +241,16 @@ const TWO_VARIABLE_COMPREHENSIONS: &[&str] = &["all", "exists", "existsOne", "ex
 pub const ADMISSION_VARIABLES: &[&str] = &["object", "oldObject", "request", "params", "namespaceObject", "variables", "authorizer"];
 
 /// CEL's type identifiers (`type(x) == string`), which are not variables.
-const TYPE_NAMES: &[&str] = &["bool", "bytes", "double", "int", "list", "map", "null_type", "string", "type", "uint", "dyn"];
+const TYPE_NAMES: &[&str] = &["bool", "bytes", "double", "int", "list", "map", "null_type", "optional_type", "string", "type", "uint", "dyn"];
+
+/// The qualified type identifiers of the Kubernetes environment: the well-known protobuf types
+/// and the types the IP and CIDR libraries declare (`cel.Types(IPType)`, `cel.Types(CIDRType)`).
+pub const QUALIFIED_TYPE_NAMES: &[&str] = &["google.protobuf.Timestamp", "google.protobuf.Duration", "net.IP", "net.CIDR"];
+
+/// The nesting an expression may have: cel-go's parser refuses deeper ones ("expression
+/// recursion limit exceeded", `parser.MaxRecursionDepth`, default 250 in cel-go's
+/// `parser/options.go`), which Kubernetes keeps.
+pub const MAX_NESTING: usize = 250;
 
 struct Overload {
     name: &'static str,
@@ -380,6 +370,12 @@ impl<'d, 'e> Checker<'d, 'e> {
             }),
             Expr::Ident(name) => self.ident(expr.id, name),
             Expr::Select(select) => {
+                if let Some(name) = qualified_name(expr)
+                    && QUALIFIED_TYPE_NAMES.contains(&name.as_str())
+                    && !self.bound.iter().any(|(b, _)| Some(*b) == name.split('.').next())
+                {
+                    return Ok(Ty::Type);
+                }
                 if let Expr::Ident(name) = &select.operand.expr
                     && name == "variables"
                     && !self.bound.iter().any(|(b, _)| *b == "variables")
@@ -405,11 +401,16 @@ impl<'d, 'e> Checker<'d, 'e> {
                 // `ip.isCanonical(s)`: a namespaced function, not a method of a variable `ip`.
                 if let Some(target) = &call.target
                     && let Some(namespace) = qualified_name(target)
-                    && !self.bound.iter().any(|(b, _)| Some(*b) == namespace.split('.').next())
+                    && let Some(root) = namespace.split('.').next()
+                    && !self.bound.iter().any(|(b, _)| *b == root)
                 {
                     let name = format!("{namespace}.{}", call.func_name);
-                    if NOT_IMPLEMENTED.contains(&name.as_str()) || overloads().iter().any(|o| !o.member && o.name == name) {
+                    if overloads().iter().any(|o| !o.member && o.name == name) {
                         return self.call(expr.id, &name, None, &call.args);
+                    }
+                    // `math.greatest(...)` on no variable: a function of a library Kubernetes lacks.
+                    if !ADMISSION_VARIABLES.contains(&root) {
+                        return Err(problem(expr.id, format!("undeclared function `{name}()`: {NOT_IN_KUBERNETES}")));
                     }
                 }
                 self.call(expr.id, &call.func_name, call.target.as_deref(), &call.args)
@@ -490,19 +491,29 @@ impl<'d, 'e> Checker<'d, 'e> {
         // The authorizer's builder methods (group, resource, check, allowed, ...) take anything.
         let on_authorizer = types.first() == Some(&Ty::Authorizer);
         let binds_two = |args: &[IdedExpr]| matches!(args, [IdedExpr { expr: Expr::Ident(_), .. }, IdedExpr { expr: Expr::Ident(_), .. }, _] | [IdedExpr { expr: Expr::Ident(_), .. }, IdedExpr { expr: Expr::Ident(_), .. }, _, _]);
-        let not_implemented = NOT_IMPLEMENTED.contains(&name) || (member && TWO_VARIABLE_COMPREHENSIONS.contains(&name) && binds_two(args));
+        let not_implemented = member && TWO_VARIABLE_COMPREHENSIONS.contains(&name) && binds_two(args);
         if named.is_empty() && !on_authorizer && !not_implemented {
             let kind = if member { "method" } else { "function" };
             return Err(problem(id, format!("undeclared {kind} `{shown}`")));
         }
-        // Two-variable comprehensions (`list.all(i, v, ...)`, `transformMap`) and `cel.bind`
-        // bind names in their arguments; cel-rust has neither, so their arguments are not checked.
+        // Two-variable comprehensions (`list.all(i, v, ...)`, `transformMap`) bind names in their
+        // arguments; cel-rust lacks them, so their arguments are not checked.
         if not_implemented {
             self.cannot_evaluate(format!("uses `{shown}`, a Kubernetes CEL function chartproof does not implement"));
             return Ok(Ty::Dyn);
         }
         for arg in args {
             types.push(self.ty(arg)?);
+        }
+        // cel-go's `ValidateRegexLiterals` (in Kubernetes' base environment since 1.29): a
+        // literal pattern of `matches` must compile (RE2 syntax, which the regex crate shares).
+        if name == "matches"
+            && let Some(IdedExpr { id, expr: Expr::Literal(LiteralValue::String(pattern)) }) = args.last()
+            && let Err(error) = regex::Regex::new(pattern)
+        {
+            let error = error.to_string();
+            let reason = error.lines().last().unwrap_or_default().trim_start_matches("error: ");
+            return Err(problem(*id, format!("invalid matches argument {:?}: {reason}", pattern.as_ref() as &str)));
         }
         if on_authorizer {
             return Ok(Ty::Authorizer);
@@ -613,11 +624,37 @@ mod tests {
 
     #[test]
     fn kubernetes_functions_not_implemented_are_not_evaluable_offline() {
-        assert_eq!(offline("math.greatest(object.a, 1)").as_deref(), Some("uses `math.greatest()`, a Kubernetes CEL function chartproof does not implement"));
         assert!(offline("authorizer.group('apps').resource('deployments').check('create').allowed() && true").unwrap().contains("authorizer"));
         assert_eq!(offline("object.a.all(x, x > 1)"), None);
-        for binder in ["object.items.all(i, v, v > i)", "object.labels.transformMap(k, v, v + 'x')", "cel.bind(x, object.a, x + 1) > 2"] {
+        for binder in ["object.items.all(i, v, v > i)", "object.labels.transformMap(k, v, v + 'x')"] {
             assert!(offline(binder).unwrap().contains("a Kubernetes CEL function chartproof does not implement"), "{binder}");
         }
+    }
+
+    /// cel-go libraries the Kubernetes environment (base.go) does not include are refused, as
+    /// the API server refuses the policy.
+    #[test]
+    fn functions_outside_the_kubernetes_environment_are_refused() {
+        for (source, function) in [("math.greatest(object.a, 1) > 2", "math.greatest"), ("base64.encode(b'a') == 'YQ=='", "base64.encode"), ("cel.bind(x, object.a, x + 1) > 2", "cel.bind"), ("math.abs(-1) == 1", "math.abs")] {
+            assert_eq!(checked(source, false), Err(format!("undeclared function `{function}()`: {NOT_IN_KUBERNETES}")), "{source}");
+        }
+        // Methods on variables are not namespaced functions.
+        assert!(checked("object.math.greatest(1) > 2", false).is_err_and(|e| e == "undeclared method `.greatest()`"));
+    }
+
+    #[test]
+    fn invalid_regex_literals_are_refused() {
+        assert_eq!(checked("object.name.matches('[a-z')", false), Err("invalid matches argument \"[a-z\": unclosed character class".into()));
+        assert_eq!(checked("matches(object.name, '(x')", false), Err("invalid matches argument \"(x\": unclosed group".into()));
+        assert_eq!(checked("object.name.matches('^[a-z]+$')", false), Ok(Ty::Bool));
+        assert_eq!(checked("object.name.matches(object.pattern)", false), Ok(Ty::Bool));
+    }
+
+    #[test]
+    fn kubernetes_type_identifiers_are_types() {
+        for name in ["net.IP", "net.CIDR", "google.protobuf.Timestamp", "google.protobuf.Duration", "optional_type"] {
+            assert_eq!(checked(&format!("type(object.x) == {name}"), false), Ok(Ty::Bool), "{name}");
+        }
+        assert!(checked("type(object.x) == net.Nope", false).is_err());
     }
 }

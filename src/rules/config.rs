@@ -414,3 +414,14 @@ mod tests {
         assert_eq!(Config::load(None).unwrap(), Config::default());
     }
 }
+
+impl crate::policy::PolicyArgs {
+    /// Load and compile the policies of `config` and these arguments into `config` for a release
+    /// in `namespace`; a policy that does not compile is unusable input.
+    pub fn load_into(&self, config: &mut Config, namespace: Option<&str>) -> Result<()> {
+        if let Some(set) = self.load(&config.policies, namespace)? {
+            config.platform_policies = set;
+        }
+        Ok(())
+    }
+}

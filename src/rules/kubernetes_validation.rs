@@ -6,7 +6,7 @@
 //! `selector-mismatch`) are not repeated.
 
 use super::Sink;
-use crate::admission::{defaults, validation};
+use crate::admission::{self, validation};
 use crate::manifest::Manifest;
 
 const RULE: &str = "kubernetes-validation";
@@ -21,9 +21,7 @@ pub(super) fn check(manifest: &Manifest, sink: &mut Sink) {
         if !super::kubernetes_schema::builtin_group(r.group()) {
             continue;
         }
-        let mut object = r.body.clone();
-        defaults::default_object(&mut object);
-        for e in validation::validate_object(&object, &ctx) {
+        for e in admission::validate(&r.body, &ctx) {
             let mut message = e.to_string();
             if e.at_pod_creation {
                 message.push_str(&format!(" (the API server accepts the {}, but refuses every pod its controller creates from this template)", r.kind));

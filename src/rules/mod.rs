@@ -13,7 +13,9 @@ mod kubernetes_validation;
 mod networkpolicy;
 mod observability;
 mod probes;
-pub mod quantity;
+/// Quantities moved to `crate::manifest::quantity` (neutral ground for the rules and admission); re-exported here so
+/// existing paths compile unchanged.
+pub use crate::manifest::quantity;
 mod references;
 pub mod resources;
 mod rollout;
@@ -200,6 +202,35 @@ impl<'a> Sink<'a> {
     }
 }
 
+/// The admission verdicts on the release (`crate::admission::admit`) as `policy/<name>` findings:
+/// a binding's Deny is an error, Warn a warning, Audit info; an expression not evaluable offline
+/// a warning (never a pass); errors skipped under `failurePolicy: Ignore` one info finding about
+/// the release per policy.
+fn report_admission(manifest: &Manifest, set: &crate::policy::PolicySet, sink: &mut Sink) {
+    use crate::policy::{Action, Effect};
+    for verdict in crate::admission::admit(manifest, set) {
+        let severity = match verdict.effect {
+            Effect::Enforced(Action::Deny) => Severity::Error,
+            Effect::Enforced(Action::Warn) | Effect::NotEvaluable => Severity::Warning,
+            Effect::Enforced(Action::Audit) | Effect::Ignored => Severity::Info,
+        };
+        let rule = format!("{}{}", crate::policy::RULE_PREFIX, verdict.policy);
+        match verdict.resource {
+            Some(resource) => sink.report_at(resource, &rule, severity, None, verdict.message),
+            None => sink.report_release_at(&rule, severity, verdict.message),
+        }
+    }
+}
+
+/// The findings of the admission policies of `set` alone on `manifest` (default rule
+/// configuration otherwise).
+pub fn admission_findings(manifest: &Manifest, set: crate::policy::PolicySet) -> Vec<Finding> {
+    let config = Config { platform_policies: set, ..Config::default() };
+    let mut sink = Sink::new(&config);
+    report_admission(manifest, &config.platform_policies, &mut sink);
+    sink.into_findings()
+}
+
 /// The ignore annotations of an object and of its pod template, as (path of the annotation,
 /// rule ids it names, reason it gives).
 fn ignore_annotations(r: &Resource) -> Vec<(String, Vec<&str>, Option<String>)> {
@@ -287,7 +318,7 @@ pub fn check_manifest(manifest: &Manifest, config: &Config) -> CheckOutcome {
     duplicates::check(manifest, &mut sink);
     kubernetes_schema::check(manifest, &mut sink);
     kubernetes_validation::check(manifest, &mut sink);
-    crate::policy::evaluate::check(manifest, &config.platform_policies, &mut sink);
+    report_admission(manifest, &config.platform_policies, &mut sink);
     unknown_ignored_rules(manifest, &mut sink);
     let Sink { findings, mut suppressed, .. } = sink;
     let (mut findings, excluded) = config.exclude(findings);
