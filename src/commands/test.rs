@@ -109,6 +109,8 @@ pub struct TestArgs {
     pub baseline: BaselineArgs,
     #[command(flatten)]
     pub policies: crate::policy::PolicyArgs,
+    #[command(flatten)]
+    pub coverage: crate::coverage::CoverageArgs,
 }
 
 /// `90`, `90s`, `5m`, `1h`, `1h30m`.
@@ -140,6 +142,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 pub fn run(args: TestArgs) -> Result<ExitCode> {
+    args.coverage.clone().around("test", &args.target.clone(), || run_uncovered(args))
+}
+
+fn run_uncovered(args: TestArgs) -> Result<ExitCode> {
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
