@@ -157,9 +157,12 @@ pub fn instrument_chart(chart: &Path, exclude: &[String]) -> Result<Instrumented
         .prefix("chartproof-coverage-")
         .tempdir()
         .context("cannot create a temporary folder")?;
-    let root = dir
-        .path()
-        .join(chart.file_name().unwrap_or(std::ffi::OsStr::new("chart")));
+    // CHARTPROOF_COVERAGE_KEEP=DIR keeps the instrumented copy in DIR, to read what was rendered.
+    let base = std::env::var_os("CHARTPROOF_COVERAGE_KEEP")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dir.path().to_path_buf());
+    let root = base.join(chart.file_name().unwrap_or(std::ffi::OsStr::new("chart")));
     copy_dir(chart, &root)?;
     let mut out = InstrumentedChart {
         original: chart.to_path_buf(),
@@ -212,7 +215,22 @@ pub fn instrument_chart(chart: &Path, exclude: &[String]) -> Result<Instrumented
         templates.sort();
         for path in templates {
             let base = path.rsplit('/').next().unwrap_or(&path).to_string();
-            if base == "NOTES.txt" || excluded(&path) {
+            if excluded(&path) {
+                continue;
+            }
+            if base == "NOTES.txt" {
+                // Not counted (helm template never prints it), but its includes must get the
+                // unmarked text, as everywhere.
+                let full = root.join(&path);
+                if let Ok(source) = std::fs::read_to_string(&full) {
+                    match instrument::wrap_includes(&source, 0) {
+                        Ok(w) => std::fs::write(&full, w.text)
+                            .with_context(|| format!("cannot write {}", full.display()))?,
+                        Err(e) => out.notes.push(format!(
+                            "{path}: not rewritten ({e:#}); an include in it gets marked text"
+                        )),
+                    }
+                }
                 continue;
             }
             let full = root.join(&path);

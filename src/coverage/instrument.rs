@@ -471,6 +471,8 @@ struct Writer<'a> {
     edits: Vec<Edit>,
     blocks: usize,
     notes: Vec<String>,
+    /// Probes are inserted (false: only `include` calls are wrapped, for NOTES.txt).
+    counting: bool,
 }
 
 const AFTER: u8 = 1;
@@ -480,6 +482,9 @@ const WRAP_START: u8 = 4;
 
 impl Writer<'_> {
     fn probe_action(&mut self, probe: Probe, ltrim: bool, rtrim: bool) -> String {
+        if !self.counting {
+            return String::new();
+        }
         let id = self.probes.len();
         self.probes.push(probe);
         format!(
@@ -581,7 +586,7 @@ impl Writer<'_> {
                     let has_else = heads.last().is_some_and(|h| {
                         matches!(self::kind(self.src, h), Kind::Else { chained: false })
                     });
-                    if !has_else {
+                    if !has_else && self.counting {
                         let label = if *kind == Kind::Range {
                             "range: no iteration".to_string()
                         } else {
@@ -784,6 +789,16 @@ fn wrap_end() -> String {
 /// Instrument one template file. `file` is the file's id in markers; `partial` is a `_` file
 /// (its top level renders nothing: only its defines are instrumented).
 pub fn instrument(src: &str, file: usize, partial: bool) -> Result<Instrumented> {
+    instrument_with(src, file, partial, true)
+}
+
+/// Rewrite a file whose lines are not counted (NOTES.txt, which `helm template` renders but
+/// never prints) so that it still gets the unmarked text from each `include` it calls.
+pub fn wrap_includes(src: &str, file: usize) -> Result<Instrumented> {
+    instrument_with(src, file, false, false)
+}
+
+fn instrument_with(src: &str, file: usize, partial: bool, counting: bool) -> Result<Instrumented> {
     let items = scan(src)?;
     let mut parser = Parser { src, items, i: 0 };
     let (nodes, stop) = parser.list()?;
@@ -801,6 +816,7 @@ pub fn instrument(src: &str, file: usize, partial: bool) -> Result<Instrumented>
         edits: Vec::new(),
         blocks: 0,
         notes: Vec::new(),
+        counting,
     };
     if partial {
         for node in &nodes {
@@ -811,6 +827,8 @@ pub fn instrument(src: &str, file: usize, partial: bool) -> Result<Instrumented>
     } else {
         w.insert(0, 0, format!("{{{{ {VAR} := dict \"a\" \"\" }}}}"));
         w.list(&nodes, false);
+    }
+    if !partial && counting {
         w.edits.push(Edit {
             at: src.len(),
             class: 9,
