@@ -268,7 +268,9 @@ fn instrumented_render_equals_the_real_render_on_the_corpus() {
 #[ignore = "needs ../shared: scripts/corpus runs it"]
 fn test_verdicts_are_identical_with_and_without_coverage_on_the_corpus() {
     let helm = &helms()[0];
-    for name in ["podinfo", "nginx", "grafana"] {
+    // Charts that render the same output for the same values (podinfo names its test pods with
+    // randAlphaNum: its reports differ between any two runs).
+    for name in ["kube-state-metrics", "nginx", "prometheus-node-exporter"] {
         let run = |coverage: Option<&Path>| {
             let mut cmd = chartproof(helm);
             cmd.arg("test").arg(common::corpus(name)).args(["--seed", "3", "--cases", "15", "--no-save", "-o", "json"]);
