@@ -43,6 +43,7 @@ Examples:
   chartproof test ./loki -f ci/default-values.yaml    # a chart that needs base values
   chartproof test ./mychart --replay cases/<file>.yaml
   chartproof test ./mychart --seed 1 --baseline chartproof-baseline.json   # fail on new failures only
+  chartproof test ./mychart --coverage coverage      # which template lines and branches the cases ran
 
 Failures are shrunk to a minimal override and saved under cases/ (never overwriting a file).
 Each helm run is killed after --helm-timeout and reported as a render-error.

@@ -35,6 +35,7 @@ Examples:
   chartproof unittest ./mychart -f 'tests/**/*_test.yaml' -o junit > junit.xml
   chartproof unittest ./mychart -u                      # rewrite __snapshot__/*.snap
   chartproof unittest ./mychart --check -o sarif > unittest.sarif
+  chartproof unittest ./mychart --coverage coverage --coverage-min 80   # lcov, cobertura, json, html
 
 Renders use the real `helm template` with helm-unittest's defaults: release RELEASE-NAME,
 namespace NAMESPACE, Kubernetes v1.20.0, only the selected templates plus `_` partials.
@@ -42,7 +43,8 @@ A missing snapshot entry is written, except in CI (CI set) or with --fail-missin
 
 Exit codes:
   0  every test passed or was skipped (and, with --check, no error finding)
-  1  a test failed, a suite file is invalid, or --check found an error
+  1  a test failed, a suite file is invalid, --check found an error, or line coverage is
+     below --coverage-min
   2  unusable input: chart not found, no helm, bad flags")]
 pub struct UnittestArgs {
     /// Chart directories
