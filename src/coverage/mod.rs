@@ -203,6 +203,7 @@ impl CoverageArgs {
             return body();
         };
         let mut charts: Vec<PathBuf> = targets.targets()?.into_iter().map(|t| t.chart).collect();
+        charts.sort();
         charts.dedup();
         let collectors = charts
             .iter()
