@@ -12,6 +12,7 @@ pub mod baseline;
 pub mod chart;
 pub mod commands;
 pub mod contract;
+pub mod coverage;
 pub mod diff;
 pub mod generate;
 pub mod manifest;

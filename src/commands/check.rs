@@ -65,6 +65,8 @@ pub struct CheckArgs {
     pub policies: crate::policy::PolicyArgs,
     #[command(flatten)]
     pub jobs: JobsArgs,
+    #[command(flatten)]
+    pub coverage: crate::coverage::CoverageArgs,
 }
 
 /// Everything `check` found, ready for a reporter.
@@ -150,6 +152,10 @@ fn values_rejected_finding(error: &ValidationError, chart_name: &str) -> rules::
 }
 
 pub fn run(args: CheckArgs) -> Result<ExitCode> {
+    args.coverage.clone().around("check", &args.target.clone(), || run_uncovered(args))
+}
+
+fn run_uncovered(args: CheckArgs) -> Result<ExitCode> {
     args.baseline.check_readable()?;
     let targets = args.target.targets()?;
     if targets.is_empty() {

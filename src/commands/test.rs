@@ -43,6 +43,7 @@ Examples:
   chartproof test ./loki -f ci/default-values.yaml    # a chart that needs base values
   chartproof test ./mychart --replay cases/<file>.yaml
   chartproof test ./mychart --seed 1 --baseline chartproof-baseline.json   # fail on new failures only
+  chartproof test ./mychart --coverage coverage      # which template lines and branches the cases ran
 
 Failures are shrunk to a minimal override and saved under cases/ (never overwriting a file).
 Each helm run is killed after --helm-timeout and reported as a render-error.
@@ -109,6 +110,8 @@ pub struct TestArgs {
     pub baseline: BaselineArgs,
     #[command(flatten)]
     pub policies: crate::policy::PolicyArgs,
+    #[command(flatten)]
+    pub coverage: crate::coverage::CoverageArgs,
 }
 
 /// `90`, `90s`, `5m`, `1h`, `1h30m`.
@@ -140,6 +143,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 pub fn run(args: TestArgs) -> Result<ExitCode> {
+    args.coverage.clone().around("test", &args.target.clone(), || run_uncovered(args))
+}
+
+fn run_uncovered(args: TestArgs) -> Result<ExitCode> {
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();

@@ -35,6 +35,7 @@ Examples:
   chartproof unittest ./mychart -f 'tests/**/*_test.yaml' -o junit > junit.xml
   chartproof unittest ./mychart -u                      # rewrite __snapshot__/*.snap
   chartproof unittest ./mychart --check -o sarif > unittest.sarif
+  chartproof unittest ./mychart --coverage coverage --coverage-min 80   # lcov, cobertura, json, html
 
 Renders use the real `helm template` with helm-unittest's defaults: release RELEASE-NAME,
 namespace NAMESPACE, Kubernetes v1.20.0, only the selected templates plus `_` partials.
@@ -42,7 +43,8 @@ A missing snapshot entry is written, except in CI (CI set) or with --fail-missin
 
 Exit codes:
   0  every test passed or was skipped (and, with --check, no error finding)
-  1  a test failed, a suite file is invalid, or --check found an error
+  1  a test failed, a suite file is invalid, --check found an error, or line coverage is
+     below --coverage-min
   2  unusable input: chart not found, no helm, bad flags")]
 pub struct UnittestArgs {
     /// Chart directories
@@ -80,6 +82,8 @@ pub struct UnittestArgs {
     /// Output format
     #[arg(short = 'o', long = "output", value_enum, default_value = "human")]
     pub output: UnittestFormat,
+    #[command(flatten)]
+    pub coverage: crate::coverage::CoverageArgs,
 }
 
 pub fn run(args: UnittestArgs) -> Result<ExitCode> {
@@ -102,6 +106,7 @@ pub fn run(args: UnittestArgs) -> Result<ExitCode> {
     }
     let pool = rayon::ThreadPoolBuilder::new().num_threads(args.jobs.unwrap_or(0)).build().context("cannot start the worker threads")?;
     let mut runs = Vec::new();
+    let mut covered = Vec::new();
     for chart in &args.charts {
         if !chart.join("Chart.yaml").is_file() {
             bail!("chart not found: {} (give a chart directory holding Chart.yaml)", chart.display());
@@ -116,6 +121,7 @@ pub fn run(args: UnittestArgs) -> Result<ExitCode> {
         let files = find_suites(chart, &args.files)?;
         let renderer = Renderer::new(helm.clone(), chart, args.helm.timeout())?;
         let suites = pool.install(|| run_suites(&renderer, &files, &options));
+        covered.extend(pool.install(|| args.coverage.unittest(&renderer, chart, &files, &options, args.helm.timeout()))?);
         runs.push(ChartRun {
             chart: chart.display().to_string(),
             helm_version: helm.version.clone(),
@@ -136,5 +142,5 @@ pub fn run(args: UnittestArgs) -> Result<ExitCode> {
     print_stdout(&text)?;
     let failed = runs.iter().flat_map(|r| &r.suites).any(|s| !s.passed())
         || runs.iter().flat_map(|r| &r.suites).flat_map(|s| &s.tests).flat_map(|t| &t.findings).any(|f| f.severity == crate::rules::Severity::Error);
-    Ok(exit(if failed { EXIT_FAILED } else { EXIT_OK }))
+    args.coverage.finish_collected("unittest", &covered, exit(if failed { EXIT_FAILED } else { EXIT_OK }))
 }

@@ -139,6 +139,7 @@ pub fn render(helm: &Helm, req: &RenderRequest) -> Result<Result<Rendered, Rende
     match helm::run_with_timeout(&helm.path, &req.args(), req.timeout) {
         Ok(out) if out.success => {
             keep_render(&out.stdout)?;
+            crate::coverage::collect::observe(helm, req);
             Ok(Ok(Rendered { manifest: out.stdout, stderr: out.stderr, elapsed: out.elapsed }))
         }
         Ok(out) => {
