@@ -394,8 +394,8 @@ fn each_template_is_seen_as_its_own_output_and_no_suite_exits_3() {
         dir.path(),
         &[
             ("Chart.yaml", "apiVersion: v2\nname: loop\nversion: 0.1.0\n"),
-            ("values.yaml", "n: 2\n"),
-            ("templates/rbac.yaml", "{{- range $i := until (int .Values.n) }}\n---\nkind: Role\nmetadata:\n  name: {{ $.Release.Name | lower }}-{{ $i }}\n  annotations:\n    sum: {{ $.Release.Name | sha256sum }}\n---\nkind: RoleBinding\ndata:\n  text: |-\n    {{ $.Release.Name }}\n{{- end -}}\n"),
+            ("values.yaml", "count: 2\n"),
+            ("templates/rbac.yaml", "{{- range $i := until (int .Values.count) }}\n---\napiVersion: v1\nkind: Role\nmetadata:\n  name: {{ $.Release.Name | lower }}-{{ $i }}\n  annotations:\n    sum: {{ $.Release.Name | sha256sum }}\n---\napiVersion: v1\nkind: RoleBinding\ndata:\n  text: |-\n    {{ $.Release.Name }}\n{{- end -}}\n"),
             ("templates/NOTES.txt", "\nWelcome to {{ .Release.Name }}"),
             (
                 "tests/loop_test.yaml",

@@ -261,18 +261,92 @@ fn make_chart_copy(src: &Path, dest: &Path, input: &RenderInput) -> Result<()> {
         let (dir, base) = rel.rsplit_once('/').unwrap_or(("", rel));
         std::fs::rename(dest.join(rel), dest.join(dir).join(format!("{TEXT_PARTIAL_PREFIX}{base}"))).with_context(|| format!("cannot rename {rel} in the chart copy"))?;
     }
+    unpack_subcharts(dest, dest, templates)?;
     write_wrappers(dest, dest, input)?;
-    let chart_yaml = dest.join("Chart.yaml");
-    let text = std::fs::read_to_string(&chart_yaml).with_context(|| format!("cannot read {}", chart_yaml.display()))?;
-    let mut meta: serde_yaml::Mapping = serde_yaml::from_str(&text).with_context(|| format!("{}: invalid Chart.yaml", src.join("Chart.yaml").display()))?;
+    override_chart_yaml(&dest.join("Chart.yaml"), &input.chart)?;
+    // helm-unittest's ModifyChartMetadata (test_job.go) gives the direct dependencies the same
+    // version and appVersion overrides as the chart.
+    let charts = dest.join("charts");
+    if (input.chart.version.is_some() || input.chart.app_version.is_some()) && charts.is_dir() {
+        for entry in std::fs::read_dir(&charts).with_context(|| format!("cannot list {}", charts.display()))? {
+            let sub = entry?.path().join("Chart.yaml");
+            if sub.is_file() {
+                override_chart_yaml(&sub, &input.chart)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Chart.yaml with `kubeVersion` removed and the `chart:` overrides applied.
+fn override_chart_yaml(chart_yaml: &Path, chart: &ChartOverride) -> Result<()> {
+    let text = std::fs::read_to_string(chart_yaml).with_context(|| format!("cannot read {}", chart_yaml.display()))?;
+    let mut meta: serde_yaml::Mapping = serde_yaml::from_str(&text).with_context(|| format!("{}: invalid Chart.yaml", chart_yaml.display()))?;
     meta.remove("kubeVersion");
-    if let Some(v) = &input.chart.version {
+    if let Some(v) = &chart.version {
         meta.insert("version".into(), v.clone().into());
     }
-    if let Some(v) = &input.chart.app_version {
+    if let Some(v) = &chart.app_version {
         meta.insert("appVersion".into(), v.clone().into());
     }
-    std::fs::write(&chart_yaml, serde_yaml::to_string(&meta)?).with_context(|| format!("cannot write {}", chart_yaml.display()))
+    std::fs::write(chart_yaml, serde_yaml::to_string(&meta)?).with_context(|| format!("cannot write {}", chart_yaml.display()))
+}
+
+/// Unpack every packaged subchart (`charts/*.tgz`, at any depth) of the copy into a folder, as
+/// helm would load it, so that the wrapper reaches its templates and the `chart:` overrides its
+/// Chart.yaml.
+fn unpack_subcharts(root: &Path, chart: &Path, templates: &[String]) -> Result<()> {
+    let charts = chart.join("charts");
+    if !charts.is_dir() {
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(&charts).with_context(|| format!("cannot list {}", charts.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "tgz") {
+            let file = std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+            let unpacked = tempfile::tempdir_in(&charts).context("cannot unpack a subchart")?;
+            tar::Archive::new(flate2::read::GzDecoder::new(file)).unpack(unpacked.path()).with_context(|| format!("cannot unpack {}", path.display()))?;
+            for inner in std::fs::read_dir(unpacked.path())? {
+                let inner = inner?.path();
+                let target = charts.join(inner.file_name().unwrap_or_default());
+                if inner.join("Chart.yaml").is_file() && !target.exists() {
+                    std::fs::rename(&inner, &target).with_context(|| format!("cannot unpack {}", path.display()))?;
+                    std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+                    if !templates.is_empty() {
+                        drop_unselected(root, &target.join("templates"), templates)?;
+                    }
+                }
+            }
+        }
+    }
+    for entry in std::fs::read_dir(&charts).with_context(|| format!("cannot list {}", charts.display()))? {
+        let sub = entry?.path();
+        if sub.join("Chart.yaml").is_file() {
+            unpack_subcharts(root, &sub, templates)?;
+        }
+    }
+    Ok(())
+}
+
+/// Remove the templates below `dir` (not partials) that the suite did not select, as the copy of
+/// an unpacked chart folder leaves them out.
+fn drop_unselected(root: &Path, dir: &Path, templates: &[String]) -> Result<()> {
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_dir() {
+            drop_unselected(root, &path, templates)?;
+            continue;
+        }
+        let rel = path.strip_prefix(root)?.to_string_lossy().replace('\\', "/");
+        let partial = path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('_'));
+        if !partial && !template_selected(&rel, templates) {
+            std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Write the wrapper template into the `templates/` folder of `chart` and of every unpacked
