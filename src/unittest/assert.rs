@@ -544,7 +544,12 @@ mod tests {
         assert!(want("Role", true, false));
         assert!(!want("Pod", true, false));
         assert!(want("Pod", false, true), "no document is a Pod");
-        assert!(!want("Role", false, true));
+        // ContainsDocumentValidator.Validate: with `not`, the first document that does not match
+        // ends the search with success (`Any != Negative`), so a RoleBinding after the Role passes.
+        assert!(want("Role", false, true));
+        let roles = [doc(json!({"kind": "Role", "apiVersion": "v1"}))];
+        let roles: Vec<&Document> = roles.iter().collect();
+        assert!(contains_document(&json!({"kind": "Role", "apiVersion": "v1"}), true, &roles, false).unwrap().is_err());
         assert!(contains_document(&json!({"kind": "Role", "apiVersion": "v1", "name": "b", "any": true}), false, &refs, false).unwrap().is_err());
     }
 

@@ -480,7 +480,8 @@ mod tests {
         assert_eq!(t.templates, vec!["a.yaml"]);
         assert_eq!(t.sets, vec![("x".into(), serde_json::json!(1)), ("z".into(), serde_json::json!("2"))]);
         assert_eq!((t.release.name.as_deref(), t.release.namespace.as_deref()), (Some("r"), Some("ns")));
-        assert_eq!(t.capabilities.api_versions, vec!["v1/A", "v1/B"]);
+        // polishCapabilitiesSettings appends the suite's list to the test's.
+        assert_eq!(t.capabilities.api_versions, vec!["v1/B", "v1/A"]);
         let a = &t.asserts[0];
         assert_eq!((a.kind.as_str(), a.not, a.document_index, a.line), ("equal", true, Some(1), 12));
     }
