@@ -22,8 +22,11 @@ const GUARD: &str = "{{- if gt (int .Values.replicas) 5 }}{{ fail \"at most 5 re
 const PASSING_SUITE: &str = r#"suite: semantics
 templates:
   - deployment.yaml
+  - pair.yaml
+  - guard.yaml
 tests:
   - it: uses helm-unittest's defaults
+    template: deployment.yaml
     asserts:
       - equal: {path: metadata.name, value: RELEASE-NAME-demo}
       - equal: {path: metadata.namespace, value: NAMESPACE}
@@ -31,6 +34,7 @@ tests:
       - isKind: {of: Deployment}
       - hasDocuments: {count: 1}
   - it: keeps set types and merges like helm
+    template: deployment.yaml
     set:
       replicas: 3
       labels.tier: null
@@ -43,6 +47,7 @@ tests:
       - equal: {path: metadata.labels.team, value: a}
       - equal: {path: spec.ports, value: [8080]}
   - it: takes release, chart and capabilities
+    template: deployment.yaml
     release: {name: my-rel, namespace: prod, upgrade: true}
     chart: {version: 2.0.0}
     capabilities: {majorVersion: 1, minorVersion: 29}
@@ -378,4 +383,33 @@ fn post_renderers_run_on_the_render_like_helm_unittest() {
     assert_eq!(code, 1, "{stdout}");
     assert!(stdout.contains("Tests:       1 failed, 2 passed, 0 skipped, 3 total"), "{stdout}");
     assert!(stdout.contains("- fails with the post-renderer's error (line 18)") && stdout.contains("`postRenderer` fail") && stdout.contains("no kustomization here"), "{stdout}");
+}
+
+/// helm-unittest sees each template's own output (engine.Render): documents in the order the
+/// template wrote them, `|-` kept, the release name exactly `RELEASE-NAME` under `lower` and
+/// `sha256sum`, NOTES.txt as `{raw: …}`; a chart without suites exits 3.
+#[test]
+fn each_template_is_seen_as_its_own_output_and_no_suite_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    write_files(
+        dir.path(),
+        &[
+            ("Chart.yaml", "apiVersion: v2\nname: loop\nversion: 0.1.0\n"),
+            ("values.yaml", "count: 2\n"),
+            ("templates/rbac.yaml", "{{- range $i := until (int .Values.count) }}\n---\napiVersion: v1\nkind: Role\nmetadata:\n  name: {{ $.Release.Name | lower }}-{{ $i }}\n  annotations:\n    sum: {{ $.Release.Name | sha256sum }}\n---\napiVersion: v1\nkind: RoleBinding\ndata:\n  text: |-\n    {{ $.Release.Name }}\n{{- end -}}\n"),
+            ("templates/NOTES.txt", "\nWelcome to {{ .Release.Name }}"),
+            (
+                "tests/loop_test.yaml",
+                "suite: loop\ntests:\n  - it: keeps order and name\n    template: rbac.yaml\n    asserts:\n      - hasDocuments: {count: 4}\n      - isKind: {of: Role}\n        documentIndex: 2\n      - isKind: {of: RoleBinding}\n        documentIndex: 3\n      - equal: {path: metadata.name, value: release-name-1}\n        documentIndex: 2\n      - equal: {path: metadata.annotations.sum, value: cacb1c9dc181fd1ca14b64b82b9cf3a16f9577e1623a9a32b6b14da2418cf871}\n        documentIndex: 0\n      - equal: {path: data.text, value: RELEASE-NAME}\n        documentIndex: 1\n      - containsDocument: {kind: Pod, apiVersion: v1}\n        not: true\n  - it: reads the notes\n    template: NOTES.txt\n    asserts:\n      - equalRaw: {value: \"Welcome to RELEASE-NAME\"}\n      - matchRegexRaw: {pattern: ^Welcome}\n",
+            ),
+        ],
+    );
+    for helm in helms() {
+        let (code, stdout, stderr) = run(&helm, dir.path(), &[]);
+        assert_eq!(code, 0, "{}: {stdout}{stderr}", helm.display());
+        assert!(stdout.contains("Tests:       0 failed, 2 passed, 0 skipped, 2 total"), "{stdout}");
+        let (code, stdout, stderr) = run(&helm, dir.path(), &["-f", "nothing/*_test.yaml"]);
+        assert_eq!(code, 3, "{stdout}{stderr}");
+        assert!(stderr.contains("no suite found"), "{stderr}");
+    }
 }

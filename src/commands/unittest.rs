@@ -1,6 +1,6 @@
 //! `chartproof unittest CHART… [-f GLOB]… [-v FILE]… [-u] [--strict] [--failfast] [--check] [-o FORMAT]`: run a
 //! chart's helm-unittest suites with the real helm. Exit 0 when every test passes (or is
-//! skipped), 1 when one fails, 2 when the input is unusable.
+//! skipped), 1 when one fails, 2 when the input is unusable, 3 when no suite file was found.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 
 use super::common::{EXIT_FAILED, EXIT_OK, HelmArgs, exit, print_stdout};
+use super::test::EXIT_NOTHING_CHECKED;
 use crate::unittest::output::{self, ChartRun};
 use crate::unittest::render::Renderer;
 use crate::unittest::runner::{RunOptions, run_suites};
@@ -45,7 +46,8 @@ Exit codes:
   0  every test passed or was skipped (and, with --check, no error finding)
   1  a test failed, a suite file is invalid, --check found an error, or line coverage is
      below --coverage-min
-  2  unusable input: chart not found, no helm, bad flags")]
+  2  unusable input: chart not found, no helm, bad flags
+  3  nothing tested: no suite file matched the globs in any chart")]
 pub struct UnittestArgs {
     /// Chart directories
     #[arg(required = true)]
@@ -119,6 +121,10 @@ pub fn run(args: UnittestArgs) -> Result<ExitCode> {
             options.check = Some(config);
         }
         let files = find_suites(chart, &args.files)?;
+        if files.is_empty() {
+            let globs = if args.files.is_empty() { "tests/*_test.yaml".to_string() } else { args.files.join(", ") };
+            eprintln!("chartproof unittest: no suite found in {} (looked for {globs})", chart.display());
+        }
         let renderer = Renderer::new(helm.clone(), chart, args.helm.timeout())?;
         let suites = pool.install(|| run_suites(&renderer, &files, &options));
         covered.extend(pool.install(|| args.coverage.unittest(&renderer, chart, &files, &options, args.helm.timeout()))?);
@@ -140,6 +146,10 @@ pub fn run(args: UnittestArgs) -> Result<ExitCode> {
         UnittestFormat::Sarif => output::sarif(&runs)?,
     };
     print_stdout(&text)?;
+    if runs.iter().all(|r| r.suites.is_empty()) {
+        eprintln!("result: nothing tested: no suite file found (exit {EXIT_NOTHING_CHECKED})");
+        return Ok(exit(EXIT_NOTHING_CHECKED));
+    }
     let failed = runs.iter().flat_map(|r| &r.suites).any(|s| !s.passed())
         || runs.iter().flat_map(|r| &r.suites).flat_map(|s| &s.tests).flat_map(|t| &t.findings).any(|f| f.severity == crate::rules::Severity::Error);
     args.coverage.finish_collected("unittest", &covered, exit(if failed { EXIT_FAILED } else { EXIT_OK }))

@@ -83,7 +83,9 @@ pub fn human(runs: &[ChartRun], color: bool) -> String {
     let renders: usize = runs.iter().map(|r| r.renders).sum();
     let requests: usize = runs.iter().map(|r| r.render_requests).sum();
     let time: f64 = runs.iter().map(|r| r.duration.as_secs_f64()).sum();
-    let _ = writeln!(out, "\nCharts:      {} failed, {} passed, {} total", failed_charts, runs.len() - failed_charts, runs.len());
+    // A chart without suites neither passed nor failed.
+    let untested = runs.iter().filter(|r| r.suites.is_empty()).count();
+    let _ = writeln!(out, "\nCharts:      {} failed, {} passed, {untested} without suites, {} total", failed_charts, runs.len() - failed_charts - untested, runs.len());
     let _ = writeln!(out, "Test Suites: {} failed, {} passed, {} total", failed_suites, suites.len() - failed_suites, suites.len());
     let _ = writeln!(out, "Tests:       {failed} failed, {passed} passed, {skipped} skipped, {} total", passed + failed + skipped);
     let findings: Vec<&crate::rules::Finding> = suites.iter().flat_map(|s| &s.tests).flat_map(|t| &t.findings).collect();

@@ -1,10 +1,19 @@
-//! Rendering a unit test with the real `helm template`, as helm-unittest would: only the selected
-//! templates plus `_` partials (the chart is copied to a temporary folder without the others),
-//! Chart.yaml's `kubeVersion` constraint removed and `chart:` overrides applied, release
-//! `RELEASE-NAME` in namespace `NAMESPACE`, Kubernetes v1.20.0. helm refuses `RELEASE-NAME`
-//! (upper case), so a name helm refuses is rendered as a placeholder of the same length and
-//! dashes, then substituted back in the output. `helm template` has no revision flag, so the
-//! copy's templates get the revision written in. Identical inputs render once per run.
+//! Rendering a unit test with the real `helm template`, as helm-unittest's `engine.Render` would
+//! (helm-unittest pkg/unittest/test_job.go `renderV3Chart`, `parseManifestsFromOutputOfFiles`):
+//! only the selected templates plus `_` partials (the chart is copied to a temporary folder
+//! without the others), Chart.yaml's `kubeVersion` constraint removed and `chart:` overrides
+//! applied, release `RELEASE-NAME` in namespace `NAMESPACE`, Kubernetes v1.20.0.
+//!
+//! `helm template` sorts a release's documents by kind, adds a newline after each, and refuses
+//! the release name `RELEASE-NAME`; helm-unittest sees each template's own output. So every
+//! chart folder of the copy gets one more template, the wrapper, which includes each template by
+//! its name (every template file is a named template in helm's engine) with a context whose
+//! `.Release.Name` is the test's release name (exactly `RELEASE-NAME`: `lower`, `sha256sum` and
+//! `trunc` see that text), `.Release.Revision` the test's revision and `.Template` the included
+//! template's own, and prints the output base64-encoded. The documents of a template are then
+//! split and parsed from that raw text, in the order the template wrote them. helm itself is
+//! given a placeholder name of the same shape, used only where the wrapper does not reach (error
+//! messages, the manifest `--check` reads, packaged subcharts). Identical inputs render once per run.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -28,10 +37,16 @@ pub const DEFAULT_NAMESPACE: &str = "NAMESPACE";
 pub const DEFAULT_REVISION: i64 = 0;
 /// helm-unittest's default Kubernetes version.
 pub const DEFAULT_KUBE_VERSION: &str = "v1.20.0";
-/// Where the NOTES.txt text is rendered from in the copy (helm template prints no notes).
-const NOTES_COPY: &str = "chartproof-unittest-NOTES.txt";
-const NOTES_TEMPLATE: &str = "templates/chartproof-unittest-notes.yaml";
-const NOTES_KEY: &str = "chartproofUnittestNotes";
+/// The wrapper template's file name in each `templates/` folder of the copy. helm renders
+/// templates deepest first and, at one depth, in reverse name order (engine.go `sortTemplates`),
+/// so a name sorting before every other makes a failing template report its own error first.
+const WRAPPER_FILE: &str = "!chartproof-unittest-wrapper.yaml";
+const WRAPPER_TEMPLATE_KEY: &str = "chartproofUnittestTemplate";
+const WRAPPER_OUTPUT_KEY: &str = "chartproofUnittestOutput";
+/// A `.txt` template other than NOTES.txt is renamed to a partial with this prefix in the copy:
+/// `helm template` parses every non-notes template's output as YAML, helm-unittest's engine.Render
+/// does not.
+const TEXT_PARTIAL_PREFIX: &str = "_chartproof-unittest-text-";
 
 /// Everything that decides one render.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -49,6 +64,8 @@ pub struct RenderInput {
     /// `.Release.Revision` (helm template always renders 1; the chart copy's templates are
     /// rewritten to this number).
     pub revision: i64,
+    /// The suite's `includeCrds`: the chart's `crds/` files become documents as they are.
+    pub include_crds: bool,
 }
 
 /// One rendered document.
@@ -135,7 +152,12 @@ impl Renderer {
     }
 
     fn render_uncached(&self, input: &RenderInput, key: &str) -> Result<Outcome> {
-        let chart = match self.chart_copy(&input.templates, &input.chart, input.revision)? {
+        // helm-unittest validates a release name the test sets (chartutil.ValidateReleaseName);
+        // its default RELEASE-NAME is never validated.
+        if input.release_name != DEFAULT_RELEASE_NAME && !(input.release_name.len() <= 53 && VALID_RELEASE_NAME.is_match(&input.release_name)) {
+            return Ok(Err(format!("release name \"{}\": invalid release name, must match regex {} and the length must not be longer than 53", input.release_name, VALID_RELEASE_NAME.as_str())));
+        }
+        let chart = match self.chart_copy(input)? {
             Ok(dir) => dir,
             Err(e) => return Ok(Err(e)),
         };
@@ -157,11 +179,13 @@ impl Renderer {
         Ok(match result {
             Ok(r) => {
                 let manifest = restore(&r.manifest);
-                split_manifest(&manifest)
-                    .map(|mut rendered| {
-                        restore_source_order(&chart, &mut rendered);
+                split_manifest(&r.manifest)
+                    .and_then(|mut rendered| {
                         rendered.manifest = manifest;
-                        rendered
+                        if input.include_crds {
+                            add_crds(&chart, &mut rendered)?;
+                        }
+                        Ok(rendered)
                     })
                     .map_err(|e| format!("{e:#}"))
             }
@@ -173,13 +197,13 @@ impl Renderer {
     /// A copy of the chart holding only the selected templates (and every `_` partial),
     /// `kubeVersion` removed, the `chart:` overrides applied and `.Release.Revision` set to
     /// `revision`. One copy per selection.
-    fn chart_copy(&self, templates: &[String], chart: &ChartOverride, revision: i64) -> Result<Result<PathBuf, String>> {
-        let key = hash_of(&format!("{templates:?}{chart:?}{revision}"));
+    fn chart_copy(&self, input: &RenderInput) -> Result<Result<PathBuf, String>> {
+        let key = hash_of(&format!("{:?}{:?}{}{}{}", input.templates, input.chart, input.revision, input.release_name, input.upgrade));
         let slot = self.copies.lock().unwrap().entry(key.clone()).or_default().clone();
         let mut error = None;
         let copy = slot.get_or_init(|| {
             let dest = self.scratch.path().join(format!("chart-{}", &key[..16]));
-            match make_chart_copy(&self.chart_dir, &dest, templates, chart, revision) {
+            match make_chart_copy(&self.chart_dir, &dest, input) {
                 Ok(()) => Ok(dest),
                 Err(e) => {
                     let msg = format!("{e:#}");
@@ -203,7 +227,7 @@ fn hash_of(text: &str) -> String {
 /// `charts/sub/templates/x.yaml`, globs) into a chart-relative glob.
 pub fn template_pattern(name: &str) -> String {
     let name = name.trim_start_matches("./");
-    if name.starts_with("templates/") || name.starts_with("charts/") { name.to_string() } else { format!("templates/{name}") }
+    if name.starts_with("templates/") || name.starts_with("charts/") || name.starts_with("crds/") { name.to_string() } else { format!("templates/{name}") }
 }
 
 /// Whether a chart-relative template path is selected by one of the suite's template names.
@@ -216,9 +240,9 @@ pub fn template_selected(path: &str, names: &[String]) -> bool {
 
 static TEMPLATE_FILE: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| Regex::new(r"^(charts/[^/]+/)*templates/").unwrap());
 
-fn make_chart_copy(src: &Path, dest: &Path, templates: &[String], chart: &ChartOverride, revision: i64) -> Result<()> {
-    let mut notes = None;
-    let mut copied_templates = Vec::new();
+fn make_chart_copy(src: &Path, dest: &Path, input: &RenderInput) -> Result<()> {
+    let templates = &input.templates;
+    let mut text_templates = Vec::new();
     copy_tree(src, src, dest, &mut |rel: &str, is_dir: bool| {
         if rel == "tests" || rel == "unittests" || rel == ".git" || rel.ends_with("/__snapshot__") {
             return false;
@@ -227,30 +251,37 @@ fn make_chart_copy(src: &Path, dest: &Path, templates: &[String], chart: &ChartO
             return true;
         }
         let base = rel.rsplit('/').next().unwrap_or(rel);
-        if !templates.is_empty() && rel == "templates/NOTES.txt" && template_selected(rel, templates) {
-            notes = Some(src.join(rel));
-            return false;
-        }
-        let keep = templates.is_empty() || base.starts_with('_') || template_selected(rel, templates);
-        if keep {
-            copied_templates.push(dest.join(rel));
+        let keep = base.starts_with('_') || templates.is_empty() || template_selected(rel, templates);
+        if keep && rel.ends_with(".txt") && base != "NOTES.txt" && !base.starts_with('_') {
+            text_templates.push(rel.to_string());
         }
         keep
     })?;
-    if let Some(notes) = notes {
-        std::fs::copy(&notes, dest.join(NOTES_COPY)).with_context(|| format!("cannot copy {}", notes.display()))?;
-        std::fs::write(dest.join(NOTES_TEMPLATE), format!("{NOTES_KEY}: {{{{ tpl (.Files.Get \"{NOTES_COPY}\") . | toJson }}}}\n"))?;
-        copied_templates.push(dest.join(NOTES_COPY));
+    for rel in &text_templates {
+        let (dir, base) = rel.rsplit_once('/').unwrap_or(("", rel));
+        std::fs::rename(dest.join(rel), dest.join(dir).join(format!("{TEXT_PARTIAL_PREFIX}{base}"))).with_context(|| format!("cannot rename {rel} in the chart copy"))?;
     }
-    for file in copied_templates {
-        let Ok(text) = std::fs::read_to_string(&file) else { continue };
-        if let Some(rewritten) = with_release_revision(&text, revision) {
-            std::fs::write(&file, rewritten).with_context(|| format!("cannot write {}", file.display()))?;
+    unpack_subcharts(dest, dest, templates)?;
+    write_wrappers(dest, dest, input)?;
+    override_chart_yaml(&dest.join("Chart.yaml"), &input.chart)?;
+    // helm-unittest's ModifyChartMetadata (test_job.go) gives the direct dependencies the same
+    // version and appVersion overrides as the chart.
+    let charts = dest.join("charts");
+    if (input.chart.version.is_some() || input.chart.app_version.is_some()) && charts.is_dir() {
+        for entry in std::fs::read_dir(&charts).with_context(|| format!("cannot list {}", charts.display()))? {
+            let sub = entry?.path().join("Chart.yaml");
+            if sub.is_file() {
+                override_chart_yaml(&sub, &input.chart)?;
+            }
         }
     }
-    let chart_yaml = dest.join("Chart.yaml");
-    let text = std::fs::read_to_string(&chart_yaml).with_context(|| format!("cannot read {}", chart_yaml.display()))?;
-    let mut meta: serde_yaml::Mapping = serde_yaml::from_str(&text).with_context(|| format!("{}: invalid Chart.yaml", src.join("Chart.yaml").display()))?;
+    Ok(())
+}
+
+/// Chart.yaml with `kubeVersion` removed and the `chart:` overrides applied.
+fn override_chart_yaml(chart_yaml: &Path, chart: &ChartOverride) -> Result<()> {
+    let text = std::fs::read_to_string(chart_yaml).with_context(|| format!("cannot read {}", chart_yaml.display()))?;
+    let mut meta: serde_yaml::Mapping = serde_yaml::from_str(&text).with_context(|| format!("{}: invalid Chart.yaml", chart_yaml.display()))?;
     meta.remove("kubeVersion");
     if let Some(v) = &chart.version {
         meta.insert("version".into(), v.clone().into());
@@ -258,7 +289,138 @@ fn make_chart_copy(src: &Path, dest: &Path, templates: &[String], chart: &ChartO
     if let Some(v) = &chart.app_version {
         meta.insert("appVersion".into(), v.clone().into());
     }
-    std::fs::write(&chart_yaml, serde_yaml::to_string(&meta)?).with_context(|| format!("cannot write {}", chart_yaml.display()))
+    std::fs::write(chart_yaml, serde_yaml::to_string(&meta)?).with_context(|| format!("cannot write {}", chart_yaml.display()))
+}
+
+/// Unpack every packaged subchart (`charts/*.tgz`, at any depth) of the copy into a folder, as
+/// helm would load it, so that the wrapper reaches its templates and the `chart:` overrides its
+/// Chart.yaml.
+fn unpack_subcharts(root: &Path, chart: &Path, templates: &[String]) -> Result<()> {
+    let charts = chart.join("charts");
+    if !charts.is_dir() {
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(&charts).with_context(|| format!("cannot list {}", charts.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "tgz") {
+            let file = std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+            let unpacked = tempfile::tempdir_in(&charts).context("cannot unpack a subchart")?;
+            tar::Archive::new(flate2::read::GzDecoder::new(file)).unpack(unpacked.path()).with_context(|| format!("cannot unpack {}", path.display()))?;
+            for inner in std::fs::read_dir(unpacked.path())? {
+                let inner = inner?.path();
+                let target = charts.join(inner.file_name().unwrap_or_default());
+                if inner.join("Chart.yaml").is_file() && !target.exists() {
+                    std::fs::rename(&inner, &target).with_context(|| format!("cannot unpack {}", path.display()))?;
+                    std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+                    if !templates.is_empty() {
+                        drop_unselected(root, &target.join("templates"), templates)?;
+                    }
+                }
+            }
+        }
+    }
+    for entry in std::fs::read_dir(&charts).with_context(|| format!("cannot list {}", charts.display()))? {
+        let sub = entry?.path();
+        if sub.join("Chart.yaml").is_file() {
+            unpack_subcharts(root, &sub, templates)?;
+        }
+    }
+    Ok(())
+}
+
+/// Remove the templates below `dir` (not partials) that the suite did not select, as the copy of
+/// an unpacked chart folder leaves them out.
+fn drop_unselected(root: &Path, dir: &Path, templates: &[String]) -> Result<()> {
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_dir() {
+            drop_unselected(root, &path, templates)?;
+            continue;
+        }
+        let rel = path.strip_prefix(root)?.to_string_lossy().replace('\\', "/");
+        let partial = path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('_'));
+        if !partial && !template_selected(&rel, templates) {
+            std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Write the wrapper template into the `templates/` folder of `chart` and of every unpacked
+/// subchart under it. The wrapper lists the chart's templates (paths below `templates/`; a
+/// renamed text template as `partial=original`) and prints, per template, one YAML document
+/// holding its chart-relative path and its output, base64-encoded.
+fn write_wrappers(root: &Path, chart: &Path, input: &RenderInput) -> Result<()> {
+    let templates_dir = chart.join("templates");
+    let mut names = Vec::new();
+    if templates_dir.is_dir() {
+        list_templates(&templates_dir, "", &mut names)?;
+    }
+    names.sort();
+    if !names.is_empty() {
+        let quoted = |s: &str| serde_json::to_string(s).unwrap_or_default();
+        let list: Vec<String> = names.iter().map(|n| quoted(n)).collect();
+        // The context: a copy of the chart's top-level values with `.Release` (copied, then the
+        // name, revision and install flags set) and `.Template` (the included template's own)
+        // replaced. `set` on fresh dicts: sprig's `merge` would treat 0 and false as unset.
+        let wrapper = format!(
+            r#"{{{{- $release := dict }}}}
+{{{{- range $k, $v := .Release }}}}{{{{ $_ := set $release $k $v }}}}{{{{ end }}}}
+{{{{- $_ := set $release "Name" {name} }}}}
+{{{{- $_ := set $release "Revision" {revision} }}}}
+{{{{- $_ := set $release "IsUpgrade" {upgrade} }}}}
+{{{{- $_ := set $release "IsInstall" {install} }}}}
+{{{{- range $entry := list {list} }}}}
+{{{{- $parts := splitList "=" $entry }}}}
+{{{{- $file := print $.Template.BasePath "/" (first $parts) }}}}
+{{{{- $ctx := dict }}}}
+{{{{- range $k, $v := $ }}}}{{{{ $_ := set $ctx $k $v }}}}{{{{ end }}}}
+{{{{- $_ := set $ctx "Release" $release }}}}
+{{{{- $_ := set $ctx "Template" (dict "Name" (print $.Template.BasePath "/" (last $parts)) "BasePath" $.Template.BasePath) }}}}
+---
+{WRAPPER_TEMPLATE_KEY}: {{{{ print $.Template.BasePath "/" (last $parts) | quote }}}}
+{WRAPPER_OUTPUT_KEY}: {{{{ include $file $ctx | b64enc | quote }}}}
+{{{{- end }}}}
+"#,
+            name = quoted(&input.release_name),
+            revision = input.revision,
+            upgrade = input.upgrade,
+            install = !input.upgrade,
+            list = list.join(" "),
+        );
+        std::fs::write(templates_dir.join(WRAPPER_FILE), wrapper).with_context(|| format!("cannot write the wrapper template in {}", templates_dir.display()))?;
+    }
+    let charts = chart.join("charts");
+    if charts.is_dir() {
+        for entry in std::fs::read_dir(&charts).with_context(|| format!("cannot list {}", charts.display()))? {
+            let sub = entry?.path();
+            if sub.join("Chart.yaml").is_file() {
+                write_wrappers(root, &sub, input)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Template files below a `templates/` folder (relative, `/`-separated) that helm renders on
+/// their own: not partials, except the text templates renamed to partials (`partial=original`).
+fn list_templates(dir: &Path, prefix: &str, out: &mut Vec<String>) -> Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let path = entry?.path();
+        let name = path.file_name().unwrap_or_default().to_string_lossy().to_string();
+        let rel = format!("{prefix}{name}");
+        if path.is_dir() {
+            list_templates(&path, &format!("{rel}/"), out)?;
+        } else if let Some(original) = name.strip_prefix(TEXT_PARTIAL_PREFIX) {
+            out.push(format!("{rel}={prefix}{original}"));
+        } else if !name.starts_with('_') && name != WRAPPER_FILE {
+            out.push(rel);
+        }
+    }
+    Ok(())
 }
 
 /// Copy `dir` (inside `root`) to `dest`, keeping the chart-relative paths `keep` accepts
@@ -282,25 +444,6 @@ fn copy_tree(root: &Path, dir: &Path, dest: &Path, keep: &mut dyn FnMut(&str, bo
     Ok(())
 }
 
-/// A template action (`{{ … }}`), and in it a field chain ending in `.Release.Revision`:
-/// `.Release.Revision`, `$.Release.Revision`, `$root.Release.Revision`, `.root.Release.Revision`.
-static TEMPLATE_ACTION: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| Regex::new(r"(?s)\{\{.*?\}\}").unwrap());
-static RELEASE_REVISION: std::sync::LazyLock<Regex> =
-    std::sync::LazyLock::new(|| Regex::new(r"(?:\$[A-Za-z0-9_]*)?(?:\.[A-Za-z_][A-Za-z0-9_]*)*\.Release\.Revision\b").unwrap());
-
-/// The template text with every `X.Release.Revision` field chain inside a template action
-/// replaced by `revision` (helm template has no flag for the revision), or None when the text
-/// reads no revision. A chain through `.Values` is a values key, not the release, and is kept.
-pub fn with_release_revision(text: &str, revision: i64) -> Option<String> {
-    if !text.contains("Release.Revision") {
-        return None;
-    }
-    let rewritten = TEMPLATE_ACTION.replace_all(text, |action: &regex::Captures| {
-        RELEASE_REVISION.replace_all(&action[0], |chain: &regex::Captures| if chain[0].contains(".Values.") { chain[0].to_string() } else { revision.to_string() }).into_owned()
-    });
-    (rewritten != text).then(|| rewritten.into_owned())
-}
-
 static VALID_RELEASE_NAME: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| Regex::new(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$").unwrap());
 
 /// The name helm is given: the release name itself when helm accepts it, else a placeholder of
@@ -321,8 +464,9 @@ pub fn helm_release_name(name: &str) -> String {
         .collect()
 }
 
-/// Split `helm template` output into documents by template (`# Source:` headers), dropping
-/// empty documents. NOTES.txt comes back under `templates/NOTES.txt` as raw text.
+/// Split `helm template` output into documents by template. The wrappers' documents give each
+/// wrapped template's own output ([`template_documents`]); a template no wrapper reached (in a
+/// packaged subchart) keeps the documents helm printed under its `# Source:` header.
 pub fn split_manifest(manifest: &str) -> Result<Rendered> {
     let mut rendered = Rendered::default();
     let mut chunks: Vec<String> = vec![String::new()];
@@ -335,6 +479,8 @@ pub fn split_manifest(manifest: &str) -> Result<Rendered> {
             chunk.push('\n');
         }
     }
+    let mut wrapped: BTreeMap<String, Vec<Document>> = BTreeMap::new();
+    let mut printed: BTreeMap<String, Vec<Document>> = BTreeMap::new();
     // A `---` the template wrote itself right after helm's `# Source:` header starts a chunk
     // without a header: it belongs to the template of the chunk before.
     let mut template = String::new();
@@ -353,41 +499,83 @@ pub fn split_manifest(manifest: &str) -> Result<Rendered> {
             None => continue,
         };
         let docs = crate::chart::values::parse_helm_yaml_documents(body, Path::new(&template)).with_context(|| format!("helm printed YAML chartproof cannot read in {template}"))?;
-        if template == NOTES_TEMPLATE {
-            let notes = docs.first().and_then(|d| d.get(NOTES_KEY)).and_then(Value::as_str).unwrap_or_default().to_string();
-            rendered.by_template.entry("templates/NOTES.txt".into()).or_default().push(Document { value: Value::String(notes.clone()), raw: notes });
+        if template.ends_with(WRAPPER_FILE) {
+            for doc in docs {
+                let (Some(path), Some(output)) = (doc.get(WRAPPER_TEMPLATE_KEY).and_then(Value::as_str), doc.get(WRAPPER_OUTPUT_KEY).and_then(Value::as_str)) else { continue };
+                use base64::Engine;
+                let bytes = base64::engine::general_purpose::STANDARD.decode(output).context("a wrapper printed invalid base64")?;
+                // engine.Render replaces "<no value>" in every template's output; include does not.
+                let text = String::from_utf8_lossy(&bytes).replace("<no value>", "");
+                let path = path.split_once('/').map(|(_, p)| p).unwrap_or(path).to_string();
+                // helm-unittest keeps only .yaml/.yml/.tpl/.txt outputs; another file is not a template it knows.
+                if let Some(documents) = template_documents(&path, &text)? {
+                    wrapped.insert(path, documents);
+                }
+            }
             continue;
         }
-        let entry = rendered.by_template.entry(template.clone()).or_default();
+        let entry = printed.entry(template.clone()).or_default();
         for value in docs.into_iter().filter(|d| !d.is_null()) {
             entry.push(Document { value, raw: body.to_string() });
         }
     }
+    for (path, docs) in printed {
+        if !wrapped.contains_key(&path) && !path.ends_with(WRAPPER_FILE) {
+            wrapped.insert(path, docs);
+        }
+    }
+    rendered.by_template = wrapped;
     Ok(rendered)
 }
 
-/// helm sorts the documents of a template by kind (install order); helm-unittest keeps the
-/// order the template wrote them. Where a template's documents have different kinds and each
-/// kind is written literally (`kind: Service`) in the template source, put them back in source
-/// order (a stable sort, so documents of one kind keep their order).
-pub fn restore_source_order(chart_dir: &Path, rendered: &mut Rendered) {
-    for (template, docs) in rendered.by_template.iter_mut() {
-        let kinds: Vec<Option<&str>> = docs.iter().map(|d| d.value.get("kind").and_then(Value::as_str)).collect();
-        if docs.len() < 2 || kinds.iter().all(|k| *k == kinds[0]) {
-            continue;
+/// The root chart's `crds/` files as documents under their chart-relative paths: helm-unittest
+/// with `includeCrds` adds them to the render's files untemplated.
+fn add_crds(chart: &Path, rendered: &mut Rendered) -> Result<()> {
+    let dir = chart.join("crds");
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    let mut names = Vec::new();
+    list_templates(&dir, "", &mut names)?;
+    for name in names {
+        let text = std::fs::read_to_string(dir.join(&name)).with_context(|| format!("cannot read crds/{name}"))?;
+        let path = format!("crds/{name}");
+        if let Some(docs) = template_documents(&path, &text)? {
+            rendered.by_template.insert(path, docs);
         }
-        let Ok(source) = std::fs::read_to_string(chart_dir.join(template)) else { continue };
-        let position = |kind: Option<&str>| -> Option<usize> {
-            let re = Regex::new(&format!(r#"(?m)^\s*kind:\s*["']?{}["']?\s*$"#, regex::escape(kind?))).ok()?;
-            re.find(&source).map(|m| m.start())
-        };
-        let positions: Option<Vec<usize>> = kinds.iter().map(|k| position(*k)).collect();
-        if let Some(positions) = positions {
-            let mut order: Vec<usize> = (0..docs.len()).collect();
-            order.sort_by_key(|&i| positions[i]);
-            let sorted: Vec<Document> = order.into_iter().map(|i| docs[i].clone()).collect();
-            *docs = sorted;
+    }
+    Ok(())
+}
+
+/// helm-unittest's `---` separator (internal/common `splitterPattern`): `---` at the start of the
+/// text or after a line end, with the white space around it.
+static DOCUMENT_SEPARATOR: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| Regex::new(r"(?:^|\s*\n)---\s*").unwrap());
+
+/// The documents of one template's output, as helm-unittest's `parseManifestsFromOutputOfFiles`
+/// reads them: a `.txt` template is one `{raw: text}` document; a `.yaml`/`.yml`/`.tpl` template
+/// is split at each `---` and every non-empty mapping is a document, in the order written; another
+/// extension is no template (None).
+pub fn template_documents(path: &str, text: &str) -> Result<Option<Vec<Document>>> {
+    let ext = path.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
+    match ext {
+        "txt" => Ok(Some(vec![Document { value: serde_json::json!({ "raw": text }), raw: text.to_string() }])),
+        "yaml" | "yml" | "tpl" => {
+            let mut out = Vec::new();
+            for part in DOCUMENT_SEPARATOR.split(text) {
+                if part.trim().is_empty() {
+                    continue;
+                }
+                let docs = crate::chart::values::parse_helm_yaml_documents(part, Path::new(path)).with_context(|| format!("the output of {path} is not YAML"))?;
+                for value in docs {
+                    if value.is_null() || value.as_object().is_some_and(|m| m.is_empty()) {
+                        continue;
+                    }
+                    out.push(Document { value, raw: part.to_string() });
+                }
+            }
+            Ok(Some(out))
         }
+        _ => Ok(None),
     }
 }
 
@@ -414,24 +602,14 @@ mod tests {
     }
 
     #[test]
-    fn documents_of_one_template_go_back_to_source_order() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("templates")).unwrap();
-        std::fs::write(dir.path().join("templates/a.yaml"), "kind: MutatingWebhookConfiguration\n---\nkind: Service\n").unwrap();
-        let mut r = split_manifest("---\n# Source: c/templates/a.yaml\nkind: Service\n---\n# Source: c/templates/a.yaml\nkind: MutatingWebhookConfiguration\n").unwrap();
-        restore_source_order(dir.path(), &mut r);
-        let kinds: Vec<&Value> = r.by_template["templates/a.yaml"].iter().map(|d| &d.value["kind"]).collect();
-        assert_eq!(kinds, vec!["MutatingWebhookConfiguration", "Service"]);
-    }
-
-    #[test]
-    fn every_release_revision_chain_in_actions_is_rewritten() {
-        let text = "rev: {{ .Release.Revision }}\nroot: {{ $.Release.Revision | quote }}\nvar: {{ $root.Release.Revision }}\nctx: {{ add .root.Release.Revision 1 }}\nvalues: {{ .Values.Release.Revision }}\ntext: .Release.Revision\nother: {{ .Release.RevisionHistory }}\n";
-        assert_eq!(
-            with_release_revision(text, 7).unwrap(),
-            "rev: {{ 7 }}\nroot: {{ 7 | quote }}\nvar: {{ 7 }}\nctx: {{ add 7 1 }}\nvalues: {{ .Values.Release.Revision }}\ntext: .Release.Revision\nother: {{ .Release.RevisionHistory }}\n"
-        );
-        assert_eq!(with_release_revision("{{ .Release.Name }}", 7), None);
+    fn a_template_output_splits_like_helm_unittest() {
+        let docs = template_documents("templates/a.yaml", "\n---\nkind: Role\n---\nkind: RoleBinding\ndata: |-\n  x\n---\n# comment\n---\nkind: Role\n").unwrap().unwrap();
+        let kinds: Vec<&Value> = docs.iter().map(|d| &d.value["kind"]).collect();
+        assert_eq!(kinds, vec!["Role", "RoleBinding", "Role"]);
+        assert_eq!(docs[1].value["data"], "x");
+        let notes = template_documents("templates/NOTES.txt", "\nhello").unwrap().unwrap();
+        assert!(template_documents("templates/x.json", "{}").unwrap().is_none());
+        assert_eq!(notes[0].value["raw"], "\nhello");
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub struct RunOptions {
     pub check: Option<crate::rules::Config>,
 }
 
+/// `check` rules whose verdict on an object depends on other objects of the release.
+pub const CROSS_RESOURCE_RULES: &[&str] = &["service-selector", "service-target-port", "networkpolicy-default-deny", "dangling-reference"];
+
 /// How a test ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -91,18 +94,28 @@ impl SuiteResult {
     }
 }
 
-/// Run the suites of one chart.
+/// Run the suites of one chart. Suites load first, in file order, so that each test's
+/// Kubernetes version can carry over as in helm-unittest ([`carry_kube_versions`]); then suites
+/// and tests run in parallel.
 pub fn run_suites(renderer: &Renderer, files: &[PathBuf], options: &RunOptions) -> Vec<SuiteResult> {
-    files
-        .par_iter()
-        .map(|file| {
+    let mut loaded: Vec<(PathBuf, Result<Suite>)> = Vec::new();
+    for f in files {
+        match Suite::load_all(f, options.strict) {
+            Ok(suites) => loaded.extend(suites.into_iter().map(|s| (f.clone(), Ok(s)))),
+            Err(e) => loaded.push((f.clone(), Err(e))),
+        }
+    }
+    carry_kube_versions(loaded.iter_mut().filter_map(|(_, s)| s.as_mut().ok()));
+    loaded
+        .into_par_iter()
+        .map(|(file, suite)| {
             let start = Instant::now();
             let failed_load = |e: anyhow::Error| SuiteResult { file: file.clone(), name: file.display().to_string(), tests: Vec::new(), error: Some(format!("{e:#}")), snapshot_written: false, duration: start.elapsed() };
-            let suite = match Suite::load(file, options.strict) {
+            let suite = match suite {
                 Ok(s) => s,
                 Err(e) => return failed_load(e),
             };
-            let snapshots = match SnapshotFile::for_suite(file) {
+            let snapshots = match SnapshotFile::for_suite(&file) {
                 Ok(s) => s,
                 Err(e) => return failed_load(e),
             };
@@ -114,6 +127,22 @@ pub fn run_suites(renderer: &Renderer, files: &[PathBuf], options: &RunOptions) 
             SuiteResult { file: file.clone(), name: suite.name, tests, error, snapshot_written, duration: start.elapsed() }
         })
         .collect()
+}
+
+/// helm-unittest's `capabilitiesV3` (test_job.go) takes the default capabilities by pointer and
+/// writes the test's Kubernetes version into them, so a version a test sets stays the default
+/// for every later test of the run (each missing major or minor taken from the last one written).
+/// Every test writes, skipped ones too (the render comes before the skip check).
+pub fn carry_kube_versions<'a>(suites: impl Iterator<Item = &'a mut Suite>) {
+    let (mut major, mut minor) = ("1".to_string(), "20".to_string());
+    for suite in suites {
+        for test in &mut suite.tests {
+            major = test.capabilities.major_version.clone().filter(|v| !v.is_empty()).unwrap_or(major);
+            minor = test.capabilities.minor_version.clone().filter(|v| !v.is_empty()).unwrap_or(minor);
+            test.capabilities.major_version = Some(major.clone());
+            test.capabilities.minor_version = Some(minor.clone());
+        }
+    }
 }
 
 /// helm-unittest's user values: files merged in order (maps deep, the rest replaced, nulls
@@ -154,9 +183,6 @@ pub fn render_input(test: &TestCase, options: &RunOptions) -> Result<RenderInput
     files.extend(options.values_files.iter().cloned());
     let values = user_values(&files, &test.sets)?;
     let mut templates: Vec<String> = test.render_templates.clone();
-    if !templates.is_empty() {
-        templates.extend(test.asserts.iter().filter_map(|a| a.template.clone()));
-    }
     templates.sort();
     templates.dedup();
     let caps = &test.capabilities;
@@ -174,6 +200,7 @@ pub fn render_input(test: &TestCase, options: &RunOptions) -> Result<RenderInput
         api_versions: caps.api_versions.clone(),
         upgrade: test.release.upgrade.unwrap_or(false),
         revision: test.release.revision.unwrap_or(DEFAULT_REVISION),
+        include_crds: test.include_crds,
     })
 }
 
@@ -211,14 +238,19 @@ fn run_test(renderer: &Renderer, test: &TestCase, snapshots: &SnapshotFile, opti
         // Platform policies see the test's release namespace (helm-unittest's default NAMESPACE).
         let mut config = config.clone();
         config.platform_policies.release_namespace = Some(test.release.namespace.clone().unwrap_or_else(|| DEFAULT_NAMESPACE.into()));
-        result.findings = crate::rules::check_manifest(&crate::manifest::Manifest::parse(&rendered.manifest), &config).findings;
+        let findings = crate::rules::check_manifest(&crate::manifest::Manifest::parse(&rendered.manifest), &config).findings;
+        // A suite that selects templates renders part of the release: a rule that judges one
+        // object by the others (a Service's pods, a reference's target, a default-deny policy)
+        // cannot know from it what the rest of the release holds, so its findings are dropped.
+        let partial = !test.render_templates.is_empty();
+        result.findings = findings.into_iter().filter(|f| !(partial && CROSS_RESOURCE_RULES.contains(&f.rule.as_str()))).collect();
     }
     if test.asserts.is_empty() {
         result.failures.push(AssertionFailure { index: 0, kind: "asserts".into(), line: test.line, template: None, message: "the test has no assertions".into() });
     }
     let mut snapshot_index = 0;
     for (index, assertion) in test.asserts.iter().enumerate() {
-        let verdict = evaluate(test, assertion, &outcome, snapshots, &mut snapshot_index, options.snapshots).unwrap_or_else(|e| vec![(None, Err(format!("{}: {e:#}", assertion.kind)))]);
+        let verdict = evaluate(test, assertion, &outcome, snapshots, &mut snapshot_index, options).unwrap_or_else(|e| vec![(None, Err(format!("{}: {e:#}", assertion.kind)))]);
         for (template, v) in verdict {
             if let Err(message) = v {
                 result.failures.push(AssertionFailure { index, kind: assertion.kind.clone(), line: assertion.line, template, message });
@@ -284,7 +316,8 @@ fn select_by<'a>(selector: &DocumentSelector, templates: Vec<(String, Vec<&'a Do
     Ok(out)
 }
 
-fn evaluate(test: &TestCase, assertion: &Assertion, outcome: &Outcome, snapshots: &SnapshotFile, snapshot_index: &mut u64, mode: SnapshotMode) -> Result<TemplateVerdicts> {
+fn evaluate(test: &TestCase, assertion: &Assertion, outcome: &Outcome, snapshots: &SnapshotFile, snapshot_index: &mut u64, options: &RunOptions) -> Result<TemplateVerdicts> {
+    let mode = options.snapshots;
     let (kind, negated_name) = base_kind(&assertion.kind);
     let negated = negated_name != assertion.not;
     if kind == "failedTemplate" {
@@ -296,6 +329,12 @@ fn evaluate(test: &TestCase, assertion: &Assertion, outcome: &Outcome, snapshots
         Err(e) => return Ok(vec![(None, Err(format!("the render failed:\n{e}")))]),
     };
     let all = templates_for(test, assertion, rendered);
+    // An assertion on a template the render does not hold fails whatever `not` says
+    // (helm-unittest assertion.go `Assert`: "template … not exists or not selected in test suite").
+    let missing: Vec<&String> = all.iter().map(|(t, _)| t).filter(|t| !rendered.by_template.contains_key(*t)).collect();
+    if let Some(t) = missing.first() {
+        return Ok(vec![(Some((*t).clone()), Err(format!("template \"{t}\" not exists or not selected in test suite")))]);
+    }
     let selector = assertion.document_selector.as_ref().or(test.document_selector.as_ref());
     let selected = match selector {
         Some(s) => match select_by(s, all.clone()) {
@@ -329,13 +368,13 @@ fn evaluate(test: &TestCase, assertion: &Assertion, outcome: &Outcome, snapshots
                 let want = assertion.params.get("count").and_then(Value::as_u64).ok_or_else(|| anyhow!("needs `count`"))?;
                 if (count as u64 == want) != negated { Ok(()) } else { Err(format!("expected {}{want} documents, actual: {count}", if negated { "NOT " } else { "" })) }
             }
-            "containsDocument" => assert::contains_document(&assertion.params, negated, &docs)?,
+            "containsDocument" => assert::contains_document(&assertion.params, negated, &docs, options.failfast)?,
             "matchSnapshot" | "matchSnapshotRaw" => {
                 let mut v = Ok(());
                 for d in &docs {
                     *snapshot_index += 1;
                     let actual = match (kind, assertion.params.get("path").and_then(Value::as_str)) {
-                        ("matchSnapshotRaw", _) => Value::String(uniform_raw(&d.raw)),
+                        ("matchSnapshotRaw", _) => Value::String(assert::uniform_content(&assert::raw_text(d))),
                         (_, Some(p)) => super::path::lookup(&d.value, p)?.first().map(|x| (*x).clone()).unwrap_or(Value::Null),
                         (_, None) => d.value.clone(),
                     };
@@ -366,11 +405,6 @@ fn evaluate(test: &TestCase, assertion: &Assertion, outcome: &Outcome, snapshots
         verdicts.push((None, Err("no template selected for this assertion".into())));
     }
     Ok(verdicts)
-}
-
-/// Raw text as helm-unittest snapshots it: line ends LF, no spaces before a line end.
-fn uniform_raw(raw: &str) -> String {
-    raw.replace("\r\n", "\n").split('\n').map(|l| l.trim_end_matches(' ')).collect::<Vec<_>>().join("\n")
 }
 
 /// A snapshot comparison as a verdict; `not: true` passes only when the render differs.

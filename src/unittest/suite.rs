@@ -41,6 +41,10 @@ pub struct Capabilities {
     pub major_version: Option<String>,
     pub minor_version: Option<String>,
     pub api_versions: Vec<String>,
+    /// `apiVersions:` written as null: in a test it drops the suite's list (helm-unittest
+    /// test_job.go `SetCapabilities` leaves the list nil, and test_suite.go
+    /// `polishCapabilitiesSettings` appends the suite's list only to a non-nil one).
+    pub api_versions_null: bool,
 }
 
 /// `documentSelector:`.
@@ -96,6 +100,8 @@ pub struct TestCase {
     /// The test's post-renderer, else the suite's.
     pub post_renderer: Option<PostRenderer>,
     pub asserts: Vec<Assertion>,
+    /// The suite's `includeCrds`: the chart's `crds/` files are documents too (as they are, not templated).
+    pub include_crds: bool,
 }
 
 /// A loaded suite file.
@@ -183,6 +189,7 @@ impl Reader<'_> {
             major_version: self.opt_string(m, "majorVersion", pointer)?,
             minor_version: self.opt_string(m, "minorVersion", pointer)?,
             api_versions: self.strings(m.get("apiVersions"), &format!("{pointer}/apiVersions"))?,
+            api_versions_null: matches!(m.get("apiVersions"), Some(Value::Null)),
         })
     }
 
@@ -259,7 +266,7 @@ impl Reader<'_> {
 }
 
 /// Keys a suite may hold (helm-unittest's schema); others fail with `--strict`.
-const SUITE_KEYS: &[&str] = &["suite", "templates", "excludeTemplates", "values", "set", "release", "chart", "capabilities", "kubernetesProvider", "skip", "tests", "postRenderer", "snapshotId"];
+const SUITE_KEYS: &[&str] = &["suite", "templates", "excludeTemplates", "values", "set", "release", "chart", "capabilities", "kubernetesProvider", "skip", "tests", "postRenderer", "snapshotId", "includeCrds"];
 /// Keys a test may hold.
 const TEST_KEYS: &[&str] = &[
     "it", "template", "templates", "excludeTemplates", "values", "set", "release", "chart", "capabilities", "documentIndex", "documentSelector", "skip", "asserts", "kubernetesProvider", "postRenderer",
@@ -276,9 +283,44 @@ impl Reader<'_> {
 
 impl Suite {
     /// Load and check one suite file. `strict` rejects keys helm-unittest does not know.
-    pub fn load(file: &Path, strict: bool) -> Result<Suite> {
+    /// Every suite of a suite file, as helm-unittest's `ParseTestSuiteFile` (test_suite.go) reads
+    /// it: the file may hold several `---`-separated suites (empty documents are skipped), and a
+    /// file YAML refuses (an invalid escape such as `"\."` in a double-quoted string) is read
+    /// again with every backslash doubled.
+    pub fn load_all(file: &Path, strict: bool) -> Result<Vec<Suite>> {
         let text = std::fs::read_to_string(file).with_context(|| format!("cannot read suite {}", file.display()))?;
-        let (doc, positions) = parse_helm_yaml(&text, file)?;
+        match Suite::load_documents(file, &text, strict) {
+            Err(e) if text.contains('\\') => Suite::load_documents(file, &text.replace('\\', "\\\\"), strict).map_err(|_| e),
+            other => other,
+        }
+    }
+
+    fn load_documents(file: &Path, text: &str, strict: bool) -> Result<Vec<Suite>> {
+        let lines: Vec<&str> = text.lines().collect();
+        let mut starts = vec![0];
+        for (i, line) in lines.iter().enumerate() {
+            if *line == "---" || line.starts_with("--- ") || line.starts_with("---\t") {
+                starts.push(i + 1);
+            }
+        }
+        let mut suites = Vec::new();
+        for (k, start) in starts.iter().enumerate() {
+            let end = starts.get(k + 1).map(|e| e - 1).unwrap_or(lines.len());
+            // The document's own lines, every other line blanked, so positions keep their line numbers.
+            let doc: String = lines.iter().enumerate().map(|(i, l)| if i >= *start && i < end { format!("{l}\n") } else { "\n".to_string() }).collect();
+            if lines[*start.min(&lines.len())..end.max(*start)].iter().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+                continue;
+            }
+            suites.push(Suite::load_text(file, &doc, strict)?);
+        }
+        if suites.is_empty() {
+            bail!("{}: the file holds no suite", file.display());
+        }
+        Ok(suites)
+    }
+
+    fn load_text(file: &Path, text: &str, strict: bool) -> Result<Suite> {
+        let (doc, positions) = parse_helm_yaml(text, file)?;
         let r = Reader { file, positions };
         let Value::Object(top) = &doc else { bail!("{}:1: a suite must be a map with `suite` and `tests`", file.display()) };
         if strict {
@@ -304,6 +346,7 @@ impl Suite {
         let suite_skip = r.skip(top, "")?;
         let suite_provider = top.contains_key("kubernetesProvider");
         let suite_post_renderer = r.post_renderer(top, "")?;
+        let include_crds = top.get("includeCrds").and_then(Value::as_bool).unwrap_or(false);
         let Some(Value::Array(tests)) = top.get("tests") else { return Err(r.error("/tests", "a suite needs a `tests` list")) };
         let mut cases = Vec::new();
         for (i, t) in tests.iter().enumerate() {
@@ -313,6 +356,7 @@ impl Suite {
                 r.known_keys(tm, TEST_KEYS, &p)?;
             }
             let name = match tm.get("it") {
+                Some(Value::Null) => String::new(),
                 Some(v) => r.string(v, &format!("{p}/it"))?,
                 None => return Err(r.error(&p, "a test needs `it`")),
             };
@@ -324,7 +368,11 @@ impl Suite {
             let mut test_templates = r.strings(tm.get("templates"), &format!("{p}/templates"))?;
             test_templates.extend(r.strings(tm.get("template"), &format!("{p}/template"))?);
             let templates = if test_templates.is_empty() { suite_templates.clone() } else { test_templates.clone() };
-            let render_templates = suite_templates.iter().chain(&test_templates).cloned().collect();
+            // Only the suite's `templates` decide what renders (helm-unittest test_suite.go
+            // `polishTestJobsPathInfo` sets them as the job's defaultTemplatesToAssert, and
+            // test_job.go `renderV3Chart` copies the chart with only those); a test's own
+            // `template(s)` only pick what its assertions look at.
+            let render_templates = suite_templates.clone();
             let mut exclude_templates = suite_excludes.clone();
             exclude_templates.extend(r.strings(tm.get("excludeTemplates"), &format!("{p}/excludeTemplates"))?);
             let mut values_files = suite_values.clone();
@@ -356,10 +404,12 @@ impl Suite {
                 capabilities: Capabilities {
                     major_version: caps.major_version.or(suite_caps.major_version.clone()),
                     minor_version: caps.minor_version.or(suite_caps.minor_version.clone()),
-                    api_versions: suite_caps.api_versions.iter().chain(&caps.api_versions).cloned().collect(),
+                    api_versions: if caps.api_versions_null { Vec::new() } else { caps.api_versions.iter().chain(&suite_caps.api_versions).cloned().collect() },
+                    api_versions_null: caps.api_versions_null,
                 },
                 document_index: r.document_index(tm, &p)?,
                 document_selector: r.document_selector(tm, &p)?,
+                include_crds,
                 skip,
                 post_renderer: r.post_renderer(tm, &p)?.or(suite_post_renderer.clone()),
                 asserts,
@@ -409,7 +459,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("x_test.yaml");
         std::fs::write(&file, text).unwrap();
-        Suite::load(&file, false)
+        Suite::load_all(&file, false).map(|mut suites| suites.remove(0))
+    }
+
+    #[test]
+    fn a_file_holds_several_suites_and_invalid_escapes_are_doubled() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("x_test.yaml");
+        std::fs::write(&file, "suite: a\ntests:\n  - it: one\n    asserts: [{matchRegex: {path: x, pattern: \"a\\.b\"}}]\n---\n# nothing\n---\nsuite: b\ntests:\n  - it:\n    asserts: [{isKind: {of: A}}]\n").unwrap();
+        let suites = Suite::load_all(&file, false).unwrap();
+        assert_eq!(suites.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), vec!["a", "b"]);
+        assert_eq!(suites[1].tests[0].name, "");
+        assert_eq!(suites[0].tests[0].asserts[0].params["pattern"], "a\\.b");
     }
 
     #[test]
@@ -419,7 +480,8 @@ mod tests {
         assert_eq!(t.templates, vec!["a.yaml"]);
         assert_eq!(t.sets, vec![("x".into(), serde_json::json!(1)), ("z".into(), serde_json::json!("2"))]);
         assert_eq!((t.release.name.as_deref(), t.release.namespace.as_deref()), (Some("r"), Some("ns")));
-        assert_eq!(t.capabilities.api_versions, vec!["v1/A", "v1/B"]);
+        // polishCapabilitiesSettings appends the suite's list to the test's.
+        assert_eq!(t.capabilities.api_versions, vec!["v1/B", "v1/A"]);
         let a = &t.asserts[0];
         assert_eq!((a.kind.as_str(), a.not, a.document_index, a.line), ("equal", true, Some(1), 12));
     }
@@ -437,7 +499,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("x_test.yaml");
         std::fs::write(&file, text).unwrap();
-        let e = Suite::load(&file, true).unwrap_err().to_string();
+        let e = Suite::load_all(&file, true).unwrap_err().to_string();
         assert!(e.contains("x_test.yaml:4: tests[0].sett: unknown key `sett`"), "{e}");
     }
 

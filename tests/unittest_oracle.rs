@@ -1,0 +1,246 @@
+//! helm-unittest's own test suite as the oracle for `chartproof unittest`: every fixture run of
+//! ../shared/oracles/helm-unittest (the runs of its EXPECTED-VERDICTS.md: chart, suite glob,
+//! values file, and the Go test or Makefile run that states each test's verdict) and the 45
+//! inline jobs and suites of INLINE-CASES.json (written as suite files into a copy of the fixture
+//! chart each loads). Per test, chartproof's verdict (failed or not) is compared with
+//! helm-unittest's: every test of a run whose Go test asserts `passed` must pass; for a run
+//! asserted to fail, the tests its recorded cupaloy snapshot prints under ` FAIL ` fail and the
+//! others pass. Prints the agreement table per helm and fails on any disagreement that is not in
+//! [`EXCEPTIONS`] (each written down with its reason, as in README's unittest section).
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use common::{chartproof, copy_chart, helms};
+use serde_json::Value;
+
+fn oracle() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/oracles/helm-unittest")
+}
+
+/// Where a run's expected verdicts come from.
+#[derive(Clone, Copy)]
+enum Expected {
+    /// The Go test asserts the run passes (or the Makefile's docker run lists it): every test passes.
+    AllPass,
+    /// The Go test asserts the run fails; the tests its snapshot lists under ` FAIL ` fail.
+    Snapshot(&'static str),
+}
+
+struct FixtureRun {
+    name: &'static str,
+    /// The fixture folder under test/data/v3 (copied whole).
+    fixture: &'static str,
+    /// The chart inside the copy that chartproof runs on.
+    chart: &'static str,
+    glob: &'static str,
+    values: Option<&'static str>,
+    expected: Expected,
+}
+
+const fn run(name: &'static str, fixture: &'static str, chart: &'static str, glob: &'static str, expected: Expected) -> FixtureRun {
+    FixtureRun { name, fixture, chart, glob, values: None, expected }
+}
+
+use Expected::{AllPass, Snapshot};
+
+const RUNS: &[FixtureRun] = &[
+    run("basic", "basic", ".", "tests/*_test.yaml", AllPass),
+    FixtureRun { name: "basic+values", fixture: "basic", chart: ".", glob: "tests/*_test.yaml", values: Some("test/data/services_values.yaml"), expected: AllPass },
+    run("basic-failed", "basic", ".", "tests_failed/*_test.yaml", Snapshot("TestV3RunnerOkWithFailedTests")),
+    run("failing-template", "failing-template", ".", "tests/*_test.yaml", AllPass),
+    run("with-subfolder", "with-subfolder", ".", "tests/*_test.yaml", AllPass),
+    run("with-subchart (parent suites)", "with-subchart", ".", "tests/*_test.yaml", AllPass),
+    run("global-double-setting", "global-double-setting", ".", "tests/*_test.yaml", AllPass),
+    run("with-files", "with-files", ".", "tests/*_test.yaml", AllPass),
+    run("full-snapshot", "full-snapshot", ".", "tests/*_test.yaml", AllPass),
+    run("with-document-select", "with-document-select", ".", "tests/*_test.yaml", AllPass),
+    run("with-document-select-failed", "with-document-select", ".", "tests_failed/*_test.yaml", Snapshot("TestV3RunnerOkWithDocumentSelectorWithFailedTests")),
+    run("with-k8s-fake-client", "with-k8s-fake-client", ".", "tests/*_test.yaml", AllPass),
+    run("with-post-renderer", "with-post-renderer", ".", "tests/*_test.yaml", AllPass),
+    run("with-schema", "with-schema", ".", "tests/*_test.yaml", AllPass),
+    run("with-subchart: child-chart suites", "with-subchart", "charts/child-chart", "tests/*_test.yaml", AllPass),
+    run("with-subsubcharts (root)", "with-subsubcharts", ".", "tests/*_test.yaml", AllPass),
+    run("with-subsubcharts (sub)", "with-subsubcharts", "charts/with-subsubchartssub", "tests/*_test.yaml", AllPass),
+    run("with-subsubcharts (subsub)", "with-subsubcharts", "charts/with-subsubchartssub/charts/with-subsubchartssubsub", "tests/*_test.yaml", AllPass),
+    run("with-disabled-subchart-on-tags (parent)", "with-disabled-subchart-on-tags", ".", "tests/*.yaml", AllPass),
+    run("nested_glob", "nested_glob", ".", "tests/**/*_test.yaml", AllPass),
+    run("library-chart (test chart)", "library-chart", "tests/chart", "tests/unit/*_test.yaml", AllPass),
+    run("with-crds", "with-crds", ".", "tests/*.yaml", AllPass),
+    run("with-samenamesubsubcharts (root)", "with-samenamesubsubcharts", ".", "tests/*.yaml", AllPass),
+    run("with-samenamesubsubcharts (sub)", "with-samenamesubsubcharts", "charts/with-subsubchartssub", "tests/*.yaml", AllPass),
+    run("with-samenamesubsubcharts (subsub)", "with-samenamesubsubcharts", "charts/with-subsubchartssub/charts/with-subsubchartssubsub", "tests/*.yaml", AllPass),
+];
+
+/// Disagreements with helm-unittest that `helm template` cannot avoid: (run, test, reason).
+/// Every entry is also listed in README's unittest section.
+const EXCEPTIONS: &[(&str, &str, &str)] = &[];
+
+/// The tests a recorded runner snapshot prints as failed: (suite file relative to the chart, test name).
+fn snapshot_failures(name: &str) -> BTreeSet<(String, String)> {
+    let text = std::fs::read_to_string(oracle().join("pkg/unittest/.snapshots").join(name)).expect("snapshot");
+    let mut failed = BTreeSet::new();
+    let mut file: Option<String> = None;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix(" FAIL  ") {
+            file = rest.rsplit_once('\t').map(|(_, p)| p.rsplit_once("/tests").map(|(_, t)| format!("tests{t}")).unwrap_or_else(|| p.to_string()));
+        } else if line.starts_with(" PASS  ") || line.starts_with("Charts:") {
+            file = None;
+        } else if let (Some(f), Some(test)) = (&file, line.strip_prefix("\t- ")) {
+            failed.insert((f.clone(), test.to_string()));
+        }
+    }
+    failed
+}
+
+/// chartproof's verdicts of one run: ((suite file relative to the chart, test name), failed), in
+/// report order (names may repeat). A suite that cannot be loaded counts as one failed entry
+/// named after the error; a test chartproof skips where helm-unittest runs it (kubernetesProvider)
+/// counts as failed, since helm-unittest gives it a verdict.
+fn chartproof_verdicts(helm: &Path, chart: &Path, args: &[String]) -> (Vec<((String, String), bool)>, String) {
+    let out = chartproof(helm).arg("unittest").arg(chart).args(args).arg("-o").arg("json").env_remove("CI").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let report: Value = match serde_json::from_str(&stdout) {
+        Ok(v) => v,
+        Err(_) => {
+            return (vec![(("<run>".to_string(), String::from_utf8_lossy(&out.stderr).trim().to_string()), true)], stdout);
+        }
+    };
+    let chart = std::fs::canonicalize(chart).unwrap();
+    let mut verdicts = Vec::new();
+    for suite in report["charts"].as_array().unwrap().iter().flat_map(|c| c["suites"].as_array().unwrap()) {
+        let file = PathBuf::from(suite["file"].as_str().unwrap());
+        let file = std::fs::canonicalize(&file).unwrap_or(file);
+        let rel = file.strip_prefix(&chart).unwrap_or(&file).display().to_string();
+        if let Some(e) = suite["error"].as_str() {
+            verdicts.push(((rel.clone(), format!("<suite error: {e}>")), true));
+        }
+        for t in suite["tests"].as_array().unwrap() {
+            let unserved = t["status"] == "skipped" && t["skip_reason"].as_str().is_some_and(|r| r.contains("kubernetesProvider"));
+            verdicts.push(((rel.clone(), t["name"].as_str().unwrap().to_string()), t["status"] == "failed" || unserved));
+        }
+    }
+    (verdicts, stdout)
+}
+
+struct Row {
+    name: String,
+    tests: usize,
+    agree: usize,
+    disagreements: Vec<String>,
+}
+
+fn fixture_rows(helm: &Path) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for r in RUNS {
+        let copy = copy_chart(&oracle().join("test/data/v3").join(r.fixture));
+        let chart = copy.path().join(r.chart);
+        let mut args = vec!["-f".to_string(), r.glob.to_string()];
+        if let Some(v) = r.values {
+            args.extend(["-v".to_string(), oracle().join(v).display().to_string()]);
+        }
+        let (verdicts, _) = chartproof_verdicts(helm, &chart, &args);
+        let expected_failed = match r.expected {
+            AllPass => BTreeSet::new(),
+            Snapshot(name) => snapshot_failures(name),
+        };
+        let mut row = Row { name: r.name.to_string(), tests: verdicts.len(), agree: 0, disagreements: Vec::new() };
+        for ((file, test), failed) in &verdicts {
+            let want_failed = expected_failed.contains(&(file.clone(), test.clone()));
+            if *failed == want_failed {
+                row.agree += 1;
+            } else {
+                row.disagreements.push(format!("{file} :: {test}: chartproof {}, helm-unittest {}", verdict(*failed), verdict(want_failed)));
+            }
+        }
+        for (file, test) in &expected_failed {
+            if !verdicts.iter().any(|(k, _)| *k == (file.clone(), test.clone())) {
+                row.tests += 1;
+                row.disagreements.push(format!("{file} :: {test}: chartproof has no such test, helm-unittest fails it"));
+            }
+        }
+        rows.push(row);
+    }
+    rows
+}
+
+fn verdict(failed: bool) -> &'static str {
+    if failed { "fails" } else { "passes" }
+}
+
+/// The inline jobs and suites of test_job_test.go and test_suite_test.go, each run as one suite file.
+fn inline_row(helm: &Path) -> Row {
+    let cases: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(oracle().join("INLINE-CASES.json")).unwrap()).unwrap();
+    let mut row = Row { name: "inline TestJob/TestSuite YAML".into(), tests: cases.len(), agree: 0, disagreements: Vec::new() };
+    for case in &cases {
+        let copy = copy_chart(&oracle().join("test/data/v3").join(case["chart"].as_str().unwrap()));
+        let mut yaml = case["yaml"].as_str().unwrap().to_string();
+        if let Some(values) = case["valfile"].as_str() {
+            let file = copy.path().join("_scratch/values.yaml");
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(&file, values).unwrap();
+            yaml = yaml.replace("%s", &file.display().to_string());
+        }
+        let suite = if case["kind"] == "manifest" {
+            let indented: Vec<String> = yaml.lines().map(|l| format!("    {l}")).collect();
+            format!("suite: {}\ntests:\n  -\n{}\n", case["test"].as_str().unwrap(), indented.join("\n"))
+        } else {
+            yaml
+        };
+        let dir = copy.path().join("tests-inline");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("inline_test.yaml"), &suite).unwrap();
+        let mut args = vec!["-f".to_string(), "tests-inline/inline_test.yaml".to_string()];
+        if case["failfast"] == true {
+            args.push("--failfast".into());
+        }
+        let (verdicts, _) = chartproof_verdicts(helm, copy.path(), &args);
+        let passed = !verdicts.is_empty() && verdicts.iter().all(|(_, failed)| !failed);
+        let want = case["expected_pass"] == true;
+        if passed == want {
+            row.agree += 1;
+        } else {
+            let failed: Vec<&String> = verdicts.iter().filter(|(_, f)| *f).map(|((_, t), _)| t).collect();
+            row.disagreements.push(format!("{}: chartproof {}, helm-unittest {} (failed: {failed:?})", case["test"].as_str().unwrap(), if passed { "passes" } else { "fails" }, if want { "passes" } else { "fails" }));
+        }
+    }
+    row
+}
+
+#[test]
+#[ignore = "needs ../shared: scripts/corpus runs it"]
+fn helm_unittest_fixture_runs_agree_with_helm_unittest() {
+    let only = std::env::var("ORACLE_ONLY").ok();
+    let mut unexpected = Vec::new();
+    for helm in helms() {
+        let mut rows: Vec<Row> = fixture_rows(&helm).into_iter().filter(|r| only.as_deref().is_none_or(|o| r.name.contains(o))).collect();
+        if only.as_deref().is_none_or(|o| "inline".contains(o)) {
+            rows.push(inline_row(&helm));
+        }
+        println!("\n### {}\n\n| fixture run | tests | agree | disagree |\n|---|---:|---:|---:|", helm.display());
+        let (mut tests, mut agree) = (0, 0);
+        for row in &rows {
+            println!("| {} | {} | {} | {} |", row.name, row.tests, row.agree, row.tests - row.agree);
+            if row.name != "basic+values" {
+                tests += row.tests;
+                agree += row.agree;
+            }
+        }
+        println!("| **total (basic+values not counted again)** | {tests} | {agree} | {} |\n", tests - agree);
+        for row in &rows {
+            for d in &row.disagreements {
+                let excused = EXCEPTIONS.iter().find(|(run, test, _)| *run == row.name && d.contains(test));
+                match excused {
+                    Some((_, _, reason)) => println!("  exception [{}] {d} ({reason})", row.name),
+                    None => {
+                        println!("  DISAGREE [{}] {d}", row.name);
+                        unexpected.push(format!("{}: [{}] {d}", helm.display(), row.name));
+                    }
+                }
+            }
+        }
+    }
+    assert!(unexpected.is_empty(), "{} disagreements with helm-unittest not in EXCEPTIONS:\n{}", unexpected.len(), unexpected.join("\n"));
+}
