@@ -499,6 +499,15 @@ struct Walk<'a> {
     seen_calls: HashSet<(String, String)>,
 }
 
+/// Whether a pipeline calls a helper (`include`, `template`) anywhere, whose branches count.
+fn calls_helper(p: &Pipeline) -> bool {
+    p.cmds.iter().flat_map(|c| &c.args).any(|a| match &a.term {
+        Term::Ident(f) => f == "include" || f == "template",
+        Term::Sub(inner) => calls_helper(inner),
+        _ => false,
+    })
+}
+
 /// Go's truth (`text/template` `isTrue`): false, 0, nil, and empty strings, lists and maps are false.
 fn truth(v: &V) -> Option<bool> {
     match v {
@@ -539,6 +548,8 @@ impl Walk<'_> {
     fn nodes(&mut self, nodes: &[Node], env: &mut Env) {
         for node in nodes {
             match node {
+                // Printed output decides nothing: only variables and helper calls matter.
+                Node::Output(p) if p.decls.is_empty() && !calls_helper(p) => {}
                 Node::Output(p) => {
                     let v = self.pipe(p, env);
                     for d in &p.decls {
@@ -941,6 +952,8 @@ fn has_marker(text: &str) -> bool {
 /// the whole comment when it is a list (`a or b`, `a | b`, `a, b or c`).
 fn listed_options(text: &str, trailing: bool) -> Vec<String> {
     let lower = text.to_lowercase();
+    // Byte positions found in the lowercase text index the text only when lowercasing kept its length.
+    let text: &str = if lower.len() == text.len() { text } else { &lower };
     let mut body = text.to_string();
     for m in ["one of", "options", "possible values", "allowed values", "valid values", "supported values", "either"] {
         if let Some(i) = lower.find(m) {
@@ -948,7 +961,8 @@ fn listed_options(text: &str, trailing: bool) -> Vec<String> {
             break;
         }
     }
-    let body = body.trim_start_matches([':', ' ', '-', 'a', 'r', 'e']).trim_end_matches(['.', ')']);
+    let body = body.trim_start_matches([':', ' ']);
+    let body = body.strip_prefix("are ").unwrap_or(body).trim_start_matches([':', ' ']).trim_end_matches(['.', ')']);
     let body = if lower.contains("one of") || !trailing { body.to_string() } else { text.to_string() };
     let word = regex::Regex::new(r"^[`'\x22]?([A-Za-z0-9][A-Za-z0-9._/\-]*)[`'\x22]?$").expect("valid regex");
     let parts: Vec<&str> = body.split([',', '|', '/']).flat_map(|p| p.split(" or ")).map(str::trim).filter(|p| !p.is_empty()).collect();
@@ -1024,7 +1038,7 @@ mod tests {
         ]);
         // Sites: h's if (2), the mode chain (3), the nested and (2), the range (2), the inner if (2).
         assert_eq!(m.sites.len(), 11, "{:#?}", m.sites);
-        let label_of = |r: &Reach| r.taken.iter().map(|i| format!("{}:{}", m.sites[*i].line, m.sites[*i].label)).collect::<Vec<_>>();
+        let label_of = |r: &Reach| r.taken.iter().filter(|i| m.sites[**i].file == "templates/a.yaml").map(|i| format!("{}:{}", m.sites[*i].line, m.sites[*i].label)).collect::<Vec<_>>();
         let base = json!({"mode": "standalone", "metrics": {"enabled": false, "exporter": {"enabled": false}}, "hosts": []});
         let r = m.reach(&base);
         // mode != cluster, then `.Capabilities` is undecided: nothing of that chain is counted.

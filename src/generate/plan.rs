@@ -183,6 +183,12 @@ pub fn plan(input: &PlanInput) -> Plan {
         search.accept(Vec::new(), &at_defaults);
         plan.reach.push(at_defaults);
     }
+    // More valid one-key changes than room for them: those reaching a branch no earlier one
+    // reached go first.
+    let singles = match &search {
+        Some(search) if input.aim && singles.len() > single_budget => novelty_first(search.model, input.base, singles),
+        _ => singles,
+    };
     for (change, changes) in singles.into_iter().take(single_budget) {
         let label = match &change.value {
             Some(v) => format!("{}={}", change.dotted(), short(&v.0)),
@@ -256,6 +262,24 @@ pub fn plan(input: &PlanInput) -> Plan {
     }
     plan.cut_short = plan.cases.len() < input.cases && out_of_time();
     plan
+}
+
+/// One-key changes reordered: each that reaches a branch outcome none before it reached first
+/// (in their order), then the others (in their order).
+fn novelty_first(model: &BranchModel, base: &Value, singles: Vec<(Change, Vec<Change>)>) -> Vec<(Change, Vec<Change>)> {
+    let mut reached = model.reach(base).taken;
+    let (mut first, mut rest) = (Vec::new(), Vec::new());
+    for single in singles {
+        let reach = model.reach(&apply_changes(base, &single.1));
+        if reach.taken.iter().any(|t| !reached.contains(t)) {
+            reached.extend(reach.taken);
+            first.push(single);
+        } else {
+            rest.push(single);
+        }
+    }
+    first.extend(rest);
+    first
 }
 
 /// Two changes of the same key or of a key and one below it.
@@ -432,6 +456,33 @@ mod tests {
         assert_eq!(p.cases.len(), 3);
         let n = validations.load(std::sync::atomic::Ordering::Relaxed);
         assert!(n <= 10, "{n} validations for 3 cases");
+    }
+
+    #[test]
+    fn combinations_aim_at_branches_behind_compared_values() {
+        let model = BranchModel::of_sources(&[(
+            "templates/a.yaml".into(),
+            r#"{{ if eq .Values.mode "cluster" }}{{ if and .Values.a .Values.b }}x{{ end }}{{ end }}"#.into(),
+        )]);
+        let mut props: serde_json::Map<String, Value> = (0..20).map(|i| (format!("k{i}"), json!({"type": "string"}))).collect();
+        props.insert("mode".into(), json!({"type": "string"}));
+        props.insert("a".into(), json!({"type": "boolean"}));
+        props.insert("b".into(), json!({"type": "boolean"}));
+        let schema = json!({"type": "object", "properties": props});
+        let mut base: serde_json::Map<String, Value> = (0..20).map(|i| (format!("k{i}"), json!("v"))).collect();
+        base.extend([("mode".to_string(), json!("standalone")), ("a".to_string(), json!(false)), ("b".to_string(), json!(false))]);
+        let base = Value::Object(base);
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let is_valid = move |v: &Value| validator.is_valid(v);
+        let run = |aim: bool| {
+            let p = plan(&PlanInput { base: &base, schema: &schema, is_valid: &is_valid, seed: 1, cases: 40, is_read: None, deadline: None, branches: Some(&model), aim });
+            assert_eq!(p.reach.len(), p.cases.len());
+            p.cases.iter().map(|c| apply_changes(&base, &c.changes)).collect::<Vec<_>>()
+        };
+        let bug = |m: &Value| m["mode"] == "cluster" && m["a"] == true && m["b"] == true;
+        assert!(run(true).iter().any(bug), "the mined value and both switches are combined");
+        let plain = run(false);
+        assert!(!plain.iter().any(|m| m["mode"] == "cluster"), "random strings never compare equal");
     }
 
     #[test]
