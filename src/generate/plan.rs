@@ -204,11 +204,21 @@ pub fn plan(input: &PlanInput) -> Plan {
 
     // Combinations: random ones (several keys, drawn from every candidate change or freshly
     // generated); with a branch model, three in four are aimed at branches (see `BranchSearch`).
+    // Aimed attempts have their own budget, so the random ones keep theirs (a small value space
+    // where aimed picks repeat still plans every case asked for).
     let mut attempts = 0;
+    let mut aimed_attempts = 0;
     let mut stale = 0;
     while plan.cases.len() < input.cases && attempts < 30 * input.cases && !slots.is_empty() && !out_of_time() {
-        attempts += 1;
-        let aimed = input.aim && search.as_ref().is_some_and(|s| !s.deciding_pool.is_empty()) && runner.rng().next_u32() % 4 != 0;
+        let aimed = input.aim
+            && aimed_attempts < 10 * input.cases
+            && search.as_ref().is_some_and(|s| !s.deciding_pool.is_empty())
+            && runner.rng().next_u32() % 4 != 0;
+        if aimed {
+            aimed_attempts += 1;
+        } else {
+            attempts += 1;
+        }
         let picked = if aimed {
             search.as_ref().map(|s| s.pick(&mut runner)).unwrap_or_default()
         } else {
