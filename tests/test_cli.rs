@@ -543,3 +543,45 @@ fn saved_cases_are_replayed_in_parallel_and_judged_in_order() {
     assert_eq!(one, two);
     assert_eq!((one_at_once, two_at_once), (1, 2));
 }
+
+#[test]
+fn branches_behind_string_comparisons_are_reached_and_their_defect_shrunk() {
+    // charts/fixtures/branchy: the defect needs mode=cluster (a string comparison) and two
+    // switches on; random strings never reach it, the values the templates compare with do.
+    for (i, helm) in common::helms().iter().enumerate() {
+        let seeds: &[&str] = if i == 0 { &["1", "2", "3"] } else { &["1"] };
+        for seed in seeds {
+            let tmp = common::copy_chart(&common::chart("fixtures/branchy"));
+            let (code, report, stderr) = chartproof_test(helm, tmp.path(), &["--seed", seed]);
+            assert_eq!(code, 1, "seed {seed}: {stderr}\n{report:#}");
+            let fs = failures(&report);
+            assert_eq!(fs.len(), 1, "seed {seed}: {fs:#?}");
+            let f = &fs[0];
+            assert_eq!((&f["rule"], &f["status"]), (&json!("service-target-port"), &json!("new")), "{f:#}");
+            assert_eq!(f["values"], json!({"mode": "cluster", "metrics": {"enabled": true, "exporter": {"enabled": true}}}), "minimal override, seed {seed}");
+            assert!(Path::new(f["case_file"].as_str().unwrap()).is_file());
+            let branches = &report["coverage"]["estimated_branches"];
+            assert!(branches["reached"].as_u64().unwrap() > 0 && branches["total"].as_u64().unwrap() >= branches["reached"].as_u64().unwrap(), "{branches:#}");
+            // Every branch is reachable through values, and the search reaches them all.
+            assert_eq!(branches["not_reached"], json!([]), "seed {seed}: {branches:#}");
+        }
+    }
+}
+
+#[test]
+fn a_failing_string_under_a_pattern_shrinks_to_a_short_valid_string() {
+    let pattern = regex::Regex::new("^[a-z0-9]+([._/-][a-z0-9]+)*$").unwrap();
+    for helm in common::helms() {
+        let tmp = common::copy_chart(&common::chart("fixtures/pattern-shrink"));
+        let (code, report, stderr) = chartproof_test(&helm, tmp.path(), &["--seed", "1"]);
+        assert_eq!(code, 1, "{stderr}\n{report:#}");
+        let fs = failures(&report);
+        let f = find(&fs, "render-error", Some("configmap.yaml")).unwrap_or_else(|| panic!("{fs:#?}"));
+        assert_eq!(f["status"], "new", "shrunk to the end, not stopped: {f:#}");
+        assert_eq!(f["shrink"], "minimal", "{f:#}");
+        let saved = std::fs::read_to_string(f["case_file"].as_str().unwrap()).unwrap();
+        let case: serde_yaml::Value = serde_yaml::from_str(&saved).unwrap();
+        let repo = case["values"]["image"]["repository"].as_str().unwrap().to_string();
+        assert!(repo.len() <= 5 && repo.contains('_') && pattern.is_match(&repo), "saved value {repo:?} is short and valid");
+    }
+}

@@ -9,8 +9,8 @@
 //! with a computed name); a key is never reported unused because the reader lost track of it. `referenced_paths` is shared with `test`, which only varies keys
 //! the templates read.
 
-mod lexer;
-mod parser;
+pub(crate) mod lexer;
+pub(crate) mod parser;
 mod reader;
 
 use std::collections::{BTreeMap, HashMap};

@@ -439,7 +439,12 @@ pub fn human(report: &TestReport) -> String {
         if f.status == "default" {
             s += "  occurs with no override (at the defaults and any -f base values): every case inherits it; reported once\n";
         } else {
-            s += &format!("  found by: {}{}\n", f.found_by, if f.status == "unshrunk" { " (not shrunk: the run stopped first)" } else { "" });
+            let shrink_note = match (f.status.as_str(), f.shrink.as_deref()) {
+                ("unshrunk", Some(why)) => format!(" (not shrunk: {why})"),
+                (_, Some(why)) if why.starts_with("attempt cap") => format!(" (shrinking stopped: {why}; the override may not be minimal)"),
+                _ => String::new(),
+            };
+            s += &format!("  found by: {}{shrink_note}\n", f.found_by);
             s += if f.status == "unshrunk" { "  override:\n" } else { "  minimal override:\n" };
             s += &readable_yaml(&f.values, 4);
         }
@@ -469,6 +474,15 @@ pub fn human(report: &TestReport) -> String {
         c.candidates_generated,
         c.rejection_rate * 100.0
     );
+    if let Some(b) = &c.estimated_branches {
+        s += &format!(
+            "template branches: {} of {} reached (estimated from the conditions on each case's values, no instrumented render; {} decided but never taken, {} never decidable from values alone)\n",
+            b.reached,
+            b.total,
+            b.decided_not_reached,
+            b.not_reached.len() - b.decided_not_reached
+        );
+    }
     if c.replayed_cases > 0 {
         s += &format!("saved cases: {} replayed, {} still failing\n", c.replayed_cases, c.replayed_still_failing);
     }
@@ -557,6 +571,7 @@ mod tests {
             case_file: None,
             status: "new".into(),
             found_by: "nameOverride=\"true\"".into(),
+            shrink: None,
             also: vec!["Service/release-true spec.selector.app".into()],
         };
         let report = TestReport { chart: "c".into(), cases_run: 2, seed: 0, renders: 2, failures: vec![failure], coverage: Default::default() };

@@ -11,3 +11,4 @@ pub mod cases;
 pub mod identity;
 pub mod shrink;
 pub mod runner;
+pub mod branches;

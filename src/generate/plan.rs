@@ -4,7 +4,7 @@
 //! removed keys), then combinations of several changes and freshly generated sub-trees. Every set
 //! is checked against the contract before it is planned; rejected candidates are counted.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use proptest::prelude::Rng;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
@@ -12,7 +12,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::overrides::{Change, apply_changes, changes_between, value_hash};
-use super::strategies::{ChangeKind, SchemaCtx, candidates, sample, strategy_for};
+use super::branches::{BranchModel, Reach};
+use super::strategies::{ChangeKind, SchemaCtx, candidates, mined_candidates, sample, strategy_for};
 
 /// One planned value set.
 #[derive(Debug, Clone)]
@@ -42,6 +43,9 @@ pub struct Plan {
     pub keys_not_read: usize,
     /// The deadline stopped planning before the cases asked for were planned.
     pub cut_short: bool,
+    /// With a branch model: the branch outcomes each planned case reaches (an estimate, see
+    /// `branches`), by case index.
+    pub reach: Vec<Reach>,
 }
 
 /// Whether templates read a key (path of object keys).
@@ -60,6 +64,12 @@ pub struct PlanInput<'a> {
     /// Stop planning (with the cases planned so far) once this passes: the time budget bounds
     /// planning too.
     pub deadline: Option<std::time::Instant>,
+    /// The chart's template branches and the values they compare keys with: mined values become
+    /// candidates, and combinations aim at branches no earlier case reached.
+    pub branches: Option<&'a BranchModel>,
+    /// Use the branch model to search (mined candidates, aimed combinations); when false it only
+    /// estimates each case's branches (the search as it was before, for comparisons).
+    pub aim: bool,
 }
 
 /// A proptest runner whose randomness is a function of the seed only.
@@ -129,6 +139,10 @@ pub fn plan(input: &PlanInput) -> Plan {
     let mut options: Vec<(ChangeKind, usize, Change)> = Vec::new();
     for (order, slot) in slots.iter().enumerate() {
         let mut values = candidates(ctx, &slot.schema, slot.current.as_ref(), &mut runner);
+        let mined = input.branches.filter(|_| input.aim).and_then(|b| b.mined.get(&slot.path));
+        if input.aim {
+            mined_candidates(&slot.schema, mined.map(Vec::as_slice).unwrap_or_default(), slot.current.as_ref(), &mut values);
+        }
         if slot.current.is_some() {
             values.push((ChangeKind::Removed, Value::Null));
         } else if let Some(v) = sample(&strategy_for(ctx, &slot.schema), &mut runner) {
@@ -163,36 +177,71 @@ pub fn plan(input: &PlanInput) -> Plan {
     let single_budget = if singles.len() < remaining { singles.len() } else { remaining - remaining / 4 };
     // Combinations draw from every candidate change; each combination is validated as a whole.
     let pool: Vec<Change> = options.into_iter().map(|o| o.2).collect();
+    let mut search = input.branches.map(|model| BranchSearch::new(model, input.base, &pool));
+    if let Some(search) = &mut search {
+        let at_defaults = search.model.reach(input.base);
+        search.accept(Vec::new(), &at_defaults);
+        plan.reach.push(at_defaults);
+    }
+    // More valid one-key changes than room for them: those reaching a branch no earlier one
+    // reached go first.
+    let singles = match &search {
+        Some(search) if input.aim && singles.len() > single_budget => novelty_first(search.model, input.base, singles),
+        _ => singles,
+    };
     for (change, changes) in singles.into_iter().take(single_budget) {
         let label = match &change.value {
             Some(v) => format!("{}={}", change.dotted(), short(&v.0)),
             None => format!("{} removed", change.dotted()),
         };
+        if let Some(search) = &mut search {
+            let reach = search.model.reach(&apply_changes(input.base, &changes));
+            search.accept(changes.clone(), &reach);
+            plan.reach.push(reach);
+        }
         push_case(&mut plan, label, changes);
     }
 
-    // Combinations.
+    // Combinations: random ones (several keys, drawn from every candidate change or freshly
+    // generated); with a branch model, three in four are aimed at branches (see `BranchSearch`).
+    // Aimed attempts have their own budget, so the random ones keep theirs (a small value space
+    // where aimed picks repeat still plans every case asked for).
     let mut attempts = 0;
+    let mut aimed_attempts = 0;
+    let mut stale = 0;
     while plan.cases.len() < input.cases && attempts < 30 * input.cases && !slots.is_empty() && !out_of_time() {
-        attempts += 1;
-        let k = 2 + (runner.rng().next_u32() % 3) as usize;
-        let mut picked: Vec<Change> = Vec::new();
-        for _ in 0..k {
-            let fresh = pool.is_empty() || runner.rng().next_u32().is_multiple_of(3);
-            let change = if fresh {
-                let slot = &slots[(runner.rng().next_u64() % slots.len() as u64) as usize];
-                match sample(&strategy_for(ctx, &slot.schema), &mut runner) {
-                    Some(v) => Change::set(slot.path.clone(), &v),
-                    None => continue,
-                }
-            } else {
-                pool[(runner.rng().next_u64() % pool.len() as u64) as usize].clone()
-            };
-            if picked.iter().all(|p| !p.path.starts_with(&change.path) && !change.path.starts_with(&p.path)) {
-                picked.push(change);
-            }
+        let aimed = input.aim
+            && aimed_attempts < 10 * input.cases
+            && search.as_ref().is_some_and(|s| !s.deciding_pool.is_empty())
+            && runner.rng().next_u32() % 4 != 0;
+        if aimed {
+            aimed_attempts += 1;
+        } else {
+            attempts += 1;
         }
-        if picked.len() < 2 {
+        let picked = if aimed {
+            search.as_ref().map(|s| s.pick(&mut runner)).unwrap_or_default()
+        } else {
+            let k = 2 + (runner.rng().next_u32() % 3) as usize;
+            let mut picked: Vec<Change> = Vec::new();
+            for _ in 0..k {
+                let fresh = pool.is_empty() || runner.rng().next_u32().is_multiple_of(3);
+                let change = if fresh {
+                    let slot = &slots[(runner.rng().next_u64() % slots.len() as u64) as usize];
+                    match sample(&strategy_for(ctx, &slot.schema), &mut runner) {
+                        Some(v) => Change::set(slot.path.clone(), &v),
+                        None => continue,
+                    }
+                } else {
+                    pool[(runner.rng().next_u64() % pool.len() as u64) as usize].clone()
+                };
+                if picked.iter().all(|p| !overlaps(p, &change)) {
+                    picked.push(change);
+                }
+            }
+            picked
+        };
+        if picked.len() < if aimed { 1 } else { 2 } {
             continue;
         }
         let merged = apply_changes(input.base, &picked);
@@ -201,15 +250,128 @@ pub fn plan(input: &PlanInput) -> Plan {
             plan.rejected += 1;
             continue;
         }
-        if !seen.insert(value_hash(&merged)) {
+        let hash = value_hash(&merged);
+        if seen.contains(&hash) {
             continue;
         }
+        if let Some(search) = &mut search {
+            let reach = search.model.reach(&merged);
+            // An aimed case that reaches nothing new is skipped, unless eight in a row did not.
+            if aimed && !search.is_new(&reach) && stale < 8 {
+                stale += 1;
+                continue;
+            }
+            stale = 0;
+            search.accept(changes_between(input.base, &merged), &reach);
+            plan.reach.push(reach);
+        }
+        seen.insert(hash);
         let label = format!("combination of {}", picked.iter().map(Change::dotted).collect::<Vec<_>>().join(", "));
         let changes = changes_between(input.base, &merged);
         push_case(&mut plan, label, changes);
     }
     plan.cut_short = plan.cases.len() < input.cases && out_of_time();
     plan
+}
+
+/// One-key changes reordered: each that reaches a branch outcome none before it reached first
+/// (in their order), then the others (in their order).
+fn novelty_first(model: &BranchModel, base: &Value, singles: Vec<(Change, Vec<Change>)>) -> Vec<(Change, Vec<Change>)> {
+    let mut reached = model.reach(base).taken;
+    let (mut first, mut rest) = (Vec::new(), Vec::new());
+    for single in singles {
+        let reach = model.reach(&apply_changes(base, &single.1));
+        if reach.taken.iter().any(|t| !reached.contains(t)) {
+            reached.extend(reach.taken);
+            first.push(single);
+        } else {
+            rest.push(single);
+        }
+    }
+    first.extend(rest);
+    first
+}
+
+/// Two changes of the same key or of a key and one below it.
+fn overlaps(a: &Change, b: &Change) -> bool {
+    a.path.starts_with(&b.path) || b.path.starts_with(&a.path)
+}
+
+/// A search for value sets that reach template branches no earlier case reached (estimated from
+/// conditions on values, see `branches`): cases that reach a new branch are kept as a corpus and
+/// varied further; an aimed pick either takes a kept case that decided the chain of a branch not
+/// yet reached and sets the keys that branch's conditions read (several at once: `and`/`or`
+/// conditions need pairs and triples), or combines two or three branch-deciding changes with a
+/// kept case. No render is needed: conditions are evaluated on the values.
+struct BranchSearch<'m> {
+    model: &'m BranchModel,
+    /// Candidate changes of keys some condition reads.
+    deciding_pool: Vec<Change>,
+    /// Kept cases (changes from the base), the defaults first.
+    corpus: Vec<Vec<Change>>,
+    /// Outcomes reached so far.
+    reached: BTreeSet<usize>,
+    /// For each chain decided so far, the kept case that first decided it.
+    decided_by: BTreeMap<usize, usize>,
+}
+
+impl<'m> BranchSearch<'m> {
+    fn new(model: &'m BranchModel, _base: &Value, pool: &[Change]) -> BranchSearch<'m> {
+        let deciding_pool = pool
+            .iter()
+            .filter(|c| model.deciding.iter().any(|d| d.starts_with(&c.path) || c.path.starts_with(d)))
+            .cloned()
+            .collect();
+        BranchSearch { model, deciding_pool, corpus: Vec::new(), reached: BTreeSet::new(), decided_by: BTreeMap::new() }
+    }
+
+    fn is_new(&self, reach: &Reach) -> bool {
+        reach.taken.iter().any(|t| !self.reached.contains(t))
+    }
+
+    /// Record a planned case's reach; keep it when it reached something new.
+    fn accept(&mut self, changes: Vec<Change>, reach: &Reach) {
+        if !self.is_new(reach) && !self.corpus.is_empty() {
+            return;
+        }
+        let index = self.corpus.len();
+        self.corpus.push(changes);
+        self.reached.extend(reach.taken.iter().copied());
+        for chain in &reach.decided {
+            self.decided_by.entry(*chain).or_insert(index);
+        }
+    }
+
+    fn pick(&self, runner: &mut TestRunner) -> Vec<Change> {
+        let mut draw = |n: usize| (runner.rng().next_u64() % n.max(1) as u64) as usize;
+        let targets: Vec<usize> = (0..self.model.sites.len())
+            .filter(|i| !self.reached.contains(i) && self.decided_by.contains_key(&self.model.sites[*i].chain) && !self.model.sites[*i].paths.is_empty())
+            .collect();
+        let mut picked: Vec<Change>;
+        if !targets.is_empty() && draw(3) != 0 {
+            let site = &self.model.sites[targets[draw(targets.len())]];
+            picked = self.corpus[self.decided_by[&site.chain]].clone();
+            for path in &site.paths {
+                let options: Vec<&Change> = self.deciding_pool.iter().filter(|c| c.path.starts_with(path)).collect();
+                if options.is_empty() || (site.paths.len() > 1 && draw(4) == 0) {
+                    continue;
+                }
+                let change = options[draw(options.len())].clone();
+                picked.retain(|p| !overlaps(p, &change));
+                picked.push(change);
+            }
+        } else {
+            let from_corpus = draw(2) == 0;
+            picked = if from_corpus { self.corpus[draw(self.corpus.len())].clone() } else { Vec::new() };
+            let add = if picked.is_empty() { 2 + draw(2) } else { 1 + draw(2) };
+            for _ in 0..add {
+                let change = self.deciding_pool[draw(self.deciding_pool.len())].clone();
+                picked.retain(|p| !overlaps(p, &change));
+                picked.push(change);
+            }
+        }
+        picked
+    }
 }
 
 fn push_case(plan: &mut Plan, label: String, changes: Vec<Change>) {
@@ -232,7 +394,7 @@ mod tests {
     fn plan_for(base: &Value, schema: &Value, seed: u64, cases: usize) -> Plan {
         let validator = jsonschema::validator_for(schema).unwrap();
         let is_valid = move |v: &Value| validator.is_valid(v);
-        plan(&PlanInput { base, schema, is_valid: &is_valid, seed, cases, is_read: None, deadline: None })
+        plan(&PlanInput { base, schema, is_valid: &is_valid, seed, cases, is_read: None, deadline: None, branches: None, aim: true })
     }
 
     fn schema() -> Value {
@@ -272,7 +434,7 @@ mod tests {
         let validator = jsonschema::validator_for(&schema()).unwrap();
         let is_valid = move |v: &Value| validator.is_valid(v);
         let is_read = |p: &[String]| p[0] != "note";
-        let p = plan(&PlanInput { base: &base, schema: &schema(), is_valid: &is_valid, seed: 1, cases: 60, is_read: Some(&is_read), deadline: None });
+        let p = plan(&PlanInput { base: &base, schema: &schema(), is_valid: &is_valid, seed: 1, cases: 60, is_read: Some(&is_read), deadline: None, branches: None, aim: true });
         assert_eq!(p.keys_not_read, 1);
         assert!(p.cases.iter().all(|c| apply_changes(&base, &c.changes)["note"] == json!("hi")));
         assert!(p.paths_varied.contains("hosts") && !p.paths_varied.contains("note"));
@@ -284,7 +446,7 @@ mod tests {
         let validator = jsonschema::validator_for(&schema()).unwrap();
         let is_valid = move |v: &Value| validator.is_valid(v);
         let past = std::time::Instant::now();
-        let p = plan(&PlanInput { base: &base, schema: &schema(), is_valid: &is_valid, seed: 1, cases: 60, is_read: None, deadline: Some(past) });
+        let p = plan(&PlanInput { base: &base, schema: &schema(), is_valid: &is_valid, seed: 1, cases: 60, is_read: None, deadline: Some(past), branches: None, aim: true });
         assert_eq!(p.cases.len(), 1, "only the defaults");
         assert_eq!(p.generated, 0);
         assert!(p.cut_short);
@@ -300,10 +462,37 @@ mod tests {
             validations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             true
         };
-        let p = plan(&PlanInput { base: &base, schema: &schema, is_valid: &is_valid, seed: 1, cases: 3, is_read: None, deadline: None });
+        let p = plan(&PlanInput { base: &base, schema: &schema, is_valid: &is_valid, seed: 1, cases: 3, is_read: None, deadline: None, branches: None, aim: true });
         assert_eq!(p.cases.len(), 3);
         let n = validations.load(std::sync::atomic::Ordering::Relaxed);
         assert!(n <= 10, "{n} validations for 3 cases");
+    }
+
+    #[test]
+    fn combinations_aim_at_branches_behind_compared_values() {
+        let model = BranchModel::of_sources(&[(
+            "templates/a.yaml".into(),
+            r#"{{ if eq .Values.mode "cluster" }}{{ if and .Values.a .Values.b }}x{{ end }}{{ end }}"#.into(),
+        )]);
+        let mut props: serde_json::Map<String, Value> = (0..20).map(|i| (format!("k{i}"), json!({"type": "string"}))).collect();
+        props.insert("mode".into(), json!({"type": "string"}));
+        props.insert("a".into(), json!({"type": "boolean"}));
+        props.insert("b".into(), json!({"type": "boolean"}));
+        let schema = json!({"type": "object", "properties": props});
+        let mut base: serde_json::Map<String, Value> = (0..20).map(|i| (format!("k{i}"), json!("v"))).collect();
+        base.extend([("mode".to_string(), json!("standalone")), ("a".to_string(), json!(false)), ("b".to_string(), json!(false))]);
+        let base = Value::Object(base);
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let is_valid = move |v: &Value| validator.is_valid(v);
+        let run = |aim: bool| {
+            let p = plan(&PlanInput { base: &base, schema: &schema, is_valid: &is_valid, seed: 1, cases: 40, is_read: None, deadline: None, branches: Some(&model), aim });
+            assert_eq!(p.reach.len(), p.cases.len());
+            p.cases.iter().map(|c| apply_changes(&base, &c.changes)).collect::<Vec<_>>()
+        };
+        let bug = |m: &Value| m["mode"] == "cluster" && m["a"] == true && m["b"] == true;
+        assert!(run(true).iter().any(bug), "the mined value and both switches are combined");
+        let plain = run(false);
+        assert!(!plain.iter().any(|m| m["mode"] == "cluster"), "random strings never compare equal");
     }
 
     #[test]

@@ -108,6 +108,10 @@ pub struct TestFailure {
     pub status: String,
     /// The planned case that found it (`defaults`, `readinessProbe.enabled=false`, …).
     pub found_by: String,
+    /// How shrinking ended: `minimal`, `attempt cap reached after N attempts` (saved, may not be
+    /// minimal), `stopped by the time budget` or `stopped by Ctrl-C` (status `unshrunk`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shrink: Option<String>,
     /// Other resources and fields where the same rule fails with the same minimal override: one
     /// cause (one value breaking several places), reported once (`Kind/name field`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -117,7 +121,7 @@ pub struct TestFailure {
 impl TestFailure {
     fn of(finding: Finding, values: Value, replay: String, case_file: Option<String>, status: &str, found_by: String) -> TestFailure {
         let Finding { rule, severity, kind, name, template, path, message, .. } = finding;
-        TestFailure { rule, severity, kind, name, message, template, path, values, replay, case_file, status: status.into(), found_by, also: Vec::new() }
+        TestFailure { rule, severity, kind, name, message, template, path, values, replay, case_file, status: status.into(), found_by, shrink: None, also: Vec::new() }
     }
 
     /// `Kind/name` and the field, when known.
@@ -174,7 +178,40 @@ pub struct Coverage {
     pub flaky_failures: usize,
     /// Why the run stopped early (`time budget`, `interrupted`), if it did.
     pub stopped: Option<String>,
+    /// Template branches the cases that ran reach: an estimate from evaluating the chart's
+    /// `if`/`with`/`range` conditions on each case's values, without rendering.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_branches: Option<EstimatedBranches>,
     pub shard: Option<String>,
+}
+
+/// Template branch outcomes reached by a run's cases, estimated without instrumented renders:
+/// each case's values are run through the chart's own `if`/`with`/`range` conditions
+/// (`generate::branches`); a condition that needs more than the values (`.Capabilities`, the
+/// output of `include`) is not decided, and what lies behind it is not counted as reached.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct EstimatedBranches {
+    /// Branch outcomes in the chart's templates (each `if`/`else if`/`with` branch, the `else`
+    /// written or implied, a `range` with items and empty).
+    pub total: usize,
+    pub reached: usize,
+    /// Outcomes never reached whose conditions some case decided (the others were never decided
+    /// from values alone).
+    pub decided_not_reached: usize,
+    /// The outcomes never reached, with their template line.
+    pub not_reached: Vec<BranchNotReached>,
+}
+
+/// One branch outcome no case reached.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct BranchNotReached {
+    pub template: String,
+    pub line: usize,
+    /// The condition's source line, or `else of …`, `(no branch taken) …`, `… (empty)`.
+    pub branch: String,
+    /// Some case's values decided its conditions (false every time); otherwise they were never
+    /// decidable from values alone.
+    pub decided: bool,
 }
 
 /// The result of `chartproof test`.
@@ -192,9 +229,34 @@ pub struct TestReport {
 /// `coverage.stopped` when the chart's templates do not parse (no case can render).
 pub const TEMPLATES_DO_NOT_PARSE: &str = "templates do not parse";
 
-/// A confirmed failure: its finding on the minimal case, the minimal changes, and whether
-/// shrinking finished.
-type Shrunk = (Failing, Vec<Change>, bool);
+/// A confirmed failure: its finding on the minimal case, the minimal changes, and how
+/// shrinking ended.
+type Shrunk = (Failing, Vec<Change>, ShrinkEnd);
+
+/// Renders one failure's shrinking may make before it stops at the override it has.
+pub const SHRINK_ATTEMPTS: usize = 150;
+
+/// Why shrinking a failure ended: the truth the report states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ShrinkEnd {
+    /// No smaller override the contract accepts still fails (or nothing to shrink).
+    Minimal,
+    /// The attempt cap was reached after this many renders; the override fails but may not be minimal.
+    AttemptCap(usize),
+    TimeBudget,
+    Interrupted,
+}
+
+impl ShrinkEnd {
+    fn describe(self) -> String {
+        match self {
+            ShrinkEnd::Minimal => "minimal".into(),
+            ShrinkEnd::AttemptCap(n) => format!("attempt cap reached after {n} attempts"),
+            ShrinkEnd::TimeBudget => "stopped by the time budget".into(),
+            ShrinkEnd::Interrupted => "stopped by Ctrl-C".into(),
+        }
+    }
+}
 
 /// A value set's verdict, computed once (an error: helm could not be run).
 type VerdictSlot = Arc<OnceLock<Result<Vec<Failing>, String>>>;
@@ -218,6 +280,11 @@ enum Purpose {
 /// each phase starts and each helm render starts and ends, with its purpose, in seconds since
 /// the run began: to see where a run's wall time goes (`scripts/bench` counts renders from it).
 pub const TRACE_ENV: &str = "CHARTPROOF_TRACE";
+
+/// Environment variable: `random` plans cases as before the branch search (no values mined from
+/// templates, no combinations aimed at branches), still estimating the branches reached: to
+/// measure what the search adds (README, Search power).
+pub const SEARCH_ENV: &str = "CHARTPROOF_SEARCH";
 
 /// Timestamps of phases and renders on stderr, when [`TRACE_ENV`] is set.
 struct Trace {
@@ -572,6 +639,8 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
             referenced.as_ref().is_none_or(|r| r.coverage(&path) != crate::audit::Coverage::None)
         };
         ev.trace.event(|| "phase plan".into());
+        let values_text = std::fs::read_to_string(&chart.values.file).ok();
+        let model = crate::generate::branches::BranchModel::of_chart(&chart.dir, values_text.as_deref());
         let planned = plan(&PlanInput {
             base: &cfg.base,
             schema: &contract.schema,
@@ -580,9 +649,11 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
             cases: cfg.cases,
             is_read: Some(&is_read),
             deadline: generation_deadline,
+            branches: Some(&model),
+            aim: std::env::var(SEARCH_ENV).map_or(true, |v| v != "random"),
         });
         ev.trace.event(|| "phase planned".into());
-        planned
+        (planned, model)
     };
     let (first, second, the_plan) = std::thread::scope(|s| {
         let second = (cfg.replay_only.is_none() && !ev.reproducible).then(|| s.spawn(|| ev.render(&[], Purpose::Base)));
@@ -706,7 +777,7 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
     }
 
     // The plan, and this shard's part of it.
-    let the_plan = the_plan.expect("planned beside the base renders unless only replaying");
+    let (the_plan, branch_model) = the_plan.expect("planned beside the base renders unless only replaying");
     coverage.keys_not_read = the_plan.keys_not_read;
     coverage.cases_planned = the_plan.cases.len();
     coverage.candidates_generated = the_plan.generated;
@@ -755,30 +826,46 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
         let key = &finding.key;
         // Stopped by Ctrl-C: reported as found, unconfirmed and unshrunk.
         if cfg.stop.load(Ordering::SeqCst) {
-            return Ok(Some((finding.clone(), case.changes.clone(), false)));
+            return Ok(Some((finding.clone(), case.changes.clone(), ShrinkEnd::Interrupted)));
         }
         if !confirmed(case, key)? {
             return Ok(None);
         }
+        // Attempts are renders: candidates the contract rejects cost no render and are not counted.
         let mut probes = 0;
+        let mut capped = false;
         let mut probe = |changes: &[Change]| -> Result<Option<bool>> {
-            probes += 1;
-            if probes > 120 || cfg.stop.load(Ordering::SeqCst) || deadline.is_some_and(|d| Instant::now() >= d) {
+            if cfg.stop.load(Ordering::SeqCst) || deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(None);
             }
             let merged = apply_changes(&cfg.base, changes);
             if !is_valid(&merged) {
                 return Ok(Some(false));
             }
+            if probes >= SHRINK_ATTEMPTS {
+                capped = true;
+                return Ok(None);
+            }
+            probes += 1;
             let normalized = changes_between(&cfg.base, &merged);
             Ok(Some(ev.failures(&normalized, Purpose::Shrink)?.iter().any(|f| f.key == *key)))
         };
         let minimal = shrink(case.changes.clone(), &mut probe)?;
-        let complete = case.changes.is_empty() || probes <= 120 && !cfg.stop.load(Ordering::SeqCst) && deadline.is_none_or(|d| Instant::now() < d);
+        let end = if case.changes.is_empty() {
+            ShrinkEnd::Minimal
+        } else if cfg.stop.load(Ordering::SeqCst) {
+            ShrinkEnd::Interrupted
+        } else if deadline.is_some_and(|d| Instant::now() >= d) {
+            ShrinkEnd::TimeBudget
+        } else if capped {
+            ShrinkEnd::AttemptCap(probes)
+        } else {
+            ShrinkEnd::Minimal
+        };
         let minimal = changes_between(&cfg.base, &apply_changes(&cfg.base, &minimal));
         // Report the message of the minimal case.
         let finding = ev.failures(&minimal, Purpose::Shrink)?.into_iter().find(|f| f.key == *key).unwrap_or_else(|| finding.clone());
-        Ok(Some((finding, minimal, complete)))
+        Ok(Some((finding, minimal, end)))
     };
 
     // One pool of `jobs` workers: a worker confirms and shrinks a new failure when one is ready,
@@ -882,19 +969,23 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
         }
     }
     coverage.paths_varied = varied.into_iter().collect();
+    coverage.estimated_branches = estimated_branches(&branch_model, &the_plan, &mine, &schedule.results);
     let new_failures: Vec<(&PlannedCase, Failing)> = schedule.new_failures.into_iter().map(|(at, f)| (mine[at], f)).collect();
     // Interrupted: what was found is reported as found, unshrunk and unsaved (even the failures
     // shrunk before Ctrl-C, so an interrupted run reports the same way whatever the timing).
-    let shrunk: Vec<Option<Shrunk>> = if interrupted { new_failures.iter().map(|(case, f)| Some((f.clone(), case.changes.clone(), false))).collect() } else { schedule.shrunk };
+    let shrunk: Vec<Option<Shrunk>> = if interrupted { new_failures.iter().map(|(case, f)| Some((f.clone(), case.changes.clone(), ShrinkEnd::Interrupted))).collect() } else { schedule.shrunk };
     // Confirmed failures are shrunk; the others did not reproduce.
     coverage.flaky_failures = shrunk.iter().filter(|s| s.is_none()).count();
     ev.trace.event(|| "phase report".into());
     let mut case_file_count = 0usize;
     for ((case, _), done) in new_failures.iter().zip(shrunk) {
-        let Some((failing, minimal, complete)) = done else { continue };
+        let Some((failing, minimal, end)) = done else { continue };
+        // Only Ctrl-C leaves a found failure unsaved (the user asked to stop); one cut short by
+        // the time budget or the attempt cap is saved with the override it has.
+        let complete = matches!(end, ShrinkEnd::Minimal | ShrinkEnd::AttemptCap(_));
         let values = override_of(&minimal);
         let mut case_file = None;
-        if complete && cfg.save_cases {
+        if end != ShrinkEnd::Interrupted && cfg.save_cases {
             let saved = SavedCase { version: 1, chart: chart_name.clone(), seed: cfg.seed, values: values.clone(), expect: expected_failure(&failing) };
             if case_file_count == 0 && cfg.request.chart_dir.is_dir()
                 && let Some(line) = cases::ensure_helmignored(&cfg.request.chart_dir, &cfg.cases_dir)?
@@ -917,9 +1008,34 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
             (true, true) => "default",
             (true, false) => "new",
         };
-        failures.push(TestFailure::of(failing.finding, values, replay, case_file.map(|p| p.display().to_string()), status, case.label.clone()));
+        let mut failure = TestFailure::of(failing.finding, values, replay, case_file.map(|p| p.display().to_string()), status, case.label.clone());
+        failure.shrink = (!minimal.is_empty() || end != ShrinkEnd::Minimal).then(|| end.describe());
+        failures.push(failure);
     }
     Ok(finish(&ev, chart_name, cfg, coverage, merge_same_cause(failures), cases_run))
+}
+
+/// The branch outcomes the cases that ran reach, from the plan's estimates.
+fn estimated_branches(model: &crate::generate::branches::BranchModel, the_plan: &crate::generate::plan::Plan, mine: &[&PlannedCase], results: &[Option<Vec<Failing>>]) -> Option<EstimatedBranches> {
+    if model.sites.is_empty() {
+        return None;
+    }
+    let mut taken = BTreeSet::new();
+    let mut decided = BTreeSet::new();
+    for (case, result) in mine.iter().zip(results) {
+        if let (Some(_), Some(reach)) = (result, the_plan.reach.get(case.index)) {
+            taken.extend(reach.taken.iter().copied());
+            decided.extend(reach.decided.iter().copied());
+        }
+    }
+    let not_reached: Vec<BranchNotReached> = model
+        .sites
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !taken.contains(i))
+        .map(|(_, s)| BranchNotReached { template: s.file.clone(), line: s.line, branch: s.label.clone(), decided: decided.contains(&s.chain) })
+        .collect();
+    Some(EstimatedBranches { total: model.sites.len(), reached: taken.len(), decided_not_reached: not_reached.iter().filter(|n| n.decided).count(), not_reached })
 }
 
 fn finish(ev: &Evaluator, chart: String, cfg: &RunConfig, mut coverage: Coverage, failures: Vec<TestFailure>, cases_run: usize) -> TestReport {

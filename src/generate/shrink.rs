@@ -21,6 +21,14 @@ impl<F: FnMut(&[Change]) -> Result<Option<bool>>> FailureProbe for F {
 
 /// Reduce `changes` (which fail) to a smaller list that still fails.
 pub fn shrink(mut changes: Vec<Change>, probe: &mut dyn FailureProbe) -> Result<Vec<Change>> {
+    // Each candidate is asked about once (a string's reductions come back after every step).
+    let mut tried: std::collections::HashSet<Vec<Change>> = std::collections::HashSet::new();
+    let mut probe = |candidate: &[Change]| -> Result<Option<bool>> {
+        if !tried.insert(candidate.to_vec()) {
+            return Ok(Some(false));
+        }
+        probe.still_fails(candidate)
+    };
     // Fewest keys: try dropping chunks, halving the chunk size down to single changes.
     let mut chunk = changes.len().div_ceil(2).max(1);
     'outer: loop {
@@ -32,7 +40,7 @@ pub fn shrink(mut changes: Vec<Change>, probe: &mut dyn FailureProbe) -> Result<
             }
             let end = (start + chunk).min(changes.len());
             let candidate: Vec<Change> = changes[..start].iter().chain(&changes[end..]).cloned().collect();
-            match probe.still_fails(&candidate)? {
+            match probe(&candidate)? {
                 None => break 'outer,
                 Some(true) => {
                     changes = candidate;
@@ -55,7 +63,7 @@ pub fn shrink(mut changes: Vec<Change>, probe: &mut dyn FailureProbe) -> Result<
             for simpler in simpler_values(&current) {
                 let mut candidate = changes.clone();
                 candidate[i].value = Some(ValueKey::of(&simpler));
-                match probe.still_fails(&candidate)? {
+                match probe(&candidate)? {
                     None => return Ok(changes),
                     Some(true) => {
                         changes = candidate;
@@ -124,7 +132,41 @@ pub fn simpler_values(v: &Value) -> Vec<Value> {
     };
     let own = size(v);
     out.retain(|c| c != v && (size(c) < own || matches!((v, c), (Value::Number(_), Value::Number(_)))));
-    out.dedup();
+    if let Value::String(s) = v {
+        out.extend(string_reductions(s).into_iter().map(Value::String));
+    }
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|c| seen.insert(canonical_json(c)));
+    out
+}
+
+/// Smaller forms of a string, for strings a contract constrains (`pattern`, lengths, `format`),
+/// where the simplest values are rarely valid: the string with a chunk deleted (halves, quarters,
+/// … single characters, at every position), then with one character replaced by `a` or `0`.
+/// The caller keeps only candidates the contract accepts, so a string under a pattern shrinks to
+/// a short valid string one valid step at a time.
+pub fn string_reductions(s: &str) -> Vec<String> {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = Vec::new();
+    let mut chunk = chars.len() / 2;
+    while chunk >= 1 {
+        let mut start = 0;
+        while start < chars.len() {
+            let end = (start + chunk).min(chars.len());
+            out.push(chars[..start].iter().chain(&chars[end..]).collect());
+            start += chunk;
+        }
+        chunk /= 2;
+    }
+    for (i, c) in chars.iter().enumerate() {
+        for simple in ['a', '0'] {
+            if *c != 'a' && *c != '0' && (simple == 'a' || !c.is_ascii_lowercase()) {
+                let mut copy = chars.clone();
+                copy[i] = simple;
+                out.push(copy.into_iter().collect());
+            }
+        }
+    }
     out
 }
 
@@ -166,6 +208,28 @@ mod tests {
         };
         let out = shrink(changes, &mut probe).unwrap();
         assert_eq!(out.iter().map(Change::dotted).collect::<Vec<_>>(), ["a", "b"]);
+    }
+
+    #[test]
+    fn a_string_under_a_pattern_shrinks_to_a_short_valid_string() {
+        // Valid: lowercase words joined by single `.`, `_` or `-`; fails when it holds `_`.
+        let valid = regex::Regex::new("^[a-z0-9]+([._-][a-z0-9]+)*$").unwrap();
+        let long: String = (0..120).map(|i| format!("seg{i}")).collect::<Vec<_>>().join("-") + "_tail-end";
+        let changes = vec![set("image", json!(long))];
+        let mut renders = 0;
+        let mut probe = |cs: &[Change]| -> Result<Option<bool>> {
+            let v = cs[0].value.as_ref().unwrap().value();
+            let s = v.as_str().unwrap().to_string();
+            if !valid.is_match(&s) {
+                return Ok(Some(false));
+            }
+            renders += 1;
+            Ok(Some(s.contains('_')))
+        };
+        let out = shrink(changes, &mut probe).unwrap();
+        let s = out[0].value.as_ref().unwrap().value().as_str().unwrap().to_string();
+        assert_eq!(s, "a_a", "shortest valid string holding `_`, simplified");
+        assert!(renders < 150, "{renders} renders");
     }
 
     #[test]

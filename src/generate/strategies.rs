@@ -367,6 +367,9 @@ pub fn sample(strategy: &BoxedStrategy<Value>, runner: &mut TestRunner) -> Optio
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ChangeKind {
     BooleanFlip,
+    /// A value the templates compare the key with, a values.yaml comment lists for it, or one
+    /// of the schema's `examples`: the values that open branches.
+    ComparedValue,
     BoundaryNumber,
     EmptyList,
     OneElementList,
@@ -477,6 +480,20 @@ pub fn candidates(ctx: SchemaCtx, node: &Value, current: Option<&Value>, runner:
         }
     }
     out
+}
+
+/// Add the branch-opening values of a key (mined from its templates and comments, and the
+/// schema's `examples`) to its candidates, ahead of the other kinds; the contract still decides
+/// which are allowed.
+pub fn mined_candidates(node: &Value, mined: &[Value], current: Option<&Value>, out: &mut Vec<(ChangeKind, Value)>) {
+    let examples = node.get("examples").and_then(Value::as_array).cloned().unwrap_or_default();
+    for v in mined.iter().chain(&examples) {
+        if Some(v) == current {
+            continue;
+        }
+        out.retain(|(_, o)| o != v);
+        out.push((ChangeKind::ComparedValue, v.clone()));
+    }
 }
 
 /// One value of scalar type `ty` for a key whose main type is another one.
