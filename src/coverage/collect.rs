@@ -407,11 +407,11 @@ pub fn unittest(
     let mut tests = Vec::new();
     for file in suites {
         // A suite that does not load is reported by the real run.
-        let Ok(suite) = crate::unittest::suite::Suite::load(file, options.strict) else {
+        let Ok(suites) = crate::unittest::suite::Suite::load_all(file, options.strict) else {
             continue;
         };
         let label = crate::unittest::runner::display_path(chart_dir, file);
-        for test in suite.tests.into_iter().filter(|t| t.skip.is_none()) {
+        for test in suites.into_iter().flat_map(|suite| suite.tests).filter(|t| t.skip.is_none()) {
             tests.push((format!("{label}: {}", test.name), test));
         }
     }
