@@ -2,7 +2,7 @@
 //!
 //! Builds a release of N copies of the clean fixture's objects (Deployment, Service,
 //! NetworkPolicies, ConfigMap, ServiceAccount) with distinct names, then times `check_manifest`
-//! with every rule, without `kubernetes-schema`, and the shipped platform policies (`policies/`) alone. Compare with helm's render time (60–450 ms
+//! with every rule, without `kubernetes-schema`, without `kubernetes-validation`, and the shipped platform policies (`policies/`) alone. Compare with helm's render time (60–450 ms
 //! per chart on this machine).
 
 use std::time::{Duration, Instant};
@@ -59,10 +59,14 @@ fn main() {
     let per_k = |d: Duration| d.as_secs_f64() * 1000.0 * 1000.0 / n as f64;
     let warm = time(&manifest, &all, rounds);
     let without = time(&manifest, &no_schema, rounds);
+    let mut no_validation = Config::default();
+    no_validation.rules.insert("kubernetes-validation".into(), RuleSetting::Off);
+    let without_validation = time(&manifest, &no_validation, rounds);
     println!("resources: {n}");
     println!("all rules, first run (schema load + compile): {:.1} ms per 1,000 resources", per_k(cold));
     println!("all rules:                                    {:.1} ms per 1,000 resources", per_k(warm));
     println!("without kubernetes-schema:                    {:.1} ms per 1,000 resources", per_k(without));
+    println!("without kubernetes-validation:                {:.1} ms per 1,000 resources", per_k(without_validation));
     // Platform policies alone: every built-in rule off, the four shipped policies loaded once.
     let mut only_policies = Config::default();
     for rule in chartproof::rules::catalog::RULES {

@@ -41,6 +41,7 @@ fn fixtures() -> Vec<(&'static str, Vec<Edit>, bool)> {
         ("dangling-reference", vec![(DEPLOY, "serviceAccountName: {{ .Release.Name }}-web", "serviceAccountName: shared-sa")], false),
         ("duplicate-resource", vec![("templates/config.yaml", "---\n", "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-web\n---\n")], true),
         ("kubernetes-schema", vec![(DEPLOY, "imagePullPolicy: IfNotPresent", "imagePullPolicyy: IfNotPresent")], true),
+        ("kubernetes-validation", vec![("templates/config.yaml", "  LOG_LEVEL: info\n", "  LOG_LEVEL: info\n  \"LOG LEVEL\": debug\n")], true),
         ("ignore-annotation", vec![("templates/service.yaml", "  name: {{ .Release.Name }}-web\n", "  name: {{ .Release.Name }}-web\n  annotations:\n    chartproof.io/ignore: service-nodeprt\n")], false),
         ("render-error", vec![(DEPLOY, "apiVersion: apps/v1\n", "{{ fail \"the fixture fails on purpose\" }}\napiVersion: apps/v1\n")], true),
     ]

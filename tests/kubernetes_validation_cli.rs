@@ -148,3 +148,20 @@ fn a_property_run_finds_refusals_reachable_only_under_some_values_and_shrinks_th
         }
     }
 }
+
+#[test]
+fn unittest_check_reports_refusals_of_unit_test_renders_but_not_its_placeholder_names() {
+    let tmp = common::copy_chart(&common::chart("fixtures/api-refusals"));
+    common::write_files(
+        tmp.path(),
+        &[("tests/pdb_test.yaml", "suite: pdb\ntemplates:\n  - templates/pdb.yaml\ntests:\n  - it: renders a PodDisruptionBudget\n    set:\n      mistakes.pdbBoth: true\n    asserts:\n      - isKind:\n          of: PodDisruptionBudget\n")],
+    );
+    for helm in common::helms() {
+        let out = Command::cargo_bin("chartproof").unwrap().args(["unittest", tmp.path().to_str().unwrap(), "--check", "--helm", helm.to_str().unwrap()]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{text}");
+        let refusals: Vec<&str> = text.lines().filter(|l| l.contains(RULE)).collect();
+        assert_eq!(refusals.len(), 1, "{}: only the PDB's refusal, not helm-unittest's RELEASE-NAME: {text}", helm.display());
+        assert!(refusals[0].contains("minAvailable and maxUnavailable cannot be both set"), "{}", refusals[0]);
+    }
+}
