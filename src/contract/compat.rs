@@ -117,9 +117,9 @@ pub struct DefaultChange {
     pub old: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub new: Option<Value>,
-    /// Set for security- or cost-relevant keys.
     /// The key names a credential: the report says it changed, never the values.
     pub redacted: bool,
+    /// Set for security- or cost-relevant keys.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub relevance: Option<DefaultRelevance>,
     /// With `--each`: the values files that do not set the key and so get the new default.
