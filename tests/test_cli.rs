@@ -127,7 +127,8 @@ fn latent_defects_are_found_shrunk_saved_replayed_and_fixed() {
         fix("deployment.yaml", "app.kubernetes.io/name: {{ .Chart.Name }}-canary", "app.kubernetes.io/name: {{ .Chart.Name }}\n        track: canary");
         fix("deployment.yaml", "{{- if .Values.readinessProbe.enabled }}", "{{- if true }}");
         fix("deployment.yaml", "{{ index .Values.hosts 0 | quote }}", "{{ first .Values.hosts | default \"\" | quote }}");
-        fix("deployment.yaml", "{{- with .Values.resources }}", "{{- with mergeOverwrite (dict \"requests\" (dict \"cpu\" \"100m\" \"memory\" \"128Mi\") \"limits\" (dict \"memory\" \"128Mi\")) .Values.resources }}");
+        // Resources default per key, and the memory limit is the request (never below it).
+        fix("deployment.yaml", "{{- with .Values.resources }}", "{{- $resources := mergeOverwrite (dict \"requests\" (dict \"cpu\" \"100m\" \"memory\" \"128Mi\") \"limits\" (dict \"memory\" \"128Mi\")) .Values.resources }}\n          {{- $_ := set $resources.limits \"memory\" $resources.requests.memory }}\n          {{- with $resources }}");
         fix("configmap.yaml", "greeting: {{ .Values.greeting }}", "greeting: {{ .Values.greeting | quote }}");
         let (code, fixed, stderr) = chartproof_test(helm, &chart, &["--cases", "1"]);
         assert_eq!(code, 0, "{stderr}\n{fixed:#}");
