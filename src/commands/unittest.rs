@@ -70,6 +70,10 @@ pub struct UnittestArgs {
     /// Stop a test at its first failed assertion
     #[arg(long)]
     pub failfast: bool,
+    /// Do not check values against the chart's values.schema.json (helm-unittest's
+    /// --skip-schema-validation; helm's own flag)
+    #[arg(long)]
+    pub skip_schema_validation: bool,
     /// Also check every unit-test render with the `check` rules (.chartproof.yaml of the chart)
     /// and the --policies; error findings fail the run
     #[arg(long)]
@@ -125,7 +129,8 @@ pub fn run(args: UnittestArgs) -> Result<ExitCode> {
             let globs = if args.files.is_empty() { "tests/*_test.yaml".to_string() } else { args.files.join(", ") };
             eprintln!("chartproof unittest: no suite found in {} (looked for {globs})", chart.display());
         }
-        let renderer = Renderer::new(helm.clone(), chart, args.helm.timeout())?;
+        let mut renderer = Renderer::new(helm.clone(), chart, args.helm.timeout())?;
+        renderer.skip_schema_validation = args.skip_schema_validation;
         let suites = pool.install(|| run_suites(&renderer, &files, &options));
         covered.extend(pool.install(|| args.coverage.unittest(&renderer, chart, &files, &options, args.helm.timeout()))?);
         runs.push(ChartRun {

@@ -398,11 +398,12 @@ pub fn unittest(
     timeout: std::time::Duration,
 ) -> Result<()> {
     use rayon::prelude::*;
-    let renderer = crate::unittest::render::Renderer::new(
+    let mut renderer = crate::unittest::render::Renderer::new(
         real.helm().clone(),
         &collector.chart.root,
         timeout,
     )?;
+    renderer.skip_schema_validation = real.skip_schema_validation;
     let chart_dir = &collector.chart.original;
     let mut tests = Vec::new();
     for file in suites {

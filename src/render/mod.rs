@@ -34,6 +34,9 @@ pub struct RenderRequest {
     pub include_crds: bool,
     /// `--is-upgrade`: `.Release.IsUpgrade` true, `.Release.IsInstall` false.
     pub is_upgrade: bool,
+    /// `--skip-schema-validation` (helm 3.16 and later): values are not checked against
+    /// `values.schema.json`.
+    pub skip_schema_validation: bool,
     pub timeout: Duration,
 }
 
@@ -50,6 +53,7 @@ impl RenderRequest {
             api_versions: Vec::new(),
             include_crds: false,
             is_upgrade: false,
+            skip_schema_validation: false,
             timeout: DEFAULT_TIMEOUT,
         }
     }
@@ -80,6 +84,9 @@ impl RenderRequest {
         }
         if self.is_upgrade {
             a.push("--is-upgrade".into());
+        }
+        if self.skip_schema_validation {
+            a.push("--skip-schema-validation".into());
         }
         a
     }

@@ -101,6 +101,9 @@ pub struct Renderer {
     renders: Mutex<HashMap<String, Slot<Arc<Outcome>>>>,
     helm_runs: AtomicUsize,
     requests: AtomicUsize,
+    /// helm-unittest's `--skip-schema-validation` (`TestRunner.SkipSchemaValidation`, passed to
+    /// every suite in pkg/unittest/test_runner.go): renders skip `values.schema.json`.
+    pub skip_schema_validation: bool,
 }
 
 impl Renderer {
@@ -114,6 +117,7 @@ impl Renderer {
             renders: Mutex::default(),
             helm_runs: AtomicUsize::new(0),
             requests: AtomicUsize::new(0),
+            skip_schema_validation: false,
         })
     }
 
@@ -171,6 +175,7 @@ impl Renderer {
         req.kube_version = Some(input.kube_version.clone());
         req.api_versions = input.api_versions.clone();
         req.is_upgrade = input.upgrade;
+        req.skip_schema_validation = self.skip_schema_validation;
         req.timeout = self.timeout;
         self.helm_runs.fetch_add(1, Ordering::Relaxed);
         let result = render(&self.helm, &req)?;
