@@ -535,8 +535,9 @@ fn defaulted_objects_reach_the_policies() {
 }
 
 /// Functions outside Kubernetes' CEL environment, invalid regex literals and expressions nested
-/// deeper than cel-go parses are refused at load (exit 2, naming policy and expression); a
-/// 5,000-term `+` chain never crashes the process.
+/// deeper than cel-go parses are refused at load (exit 2, naming policy and expression, in
+/// cel-go's words: `src/policy/recursion.rs`); a 5,000-term `+` chain never crashes the process;
+/// as deep as cel-go allows loads.
 #[test]
 fn the_kubernetes_cel_environment_exactly() {
     let message = validation_error("math.greatest(object.spec.replicas, 1) < 5");
@@ -548,7 +549,13 @@ fn the_kubernetes_cel_environment_exactly() {
     let chain = format!("object.spec.replicas + {} > 0", vec!["1"; 4999].join(" + "));
     let (code, stderr, _dir) = load_policy("", &format!("  validations:\n    - expression: {chain:?}\n"));
     assert_eq!(code, 2, "a compile error, never a signal: {}", &stderr[stderr.len().saturating_sub(300)..]);
-    assert!(stderr.trim_end().ends_with("expression recursion limit exceeded: 250"), "{}", &stderr[stderr.len().saturating_sub(300)..]);
+    assert!(stderr.trim_end().ends_with("at column 1: max recursion depth exceeded"), "{}", &stderr[stderr.len().saturating_sub(300)..]);
+    let lists = format!("size({}1{}) == 1", "[".repeat(249), "]".repeat(249));
+    assert_eq!(validation_error(&lists), "1: expression recursion limit exceeded: 250");
+    // 249 `+` and a `>`: 250 operators, cel-go's limit (`object.spec.replicas` first would add
+    // its two selections); and a 1,000-term `&&`, which cel-go balances.
+    let (code, stderr, _dir) = load_policy("", &format!("  validations:\n    - expression: {:?}\n    - expression: {:?}\n", format!("{} > 0", vec!["1"; 250].join(" + ")), vec!["object.spec.replicas > 0"; 1000].join(" && ")));
+    assert_eq!(code, 0, "{}", &stderr[stderr.len().saturating_sub(300)..]);
 }
 
 // ---- The kubescape CEL admission library oracle: 61 real policies and 628 verdicts a real API

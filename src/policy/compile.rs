@@ -4,11 +4,34 @@
 use std::sync::Arc;
 
 use anyhow::{Result, bail};
-use cel::{Env, Program};
+use cel::common::ast::{EntryExpr, Expr, IdedExpr, SourceInfo};
+use cel::{Context, Env, ResolveResult, Value};
 
-use cel::common::ast::{EntryExpr, Expr, IdedExpr};
+use super::recursion::{self, MAX_RECURSION_DEPTH};
+use super::typecheck::{self, Declarations, Ty};
 
-use super::typecheck::{self, Declarations, MAX_NESTING, Ty};
+/// A parsed expression: cel-rust's tree and where each node was written. Not a `cel::Program`:
+/// `Env::compile` parses with cel-rust's own limit of 96 nested `expr` rules, below cel-go's 250,
+/// so it would refuse expressions the API server accepts; [`recursion`] applies cel-go's limits.
+#[derive(Debug)]
+pub struct Program {
+    expression: IdedExpr,
+    source_info: SourceInfo,
+}
+
+impl Program {
+    pub fn execute(&self, context: &Context) -> ResolveResult {
+        Value::resolve(&self.expression, context)
+    }
+
+    pub fn expression(&self) -> &IdedExpr {
+        &self.expression
+    }
+
+    pub fn source_info(&self) -> &SourceInfo {
+        &self.source_info
+    }
+}
 
 /// One compiled expression with its source.
 #[derive(Debug)]
@@ -55,22 +78,36 @@ const MAX_CODE_POINTS: usize = 100_000;
 const PARSER_STACK: usize = 1 << 30;
 
 /// Whether `source` may nest deeper than the default stack allows: more operators, brackets
-/// and dots than [`MAX_NESTING`].
+/// and dots than [`MAX_RECURSION_DEPTH`].
 fn may_nest_deeply(source: &str) -> bool {
-    source.chars().filter(|c| "+-*/%&|<>=!?:([{.,".contains(*c)).count() > MAX_NESTING
+    source.chars().filter(|c| "+-*/%&|<>=!?:([{.,".contains(*c)).count() > MAX_RECURSION_DEPTH
 }
 
-/// `env.compile(source)`, on a thread with a large stack when the expression may nest deeply
-/// (the stack is reserved, and used only as deep as the expression goes).
+/// Parse `source` with `env`'s macros and syntax, leaving the nesting limits to [`recursion`]; on
+/// a thread with a large stack when the expression may nest deeply (the stack is reserved, and
+/// used only as deep as the expression goes).
 fn parse(env: &Arc<Env>, source: &str) -> Result<Program, cel::ParseErrors> {
+    let parse = || {
+        let parser = env.parser().max_recursion_depth(u16::MAX);
+        parser.parse_with_source_info(source).map(|(expression, source_info)| Program { expression, source_info })
+    };
     if !may_nest_deeply(source) {
-        return env.compile(source);
+        return parse();
     }
     std::thread::scope(|scope| {
-        let parsing = std::thread::Builder::new().stack_size(PARSER_STACK).spawn_scoped(scope, || env.compile(source));
+        let parsing = std::thread::Builder::new().stack_size(PARSER_STACK).spawn_scoped(scope, parse);
         parsing.expect("a parser thread starts").join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
 }
+
+/// chartproof's own limits, below the API server's, so that checking and evaluating an expression
+/// fits a thread's default stack (2 MiB; measured in a debug build: 190 nested lists evaluate,
+/// 200 overflow): `expr` rules nested (brackets, calls, conditionals; cel-go allows 250) and the
+/// depth of the parsed tree (within cel-go's limits it can reach about 250 counted operators plus
+/// a few nodes per nesting level). An expression past them is refused as chartproof's limit, not
+/// the API server's; no policy seen so far comes near.
+const MAX_EXPR_NESTING: usize = 150;
+const MAX_TREE_DEPTH: usize = 300;
 
 /// The depth of the expression tree (counted without recursion).
 fn nesting(root: &IdedExpr) -> usize {
@@ -105,6 +142,11 @@ pub fn compile(env: &Arc<Env>, source: &str, site: &Site, declarations: &Declara
     if source.chars().count() > MAX_CODE_POINTS {
         return Err(fail(site, source, 1, 1, &format!("expression code point size exceeds limit: size: {}, limit {MAX_CODE_POINTS}", source.chars().count())));
     }
+    let nested = recursion::check(source, MAX_RECURSION_DEPTH).map_err(|too_deep| fail(site, source, 1, 1, &too_deep.to_string()))?;
+    if nested > MAX_EXPR_NESTING {
+        let message = format!("nested {nested} levels deep (brackets, calls, conditionals): the API server allows 250, chartproof evaluates at most {MAX_EXPR_NESTING}");
+        return Err(fail(site, source, 1, 1, &message));
+    }
     let program = match parse(env, source) {
         Ok(p) => p,
         Err(errors) => {
@@ -114,8 +156,9 @@ pub fn compile(env: &Arc<Env>, source: &str, site: &Site, declarations: &Declara
             return Err(fail(site, source, line, col, &message));
         }
     };
-    if nesting(program.expression()) > MAX_NESTING {
-        let message = format!("expression recursion limit exceeded: {MAX_NESTING}");
+    let depth = nesting(program.expression());
+    if depth > MAX_TREE_DEPTH {
+        let message = format!("a tree {depth} levels deep: within the API server's limits, but chartproof evaluates at most {MAX_TREE_DEPTH}");
         // A program this deep is dropped where there is stack enough for it.
         std::thread::scope(|scope| std::thread::Builder::new().stack_size(PARSER_STACK).spawn_scoped(scope, move || drop(program)).map(|t| t.join()).ok());
         return Err(fail(site, source, 1, 1, &message));
@@ -181,14 +224,30 @@ mod tests {
         assert_eq!(compiled("size(object.items)", Ty::Dyn).unwrap().ty, Ty::Int);
     }
 
-    /// A chain of 5,000 `+` (deeper than cel-go's parser allows) is a compile error, not a stack
-    /// overflow; one as deep as allowed compiles.
+    /// A chain of 5,000 `+` (deeper than cel-go's parser allows) is a compile error in cel-go's
+    /// words, not a stack overflow; as deep as cel-go allows compiles and evaluates (on a test
+    /// thread's 2 MiB stack), also past cel-rust's own limit of 96 nested expressions.
     #[test]
     fn deeply_nested_expressions_are_refused_not_a_crash() {
         let chain = |terms: usize| format!("{} > 0", vec!["1"; terms].join(" + "));
         let message = compile_error(&chain(5000));
-        assert!(message.ends_with("expression recursion limit exceeded: 250"), "{}", &message[message.len() - 80..]);
-        assert!(compiled(&chain(200), Ty::Bool).is_ok());
+        assert!(message.ends_with("at column 1: max recursion depth exceeded"), "{}", &message[message.len() - 80..]);
+        let message = compile_error(&format!("{}1{} == 1", "[".repeat(250), "]".repeat(250)));
+        assert!(message.ends_with("at column 1: expression recursion limit exceeded: 250"), "{}", &message[message.len() - 80..]);
+        let env = super::super::library::env();
+        let context = super::super::library::root_context(env.clone());
+        // 149 `+` and an `==` inside 120 lists and a 1,000-term `&&`: within cel-go's limits, and
+        // past cel-rust's 96 nested expressions.
+        let deep = format!("size({}{}{}) == 1 && {}", "[".repeat(120), vec!["1"; 150].join(" + "), "]".repeat(120), vec!["true"; 1000].join(" && "));
+        let program = compiled(&deep, Ty::Bool).unwrap().program;
+        assert_eq!(program.execute(&context), Ok(Value::Bool(true)));
+        assert_eq!(compiled(&chain(250), Ty::Bool).unwrap().program.execute(&context), Ok(Value::Bool(true)));
+        assert!(compile_error(&chain(251)).ends_with("max recursion depth exceeded"));
+        // Within the API server's limits, past chartproof's: refused as chartproof's.
+        let message = compile_error(&format!("{}1{} == 1", "[".repeat(200), "]".repeat(200)));
+        assert!(message.ends_with("nested 201 levels deep (brackets, calls, conditionals): the API server allows 250, chartproof evaluates at most 150"), "{}", &message[message.len() - 80..]);
+        let message = compile_error(&format!("size({}{}{}) == 1", "[".repeat(100), vec!["1"; 240].join(" + "), "]".repeat(100)));
+        assert!(message.contains("within the API server's limits, but chartproof evaluates at most 300"), "{}", &message[message.len() - 80..]);
         let message = compile_error(&"a".repeat(100_001));
         assert!(message.ends_with("expression code point size exceeds limit: size: 100001, limit 100000"), "{}", &message[message.len() - 80..]);
     }

@@ -10,6 +10,7 @@ pub mod formats;
 pub mod library;
 pub mod matching;
 pub mod objects;
+pub mod recursion;
 pub mod typecheck;
 
 use std::collections::BTreeMap;

@@ -247,11 +247,6 @@ const TYPE_NAMES: &[&str] = &["bool", "bytes", "double", "int", "list", "map", "
 /// and the types the IP and CIDR libraries declare (`cel.Types(IPType)`, `cel.Types(CIDRType)`).
 pub const QUALIFIED_TYPE_NAMES: &[&str] = &["google.protobuf.Timestamp", "google.protobuf.Duration", "net.IP", "net.CIDR"];
 
-/// The nesting an expression may have: cel-go's parser refuses deeper ones ("expression
-/// recursion limit exceeded", `parser.MaxRecursionDepth`, default 250 in cel-go's
-/// `parser/options.go`), which Kubernetes keeps.
-pub const MAX_NESTING: usize = 250;
-
 struct Overload {
     name: &'static str,
     member: bool,
