@@ -534,7 +534,8 @@ fn defaulted_objects_reach_the_policies() {
     }
 }
 
-/// Functions outside Kubernetes' CEL environment, invalid regex literals and expressions nested
+/// Functions outside Kubernetes' CEL environment, invalid regex, duration and timestamp literals
+/// and expressions nested
 /// deeper than cel-go parses are refused at load (exit 2, naming policy and expression, in
 /// cel-go's words: `src/policy/recursion.rs`); a 5,000-term `+` chain never crashes the process;
 /// as deep as cel-go allows loads.
@@ -544,6 +545,8 @@ fn the_kubernetes_cel_environment_exactly() {
     assert_eq!(message, "14: undeclared function `math.greatest()`: not a function of the Kubernetes CEL environment (k8s.io/apiserver pkg/cel/environment/base.go)");
     assert!(validation_error("base64.encode(b'x') == 'eA=='").ends_with("not a function of the Kubernetes CEL environment (k8s.io/apiserver pkg/cel/environment/base.go)"));
     assert_eq!(validation_error("object.metadata.name.matches('[a-z')"), "30: invalid matches argument \"[a-z\": unclosed character class");
+    assert!(validation_error("object.metadata.creationTimestamp > timestamp('2024-01-01')").starts_with("47: invalid timestamp argument \"2024-01-01\": "));
+    assert!(validation_error("duration('1d') > duration('1h')").starts_with("10: invalid duration argument \"1d\": "));
     let (code, stderr, _dir) = load_policy("", "  validations:\n    - expression: \"type(object.x) == net.IP || type(object.x) == google.protobuf.Timestamp || type(object.x) == optional_type\"\n");
     assert_eq!(code, 0, "{stderr}");
     let chain = format!("object.spec.replicas + {} > 0", vec!["1"; 4999].join(" + "));

@@ -510,6 +510,9 @@ impl<'d, 'e> Checker<'d, 'e> {
             let reason = error.lines().last().unwrap_or_default().trim_start_matches("error: ");
             return Err(problem(*id, format!("invalid matches argument {:?}: {reason}", pattern.as_ref() as &str)));
         }
+        if let Some(problem) = invalid_conversion_literal(name, target, args) {
+            return Err(problem);
+        }
         if on_authorizer {
             return Ok(Ty::Authorizer);
         }
@@ -533,6 +536,26 @@ impl<'d, 'e> Checker<'d, 'e> {
             _ => Ty::Dyn,
         })
     }
+}
+
+/// cel-go's `ValidateDurationLiterals` and `ValidateTimestampLiterals` (`cel/validator.go`), in
+/// Kubernetes' base environment since compatibility version 1.29 (`base.go`; API servers from
+/// 1.30): `duration(...)` or `timestamp(...)` of a literal is evaluated at compile time
+/// (`evalCall`, with no variables), and an error refuses the expression, reported at the
+/// literal as "invalid duration argument".
+fn invalid_conversion_literal(name: &str, target: Option<&IdedExpr>, args: &[IdedExpr]) -> Option<Problem> {
+    if target.is_some() || !matches!(name, "duration" | "timestamp") {
+        return None;
+    }
+    let literal @ IdedExpr { id, expr: Expr::Literal(value) } = args.first()? else { return None };
+    let call = IdedExpr { id: 0, expr: Expr::Call(cel::common::ast::CallExpr { func_name: name.to_string(), target: None, args: vec![literal.clone()] }) };
+    let error = cel::Value::resolve(&call, &cel::Context::default()).err()?;
+    let shown = match value {
+        LiteralValue::String(text) => format!("{:?}", text.as_ref() as &str),
+        LiteralValue::Int(number) => number.to_string(),
+        _ => String::new(),
+    };
+    Some(problem(*id, format!("invalid {name} argument {shown}: {error}")))
 }
 
 /// Two known types that can never be equal (a string and an int, say); numbers compare across
@@ -638,9 +661,27 @@ mod tests {
     }
 
     #[test]
-    fn invalid_regex_literals_are_refused() {
+    fn invalid_regex_duration_and_timestamp_literals_are_refused() {
         assert_eq!(checked("object.name.matches('[a-z')", false), Err("invalid matches argument \"[a-z\": unclosed character class".into()));
         assert_eq!(checked("matches(object.name, '(x')", false), Err("invalid matches argument \"(x\": unclosed group".into()));
+        // `ValidateDurationLiterals` / `ValidateTimestampLiterals`: the cases of cel-go's
+        // `cel/validator_test.go` (TestValidateDurationLiterals, TestValidateTimestampLiterals;
+        // its variable `x` is `object.x` here), refused at the literal.
+        let refused = [
+            ("duration('1')", "duration argument \"1\""),
+            ("duration('1d')", "duration argument \"1d\""),
+            ("duration('1us')\n < duration('1nns')", "duration argument \"1nns\""),
+            ("timestamp('1000-00-00T00:00:00Z')", "timestamp argument \"1000-00-00T00:00:00Z\""),
+            ("timestamp('1000-01-01T00:00:00ZZ')", "timestamp argument \"1000-01-01T00:00:00ZZ\""),
+            ("timestamp(-62135596801)", "timestamp argument -62135596801"),
+        ];
+        for (source, literal) in refused {
+            let message = checked(&format!("{source} == object.x"), false).unwrap_err();
+            assert!(message.starts_with(&format!("invalid {literal}: ")), "{source}: {message}");
+        }
+        for valid in ["duration('2h3m4s5us')", "duration(object.x)", "timestamp('1000-01-01T00:00:00Z')", "timestamp(-6213559680)", "timestamp(-62135596800)", "timestamp(object.x)"] {
+            assert_eq!(checked(&format!("{valid} == object.y"), false), Ok(Ty::Bool), "{valid}");
+        }
         assert_eq!(checked("object.name.matches('^[a-z]+$')", false), Ok(Ty::Bool));
         assert_eq!(checked("object.name.matches(object.pattern)", false), Ok(Ty::Bool));
     }
