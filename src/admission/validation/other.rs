@@ -308,11 +308,52 @@ fn validate_network_policy_peer(errs: &mut Errors, peer: &Value, path: &str) {
         } else if !valid_cidr(cidr) {
             errs.invalid(&child(&child(path, "ipBlock"), "cidr"), quote(cidr), "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)");
         }
+        validate_ip_block_except(errs, block, &child(path, "ipBlock"));
     }
     if peers == 0 {
         errs.required(path, "must specify a peer");
     } else if present(peer, "ipBlock") && peers > 1 {
         errs.forbidden(path, "may not specify both ipBlock and another peer");
+    }
+}
+
+/// The rest of `ValidateIPBlock` (pkg/apis/networking/validation/validation.go): once `cidr`
+/// parses, each `except` entry must be a valid CIDR (`IsValidCIDRForLegacyField`) and a strict
+/// subset of `cidr`: its network address inside `cidr` (`cidrIPNet.Contains(exceptCIDR.IP)`) and
+/// its prefix longer than `cidr`'s.
+fn validate_ip_block_except(errs: &mut Errors, block: &Value, path: &str) {
+    let Some((network, prefix)) = str_at(block, "cidr").and_then(cidr_network) else { return };
+    for (i, except) in list_at(block, "except").iter().enumerate() {
+        let text = except.as_str().unwrap_or("");
+        let at = index(&child(path, "except"), i);
+        match cidr_network(text) {
+            None => errs.invalid(&at, quote(text), "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"),
+            Some((inner, inner_prefix)) if inner_prefix <= prefix || mask(inner, prefix) != Some(network) => {
+                errs.invalid(&at, quote(text), "must be a strict subset of `cidr`");
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+/// A CIDR's network address (the address with the host bits cleared) and prefix length, as Go's
+/// `net.ParseCIDR` gives them; `None` when it is not a valid CIDR.
+fn cidr_network(cidr: &str) -> Option<(std::net::IpAddr, u8)> {
+    if !valid_cidr(cidr) {
+        return None;
+    }
+    let (ip, bits) = cidr.split_once('/')?;
+    let prefix: u8 = bits.parse().ok()?;
+    Some((mask(ip.parse().ok()?, prefix)?, prefix))
+}
+
+/// `address` with all but its first `prefix` bits cleared.
+fn mask(address: std::net::IpAddr, prefix: u8) -> Option<std::net::IpAddr> {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    match address {
+        IpAddr::V4(v4) if prefix <= 32 => Some(IpAddr::V4(Ipv4Addr::from(u32::from(v4) & u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0)))),
+        IpAddr::V6(v6) if prefix <= 128 => Some(IpAddr::V6(Ipv6Addr::from(u128::from(v6) & u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0)))),
+        _ => None,
     }
 }
 
