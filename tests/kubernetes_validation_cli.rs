@@ -165,3 +165,25 @@ fn unittest_check_reports_refusals_of_unit_test_renders_but_not_its_placeholder_
         assert!(refusals[0].contains("minAvailable and maxUnavailable cannot be both set"), "{}", refusals[0]);
     }
 }
+
+/// In a template that renders two objects (`---` between them), a refusal of the second is
+/// located in the second document, not at the first one's field of the same path.
+#[test]
+fn findings_in_multi_document_templates_are_located_in_their_own_document() {
+    let tmp = common::copy_chart(&common::chart("fixtures/api-refusals"));
+    let template = "apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ .Release.Name }}-first\nspec:\n  selector: {app: web}\n  ports:\n    - name: http\n      port: 80\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: {{ .Release.Name }}-second\nspec:\n  selector: {app: web}\n  ports:\n    - name: http\n      port: 70000\n";
+    std::fs::write(tmp.path().join("templates/two-services.yaml"), template).unwrap();
+    let second_port_line = template.lines().position(|l| l.contains("70000")).unwrap() + 1;
+    for helm in common::helms() {
+        let out = Command::cargo_bin("chartproof").unwrap().args(["check", tmp.path().to_str().unwrap(), "-o", "github", "--helm", helm.to_str().unwrap()]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let found: Vec<&str> = text.lines().filter(|l| l.contains(RULE)).collect();
+        // `port` and `targetPort` (defaulted to the port, as the API server defaults it).
+        assert_eq!(found.len(), 2, "{}: {text}", helm.display());
+        let port = found.iter().find(|l| l.contains("spec.ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive")).unwrap();
+        assert!(port.contains(&format!("templates/two-services.yaml,line={second_port_line},")), "{}: {port}", helm.display());
+        let target = found.iter().find(|l| l.contains("spec.ports[0].targetPort: Invalid value: 70000")).unwrap();
+        let ports_line = second_port_line - 2;
+        assert!(target.contains(&format!("templates/two-services.yaml,line={ports_line},")), "the second document's `ports:`, as targetPort is not written: {target}");
+    }
+}

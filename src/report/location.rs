@@ -36,7 +36,8 @@ pub fn locate(report: &Report, f: &Finding) -> SourceLocation {
     let file = report.source_file(template);
     let line = given.or_else(|| {
         let text = template_file(report, template).and_then(|p| std::fs::read_to_string(p).ok())?;
-        field_line(&text, f.path.as_deref()?)
+        let (first, document) = document_of(&text, &f.kind, &f.name);
+        Some(first + field_line(document, f.path.as_deref()?)?)
     });
     SourceLocation { file, line: line.unwrap_or(1) }
 }
@@ -75,6 +76,64 @@ pub fn field_line(text: &str, path: &str) -> Option<u32> {
         }
     }
     u32::try_from(found? + 1).ok()
+}
+
+/// The document of a multi-document template (`---` lines part them) that renders the object
+/// `kind`/`name`, as (lines before it, its text); the whole template when no document writes
+/// `kind: <kind>`. Among several documents of that kind, the one whose `metadata.name` line has
+/// the most literal text (outside `{{ }}`) that the name contains, in order: `{{ $fullname
+/// }}-headless` renders `web-headless`, `{{ $fullname }}` renders `web`.
+fn document_of<'t>(text: &'t str, kind: &str, name: &str) -> (u32, &'t str) {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let separator = |line: &str| line.trim_end() == "---" || line.starts_with("--- ") || line.starts_with("---#");
+    let mut documents = Vec::new();
+    let mut start = 0;
+    for (i, line) in lines.iter().enumerate() {
+        if separator(line) {
+            documents.push((start, i));
+            start = i + 1;
+        }
+    }
+    documents.push((start, lines.len()));
+    let text_of = |(from, to): (usize, usize)| -> &'t str {
+        let begin: usize = lines[..from].iter().map(|l| l.len()).sum();
+        let length: usize = lines[from..to].iter().map(|l| l.len()).sum();
+        &text[begin..begin + length]
+    };
+    let writes_kind = |document: &str| {
+        document.lines().any(|l| {
+            let value = l.trim().strip_prefix("kind:").map(|v| v.trim().trim_matches(['"', '\'']));
+            l.starts_with("kind:") && value == Some(kind)
+        })
+    };
+    let of_kind: Vec<(usize, usize)> = documents.into_iter().filter(|d| writes_kind(text_of(*d))).collect();
+    let chosen = match of_kind.as_slice() {
+        [] => return (0, text),
+        [only] => *only,
+        several => *several.iter().filter_map(|d| name_literal_match(text_of(*d), name).map(|score| (score, d))).max_by_key(|(score, d)| (*score, std::cmp::Reverse(d.0))).map(|(_, d)| d).unwrap_or(&several[0]),
+    };
+    (u32::try_from(chosen.0).unwrap_or(0), text_of(chosen))
+}
+
+/// How much literal text of a document's `metadata.name` line the rendered `name` contains, in
+/// order; `None` when some of it is missing.
+fn name_literal_match(document: &str, name: &str) -> Option<usize> {
+    let mut lines = document.lines().skip_while(|l| !l.starts_with("metadata:")).skip(1);
+    let value = lines.find_map(|l| l.trim().strip_prefix("name:"))?.trim().trim_matches(['"', '\'']);
+    let mut literals = Vec::new();
+    let mut rest = value;
+    while let Some(open) = rest.find("{{") {
+        literals.push(&rest[..open]);
+        rest = rest[open..].find("}}").map_or("", |close| &rest[open + close + 2..]);
+    }
+    literals.push(rest);
+    let mut from = 0;
+    let mut score = 0;
+    for literal in literals.into_iter().filter(|l| !l.is_empty()) {
+        from += name.get(from..)?.find(literal)? + literal.len();
+        score += literal.len();
+    }
+    Some(score)
 }
 
 /// The map keys of a field path, without list selectors: `a.b[name=x].c["k.l"]` → a, b, c, k.l.
@@ -119,6 +178,23 @@ mod tests {
         assert_eq!(field_line(TEMPLATE, "spec.template.spec.containers[name=app].image"), Some(8));
         assert_eq!(field_line(TEMPLATE, "spec.template.spec.containers[name=app].securityContext"), Some(6), "a field the template does not write: its parent");
         assert_eq!(field_line(TEMPLATE, "status.phase"), None);
+    }
+
+    /// Two Services in one template: each finding is located in its own document, told apart by
+    /// the literal text of their names; a kind no document writes literally searches the whole.
+    #[test]
+    fn multi_document_templates_locate_the_object_s_own_document() {
+        let text = "apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ include \"app.fullname\" . }}\nspec:\n  ports:\n    - port: 80\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: {{ include \"app.fullname\" . }}-headless\nspec:\n  clusterIP: None\n  ports:\n    - port: 80\n";
+        let line = |kind: &str, name: &str, path: &str| {
+            let (first, document) = document_of(text, kind, name);
+            first + field_line(document, path).unwrap()
+        };
+        assert_eq!(line("Service", "rel-app", "spec.ports[0].port"), 7);
+        assert_eq!(line("Service", "rel-app-headless", "spec.ports[0].port"), 16);
+        assert_eq!(line("Service", "rel-app-headless", "spec.clusterIP"), 14);
+        assert_eq!(line("ConfigMap", "rel-app", "spec.ports[0].port"), 7);
+        assert_eq!(name_literal_match("metadata:\n  name: {{ $x }}-a-{{ $y }}-b\n", "r-a-s-b"), Some(5));
+        assert_eq!(name_literal_match("metadata:\n  name: {{ $x }}-headless\n", "r-app"), None);
     }
 
     #[test]
