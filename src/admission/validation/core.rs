@@ -66,6 +66,67 @@ pub fn validate_pod_spec(errs: &mut Errors, spec: &Value, path: &str, ctx: &Vali
     validate_topology_spread(errs, list_at(spec, "topologySpreadConstraints"), &child(path, "topologySpreadConstraints"));
     validate_affinity(errs, spec.get("affinity").unwrap_or(&Value::Null), &child(path, "affinity"));
     validate_pod_security_context(errs, spec.get("securityContext").unwrap_or(&Value::Null), &child(path, "securityContext"));
+    validate_sysctls(errs, spec, &child(&child(path, "securityContext"), "sysctls"), ctx);
+}
+
+/// A sysctl name: dot- or slash-separated segments (`SysctlContainSlashFmt` with
+/// `SysctlSegmentFmt`, pkg/apis/core/validation/validation.go), at most 253 characters.
+const SYSCTL_REGEX: &str = r"^([a-z0-9]([-_a-z0-9]*[a-z0-9])?[\./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?$";
+
+/// `validateSysctls` (pkg/apis/core/validation/validation.go, called by
+/// `ValidatePodSecurityContext`): each `securityContext.sysctls[i].name` is required, a valid
+/// sysctl name (`IsValidSysctlName`), and not a duplicate; and, from 1.27 (the API server's
+/// `AllowNamespacedSysctlsForHostNetAndHostIPC` is false for new pods), a sysctl of the network
+/// namespace is refused with `hostNetwork` and one of the IPC namespace with `hostIPC`
+/// (`ValidateHostSysctl`; the namespace of a name as k8s.io/component-helpers
+/// `node/util/sysctl` `GetNamespace` gives it, after `NormalizeName`).
+fn validate_sysctls(errs: &mut Errors, spec: &Value, path: &str, ctx: &ValidationContext) {
+    static NAME: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let name_syntax = NAME.get_or_init(|| regex::Regex::new(SYSCTL_REGEX).expect("the sysctl regex compiles"));
+    let security = spec.get("securityContext").unwrap_or(&Value::Null);
+    let mut names = HashSet::new();
+    for (i, sysctl) in list_at(security, "sysctls").iter().enumerate() {
+        let at = child(&index(path, i), "name");
+        let name = str_at(sysctl, "name").unwrap_or("");
+        if name.is_empty() {
+            errs.required(&at, "");
+        } else if name.len() > 253 || !name_syntax.is_match(name) {
+            errs.invalid(&at, quote(name), format!("must have at most 253 characters and match regex {SYSCTL_REGEX}"));
+        } else if names.contains(name) {
+            errs.duplicate(&at, quote(name));
+        }
+        if ctx.minor >= 27 {
+            match sysctl_namespace(name) {
+                Some("Net") if spec.get("hostNetwork").and_then(Value::as_bool) == Some(true) => errs.invalid(&at, quote(name), "may not be specified when 'hostNetwork' is true"),
+                Some("IPC") if spec.get("hostIPC").and_then(Value::as_bool) == Some(true) => errs.invalid(&at, quote(name), "may not be specified when 'hostIPC' is true"),
+                _ => {}
+            }
+        }
+        names.insert(name);
+    }
+}
+
+/// The kernel namespace of a sysctl (k8s.io/component-helpers `node/util/sysctl/namespace.go`
+/// `namespaceOf`, after `sysctl.go` `NormalizeName` turns a slash-first name into the dotted
+/// form): the IPC names (`kernel.sem`, `kernel.shm*` and `kernel.msg*` limits) and prefixes
+/// (`fs.mqueue.`), the network prefix `net.`; `None` when not known to be namespaced.
+fn sysctl_namespace(name: &str) -> Option<&'static str> {
+    let normalized: String = match name.find(['.', '/']) {
+        Some(i) if name.as_bytes()[i] == b'/' => name.chars().map(|c| match c {
+            '.' => '/',
+            '/' => '.',
+            other => other,
+        }).collect(),
+        _ => name.to_string(),
+    };
+    let ipc_names = ["kernel.sem", "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced", "kernel.shm", "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.msg"];
+    if ipc_names.contains(&normalized.as_str()) || normalized.starts_with("fs.mqueue.") {
+        Some("IPC")
+    } else if normalized.starts_with("net.") {
+        Some("Net")
+    } else {
+        None
+    }
 }
 
 /// `validatePodDNSConfig`: None requires a dnsConfig; at most 3 nameservers, 32 search domains.
