@@ -404,6 +404,24 @@ fn set_defaults_hpa_v2(obj: &mut Map<String, Value>) {
     if spec.get("metrics").and_then(Value::as_array).is_none_or(Vec::is_empty) {
         spec.insert("metrics".into(), json!([{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]));
     }
+    set_defaults_hpa_behavior(spec);
+}
+
+/// `SetDefaults_HorizontalPodAutoscalerBehavior` (autoscaling/v2/defaults.go): a `behavior` gets
+/// both rules, each unset field (absent or null: `copyHPAScalingRules` copies what is not nil, so
+/// an empty `policies: []` stays) from `defaultHPAScaleUpRules` (no stabilization window, Max of
+/// 4 pods and 100% per 15 s) or `defaultHPAScaleDownRules` (window left unset, Max of 100% per
+/// 15 s).
+fn set_defaults_hpa_behavior(spec: &mut Map<String, Value>) {
+    let Some(behavior) = object_at(spec, "behavior") else { return };
+    let up = json!({"stabilizationWindowSeconds": 0, "selectPolicy": "Max", "policies": [{"type": "Pods", "value": 4, "periodSeconds": 15}, {"type": "Percent", "value": 100, "periodSeconds": 15}]});
+    let down = json!({"selectPolicy": "Max", "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}]});
+    for (rules, defaults) in [("scaleUp", up), ("scaleDown", down)] {
+        let Some(rules) = ensure_object(behavior, rules) else { continue };
+        for (field, value) in defaults.as_object().into_iter().flatten() {
+            default_pointer(rules, field, value.clone());
+        }
+    }
 }
 
 /// `SetDefaults_RoleBinding`/`SetDefaults_ClusterRoleBinding` (roleRef.apiGroup

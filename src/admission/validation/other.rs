@@ -9,6 +9,52 @@ use super::core::validate_port_num_or_name;
 use super::names::{is_dns1035_label, is_dns1123_subdomain, is_valid_path_segment_name, is_valid_port_name, is_valid_port_num, is_wildcard_dns1123_subdomain, validate_label_selector};
 use super::{Errors, child, index, int_at, int_or_string, list_at, present, quote, str_at};
 
+/// `validateBehavior` / `validateScalingRules` / `validateScalingPolicy`
+/// (pkg/apis/autoscaling/validation/validation.go) on the defaulted behavior: stabilization
+/// windows 0–3600 s (`MaxStabilizationWindowSeconds`), selectPolicy Max, Min or Disabled, at
+/// least one policy, each of type Pods or Percent with a value and a period above zero, the
+/// period at most 1800 s (`MaxPeriodSeconds`).
+fn validate_hpa_behavior(errs: &mut Errors, spec: &Value) {
+    let Some(behavior) = spec.get("behavior").filter(|b| !b.is_null()) else { return };
+    for direction in ["scaleUp", "scaleDown"] {
+        let Some(rules) = behavior.get(direction).filter(|r| !r.is_null()) else { continue };
+        let p = child("spec.behavior", direction);
+        if let Some(window) = int_at(rules, "stabilizationWindowSeconds") {
+            if window < 0 {
+                errs.invalid(&child(&p, "stabilizationWindowSeconds"), window.to_string(), "must be greater than or equal to zero");
+            }
+            if window > 3600 {
+                errs.invalid(&child(&p, "stabilizationWindowSeconds"), window.to_string(), "must be less than or equal to 3600");
+            }
+        }
+        if let Some(select) = str_at(rules, "selectPolicy").filter(|s| !["Max", "Min", "Disabled"].contains(s)) {
+            errs.not_supported(&child(&p, "selectPolicy"), quote(select), &["Disabled", "Max", "Min"]);
+        }
+        let policies = list_at(rules, "policies");
+        if policies.is_empty() {
+            errs.required(&child(&p, "policies"), "must specify at least one Policy");
+        }
+        for (i, policy) in policies.iter().enumerate() {
+            let pp = index(&child(&p, "policies"), i);
+            let kind = str_at(policy, "type").unwrap_or("");
+            if !["Pods", "Percent"].contains(&kind) {
+                errs.not_supported(&child(&pp, "type"), quote(kind), &["Percent", "Pods"]);
+            }
+            let value = int_at(policy, "value").unwrap_or(0);
+            if value <= 0 {
+                errs.invalid(&child(&pp, "value"), value.to_string(), "must be greater than zero");
+            }
+            let period = int_at(policy, "periodSeconds").unwrap_or(0);
+            if period <= 0 {
+                errs.invalid(&child(&pp, "periodSeconds"), period.to_string(), "must be greater than zero");
+            }
+            if period > 1800 {
+                errs.invalid(&child(&pp, "periodSeconds"), period.to_string(), "must be less than or equal to 1800");
+            }
+        }
+    }
+}
+
 /// `ValidateHorizontalPodAutoscalerSpec` (v2): minReplicas ≥ 1, maxReplicas ≥ 1 and ≥
 /// minReplicas, the target reference, metrics.
 pub fn validate_hpa(errs: &mut Errors, spec: &Value) {
@@ -65,6 +111,7 @@ pub fn validate_hpa(errs: &mut Errors, spec: &Value) {
             errs.required(&child(&sp, "target"), "");
         }
     }
+    validate_hpa_behavior(errs, spec);
 }
 
 /// `validateMetricTarget`.
