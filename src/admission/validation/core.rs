@@ -242,11 +242,122 @@ fn validate_volume_source(errs: &mut Errors, vol: &Value, path: &str) {
                     errs.invalid(&child(&p, "defaultMode"), m.to_string(), FILE_MODE_MSG);
                 }
             }
-            _ => {}
+            other => validate_rarer_volume_source(errs, other, body, &p),
         }
     }
     if count == 0 {
         errs.required(path, "must specify a volume type");
+    }
+}
+
+/// The rules of the volume sources charts use less often (pkg/apis/core/validation/validation.go):
+/// `validateNFSVolumeSource` (server and path required, the path absolute),
+/// `validateGlusterfsVolumeSource` (endpoints and path required), `validateISCSIVolumeSource`
+/// (targetPortal and iqn required, the iqn and initiatorName in iqn, eui or naa format, lun 0–255,
+/// a secretRef with CHAP authentication), `validateFlockerVolumeSource`
+/// (one of datasetName and datasetUUID, no `/` in the name) and
+/// `validateDownwardAPIVolumeSource` / `validateDownwardAPIVolumeFile` (modes; each item's path
+/// required and local, exactly one of fieldRef with a fieldPath and resourceFieldRef with a
+/// resource; the fieldPath's set of allowed expressions is not checked).
+fn validate_rarer_volume_source(errs: &mut Errors, source: &str, body: &Value, p: &str) {
+    let required = |errs: &mut Errors, field: &str| {
+        if str_at(body, field).unwrap_or("").is_empty() {
+            errs.required(&child(p, field), "");
+        }
+    };
+    match source {
+        "nfs" => {
+            required(errs, "server");
+            required(errs, "path");
+            let path = str_at(body, "path").unwrap_or("");
+            if !path.starts_with('/') {
+                errs.invalid(&child(p, "path"), quote(path), "must be an absolute path");
+            }
+        }
+        "glusterfs" => {
+            required(errs, "endpoints");
+            required(errs, "path");
+        }
+        "iscsi" => {
+            required(errs, "targetPortal");
+            match str_at(body, "iqn").unwrap_or("") {
+                "" => errs.required(&child(p, "iqn"), ""),
+                iqn => validate_iscsi_name(errs, iqn, &child(p, "iqn")),
+            }
+            if let Some(lun) = int_at(body, "lun").filter(|l| !(0..=255).contains(l)) {
+                errs.invalid(&child(p, "lun"), lun.to_string(), "must be between 0 and 255, inclusive");
+            }
+            let chap = ["chapAuthDiscovery", "chapAuthSession"].iter().any(|f| body.get(*f).and_then(Value::as_bool) == Some(true));
+            if chap && body.get("secretRef").is_none_or(Value::is_null) {
+                errs.required(&child(p, "secretRef"), "");
+            }
+            if let Some(initiator) = str_at(body, "initiatorName") {
+                validate_iscsi_name(errs, initiator, &child(p, "initiatorname"));
+            }
+        }
+        "flocker" => {
+            let name = str_at(body, "datasetName").unwrap_or("");
+            let uuid = str_at(body, "datasetUUID").unwrap_or("");
+            if name.is_empty() && uuid.is_empty() {
+                errs.required(p, "one of datasetName and datasetUUID is required");
+            }
+            if !name.is_empty() && !uuid.is_empty() {
+                errs.invalid(p, quote("resource"), "datasetName and datasetUUID can not be specified simultaneously");
+            }
+            if name.contains('/') {
+                errs.invalid(&child(p, "datasetName"), quote(name), "must not contain '/'");
+            }
+        }
+        "downwardAPI" => {
+            if let Some(m) = int_at(body, "defaultMode").filter(|m| !(0..=0o777).contains(m)) {
+                errs.invalid(&child(p, "defaultMode"), m.to_string(), FILE_MODE_MSG);
+            }
+            // `validateDownwardAPIVolumeSource` passes the volume's own path to each file.
+            for item in list_at(body, "items") {
+                match str_at(item, "path").unwrap_or("") {
+                    "" => errs.required(&child(p, "path"), ""),
+                    target => validate_local_descending_path(errs, target, &child(p, "path")),
+                }
+                let field_ref = item.get("fieldRef").filter(|v| !v.is_null());
+                let resource_ref = item.get("resourceFieldRef").filter(|v| !v.is_null());
+                match (field_ref, resource_ref) {
+                    (Some(field), resource) => {
+                        if str_at(field, "fieldPath").unwrap_or("").is_empty() {
+                            errs.required(&child(&child(p, "fieldRef"), "fieldPath"), "");
+                        }
+                        if resource.is_some() {
+                            errs.invalid(p, quote("resource"), "fieldRef and resourceFieldRef can not be specified simultaneously");
+                        }
+                    }
+                    (None, Some(resource)) => {
+                        if str_at(resource, "resource").unwrap_or("").is_empty() {
+                            errs.required(&child(&child(p, "resourceFieldRef"), "resource"), "");
+                        }
+                    }
+                    (None, None) => errs.required(p, "one of fieldRef and resourceFieldRef is required"),
+                }
+                if let Some(m) = int_at(item, "mode").filter(|m| !(0..=0o777).contains(m)) {
+                    errs.invalid(&child(p, "mode"), m.to_string(), FILE_MODE_MSG);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// An iSCSI qualified name as `validateISCSIVolumeSource` checks the iqn and initiatorName: it
+/// starts with iqn, eui or naa and matches that format's regex (`iscsiInitiatorIqnRegex`,
+/// `iscsiInitiatorEuiRegex`, `iscsiInitiatorNaaRegex`, validation.go).
+fn validate_iscsi_name(errs: &mut Errors, name: &str, path: &str) {
+    static FORMATS: std::sync::OnceLock<[(&str, regex::Regex); 3]> = std::sync::OnceLock::new();
+    let formats = FORMATS.get_or_init(|| {
+        let compile = |re: &str| regex::Regex::new(re).expect("the iSCSI name regexes compile");
+        [("iqn", compile(r"iqn\.(?-u:\d){4}-(?-u:\d){2}\.([[:alnum:]-.]+)(:[^,;*&$|\s]+)$")), ("eui", compile(r"^eui.[[:alnum:]]{16}$")), ("naa", compile(r"^naa.[[:alnum:]]{32}$"))]
+    });
+    match formats.iter().find(|(prefix, _)| name.starts_with(prefix)) {
+        None => errs.invalid(path, quote(name), "must be valid format starting with iqn, eui, or naa"),
+        Some((_, format)) if !format.is_match(name) => errs.invalid(path, quote(name), "must be valid format"),
+        Some(_) => {}
     }
 }
 
