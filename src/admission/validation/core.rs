@@ -258,7 +258,10 @@ fn validate_volume_source(errs: &mut Errors, vol: &Value, path: &str) {
 /// (one of datasetName and datasetUUID, no `/` in the name) and
 /// `validateDownwardAPIVolumeSource` / `validateDownwardAPIVolumeFile` (modes; each item's path
 /// required and local, exactly one of fieldRef with a fieldPath and resourceFieldRef with a
-/// resource; the fieldPath's set of allowed expressions is not checked).
+/// resource; the fieldPath's set of allowed expressions is not checked), `validateFCVolumeSource`
+/// (targetWWNs or wwids, not both; a lun 0–255 with targetWWNs), `validateAzureFile`,
+/// `validateScaleIOVolumeSource` (their names required) and `validateQuobyteVolumeSource`
+/// (registry `host:port` pairs, tenant at most 64 characters, volume).
 fn validate_rarer_volume_source(errs: &mut Errors, source: &str, body: &Value, p: &str) {
     let required = |errs: &mut Errors, field: &str| {
         if str_at(body, field).unwrap_or("").is_empty() {
@@ -314,10 +317,11 @@ fn validate_rarer_volume_source(errs: &mut Errors, source: &str, body: &Value, p
             }
             // `validateDownwardAPIVolumeSource` passes the volume's own path to each file.
             for item in list_at(body, "items") {
-                match str_at(item, "path").unwrap_or("") {
-                    "" => errs.required(&child(p, "path"), ""),
-                    target => validate_local_descending_path(errs, target, &child(p, "path")),
+                let target = str_at(item, "path").unwrap_or("");
+                if target.is_empty() {
+                    errs.required(&child(p, "path"), "");
                 }
+                validate_local_non_reserved_path(errs, target, &child(p, "path"));
                 let field_ref = item.get("fieldRef").filter(|v| !v.is_null());
                 let resource_ref = item.get("resourceFieldRef").filter(|v| !v.is_null());
                 match (field_ref, resource_ref) {
@@ -341,7 +345,63 @@ fn validate_rarer_volume_source(errs: &mut Errors, source: &str, body: &Value, p
                 }
             }
         }
+        "fc" => {
+            let wwns = list_at(body, "targetWWNs");
+            if wwns.is_empty() && list_at(body, "wwids").is_empty() {
+                errs.required(&child(p, "targetWWNs"), "must specify either targetWWNs or wwids, but not both");
+            }
+            if !wwns.is_empty() && !list_at(body, "wwids").is_empty() {
+                let shown = format!("[]string{{{}}}", wwns.iter().filter_map(Value::as_str).map(quote).collect::<Vec<_>>().join(", "));
+                errs.invalid(&child(p, "targetWWNs"), shown, "targetWWNs and wwids can not be specified simultaneously");
+            }
+            if !wwns.is_empty() {
+                match int_at(body, "lun") {
+                    None => errs.required(&child(p, "lun"), "lun is required if targetWWNs is specified"),
+                    Some(lun) if !(0..=255).contains(&lun) => errs.invalid(&child(p, "lun"), lun.to_string(), "must be between 0 and 255, inclusive"),
+                    Some(_) => {}
+                }
+            }
+        }
+        "azureFile" => {
+            required(errs, "secretName");
+            required(errs, "shareName");
+        }
+        "scaleIO" => {
+            required(errs, "gateway");
+            required(errs, "system");
+            required(errs, "volumeName");
+        }
+        "quobyte" => {
+            let registry = str_at(body, "registry").unwrap_or("");
+            if registry.is_empty() {
+                errs.required(&child(p, "registry"), "must be a host:port pair or multiple pairs separated by commas");
+            } else if str_at(body, "tenant").unwrap_or("").len() >= 65 {
+                errs.required(&child(p, "tenant"), "must be a UUID and may not exceed a length of 64 characters");
+            } else {
+                for _ in registry.split(',').filter(|pair| !is_host_port(pair)) {
+                    errs.invalid(&child(p, "registry"), quote(registry), "must be a host:port pair or multiple pairs separated by commas");
+                }
+            }
+            required(errs, "volume");
+        }
         _ => {}
+    }
+}
+
+/// Whether Go's `net.SplitHostPort` accepts `pair`: `host:port` with one colon, or `[host]:port`.
+fn is_host_port(pair: &str) -> bool {
+    match pair.strip_prefix('[') {
+        Some(bracketed) => bracketed.split_once("]:").is_some_and(|(host, port)| !host.contains(['[', ']']) && !port.contains(':')),
+        None => pair.matches(':').count() == 1 && !pair.contains(['[', ']']),
+    }
+}
+
+/// `ValidateLocalNonReservedPath`: a local descending path that also does not start with `..`
+/// (`..data` is the kubelet's own directory in these volumes).
+fn validate_local_non_reserved_path(errs: &mut Errors, target: &str, path: &str) {
+    validate_local_descending_path(errs, target, path);
+    if target.starts_with("..") && !target.starts_with("../") {
+        errs.invalid(path, quote(target), "must not start with '..'");
     }
 }
 
