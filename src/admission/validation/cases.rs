@@ -1,8 +1,19 @@
 //! The oracle: valid and invalid cases ported from Kubernetes' own validation tests
-//! (`validation_test.go` next to each validation package), in `cases.yaml`. Each case names the
-//! Go test and case it comes from; an invalid case must be refused with exactly the field paths
-//! and reasons the Go test expects, a valid case must pass. Objects are defaulted first, as the
-//! API server does (the Go tests build already-defaulted internal objects).
+//! (`validation_test.go` next to each validation package, and apimachinery's
+//! `pkg/util/validation/validation_test.go`, `pkg/apis/meta/v1/validation/validation_test.go`,
+//! `pkg/api/validation/objectmeta_test.go`), in `cases.yaml`.
+//!
+//! Each entry names the file (in kubernetes/kubernetes) and the Go test function with the case's
+//! name or key as the Go file writes it (`TestValidatePorts / "name > 15 characters"`). An entry is
+//! either one case (`object`, `errors`) or a value table: the Go test's list of good and bad values
+//! (`goodValues`, `badValues`, `successCases`, `errorCases`), each value put at `$VALUE` (a string)
+//! or `$INT` (a number) in the entry's object, so that one Go list item is one case.
+//!
+//! An invalid case must be refused with exactly the field paths and reasons the Go test expects
+//! (`field: Reason`, reason as its `field.Xxx` constructor), a valid case must pass. Objects are
+//! defaulted first, as the API server does (the Go tests build already-defaulted internal objects).
+
+use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -10,27 +21,121 @@ use serde_json::Value;
 use super::{ValidationContext, validate_object};
 
 #[derive(Deserialize)]
-struct Case {
-    /// `TestValidateXxx / case name` in kubernetes/kubernetes.
+#[serde(deny_unknown_fields)]
+struct Entry {
+    /// The Go test file, a path in kubernetes/kubernetes.
+    file: String,
+    /// `TestValidateXxx / "case name"` for one case; the Go test function for a value table.
     test: String,
+    /// The object (for a table: with `$VALUE` / `$INT` where each value goes).
     object: Value,
-    /// `field: Reason` of every expected error; empty for a valid case.
+    /// `field: Reason` of every expected error; empty for a valid case. For a table: the errors of
+    /// every bad value, unless `errors_for` names that value.
     #[serde(default)]
     errors: Vec<String>,
     /// Kubernetes minor to validate for (default: newest).
     #[serde(default)]
     minor: Option<u32>,
+    /// Value table: Go list name → values that must pass.
+    #[serde(default)]
+    valid: BTreeMap<String, Vec<TableValue>>,
+    /// Value table: Go list name → values that must be refused.
+    #[serde(default)]
+    invalid: BTreeMap<String, Vec<TableValue>>,
+    /// Value table: a bad value whose errors differ from `errors` (e.g. "" is Required). `$VALUE`
+    /// in an expected field path stands for the value (a map key: `data[$VALUE]`).
+    #[serde(default)]
+    errors_for: BTreeMap<String, Vec<String>>,
+}
+
+/// One value of a Go list: the literal, or the literal with the Go expression that makes it
+/// (`strings.Repeat("a", 63)`), which then names the case.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum TableValue {
+    Expr { go: String, value: Value },
+    Plain(Value),
+}
+
+impl TableValue {
+    fn value(&self) -> &Value {
+        match self {
+            TableValue::Plain(v) | TableValue::Expr { value: v, .. } => v,
+        }
+    }
+    fn label(&self) -> String {
+        match self {
+            TableValue::Plain(Value::String(s)) => format!("{s:?}"),
+            TableValue::Plain(v) => v.to_string(),
+            TableValue::Expr { go, .. } => go.clone(),
+        }
+    }
+}
+
+/// One case to run: its citation, the object, the expected `field: Reason` list.
+struct Case {
+    test: String,
+    object: Value,
+    errors: Vec<String>,
+    minor: Option<u32>,
+}
+
+/// Puts `value` wherever the template has the string `$VALUE` (as a string) or `$INT` (as the
+/// number), in values and in map keys.
+fn substitute(template: &Value, value: &Value) -> Value {
+    let text = match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    match template {
+        Value::String(s) if s == "$VALUE" => Value::String(text),
+        Value::String(s) if s == "$INT" => value.clone(),
+        Value::Array(items) => Value::Array(items.iter().map(|i| substitute(i, value)).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter().map(|(k, v)| (if k == "$VALUE" { text.clone() } else { k.clone() }, substitute(v, value))).collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 fn cases() -> Vec<Case> {
-    serde_yaml::from_str(include_str!("cases.yaml")).expect("cases.yaml parses")
+    let entries: Vec<Entry> = serde_yaml::from_str(include_str!("cases.yaml")).expect("cases.yaml parses");
+    let mut out = Vec::new();
+    for e in entries {
+        assert!(e.file.ends_with("_test.go"), "{}: file must be a Go test file, got {}", e.test, e.file);
+        assert!(e.test.starts_with("Test") && !e.test.contains('?'), "{}: every case names its Go test", e.test);
+        if e.valid.is_empty() && e.invalid.is_empty() {
+            out.push(Case { test: format!("{} ({})", e.test, e.file), object: e.object, errors: e.errors, minor: e.minor });
+            continue;
+        }
+        for (list, values) in &e.valid {
+            for v in values {
+                let test = format!("{} / {list} {} ({})", e.test, v.label(), e.file);
+                out.push(Case { test, object: substitute(&e.object, v.value()), errors: vec![], minor: e.minor });
+            }
+        }
+        for (list, values) in &e.invalid {
+            for v in values {
+                let test = format!("{} / {list} {} ({})", e.test, v.label(), e.file);
+                let key = match v.value() {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                let errors: Vec<String> = e.errors_for.get(&key).unwrap_or(&e.errors).iter().map(|f| f.replace("$VALUE", &key)).collect();
+                assert!(!errors.is_empty(), "{test}: a bad value needs its expected errors");
+                out.push(Case { test, object: substitute(&e.object, v.value()), errors, minor: e.minor });
+            }
+        }
+    }
+    out
 }
 
 #[test]
 fn every_ported_case_agrees_with_kubernetes() {
     let mut disagreements = Vec::new();
-    let mut per_kind: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
-    for case in cases() {
+    let mut per_kind: BTreeMap<String, (usize, usize)> = Default::default();
+    let all = cases();
+    for case in &all {
         let mut object = case.object.clone();
         crate::admission::defaults::default_object(&mut object);
         let ctx = ValidationContext { minor: case.minor.unwrap_or(ValidationContext::NEWEST) };
@@ -47,6 +152,6 @@ fn every_ported_case_agrees_with_kubernetes() {
             disagreements.push(format!("{}: want {want:?}, got {got:?}", case.test));
         }
     }
-    eprintln!("ported cases per kind (valid, invalid): {per_kind:?}");
+    eprintln!("{} ported cases, {} agree; per kind (valid, invalid): {per_kind:?}", all.len(), all.len() - disagreements.len());
     assert!(disagreements.is_empty(), "{} disagreement(s):\n{}", disagreements.len(), disagreements.join("\n"));
 }
