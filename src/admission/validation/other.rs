@@ -5,7 +5,6 @@
 
 use serde_json::Value;
 
-use super::core::validate_port_num_or_name;
 use super::names::{is_dns1035_label, is_dns1123_subdomain, is_valid_path_segment_name, is_valid_port_name, is_valid_port_num, is_wildcard_dns1123_subdomain, validate_label_selector};
 use crate::rules::quantity::Quantity;
 
@@ -331,23 +330,39 @@ pub fn validate_network_policy(errs: &mut Errors, spec: &Value) {
     }
 }
 
-/// `ValidateNetworkPolicyPort`.
+/// `ValidateNetworkPolicyPort` (networking/validation/validation.go): protocol supported; a
+/// numeric port in range with endPort ≥ port and in range; endPort only with a numeric port.
 fn validate_network_policy_port(errs: &mut Errors, port: &Value, path: &str) {
     if let Some(p) = str_at(port, "protocol").filter(|p| !["TCP", "UDP", "SCTP"].contains(p)) {
         errs.not_supported(&child(path, "protocol"), quote(p), &["TCP", "UDP", "SCTP"]);
     }
-    let Some(number) = port.get("port").filter(|v| !v.is_null()) else {
-        if present(port, "endPort") {
-            errs.required(&child(path, "port"), "must specify a port when endPort is specified")
+    let end = int_at(port, "endPort");
+    let end_path = child(path, "endPort");
+    match port.get("port").filter(|v| !v.is_null()) {
+        Some(Value::String(name)) => {
+            if let Some(e) = end {
+                errs.invalid(&end_path, e.to_string(), "may not be specified when `port` is non-numeric");
+            }
+            errs.each_invalid(&child(path, "port"), name, is_valid_port_name(name));
         }
-        return;
-    };
-    validate_port_num_or_name(errs, number, &child(path, "port"));
-    if let Some(end) = int_at(port, "endPort") {
-        match number.as_i64() {
-            None => errs.forbidden(&child(path, "endPort"), "may not be specified when `port` is non-numeric"),
-            Some(start) if end < start => errs.invalid(&child(path, "endPort"), end.to_string(), "must be greater than or equal to `port`"),
-            Some(_) => {}
+        Some(number) => {
+            let start = number.as_i64().unwrap_or(0);
+            for m in is_valid_port_num(start) {
+                errs.invalid(&child(path, "port"), start.to_string(), m);
+            }
+            if let Some(e) = end {
+                if e < start {
+                    errs.invalid(&end_path, start.to_string(), "must be greater than or equal to `port`");
+                }
+                for m in is_valid_port_num(e) {
+                    errs.invalid(&end_path, e.to_string(), m);
+                }
+            }
+        }
+        None => {
+            if let Some(e) = end {
+                errs.invalid(&end_path, e.to_string(), "may not be specified when `port` is not specified");
+            }
         }
     }
 }
