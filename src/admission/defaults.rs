@@ -99,9 +99,10 @@ pub fn default_object(object: &mut Value) {
 }
 
 /// The pod spec of `spec.template` (SetDefaults_PodTemplateSpec → SetDefaults_PodSpec and the
-/// per-field functions).
+/// per-field functions). The template and its spec are Go value fields, never nil: the API server
+/// defaults a template the chart left out as an empty one (restartPolicy, dnsPolicy, ...).
 fn template_spec(spec: &mut Map<String, Value>) {
-    if let Some(pod) = object_at(spec, "template").and_then(|t| object_at(t, "spec")) {
+    if let Some(pod) = ensure_object(spec, "template").and_then(|t| ensure_object(t, "spec")) {
         set_defaults_pod_spec(pod);
     }
 }

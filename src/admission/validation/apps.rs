@@ -8,11 +8,13 @@ use super::core::validate_pod_spec;
 use super::names::{validate_annotations, validate_label_selector, validate_labels};
 use super::{Errors, ValidationContext, child, int_at, int_or_string, list_at, map_at, nonnegative, present, quote, str_at};
 
-/// The selector checks every controller shares: required, valid, not empty (`empty selector is
-/// invalid for <kind>`). Whether it selects the template's labels is `selector-mismatch`'s
-/// finding, not repeated here.
+/// The selector checks every controller shares: required (except for DaemonSets:
+/// `ValidateDaemonSetSpec` has no Required, a missing selector fails only its match with the
+/// template), valid, not empty (`empty selector is invalid for <kind>`). Whether it selects the
+/// template's labels is `selector-mismatch`'s finding, not repeated here.
 fn validate_selector(errs: &mut Errors, spec: &Value, kind: &str) {
     match spec.get("selector").filter(|v| !v.is_null()) {
+        None if kind == "daemonset" => {}
         None => errs.required("spec.selector", ""),
         Some(selector) => {
             validate_label_selector(errs, selector, "spec.selector");
@@ -25,9 +27,16 @@ fn validate_selector(errs: &mut Errors, spec: &Value, kind: &str) {
 
 /// Template metadata (`ValidatePodTemplateSpec`: labels and annotations of spec.template.metadata).
 fn validate_template_meta(errs: &mut Errors, template: &Value, path: &str) {
+    validate_template_labels_and_annotations(errs, template, &child(path, "metadata"));
+}
+
+/// The labels and annotations of a template's metadata, reported under `path`: `<template>.metadata`
+/// for `ValidatePodTemplateSpec`, the template itself for `ValidatePodTemplateSpecForStatefulSet`
+/// (apps/validation/validation.go: `fldPath.Child("labels")`, so `spec.template.labels`).
+fn validate_template_labels_and_annotations(errs: &mut Errors, template: &Value, path: &str) {
     let meta = template.get("metadata").unwrap_or(&Value::Null);
-    validate_labels(errs, map_at(meta, "labels"), &child(&child(path, "metadata"), "labels"));
-    validate_annotations(errs, map_at(meta, "annotations"), &child(&child(path, "metadata"), "annotations"));
+    validate_labels(errs, map_at(meta, "labels"), &child(path, "labels"));
+    validate_annotations(errs, map_at(meta, "annotations"), &child(path, "annotations"));
 }
 
 /// `ValidatePodTemplateSpecForReplicaSet` (Deployment, ReplicaSet) and the DaemonSet equivalent:
@@ -196,7 +205,7 @@ pub fn validate_stateful_set(errs: &mut Errors, spec: &Value, ctx: &ValidationCo
     }
     validate_selector(errs, spec, "statefulset");
     let template = spec.get("template").unwrap_or(&Value::Null);
-    validate_template_meta(errs, template, "spec.template");
+    validate_template_labels_and_annotations(errs, template, "spec.template");
     let pod = template.get("spec").unwrap_or(&Value::Null);
     restart_always_only(errs, pod, "StatefulSet");
     let claims: Vec<&str> = list_at(spec, "volumeClaimTemplates").iter().filter_map(|c| c.pointer("/metadata/name").and_then(Value::as_str)).collect();

@@ -36,6 +36,11 @@ struct Entry {
     /// Kubernetes minor to validate for (default: newest).
     #[serde(default)]
     minor: Option<u32>,
+    /// Errors the Go test expects that chartproof reports through another rule instead (`field:
+    /// Reason` → rule id): a selector that does not select the template's labels is
+    /// `selector-mismatch`'s finding, not repeated by `kubernetes-validation`.
+    #[serde(default)]
+    reported_by_other_rule: BTreeMap<String, String>,
     /// Value table: Go list name → values that must pass.
     #[serde(default)]
     valid: BTreeMap<String, Vec<TableValue>>,
@@ -98,14 +103,18 @@ fn substitute(template: &Value, value: &Value) -> Value {
     }
 }
 
-fn cases() -> Vec<Case> {
+/// The cases, and how many expected errors another rule reports.
+fn cases() -> (Vec<Case>, usize) {
     let entries: Vec<Entry> = serde_yaml::from_str(include_str!("cases.yaml")).expect("cases.yaml parses");
     let mut out = Vec::new();
+    let mut deferred = 0;
     for e in entries {
         assert!(e.file.ends_with("_test.go"), "{}: file must be a Go test file, got {}", e.test, e.file);
         assert!(e.test.starts_with("Test") && !e.test.contains('?'), "{}: every case names its Go test", e.test);
         if e.valid.is_empty() && e.invalid.is_empty() {
-            out.push(Case { test: format!("{} ({})", e.test, e.file), object: e.object, errors: e.errors, minor: e.minor });
+            let errors = e.errors.iter().filter(|f| !e.reported_by_other_rule.contains_key(*f)).cloned().collect();
+            deferred += e.reported_by_other_rule.len();
+            out.push(Case { test: format!("{} ({})", e.test, e.file), object: e.object, errors, minor: e.minor });
             continue;
         }
         for (list, values) in &e.valid {
@@ -127,7 +136,7 @@ fn cases() -> Vec<Case> {
             }
         }
     }
-    out
+    (out, deferred)
 }
 
 /// Cases known to disagree, each with its reason (a substring of the case's citation). The test
@@ -146,13 +155,16 @@ const KNOWN_DISAGREEMENTS: &[(&str, &str)] = &[
 fn every_ported_case_agrees_with_kubernetes() {
     let mut disagreements = Vec::new();
     let mut per_kind: BTreeMap<String, (usize, usize)> = Default::default();
-    let all = cases();
+    let (all, deferred) = cases();
     let mut excepted = 0;
     for case in &all {
         let mut object = case.object.clone();
         crate::admission::defaults::default_object(&mut object);
         let ctx = ValidationContext { minor: case.minor.unwrap_or(ValidationContext::NEWEST) };
-        let mut got: Vec<String> = validate_object(&object, &ctx).iter().map(|e| format!("{}: {}", e.field, e.kind.name())).collect();
+        // Errors the API server gives only when the controller creates pods (a StatefulSet's pod
+        // spec) are not the object's own: the Go tests of the object's kind do not expect them.
+        let mut got: Vec<String> =
+            validate_object(&object, &ctx).iter().filter(|e| !e.at_pod_creation).map(|e| format!("{}: {}", e.field, e.kind.name())).collect();
         got.sort();
         got.dedup();
         let mut want = case.errors.clone();
@@ -170,7 +182,7 @@ fn every_ported_case_agrees_with_kubernetes() {
         }
     }
     eprintln!(
-        "{} ported cases, {} agree, {excepted} known disagreements; per kind (valid, invalid): {per_kind:?}",
+        "{} ported cases, {} agree, {excepted} known disagreements, {deferred} expected errors reported by another rule; per kind (valid, invalid): {per_kind:?}",
         all.len(),
         all.len() - disagreements.len() - excepted
     );
