@@ -241,8 +241,15 @@ pub fn validate_job_spec(errs: &mut Errors, spec: &Value, path: &str, ctx: &Vali
     let pod = template.get("spec").unwrap_or(&Value::Null);
     let pod_path = child(&template_path, "spec");
     validate_pod_spec(errs, pod, &pod_path, ctx, &[]);
-    if let Some(p) = str_at(pod, "restartPolicy").filter(|p| *p == "Always") {
-        errs.not_supported(&child(&pod_path, "restartPolicy"), quote(p), &["OnFailure", "Never"]);
+    // validateJobSpec (batch/validation/validation.go): Always is Required ("valid values"),
+    // other values NotSupported (the pod spec check already refused those outside
+    // Always/OnFailure/Never, at the same path); a podFailurePolicy needs Never.
+    match str_at(pod, "restartPolicy") {
+        Some("Always") => errs.required(&child(&pod_path, "restartPolicy"), "valid values: \"OnFailure\", \"Never\""),
+        Some("OnFailure") if present(spec, "podFailurePolicy") => {
+            errs.invalid(&child(&pod_path, "restartPolicy"), quote("OnFailure"), "only \"Never\" is supported when podFailurePolicy is specified")
+        }
+        _ => {}
     }
 }
 
@@ -260,7 +267,12 @@ pub fn validate_cron_job(errs: &mut Errors, object: &Value, ctx: &ValidationCont
                 errs.invalid("spec.schedule", quote(schedule), e);
             }
             if schedule.contains("TZ") {
-                errs.invalid("spec.schedule", quote(schedule), "cannot use TZ or CRON_TZ in schedule, use timeZone field instead");
+                let detail = if present(spec, "timeZone") {
+                    "cannot use both timeZone field and TZ or CRON_TZ in schedule"
+                } else {
+                    "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"
+                };
+                errs.invalid("spec.schedule", quote(schedule), detail);
             }
         }
     }
@@ -280,11 +292,19 @@ pub fn validate_cron_job(errs: &mut Errors, object: &Value, ctx: &ValidationCont
     let meta = job_template.get("metadata").unwrap_or(&Value::Null);
     validate_labels(errs, map_at(meta, "labels"), "spec.jobTemplate.metadata.labels");
     validate_annotations(errs, map_at(meta, "annotations"), "spec.jobTemplate.metadata.annotations");
-    validate_job_spec(errs, job_template.get("spec").unwrap_or(&Value::Null), "spec.jobTemplate.spec", ctx);
+    // ValidateJobTemplateSpec: the job spec, and no selector of its own (the Job's is generated).
+    let job = job_template.get("spec").unwrap_or(&Value::Null);
+    validate_job_spec(errs, job, "spec.jobTemplate.spec", ctx);
+    if present(job, "selector") {
+        errs.invalid("spec.jobTemplate.spec.selector", "&v1.LabelSelector{...}".into(), "`selector` will be auto-generated");
+    }
+    if job.get("manualSelector").and_then(Value::as_bool) == Some(true) {
+        errs.not_supported("spec.jobTemplate.spec.manualSelector", "true".into(), &["nil", "false"]);
+    }
 }
 
-/// `validateTimeZone`: not empty, not `Local`, each part of the IANA name's syntax. (Whether
-/// the zone exists in the API server's tz database is not checked offline.)
+/// `validateTimeZone` (batch/validation/validation.go): not empty, not `Local` (in any case), and
+/// a zone `time.LoadLocation` knows: the IANA tz database, case-sensitive (chrono-tz's names).
 fn validate_time_zone(errs: &mut Errors, tz: &str, path: &str) {
     if tz.is_empty() {
         errs.invalid(path, quote(tz), "timeZone must be nil or non-empty string");
@@ -292,12 +312,8 @@ fn validate_time_zone(errs: &mut Errors, tz: &str, path: &str) {
     }
     if tz.eq_ignore_ascii_case("local") {
         errs.invalid(path, quote(tz), "timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones");
-        return;
     }
-    let part_ok = |p: &str| {
-        p != "." && p != ".." && !p.starts_with('-') && (1..=14).contains(&p.len()) && p.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_' | b'+'))
-    };
-    if !tz.split('/').all(part_ok) {
+    if tz != "Local" && tz.parse::<chrono_tz::Tz>().is_err() {
         errs.invalid(path, quote(tz), format!("unknown time zone {tz}"));
     }
 }
