@@ -370,12 +370,7 @@ fn validate_env(errs: &mut Errors, env: &[Value], path: &str, ctx: &ValidationCo
             sources += 1;
             let sp = child(&fp, source);
             match source {
-                // validateObjectFieldSelector
-                "fieldRef" => {
-                    if str_at(body, "fieldPath").unwrap_or("").is_empty() {
-                        errs.required(&child(&sp, "fieldPath"), "");
-                    }
-                }
+                "fieldRef" => validate_object_field_selector(errs, body, &sp),
                 // validateContainerResourceFieldSelector
                 "resourceFieldRef" => {
                     if str_at(body, "resource").unwrap_or("").is_empty() {
@@ -497,6 +492,13 @@ fn validate_handler(errs: &mut Errors, handler: &Value, path: &str, kinds: &[&st
             // validateHTTPGetAction
             "httpGet" => {
                 validate_port_num_or_name(errs, body.get("port").unwrap_or(&Value::Null), &child(&p, "port"));
+                // IsHTTPHeaderName: a token of letters, digits and '-'.
+                for h in list_at(body, "httpHeaders") {
+                    let name = str_at(h, "name").unwrap_or("");
+                    if name.is_empty() || !name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-') {
+                        errs.invalid(&child(&p, "httpHeaders"), quote(name), "a valid HTTP header must consist of alphanumeric characters or '-' (e.g. 'X-Header-Name',  regex used for validation is '[-A-Za-z0-9]+')");
+                    }
+                }
                 if let Some(s) = str_at(body, "scheme").filter(|s| !["HTTP", "HTTPS"].contains(s)) {
                     errs.not_supported(&child(&p, "scheme"), quote(s), &["HTTP", "HTTPS"]);
                 }
@@ -534,9 +536,57 @@ pub fn validate_port_num_or_name(errs: &mut Errors, port: &Value, path: &str) {
                 errs.invalid(path, n.to_string(), m);
             }
         }
-        Value::String(s) if s.is_empty() => errs.required(path, ""),
         Value::String(s) => errs.each_invalid(path, s, is_valid_port_name(s)),
-        _ => errs.required(path, ""),
+        // An absent port is the IntOrString zero value: the number 0.
+        _ => {
+            for m in is_valid_port_num(0) {
+                errs.invalid(path, "0".into(), m);
+            }
+        }
+    }
+}
+
+/// `validateObjectFieldSelector` with the env's expressions (core/validation/validation.go): an
+/// apiVersion and a fieldPath, which `ConvertDownwardAPIFieldLabel` (pkg/apis/core/pods/helpers.go)
+/// must know for v1, and which must be one of `validEnvDownwardAPIFieldPathExpressions` or a
+/// subscripted label or annotation with a qualified key.
+fn validate_object_field_selector(errs: &mut Errors, selector: &Value, path: &str) {
+    const CONVERTIBLE: &[&str] = &[
+        "metadata.annotations", "metadata.labels", "metadata.name", "metadata.namespace", "metadata.uid", "spec.nodeName", "spec.restartPolicy",
+        "spec.serviceAccountName", "spec.schedulerName", "status.phase", "status.hostIP", "status.hostIPs", "status.podIP", "status.podIPs", "spec.host",
+    ];
+    const ENV_EXPRESSIONS: &[&str] =
+        &["metadata.name", "metadata.namespace", "metadata.uid", "spec.nodeName", "spec.serviceAccountName", "status.hostIP", "status.hostIPs", "status.podIP", "status.podIPs"];
+    let api_version = str_at(selector, "apiVersion").unwrap_or("");
+    let field_path = str_at(selector, "fieldPath").unwrap_or("");
+    let fp = child(path, "fieldPath");
+    if api_version.is_empty() {
+        errs.required(&child(path, "apiVersion"), "");
+        return;
+    }
+    if field_path.is_empty() {
+        errs.required(&fp, "");
+        return;
+    }
+    // fieldpath.SplitMaybeSubscriptedPath: `path['subscript']`.
+    let subscripted = field_path.strip_suffix("']").and_then(|s| s.split_once("['")).filter(|(p, _)| !p.is_empty());
+    let conversion_error = if api_version != "v1" {
+        Some(format!("unsupported pod version: {api_version}"))
+    } else if let Some((p, _)) = subscripted {
+        (!matches!(p, "metadata.annotations" | "metadata.labels")).then(|| format!("field label does not support subscript: {field_path}"))
+    } else {
+        (!CONVERTIBLE.contains(&field_path)).then(|| format!("field label not supported: {field_path}"))
+    };
+    if let Some(e) = conversion_error {
+        errs.invalid(&fp, quote(field_path), format!("error converting fieldPath: {e}"));
+        return;
+    }
+    let internal = if field_path == "spec.host" { "spec.nodeName" } else { field_path };
+    match subscripted {
+        Some(("metadata.annotations", key)) => errs.each_invalid(&fp, &key.to_lowercase(), is_qualified_name(&key.to_lowercase())),
+        Some(("metadata.labels", key)) => errs.each_invalid(&fp, key, is_qualified_name(key)),
+        _ if !ENV_EXPRESSIONS.contains(&internal) => errs.not_supported(&fp, quote(internal), ENV_EXPRESSIONS),
+        _ => {}
     }
 }
 
