@@ -902,6 +902,31 @@ pub fn validate_service(errs: &mut Errors, spec: &Value) {
             );
         }
     }
+    // Duplicate (protocol, nodePort) pairs (ValidateService).
+    let mut node_ports = HashSet::new();
+    for (i, port) in ports.iter().enumerate() {
+        let Some(node_port) = int_at(port, "nodePort").filter(|n| *n != 0) else { continue };
+        if !node_ports.insert((str_at(port, "protocol").unwrap_or(""), node_port)) {
+            errs.duplicate(&child(&index(&ports_path, i), "nodePort"), node_port.to_string());
+        }
+    }
+    // validateServiceClusterIPsRelatedFields: a clusterIP other than None is an IP.
+    if !cluster_ip.is_empty() && !headless && cluster_ip.parse::<std::net::IpAddr>().is_err() {
+        errs.invalid("spec.clusterIPs[0]", quote(cluster_ip), "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)");
+    }
+    // ValidateNonSpecialIP for each externalIP.
+    for (i, ip) in list_at(spec, "externalIPs").iter().enumerate() {
+        let text = ip.as_str().unwrap_or("");
+        let p = index(&child(path, "externalIPs"), i);
+        match text.parse::<std::net::IpAddr>() {
+            Err(_) => errs.invalid(&p, quote(text), "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"),
+            Ok(addr) if addr.is_unspecified() => errs.invalid(&p, quote(text), "may not be unspecified (0.0.0.0)"),
+            Ok(addr) if addr.is_loopback() => errs.invalid(&p, quote(text), "may not be in the loopback range (127.0.0.0/8, ::1/128)"),
+            Ok(std::net::IpAddr::V4(v4)) if v4.is_link_local() => errs.invalid(&p, quote(text), "may not be in the link-local range (169.254.0.0/16, fe80::/10)"),
+            Ok(std::net::IpAddr::V6(v6)) if v6.segments()[0] & 0xffc0 == 0xfe80 => errs.invalid(&p, quote(text), "may not be in the link-local range (169.254.0.0/16, fe80::/10)"),
+            Ok(_) => {}
+        }
+    }
     if service_type == "ClusterIP" {
         for (i, port) in ports.iter().enumerate() {
             if int_at(port, "nodePort").is_some_and(|n| n != 0) {
