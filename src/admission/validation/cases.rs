@@ -7,7 +7,8 @@
 //! name or key as the Go file writes it (`TestValidatePorts / "name > 15 characters"`). An entry is
 //! either one case (`object`, `errors`) or a value table: the Go test's list of good and bad values
 //! (`goodValues`, `badValues`, `successCases`, `errorCases`), each value put at `$VALUE` (a string)
-//! or `$INT` (a number) in the entry's object, so that one Go list item is one case.
+//! or `$INT` (a number) in the entry's object, so that one Go list item is one case. A string
+//! `$REPEAT:<text>:<n>` stands for `strings.Repeat(text, n)` (a 256 KiB annotation stays short).
 //!
 //! An invalid case must be refused with exactly the field paths and reasons the Go test expects
 //! (`field: Reason`, reason as its `field.Xxx` constructor), a valid case must pass. Objects are
@@ -104,8 +105,23 @@ fn substitute(template: &Value, value: &Value) -> Value {
 }
 
 /// The cases, and how many expected errors another rule reports.
+/// Expands every `$REPEAT:<text>:<n>` string of an object.
+fn expand_repeats(v: &mut Value) {
+    match v {
+        Value::String(s) => {
+            if let Some((text, n)) = s.strip_prefix("$REPEAT:").and_then(|r| r.rsplit_once(':')) {
+                *s = text.repeat(n.parse().expect("$REPEAT count"));
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(expand_repeats),
+        Value::Object(map) => map.values_mut().for_each(expand_repeats),
+        _ => {}
+    }
+}
+
 fn cases() -> (Vec<Case>, usize) {
-    let entries: Vec<Entry> = serde_yaml::from_str(include_str!("cases.yaml")).expect("cases.yaml parses");
+    let mut entries: Vec<Entry> = serde_yaml::from_str(include_str!("cases.yaml")).expect("cases.yaml parses");
+    entries.iter_mut().for_each(|e| expand_repeats(&mut e.object));
     let mut out = Vec::new();
     let mut deferred = 0;
     for e in entries {
