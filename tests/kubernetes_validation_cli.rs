@@ -54,7 +54,7 @@ const MISTAKES: &[(&str, &str, &[&str])] = &[
     ("volumeTwoSources", "deployment.yaml", &["spec.template.spec.volumes[0].configMap: Forbidden: may not specify more than 1 volume type"]),
     ("duplicateVolume", "deployment.yaml", &["spec.template.spec.volumes[1].name: Duplicate value: \"config\""]),
     ("containerPort70000", "deployment.yaml", &["spec.template.spec.containers[0].ports[0].containerPort: Invalid value: 70000: must be between 1 and 65535, inclusive"]),
-    ("jobRestartAlways", "job.yaml", &["spec.template.spec.restartPolicy: Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\""]),
+    ("jobRestartAlways", "job.yaml", &["spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\""]),
     ("deploymentRestartNever", "deployment.yaml", &["spec.template.spec.restartPolicy: Unsupported value: \"Never\": supported values: \"Always\""]),
     (
         "configMapKeySpace",

@@ -99,9 +99,10 @@ pub fn default_object(object: &mut Value) {
 }
 
 /// The pod spec of `spec.template` (SetDefaults_PodTemplateSpec → SetDefaults_PodSpec and the
-/// per-field functions).
+/// per-field functions). The template and its spec are Go value fields, never nil: the API server
+/// defaults a template the chart left out as an empty one (restartPolicy, dnsPolicy, ...).
 fn template_spec(spec: &mut Map<String, Value>) {
-    if let Some(pod) = object_at(spec, "template").and_then(|t| object_at(t, "spec")) {
+    if let Some(pod) = ensure_object(spec, "template").and_then(|t| ensure_object(t, "spec")) {
         set_defaults_pod_spec(pod);
     }
 }
@@ -133,19 +134,21 @@ fn set_defaults_pod(spec: &mut Map<String, Value>) {
             }
         }
     }
+    // SetDefaults_Pod, not SetDefaults_PodSpec: pod templates keep enableServiceLinks unset
+    // (TestSetDefaultDeployment's defaultTemplate has none).
+    default_pointer(spec, "enableServiceLinks", json!(true));
     set_defaults_pod_spec(spec);
 }
 
 /// `SetDefaults_PodSpec`: dnsPolicy ClusterFirst, restartPolicy Always, securityContext {},
-/// terminationGracePeriodSeconds 30, schedulerName default-scheduler, enableServiceLinks true;
-/// then every container and volume.
+/// terminationGracePeriodSeconds 30, schedulerName default-scheduler; then every container and
+/// volume.
 fn set_defaults_pod_spec(spec: &mut Map<String, Value>) {
     default(spec, "dnsPolicy", json!("ClusterFirst"));
     default(spec, "restartPolicy", json!("Always"));
     default_pointer(spec, "securityContext", json!({}));
     default_pointer(spec, "terminationGracePeriodSeconds", json!(30));
     default(spec, "schedulerName", json!("default-scheduler"));
-    default_pointer(spec, "enableServiceLinks", json!(true));
     for list in ["containers", "initContainers", "ephemeralContainers"] {
         for c in list_at(spec, list) {
             set_defaults_container(c);
@@ -309,7 +312,12 @@ fn set_defaults_stateful_set(obj: &mut Map<String, Value>) {
     let Some(spec) = object_at(obj, "spec") else { return };
     default(spec, "podManagementPolicy", json!("OrderedReady"));
     if let Some(s) = ensure_object(spec, "updateStrategy") {
-        default(s, "type", json!("RollingUpdate"));
+        // An unset type becomes RollingUpdate with a rollingUpdate to default; a type the chart
+        // set keeps rollingUpdate as given (SetDefaults_StatefulSet).
+        if s.get("type").and_then(Value::as_str).is_none_or(str::is_empty) {
+            s.insert("type".into(), json!("RollingUpdate"));
+            ensure_object(s, "rollingUpdate");
+        }
         if s.get("type").and_then(Value::as_str) == Some("RollingUpdate")
             && let Some(r) = s.get_mut("rollingUpdate").and_then(Value::as_object_mut)
         {
@@ -434,6 +442,56 @@ fn set_defaults_binding(obj: &mut Map<String, Value>) {
         if matches!(s.get("kind").and_then(Value::as_str), Some("User" | "Group")) {
             default(s, "apiGroup", json!("rbac.authorization.k8s.io"));
         }
+    }
+}
+
+/// The cases of Kubernetes' own defaulting tests (`pkg/apis/*/v1/defaults_test.go`), in
+/// `defaults_cases.yaml`: each names its file and test, gives the object the Go test starts from
+/// and the part it compares (the whole spec, or single fields by JSON pointer); the defaulted
+/// object must equal it exactly.
+#[cfg(test)]
+mod go_cases {
+    use serde::Deserialize;
+    use serde_json::Value;
+    use std::collections::BTreeMap;
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Case {
+        file: String,
+        test: String,
+        original: Value,
+        /// The expected `spec`, compared whole (the Go tests compare `got.Spec`).
+        #[serde(default)]
+        expected_spec: Option<Value>,
+        /// JSON pointer → expected value (null: absent), for tests that check single fields.
+        #[serde(default)]
+        expected_at: BTreeMap<String, Value>,
+    }
+
+    #[test]
+    fn every_defaults_test_case_agrees_with_kubernetes() {
+        let cases: Vec<Case> = serde_yaml::from_str(include_str!("defaults_cases.yaml")).expect("defaults_cases.yaml parses");
+        let mut disagreements = Vec::new();
+        for case in &cases {
+            assert!(case.file.ends_with("defaults_test.go") && case.test.starts_with("Test"), "{}: cite the Go test", case.test);
+            assert!(case.expected_spec.is_some() || !case.expected_at.is_empty(), "{}: expects nothing", case.test);
+            let mut got = case.original.clone();
+            super::default_object(&mut got);
+            if let Some(want) = &case.expected_spec
+                && &got["spec"] != want
+            {
+                disagreements.push(format!("{} ({}): spec\n  want {want}\n  got  {}", case.test, case.file, got["spec"]));
+            }
+            for (pointer, want) in &case.expected_at {
+                let have = got.pointer(pointer).cloned().unwrap_or(Value::Null);
+                if &have != want {
+                    disagreements.push(format!("{} ({}): {pointer} want {want}, got {have}", case.test, case.file));
+                }
+            }
+        }
+        eprintln!("{} defaults_test.go cases, {} agree", cases.len(), cases.len() - disagreements.len());
+        assert!(disagreements.is_empty(), "{} disagreement(s):\n{}", disagreements.len(), disagreements.join("\n"));
     }
 }
 

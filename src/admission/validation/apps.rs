@@ -8,11 +8,13 @@ use super::core::validate_pod_spec;
 use super::names::{validate_annotations, validate_label_selector, validate_labels};
 use super::{Errors, ValidationContext, child, int_at, int_or_string, list_at, map_at, nonnegative, present, quote, str_at};
 
-/// The selector checks every controller shares: required, valid, not empty (`empty selector is
-/// invalid for <kind>`). Whether it selects the template's labels is `selector-mismatch`'s
-/// finding, not repeated here.
+/// The selector checks every controller shares: required (except for DaemonSets:
+/// `ValidateDaemonSetSpec` has no Required, a missing selector fails only its match with the
+/// template), valid, not empty (`empty selector is invalid for <kind>`). Whether it selects the
+/// template's labels is `selector-mismatch`'s finding, not repeated here.
 fn validate_selector(errs: &mut Errors, spec: &Value, kind: &str) {
     match spec.get("selector").filter(|v| !v.is_null()) {
+        None if kind == "daemonset" => {}
         None => errs.required("spec.selector", ""),
         Some(selector) => {
             validate_label_selector(errs, selector, "spec.selector");
@@ -25,9 +27,16 @@ fn validate_selector(errs: &mut Errors, spec: &Value, kind: &str) {
 
 /// Template metadata (`ValidatePodTemplateSpec`: labels and annotations of spec.template.metadata).
 fn validate_template_meta(errs: &mut Errors, template: &Value, path: &str) {
+    validate_template_labels_and_annotations(errs, template, &child(path, "metadata"));
+}
+
+/// The labels and annotations of a template's metadata, reported under `path`: `<template>.metadata`
+/// for `ValidatePodTemplateSpec`, the template itself for `ValidatePodTemplateSpecForStatefulSet`
+/// (apps/validation/validation.go: `fldPath.Child("labels")`, so `spec.template.labels`).
+fn validate_template_labels_and_annotations(errs: &mut Errors, template: &Value, path: &str) {
     let meta = template.get("metadata").unwrap_or(&Value::Null);
-    validate_labels(errs, map_at(meta, "labels"), &child(&child(path, "metadata"), "labels"));
-    validate_annotations(errs, map_at(meta, "annotations"), &child(&child(path, "metadata"), "annotations"));
+    validate_labels(errs, map_at(meta, "labels"), &child(path, "labels"));
+    validate_annotations(errs, map_at(meta, "annotations"), &child(path, "annotations"));
 }
 
 /// `ValidatePodTemplateSpecForReplicaSet` (Deployment, ReplicaSet) and the DaemonSet equivalent:
@@ -196,7 +205,7 @@ pub fn validate_stateful_set(errs: &mut Errors, spec: &Value, ctx: &ValidationCo
     }
     validate_selector(errs, spec, "statefulset");
     let template = spec.get("template").unwrap_or(&Value::Null);
-    validate_template_meta(errs, template, "spec.template");
+    validate_template_labels_and_annotations(errs, template, "spec.template");
     let pod = template.get("spec").unwrap_or(&Value::Null);
     restart_always_only(errs, pod, "StatefulSet");
     let claims: Vec<&str> = list_at(spec, "volumeClaimTemplates").iter().filter_map(|c| c.pointer("/metadata/name").and_then(Value::as_str)).collect();
@@ -232,8 +241,15 @@ pub fn validate_job_spec(errs: &mut Errors, spec: &Value, path: &str, ctx: &Vali
     let pod = template.get("spec").unwrap_or(&Value::Null);
     let pod_path = child(&template_path, "spec");
     validate_pod_spec(errs, pod, &pod_path, ctx, &[]);
-    if let Some(p) = str_at(pod, "restartPolicy").filter(|p| *p == "Always") {
-        errs.not_supported(&child(&pod_path, "restartPolicy"), quote(p), &["OnFailure", "Never"]);
+    // validateJobSpec (batch/validation/validation.go): Always is Required ("valid values"),
+    // other values NotSupported (the pod spec check already refused those outside
+    // Always/OnFailure/Never, at the same path); a podFailurePolicy needs Never.
+    match str_at(pod, "restartPolicy") {
+        Some("Always") => errs.required(&child(&pod_path, "restartPolicy"), "valid values: \"OnFailure\", \"Never\""),
+        Some("OnFailure") if present(spec, "podFailurePolicy") => {
+            errs.invalid(&child(&pod_path, "restartPolicy"), quote("OnFailure"), "only \"Never\" is supported when podFailurePolicy is specified")
+        }
+        _ => {}
     }
 }
 
@@ -251,7 +267,12 @@ pub fn validate_cron_job(errs: &mut Errors, object: &Value, ctx: &ValidationCont
                 errs.invalid("spec.schedule", quote(schedule), e);
             }
             if schedule.contains("TZ") {
-                errs.invalid("spec.schedule", quote(schedule), "cannot use TZ or CRON_TZ in schedule, use timeZone field instead");
+                let detail = if present(spec, "timeZone") {
+                    "cannot use both timeZone field and TZ or CRON_TZ in schedule"
+                } else {
+                    "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"
+                };
+                errs.invalid("spec.schedule", quote(schedule), detail);
             }
         }
     }
@@ -271,11 +292,19 @@ pub fn validate_cron_job(errs: &mut Errors, object: &Value, ctx: &ValidationCont
     let meta = job_template.get("metadata").unwrap_or(&Value::Null);
     validate_labels(errs, map_at(meta, "labels"), "spec.jobTemplate.metadata.labels");
     validate_annotations(errs, map_at(meta, "annotations"), "spec.jobTemplate.metadata.annotations");
-    validate_job_spec(errs, job_template.get("spec").unwrap_or(&Value::Null), "spec.jobTemplate.spec", ctx);
+    // ValidateJobTemplateSpec: the job spec, and no selector of its own (the Job's is generated).
+    let job = job_template.get("spec").unwrap_or(&Value::Null);
+    validate_job_spec(errs, job, "spec.jobTemplate.spec", ctx);
+    if present(job, "selector") {
+        errs.invalid("spec.jobTemplate.spec.selector", "&v1.LabelSelector{...}".into(), "`selector` will be auto-generated");
+    }
+    if job.get("manualSelector").and_then(Value::as_bool) == Some(true) {
+        errs.not_supported("spec.jobTemplate.spec.manualSelector", "true".into(), &["nil", "false"]);
+    }
 }
 
-/// `validateTimeZone`: not empty, not `Local`, each part of the IANA name's syntax. (Whether
-/// the zone exists in the API server's tz database is not checked offline.)
+/// `validateTimeZone` (batch/validation/validation.go): not empty, not `Local` (in any case), and
+/// a zone `time.LoadLocation` knows: the IANA tz database, case-sensitive (chrono-tz's names).
 fn validate_time_zone(errs: &mut Errors, tz: &str, path: &str) {
     if tz.is_empty() {
         errs.invalid(path, quote(tz), "timeZone must be nil or non-empty string");
@@ -283,12 +312,8 @@ fn validate_time_zone(errs: &mut Errors, tz: &str, path: &str) {
     }
     if tz.eq_ignore_ascii_case("local") {
         errs.invalid(path, quote(tz), "timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones");
-        return;
     }
-    let part_ok = |p: &str| {
-        p != "." && p != ".." && !p.starts_with('-') && (1..=14).contains(&p.len()) && p.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_' | b'+'))
-    };
-    if !tz.split('/').all(part_ok) {
+    if tz != "Local" && tz.parse::<chrono_tz::Tz>().is_err() {
         errs.invalid(path, quote(tz), format!("unknown time zone {tz}"));
     }
 }

@@ -602,12 +602,7 @@ fn validate_env(errs: &mut Errors, env: &[Value], path: &str, ctx: &ValidationCo
             sources += 1;
             let sp = child(&fp, source);
             match source {
-                // validateObjectFieldSelector
-                "fieldRef" => {
-                    if str_at(body, "fieldPath").unwrap_or("").is_empty() {
-                        errs.required(&child(&sp, "fieldPath"), "");
-                    }
-                }
+                "fieldRef" => validate_object_field_selector(errs, body, &sp),
                 // validateContainerResourceFieldSelector
                 "resourceFieldRef" => {
                     if str_at(body, "resource").unwrap_or("").is_empty() {
@@ -729,6 +724,13 @@ fn validate_handler(errs: &mut Errors, handler: &Value, path: &str, kinds: &[&st
             // validateHTTPGetAction
             "httpGet" => {
                 validate_port_num_or_name(errs, body.get("port").unwrap_or(&Value::Null), &child(&p, "port"));
+                // IsHTTPHeaderName: a token of letters, digits and '-'.
+                for h in list_at(body, "httpHeaders") {
+                    let name = str_at(h, "name").unwrap_or("");
+                    if name.is_empty() || !name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-') {
+                        errs.invalid(&child(&p, "httpHeaders"), quote(name), "a valid HTTP header must consist of alphanumeric characters or '-' (e.g. 'X-Header-Name',  regex used for validation is '[-A-Za-z0-9]+')");
+                    }
+                }
                 if let Some(s) = str_at(body, "scheme").filter(|s| !["HTTP", "HTTPS"].contains(s)) {
                     errs.not_supported(&child(&p, "scheme"), quote(s), &["HTTP", "HTTPS"]);
                 }
@@ -766,9 +768,57 @@ pub fn validate_port_num_or_name(errs: &mut Errors, port: &Value, path: &str) {
                 errs.invalid(path, n.to_string(), m);
             }
         }
-        Value::String(s) if s.is_empty() => errs.required(path, ""),
         Value::String(s) => errs.each_invalid(path, s, is_valid_port_name(s)),
-        _ => errs.required(path, ""),
+        // An absent port is the IntOrString zero value: the number 0.
+        _ => {
+            for m in is_valid_port_num(0) {
+                errs.invalid(path, "0".into(), m);
+            }
+        }
+    }
+}
+
+/// `validateObjectFieldSelector` with the env's expressions (core/validation/validation.go): an
+/// apiVersion and a fieldPath, which `ConvertDownwardAPIFieldLabel` (pkg/apis/core/pods/helpers.go)
+/// must know for v1, and which must be one of `validEnvDownwardAPIFieldPathExpressions` or a
+/// subscripted label or annotation with a qualified key.
+fn validate_object_field_selector(errs: &mut Errors, selector: &Value, path: &str) {
+    const CONVERTIBLE: &[&str] = &[
+        "metadata.annotations", "metadata.labels", "metadata.name", "metadata.namespace", "metadata.uid", "spec.nodeName", "spec.restartPolicy",
+        "spec.serviceAccountName", "spec.schedulerName", "status.phase", "status.hostIP", "status.hostIPs", "status.podIP", "status.podIPs", "spec.host",
+    ];
+    const ENV_EXPRESSIONS: &[&str] =
+        &["metadata.name", "metadata.namespace", "metadata.uid", "spec.nodeName", "spec.serviceAccountName", "status.hostIP", "status.hostIPs", "status.podIP", "status.podIPs"];
+    let api_version = str_at(selector, "apiVersion").unwrap_or("");
+    let field_path = str_at(selector, "fieldPath").unwrap_or("");
+    let fp = child(path, "fieldPath");
+    if api_version.is_empty() {
+        errs.required(&child(path, "apiVersion"), "");
+        return;
+    }
+    if field_path.is_empty() {
+        errs.required(&fp, "");
+        return;
+    }
+    // fieldpath.SplitMaybeSubscriptedPath: `path['subscript']`.
+    let subscripted = field_path.strip_suffix("']").and_then(|s| s.split_once("['")).filter(|(p, _)| !p.is_empty());
+    let conversion_error = if api_version != "v1" {
+        Some(format!("unsupported pod version: {api_version}"))
+    } else if let Some((p, _)) = subscripted {
+        (!matches!(p, "metadata.annotations" | "metadata.labels")).then(|| format!("field label does not support subscript: {field_path}"))
+    } else {
+        (!CONVERTIBLE.contains(&field_path)).then(|| format!("field label not supported: {field_path}"))
+    };
+    if let Some(e) = conversion_error {
+        errs.invalid(&fp, quote(field_path), format!("error converting fieldPath: {e}"));
+        return;
+    }
+    let internal = if field_path == "spec.host" { "spec.nodeName" } else { field_path };
+    match subscripted {
+        Some(("metadata.annotations", key)) => errs.each_invalid(&fp, &key.to_lowercase(), is_qualified_name(&key.to_lowercase())),
+        Some(("metadata.labels", key)) => errs.each_invalid(&fp, key, is_qualified_name(key)),
+        _ if !ENV_EXPRESSIONS.contains(&internal) => errs.not_supported(&fp, quote(internal), ENV_EXPRESSIONS),
+        _ => {}
     }
 }
 
@@ -1082,6 +1132,31 @@ pub fn validate_service(errs: &mut Errors, spec: &Value) {
                 &index(&ports_path, i),
                 format!("core.ServicePort{{Name:\"\", Protocol:{}, AppProtocol:(*string)(nil), Port:{number}, TargetPort:intstr.IntOrString{{Type:0, IntVal:0, StrVal:\"\"}}, NodePort:0}}", quote(protocol)),
             );
+        }
+    }
+    // Duplicate (protocol, nodePort) pairs (ValidateService).
+    let mut node_ports = HashSet::new();
+    for (i, port) in ports.iter().enumerate() {
+        let Some(node_port) = int_at(port, "nodePort").filter(|n| *n != 0) else { continue };
+        if !node_ports.insert((str_at(port, "protocol").unwrap_or(""), node_port)) {
+            errs.duplicate(&child(&index(&ports_path, i), "nodePort"), node_port.to_string());
+        }
+    }
+    // validateServiceClusterIPsRelatedFields: a clusterIP other than None is an IP.
+    if !cluster_ip.is_empty() && !headless && cluster_ip.parse::<std::net::IpAddr>().is_err() {
+        errs.invalid("spec.clusterIPs[0]", quote(cluster_ip), "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)");
+    }
+    // ValidateNonSpecialIP for each externalIP.
+    for (i, ip) in list_at(spec, "externalIPs").iter().enumerate() {
+        let text = ip.as_str().unwrap_or("");
+        let p = index(&child(path, "externalIPs"), i);
+        match text.parse::<std::net::IpAddr>() {
+            Err(_) => errs.invalid(&p, quote(text), "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"),
+            Ok(addr) if addr.is_unspecified() => errs.invalid(&p, quote(text), "may not be unspecified (0.0.0.0)"),
+            Ok(addr) if addr.is_loopback() => errs.invalid(&p, quote(text), "may not be in the loopback range (127.0.0.0/8, ::1/128)"),
+            Ok(std::net::IpAddr::V4(v4)) if v4.is_link_local() => errs.invalid(&p, quote(text), "may not be in the link-local range (169.254.0.0/16, fe80::/10)"),
+            Ok(std::net::IpAddr::V6(v6)) if v6.segments()[0] & 0xffc0 == 0xfe80 => errs.invalid(&p, quote(text), "may not be in the link-local range (169.254.0.0/16, fe80::/10)"),
+            Ok(_) => {}
         }
     }
     if service_type == "ClusterIP" {

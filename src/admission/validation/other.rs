@@ -5,8 +5,9 @@
 
 use serde_json::Value;
 
-use super::core::validate_port_num_or_name;
 use super::names::{is_dns1035_label, is_dns1123_subdomain, is_valid_path_segment_name, is_valid_port_name, is_valid_port_num, is_wildcard_dns1123_subdomain, validate_label_selector};
+use crate::rules::quantity::Quantity;
+
 use super::{Errors, child, index, int_at, int_or_string, list_at, present, quote, str_at};
 
 /// `validateBehavior` / `validateScalingRules` / `validateScalingPolicy`
@@ -69,71 +70,132 @@ pub fn validate_hpa(errs: &mut Errors, spec: &Value) {
     if min.is_some_and(|m| max < m) {
         errs.invalid("spec.maxReplicas", max.to_string(), "must be greater than or equal to `minReplicas`");
     }
-    // ValidateCrossVersionObjectReference
-    let target = spec.get("scaleTargetRef").unwrap_or(&Value::Null);
-    for field in ["kind", "name"] {
-        match str_at(target, field).unwrap_or("") {
-            "" => errs.required(&child("spec.scaleTargetRef", field), ""),
-            v => errs.each_invalid(&child("spec.scaleTargetRef", field), v, is_valid_path_segment_name(v)),
-        }
-    }
-    // validateMetrics / validateResourceSource / validateMetricTarget
+    validate_cross_version_object_reference(errs, spec.get("scaleTargetRef").unwrap_or(&Value::Null), "spec.scaleTargetRef");
+    // validateMetrics
     for (i, metric) in list_at(spec, "metrics").iter().enumerate() {
-        let p = index("spec.metrics", i);
-        let types = ["ContainerResource", "External", "Object", "Pods", "Resource"];
-        let t = str_at(metric, "type").unwrap_or("");
-        if t.is_empty() {
-            errs.required(&child(&p, "type"), "must specify a metric source type");
-            continue;
-        }
-        if !types.contains(&t) {
-            errs.not_supported(&child(&p, "type"), quote(t), &types);
-            continue;
-        }
-        let source_field = match t {
-            "ContainerResource" => "containerResource",
-            "External" => "external",
-            "Object" => "object",
-            "Pods" => "pods",
-            _ => "resource",
-        };
-        let Some(source) = metric.get(source_field).filter(|v| !v.is_null()) else {
-            errs.required(&child(&p, source_field), format!("must populate information for the given metric source (only allowed when type is {t})"));
-            continue;
-        };
-        let sp = child(&p, source_field);
-        if matches!(t, "Resource" | "ContainerResource") && str_at(source, "name").unwrap_or("").is_empty() {
-            errs.required(&child(&sp, "name"), "must specify a resource name");
-        }
-        if let Some(target) = source.get("target").filter(|v| !v.is_null()) {
-            validate_metric_target(errs, target, &child(&sp, "target"));
-        } else {
-            errs.required(&child(&sp, "target"), "");
-        }
+        validate_metric_spec(errs, metric, &index("spec.metrics", i));
     }
     validate_hpa_behavior(errs, spec);
 }
 
-/// `validateMetricTarget`.
+/// `validateMetricSpec` (autoscaling/validation/validation.go): the type is one of the
+/// sources; the first source present (in Go's order) is validated; the source of the type must
+/// be present and no other.
+fn validate_metric_spec(errs: &mut Errors, metric: &Value, path: &str) {
+    let t = str_at(metric, "type").unwrap_or("");
+    if t.is_empty() {
+        errs.required(&child(path, "type"), "must specify a metric source type");
+    }
+    let types = ["ContainerResource", "External", "Object", "Pods", "Resource"];
+    if !types.contains(&t) {
+        errs.not_supported(&child(path, "type"), quote(t), &types);
+    }
+    let mut sources = Vec::new();
+    for source in ["object", "external", "pods", "resource", "containerResource"] {
+        let Some(body) = metric.get(source).filter(|v| !v.is_null()) else { continue };
+        sources.push(source);
+        if sources.len() == 1 {
+            validate_metric_source(errs, source, body, &child(path, source));
+        }
+    }
+    // `strings.ToLower(string(spec.Type))`, with containerResource's capital kept.
+    let expected = if t == "ContainerResource" { "containerResource".to_string() } else { t.to_lowercase() };
+    if !sources.contains(&expected.as_str()) {
+        errs.required(&child(path, &expected), "must populate information for the given metric source");
+    }
+    if sources.len() != 1 {
+        for other in sources.iter().filter(|s| **s != expected) {
+            errs.forbidden(&child(path, other), "must populate the given metric source only");
+        }
+    }
+}
+
+/// `validateObjectSource`, `validateExternalSource`, `validatePodsSource`,
+/// `validateResourceSource` and `validateContainerResourceSource`.
+fn validate_metric_source(errs: &mut Errors, source: &str, body: &Value, path: &str) {
+    let null = Value::Null;
+    let target = body.get("target").unwrap_or(&null);
+    let tp = child(path, "target");
+    match source {
+        "resource" | "containerResource" => {
+            if str_at(body, "name").unwrap_or("").is_empty() {
+                errs.required(&child(path, "name"), "must specify a resource name");
+            }
+            if source == "containerResource" && str_at(body, "container").unwrap_or("").is_empty() {
+                errs.required(&child(path, "container"), "must specify a container");
+            }
+            validate_metric_target(errs, target, &tp);
+            match (present(target, "averageUtilization"), present(target, "averageValue")) {
+                (false, false) => errs.required(&child(&tp, "averageUtilization"), "must set either a target raw value or a target utilization"),
+                (true, true) => errs.forbidden(&child(&tp, "averageValue"), "may not set both a target raw value and a target utilization"),
+                _ => {}
+            }
+        }
+        "pods" => {
+            validate_metric_identifier(errs, body, path);
+            validate_metric_target(errs, target, &tp);
+            if !present(target, "averageValue") {
+                errs.required(&child(&tp, "averageValue"), "must specify a positive target averageValue");
+            }
+        }
+        "object" => {
+            validate_cross_version_object_reference(errs, body.get("describedObject").unwrap_or(&null), &child(path, "describedObject"));
+            validate_metric_identifier(errs, body, path);
+            validate_metric_target(errs, target, &tp);
+            if !present(target, "value") && !present(target, "averageValue") {
+                errs.required(&child(&tp, "averageValue"), "must set either a target value or averageValue");
+            }
+        }
+        _ => {
+            validate_metric_identifier(errs, body, path);
+            validate_metric_target(errs, target, &tp);
+            match (present(target, "value"), present(target, "averageValue")) {
+                (false, false) => errs.required(&child(&tp, "averageValue"), "must set either a target value for metric or a per-pod target"),
+                (true, true) => errs.forbidden(&child(&tp, "value"), "may not set both a target value for metric and a per-pod target"),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// `ValidateCrossVersionObjectReference`: kind and name, each a path segment name.
+fn validate_cross_version_object_reference(errs: &mut Errors, reference: &Value, path: &str) {
+    for field in ["kind", "name"] {
+        match str_at(reference, field).unwrap_or("") {
+            "" => errs.required(&child(path, field), ""),
+            v => errs.each_invalid(&child(path, field), v, is_valid_path_segment_name(v)),
+        }
+    }
+}
+
+/// `validateMetricIdentifier`: a metric name, a path segment name.
+fn validate_metric_identifier(errs: &mut Errors, source: &Value, path: &str) {
+    let metric = source.get("metric").unwrap_or(&Value::Null);
+    let p = child(&child(path, "metric"), "name");
+    match str_at(metric, "name").unwrap_or("") {
+        "" => errs.required(&p, "must specify a metric name"),
+        n => errs.each_invalid(&p, n, is_valid_path_segment_name(n)),
+    }
+}
+
+/// `validateMetricTarget`: a type of the three, positive values, utilization above 0.
 fn validate_metric_target(errs: &mut Errors, target: &Value, path: &str) {
     let t = str_at(target, "type").unwrap_or("");
-    let types = ["AverageValue", "Utilization", "Value"];
     if t.is_empty() {
         errs.required(&child(path, "type"), "must specify a metric target type");
-    } else if !types.contains(&t) {
-        errs.not_supported(&child(path, "type"), quote(t), &types);
+    }
+    if !["Utilization", "Value", "AverageValue"].contains(&t) {
+        errs.invalid(&child(path, "type"), quote(t), "must be either Utilization, Value, or AverageValue");
+    }
+    for field in ["value", "averageValue"] {
+        if let Some(Ok(q)) = target.get(field).and_then(Quantity::from_json)
+            && q.0 <= 0
+        {
+            errs.invalid(&child(path, field), quote(&super::core::canonical(&target[field])), "must be positive");
+        }
     }
     if let Some(u) = int_at(target, "averageUtilization").filter(|u| *u < 1) {
         errs.invalid(&child(path, "averageUtilization"), u.to_string(), "must be greater than 0");
-    }
-    let field = match t {
-        "Utilization" => "averageUtilization",
-        "AverageValue" => "averageValue",
-        "Value" => "value",
-        _ => return,
-    };
-    if !present(target, field) {
-        errs.required(&child(path, field), format!("must set {field} when metric target type is {t}"));
     }
 }
 
@@ -315,23 +377,39 @@ pub fn validate_network_policy(errs: &mut Errors, spec: &Value) {
     }
 }
 
-/// `ValidateNetworkPolicyPort`.
+/// `ValidateNetworkPolicyPort` (networking/validation/validation.go): protocol supported; a
+/// numeric port in range with endPort ≥ port and in range; endPort only with a numeric port.
 fn validate_network_policy_port(errs: &mut Errors, port: &Value, path: &str) {
     if let Some(p) = str_at(port, "protocol").filter(|p| !["TCP", "UDP", "SCTP"].contains(p)) {
         errs.not_supported(&child(path, "protocol"), quote(p), &["TCP", "UDP", "SCTP"]);
     }
-    let Some(number) = port.get("port").filter(|v| !v.is_null()) else {
-        if present(port, "endPort") {
-            errs.required(&child(path, "port"), "must specify a port when endPort is specified")
+    let end = int_at(port, "endPort");
+    let end_path = child(path, "endPort");
+    match port.get("port").filter(|v| !v.is_null()) {
+        Some(Value::String(name)) => {
+            if let Some(e) = end {
+                errs.invalid(&end_path, e.to_string(), "may not be specified when `port` is non-numeric");
+            }
+            errs.each_invalid(&child(path, "port"), name, is_valid_port_name(name));
         }
-        return;
-    };
-    validate_port_num_or_name(errs, number, &child(path, "port"));
-    if let Some(end) = int_at(port, "endPort") {
-        match number.as_i64() {
-            None => errs.forbidden(&child(path, "endPort"), "may not be specified when `port` is non-numeric"),
-            Some(start) if end < start => errs.invalid(&child(path, "endPort"), end.to_string(), "must be greater than or equal to `port`"),
-            Some(_) => {}
+        Some(number) => {
+            let start = number.as_i64().unwrap_or(0);
+            for m in is_valid_port_num(start) {
+                errs.invalid(&child(path, "port"), start.to_string(), m);
+            }
+            if let Some(e) = end {
+                if e < start {
+                    errs.invalid(&end_path, start.to_string(), "must be greater than or equal to `port`");
+                }
+                for m in is_valid_port_num(e) {
+                    errs.invalid(&end_path, e.to_string(), m);
+                }
+            }
+        }
+        None => {
+            if let Some(e) = end {
+                errs.invalid(&end_path, e.to_string(), "may not be specified when `port` is not specified");
+            }
         }
     }
 }
