@@ -79,7 +79,6 @@ const RUNS: &[FixtureRun] = &[
 /// behaviour: they are listed so that this test fails on any *new* disagreement (a regression)
 /// while they are worked on; remove an entry when it agrees.
 const EXCEPTIONS: &[(&str, &str, &str)] = &[
-    ("with-k8s-fake-client", "tests/lookup", "open: kubernetesProvider mocks `lookup` with the suite's objects; `helm template` answers every lookup with an empty map and chartproof does not yet rewrite the chart copy to answer them (it skips these tests)"),
     ("with-post-renderer", "tests/basic_postrender_test.yaml", "open: the suites' postRenderer runs `yq` on helm-unittest's `#### file:` stream; not yet reproduced"),
     ("full-snapshot", "tests/full_snapshot_test.yaml", "open: the recorded snapshots hold block scalars without the leading empty line `nindent` writes; not yet explained"),
     ("basic", "should pass all kinds of assertion", "open: the recorded sha256sum of the included ConfigMap is not reproduced; not yet explained"),

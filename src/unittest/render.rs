@@ -66,6 +66,9 @@ pub struct RenderInput {
     pub revision: i64,
     /// The suite's `includeCrds`: the chart's `crds/` files become documents as they are.
     pub include_crds: bool,
+    /// The `kubernetesProvider` objects that answer `lookup` ([`super::lookup`]), as the
+    /// lookup template's JSON; None renders lookups as `helm template` does.
+    pub lookup_database: Option<String>,
 }
 
 /// One rendered document.
@@ -203,7 +206,7 @@ impl Renderer {
     /// `kubeVersion` removed, the `chart:` overrides applied and `.Release.Revision` set to
     /// `revision`. One copy per selection.
     fn chart_copy(&self, input: &RenderInput) -> Result<Result<PathBuf, String>> {
-        let key = hash_of(&format!("{:?}{:?}{}{}{}", input.templates, input.chart, input.revision, input.release_name, input.upgrade));
+        let key = hash_of(&format!("{:?}{:?}{}{}{}{:?}", input.templates, input.chart, input.revision, input.release_name, input.upgrade, input.lookup_database));
         let slot = self.copies.lock().unwrap().entry(key.clone()).or_default().clone();
         let mut error = None;
         let copy = slot.get_or_init(|| {
@@ -267,6 +270,9 @@ fn make_chart_copy(src: &Path, dest: &Path, input: &RenderInput) -> Result<()> {
         std::fs::rename(dest.join(rel), dest.join(dir).join(format!("{TEXT_PARTIAL_PREFIX}{base}"))).with_context(|| format!("cannot rename {rel} in the chart copy"))?;
     }
     unpack_subcharts(dest, dest, templates)?;
+    if let Some(database) = &input.lookup_database {
+        super::lookup::install(dest, database)?;
+    }
     write_wrappers(dest, dest, input)?;
     override_chart_yaml(&dest.join("Chart.yaml"), &input.chart)?;
     // helm-unittest's ModifyChartMetadata (test_job.go) gives the direct dependencies the same

@@ -201,6 +201,7 @@ pub fn render_input(test: &TestCase, options: &RunOptions) -> Result<RenderInput
         upgrade: test.release.upgrade.unwrap_or(false),
         revision: test.release.revision.unwrap_or(DEFAULT_REVISION),
         include_crds: test.include_crds,
+        lookup_database: test.kubernetes_provider.database(),
     })
 }
 

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde_json::{Map, Value};
 
+use super::lookup::{FakeKind, KubernetesProvider};
 use crate::chart::Pos;
 use crate::chart::values::parse_helm_yaml;
 
@@ -102,6 +103,8 @@ pub struct TestCase {
     pub asserts: Vec<Assertion>,
     /// The suite's `includeCrds`: the chart's `crds/` files are documents too (as they are, not templated).
     pub include_crds: bool,
+    /// `kubernetesProvider`, the test's merged with the suite's: objects that answer `lookup`.
+    pub kubernetes_provider: KubernetesProvider,
 }
 
 /// A loaded suite file.
@@ -228,6 +231,40 @@ impl Reader<'_> {
         Ok(Some(PostRenderer { cmd, args: self.strings(post.get("args"), &format!("{pointer}/args"))? }))
     }
 
+    /// `kubernetesProvider: {scheme: {apiVersion/kind: {gvr: {group, version, resource}, namespaced}}, objects: […]}`
+    /// (helm-unittest k8s_fake_client.go `KubernetesFakeClientProvider`).
+    fn kubernetes_provider(&self, m: &Map<String, Value>, pointer: &str) -> Result<KubernetesProvider> {
+        let pointer = format!("{pointer}/kubernetesProvider");
+        let Some(provider) = self.map(m.get("kubernetesProvider"), &pointer)? else { return Ok(KubernetesProvider::default()) };
+        let mut out = KubernetesProvider::default();
+        if let Some(scheme) = self.map(provider.get("scheme"), &format!("{pointer}/scheme"))? {
+            for (key, props) in scheme {
+                let p = format!("{pointer}/scheme/{key}");
+                let Some(props) = self.map(Some(props), &p)? else { continue };
+                let gvr = self.map(props.get("gvr"), &format!("{p}/gvr"))?.cloned().unwrap_or_default();
+                let field = |k: &str| self.opt_string(&gvr, k, &format!("{p}/gvr")).map(Option::unwrap_or_default);
+                let namespaced = match props.get("namespaced") {
+                    None | Some(Value::Null) => false,
+                    Some(v) => v.as_bool().ok_or_else(|| self.error(&format!("{p}/namespaced"), "must be true or false"))?,
+                };
+                out.scheme.insert(key.clone(), FakeKind { group: field("group")?, version: field("version")?, resource: field("resource")?, namespaced });
+            }
+        }
+        match provider.get("objects") {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(objects)) => {
+                for (i, o) in objects.iter().enumerate() {
+                    if !o.is_object() {
+                        return Err(self.error(&format!("{pointer}/objects/{i}"), "must be a Kubernetes object (a map)"));
+                    }
+                    out.objects.push(o.clone());
+                }
+            }
+            Some(_) => return Err(self.error(&format!("{pointer}/objects"), "must be a list of Kubernetes objects")),
+        }
+        Ok(out)
+    }
+
     fn skip(&self, m: &Map<String, Value>, pointer: &str) -> Result<Option<String>> {
         match m.get("skip") {
             None | Some(Value::Null) | Some(Value::Bool(false)) => Ok(None),
@@ -344,7 +381,7 @@ impl Suite {
         let suite_chart = r.chart(top.get("chart"), "/chart")?;
         let suite_caps = r.capabilities(top.get("capabilities"), "/capabilities")?;
         let suite_skip = r.skip(top, "")?;
-        let suite_provider = top.contains_key("kubernetesProvider");
+        let suite_provider = r.kubernetes_provider(top, "")?;
         let suite_post_renderer = r.post_renderer(top, "")?;
         let include_crds = top.get("includeCrds").and_then(Value::as_bool).unwrap_or(false);
         let Some(Value::Array(tests)) = top.get("tests") else { return Err(r.error("/tests", "a suite needs a `tests` list")) };
@@ -382,10 +419,7 @@ impl Suite {
             let release = r.release(tm.get("release"), &format!("{p}/release"))?;
             let chart = r.chart(tm.get("chart"), &format!("{p}/chart"))?;
             let caps = r.capabilities(tm.get("capabilities"), &format!("{p}/capabilities"))?;
-            let mut skip = suite_skip.clone().or(r.skip(tm, &p)?);
-            if skip.is_none() && (suite_provider || tm.contains_key("kubernetesProvider")) {
-                skip = Some("kubernetesProvider (a mocked cluster for `lookup`) is not supported: `helm template` has no way to answer lookup from fixed objects".into());
-            }
+            let skip = suite_skip.clone().or(r.skip(tm, &p)?);
             cases.push(TestCase {
                 name,
                 line: r.line(&p),
@@ -410,6 +444,7 @@ impl Suite {
                 document_index: r.document_index(tm, &p)?,
                 document_selector: r.document_selector(tm, &p)?,
                 include_crds,
+                kubernetes_provider: KubernetesProvider::merged(&r.kubernetes_provider(tm, &p)?, &suite_provider),
                 skip,
                 post_renderer: r.post_renderer(tm, &p)?.or(suite_post_renderer.clone()),
                 asserts,
@@ -514,9 +549,13 @@ mod tests {
     }
 
     #[test]
-    fn kubernetes_provider_and_skip_become_skip_reasons() {
-        let s = load("suite: S\ntests:\n  - it: a\n    skip: {reason: later}\n    asserts: []\n  - it: b\n    kubernetesProvider: {objects: []}\n    asserts: []\n").unwrap();
+    fn skip_reasons_and_kubernetes_providers_fold_like_helm_unittest() {
+        let s = load("suite: S\nkubernetesProvider:\n  scheme:\n    v1/Pod: {gvr: {version: v1, resource: pods}, namespaced: true}\n  objects: [{kind: Pod, apiVersion: v1, metadata: {name: s}}]\ntests:\n  - it: a\n    skip: {reason: later}\n    asserts: []\n  - it: b\n    kubernetesProvider:\n      scheme:\n        v1/Pod: {gvr: {version: v1, resource: other}}\n      objects: [{kind: Pod, apiVersion: v1, metadata: {name: t}}]\n    asserts: []\n").unwrap();
         assert_eq!(s.tests[0].skip.as_deref(), Some("later"));
-        assert!(s.tests[1].skip.as_deref().unwrap().contains("kubernetesProvider"));
+        let p = &s.tests[1].kubernetes_provider;
+        assert!(s.tests[1].skip.is_none());
+        // The test's objects first, then the suite's; the suite's scheme entry wins.
+        assert_eq!(p.objects.iter().map(|o| o["metadata"]["name"].as_str().unwrap()).collect::<Vec<_>>(), vec!["t", "s"]);
+        assert_eq!((p.scheme["v1/Pod"].resource.as_str(), p.scheme["v1/Pod"].namespaced), ("pods", true));
     }
 }
