@@ -80,9 +80,6 @@ const RUNS: &[FixtureRun] = &[
 /// while they are worked on; remove an entry when it agrees.
 const EXCEPTIONS: &[(&str, &str, &str)] = &[
     ("with-post-renderer", "tests/basic_postrender_test.yaml", "open: the suites' postRenderer runs `yq` on helm-unittest's `#### file:` stream; not yet reproduced"),
-    ("full-snapshot", "tests/full_snapshot_test.yaml", "open: the recorded snapshots hold block scalars without the leading empty line `nindent` writes; not yet explained"),
-    ("basic", "should pass all kinds of assertion", "open: the recorded sha256sum of the included ConfigMap is not reproduced; not yet explained"),
-    ("basic+values", "should pass all kinds of assertion", "open: as in basic (the same suite with a values file)"),
     ("with-subchart (parent suites)", "version override", "open: the chart version override reaches unpacked and packaged subcharts, but aliased subcharts still render differently; not yet analysed"),
     ("inline TestJob/TestSuite YAML", "TestV3RunSubChartWithVersionOverride", "open: as with-subchart's version override (aliased subcharts)"),
     ("inline TestJob/TestSuite YAML", "TestV3RunSuiteWithSubChartAliasAndVersionOverride", "open: as with-subchart's version override (aliased subcharts)"),

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use super::assert::{self, Verdict, base_kind};
 use super::render::{DEFAULT_KUBE_VERSION, DEFAULT_NAMESPACE, DEFAULT_RELEASE_NAME, DEFAULT_REVISION, Document, Outcome, RenderInput, Renderer, template_pattern, template_selected};
-use super::snapshot::{SnapshotFile, SnapshotMode, SnapshotResult};
+use super::snapshot::{SnapshotFile, SnapshotMode, SnapshotPatterns, SnapshotResult};
 use super::suite::{Assertion, DocumentSelector, Suite, TestCase};
 use crate::chart::setvals::{SetArg, apply_set, parse_path};
 use crate::chart::values::ValuesDoc;
@@ -379,7 +379,7 @@ fn evaluate(test: &TestCase, assertion: &Assertion, outcome: &Outcome, snapshots
                         (_, Some(p)) => super::path::lookup(&d.value, p)?.first().map(|x| (*x).clone()).unwrap_or(Value::Null),
                         (_, None) => d.value.clone(),
                     };
-                    let compared = snapshots.compare(&test.name, *snapshot_index, &actual, mode);
+                    let compared = snapshots.compare_with(&test.name, *snapshot_index, &actual, mode, &SnapshotPatterns::of(&assertion.params));
                     if let Err(e) = snapshot_verdict(compared, *snapshot_index, negated) {
                         v = Err(e);
                     }
