@@ -79,12 +79,23 @@ const RUNS: &[FixtureRun] = &[
 /// behaviour: they are listed so that this test fails on any *new* disagreement (a regression)
 /// while they are worked on; remove an entry when it agrees.
 const EXCEPTIONS: &[(&str, &str, &str)] = &[
-    ("with-post-renderer", "tests/basic_postrender_test.yaml", "open: the suites' postRenderer runs `yq` on helm-unittest's `#### file:` stream; not yet reproduced"),
     ("with-subchart (parent suites)", "version override", "open: the chart version override reaches unpacked and packaged subcharts, but aliased subcharts still render differently; not yet analysed"),
     ("inline TestJob/TestSuite YAML", "TestV3RunSubChartWithVersionOverride", "open: as with-subchart's version override (aliased subcharts)"),
     ("inline TestJob/TestSuite YAML", "TestV3RunSuiteWithSubChartAliasAndVersionOverride", "open: as with-subchart's version override (aliased subcharts)"),
     ("inline TestJob/TestSuite YAML", "TestV3RunJobWithSchema:", "helm 3 only: the expected message is santhosh-tekuri/jsonschema's wording (the library of helm-unittest's Helm 3.20 and of Helm 4); helm 3.17.3's gojsonschema words the same refusal differently"),
 ];
+
+/// PATH with a mikefarah-style `yq` first (scripts/ensure-yq): the with-post-renderer suites
+/// run `yq eval EXPR -` as their postRenderer.
+fn path_with_yq() -> String {
+    static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let out = std::process::Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/ensure-yq")).output().expect("scripts/ensure-yq");
+        assert!(out.status.success(), "scripts/ensure-yq failed: {}", String::from_utf8_lossy(&out.stderr));
+        format!("{}:{}", String::from_utf8_lossy(&out.stdout).trim(), std::env::var("PATH").unwrap_or_default())
+    })
+    .clone()
+}
 
 /// The tests a recorded runner snapshot prints as failed: (suite file relative to the chart, test name).
 fn snapshot_failures(name: &str) -> BTreeSet<(String, String)> {
@@ -108,7 +119,7 @@ fn snapshot_failures(name: &str) -> BTreeSet<(String, String)> {
 /// named after the error; a test chartproof skips where helm-unittest runs it (kubernetesProvider)
 /// counts as failed, since helm-unittest gives it a verdict.
 fn chartproof_verdicts(helm: &Path, chart: &Path, args: &[String]) -> (Vec<((String, String), bool)>, String) {
-    let out = chartproof(helm).arg("unittest").arg(chart).args(args).arg("-o").arg("json").env_remove("CI").output().unwrap();
+    let out = chartproof(helm).arg("unittest").arg(chart).args(args).arg("-o").arg("json").env_remove("CI").env("PATH", path_with_yq()).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let report: Value = match serde_json::from_str(&stdout) {
         Ok(v) => v,

@@ -83,6 +83,8 @@ pub struct Document {
 #[derive(Debug, Clone, Default)]
 pub struct Rendered {
     pub by_template: BTreeMap<String, Vec<Document>>,
+    /// Each rendered template's whole output (engine.Render's map, which a post-renderer gets).
+    pub outputs: BTreeMap<String, String>,
     /// The chart's name, as helm's `# Source:` paths start.
     pub chart_name: String,
     /// The whole manifest as helm printed it (release name restored), for `--check`.
@@ -492,6 +494,7 @@ pub fn split_manifest(manifest: &str) -> Result<Rendered> {
     }
     let mut wrapped: BTreeMap<String, Vec<Document>> = BTreeMap::new();
     let mut printed: BTreeMap<String, Vec<Document>> = BTreeMap::new();
+    let mut printed_outputs: BTreeMap<String, String> = BTreeMap::new();
     // A `---` the template wrote itself right after helm's `# Source:` header starts a chunk
     // without a header: it belongs to the template of the chunk before.
     let mut template = String::new();
@@ -520,11 +523,15 @@ pub fn split_manifest(manifest: &str) -> Result<Rendered> {
                 let path = path.split_once('/').map(|(_, p)| p).unwrap_or(path).to_string();
                 // helm-unittest keeps only .yaml/.yml/.tpl/.txt outputs; another file is not a template it knows.
                 if let Some(documents) = template_documents(&path, &text)? {
-                    wrapped.insert(path, documents);
+                    wrapped.insert(path.clone(), documents);
+                    rendered.outputs.insert(path, text);
                 }
             }
             continue;
         }
+        let output = printed_outputs.entry(template.clone()).or_default();
+        output.push_str(if output.is_empty() { "" } else { "---\n" });
+        output.push_str(body);
         let entry = printed.entry(template.clone()).or_default();
         for value in docs.into_iter().filter(|d| !d.is_null()) {
             entry.push(Document { value, raw: body.to_string() });
@@ -532,6 +539,7 @@ pub fn split_manifest(manifest: &str) -> Result<Rendered> {
     }
     for (path, docs) in printed {
         if !wrapped.contains_key(&path) && !path.ends_with(WRAPPER_FILE) {
+            rendered.outputs.insert(path.clone(), printed_outputs.remove(&path).unwrap_or_default());
             wrapped.insert(path, docs);
         }
     }
