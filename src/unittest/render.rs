@@ -276,23 +276,40 @@ fn make_chart_copy(src: &Path, dest: &Path, input: &RenderInput) -> Result<()> {
         super::lookup::install(dest, database)?;
     }
     write_wrappers(dest, dest, input)?;
-    override_chart_yaml(&dest.join("Chart.yaml"), &input.chart)?;
     // helm-unittest's ModifyChartMetadata (test_job.go) gives the direct dependencies the same
-    // version and appVersion overrides as the chart.
+    // version and appVersion overrides as the chart, after ProcessDependenciesWithMerge has
+    // resolved them (renderV3Chart): aliases and conditions are decided on the versions the
+    // charts have. helm resolves an alias only for a subchart whose version meets the
+    // dependency's constraint (chartutil dependencies.go `getAliasDependency`), so the copy's
+    // dependencies of an overridden subchart are pinned to its new version. (A dependency whose
+    // constraint the subchart did not meet before the override is pinned too: helm-unittest
+    // would leave it unaliased; chartproof does not evaluate semver ranges.)
     let charts = dest.join("charts");
+    let mut overridden = Vec::new();
+    if let Some(version) = input.chart.version.as_ref().filter(|_| charts.is_dir()) {
+        for entry in std::fs::read_dir(&charts).with_context(|| format!("cannot list {}", charts.display()))? {
+            let sub = entry?.path().join("Chart.yaml");
+            if sub.is_file() {
+                let meta: serde_yaml::Mapping = serde_yaml::from_str(&std::fs::read_to_string(&sub)?).with_context(|| format!("{}: invalid Chart.yaml", sub.display()))?;
+                overridden.extend(meta.get("name").and_then(serde_yaml::Value::as_str).map(|name| (name.to_string(), version.clone())));
+            }
+        }
+    }
+    override_chart_yaml(&dest.join("Chart.yaml"), &input.chart, &overridden)?;
     if (input.chart.version.is_some() || input.chart.app_version.is_some()) && charts.is_dir() {
         for entry in std::fs::read_dir(&charts).with_context(|| format!("cannot list {}", charts.display()))? {
             let sub = entry?.path().join("Chart.yaml");
             if sub.is_file() {
-                override_chart_yaml(&sub, &input.chart)?;
+                override_chart_yaml(&sub, &input.chart, &[])?;
             }
         }
     }
     Ok(())
 }
 
-/// Chart.yaml with `kubeVersion` removed and the `chart:` overrides applied.
-fn override_chart_yaml(chart_yaml: &Path, chart: &ChartOverride) -> Result<()> {
+/// Chart.yaml with `kubeVersion` removed, the `chart:` overrides applied and the version
+/// constraint of each dependency named in `pinned` set to its new version.
+fn override_chart_yaml(chart_yaml: &Path, chart: &ChartOverride, pinned: &[(String, String)]) -> Result<()> {
     let text = std::fs::read_to_string(chart_yaml).with_context(|| format!("cannot read {}", chart_yaml.display()))?;
     let mut meta: serde_yaml::Mapping = serde_yaml::from_str(&text).with_context(|| format!("{}: invalid Chart.yaml", chart_yaml.display()))?;
     meta.remove("kubeVersion");
@@ -301,6 +318,14 @@ fn override_chart_yaml(chart_yaml: &Path, chart: &ChartOverride) -> Result<()> {
     }
     if let Some(v) = &chart.app_version {
         meta.insert("appVersion".into(), v.clone().into());
+    }
+    if let Some(serde_yaml::Value::Sequence(deps)) = meta.get_mut("dependencies") {
+        for dep in deps.iter_mut().filter_map(serde_yaml::Value::as_mapping_mut) {
+            let name = dep.get("name").and_then(serde_yaml::Value::as_str).unwrap_or("").to_string();
+            if let Some((_, version)) = pinned.iter().find(|(n, _)| *n == name) {
+                dep.insert("version".into(), version.clone().into());
+            }
+        }
     }
     std::fs::write(chart_yaml, serde_yaml::to_string(&meta)?).with_context(|| format!("cannot write {}", chart_yaml.display()))
 }
