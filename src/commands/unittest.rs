@@ -15,7 +15,7 @@ use crate::unittest::output::{self, ChartRun};
 use crate::unittest::render::Renderer;
 use crate::unittest::runner::{RunOptions, run_suites};
 use crate::unittest::snapshot::SnapshotMode;
-use crate::unittest::suite::find_suites;
+use crate::unittest::suite::find_suites_with_subcharts;
 
 /// Output formats of `unittest`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -80,6 +80,10 @@ pub struct UnittestArgs {
     pub check: bool,
     #[command(flatten)]
     pub policies: crate::policy::PolicyArgs,
+    /// Also run the suites of enabled subchart folders (`charts/<name>/<globs>`, at any depth)
+    /// through this chart, as helm-unittest does by default (`--with-subchart=false` to skip them)
+    #[arg(short = 's', long = "with-subchart", value_name = "BOOL", num_args = 0..=1, default_value_t = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub with_subchart: bool,
     /// Parallel renders (default: number of CPUs)
     #[arg(short = 'j', long, value_name = "N", value_parser = super::common::at_least_one, allow_negative_numbers = true)]
     pub jobs: Option<usize>,
@@ -104,6 +108,7 @@ pub fn run(args: UnittestArgs) -> Result<ExitCode> {
         failfast: args.failfast,
         strict: args.strict,
         check: None,
+        subchart_routes: Default::default(),
     };
     for v in &options.values_files {
         if !v.is_file() {
@@ -124,7 +129,9 @@ pub fn run(args: UnittestArgs) -> Result<ExitCode> {
             args.policies.load_into(&mut config, None)?;
             options.check = Some(config);
         }
-        let files = find_suites(chart, &args.files)?;
+        let found = find_suites_with_subcharts(chart, &args.files, args.with_subchart, &options.values_files)?;
+        options.subchart_routes = found.iter().filter(|(_, route)| !route.is_empty()).cloned().collect();
+        let files: Vec<PathBuf> = found.into_iter().map(|(f, _)| f).collect();
         if files.is_empty() {
             let globs = if args.files.is_empty() { "tests/*_test.yaml".to_string() } else { args.files.join(", ") };
             eprintln!("chartproof unittest: no suite found in {} (looked for {globs})", chart.display());

@@ -28,6 +28,9 @@ pub struct RunOptions {
     pub strict: bool,
     /// `--check`: the rules configuration to check every render with.
     pub check: Option<crate::rules::Config>,
+    /// Suite files of subcharts that run through the chart (`--with-subchart`), with their
+    /// subchart routes ([`Suite::through_parent`]).
+    pub subchart_routes: std::collections::HashMap<PathBuf, Vec<String>>,
 }
 
 /// `check` rules whose verdict on an object depends on other objects of the release.
@@ -101,7 +104,10 @@ pub fn run_suites(renderer: &Renderer, files: &[PathBuf], options: &RunOptions) 
     let mut loaded: Vec<(PathBuf, Result<Suite>)> = Vec::new();
     for f in files {
         match Suite::load_all(f, options.strict) {
-            Ok(suites) => loaded.extend(suites.into_iter().map(|s| (f.clone(), Ok(s)))),
+            Ok(suites) => {
+                let route = options.subchart_routes.get(f).cloned().unwrap_or_default();
+                loaded.extend(suites.into_iter().map(|s| (f.clone(), Ok(s.through_parent(&route)))))
+            }
             Err(e) => loaded.push((f.clone(), Err(e))),
         }
     }
@@ -146,19 +152,33 @@ pub fn carry_kube_versions<'a>(suites: impl Iterator<Item = &'a mut Suite>) {
 }
 
 /// helm-unittest's user values: files merged in order (maps deep, the rest replaced, nulls
-/// kept so they delete chart defaults), then each `set` path with its YAML-typed value.
-pub fn user_values(files: &[PathBuf], sets: &[(String, Value)]) -> Result<Value> {
+/// kept so they delete chart defaults), then each `set` path with its YAML-typed value; each
+/// file and `set` put under the subchart `route` first ([`scope_values`]).
+pub fn user_values(files: &[PathBuf], sets: &[(String, Value)], route: &[String]) -> Result<Value> {
     let mut merged = Value::Object(Map::new());
     for f in files {
-        merge_keeping_nulls(&mut merged, &ValuesDoc::load(f)?.value);
+        merge_keeping_nulls(&mut merged, &scope_values(route, ValuesDoc::load(f)?.value));
     }
     for (key, value) in sets {
         let path = parse_path(key).map_err(|e| anyhow!("set `{key}`: {e:#}"))?;
         let mut nested = Value::Null;
         apply_set(&mut nested, &SetArg { text: key.clone(), as_string: false, assignments: vec![(path, value.clone())] });
-        merge_keeping_nulls(&mut merged, &nested);
+        merge_keeping_nulls(&mut merged, &scope_values(route, nested));
     }
     Ok(merged)
+}
+
+/// helm-unittest test_job.go `scopeValuesWithRoutes`: values of a subchart's suite go under
+/// the subchart's key, innermost first, with `global` also kept at each level above.
+pub fn scope_values(route: &[String], values: Value) -> Value {
+    route.iter().rev().fold(values, |inner, name| {
+        let mut outer = Map::new();
+        if let Some(global) = inner.get("global") {
+            outer.insert("global".into(), global.clone());
+        }
+        outer.insert(name.clone(), inner);
+        Value::Object(outer)
+    })
 }
 
 fn merge_keeping_nulls(base: &mut Value, over: &Value) {
@@ -181,7 +201,7 @@ fn merge_keeping_nulls(base: &mut Value, over: &Value) {
 pub fn render_input(test: &TestCase, options: &RunOptions) -> Result<RenderInput> {
     let mut files = test.values_files.clone();
     files.extend(options.values_files.iter().cloned());
-    let values = user_values(&files, &test.sets)?;
+    let values = user_values(&files, &test.sets, &test.chart_route)?;
     let mut templates: Vec<String> = test.render_templates.clone();
     templates.sort();
     templates.dedup();
@@ -427,4 +447,16 @@ pub fn totals(results: &[SuiteResult]) -> (usize, usize, usize) {
 /// A chart-relative display path for a suite file.
 pub fn display_path(chart_dir: &Path, file: &Path) -> String {
     file.strip_prefix(chart_dir).unwrap_or(file).display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subchart_values_nest_under_the_route_with_global_kept_above() {
+        let scoped = scope_values(&["sub".to_string(), "inner".to_string()], serde_json::json!({"global": {"g": 1}, "x": 2}));
+        assert_eq!(scoped, serde_json::json!({"global": {"g": 1}, "sub": {"global": {"g": 1}, "inner": {"global": {"g": 1}, "x": 2}}}));
+        assert_eq!(scope_values(&[], serde_json::json!({"x": 1})), serde_json::json!({"x": 1}));
+    }
 }
