@@ -71,6 +71,9 @@ const RUNS: &[FixtureRun] = &[
     run("with-subsubcharts (with subchart suites)", "with-subsubcharts", ".", "tests/*_test.yaml", Snapshot("TestV3RunnerOkWithSubSubChartsPassedTests")),
     run("with-disabled-subchart-on-tags (parent)", "with-disabled-subchart-on-tags", ".", "tests/*.yaml", AllPass),
     run("with-disabled-subchart-on-condition (parent)", "with-disabled-subchart-on-condition", ".", "tests/*.yaml", AllPass),
+    // TestV3RunnerOkWithRenderedTests: ChartTestsPath tests-chart (WithSubChart false, no test files).
+    FixtureRun { name: "with-helm-tests (chart-tests-path)", fixture: "with-helm-tests", chart: ".", glob: "tests/*_test.yaml", values: None, flags: &["--chart-tests-path", "tests-chart", "--with-subchart=false"], expected: Snapshot("TestV3RunnerOkWithRenderedTests") },
+    run("with-helm-tests", "with-helm-tests", ".", "tests/*.yaml", AllPass),
     run("nested_glob", "nested_glob", ".", "tests/**/*_test.yaml", AllPass),
     run("library-chart (test chart)", "library-chart", "tests/chart", "tests/unit/*_test.yaml", AllPass),
     run("with-crds", "with-crds", ".", "tests/*.yaml", AllPass),

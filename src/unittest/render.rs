@@ -31,6 +31,8 @@ use crate::render::{Helm, RenderFailure, RenderRequest, render};
 
 /// helm-unittest's default release name.
 pub const DEFAULT_RELEASE_NAME: &str = "RELEASE-NAME";
+/// The release name of a `--chart-tests-path` chart's render (test_suite.go `RenderTestSuiteFiles`).
+pub const TEST_SUITE_RELEASE_NAME: &str = "TEST-SUITE-RELEASE";
 /// helm-unittest's default namespace.
 pub const DEFAULT_NAMESPACE: &str = "NAMESPACE";
 /// helm-unittest's default `.Release.Revision` (`helm template` renders 1).
@@ -162,8 +164,8 @@ impl Renderer {
 
     fn render_uncached(&self, input: &RenderInput, key: &str) -> Result<Outcome> {
         // helm-unittest validates a release name the test sets (chartutil.ValidateReleaseName);
-        // its default RELEASE-NAME is never validated.
-        if input.release_name != DEFAULT_RELEASE_NAME && !(input.release_name.len() <= 53 && VALID_RELEASE_NAME.is_match(&input.release_name)) {
+        // its default RELEASE-NAME (and the suites chart's TEST-SUITE-RELEASE) is never validated.
+        if input.release_name != DEFAULT_RELEASE_NAME && input.release_name != TEST_SUITE_RELEASE_NAME && !(input.release_name.len() <= 53 && VALID_RELEASE_NAME.is_match(&input.release_name)) {
             return Ok(Err(format!("release name \"{}\": invalid release name, must match regex {} and the length must not be longer than 53", input.release_name, VALID_RELEASE_NAME.as_str())));
         }
         let chart = match self.chart_copy(input)? {

@@ -31,6 +31,46 @@ pub struct RunOptions {
     /// Suite files of subcharts that run through the chart (`--with-subchart`), with their
     /// subchart routes ([`Suite::through_parent`]).
     pub subchart_routes: std::collections::HashMap<PathBuf, Vec<String>>,
+    /// Suites rendered from the `--chart-tests-path` chart ([`rendered_suites`]), after the files'.
+    pub rendered_suites: Vec<(PathBuf, std::result::Result<Suite, String>)>,
+}
+
+/// helm-unittest's `--chart-tests-path` (test_suite.go `RenderTestSuiteFiles`): the folder is a
+/// chart whose templates render to suites, with release `TEST-SUITE-RELEASE` (revision 1) in
+/// namespace `NAMESPACE` and the chart's own values. Each template's output is read as suites of
+/// a file at the template's path in that folder ([`Suite::load_rendered`]); a template that
+/// renders nothing, or a render that fails, is an error suite.
+pub fn rendered_suites(renderer: &Renderer, tests_dir: &Path, strict: bool) -> Vec<(PathBuf, std::result::Result<Suite, String>)> {
+    let input = RenderInput {
+        templates: Vec::new(),
+        chart: Default::default(),
+        values_yaml: "{}\n".into(),
+        release_name: super::render::TEST_SUITE_RELEASE_NAME.into(),
+        namespace: DEFAULT_NAMESPACE.into(),
+        kube_version: DEFAULT_KUBE_VERSION.into(),
+        api_versions: Vec::new(),
+        upgrade: false,
+        revision: 1,
+        include_crds: false,
+        lookup_database: None,
+    };
+    let rendered = match renderer.render(&input).map_err(|e| format!("{e:#}")).and_then(|o| o.as_ref().clone()) {
+        Ok(r) => r,
+        Err(e) => return vec![(tests_dir.to_path_buf(), Err(format!("cannot render the test suites chart {}: {e}", tests_dir.display())))],
+    };
+    let mut out = Vec::new();
+    for (template, output) in &rendered.outputs {
+        let file = tests_dir.join(template);
+        if output.trim().is_empty() {
+            out.push((file.clone(), Err(format!("test suite template ({template}) file did not render a manifest"))));
+            continue;
+        }
+        match Suite::load_rendered(&file, output, strict) {
+            Ok(suites) => out.extend(suites.into_iter().map(|s| (file.clone(), Ok(s)))),
+            Err(e) => out.push((file.clone(), Err(format!("test suite template ({template}) error: {e:#}")))),
+        }
+    }
+    out
 }
 
 /// `check` rules whose verdict on an object depends on other objects of the release.
@@ -111,6 +151,7 @@ pub fn run_suites(renderer: &Renderer, files: &[PathBuf], options: &RunOptions) 
             Err(e) => loaded.push((f.clone(), Err(e))),
         }
     }
+    loaded.extend(options.rendered_suites.iter().map(|(f, s)| (f.clone(), s.clone().map_err(|e| anyhow!("{e}")))));
     carry_kube_versions(loaded.iter_mut().filter_map(|(_, s)| s.as_mut().ok()));
     loaded
         .into_par_iter()
@@ -121,7 +162,7 @@ pub fn run_suites(renderer: &Renderer, files: &[PathBuf], options: &RunOptions) 
                 Ok(s) => s,
                 Err(e) => return failed_load(e),
             };
-            let snapshots = match SnapshotFile::for_suite(&file) {
+            let snapshots = match SnapshotFile::for_suite(&suite.snapshot_path()) {
                 Ok(s) => s,
                 Err(e) => return failed_load(e),
             };

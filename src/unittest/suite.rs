@@ -116,6 +116,9 @@ pub struct Suite {
     pub file: PathBuf,
     pub name: String,
     pub tests: Vec<TestCase>,
+    /// `snapshotId`: the suite's snapshots go to `__snapshot__/<file name>_<id>.snap`
+    /// (test_suite.go `SnapshotFileUrl`); a rendered suite without one gets its position.
+    pub snapshot_id: Option<String>,
 }
 
 /// Reads one suite file, reporting errors with line numbers.
@@ -497,11 +500,40 @@ impl Suite {
                 asserts,
             });
         }
-        Ok(Suite { file: file.to_path_buf(), name, tests: cases })
+        let snapshot_id = top.get("snapshotId").filter(|v| !v.is_null()).map(|v| r.string(v, "/snapshotId")).transpose()?.filter(|id| !id.is_empty());
+        Ok(Suite { file: file.to_path_buf(), name, tests: cases, snapshot_id })
     }
 }
 
 impl Suite {
+    /// The path whose `__snapshot__/<name>.snap` holds this suite's snapshots.
+    pub fn snapshot_path(&self) -> PathBuf {
+        match &self.snapshot_id {
+            Some(id) => self.file.with_file_name(format!("{}_{id}", self.file.file_name().unwrap_or_default().to_string_lossy())),
+            None => self.file.clone(),
+        }
+    }
+
+    /// The suites one template of a `--chart-tests-path` chart rendered (helm-unittest
+    /// test_suite.go `iterateTemplates`): its output split at each `---`, every non-empty part a
+    /// suite that must have a `suite` name, numbered from 0 as its snapshot id unless it sets one.
+    pub fn load_rendered(file: &Path, output: &str, strict: bool) -> Result<Vec<Suite>> {
+        static SEPARATOR: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| regex::Regex::new(r"(?:^|\s*\n)---\s*").unwrap());
+        let mut suites = Vec::new();
+        for part in SEPARATOR.split(output).filter(|p| !p.trim().is_empty()) {
+            let mut suite = Suite::load_text(file, part, strict).with_context(|| format!("chart {} error", suites.len()))?;
+            if suite.name.is_empty() || !part.lines().any(|l| l.starts_with("suite:")) {
+                bail!("{}: helm chart based test suites must include `suite` field", file.display());
+            }
+            suite.snapshot_id = suite.snapshot_id.or(Some(suites.len().to_string()));
+            suites.push(suite);
+        }
+        if suites.is_empty() {
+            bail!("test suite template ({}) file did not render a manifest", file.display());
+        }
+        Ok(suites)
+    }
+
     /// Run this suite of subchart `route` (names, outermost first) through the parent, as
     /// helm-unittest's `getV3TestSuitesWithValues` (test_runner.go) runs a subchart's suites with
     /// chart route `<parent>/charts/<sub>`: every template name is below the subchart
@@ -768,5 +800,23 @@ mod tests {
         assert!(high.tests[0].skip.as_deref().unwrap().contains("requires minimum unittest plugin version 99.99.99"));
         let low = load("suite: S\nskip: {minimumVersion: 0.0.1}\ntests:\n  - it: t\n    skip: {minimumVersion: 99.0.0}\n    asserts: [{isKind: {of: A}}]\n").unwrap();
         assert_eq!(low.tests[0].skip, None, "met by the suite; a test's skip has only `reason`");
+    }
+
+    #[test]
+    fn an_anchor_redefined_later_in_the_file_is_the_one_later_aliases_use() {
+        // YAML lets a document define an anchor again; an alias names the latest (yaml.v3 as
+        // helm-unittest's ParseTestSuiteFile decodes it).
+        let s = load("suite: S\ntests:\n  - it: a\n    set: &v {x: 1}\n    asserts: [{isKind: {of: A}}]\n  - it: b\n    set: *v\n    asserts: [{isKind: {of: A}}]\n  - it: c\n    set: &v {x: 2}\n    asserts: [{isKind: {of: A}}]\n  - it: d\n    set: *v\n    asserts: [{isKind: {of: A}}]\n").unwrap();
+        let x: Vec<&Value> = s.tests.iter().map(|t| &t.sets[0].1).collect();
+        assert_eq!(x, vec![&serde_json::json!(1), &serde_json::json!(1), &serde_json::json!(2), &serde_json::json!(2)]);
+    }
+
+    #[test]
+    fn rendered_suites_need_a_name_and_are_numbered_for_their_snapshots() {
+        let file = Path::new("/c/tests-chart/templates/t.yaml");
+        let suites = Suite::load_rendered(file, "---\nsuite: a\ntests:\n  - it: t\n    asserts: [{isKind: {of: A}}]\n---\nsuite: b\nsnapshotId: own\ntests:\n  - it: t\n    asserts: [{isKind: {of: A}}]\n", false).unwrap();
+        assert_eq!(suites.iter().map(|s| s.snapshot_path()).collect::<Vec<_>>(), vec![PathBuf::from("/c/tests-chart/templates/t.yaml_0"), PathBuf::from("/c/tests-chart/templates/t.yaml_own")]);
+        let e = Suite::load_rendered(file, "tests:\n  - it: t\n    asserts: [{isKind: {of: A}}]\n", false).unwrap_err().to_string();
+        assert!(e.contains("must include `suite` field"), "{e}");
     }
 }
