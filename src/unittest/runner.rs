@@ -209,6 +209,18 @@ pub fn user_values(files: &[PathBuf], sets: &[(String, Value)], route: &[String]
     Ok(merged)
 }
 
+fn sorted_keys(v: Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut entries: Vec<(String, Value)> = m.into_iter().map(|(k, v)| (k, sorted_keys(v))).collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted_keys).collect()),
+        other => other,
+    }
+}
+
 /// helm-unittest test_job.go `scopeValuesWithRoutes`: values of a subchart's suite go under
 /// the subchart's key, innermost first, with `global` also kept at each level above.
 pub fn scope_values(route: &[String], values: Value) -> Value {
@@ -254,7 +266,9 @@ pub fn render_input(test: &TestCase, options: &RunOptions) -> Result<RenderInput
     Ok(RenderInput {
         templates,
         chart: test.chart.clone(),
-        values_yaml: serde_yaml::to_string(&values)?,
+        // Keys sorted: helm reads values into maps, so two tests that set the same values in
+        // another order share one render.
+        values_yaml: serde_yaml::to_string(&sorted_keys(values))?,
         release_name: test.release.name.clone().unwrap_or_else(|| DEFAULT_RELEASE_NAME.into()),
         namespace: test.release.namespace.clone().unwrap_or_else(|| DEFAULT_NAMESPACE.into()),
         kube_version,
