@@ -1,16 +1,17 @@
 //! helm-unittest's own test suite as the oracle for `chartproof unittest`: every fixture run of
-//! ../shared/oracles/helm-unittest (the runs of its EXPECTED-VERDICTS.md: chart, suite glob,
-//! values file, and the Go test or Makefile run that states each test's verdict) and the 45
-//! inline jobs and suites of INLINE-CASES.json (written as suite files into a copy of the fixture
-//! chart each loads). Per test, chartproof's verdict (failed or not) is compared with
-//! helm-unittest's: every test of a run whose Go test asserts `passed` must pass; for a run
-//! asserted to fail, the tests its recorded cupaloy snapshot prints under ` FAIL ` fail and the
-//! others pass. Prints the agreement table per helm and fails on any disagreement that is not in
-//! [`EXCEPTIONS`] (each written down with its reason, as in README's unittest section).
+//! ../shared/oracles/helm-unittest (the runs of its EXPECTED-VERDICTS.md and of its runner Go
+//! tests, with their settings: chart, suite glob, values file, `--with-subchart`,
+//! `--chart-tests-path`; and the Makefile's docker runs) and the 45 inline jobs and suites of
+//! INLINE-CASES.json (written as suite files into a copy of the fixture chart each loads). Per
+//! test, chartproof's verdict is compared with helm-unittest's: for a run whose Go test recorded
+//! its runner output (cupaloy snapshot), the tests it prints under ` FAIL ` fail, those it prints
+//! as `SKIPPED` are skipped and the others pass; in a Makefile run no test fails; an inline case
+//! passes or fails as its Go test asserts. Prints the agreement table per helm and fails on any
+//! disagreement that is not in [`EXCEPTIONS`] (each written down with its reason, as in README's
+//! unittest section).
 
 mod common;
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use common::{chartproof, copy_chart, helms};
