@@ -149,7 +149,10 @@ pub fn run(args: UnittestArgs) -> Result<ExitCode> {
         let mut renderer = Renderer::new(helm.clone(), chart, args.helm.timeout())?;
         renderer.skip_schema_validation = args.skip_schema_validation;
         let suites = pool.install(|| run_suites(&renderer, &files, &options));
-        covered.extend(pool.install(|| args.coverage.unittest(&renderer, chart, &files, &options, args.helm.timeout()))?);
+        // Coverage re-renders the chart's own suites: a subchart's suites run through the parent
+        // with scoped values it does not apply.
+        let own: Vec<PathBuf> = files.iter().filter(|f| !options.subchart_routes.contains_key(*f)).cloned().collect();
+        covered.extend(pool.install(|| args.coverage.unittest(&renderer, chart, &own, &options, args.helm.timeout()))?);
         runs.push(ChartRun {
             chart: chart.display().to_string(),
             helm_version: helm.version.clone(),
