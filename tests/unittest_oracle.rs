@@ -139,7 +139,10 @@ fn snapshot_verdicts(name: &str) -> std::collections::BTreeMap<(String, String),
 /// chartproof's verdicts of one run: ((suite file relative to the chart, test name), verdict),
 /// in report order (names may repeat). A suite that cannot be loaded counts as one failed
 /// entry named after the error.
-fn chartproof_verdicts(helm: &Path, chart: &Path, args: &[String]) -> (Vec<((String, String), Verdict)>, String) {
+/// Each test's (suite file, test name) and verdict, in report order.
+type Verdicts = Vec<((String, String), Verdict)>;
+
+fn chartproof_verdicts(helm: &Path, chart: &Path, args: &[String]) -> (Verdicts, String) {
     let out = chartproof(helm).arg("unittest").arg(chart).args(args).arg("-o").arg("json").env_remove("CI").env("PATH", path_with_yq()).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let report: Value = match serde_json::from_str(&stdout) {
