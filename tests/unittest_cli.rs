@@ -422,6 +422,7 @@ metadata:
 data:
   found: {{ dig "metadata" "name" "none" (lookup "v1" "Secret" "ns" "s") | quote }}
   listed: {{ dig "items" (list) (lookup "v1" "Secret" "" "") | len | quote }}
+  piped: {{ "s" | lookup "v1" "Secret" "ns" | dig "metadata" "name" "none" | quote }}
 "#;
 const PROVIDER_SUITE: &str = r#"suite: lookup
 templates: [lookup.yaml]
@@ -438,6 +439,7 @@ tests:
     asserts:
       - equal: {path: data.found, value: s}
       - equal: {path: data.listed, value: "2"}
+      - equal: {path: data.piped, value: s}
 ---
 suite: no provider
 templates: [lookup.yaml]
@@ -446,6 +448,7 @@ tests:
     asserts:
       - equal: {path: data.found, value: none}
       - equal: {path: data.listed, value: "0"}
+      - equal: {path: data.piped, value: none}
 "#;
 const CHILD_TEMPLATE: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-{{ .Chart.Name }}\ndata:\n  greeting: {{ .Values.greeting | quote }}\n  global: {{ .Values.global.g | default \"none\" | quote }}\n";
 const CHILD_SUITE: &str = r#"suite: child

@@ -20,10 +20,11 @@
 //! names that resource; listing a resource no object registered makes the fake client panic,
 //! which the template engine reports as an error of the `lookup` call.
 //!
-//! Limits: the answer passes through JSON, so numbers come back as floats (`toYaml` prints them
-//! as before; a number printed directly, such as 1000000, prints as 1e+06); a `lookup` whose
-//! last argument is piped into it (`$name | lookup "v1" "Secret" $ns`) is left as it is and
-//! answered with an empty map.
+//! A `lookup` given its last argument through a pipe (`$name | lookup "v1" "Secret" $ns`)
+//! becomes `$name | list "v1" "Secret" $ns | include "<LOOKUP_TEMPLATE>" | fromJson`.
+//!
+//! Limit: the answer passes through JSON, so numbers come back as floats (`toYaml` prints them
+//! as before; a number printed directly, such as 1000000, prints as 1e+06).
 
 use std::collections::BTreeMap;
 
@@ -147,8 +148,9 @@ pub fn lookup_partial(database: &str) -> String {
 }
 
 /// Rewrite every `lookup A B C D` call in the actions of a template's text into an include of
-/// [`LOOKUP_TEMPLATE`]. Text outside actions, comments and string literals are left alone, as
-/// are `.lookup` and `$lookup`. Returns None when nothing changed.
+/// [`LOOKUP_TEMPLATE`] (and `X | lookup A B C` into `X | list A B C | include …`). Text outside
+/// actions, comments and string literals are left alone, as are `.lookup` and `$lookup`.
+/// Returns None when nothing changed.
 pub fn rewrite_lookups(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
@@ -177,10 +179,17 @@ pub fn rewrite_lookups(text: &str) -> Option<String> {
                     }
                     let before = if start == 0 { b' ' } else { bytes[start - 1] };
                     if &text[start..j] == "lookup" && before != b'.' && before != b'$' && !is_ident(before) {
-                        let (args, end) = operands(text, j, 4);
-                        if args.len() == 4 {
+                        // `X | lookup A B C`: the piped value is the last argument.
+                        let piped = text[..start].trim_end().ends_with('|') && !text[..start].trim_end().ends_with("||");
+                        let (args, end) = operands(text, j, if piped { 3 } else { 4 });
+                        let replacement = match (piped, args.len()) {
+                            (false, 4) => Some(format!("(include \"{LOOKUP_TEMPLATE}\" (list {}) | fromJson)", args.join(" "))),
+                            (true, 3) => Some(format!("list {} | include \"{LOOKUP_TEMPLATE}\" | fromJson", args.join(" "))),
+                            _ => None,
+                        };
+                        if let Some(replacement) = replacement {
                             out.push_str(&text[copied..start]);
-                            out.push_str(&format!("(include \"{LOOKUP_TEMPLATE}\" (list {}) | fromJson)", args.join(" ")));
+                            out.push_str(&replacement);
                             copied = end;
                             changed = true;
                             j = end;
@@ -308,12 +317,13 @@ mod tests {
         let t = r#"a: {{ (lookup "v1" "Pod" "default" "exists") | toYaml }}
 {{- $s := lookup "v1" "Secret" (include "ns" .) $.Values.name -}}
 {{ $x := lookup $n.apiVersion $n.kind $n.metadata.namespace $n.metadata.name }}
-{{/* lookup "a" "b" "c" "d" */}} lookup "x" "y" "z" "w" {{ .Values.lookup }} {{ "lookup" }} {{ $name | lookup "v1" "Secret" "ns" }}"#;
+{{/* lookup "a" "b" "c" "d" */}} lookup "x" "y" "z" "w" {{ .Values.lookup }} {{ "lookup" }} {{ $name | lookup "v1" "Secret" "ns" | toYaml }}"#;
         let r = rewrite_lookups(t).unwrap();
         assert!(r.contains(r#"a: {{ ((include "chartproof-unittest-lookup" (list "v1" "Pod" "default" "exists") | fromJson)) | toYaml }}"#), "{r}");
         assert!(r.contains(r#"$s := (include "chartproof-unittest-lookup" (list "v1" "Secret" (include "ns" .) $.Values.name) | fromJson) -}}"#), "{r}");
         assert!(r.contains(r#"(list $n.apiVersion $n.kind $n.metadata.namespace $n.metadata.name) | fromJson) }}"#), "{r}");
-        assert!(r.contains(r#"{{/* lookup "a" "b" "c" "d" */}} lookup "x" "y" "z" "w" {{ .Values.lookup }} {{ "lookup" }} {{ $name | lookup "v1" "Secret" "ns" }}"#), "{r}");
+        assert!(r.contains(r#"{{/* lookup "a" "b" "c" "d" */}} lookup "x" "y" "z" "w" {{ .Values.lookup }} {{ "lookup" }} "#), "{r}");
+        assert!(r.contains(r#"{{ $name | list "v1" "Secret" "ns" | include "chartproof-unittest-lookup" | fromJson | toYaml }}"#), "{r}");
         assert_eq!(r.lines().count(), t.lines().count(), "line numbers are kept");
         assert!(rewrite_lookups("{{ .Values.x }}").is_none());
     }
