@@ -413,3 +413,86 @@ fn each_template_is_seen_as_its_own_output_and_no_suite_exits_3() {
         assert!(stderr.contains("no suite found"), "{stderr}");
     }
 }
+
+const PROVIDER_PARENT: &str = "apiVersion: v2\nname: parent\nversion: 0.1.0\ndependencies:\n  - name: child\n    version: 0.1.0\n    condition: child.enabled\n";
+const PROVIDER_LOOKUP: &str = r#"apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: looked-up
+data:
+  found: {{ dig "metadata" "name" "none" (lookup "v1" "Secret" "ns" "s") | quote }}
+  listed: {{ dig "items" (list) (lookup "v1" "Secret" "" "") | len | quote }}
+  piped: {{ "s" | lookup "v1" "Secret" "ns" | dig "metadata" "name" "none" | quote }}
+"#;
+const PROVIDER_SUITE: &str = r#"suite: lookup
+templates: [lookup.yaml]
+kubernetesProvider:
+  scheme:
+    v1/Secret: {gvr: {version: v1, resource: secrets}, namespaced: true}
+  objects:
+    - {apiVersion: v1, kind: Secret, metadata: {name: s, namespace: ns}}
+tests:
+  - it: finds the object and lists the suite's and the test's
+    kubernetesProvider:
+      objects:
+        - {apiVersion: v1, kind: Secret, metadata: {name: t, namespace: other}}
+    asserts:
+      - equal: {path: data.found, value: s}
+      - equal: {path: data.listed, value: "2"}
+      - equal: {path: data.piped, value: s}
+---
+suite: no provider
+templates: [lookup.yaml]
+tests:
+  - it: answers every lookup empty, as helm template does
+    asserts:
+      - equal: {path: data.found, value: none}
+      - equal: {path: data.listed, value: "0"}
+      - equal: {path: data.piped, value: none}
+"#;
+const CHILD_TEMPLATE: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-{{ .Chart.Name }}\ndata:\n  greeting: {{ .Values.greeting | quote }}\n  global: {{ .Values.global.g | default \"none\" | quote }}\n";
+const CHILD_SUITE: &str = r#"suite: child
+templates: [cm.yaml]
+tests:
+  - it: sets the child's own values
+    set: {greeting: hi}
+    asserts:
+      - equal: {path: data.greeting, value: hi}
+      - equal: {path: metadata.name, value: RELEASE-NAME-child}
+  - it: keeps globals global
+    set: {global.g: x}
+    asserts:
+      - equal: {path: data.global, value: x}
+"#;
+
+/// kubernetesProvider answers `lookup` from the suite's and test's objects; a subchart's suites
+/// run through the parent with their values under its key unless its dependency is disabled or
+/// `--with-subchart=false` (helm-unittest's test_runner.go and k8s_fake_client.go).
+#[test]
+fn lookups_are_answered_from_objects_and_subchart_suites_run_through_the_parent() {
+    let dir = tempfile::tempdir().unwrap();
+    write_files(
+        dir.path(),
+        &[
+            ("Chart.yaml", PROVIDER_PARENT),
+            ("values.yaml", "child:\n  enabled: true\n"),
+            ("templates/lookup.yaml", PROVIDER_LOOKUP),
+            ("tests/lookup_test.yaml", PROVIDER_SUITE),
+            ("charts/child/Chart.yaml", "apiVersion: v2\nname: child\nversion: 0.1.0\n"),
+            ("charts/child/values.yaml", "greeting: hello\nglobal: {}\n"),
+            ("charts/child/templates/cm.yaml", CHILD_TEMPLATE),
+            ("charts/child/tests/cm_test.yaml", CHILD_SUITE),
+            ("disable-child.yaml", "child:\n  enabled: false\n"),
+        ],
+    );
+    for helm in helms() {
+        let (code, stdout, stderr) = run(&helm, dir.path(), &[]);
+        assert_eq!(code, 0, "{}: {stdout}{stderr}", helm.display());
+        assert!(stdout.contains("Tests:       0 failed, 4 passed, 0 skipped, 4 total") && stdout.contains("charts/child/tests/cm_test.yaml"), "{stdout}");
+        let (_, stdout, _) = run(&helm, dir.path(), &["--with-subchart=false"]);
+        assert!(stdout.contains("Tests:       0 failed, 2 passed, 0 skipped, 2 total"), "{stdout}");
+        let disabled = dir.path().join("disable-child.yaml");
+        let (_, stdout, _) = run(&helm, dir.path(), &["-v", disabled.to_str().unwrap()]);
+        assert!(stdout.contains("Tests:       0 failed, 2 passed, 0 skipped, 2 total"), "a disabled dependency's suites do not run: {stdout}");
+    }
+}

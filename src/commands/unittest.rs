@@ -15,7 +15,7 @@ use crate::unittest::output::{self, ChartRun};
 use crate::unittest::render::Renderer;
 use crate::unittest::runner::{RunOptions, run_suites};
 use crate::unittest::snapshot::SnapshotMode;
-use crate::unittest::suite::find_suites;
+use crate::unittest::suite::find_suites_with_subcharts;
 
 /// Output formats of `unittest`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -80,6 +80,14 @@ pub struct UnittestArgs {
     pub check: bool,
     #[command(flatten)]
     pub policies: crate::policy::PolicyArgs,
+    /// Also run the suites of enabled subchart folders (`charts/<name>/<globs>`, at any depth)
+    /// through this chart, as helm-unittest does by default (`--with-subchart=false` to skip them)
+    #[arg(short = 's', long = "with-subchart", value_name = "BOOL", num_args = 0..=1, default_value_t = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub with_subchart: bool,
+    /// A chart folder, relative to the chart, whose templates render to more suites
+    /// (helm-unittest's --chart-tests-path)
+    #[arg(long, value_name = "DIR")]
+    pub chart_tests_path: Option<PathBuf>,
     /// Parallel renders (default: number of CPUs)
     #[arg(short = 'j', long, value_name = "N", value_parser = super::common::at_least_one, allow_negative_numbers = true)]
     pub jobs: Option<usize>,
@@ -104,6 +112,8 @@ pub fn run(args: UnittestArgs) -> Result<ExitCode> {
         failfast: args.failfast,
         strict: args.strict,
         check: None,
+        subchart_routes: Default::default(),
+        rendered_suites: Vec::new(),
     };
     for v in &options.values_files {
         if !v.is_file() {
@@ -124,15 +134,25 @@ pub fn run(args: UnittestArgs) -> Result<ExitCode> {
             args.policies.load_into(&mut config, None)?;
             options.check = Some(config);
         }
-        let files = find_suites(chart, &args.files)?;
-        if files.is_empty() {
+        options.rendered_suites = Vec::new();
+        if let Some(dir) = args.chart_tests_path.as_ref().map(|p| chart.join(p)).filter(|d| d.is_dir()) {
+            let tests_renderer = Renderer::new(helm.clone(), &dir, args.helm.timeout())?;
+            options.rendered_suites = crate::unittest::runner::rendered_suites(&tests_renderer, &dir, args.strict);
+        }
+        let found = find_suites_with_subcharts(chart, &args.files, args.with_subchart, &options.values_files)?;
+        options.subchart_routes = found.iter().filter(|(_, route)| !route.is_empty()).cloned().collect();
+        let files: Vec<PathBuf> = found.into_iter().map(|(f, _)| f).collect();
+        if files.is_empty() && options.rendered_suites.is_empty() {
             let globs = if args.files.is_empty() { "tests/*_test.yaml".to_string() } else { args.files.join(", ") };
             eprintln!("chartproof unittest: no suite found in {} (looked for {globs})", chart.display());
         }
         let mut renderer = Renderer::new(helm.clone(), chart, args.helm.timeout())?;
         renderer.skip_schema_validation = args.skip_schema_validation;
         let suites = pool.install(|| run_suites(&renderer, &files, &options));
-        covered.extend(pool.install(|| args.coverage.unittest(&renderer, chart, &files, &options, args.helm.timeout()))?);
+        // Coverage re-renders the chart's own suites: a subchart's suites run through the parent
+        // with scoped values it does not apply.
+        let own: Vec<PathBuf> = files.iter().filter(|f| !options.subchart_routes.contains_key(*f)).cloned().collect();
+        covered.extend(pool.install(|| args.coverage.unittest(&renderer, chart, &own, &options, args.helm.timeout()))?);
         runs.push(ChartRun {
             chart: chart.display().to_string(),
             helm_version: helm.version.clone(),

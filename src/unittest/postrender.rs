@@ -1,33 +1,31 @@
 //! helm-unittest's `postRenderer` (suite or test): a command given the rendered templates on
-//! stdin, each after a `---` and a `#### file: <chart>/<template>` line in template order, whose
-//! stdout is split back into templates at those lines. When the command drops them, its whole
-//! output is one template, `manifest.yaml`, as in helm-unittest.
+//! stdin and whose stdout is split back into templates (pkg/unittest/test_job.go
+//! `MergeAndPostRender`, `SplitManifests`). Each template's output, trimmed, follows a
+//! `---` line and a `#### file: <chart>/<template>` line, in name order; the output is cut
+//! before each `---\n#### file:` and every block that names its file is that template's text.
+//! When the command kept no file line, its whole output is one template, `manifest.yaml`.
 
 use std::io::Write;
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
-use serde_json::Value;
+use regex::Regex;
 
-use super::render::{Document, Rendered};
+use super::render::{Rendered, template_documents};
 use super::suite::PostRenderer;
 
 /// The line before each template in the post-renderer's input and output.
-const FILE_MARKER: &str = "#### file: ";
+const FILE_MARKER: &str = "#### file:";
 /// Where a post-renderer's output goes when it kept no file marker.
 pub const UNMARKED_TEMPLATE: &str = "manifest.yaml";
 
-/// The post-renderer's input: every template's text, trimmed, after its file marker.
+static FILE_LINE: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| Regex::new(&format!("{FILE_MARKER} (.*)")).unwrap());
+
+/// The post-renderer's input: every template's output, trimmed, after its file line.
 pub fn merged_input(rendered: &Rendered) -> String {
     let mut out = String::new();
-    for (template, docs) in &rendered.by_template {
-        let text = if template.ends_with(".txt") {
-            docs.iter().map(|d| d.raw.trim().to_string()).collect::<Vec<_>>().join("\n")
-        } else {
-            docs.iter().map(|d| d.raw.trim().to_string()).collect::<Vec<_>>().join("\n---\n")
-        };
-        out.push_str(&format!("---\n{FILE_MARKER}{}/{template}\n{text}\n", rendered.chart_name));
+    for (template, text) in &rendered.outputs {
+        out.push_str(&format!("---\n{FILE_MARKER} {}/{template}\n{}\n", rendered.chart_name, text.trim()));
     }
     out
 }
@@ -35,37 +33,25 @@ pub fn merged_input(rendered: &Rendered) -> String {
 /// The post-renderer's output back as templates and documents.
 pub fn split_output(output: &str, chart_name: &str) -> Result<Rendered> {
     let mut rendered = Rendered { chart_name: chart_name.to_string(), manifest: output.to_string(), ..Rendered::default() };
-    let mut blocks: Vec<(String, String)> = Vec::new();
-    let mut lines = output.lines().peekable();
-    while let Some(line) = lines.next() {
-        let marker = if line == "---" { lines.peek().and_then(|next| next.strip_prefix(FILE_MARKER)).map(str::to_string) } else { None };
-        match marker {
-            Some(key) => {
-                lines.next();
-                let template = key.trim().strip_prefix(&format!("{chart_name}/")).unwrap_or(key.trim()).to_string();
-                blocks.push((template, String::new()));
-            }
-            None => match blocks.last_mut() {
-                Some((_, text)) => {
-                    text.push_str(line);
-                    text.push('\n');
-                }
-                None if line.trim().is_empty() => {}
-                None => blocks.push((UNMARKED_TEMPLATE.into(), format!("{line}\n"))),
-            },
-        }
+    let separator = format!("---\n{FILE_MARKER}");
+    // internal/common `SplitBefore`: each block starts at a separator (the first at the start).
+    let mut starts: Vec<usize> = output.match_indices(&separator).map(|(i, _)| i).filter(|i| *i > 0).collect();
+    starts.insert(0, 0);
+    starts.push(output.len());
+    for pair in starts.windows(2) {
+        let block = &output[pair[0]..pair[1]];
+        let Some(found) = FILE_LINE.captures(block) else { continue };
+        let key = found[1].to_string();
+        let text = block.strip_prefix(&format!("---\n{}\n", &found[0])).unwrap_or(block);
+        let template = key.strip_prefix(&format!("{chart_name}/")).unwrap_or(&key).to_string();
+        rendered.outputs.insert(template, text.to_string());
     }
-    if blocks.iter().all(|(t, _)| t == UNMARKED_TEMPLATE) {
-        blocks = vec![(UNMARKED_TEMPLATE.into(), output.to_string())];
+    if rendered.outputs.is_empty() {
+        rendered.outputs.insert(UNMARKED_TEMPLATE.into(), output.to_string());
     }
-    for (template, text) in blocks {
-        let docs = rendered.by_template.entry(template.clone()).or_default();
-        if template.ends_with(".txt") {
-            docs.push(Document { value: Value::String(text.clone()), raw: text });
-            continue;
-        }
-        let values = crate::chart::values::parse_helm_yaml_documents(&text, Path::new(&template)).with_context(|| format!("the post-renderer printed YAML chartproof cannot read in {template}"))?;
-        docs.extend(values.into_iter().filter(|v| !v.is_null()).map(|value| Document { value, raw: text.clone() }));
+    for (template, text) in &rendered.outputs {
+        let docs = template_documents(template, text).with_context(|| format!("the post-renderer's output of {template}"))?;
+        rendered.by_template.insert(template.clone(), docs.unwrap_or_default());
     }
     Ok(rendered)
 }
@@ -103,6 +89,9 @@ mod tests {
         let rendered = split_manifest(MANIFEST).unwrap();
         let input = merged_input(&rendered);
         assert_eq!(input, "---\n#### file: demo/templates/a.yaml\nkind: A\n---\nkind: B\n---\n#### file: demo/templates/b.yaml\nkind: C\n");
+        // A .txt template comes back as one {raw: text} document.
+        let notes = split_output("---\n#### file: demo/templates/NOTES.txt\nhello\n", "demo").unwrap();
+        assert_eq!(notes.by_template["templates/NOTES.txt"][0].value, serde_json::json!({"raw": "hello\n"}));
         let back = split_output(&input.replace("kind: C", "kind: D"), "demo").unwrap();
         let kinds = |t: &str| back.by_template[t].iter().map(|d| d.value["kind"].as_str().unwrap().to_string()).collect::<Vec<_>>();
         assert_eq!((kinds("templates/a.yaml"), kinds("templates/b.yaml")), (vec!["A".to_string(), "B".to_string()], vec!["D".to_string()]));

@@ -31,6 +31,8 @@ use crate::render::{Helm, RenderFailure, RenderRequest, render};
 
 /// helm-unittest's default release name.
 pub const DEFAULT_RELEASE_NAME: &str = "RELEASE-NAME";
+/// The release name of a `--chart-tests-path` chart's render (test_suite.go `RenderTestSuiteFiles`).
+pub const TEST_SUITE_RELEASE_NAME: &str = "TEST-SUITE-RELEASE";
 /// helm-unittest's default namespace.
 pub const DEFAULT_NAMESPACE: &str = "NAMESPACE";
 /// helm-unittest's default `.Release.Revision` (`helm template` renders 1).
@@ -66,6 +68,9 @@ pub struct RenderInput {
     pub revision: i64,
     /// The suite's `includeCrds`: the chart's `crds/` files become documents as they are.
     pub include_crds: bool,
+    /// The `kubernetesProvider` objects that answer `lookup` ([`super::lookup`]), as the
+    /// lookup template's JSON; None renders lookups as `helm template` does.
+    pub lookup_database: Option<String>,
 }
 
 /// One rendered document.
@@ -80,6 +85,8 @@ pub struct Document {
 #[derive(Debug, Clone, Default)]
 pub struct Rendered {
     pub by_template: BTreeMap<String, Vec<Document>>,
+    /// Each rendered template's whole output (engine.Render's map, which a post-renderer gets).
+    pub outputs: BTreeMap<String, String>,
     /// The chart's name, as helm's `# Source:` paths start.
     pub chart_name: String,
     /// The whole manifest as helm printed it (release name restored), for `--check`.
@@ -157,8 +164,8 @@ impl Renderer {
 
     fn render_uncached(&self, input: &RenderInput, key: &str) -> Result<Outcome> {
         // helm-unittest validates a release name the test sets (chartutil.ValidateReleaseName);
-        // its default RELEASE-NAME is never validated.
-        if input.release_name != DEFAULT_RELEASE_NAME && !(input.release_name.len() <= 53 && VALID_RELEASE_NAME.is_match(&input.release_name)) {
+        // its default RELEASE-NAME (and the suites chart's TEST-SUITE-RELEASE) is never validated.
+        if input.release_name != DEFAULT_RELEASE_NAME && input.release_name != TEST_SUITE_RELEASE_NAME && !(input.release_name.len() <= 53 && VALID_RELEASE_NAME.is_match(&input.release_name)) {
             return Ok(Err(format!("release name \"{}\": invalid release name, must match regex {} and the length must not be longer than 53", input.release_name, VALID_RELEASE_NAME.as_str())));
         }
         let chart = match self.chart_copy(input)? {
@@ -203,7 +210,7 @@ impl Renderer {
     /// `kubeVersion` removed, the `chart:` overrides applied and `.Release.Revision` set to
     /// `revision`. One copy per selection.
     fn chart_copy(&self, input: &RenderInput) -> Result<Result<PathBuf, String>> {
-        let key = hash_of(&format!("{:?}{:?}{}{}{}", input.templates, input.chart, input.revision, input.release_name, input.upgrade));
+        let key = hash_of(&format!("{:?}{:?}{}{}{}{:?}", input.templates, input.chart, input.revision, input.release_name, input.upgrade, input.lookup_database));
         let slot = self.copies.lock().unwrap().entry(key.clone()).or_default().clone();
         let mut error = None;
         let copy = slot.get_or_init(|| {
@@ -267,24 +274,44 @@ fn make_chart_copy(src: &Path, dest: &Path, input: &RenderInput) -> Result<()> {
         std::fs::rename(dest.join(rel), dest.join(dir).join(format!("{TEXT_PARTIAL_PREFIX}{base}"))).with_context(|| format!("cannot rename {rel} in the chart copy"))?;
     }
     unpack_subcharts(dest, dest, templates)?;
+    if let Some(database) = &input.lookup_database {
+        super::lookup::install(dest, database)?;
+    }
     write_wrappers(dest, dest, input)?;
-    override_chart_yaml(&dest.join("Chart.yaml"), &input.chart)?;
     // helm-unittest's ModifyChartMetadata (test_job.go) gives the direct dependencies the same
-    // version and appVersion overrides as the chart.
+    // version and appVersion overrides as the chart, after ProcessDependenciesWithMerge has
+    // resolved them (renderV3Chart): aliases and conditions are decided on the versions the
+    // charts have. helm resolves an alias only for a subchart whose version meets the
+    // dependency's constraint (chartutil dependencies.go `getAliasDependency`), so the copy's
+    // dependencies of an overridden subchart are pinned to its new version. (A dependency whose
+    // constraint the subchart did not meet before the override is pinned too: helm-unittest
+    // would leave it unaliased; chartproof does not evaluate semver ranges.)
     let charts = dest.join("charts");
+    let mut overridden = Vec::new();
+    if let Some(version) = input.chart.version.as_ref().filter(|_| charts.is_dir()) {
+        for entry in std::fs::read_dir(&charts).with_context(|| format!("cannot list {}", charts.display()))? {
+            let sub = entry?.path().join("Chart.yaml");
+            if sub.is_file() {
+                let meta: serde_yaml::Mapping = serde_yaml::from_str(&std::fs::read_to_string(&sub)?).with_context(|| format!("{}: invalid Chart.yaml", sub.display()))?;
+                overridden.extend(meta.get("name").and_then(serde_yaml::Value::as_str).map(|name| (name.to_string(), version.clone())));
+            }
+        }
+    }
+    override_chart_yaml(&dest.join("Chart.yaml"), &input.chart, &overridden)?;
     if (input.chart.version.is_some() || input.chart.app_version.is_some()) && charts.is_dir() {
         for entry in std::fs::read_dir(&charts).with_context(|| format!("cannot list {}", charts.display()))? {
             let sub = entry?.path().join("Chart.yaml");
             if sub.is_file() {
-                override_chart_yaml(&sub, &input.chart)?;
+                override_chart_yaml(&sub, &input.chart, &[])?;
             }
         }
     }
     Ok(())
 }
 
-/// Chart.yaml with `kubeVersion` removed and the `chart:` overrides applied.
-fn override_chart_yaml(chart_yaml: &Path, chart: &ChartOverride) -> Result<()> {
+/// Chart.yaml with `kubeVersion` removed, the `chart:` overrides applied and the version
+/// constraint of each dependency named in `pinned` set to its new version.
+fn override_chart_yaml(chart_yaml: &Path, chart: &ChartOverride, pinned: &[(String, String)]) -> Result<()> {
     let text = std::fs::read_to_string(chart_yaml).with_context(|| format!("cannot read {}", chart_yaml.display()))?;
     let mut meta: serde_yaml::Mapping = serde_yaml::from_str(&text).with_context(|| format!("{}: invalid Chart.yaml", chart_yaml.display()))?;
     meta.remove("kubeVersion");
@@ -293,6 +320,14 @@ fn override_chart_yaml(chart_yaml: &Path, chart: &ChartOverride) -> Result<()> {
     }
     if let Some(v) = &chart.app_version {
         meta.insert("appVersion".into(), v.clone().into());
+    }
+    if let Some(serde_yaml::Value::Sequence(deps)) = meta.get_mut("dependencies") {
+        for dep in deps.iter_mut().filter_map(serde_yaml::Value::as_mapping_mut) {
+            let name = dep.get("name").and_then(serde_yaml::Value::as_str).unwrap_or("").to_string();
+            if let Some((_, version)) = pinned.iter().find(|(n, _)| *n == name) {
+                dep.insert("version".into(), version.clone().into());
+            }
+        }
     }
     std::fs::write(chart_yaml, serde_yaml::to_string(&meta)?).with_context(|| format!("cannot write {}", chart_yaml.display()))
 }
@@ -486,6 +521,7 @@ pub fn split_manifest(manifest: &str) -> Result<Rendered> {
     }
     let mut wrapped: BTreeMap<String, Vec<Document>> = BTreeMap::new();
     let mut printed: BTreeMap<String, Vec<Document>> = BTreeMap::new();
+    let mut printed_outputs: BTreeMap<String, String> = BTreeMap::new();
     // A `---` the template wrote itself right after helm's `# Source:` header starts a chunk
     // without a header: it belongs to the template of the chunk before.
     let mut template = String::new();
@@ -514,11 +550,15 @@ pub fn split_manifest(manifest: &str) -> Result<Rendered> {
                 let path = path.split_once('/').map(|(_, p)| p).unwrap_or(path).to_string();
                 // helm-unittest keeps only .yaml/.yml/.tpl/.txt outputs; another file is not a template it knows.
                 if let Some(documents) = template_documents(&path, &text)? {
-                    wrapped.insert(path, documents);
+                    wrapped.insert(path.clone(), documents);
+                    rendered.outputs.insert(path, text);
                 }
             }
             continue;
         }
+        let output = printed_outputs.entry(template.clone()).or_default();
+        output.push_str(if output.is_empty() { "" } else { "---\n" });
+        output.push_str(body);
         let entry = printed.entry(template.clone()).or_default();
         for value in docs.into_iter().filter(|d| !d.is_null()) {
             entry.push(Document { value, raw: body.to_string() });
@@ -526,6 +566,7 @@ pub fn split_manifest(manifest: &str) -> Result<Rendered> {
     }
     for (path, docs) in printed {
         if !wrapped.contains_key(&path) && !path.ends_with(WRAPPER_FILE) {
+            rendered.outputs.insert(path.clone(), printed_outputs.remove(&path).unwrap_or_default());
             wrapped.insert(path, docs);
         }
     }

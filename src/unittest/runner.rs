@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use super::assert::{self, Verdict, base_kind};
 use super::render::{DEFAULT_KUBE_VERSION, DEFAULT_NAMESPACE, DEFAULT_RELEASE_NAME, DEFAULT_REVISION, Document, Outcome, RenderInput, Renderer, template_pattern, template_selected};
-use super::snapshot::{SnapshotFile, SnapshotMode, SnapshotResult};
+use super::snapshot::{SnapshotFile, SnapshotMode, SnapshotPatterns, SnapshotResult};
 use super::suite::{Assertion, DocumentSelector, Suite, TestCase};
 use crate::chart::setvals::{SetArg, apply_set, parse_path};
 use crate::chart::values::ValuesDoc;
@@ -28,6 +28,49 @@ pub struct RunOptions {
     pub strict: bool,
     /// `--check`: the rules configuration to check every render with.
     pub check: Option<crate::rules::Config>,
+    /// Suite files of subcharts that run through the chart (`--with-subchart`), with their
+    /// subchart routes ([`Suite::through_parent`]).
+    pub subchart_routes: std::collections::HashMap<PathBuf, Vec<String>>,
+    /// Suites rendered from the `--chart-tests-path` chart ([`rendered_suites`]), after the files'.
+    pub rendered_suites: Vec<(PathBuf, std::result::Result<Suite, String>)>,
+}
+
+/// helm-unittest's `--chart-tests-path` (test_suite.go `RenderTestSuiteFiles`): the folder is a
+/// chart whose templates render to suites, with release `TEST-SUITE-RELEASE` (revision 1) in
+/// namespace `NAMESPACE` and the chart's own values. Each template's output is read as suites of
+/// a file at the template's path in that folder ([`Suite::load_rendered`]); a template that
+/// renders nothing, or a render that fails, is an error suite.
+pub fn rendered_suites(renderer: &Renderer, tests_dir: &Path, strict: bool) -> Vec<(PathBuf, std::result::Result<Suite, String>)> {
+    let input = RenderInput {
+        templates: Vec::new(),
+        chart: Default::default(),
+        values_yaml: "{}\n".into(),
+        release_name: super::render::TEST_SUITE_RELEASE_NAME.into(),
+        namespace: DEFAULT_NAMESPACE.into(),
+        kube_version: DEFAULT_KUBE_VERSION.into(),
+        api_versions: Vec::new(),
+        upgrade: false,
+        revision: 1,
+        include_crds: false,
+        lookup_database: None,
+    };
+    let rendered = match renderer.render(&input).map_err(|e| format!("{e:#}")).and_then(|o| o.as_ref().clone()) {
+        Ok(r) => r,
+        Err(e) => return vec![(tests_dir.to_path_buf(), Err(format!("cannot render the test suites chart {}: {e}", tests_dir.display())))],
+    };
+    let mut out = Vec::new();
+    for (template, output) in &rendered.outputs {
+        let file = tests_dir.join(template);
+        if output.trim().is_empty() {
+            out.push((file.clone(), Err(format!("test suite template ({template}) file did not render a manifest"))));
+            continue;
+        }
+        match Suite::load_rendered(&file, output, strict) {
+            Ok(suites) => out.extend(suites.into_iter().map(|s| (file.clone(), Ok(s)))),
+            Err(e) => out.push((file.clone(), Err(format!("test suite template ({template}) error: {e:#}")))),
+        }
+    }
+    out
 }
 
 /// `check` rules whose verdict on an object depends on other objects of the release.
@@ -101,10 +144,14 @@ pub fn run_suites(renderer: &Renderer, files: &[PathBuf], options: &RunOptions) 
     let mut loaded: Vec<(PathBuf, Result<Suite>)> = Vec::new();
     for f in files {
         match Suite::load_all(f, options.strict) {
-            Ok(suites) => loaded.extend(suites.into_iter().map(|s| (f.clone(), Ok(s)))),
+            Ok(suites) => {
+                let route = options.subchart_routes.get(f).cloned().unwrap_or_default();
+                loaded.extend(suites.into_iter().map(|s| (f.clone(), Ok(s.through_parent(&route)))))
+            }
             Err(e) => loaded.push((f.clone(), Err(e))),
         }
     }
+    loaded.extend(options.rendered_suites.iter().map(|(f, s)| (f.clone(), s.clone().map_err(|e| anyhow!("{e}")))));
     carry_kube_versions(loaded.iter_mut().filter_map(|(_, s)| s.as_mut().ok()));
     loaded
         .into_par_iter()
@@ -115,7 +162,7 @@ pub fn run_suites(renderer: &Renderer, files: &[PathBuf], options: &RunOptions) 
                 Ok(s) => s,
                 Err(e) => return failed_load(e),
             };
-            let snapshots = match SnapshotFile::for_suite(&file) {
+            let snapshots = match SnapshotFile::for_suite(&suite.snapshot_path()) {
                 Ok(s) => s,
                 Err(e) => return failed_load(e),
             };
@@ -146,19 +193,45 @@ pub fn carry_kube_versions<'a>(suites: impl Iterator<Item = &'a mut Suite>) {
 }
 
 /// helm-unittest's user values: files merged in order (maps deep, the rest replaced, nulls
-/// kept so they delete chart defaults), then each `set` path with its YAML-typed value.
-pub fn user_values(files: &[PathBuf], sets: &[(String, Value)]) -> Result<Value> {
+/// kept so they delete chart defaults), then each `set` path with its YAML-typed value; each
+/// file and `set` put under the subchart `route` first ([`scope_values`]).
+pub fn user_values(files: &[PathBuf], sets: &[(String, Value)], route: &[String]) -> Result<Value> {
     let mut merged = Value::Object(Map::new());
     for f in files {
-        merge_keeping_nulls(&mut merged, &ValuesDoc::load(f)?.value);
+        merge_keeping_nulls(&mut merged, &scope_values(route, ValuesDoc::load(f)?.value));
     }
     for (key, value) in sets {
         let path = parse_path(key).map_err(|e| anyhow!("set `{key}`: {e:#}"))?;
         let mut nested = Value::Null;
         apply_set(&mut nested, &SetArg { text: key.clone(), as_string: false, assignments: vec![(path, value.clone())] });
-        merge_keeping_nulls(&mut merged, &nested);
+        merge_keeping_nulls(&mut merged, &scope_values(route, nested));
     }
     Ok(merged)
+}
+
+fn sorted_keys(v: Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut entries: Vec<(String, Value)> = m.into_iter().map(|(k, v)| (k, sorted_keys(v))).collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted_keys).collect()),
+        other => other,
+    }
+}
+
+/// helm-unittest test_job.go `scopeValuesWithRoutes`: values of a subchart's suite go under
+/// the subchart's key, innermost first, with `global` also kept at each level above.
+pub fn scope_values(route: &[String], values: Value) -> Value {
+    route.iter().rev().fold(values, |inner, name| {
+        let mut outer = Map::new();
+        if let Some(global) = inner.get("global") {
+            outer.insert("global".into(), global.clone());
+        }
+        outer.insert(name.clone(), inner);
+        Value::Object(outer)
+    })
 }
 
 fn merge_keeping_nulls(base: &mut Value, over: &Value) {
@@ -181,7 +254,7 @@ fn merge_keeping_nulls(base: &mut Value, over: &Value) {
 pub fn render_input(test: &TestCase, options: &RunOptions) -> Result<RenderInput> {
     let mut files = test.values_files.clone();
     files.extend(options.values_files.iter().cloned());
-    let values = user_values(&files, &test.sets)?;
+    let values = user_values(&files, &test.sets, &test.chart_route)?;
     let mut templates: Vec<String> = test.render_templates.clone();
     templates.sort();
     templates.dedup();
@@ -193,7 +266,9 @@ pub fn render_input(test: &TestCase, options: &RunOptions) -> Result<RenderInput
     Ok(RenderInput {
         templates,
         chart: test.chart.clone(),
-        values_yaml: serde_yaml::to_string(&values)?,
+        // Keys sorted: helm reads values into maps, so two tests that set the same values in
+        // another order share one render.
+        values_yaml: serde_yaml::to_string(&sorted_keys(values))?,
         release_name: test.release.name.clone().unwrap_or_else(|| DEFAULT_RELEASE_NAME.into()),
         namespace: test.release.namespace.clone().unwrap_or_else(|| DEFAULT_NAMESPACE.into()),
         kube_version,
@@ -201,6 +276,7 @@ pub fn render_input(test: &TestCase, options: &RunOptions) -> Result<RenderInput
         upgrade: test.release.upgrade.unwrap_or(false),
         revision: test.release.revision.unwrap_or(DEFAULT_REVISION),
         include_crds: test.include_crds,
+        lookup_database: test.kubernetes_provider.database(),
     })
 }
 
@@ -378,7 +454,7 @@ fn evaluate(test: &TestCase, assertion: &Assertion, outcome: &Outcome, snapshots
                         (_, Some(p)) => super::path::lookup(&d.value, p)?.first().map(|x| (*x).clone()).unwrap_or(Value::Null),
                         (_, None) => d.value.clone(),
                     };
-                    let compared = snapshots.compare(&test.name, *snapshot_index, &actual, mode);
+                    let compared = snapshots.compare_with(&test.name, *snapshot_index, &actual, mode, &SnapshotPatterns::of(&assertion.params));
                     if let Err(e) = snapshot_verdict(compared, *snapshot_index, negated) {
                         v = Err(e);
                     }
@@ -426,4 +502,16 @@ pub fn totals(results: &[SuiteResult]) -> (usize, usize, usize) {
 /// A chart-relative display path for a suite file.
 pub fn display_path(chart_dir: &Path, file: &Path) -> String {
     file.strip_prefix(chart_dir).unwrap_or(file).display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subchart_values_nest_under_the_route_with_global_kept_above() {
+        let scoped = scope_values(&["sub".to_string(), "inner".to_string()], serde_json::json!({"global": {"g": 1}, "x": 2}));
+        assert_eq!(scoped, serde_json::json!({"global": {"g": 1}, "sub": {"global": {"g": 1}, "inner": {"global": {"g": 1}, "x": 2}}}));
+        assert_eq!(scope_values(&[], serde_json::json!({"x": 1})), serde_json::json!({"x": 1}));
+    }
 }

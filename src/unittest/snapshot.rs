@@ -59,9 +59,35 @@ impl SnapshotFile {
 
     /// Compare entry `index` of `test` with `actual`.
     pub fn compare(&self, test: &str, index: u64, actual: &Value, mode: SnapshotMode) -> SnapshotResult {
+        self.compare_with(test, index, actual, mode, &SnapshotPatterns::default())
+    }
+
+    /// Compare entry `index` of `test` with `actual`, as helm-unittest's snapshot `Cache.Compare`
+    /// (pkg/unittest/snapshot/cache.go): the value is written as `TrustedMarshalYAML` writes it,
+    /// every string without its leading newlines; with a `matchRegex`/`notMatchRegex` pattern
+    /// the text is matched against the patterns instead of the stored entry, and a stored entry
+    /// is kept as it is.
+    pub fn compare_with(&self, test: &str, index: u64, actual: &Value, mode: SnapshotMode, patterns: &SnapshotPatterns) -> SnapshotResult {
+        let actual = &without_leading_newlines(actual);
         let text = to_snapshot_text(actual);
+        let stored = self.stored.get(test).and_then(|e| e.get(&index));
+        if patterns.enabled() {
+            let kept = match (stored, mode.update) {
+                (Some(s), false) => s.clone(),
+                _ => text.clone(),
+            };
+            self.current.lock().unwrap().entry(test.to_string()).or_default().insert(index, kept);
+            if stored.is_none() || mode.update {
+                *self.changed.lock().unwrap() = true;
+            }
+            return match patterns.check(&text) {
+                Ok(()) => SnapshotResult::Matched,
+                Err(_) if mode.update => SnapshotResult::Updated,
+                Err(e) => SnapshotResult::Differs(e),
+            };
+        }
         self.current.lock().unwrap().entry(test.to_string()).or_default().insert(index, text.clone());
-        let Some(stored) = self.stored.get(test).and_then(|e| e.get(&index)) else {
+        let Some(stored) = stored else {
             if mode.fail_missing {
                 return SnapshotResult::Missing;
             }
@@ -111,6 +137,53 @@ impl SnapshotFile {
         }
         std::fs::write(&self.path, out).with_context(|| format!("cannot write {}", self.path.display()))?;
         Ok(true)
+    }
+}
+
+/// `matchSnapshot`'s `matchRegex.pattern` and `notMatchRegex.pattern` (trimmed, as snapshot
+/// cache.go `WithMatchRegexPattern` keeps them; empty is unset), matched with Go's RE2 syntax
+/// against the snapshot text.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotPatterns {
+    pub matching: Option<String>,
+    pub not_matching: Option<String>,
+}
+
+impl SnapshotPatterns {
+    /// The patterns of a `matchSnapshot` assertion's parameters.
+    pub fn of(params: &Value) -> SnapshotPatterns {
+        let pattern = |key: &str| params.pointer(&format!("/{key}/pattern")).and_then(Value::as_str).map(|p| p.trim().to_string()).filter(|p| !p.is_empty());
+        SnapshotPatterns { matching: pattern("matchRegex"), not_matching: pattern("notMatchRegex") }
+    }
+
+    fn enabled(&self) -> bool {
+        self.matching.is_some() || self.not_matching.is_some()
+    }
+
+    fn check(&self, text: &str) -> std::result::Result<(), String> {
+        let compile = |p: &str| super::assert::go_regex(p).map_err(|e| format!("failed to compile regex pattern {p}: {e}"));
+        if let Some(p) = &self.matching
+            && !compile(p)?.is_match(text)
+        {
+            return Err(format!("pattern '{p}' not found in snapshot"));
+        }
+        if let Some(p) = &self.not_matching
+            && compile(p)?.is_match(text)
+        {
+            return Err(format!("pattern '{p}' should not be in snapshot"));
+        }
+        Ok(())
+    }
+}
+
+/// helm-unittest internal/common `removeLeadingNewLines`, which `TrustedMarshalYAML` applies
+/// before writing: every string in maps and lists loses its leading newlines.
+pub fn without_leading_newlines(v: &Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(s.trim_start_matches('\n').to_string()),
+        Value::Array(items) => Value::Array(items.iter().map(without_leading_newlines).collect()),
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), without_leading_newlines(v))).collect()),
+        other => other.clone(),
     }
 }
 
@@ -278,5 +351,23 @@ mod tests {
         }
         let ci = SnapshotMode { update: false, fail_missing: true };
         assert!(matches!(again.compare("other", 1, &json!({}), ci), SnapshotResult::Missing));
+    }
+
+    #[test]
+    fn strings_lose_leading_newlines_and_patterns_replace_the_comparison() {
+        let dir = tempfile::tempdir().unwrap();
+        let suite = dir.path().join("a_test.yaml");
+        let write = SnapshotMode { update: false, fail_missing: false };
+        let snap = SnapshotFile::for_suite(&suite).unwrap();
+        // An entry helm-unittest wrote without the leading newline `nindent` put there.
+        assert!(matches!(snap.compare("t", 1, &json!({"data": {"f": "{}\n"}}), write), SnapshotResult::Created));
+        snap.save().unwrap();
+        let again = SnapshotFile::for_suite(&suite).unwrap();
+        assert!(matches!(again.compare("t", 1, &json!({"data": {"f": "\n{}\n"}, }), write), SnapshotResult::Matched));
+        // With patterns the stored entry is not compared, only the patterns.
+        let patterns = SnapshotPatterns::of(&json!({"matchRegex": {"pattern": " .*f: .* "}, "notMatchRegex": {"pattern": "Secret"}}));
+        assert!(matches!(again.compare_with("t", 1, &json!({"data": {"f": "other"}}), write, &patterns), SnapshotResult::Matched));
+        assert!(matches!(again.compare_with("t", 1, &json!({"kind": "Secret", "data": {"f": "x"}}), write, &patterns), SnapshotResult::Differs(e) if e.contains("'Secret' should not be in snapshot")));
+        assert!(matches!(again.compare_with("t", 1, &json!({"g": 1}), write, &patterns), SnapshotResult::Differs(e) if e.contains("not found in snapshot")));
     }
 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde_json::{Map, Value};
 
+use super::lookup::{FakeKind, KubernetesProvider};
 use crate::chart::Pos;
 use crate::chart::values::parse_helm_yaml;
 
@@ -102,6 +103,11 @@ pub struct TestCase {
     pub asserts: Vec<Assertion>,
     /// The suite's `includeCrds`: the chart's `crds/` files are documents too (as they are, not templated).
     pub include_crds: bool,
+    /// `kubernetesProvider`, the test's merged with the suite's: objects that answer `lookup`.
+    pub kubernetes_provider: KubernetesProvider,
+    /// The subcharts (names, outermost first) whose suite this is when it runs through the
+    /// parent (`--with-subchart`); empty for the chart's own suites.
+    pub chart_route: Vec<String>,
 }
 
 /// A loaded suite file.
@@ -110,6 +116,9 @@ pub struct Suite {
     pub file: PathBuf,
     pub name: String,
     pub tests: Vec<TestCase>,
+    /// `snapshotId`: the suite's snapshots go to `__snapshot__/<file name>_<id>.snap`
+    /// (test_suite.go `SnapshotFileUrl`); a rendered suite without one gets its position.
+    pub snapshot_id: Option<String>,
 }
 
 /// Reads one suite file, reporting errors with line numbers.
@@ -228,11 +237,55 @@ impl Reader<'_> {
         Ok(Some(PostRenderer { cmd, args: self.strings(post.get("args"), &format!("{pointer}/args"))? }))
     }
 
-    fn skip(&self, m: &Map<String, Value>, pointer: &str) -> Result<Option<String>> {
+    /// `kubernetesProvider: {scheme: {apiVersion/kind: {gvr: {group, version, resource}, namespaced}}, objects: […]}`
+    /// (helm-unittest k8s_fake_client.go `KubernetesFakeClientProvider`).
+    fn kubernetes_provider(&self, m: &Map<String, Value>, pointer: &str) -> Result<KubernetesProvider> {
+        let pointer = format!("{pointer}/kubernetesProvider");
+        let Some(provider) = self.map(m.get("kubernetesProvider"), &pointer)? else { return Ok(KubernetesProvider::default()) };
+        let mut out = KubernetesProvider::default();
+        if let Some(scheme) = self.map(provider.get("scheme"), &format!("{pointer}/scheme"))? {
+            for (key, props) in scheme {
+                let p = format!("{pointer}/scheme/{key}");
+                let Some(props) = self.map(Some(props), &p)? else { continue };
+                let gvr = self.map(props.get("gvr"), &format!("{p}/gvr"))?.cloned().unwrap_or_default();
+                let field = |k: &str| self.opt_string(&gvr, k, &format!("{p}/gvr")).map(Option::unwrap_or_default);
+                let namespaced = match props.get("namespaced") {
+                    None | Some(Value::Null) => false,
+                    Some(v) => v.as_bool().ok_or_else(|| self.error(&format!("{p}/namespaced"), "must be true or false"))?,
+                };
+                out.scheme.insert(key.clone(), FakeKind { group: field("group")?, version: field("version")?, resource: field("resource")?, namespaced });
+            }
+        }
+        match provider.get("objects") {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(objects)) => {
+                for (i, o) in objects.iter().enumerate() {
+                    if !o.is_object() {
+                        return Err(self.error(&format!("{pointer}/objects/{i}"), "must be a Kubernetes object (a map)"));
+                    }
+                    out.objects.push(o.clone());
+                }
+            }
+            Some(_) => return Err(self.error(&format!("{pointer}/objects"), "must be a list of Kubernetes objects")),
+        }
+        Ok(out)
+    }
+
+    /// `skip:` of a suite or test: skipped with a non-empty `reason`. A suite's `minimumVersion`
+    /// (without a reason) skips it when helm-unittest's version is lower (test_suite.go
+    /// `validateTestSuite`, `VersionMeetsMinimum`); a test's skip has only `reason`.
+    fn skip(&self, m: &Map<String, Value>, pointer: &str, suite: bool) -> Result<Option<String>> {
         match m.get("skip") {
             None | Some(Value::Null) | Some(Value::Bool(false)) => Ok(None),
             Some(Value::Bool(true)) => Ok(Some("skipped".into())),
-            Some(Value::Object(s)) => Ok(Some(self.opt_string(s, "reason", &format!("{pointer}/skip"))?.unwrap_or_else(|| "skipped".into()))),
+            Some(Value::Object(s)) => {
+                let p = format!("{pointer}/skip");
+                if let Some(reason) = self.opt_string(s, "reason", &p)?.filter(|r| !r.is_empty()) {
+                    return Ok(Some(reason));
+                }
+                let minimum = if suite { self.opt_string(s, "minimumVersion", &p)?.filter(|v| !v.is_empty()) } else { None };
+                Ok(minimum.filter(|min| !version_meets_minimum(HELM_UNITTEST_VERSION, min)).map(|min| format!("Test suite requires minimum unittest plugin version {min}, but current version is {HELM_UNITTEST_VERSION}")))
+            }
             Some(_) => Err(self.error(&format!("{pointer}/skip"), "must be a map with `reason`")),
         }
     }
@@ -262,6 +315,39 @@ impl Reader<'_> {
             document_selector: self.document_selector(m, pointer)?,
             line: self.line(pointer),
         })
+    }
+}
+
+/// The helm-unittest release whose behaviour chartproof follows (the oracle's plugin.yaml), the
+/// version a suite's `skip.minimumVersion` is compared with.
+pub const HELM_UNITTEST_VERSION: &str = "1.1.0";
+
+/// test_suite.go `VersionMeetsMinimum` with Masterminds/semver's reading of versions: an
+/// optional `v`, up to three numbers (missing ones are 0), a pre-release after `-` sorting
+/// before the release, build metadata after `+` ignored; an unreadable version does not meet.
+pub fn version_meets_minimum(current: &str, minimum: &str) -> bool {
+    fn parse(v: &str) -> Option<(Vec<u64>, Option<String>)> {
+        let v = v.trim().trim_start_matches(['v', 'V']);
+        let v = v.split('+').next()?;
+        let (core, pre) = match v.split_once('-') {
+            Some((c, p)) => (c, Some(p.to_string())),
+            None => (v, None),
+        };
+        let mut numbers: Vec<u64> = core.split('.').map(|n| n.parse().ok()).collect::<Option<_>>()?;
+        if numbers.is_empty() || numbers.len() > 3 {
+            return None;
+        }
+        numbers.resize(3, 0);
+        Some((numbers, pre))
+    }
+    let (Some((c, cp)), Some((m, mp))) = (parse(current), parse(minimum)) else { return false };
+    match c.cmp(&m) {
+        std::cmp::Ordering::Equal => match (cp, mp) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(a), Some(b)) => a >= b,
+        },
+        other => other.is_gt(),
     }
 }
 
@@ -343,8 +429,8 @@ impl Suite {
         let suite_release = r.release(top.get("release"), "/release")?;
         let suite_chart = r.chart(top.get("chart"), "/chart")?;
         let suite_caps = r.capabilities(top.get("capabilities"), "/capabilities")?;
-        let suite_skip = r.skip(top, "")?;
-        let suite_provider = top.contains_key("kubernetesProvider");
+        let suite_skip = r.skip(top, "", true)?;
+        let suite_provider = r.kubernetes_provider(top, "")?;
         let suite_post_renderer = r.post_renderer(top, "")?;
         let include_crds = top.get("includeCrds").and_then(Value::as_bool).unwrap_or(false);
         let Some(Value::Array(tests)) = top.get("tests") else { return Err(r.error("/tests", "a suite needs a `tests` list")) };
@@ -382,10 +468,7 @@ impl Suite {
             let release = r.release(tm.get("release"), &format!("{p}/release"))?;
             let chart = r.chart(tm.get("chart"), &format!("{p}/chart"))?;
             let caps = r.capabilities(tm.get("capabilities"), &format!("{p}/capabilities"))?;
-            let mut skip = suite_skip.clone().or(r.skip(tm, &p)?);
-            if skip.is_none() && (suite_provider || tm.contains_key("kubernetesProvider")) {
-                skip = Some("kubernetesProvider (a mocked cluster for `lookup`) is not supported: `helm template` has no way to answer lookup from fixed objects".into());
-            }
+            let skip = suite_skip.clone().or(r.skip(tm, &p, false)?);
             cases.push(TestCase {
                 name,
                 line: r.line(&p),
@@ -410,13 +493,175 @@ impl Suite {
                 document_index: r.document_index(tm, &p)?,
                 document_selector: r.document_selector(tm, &p)?,
                 include_crds,
+                kubernetes_provider: KubernetesProvider::merged(&r.kubernetes_provider(tm, &p)?, &suite_provider),
+                chart_route: Vec::new(),
                 skip,
                 post_renderer: r.post_renderer(tm, &p)?.or(suite_post_renderer.clone()),
                 asserts,
             });
         }
-        Ok(Suite { file: file.to_path_buf(), name, tests: cases })
+        let snapshot_id = top.get("snapshotId").filter(|v| !v.is_null()).map(|v| r.string(v, "/snapshotId")).transpose()?.filter(|id| !id.is_empty());
+        Ok(Suite { file: file.to_path_buf(), name, tests: cases, snapshot_id })
     }
+}
+
+impl Suite {
+    /// The path whose `__snapshot__/<name>.snap` holds this suite's snapshots.
+    pub fn snapshot_path(&self) -> PathBuf {
+        match &self.snapshot_id {
+            Some(id) => self.file.with_file_name(format!("{}_{id}", self.file.file_name().unwrap_or_default().to_string_lossy())),
+            None => self.file.clone(),
+        }
+    }
+
+    /// The suites one template of a `--chart-tests-path` chart rendered (helm-unittest
+    /// test_suite.go `iterateTemplates`): its output split at each `---`, every non-empty part a
+    /// suite that must have a `suite` name, numbered from 0 as its snapshot id unless it sets one.
+    pub fn load_rendered(file: &Path, output: &str, strict: bool) -> Result<Vec<Suite>> {
+        static SEPARATOR: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| regex::Regex::new(r"(?:^|\s*\n)---\s*").unwrap());
+        let mut suites = Vec::new();
+        for part in SEPARATOR.split(output).filter(|p| !p.trim().is_empty()) {
+            let mut suite = Suite::load_text(file, part, strict).with_context(|| format!("chart {} error", suites.len()))?;
+            if suite.name.is_empty() || !part.lines().any(|l| l.starts_with("suite:")) {
+                bail!("{}: helm chart based test suites must include `suite` field", file.display());
+            }
+            suite.snapshot_id = suite.snapshot_id.or(Some(suites.len().to_string()));
+            suites.push(suite);
+        }
+        if suites.is_empty() {
+            bail!("test suite template ({}) file did not render a manifest", file.display());
+        }
+        Ok(suites)
+    }
+
+    /// Run this suite of subchart `route` (names, outermost first) through the parent, as
+    /// helm-unittest's `getV3TestSuitesWithValues` (test_runner.go) runs a subchart's suites with
+    /// chart route `<parent>/charts/<sub>`: every template name is below the subchart
+    /// (test_job.go `prefixTemplatesToAssert`, deep_copy.go `filterV3Templates`), a suite without
+    /// `templates` renders only the subchart's (its default `**` under the route), and the
+    /// values go under the subchart's key (runner [`scope_values`](super::runner::scope_values)).
+    pub fn through_parent(mut self, route: &[String]) -> Suite {
+        if route.is_empty() {
+            return self;
+        }
+        let prefix: String = route.iter().map(|n| format!("charts/{n}/")).collect();
+        let under = |names: &mut Vec<String>| names.iter_mut().for_each(|n| *n = format!("{prefix}{}", template_route_name(n)));
+        for test in &mut self.tests {
+            under(&mut test.templates);
+            under(&mut test.render_templates);
+            under(&mut test.exclude_templates);
+            if test.render_templates.is_empty() {
+                test.render_templates.push(format!("{prefix}**"));
+            }
+            for a in &mut test.asserts {
+                if let Some(t) = &a.template {
+                    a.template = Some(format!("{prefix}{}", template_route_name(t)));
+                }
+            }
+            test.chart_route = route.to_vec();
+        }
+        self
+    }
+}
+
+/// deep_copy.go `getTemplateFileName`: a name not starting with `templates`, `charts`, `crds` or
+/// `**` is below `templates/`.
+fn template_route_name(name: &str) -> String {
+    let name = name.trim_start_matches("./");
+    if ["templates", "charts", "crds", "**"].iter().any(|p| name.starts_with(p)) { name.to_string() } else { format!("templates/{name}") }
+}
+
+/// The suite files of a chart and, with `with_subcharts`, of its enabled subchart folders (at
+/// any depth), each with its subchart route (empty for the chart's own). helm-unittest
+/// test_runner.go `getV3TestSuitesWithValues`: a subchart's suites are looked for with the same
+/// globs in `charts/<subchart name>`, unless the parent's dependency on it is disabled by its
+/// `condition` or `tags` in the chart's values merged with the `-v` files
+/// (`isSubchartEnabled`, `evaluateConditionPath`, `evaluateTagsCondition`).
+pub fn find_suites_with_subcharts(chart_dir: &Path, globs: &[String], with_subcharts: bool, values_files: &[PathBuf]) -> Result<Vec<(PathBuf, Vec<String>)>> {
+    let mut found: Vec<(PathBuf, Vec<String>)> = find_suites(chart_dir, globs)?.into_iter().map(|f| (f, Vec::new())).collect();
+    if !with_subcharts {
+        return Ok(found);
+    }
+    let mut values = crate::chart::values::ValuesDoc::load(&chart_dir.join("values.yaml")).map(|d| d.value).unwrap_or(Value::Object(Map::new()));
+    for f in values_files {
+        let over = crate::chart::values::ValuesDoc::load(f)?.value;
+        values = merge_tables(over, values);
+    }
+    subchart_suites(chart_dir, globs, &values, &[], &mut found)?;
+    Ok(found)
+}
+
+fn subchart_suites(chart_dir: &Path, globs: &[String], values: &Value, route: &[String], found: &mut Vec<(PathBuf, Vec<String>)>) -> Result<()> {
+    let chart_yaml = chart_dir.join("Chart.yaml");
+    let meta: Value = serde_yaml::from_str(&std::fs::read_to_string(&chart_yaml).with_context(|| format!("cannot read {}", chart_yaml.display()))?).with_context(|| format!("{}: invalid Chart.yaml", chart_yaml.display()))?;
+    let dependencies = meta.get("dependencies").and_then(Value::as_array).cloned().unwrap_or_default();
+    let charts = chart_dir.join("charts");
+    let Ok(entries) = std::fs::read_dir(&charts) else { return Ok(()) };
+    let mut subcharts: Vec<(String, PathBuf)> = Vec::new();
+    for entry in entries {
+        let dir = entry?.path();
+        let Ok(text) = std::fs::read_to_string(dir.join("Chart.yaml")) else { continue };
+        let Some(name) = serde_yaml::from_str::<Value>(&text).ok().and_then(|m| m.get("name").and_then(Value::as_str).map(str::to_string)) else { continue };
+        subcharts.push((name, dir));
+    }
+    subcharts.sort();
+    for (name, _) in subcharts {
+        // The dependency whose alias, else name, is the subchart's name.
+        let dependency = dependencies.iter().find(|d| d.get("alias").and_then(Value::as_str).filter(|a| !a.is_empty()).or(d.get("name").and_then(Value::as_str)) == Some(name.as_str()));
+        if let Some(d) = dependency
+            && !dependency_enabled(d, values)
+        {
+            continue;
+        }
+        // helm-unittest looks in charts/<chart name>, whatever the folder is called.
+        let dir = charts.join(&name);
+        if !dir.join("Chart.yaml").is_file() {
+            continue;
+        }
+        let mut sub_route = route.to_vec();
+        sub_route.push(name);
+        found.extend(find_suites(&dir, globs)?.into_iter().map(|f| (f, sub_route.clone())));
+        subchart_suites(&dir, globs, values, &sub_route, found)?;
+    }
+    Ok(())
+}
+
+/// test_runner.go `isSubchartEnabled`: the `condition` path when there is one (true unless it
+/// names a boolean false), else any `tags` entry true (true when no tag is set).
+fn dependency_enabled(dependency: &Value, values: &Value) -> bool {
+    if let Some(condition) = dependency.get("condition").and_then(Value::as_str).filter(|c| !c.is_empty()) {
+        let mut at = values;
+        for part in condition.split('.') {
+            match at.get(part) {
+                Some(next) => at = next,
+                None => return true,
+            }
+        }
+        return at.as_bool().unwrap_or(true);
+    }
+    let tags: Vec<&str> = dependency.get("tags").and_then(Value::as_array).map(|t| t.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    let Some(set) = values.get("tags").and_then(Value::as_object) else { return true };
+    tags.is_empty() || tags.iter().any(|t| set.get(*t).and_then(Value::as_bool) == Some(true))
+}
+
+/// chartutil `MergeTables(dst, src)`: `dst` wins, maps merge deeply.
+fn merge_tables(mut dst: Value, src: Value) -> Value {
+    if let (Value::Object(d), Value::Object(s)) = (&mut dst, src) {
+        for (k, v) in s {
+            match d.remove(&k) {
+                None => {
+                    d.insert(k, v);
+                }
+                Some(existing) if existing.is_object() && v.is_object() => {
+                    d.insert(k, merge_tables(existing, v));
+                }
+                Some(existing) => {
+                    d.insert(k, existing);
+                }
+            }
+        }
+    }
+    dst
 }
 
 /// The suite files of a chart: `-f` globs relative to the chart (`**` allowed), default
@@ -514,9 +759,64 @@ mod tests {
     }
 
     #[test]
-    fn kubernetes_provider_and_skip_become_skip_reasons() {
-        let s = load("suite: S\ntests:\n  - it: a\n    skip: {reason: later}\n    asserts: []\n  - it: b\n    kubernetesProvider: {objects: []}\n    asserts: []\n").unwrap();
+    fn skip_reasons_and_kubernetes_providers_fold_like_helm_unittest() {
+        let s = load("suite: S\nkubernetesProvider:\n  scheme:\n    v1/Pod: {gvr: {version: v1, resource: pods}, namespaced: true}\n  objects: [{kind: Pod, apiVersion: v1, metadata: {name: s}}]\ntests:\n  - it: a\n    skip: {reason: later}\n    asserts: []\n  - it: b\n    kubernetesProvider:\n      scheme:\n        v1/Pod: {gvr: {version: v1, resource: other}}\n      objects: [{kind: Pod, apiVersion: v1, metadata: {name: t}}]\n    asserts: []\n").unwrap();
         assert_eq!(s.tests[0].skip.as_deref(), Some("later"));
-        assert!(s.tests[1].skip.as_deref().unwrap().contains("kubernetesProvider"));
+        let p = &s.tests[1].kubernetes_provider;
+        assert!(s.tests[1].skip.is_none());
+        // The test's objects first, then the suite's; the suite's scheme entry wins.
+        assert_eq!(p.objects.iter().map(|o| o["metadata"]["name"].as_str().unwrap()).collect::<Vec<_>>(), vec!["t", "s"]);
+        assert_eq!((p.scheme["v1/Pod"].resource.as_str(), p.scheme["v1/Pod"].namespaced), ("pods", true));
+    }
+
+    #[test]
+    fn subchart_suites_run_through_the_parent_below_the_subchart() {
+        let s = load("suite: S\ntemplates: [deployment.yaml]\ntests:\n  - it: t\n    asserts:\n      - isKind: {of: A}\n        template: templates/x.yaml\n").unwrap();
+        let s = s.through_parent(&["sub".to_string(), "inner".to_string()]);
+        let t = &s.tests[0];
+        assert_eq!(t.render_templates, vec!["charts/sub/charts/inner/templates/deployment.yaml"]);
+        assert_eq!(t.asserts[0].template.as_deref(), Some("charts/sub/charts/inner/templates/x.yaml"));
+        let all = load("suite: S\ntests:\n  - it: t\n    asserts: [{isKind: {of: A}}]\n").unwrap().through_parent(&["sub".to_string()]);
+        assert_eq!(all.tests[0].render_templates, vec!["charts/sub/**"], "a suite without templates renders the subchart's");
+    }
+
+    #[test]
+    fn dependencies_are_enabled_like_helm_unittests_runner() {
+        let values = serde_json::json!({"a": {"enabled": false}, "b": {"enabled": "no"}, "tags": {"x": false, "y": true}});
+        let dep = |d: Value| dependency_enabled(&d, &values);
+        assert!(!dep(serde_json::json!({"condition": "a.enabled", "tags": ["y"]})), "the condition decides before tags");
+        assert!(dep(serde_json::json!({"condition": "b.enabled"})), "a condition that is no boolean enables");
+        assert!(dep(serde_json::json!({"condition": "missing.enabled"})));
+        assert!(!dep(serde_json::json!({"tags": ["x"]})));
+        assert!(dep(serde_json::json!({"tags": ["x", "y"]})));
+        assert_eq!(merge_tables(serde_json::json!({"a": {"b": 1}}), serde_json::json!({"a": {"b": 2, "c": 3}, "d": 4})), serde_json::json!({"a": {"b": 1, "c": 3}, "d": 4}));
+    }
+
+    #[test]
+    fn minimum_version_skips_a_suite_only_when_helm_unittest_is_older() {
+        assert!(version_meets_minimum("1.1.0", "0.0.1") && version_meets_minimum("1.1.0", "v1.1") && !version_meets_minimum("1.1.0", "99.99.99"));
+        assert!(!version_meets_minimum("1.1.0-rc1", "1.1.0") && !version_meets_minimum("1.1.0", "not a version"));
+        let high = load("suite: S\nskip: {minimumVersion: 99.99.99}\ntests:\n  - it: t\n    asserts: [{isKind: {of: A}}]\n").unwrap();
+        assert!(high.tests[0].skip.as_deref().unwrap().contains("requires minimum unittest plugin version 99.99.99"));
+        let low = load("suite: S\nskip: {minimumVersion: 0.0.1}\ntests:\n  - it: t\n    skip: {minimumVersion: 99.0.0}\n    asserts: [{isKind: {of: A}}]\n").unwrap();
+        assert_eq!(low.tests[0].skip, None, "met by the suite; a test's skip has only `reason`");
+    }
+
+    #[test]
+    fn an_anchor_redefined_later_in_the_file_is_the_one_later_aliases_use() {
+        // YAML lets a document define an anchor again; an alias names the latest (yaml.v3 as
+        // helm-unittest's ParseTestSuiteFile decodes it).
+        let s = load("suite: S\ntests:\n  - it: a\n    set: &v {x: 1}\n    asserts: [{isKind: {of: A}}]\n  - it: b\n    set: *v\n    asserts: [{isKind: {of: A}}]\n  - it: c\n    set: &v {x: 2}\n    asserts: [{isKind: {of: A}}]\n  - it: d\n    set: *v\n    asserts: [{isKind: {of: A}}]\n").unwrap();
+        let x: Vec<&Value> = s.tests.iter().map(|t| &t.sets[0].1).collect();
+        assert_eq!(x, vec![&serde_json::json!(1), &serde_json::json!(1), &serde_json::json!(2), &serde_json::json!(2)]);
+    }
+
+    #[test]
+    fn rendered_suites_need_a_name_and_are_numbered_for_their_snapshots() {
+        let file = Path::new("/c/tests-chart/templates/t.yaml");
+        let suites = Suite::load_rendered(file, "---\nsuite: a\ntests:\n  - it: t\n    asserts: [{isKind: {of: A}}]\n---\nsuite: b\nsnapshotId: own\ntests:\n  - it: t\n    asserts: [{isKind: {of: A}}]\n", false).unwrap();
+        assert_eq!(suites.iter().map(|s| s.snapshot_path()).collect::<Vec<_>>(), vec![PathBuf::from("/c/tests-chart/templates/t.yaml_0"), PathBuf::from("/c/tests-chart/templates/t.yaml_own")]);
+        let e = Suite::load_rendered(file, "tests:\n  - it: t\n    asserts: [{isKind: {of: A}}]\n", false).unwrap_err().to_string();
+        assert!(e.contains("must include `suite` field"), "{e}");
     }
 }
