@@ -531,3 +531,89 @@ fn corpus_changed_defaults_match_an_independent_recount() {
     assert!(compared >= 10, "only {compared} corpus charts");
     assert!(disagreements.is_empty(), "{} of {compared} charts disagree:\n{}", disagreements.len(), disagreements.join("\n"));
 }
+
+/// The fleet chart's two versions in temporary copies, each with a Secret holding a random
+/// password unless `auth.password` is set, and a test Pod with a random name suffix.
+fn random_fleet() -> (tempfile::TempDir, tempfile::TempDir) {
+    let copies = (common::copy_chart(&fleet("v1")), common::copy_chart(&fleet("v2")));
+    for dir in [copies.0.path(), copies.1.path()] {
+        let values = std::fs::read_to_string(dir.join("values.yaml")).unwrap();
+        common::write_files(dir, &[
+            ("values.yaml", &format!("{values}auth:\n  enabled: true\n")),
+            ("templates/secret.yaml", "{{- if .Values.auth.enabled }}\napiVersion: v1\nkind: Secret\nmetadata:\n  name: {{ .Release.Name }}-fleet-auth\ntype: Opaque\ndata:\n  password: {{ .Values.auth.password | default (randAlphaNum 24) | b64enc | quote }}\n{{- end }}\n"),
+            ("templates/tests/check.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Release.Name }}-check-{{ randAlphaNum 5 | lower }}\n  annotations:\n    helm.sh/hook: test\nspec:\n  restartPolicy: Never\n  containers:\n    - name: check\n      image: registry.example.com/check:1.0.0\n"),
+        ]);
+    }
+    copies
+}
+
+#[test]
+fn each_shares_one_volatility_render_per_side_where_values_cannot_change_what_is_volatile() {
+    let (v1, v2) = random_fleet();
+    let teams = tempfile::tempdir().unwrap();
+    for t in ["a", "b", "c", "d", "e"] {
+        std::fs::copy(fleet("values").join(format!("team-{t}.yaml")), teams.path().join(format!("team-{t}.yaml"))).unwrap();
+    }
+    // Team F sets the password (its Secret is no longer random), team G turns the Secret off:
+    // both set values the volatile template reads, so they get their own second renders.
+    common::write_files(teams.path(), &[("team-f.yaml", "auth:\n  password: s3cret\n"), ("team-g.yaml", "auth:\n  enabled: false\n")]);
+    let glob = format!("{}/team-*.yaml", p(teams.path()));
+    for helm in common::helms() {
+        let (code, r) = diff_json(&helm, &[p(v1.path()), p(v2.path()), "--each", &glob]);
+        assert_eq!(code, 1, "teams A and B break ({})", helm.display());
+        let files = r["files"].as_array().unwrap();
+        assert_eq!(files.len(), 7);
+        for f in files {
+            let shown: Vec<String> = f["resources"].as_array().unwrap().iter().map(|x| format!("{} {} {}", x["change"], x["kind"], x["name"])).collect();
+            // Neither the random password nor the random Pod name is ever a change.
+            assert!(f["resources"].as_array().unwrap().iter().all(|x| x["kind"] != "Secret" && x["kind"] != "Pod"), "{}: {shown:?}", f["file"]);
+            let own = f["file"].as_str().unwrap().ends_with("team-f.yaml") || f["file"].as_str().unwrap().ends_with("team-g.yaml");
+            let want = if own { [2, 2] } else { [1, 1] };
+            assert_eq!(f["helm_renders"], serde_json::json!(want), "{}", f["file"]);
+            if f["renders_new"] == true {
+                // Deployment and Service change; Secret (unless turned off) and Pod do not.
+                let unchanged = if f["file"].as_str().unwrap().ends_with("team-g.yaml") { 1 } else { 2 };
+                assert_eq!(f["unchanged_resources"], unchanged, "{f:#}");
+            }
+        }
+        // Team D relies on the Service type default: that change is still shown.
+        let d = files.iter().find(|f| f["file"].as_str().unwrap().ends_with("team-d.yaml")).unwrap();
+        assert!(d["resources"].as_array().unwrap().iter().any(|x| x["kind"] == "Service" && x["fields"].as_array().unwrap().iter().any(|f| f["path"] == "spec.type")), "{d:#}");
+        // 2 reference renders + 5 files once per side + 2 files twice per side (4 per file
+        // without sharing: 28).
+        assert_eq!(r["summary"]["helm_renders"], 2 + 5 * 2 + 2 * 4, "{:#}", r["summary"]);
+    }
+}
+
+#[test]
+fn each_with_side_values_applies_them_before_each_file() {
+    let (v1, v2, dir) = (fleet("v1"), fleet("v2"), fleet("values"));
+    let sides = tempfile::tempdir().unwrap();
+    // The old releases ran 5 replicas for everyone; the new ones pin the Service type.
+    common::write_files(sides.path(), &[("old.yaml", "replicaCount: 5\n"), ("new.yaml", "service:\n  type: ClusterIP\n")]);
+    let (old, new) = (sides.path().join("old.yaml"), sides.path().join("new.yaml"));
+    let glob = format!("{}/team-*.yaml", p(&dir));
+    for helm in common::helms() {
+        let (code, r) = diff_json(&helm, &[p(&v1), p(&v2), "--old-values", p(&old), "--new-values", p(&new), "--each", &glob]);
+        assert_eq!(code, 1, "teams A and B still break ({})", helm.display());
+        assert_eq!((r["old"]["values"][0].as_str(), r["new"]["values"][0].as_str()), (Some(p(&old)), Some(p(&new))));
+        let verdict = |t: &str| r["files"].as_array().unwrap().iter().find(|f| f["file"].as_str().unwrap().ends_with(&format!("team-{t}.yaml"))).unwrap();
+        assert_eq!(r["summary"]["files_breaking"], 2);
+        // Nobody relies on the Service type default any more: new.yaml sets it for everyone.
+        let svc = r["contract"]["defaults"].as_array().unwrap().iter().find(|d| d["path"] == "service.type").unwrap();
+        assert!(strs(&svc["relied_on_by"]).is_empty(), "{svc:#}");
+        for t in ["d", "e"] {
+            let f = verdict(t);
+            let changes: Vec<(&str, &str)> = f["resources"].as_array().unwrap().iter().flat_map(|x| x["fields"].as_array().unwrap()).map(|c| (c["path"].as_str().unwrap(), c["kind"].as_str().unwrap_or(""))).collect();
+            assert!(!changes.iter().any(|(path, _)| *path == "spec.type"), "team {t}: {changes:?}");
+            // The old side ran old.yaml's 5 replicas (team E sets none; team D neither): the new
+            // side falls back to 3.0.0's default of 3.
+            let deploy = f["resources"].as_array().unwrap().iter().find(|x| x["kind"] == "Deployment").unwrap();
+            let replicas = deploy["fields"].as_array().unwrap().iter().find(|c| c["path"] == "spec.replicas").unwrap_or_else(|| panic!("team {t}: {deploy:#}"));
+            assert_eq!((replicas["old"].as_i64(), replicas["new"].as_i64()), (Some(5), Some(3)), "team {t}: {replicas:#}");
+        }
+        // Team B sets 4 replicas itself: applied after old.yaml, its file wins on both sides.
+        let b_deploy = verdict("b")["resources"].as_array().unwrap().iter().find(|x| x["kind"] == "Deployment").cloned();
+        assert!(b_deploy.is_none_or(|d| !d["fields"].as_array().unwrap().iter().any(|c| c["path"] == "spec.replicas")), "team B");
+    }
+}
