@@ -455,23 +455,89 @@ fn without_each_the_verdict_is_about_the_given_values() {
     }
 }
 
-/// Leaves whose default differs between two values.yaml files, recounted by PyYAML: maps are
-/// walked key by key, anything else (lists, scalars, empty maps) is a leaf.
+/// Leaves whose default differs between two charts' effective defaults, recounted by PyYAML: a
+/// chart's values.yaml with each subchart's (directory or packaged, recursively) under its key
+/// (the alias, else its name), the parent's values for that key coalesced over them (maps key by
+/// key, null deletes), and a subchart's `global` under the top-level `global` where the parent's
+/// win (helm pkg/chartutil/coalesce.go: coalesceDeps, coalesceGlobals). Maps are walked key by
+/// key, anything else (lists, scalars, empty maps) is a leaf.
 fn python_changed_defaults(old: &Path, new: &Path) -> Vec<(String, String)> {
     let script = r#"
-import sys, yaml
+import sys, os, io, tarfile, yaml
+def read_dir(root):
+    out = {}
+    for d, _, names in os.walk(root):
+        for n in names:
+            p = os.path.join(d, n)
+            with open(p, "rb") as f:
+                out[os.path.relpath(p, root)] = f.read()
+    return out
+def read_tgz(data):
+    out = {}
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as t:
+        for m in t.getmembers():
+            if m.isfile():
+                out[m.name.split("/", 1)[1]] = t.extractfile(m).read()
+    return out
+def load(data):
+    v = yaml.safe_load(data or b"")
+    return v if isinstance(v, dict) else {}
+def strip(v):
+    return {k: strip(x) for k, x in v.items() if x is not None} if isinstance(v, dict) else v
+def coalesce(base, over):
+    for k, v in over.items():
+        if v is None:
+            base.pop(k, None)
+        elif isinstance(base.get(k), dict) and isinstance(v, dict):
+            coalesce(base[k], v)
+        else:
+            base[k] = strip(v)
+def subcharts(files):
+    found = {}
+    for p in sorted(files):
+        parts = p.split("/")
+        if parts[0] != "charts" or len(parts) < 2:
+            continue
+        if len(parts) == 3 and parts[2] == "Chart.yaml":
+            found[parts[1]] = {q[len("charts/" + parts[1] + "/"):]: b for q, b in files.items() if q.startswith("charts/" + parts[1] + "/")}
+        elif len(parts) == 2 and p.endswith(".tgz"):
+            found[p] = read_tgz(files[p])
+    return [(load(f.get("Chart.yaml")).get("name"), f) for _, f in sorted(found.items())]
+def effective(files):
+    meta = load(files.get("Chart.yaml"))
+    vals = load(files.get("values.yaml"))
+    subs = subcharts(files)
+    used, keyed = set(), []
+    for dep in meta.get("dependencies") or []:
+        for i, (name, f) in enumerate(subs):
+            if name == dep.get("name"):
+                used.add(i)
+                keyed.append((dep.get("alias") or name, f))
+                break
+    keyed += [(name, f) for i, (name, f) in enumerate(subs) if i not in used]
+    for key, f in keyed:
+        d = effective(f)
+        g = d.pop("global", None)
+        if key in vals and not isinstance(vals[key], dict):
+            continue
+        if key in vals:
+            coalesce(d, vals[key])
+        if d or key in vals:
+            vals[key] = d
+        if isinstance(g, dict) and g:
+            if "global" in vals:
+                coalesce(g, vals["global"])
+            vals["global"] = g
+    return vals
 def leaves(v, at, out):
     if isinstance(v, dict) and v:
         for k, x in v.items():
             leaves(x, at + [str(k)], out)
     else:
         out[".".join(at)] = v
-def load(p):
-    with open(p) as f:
-        return yaml.safe_load(f) or {}
 a, b = {}, {}
-leaves(load(sys.argv[1]), [], a)
-leaves(load(sys.argv[2]), [], b)
+leaves(effective(read_dir(sys.argv[1])), [], a)
+leaves(effective(read_dir(sys.argv[2])), [], b)
 for k in sorted(set(a) | set(b)):
     if k not in b: print(k, "removed")
     elif k not in a: print(k, "added")
@@ -485,51 +551,77 @@ for k in sorted(set(a) | set(b)):
     }).collect()
 }
 
+/// Flip the first top-level boolean or number of a values.yaml; false when it has none.
+fn flip_first_top_level_default(values: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(values) else { return false };
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    for l in lines.iter_mut() {
+        let Some((k, v)) = l.split_once(": ") else { continue };
+        if k.starts_with([' ', '#', '-']) || k.contains(' ') {
+            continue;
+        }
+        let v = v.trim();
+        let flipped = match v {
+            "true" => "false".to_string(),
+            "false" => "true".to_string(),
+            n if n.parse::<u32>().is_ok() => (n.parse::<u32>().unwrap() + 1).to_string(),
+            _ => continue,
+        };
+        *l = format!("{k}: {flipped}");
+        std::fs::write(values, lines.join("\n") + "\n").unwrap();
+        return true;
+    }
+    false
+}
+
 #[test]
 #[ignore = "needs ../shared: scripts/corpus runs it"]
 fn corpus_changed_defaults_match_an_independent_recount() {
     let helm = &common::helms()[0];
     let mut disagreements = Vec::new();
-    let mut compared = 0;
+    let (mut compared, mut with_subchart_edit, mut leaves) = (0, 0, 0);
     for chart in common::corpus_charts() {
         let copy = common::copy_chart(&chart);
         let values = copy.path().join("values.yaml");
         let Ok(text) = std::fs::read_to_string(&values) else { continue };
         // Flip the first top-level boolean or number, and add a key: one changed, one added default.
-        let mut edited = false;
-        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-        for l in lines.iter_mut() {
-            let Some((k, v)) = l.split_once(": ") else { continue };
-            if k.starts_with([' ', '#', '-']) || k.contains(' ') {
-                continue;
-            }
-            let v = v.trim();
-            let flipped = match v {
-                "true" => "false".to_string(),
-                "false" => "true".to_string(),
-                n if n.parse::<u32>().is_ok() => (n.parse::<u32>().unwrap() + 1).to_string(),
-                _ => continue,
-            };
-            *l = format!("{k}: {flipped}");
-            edited = true;
-            break;
+        std::fs::write(&values, text + "\nchartproofAddedDefault: {enabled: true}\n").unwrap();
+        assert!(flip_first_top_level_default(&values), "{}: no top-level boolean or number to change", chart.display());
+        // And in the first subchart that has one: a default the parent may or may not override.
+        let mut subs: Vec<PathBuf> = std::fs::read_dir(copy.path().join("charts")).into_iter().flatten().flatten().map(|e| e.path().join("values.yaml")).collect();
+        subs.sort();
+        if subs.iter().any(|v| flip_first_top_level_default(v)) {
+            with_subchart_edit += 1;
         }
-        assert!(edited, "{}: no top-level boolean or number to change", chart.display());
-        lines.push("chartproofAddedDefault: {enabled: true}".into());
-        std::fs::write(&values, lines.join("\n") + "\n").unwrap();
         let (_, r) = diff_json(helm, &[p(&chart), p(copy.path()), "--contract-only"]);
         let mut ours: Vec<(String, String)> = r["contract"]["defaults"].as_array().unwrap().iter().map(|d| (d["path"].as_str().unwrap().to_string(), d["change"].as_str().unwrap().to_string())).collect();
         ours.sort();
-        let mut theirs = python_changed_defaults(&chart.join("values.yaml"), &values);
+        let mut theirs = python_changed_defaults(&chart, copy.path());
         theirs.sort();
         compared += 1;
         if ours != theirs {
             disagreements.push(format!("{}: chartproof {ours:?}, PyYAML {theirs:?}", chart.display()));
         }
-        assert_eq!(theirs.len(), 2, "{}: {theirs:?}", chart.display());
+        assert!(theirs.len() >= 2, "{}: {theirs:?}", chart.display());
+        // Every effective default, subcharts included: from a chart with one other, all are added.
+        let empty = tempfile::tempdir().unwrap();
+        common::write_files(empty.path(), &[("Chart.yaml", "apiVersion: v2\nname: empty\nversion: 0.0.1\n"), ("values.yaml", "chartproofOnlyDefault: 1\n")]);
+        let (_, r) = diff_json(helm, &[p(empty.path()), p(&chart), "--contract-only"]);
+        let mut ours: Vec<(String, String)> = r["contract"]["defaults"].as_array().unwrap().iter().map(|d| (d["path"].as_str().unwrap().to_string(), d["change"].as_str().unwrap().to_string())).collect();
+        ours.sort();
+        let mut theirs = python_changed_defaults(empty.path(), &chart);
+        theirs.sort();
+        leaves += theirs.len();
+        if ours != theirs {
+            let only_ours: Vec<_> = ours.iter().filter(|x| !theirs.contains(x)).take(5).collect();
+            let only_theirs: Vec<_> = theirs.iter().filter(|x| !ours.contains(x)).take(5).collect();
+            disagreements.push(format!("{} (all defaults): only chartproof {only_ours:?}, only PyYAML {only_theirs:?}", chart.display()));
+        }
     }
     assert!(compared >= 10, "only {compared} corpus charts");
+    assert!(with_subchart_edit >= 2, "only {with_subchart_edit} charts with an edited subchart");
     assert!(disagreements.is_empty(), "{} of {compared} charts disagree:\n{}", disagreements.len(), disagreements.join("\n"));
+    eprintln!("changed defaults agree with PyYAML on {compared} of {compared} charts ({with_subchart_edit} with a subchart default changed), and all {leaves} effective defaults");
 }
 
 /// The fleet chart's two versions in temporary copies, each with a Secret holding a random
@@ -615,5 +707,54 @@ fn each_with_side_values_applies_them_before_each_file() {
         // Team B sets 4 replicas itself: applied after old.yaml, its file wins on both sides.
         let b_deploy = verdict("b")["resources"].as_array().unwrap().iter().find(|x| x["kind"] == "Deployment").cloned();
         assert!(b_deploy.is_none_or(|d| !d["fields"].as_array().unwrap().iter().any(|c| c["path"] == "spec.replicas")), "team B");
+    }
+}
+
+/// A chart `app` at `version` whose `db` subchart (packaged as charts/db-0.1.0.tgz) defaults to
+/// `db_values`, the parent overriding `parent_values`.
+fn chart_with_packaged_subchart(dir: &Path, version: &str, parent_values: &str, db_values: &str) {
+    common::write_files(dir, &[
+        ("Chart.yaml", &format!("apiVersion: v2\nname: app\nversion: {version}\ndependencies:\n- name: db\n  version: 0.1.0\n  alias: store\n")),
+        ("values.yaml", parent_values),
+        ("templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-app\n"),
+    ]);
+    let sub = tempfile::tempdir().unwrap();
+    common::write_files(sub.path(), &[
+        ("db/Chart.yaml", "apiVersion: v2\nname: db\nversion: 0.1.0\n"),
+        ("db/values.yaml", db_values),
+        ("db/templates/sts.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-db\ndata:\n  replicas: {{ .Values.replicas | quote }}\n  tag: {{ .Values.image.tag | quote }}\n  tier: {{ .Values.global.tier | quote }}\n"),
+    ]);
+    std::fs::create_dir_all(dir.join("charts")).unwrap();
+    let gz = flate2::write::GzEncoder::new(std::fs::File::create(dir.join("charts/db-0.1.0.tgz")).unwrap(), flate2::Compression::default());
+    let mut tar = tar::Builder::new(gz);
+    tar.append_dir_all("db", sub.path().join("db")).unwrap();
+    tar.into_inner().unwrap().finish().unwrap();
+}
+
+#[test]
+fn subchart_defaults_are_changed_defaults_at_their_key_path() {
+    let (old, new, teams) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    chart_with_packaged_subchart(old.path(), "1.0.0", "store:\n  image:\n    tag: '1.0'\n", "replicas: 1\nimage:\n  tag: '0.9'\nglobal:\n  tier: small\n");
+    // 2.0.0: the subchart's replica default and global tier change, the parent's override of the
+    // image tag moves on; the subchart's own tag default changes too but the parent's wins.
+    chart_with_packaged_subchart(new.path(), "2.0.0", "store:\n  image:\n    tag: '2.0'\n", "replicas: 2\nimage:\n  tag: '1.9'\nglobal:\n  tier: large\n");
+    common::write_files(teams.path(), &[("pinned.yaml", "store:\n  replicas: 1\n"), ("default.yaml", "global:\n  tier: small\n")]);
+    let glob = format!("{}/*.yaml", p(teams.path()));
+    for helm in common::helms() {
+        let (_, r) = diff_json(&helm, &[p(old.path()), p(new.path()), "--each", &glob]);
+        let defaults: Vec<(&str, &str, String, Vec<&str>)> = r["contract"]["defaults"].as_array().unwrap().iter().map(|d| (d["path"].as_str().unwrap(), d["change"].as_str().unwrap(), format!("{} -> {}", d["old"], d["new"]), strs(&d["relied_on_by"]))).collect();
+        let (pinned, default) = (teams.path().join("pinned.yaml"), teams.path().join("default.yaml"));
+        assert_eq!(defaults, vec![
+            ("store.replicas", "changed", "1 -> 2".to_string(), vec![p(&default)]),
+            ("store.image.tag", "changed", "\"1.0\" -> \"2.0\"".to_string(), vec![p(&default), p(&pinned)]),
+            ("global.tier", "changed", "\"small\" -> \"large\"".to_string(), vec![p(&pinned)]),
+        ], "{:#}", r["contract"]["defaults"]);
+        // What helm renders agrees: the file relying on store.replicas sees it change.
+        let changed = |f: &Path| -> Vec<String> {
+            let v = r["files"].as_array().unwrap().iter().find(|x| x["file"] == p(f)).unwrap();
+            v["resources"].as_array().unwrap().iter().flat_map(|x| x["fields"].as_array().unwrap().iter().map(|c| c["path"].as_str().unwrap().to_string())).collect()
+        };
+        assert_eq!(changed(&pinned), ["data.tag", "data.tier"], "{:#}", r["files"]);
+        assert_eq!(changed(&default), ["data.replicas", "data.tag"], "{:#}", r["files"]);
     }
 }

@@ -12,7 +12,7 @@ use super::common::{EXIT_FAILED, EXIT_OK, HelmArgs, TemplateArgs, ValuesArgs, ex
 use crate::chart::Chart;
 use crate::contract::{Contract, ContractSource};
 use crate::chart::targets::{jobs_or_cores, run_in_parallel};
-use crate::contract::compat::{ContractDiff, changed_defaults, compare, ignores_values, recheck_removed_keys};
+use crate::contract::compat::{ContractDiff, changed_defaults, compare, effective_defaults, ignores_values, recheck_removed_keys};
 use crate::diff::impact::{ContractSide, ValuesImpact, assess};
 use crate::diff::noise::IgnoreSet;
 use crate::diff::references::reference_changes;
@@ -175,7 +175,7 @@ pub fn run(mut args: DiffArgs) -> Result<ExitCode> {
         new_info.contract_source = Some(contract_source(&new_contract));
         let mut contract = compare(&old_contract.schema, &new_contract.schema, Some(&new_chart.values.value));
         recheck_removed_keys(&mut contract, &template_text(&new_chart.dir.join("templates")));
-        contract.defaults = changed_defaults(&old_chart.values.value, &new_chart.values.value);
+        contract.defaults = changed_defaults(&effective_defaults(&old_chart), &effective_defaults(&new_chart));
         contracts = Some((old_contract, new_contract));
         contract
     };
