@@ -758,3 +758,69 @@ fn subchart_defaults_are_changed_defaults_at_their_key_path() {
         assert_eq!(changed(&default), ["data.replicas", "data.tag"], "{:#}", r["files"]);
     }
 }
+
+/// What a file's resource changes are, comparable between `--each` and a `diff -f FILE` of its own.
+fn resource_changes(resources: &Value) -> Vec<String> {
+    let mut out: Vec<String> = resources.as_array().unwrap().iter().flat_map(|r| {
+        let id = format!("{} {} {} {}", r["change"], r["kind"], r["namespace"], r["name"]);
+        let fields: Vec<String> = r["fields"].as_array().unwrap().iter().map(|f| format!("{id} {} {} -> {}", f["path"], f["old"], f["new"])).collect();
+        std::iter::once(id).chain(fields)
+    }).collect();
+    out.sort();
+    out
+}
+
+/// Each file's verdict from `--each` (sharing the volatility reference render where it can) is
+/// the one `diff -f FILE` gives, which renders every side twice; returns how many file sides
+/// shared the reference render.
+fn each_agrees_with_diffs_of_one_file(helm: &Path, old: &Path, new: &Path, files: &[PathBuf]) -> usize {
+    let mut args = vec![p(old), p(new)];
+    for f in files {
+        args.extend(["--each", p(f)]);
+    }
+    let (_, r) = diff_json(helm, &args);
+    let mut shared = 0;
+    for (f, v) in files.iter().zip(r["files"].as_array().unwrap()) {
+        let (_, alone) = diff_json(helm, &[p(old), p(new), "-f", p(f)]);
+        assert_eq!(resource_changes(&v["resources"]), resource_changes(&alone["resources"]), "{}: --each and diff -f disagree", f.display());
+        assert_eq!(v["unchanged_resources"], alone["unchanged_resources"], "{}", f.display());
+        shared += v["helm_renders"].as_array().unwrap().iter().filter(|n| n.as_u64() == Some(1)).count();
+    }
+    shared
+}
+
+#[test]
+fn each_with_a_shared_volatility_render_agrees_with_diffs_of_one_file() {
+    let (v1, v2) = random_fleet();
+    let teams = tempfile::tempdir().unwrap();
+    common::write_files(teams.path(), &[("d.yaml", "logLevel: warn\n"), ("f.yaml", "auth:\n  password: s3cret\n")]);
+    let files = [teams.path().join("d.yaml"), teams.path().join("f.yaml")];
+    for helm in common::helms() {
+        assert_eq!(each_agrees_with_diffs_of_one_file(&helm, v1.path(), v2.path(), &files), 2, "d.yaml shares on both sides");
+    }
+}
+
+#[test]
+#[ignore = "needs ../shared: scripts/corpus runs it"]
+fn corpus_each_with_a_shared_volatility_render_agrees_with_diffs_of_one_file() {
+    let helm = &common::helms()[0];
+    let mut shared = 0;
+    for (chart, files) in [
+        ("podinfo", vec!["replicaCount: 3\n", "service:\n  externalPort: 9999\n", "ui:\n  message: hi\n"]),
+        ("grafana", vec!["replicas: 2\n", "adminPassword: s3cret\n"]),
+        ("traefik", vec!["deployment:\n  replicas: 2\n", "ports:\n  web:\n    port: 8001\n"]),
+    ] {
+        let old = common::corpus(chart);
+        let new = common::copy_chart(&old);
+        assert!(flip_first_top_level_default(&new.path().join("values.yaml")), "{chart}");
+        let dir = tempfile::tempdir().unwrap();
+        let paths: Vec<PathBuf> = files.iter().enumerate().map(|(i, text)| {
+            let path = dir.path().join(format!("{chart}-{i}.yaml"));
+            std::fs::write(&path, text).unwrap();
+            path
+        }).collect();
+        shared += each_agrees_with_diffs_of_one_file(helm, &old, new.path(), &paths);
+    }
+    assert!(shared >= 4, "only {shared} file sides shared the reference render");
+    eprintln!("7 files of podinfo, grafana and traefik: --each agrees with diff -f on each; {shared} of 14 file sides shared the reference render");
+}

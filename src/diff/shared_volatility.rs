@@ -12,8 +12,8 @@
 //! whole context (`.`/`$`) handed to anything but `include`/`template`/`tpl`/`dict` outside a
 //! `with`/`range` reads everything in the template's scope (a subchart's scope is its key plus
 //! `global`). Named templates are global across the chart and its subcharts, as in Helm
-//! (pkg/engine/engine.go, `Engine.render` parses every template of every chart into one set); an
-//! `include` of a computed name reaches them all. `tpl` counts as volatile when a random function
+//! (pkg/engine/engine.go, `Engine.render` parses every template of every chart into one set, each
+//! file also named by its path); an `include` of a computed name reaches them all. `tpl` counts as volatile when a random function
 //! is named anywhere it could evaluate (the chart's non-template files, the shared values).
 //! Templates write into the values map every later template sees (Helm hands all templates of a
 //! chart the same map): a `set`/`unset`/`merge*` on `.Values.a` or on a variable bound to it
@@ -56,7 +56,9 @@ impl VolatilityPlan {
             let mut closure = Facts::default();
             closure.absorb(&t.facts);
             let mut seen = BTreeSet::new();
-            let mut todo: Vec<String> = t.facts.includes.iter().cloned().collect();
+            // `$.Template.BasePath` is the rendered template's, in whatever helper it is read.
+            let names = |f: &Facts| f.includes.iter().cloned().chain(f.includes_in_base.iter().map(|suffix| format!("{}{suffix}", t.base))).collect::<Vec<_>>();
+            let mut todo = names(&t.facts);
             let mut everything = t.facts.dynamic_include;
             while let Some(name) = todo.pop() {
                 if !seen.insert(name.clone()) {
@@ -65,7 +67,7 @@ impl VolatilityPlan {
                 for d in units.defines.get(&name).into_iter().flatten() {
                     closure.absorb(d);
                     everything |= d.dynamic_include;
-                    todo.extend(d.includes.iter().cloned());
+                    todo.extend(names(d));
                 }
             }
             if everything {
@@ -185,6 +187,8 @@ fn scoped(scope: &[String], path: &[String], out: &mut Vec<KeyPath>) {
 #[derive(Debug, Clone, Default)]
 struct Facts {
     includes: BTreeSet<String>,
+    /// Names included as `(print $.Template.BasePath "/x.yaml")`: the suffixes.
+    includes_in_base: BTreeSet<String>,
     dynamic_include: bool,
     nondeterministic: bool,
     uses_tpl: bool,
@@ -199,6 +203,7 @@ struct Facts {
 impl Facts {
     fn absorb(&mut self, other: &Facts) {
         self.includes.extend(other.includes.iter().cloned());
+        self.includes_in_base.extend(other.includes_in_base.iter().cloned());
         self.nondeterministic |= other.nondeterministic;
         self.uses_tpl |= other.uses_tpl;
         self.reads.extend(other.reads.iter().cloned());
@@ -211,6 +216,8 @@ impl Facts {
 /// condition and tag paths that decide whether it renders.
 struct Rendered {
     source: String,
+    /// Its chart's `.Template.BasePath` (`app/charts/sub/templates`).
+    base: String,
     scope: KeyPath,
     gates: Vec<KeyPath>,
     facts: Facts,
@@ -245,10 +252,13 @@ fn collect(chart: &Chart, source_prefix: &str, scope: &[String], gates: &[KeyPat
         for (name, facts) in defines {
             units.defines.entry(name).or_default().push(facts);
         }
+        // A template file is a named template too, by its path: checksum annotations include
+        // it (`include (print $.Template.BasePath "/secret.yaml") . | sha256sum`).
+        units.defines.entry(format!("{source_prefix}/templates/{rel}")).or_default().push(top.clone());
         let base = rel.rsplit('/').next().unwrap_or(&rel);
         let is_library = chart.meta.chart_type.as_deref() == Some("library");
         if !base.starts_with('_') && base != "NOTES.txt" && !is_library {
-            rendered.push(Rendered { source: format!("{source_prefix}/templates/{rel}"), scope: scope.to_vec(), gates: gates.to_vec(), facts: top });
+            rendered.push(Rendered { source: format!("{source_prefix}/templates/{rel}"), base: format!("{source_prefix}/templates"), scope: scope.to_vec(), gates: gates.to_vec(), facts: top });
         }
     }
     for sub in &chart.subcharts {
@@ -503,6 +513,13 @@ fn scan(text: &str) -> (Facts, Vec<(String, Facts)>) {
                     Some(Tok::Str(name)) => {
                         facts.includes.insert(name.clone());
                     }
+                    // A checksum over a file of the chart: `(print $.Template.BasePath "/x.yaml")`.
+                    Some(Tok::Open) => match (toks.get(i + 2), toks.get(i + 3), toks.get(i + 4), toks.get(i + 5)) {
+                        (Some(Tok::Word(print)), Some(Tok::Word(base)), Some(Tok::Str(suffix)), Some(Tok::Close)) if print == "print" && base.ends_with(".Template.BasePath") => {
+                            facts.includes_in_base.insert(suffix.clone());
+                        }
+                        _ => facts.dynamic_include = true,
+                    },
                     _ => facts.dynamic_include = true,
                 },
                 Tok::Word(w) if w == "." || w == "$" => {
@@ -617,6 +634,18 @@ mod tests {
         assert!(plan.needs_own_second_render(&keys(json!({"auth": {"enabled": false}}))));
         assert!(plan.needs_own_second_render(&keys(json!({"auth": null}))));
         assert!(plan.needs_own_second_render(&keys(json!({"nameSuffix": "x"}))));
+        // A checksum over a volatile template file is volatile, by a computed or a literal name;
+        // an include of a name computed otherwise reaches every named template and file.
+        for include in ["(print $.Template.BasePath \"/secret.yaml\")", "\"app/templates/secret.yaml\"", "(printf \"%s/secret.yaml\" $.Template.BasePath)"] {
+            let (_d, c) = chart(&[
+                ("Chart.yaml", "apiVersion: v2\nname: app\nversion: 1.0.0\n"),
+                ("templates/secret.yaml", "kind: Secret\ndata:\n  p: {{ .Values.auth.password | default (randAlphaNum 16) }}\n"),
+                ("templates/deploy.yaml", &format!("kind: Deployment\nmetadata:\n  annotations:\n    checksum/secret: {{{{ include {include} . | sha256sum }}}}\nspec:\n  replicas: {{{{ .Values.replicas }}}}\n")),
+            ]);
+            let plan = VolatilityPlan::of(&c, &[]);
+            let reads: Vec<String> = plan.volatile["app/templates/deploy.yaml"].iter().map(|p| p.join(".")).collect();
+            assert_eq!(reads, ["auth.password", "replicas"], "{include}");
+        }
     }
 
     #[test]
