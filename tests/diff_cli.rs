@@ -707,6 +707,12 @@ fn each_with_side_values_applies_them_before_each_file() {
         // Team B sets 4 replicas itself: applied after old.yaml, its file wins on both sides.
         let b_deploy = verdict("b")["resources"].as_array().unwrap().iter().find(|x| x["kind"] == "Deployment").cloned();
         assert!(b_deploy.is_none_or(|d| !d["fields"].as_array().unwrap().iter().any(|c| c["path"] == "spec.replicas")), "team B");
+        // One chart, two values sets, every team: old.yaml's 5 replicas against the default 2.
+        let (code, r) = diff_json(&helm, &[p(&v1), "--old-values", p(&old), "--new-values", p(&new), "--each", &glob]);
+        assert_eq!((code, r["summary"]["files"].as_u64()), (0, Some(5)), "{:#}", r["summary"]);
+        let e = r["files"].as_array().unwrap().iter().find(|f| f["file"].as_str().unwrap().ends_with("team-e.yaml")).unwrap();
+        let fields = resource_changes(&e["resources"]);
+        assert!(fields.iter().any(|f| f.ends_with("\"spec.replicas\" 5 -> 2")), "{fields:?}");
     }
 }
 
