@@ -85,6 +85,13 @@ impl VolatilityPlan {
                 scoped(&t.scope, w, &mut writes);
             }
             let volatile = closure.nondeterministic || (closure.uses_tpl && tpl_volatile);
+            if volatile && closure.uses_tpl {
+                // A string `tpl` evaluates may read any value (`"{{ .Values.other }}"` in values.yaml).
+                reads.push(t.scope.clone());
+                if !t.scope.is_empty() {
+                    reads.push(vec!["global".into()]);
+                }
+            }
             closures.push((t.source, volatile, reads, writes, closure.unknown_write));
         }
         let mut volatile = BTreeMap::new();
@@ -421,6 +428,14 @@ fn values_read(word: &str) -> Option<KeyPath> {
     Some(segments[at + 1..].iter().filter(|s| !s.is_empty()).map(|s| s.to_string()).collect())
 }
 
+/// Whether `word` is a field of a `define`'s argument other than the values and Helm's built-in
+/// objects (`.ctx`, `$.root`): the argument may be (or hold) the whole context.
+fn argument_field(word: &str) -> bool {
+    let field = word.strip_prefix('$').unwrap_or(word);
+    let Some(first) = field.strip_prefix('.').and_then(|f| f.split('.').next()) else { return false };
+    !first.is_empty() && values_read(word).is_none() && !["Release", "Chart", "Capabilities", "Template", "Files"].contains(&first)
+}
+
 const BLOCK_OPENERS: &[&str] = &["if", "range", "with", "define", "block"];
 const MUTATORS: &[&str] = &["set", "unset", "merge", "mergeOverwrite", "mustMerge", "mustMergeOverwrite"];
 
@@ -489,6 +504,8 @@ fn scan(text: &str) -> (Facts, Vec<(String, Facts)>) {
     let mut defines = Vec::new();
     // Variables that may point into the values or the context.
     let mut value_vars: BTreeMap<String, Referent> = BTreeMap::new();
+    // Variables bound to the whole context (`$root := .`, outside a `with`/`range`; or `$`).
+    let mut context_vars: BTreeSet<String> = BTreeSet::new();
     for action in actions(text) {
         let toks = tokens(action);
         let first = match toks.first() {
@@ -502,6 +519,7 @@ fn scan(text: &str) -> (Facts, Vec<(String, Facts)>) {
             continue;
         }
         let rebound = stack.iter().rev().take_while(|f| !matches!(f, Frame::Define(..))).any(|f| matches!(f, Frame::Rebind));
+        let in_define = stack.iter().any(|f| matches!(f, Frame::Define(..)));
         let mut facts = Facts::default();
         if action_names_nondeterministic_function(action) {
             facts.nondeterministic = true;
@@ -522,17 +540,30 @@ fn scan(text: &str) -> (Facts, Vec<(String, Facts)>) {
                     },
                     _ => facts.dynamic_include = true,
                 },
-                Tok::Word(w) if w == "." || w == "$" => {
-                    // Handed to a helper, or the target of a write (counted as a write below).
+                Tok::Word(w) if w == "." || w == "$" || context_vars.contains(w) || (in_define && !rebound && argument_field(w)) => {
+                    // Handed to a helper, the target of a write (counted as a write below), or
+                    // bound to a variable (`$root := .`, whose uses are judged the same way).
                     let handed_on = matches!(toks.get(i.wrapping_sub(1)), Some(Tok::Str(_) | Tok::Close))
                         || matches!(toks.get(i.wrapping_sub(1)), Some(Tok::Word(m)) if MUTATORS.contains(&m.as_str()))
+                        || (i == 2 && toks.len() == 3 && toks[1] == Tok::Assign)
                         || toks[..i].iter().any(|t| matches!(t, Tok::Word(w) if w == "include" || w == "template" || w == "tpl"));
                     if !(handed_on || w == "." && rebound) {
                         facts.reads.insert(Vec::new());
                     }
                 }
                 Tok::Word(w) => {
-                    if let Some(path) = values_read(w) {
+                    if let Some(mut path) = values_read(w) {
+                        // `index .Values "a" "b"`, `get .Values "a"`, `hasKey .Values "a"`: the
+                        // literal keys extend the path.
+                        let keys = match toks.get(i.wrapping_sub(1)) {
+                            Some(Tok::Word(f)) if f == "index" => usize::MAX,
+                            Some(Tok::Word(f)) if f == "get" || f == "hasKey" => 1,
+                            _ => 0,
+                        };
+                        path.extend(toks[i + 1..].iter().map_while(|t| match t {
+                            Tok::Str(k) => Some(k.clone()),
+                            _ => None,
+                        }).take(keys));
                         facts.reads.insert(path);
                     }
                 }
@@ -540,6 +571,15 @@ fn scan(text: &str) -> (Facts, Vec<(String, Facts)>) {
                     facts.reads.insert(Vec::new());
                 }
                 Tok::Open | Tok::Close | Tok::Pipe | Tok::Assign | Tok::Str(_) => {}
+            }
+        }
+        if let [Tok::Word(var), Tok::Assign, Tok::Word(w)] = toks.as_slice()
+            && var.starts_with('$')
+        {
+            if w == "$" || (w == "." && !rebound) || context_vars.contains(w) {
+                context_vars.insert(var.clone());
+            } else {
+                context_vars.remove(var);
             }
         }
         // `$x := <expr>` (also in `range $k, $v := …`, `with $x := …`): remember what the
@@ -612,6 +652,14 @@ mod tests {
 
     use crate::chart::chart_from_files as chart;
 
+    /// The volatile templates of an `app` chart made of `templates`, with their reads dotted.
+    fn volatile_reads(templates: &[(&str, &str)]) -> BTreeMap<String, Vec<String>> {
+        let mut files = vec![("Chart.yaml", "apiVersion: v2\nname: app\nversion: 1.0.0\n")];
+        files.extend(templates.iter().map(|(p, t)| (*p, *t)));
+        let (_d, c) = chart(&files);
+        VolatilityPlan::of(&c, &[]).volatile.into_iter().map(|(t, r)| (t, r.iter().map(|p| p.join(".")).collect())).collect()
+    }
+
     fn keys(v: serde_json::Value) -> Vec<KeyPath> {
         written_paths(&v)
     }
@@ -683,6 +731,24 @@ mod tests {
         ]);
         let plan = VolatilityPlan::of(&c, &[]);
         assert_eq!(plan.volatile["app/templates/c.yaml"].iter().map(|p| p.join(".")).collect::<Vec<_>>(), ["config", "unrelated", "z"]);
+        // The context bound to a variable reads nothing by itself; its fields and bare uses do.
+        let reads = volatile_reads(&[
+            ("templates/a.yaml", "{{- $root := . }}{{ with .Values.x }}{{ $root.Values.y }}{{ include \"h\" $root }}{{ uuidv4 }}{{ end }}\n"),
+            ("templates/b.yaml", "{{- $top := . }}{{ toJson $top }}{{ now }}\n"),
+        ]);
+        assert_eq!(reads["app/templates/a.yaml"], ["x", "y"]);
+        assert_eq!(reads["app/templates/b.yaml"], [""]);
+        // Literal keys of index/get; a helper dumping a field of what it was handed reads all;
+        // a volatile template evaluating `tpl` reads all.
+        let reads = volatile_reads(&[
+            ("templates/_h.tpl", "{{- define \"dump\" }}{{ toYaml .ctx }}{{ .name }}{{ include \"app.name\" .ctx }}{{ end }}\n"),
+            ("templates/a.yaml", "{{ index .Values \"grafana.ini\" \"paths\" }}{{ get .Values \"b\" }}{{ now }}\n"),
+            ("templates/b.yaml", "{{ include \"dump\" (dict \"ctx\" $ \"name\" \"x\") }}{{ now }}\n"),
+            ("templates/c.yaml", "{{ tpl .Values.extra $ }}{{ now }}\n"),
+        ]);
+        assert_eq!(reads["app/templates/a.yaml"], ["b", "grafana.ini.paths"]);
+        assert_eq!(reads["app/templates/b.yaml"], [""]);
+        assert_eq!(reads["app/templates/c.yaml"], ["", "extra"]);
         // A local dict written by `set` is not the values; `tpl` is deterministic while no
         // random function is named where it could evaluate.
         let files = [
