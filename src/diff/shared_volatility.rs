@@ -7,20 +7,24 @@
 //! render. A file that sets a value a volatile template may read (or a subchart condition or tag
 //! that decides whether it renders at all) gets its own second render.
 //!
-//! The reads are found from the template text, conservatively: every `.Values.a.b` chain counts
-//! as reading everything under `a.b`; a bare `.Values`, a `"Values"` string, `.Subcharts`, or the
-//! whole context (`.`/`$`) handed to anything but `include`/`template`/`tpl`/`dict` outside a
-//! `with`/`range` reads everything in the template's scope (a subchart's scope is its key plus
-//! `global`). Named templates are global across the chart and its subcharts, as in Helm
-//! (pkg/engine/engine.go, `Engine.render` parses every template of every chart into one set, each
-//! file also named by its path); an `include` of a computed name reaches them all. `tpl` counts as volatile when a random function
-//! is named anywhere it could evaluate (the chart's non-template files, the shared values).
-//! Templates write into the values map every later template sees (Helm hands all templates of a
-//! chart the same map): a `set`/`unset`/`merge*` on `.Values.a` or on a variable bound to it
-//! writes `a`, and a volatile template reading under a written path also reads whatever the
-//! writer reads; a write whose target is not known (the context, a variable bound to it) adds the
-//! writer's reads to every volatile template. A chart that imports values from a subchart
-//! (`import-values`) moves values where this cannot follow: every file gets its own second render.
+//! The reads are found from the template text, conservatively: every `.Values.a.b` chain (and
+//! `index`/`get` of `.Values` with literal keys) counts as reading everything under `a.b`; a bare
+//! `.Values`, a `"Values"` string, `.Subcharts`, the whole context (`.`/`$`, or a variable bound to
+//! it) handed to anything but `include`/`template`/`tpl`/`dict` outside a `with`/`range`, a
+//! helper's use of a field of its argument (which may hold the context), and `tpl` in a volatile
+//! template (a string may read any value) read everything in the template's scope (a subchart's
+//! scope is its key plus `global`). Named templates are global across the chart and its subcharts,
+//! each template file also named by its path (helm pkg/engine/engine.go: `Engine.render` parses
+//! every file into one template set under its path); `include (print $.Template.BasePath
+//! "/x.yaml")` names the rendered template's chart's file, any other computed name reaches them
+//! all. `tpl` counts as volatile when a random function is named anywhere it could evaluate (the
+//! chart's non-template files, the shared values). Templates write into the values map every later
+//! template sees (`recAllTpls` hands all templates of a chart one map, a subchart's being a table
+//! inside its parent's): a `set`/`unset`/`merge*` on `.Values.a` or on a variable bound to it
+//! writes `a`, and a volatile template reading under a written path also reads whatever the writer
+//! reads; a write whose target is not known (the context, a variable bound to it) adds the writer's
+//! reads to every volatile template. A chart that imports values from a subchart (`import-values`)
+//! moves values where this cannot follow: every file gets its own second render.
 
 use std::collections::{BTreeMap, BTreeSet};
 
