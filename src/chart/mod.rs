@@ -223,6 +223,19 @@ fn extract_chart_archive(archive: &Path, into: &Path) -> Result<PathBuf> {
     bail!("{} holds no Chart.yaml", archive.display())
 }
 
+/// A chart written from `(path, text)` pairs into a temporary directory, for unit tests.
+#[cfg(test)]
+pub(crate) fn chart_from_files(files: &[(&str, &str)]) -> (tempfile::TempDir, Chart) {
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        let p = tmp.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    let chart = Chart::load(tmp.path()).unwrap();
+    (tmp, chart)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@ use super::common::{EXIT_FAILED, EXIT_OK, HelmArgs, TemplateArgs, ValuesArgs, ex
 use crate::chart::Chart;
 use crate::contract::{Contract, ContractSource};
 use crate::chart::targets::{jobs_or_cores, run_in_parallel};
-use crate::contract::compat::{ContractDiff, changed_defaults, compare, ignores_values, recheck_removed_keys};
+use crate::contract::compat::{ContractDiff, changed_defaults, compare, effective_defaults, ignores_values, recheck_removed_keys};
 use crate::diff::impact::{ContractSide, ValuesImpact, assess};
 use crate::diff::noise::IgnoreSet;
 use crate::diff::references::reference_changes;
@@ -20,7 +20,8 @@ use crate::diff::resources::assume_release_namespace;
 use crate::diff::volatile::{SideResource, stabilize};
 use crate::diff::{Compared, DiffOptions, DiffReport, FindingsDelta, SideInfo, ValuesFileVerdict, diff_manifests, findings, summarize};
 use crate::manifest::Manifest;
-use crate::render::determinism::{chart_is_reproducible, names_nondeterministic_function};
+use crate::diff::shared_volatility::{KeyPath, VolatilityPlan, written_paths};
+use crate::render::determinism::names_nondeterministic_function;
 use crate::render::{Helm, RenderFailure, RenderRequest, render};
 use crate::report;
 use crate::rules::{Config, Finding, check_manifest};
@@ -46,12 +47,15 @@ Examples:
   chartproof diff ./old ./new --each 'teams/*.yaml' -o markdown  # one verdict per team's values
 
 Each side is rendered twice: values that differ between two renders of the same input are
-reported as volatile, never as changes. With --each, a chart none of whose files calls a random,
-clock or key-generating function is rendered once per side and file.
+reported as volatile, never as changes. With --each, a chart none of whose templates calls a
+random, clock or key-generating function is rendered once per side and file; otherwise one shared
+reference render per side stands in for the second render of every file that sets no value the
+volatile templates may read (the others are rendered twice).
 
-With --each, every matching values file (applied after the -f files) gets its own verdict: valid
-under the old and the new contract, renders on both sides, breaking or not with every reason at
-its file and line, its resource changes and findings delta; exit 1 if any file breaks.
+With --each, every matching values file (applied after the -f files and the side's --old-values
+or --new-values) gets its own verdict: valid under the old and the new contract, renders on both
+sides, breaking or not with every reason at its file and line, its resource changes and findings
+delta; exit 1 if any file breaks.
 
 Exit codes:
   0  no breaking change and no new error finding
@@ -72,9 +76,10 @@ pub struct DiffArgs {
     /// Values file for the new side only, applied after -f (repeatable)
     #[arg(long, value_name = "FILE")]
     pub new_values: Vec<PathBuf>,
-    /// Judge each values file matching this glob on its own, after the -f files (repeatable;
-    /// quote it: `--each 'teams/*.yaml'`); a summary table and one verdict per file
-    #[arg(long, value_name = "GLOB", conflicts_with_all = ["old_values", "new_values", "manifests_only"])]
+    /// Judge each values file matching this glob on its own, after the -f files and the side's
+    /// --old-values/--new-values (repeatable; quote it: `--each 'teams/*.yaml'`); a summary
+    /// table and one verdict per file
+    #[arg(long, value_name = "GLOB", conflicts_with = "manifests_only")]
     pub each: Vec<String>,
     /// Parallel helm renders with --each (default: number of cores)
     #[arg(long, short = 'j')]
@@ -133,15 +138,19 @@ pub fn run(mut args: DiffArgs) -> Result<ExitCode> {
     let new_chart = Chart::load(&new_path).context("cannot load NEW")?;
     // Read every values file up front so a bad file is reported with its location.
     let shared = args.values.load()?;
-    for f in args.old_values.iter().chain(&args.new_values) {
-        crate::chart::values::ValuesDoc::load(f)?;
-    }
+    let load_all = |files: &[PathBuf]| files.iter().map(|f| crate::chart::values::ValuesDoc::load(f)).collect::<Result<Vec<_>>>();
+    let side_docs = [load_all(&args.old_values)?, load_all(&args.new_values)?];
+    // Per values file of --each: the values the old and the new release get. Helm's order: -f
+    // files, the side's --old-values/--new-values, this file, then --set.
     let mut each_values = Vec::new();
     for f in &each_files {
-        let mut user = shared.clone();
-        // Helm's order: -f files, then this file, then --set.
-        user.files.push(crate::chart::values::ValuesDoc::load(f)?);
-        each_values.push(user);
+        let doc = crate::chart::values::ValuesDoc::load(f)?;
+        each_values.push(side_docs.clone().map(|docs| {
+            let mut user = shared.clone();
+            user.files.extend(docs);
+            user.files.push(doc.clone());
+            user
+        }));
     }
     let mut ignore = args.ignore.clone();
     for label in args.ignore_labels.iter().filter(|l| !l.is_empty()) {
@@ -166,32 +175,36 @@ pub fn run(mut args: DiffArgs) -> Result<ExitCode> {
         new_info.contract_source = Some(contract_source(&new_contract));
         let mut contract = compare(&old_contract.schema, &new_contract.schema, Some(&new_chart.values.value));
         recheck_removed_keys(&mut contract, &template_text(&new_chart.dir.join("templates")));
-        contract.defaults = changed_defaults(&old_chart.values.value, &new_chart.values.value);
+        contract.defaults = changed_defaults(&effective_defaults(&old_chart), &effective_defaults(&new_chart));
         contracts = Some((old_contract, new_contract));
         contract
     };
     let new_label = new_chart.meta.version.clone().unwrap_or_else(|| "NEW".into());
-    let assess_values = |contract: &ContractDiff, user: &crate::chart::merge::UserValues| {
+    let assess_values = |contract: &ContractDiff, old_user: &crate::chart::merge::UserValues, user: &crate::chart::merge::UserValues| {
         contracts.as_ref().map(|(o, n)| {
-            assess(&ContractSide { contract: o, chart: &old_chart }, &ContractSide { contract: n, chart: &new_chart }, contract, user, &new_label)
+            assess(&ContractSide { contract: o, chart: &old_chart }, &ContractSide { contract: n, chart: &new_chart }, contract, old_user, user, &new_label)
         })
     };
     let ns = args.template.namespace.clone().unwrap_or_else(|| "default".into());
 
     if !each_files.is_empty() {
         let helm = if args.contract_only { None } else { Some(args.helm.discover()?) };
-        let reproducible = |chart: &Chart| {
-            chart.dir.is_dir()
-                && chart_is_reproducible(&chart.dir).unwrap_or(false)
-                && !each_values.iter().chain([&shared]).any(|u| names_nondeterministic_function(&u.overrides().to_string()))
+        let side_values = [args.old_values.as_slice(), args.new_values.as_slice()];
+        let volatility = match &helm {
+            Some(helm) => {
+                let mut shared_texts: Vec<String> = args.values.values.iter().chain(&args.old_values).chain(&args.new_values).filter_map(|f| std::fs::read_to_string(f).ok()).collect();
+                shared_texts.extend(shared.sets.iter().map(|s| s.text.clone()));
+                let plans = [&old_chart, &new_chart].map(|chart| VolatilityPlan::of(chart, &shared_texts));
+                side_volatility(helm, plans, [request(&args, &old_chart, side_values[0]), request(&args, &new_chart, side_values[1])])
+            }
+            None => Default::default(),
         };
-        let renders_per_side = [reproducible(&old_chart), reproducible(&new_chart)].map(|r| if r { 1 } else { 2 });
-        let impacts: Vec<Option<ValuesImpact>> = each_values.iter().map(|u| assess_values(&contract, u)).collect();
+        let impacts: Vec<Option<ValuesImpact>> = each_values.iter().map(|[o, n]| assess_values(&contract, o, n)).collect();
         let work: Vec<usize> = (0..each_files.len()).collect();
         let mut files: Vec<Option<ValuesFileVerdict>> = vec![None; each_files.len()];
         let judge = |i: &usize, _share: usize| {
-            let judged = FileJudge { args: &args, old_chart: &old_chart, new_chart: &new_chart, config: &config, opts: &opts, ns: &ns, renders: renders_per_side };
-            judged.verdict(&each_files[*i], helm.as_ref(), impacts[*i].as_ref(), &contract)
+            let judged = FileJudge { args: &args, old_chart: &old_chart, new_chart: &new_chart, config: &config, opts: &opts, ns: &ns, side_values, volatility: [&volatility[0], &volatility[1]] };
+            judged.verdict(&each_files[*i], &each_values[*i][1], helm.as_ref(), impacts[*i].as_ref(), &contract)
         };
         run_in_parallel(&work, jobs_or_cores(args.jobs), judge, |i, v| files[i] = Some(v));
         let files: Vec<ValuesFileVerdict> = files.into_iter().map(|v| v.expect("every values file is judged")).collect();
@@ -206,6 +219,7 @@ pub fn run(mut args: DiffArgs) -> Result<ExitCode> {
         summary.files_breaking = files.iter().filter(|f| f.breaking).count();
         summary.breaking_for_values = None;
         summary.reference_changes = files.iter().map(|f| f.references.len()).sum();
+        summary.helm_renders = helm.is_some().then(|| volatility.iter().map(|v| v.reference_renders).sum::<usize>() + files.iter().flat_map(|f| f.helm_renders).sum::<usize>());
         summary.failed = summary.files_breaking > 0;
         let report = DiffReport {
             old: old_info,
@@ -229,7 +243,7 @@ pub fn run(mut args: DiffArgs) -> Result<ExitCode> {
     // Without --each: the shared values (-f, --set) are the values judged, when given and the
     // same on both sides.
     if !shared.is_empty() && args.old_values.is_empty() && args.new_values.is_empty()
-        && let Some(impact) = assess_values(&contract, &shared)
+        && let Some(impact) = assess_values(&contract, &shared, &shared)
     {
         for (i, change) in contract.breaking.iter_mut().enumerate() {
             change.affects_values = Some(impact.reached.iter().any(|(j, _)| *j == i));
@@ -266,6 +280,7 @@ pub fn run(mut args: DiffArgs) -> Result<ExitCode> {
     }
     let mut summary = summarize(&contract, &manifest.resources, &[Some(&findings), policies.as_ref()].into_iter().flatten().collect::<Vec<_>>(), new_render_failure.is_some());
     summary.reference_changes = references.len();
+    summary.helm_renders = (!args.contract_only).then_some(4);
     let report = DiffReport {
         old: old_info,
         new: new_info,
@@ -347,6 +362,37 @@ fn walk_files(dir: &Path, visit: &mut dyn FnMut(&Path)) {
     }
 }
 
+/// How one side gets the second render of each file (the volatility check).
+#[derive(Default)]
+struct SideVolatility {
+    plan: VolatilityPlan,
+    /// The side rendered at the shared values, standing in for the second render of files that
+    /// cannot change what is volatile (None: not needed, or it did not render).
+    reference: Option<Manifest>,
+    /// helm renders made for `reference`.
+    reference_renders: usize,
+}
+
+/// Plan each side's volatility check and make its reference render when a file may use it: the
+/// two sides' reference renders run at the same time.
+fn side_volatility(helm: &Helm, plans: [VolatilityPlan; 2], reqs: [RenderRequest; 2]) -> [SideVolatility; 2] {
+    let wanted = plans.each_ref().map(|p| p.may_produce_volatile_output() && p.unshareable.is_none());
+    let renders: [Option<Manifest>; 2] = std::thread::scope(|s| {
+        let handles = [0, 1].map(|i| {
+            let req = &reqs[i];
+            let want = wanted[i];
+            s.spawn(move || if want { render(helm, req).ok().and_then(|r| r.ok()).map(|ok| Manifest::parse(&ok.manifest)) } else { None })
+        });
+        handles.map(|h| h.join().ok().flatten())
+    });
+    let [old_ref, new_ref] = renders;
+    let [old_plan, new_plan] = plans;
+    [
+        SideVolatility { plan: old_plan, reference: old_ref, reference_renders: usize::from(wanted[0]) },
+        SideVolatility { plan: new_plan, reference: new_ref, reference_renders: usize::from(wanted[1]) },
+    ]
+}
+
 /// What every values file of `--each` shares.
 struct FileJudge<'a> {
     args: &'a DiffArgs,
@@ -355,26 +401,51 @@ struct FileJudge<'a> {
     config: &'a Config,
     opts: &'a DiffOptions,
     ns: &'a str,
-    /// Renders per side (1 when the chart is reproducible: nothing can be volatile).
-    renders: [usize; 2],
+    /// `--old-values` and `--new-values`, applied before the file.
+    side_values: [&'a [PathBuf]; 2],
+    volatility: [&'a SideVolatility; 2],
+}
+
+/// One side of one file: its first render, a second one to tell volatile output apart (None
+/// when nothing can be volatile), and the helm renders made.
+struct FileRender {
+    first: Manifest,
+    second: Option<Manifest>,
+    renders: usize,
 }
 
 impl FileJudge<'_> {
-    /// One side's renders of this file (first render, and the second when there is one).
-    fn render_side(&self, helm: &Helm, chart: &Chart, file: &Path, times: usize) -> Result<Result<(String, Option<String>), String>> {
-        let req = request(self.args, chart, &[file.to_path_buf()]);
-        let mut out = Vec::new();
-        for _ in 0..times {
-            match render(helm, &req)? {
-                Ok(r) => out.push(r.manifest),
-                Err(e) => return Ok(Err(format!("{e} (command: {})", req.command_line(helm)))),
-            }
+    /// One side's renders of this file: once when nothing can be volatile or the side's
+    /// reference render stands in for the second, twice otherwise.
+    fn render_side(&self, helm: &Helm, side: usize, file: &Path, file_keys: &[KeyPath], file_names_random: bool) -> Result<Result<FileRender, String>> {
+        let chart = [self.old_chart, self.new_chart][side];
+        let volatility = self.volatility[side];
+        let mut files = self.side_values[side].to_vec();
+        files.push(file.to_path_buf());
+        let req = request(self.args, chart, &files);
+        let once = |req: &RenderRequest| -> Result<Result<Manifest, String>> {
+            Ok(render(helm, req)?.map(|r| Manifest::parse(&r.manifest)).map_err(|e| format!("{e} (command: {})", req.command_line(helm))))
+        };
+        let first = match once(&req)? {
+            Ok(m) => m,
+            Err(e) => return Ok(Err(e)),
+        };
+        if !volatility.plan.may_produce_volatile_output() && !file_names_random {
+            return Ok(Ok(FileRender { first, second: None, renders: 1 }));
         }
-        let mut renders = out.into_iter();
-        Ok(Ok((renders.next().unwrap_or_default(), renders.next())))
+        if let Some(reference) = volatility.reference.as_ref().filter(|_| !file_names_random && !volatility.plan.needs_own_second_render(file_keys)) {
+            let second = volatility.plan.second_render(&first, reference);
+            return Ok(Ok(FileRender { first, second: Some(second), renders: 1 }));
+        }
+        match once(&req)? {
+            Ok(second) => Ok(Ok(FileRender { first, second: Some(second), renders: 2 })),
+            Err(e) => Ok(Err(e)),
+        }
     }
 
-    fn verdict(&self, file: &Path, helm: Option<&Helm>, impact: Option<&ValuesImpact>, contract: &ContractDiff) -> ValuesFileVerdict {
+    /// `user` is the values the new release gets (the file's keys decide whether it may share
+    /// the volatility reference render).
+    fn verdict(&self, file: &Path, user: &crate::chart::merge::UserValues, helm: Option<&Helm>, impact: Option<&ValuesImpact>, contract: &ContractDiff) -> ValuesFileVerdict {
         let mut v = ValuesFileVerdict {
             file: file.display().to_string(),
             valid_old: impact.is_none_or(|m| m.invalid_before.is_empty()),
@@ -390,6 +461,7 @@ impl FileJudge<'_> {
             unchanged_resources: 0,
             findings: FindingsDelta::default(),
             references: Vec::new(),
+            helm_renders: [0, 0],
             summary: summarize(&ContractDiff::default(), &[], &[], false),
         };
         if let Some(m) = impact.filter(|_| v.valid_old) {
@@ -401,7 +473,12 @@ impl FileJudge<'_> {
             v.breaking = !v.reasons.is_empty();
             return v;
         };
-        let rendered = (self.render_side(helm, self.old_chart, file, self.renders[0]), self.render_side(helm, self.new_chart, file, self.renders[1]));
+        let own = user.files.last().map(|doc| doc.value.clone()).unwrap_or_default();
+        let keys = written_paths(&own);
+        let names_random = names_nondeterministic_function(&own.to_string());
+        let rendered = (self.render_side(helm, 0, file, &keys, names_random), self.render_side(helm, 1, file, &keys, names_random));
+        let counted = |r: &Result<Result<FileRender, String>>| r.as_ref().ok().and_then(|r| r.as_ref().ok()).map_or(1, |r| r.renders);
+        v.helm_renders = [counted(&rendered.0), counted(&rendered.1)];
         let (old, new) = match rendered {
             (Ok(Ok(o)), Ok(Ok(n))) => (o, n),
             (o, n) => {
@@ -423,8 +500,8 @@ impl FileJudge<'_> {
         };
         v.renders_old = Some(true);
         v.renders_new = Some(true);
-        let old_side = side(&old.0, old.1.as_deref(), "OLD", self.ns);
-        let new_side = side(&new.0, new.1.as_deref(), "NEW", self.ns);
+        let old_side = side_of(old.first, old.second.as_ref(), "OLD", self.ns);
+        let new_side = side_of(new.first, new.second.as_ref(), "NEW", self.ns);
         let mut m = diff_manifests(&old_side.resources, &new_side.resources, self.opts);
         for r in &mut m.resources {
             r.text_diff = None;
@@ -516,12 +593,15 @@ struct Side {
 /// One side from its render, stabilized over the second render when there is one (without one,
 /// nothing is volatile: the chart is reproducible).
 fn side(first: &str, second: Option<&str>, name: &str, release_namespace: &str) -> Side {
-    let manifest = Manifest::parse(first);
+    side_of(Manifest::parse(first), second.map(Manifest::parse).as_ref(), name, release_namespace)
+}
+
+/// [`side`] from parsed renders.
+fn side_of(manifest: Manifest, again: Option<&Manifest>, name: &str, release_namespace: &str) -> Side {
     for p in &manifest.problems {
         eprintln!("warning: {name} render: {}:{}: {}", p.template.as_deref().unwrap_or("manifest"), p.line, p.message);
     }
-    let again = second.map(Manifest::parse);
-    let mut resources = stabilize(&manifest, again.as_ref().unwrap_or(&manifest));
+    let mut resources = stabilize(&manifest, again.unwrap_or(&manifest));
     assume_release_namespace(&mut resources, release_namespace);
     Side { manifest, resources }
 }

@@ -172,6 +172,43 @@ pub fn changed_defaults(old: &Value, new: &Value) -> Vec<DefaultChange> {
     out
 }
 
+/// The defaults a release of `chart` inherits, as key paths from the top-level values: the
+/// chart's values.yaml, and each subchart's own defaults (recursively, packaged ones included)
+/// under the subchart's key with the parent's values for that key coalesced over them (the
+/// parent wins, a null deletes), as Helm's `coalesceDeps` does (helm pkg/chartutil/coalesce.go).
+/// A subchart's `global` defaults (which only the subchart sees) stand under the top-level
+/// `global`, the key a user sets to override them, where the parent's globals win, as in
+/// `coalesceGlobals`.
+pub fn effective_defaults(chart: &crate::chart::Chart) -> Value {
+    let mut out = chart.values.value.clone();
+    if !out.is_object() {
+        out = Value::Object(Map::new());
+    }
+    for sub in &chart.subcharts {
+        let mut sub_defaults = effective_defaults(&sub.chart);
+        let sub_globals = sub_defaults.as_object_mut().and_then(|m| m.remove("global"));
+        let map = out.as_object_mut().expect("an object");
+        if let Some(parent) = map.get(&sub.key) {
+            if !parent.is_object() {
+                // A parent value that is not a map replaces the subchart's defaults whole.
+                continue;
+            }
+            crate::chart::merge::coalesce(&mut sub_defaults, parent);
+        }
+        if sub_defaults.as_object().is_some_and(|m| !m.is_empty()) || map.contains_key(&sub.key) {
+            map.insert(sub.key.clone(), sub_defaults);
+        }
+        if let Some(globals) = sub_globals.filter(|g| g.as_object().is_some_and(|m| !m.is_empty())) {
+            let mut merged = globals;
+            if let Some(parent) = map.get("global") {
+                crate::chart::merge::coalesce(&mut merged, parent);
+            }
+            map.insert("global".into(), merged);
+        }
+    }
+    out
+}
+
 fn is_branch(v: Option<&Value>) -> bool {
     matches!(v, Some(Value::Object(m)) if !m.is_empty())
 }
@@ -887,6 +924,20 @@ mod tests {
         );
         assert!(compare(&old, &old, None).is_empty());
     }
+    #[test]
+    fn subchart_defaults_stand_under_their_key_with_the_parent_winning() {
+        let (_d, c) = crate::chart::chart_from_files(&[
+            ("Chart.yaml", "apiVersion: v2\nname: app\nversion: 1.0.0\ndependencies:\n- name: db\n  version: 0.1.0\n  alias: store\n"),
+            ("values.yaml", "store:\n  replicas: 3\n  gone: null\nglobal:\n  region: eu\n"),
+            ("charts/db/Chart.yaml", "apiVersion: v2\nname: db\nversion: 0.1.0\n"),
+            ("charts/db/values.yaml", "replicas: 1\nimage: {tag: '1.0'}\ngone: x\nglobal:\n  region: us\n  tier: small\n"),
+        ]);
+        assert_eq!(effective_defaults(&c), serde_json::json!({
+            "store": {"replicas": 3, "image": {"tag": "1.0"}},
+            "global": {"region": "eu", "tier": "small"},
+        }));
+    }
+
     #[test]
     fn changed_defaults_are_leaves_of_values_yaml() {
         let old = json!({"service": {"type": "ClusterIP", "ports": {"http": 80}}, "replicaCount": 1, "tolerations": [], "extra": {}, "same": {"a": 1}, "auth": {"password": "old-pw"}});

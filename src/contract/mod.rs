@@ -398,16 +398,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn chart_with(files: &[(&str, &str)]) -> (tempfile::TempDir, Chart) {
-        let tmp = tempfile::tempdir().unwrap();
-        for (name, text) in files {
-            let p = tmp.path().join(name);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, text).unwrap();
-        }
-        let chart = Chart::load(tmp.path()).unwrap();
-        (tmp, chart)
-    }
+    use crate::chart::chart_from_files as chart_with;
 
     #[test]
     fn subchart_contract_sees_globals_and_defaults_and_condition() {

@@ -59,9 +59,11 @@ fn reason_head(c: &ContractChange) -> &str {
     c.reason.split(':').next().unwrap_or(&c.reason)
 }
 
-/// Judge `user` against both contracts. `new_label` names the new side in reasons (its version).
-pub fn assess(old: &ContractSide, new: &ContractSide, diff: &ContractDiff, user: &UserValues, new_label: &str) -> ValuesImpact {
-    let before = validate_values(old.contract, old.chart, user);
+/// Judge a release's values against both contracts: `old_user` as the old release gets them,
+/// `user` as the new one does (they differ by `--old-values`/`--new-values`; reasons, set keys
+/// and relied-on defaults are the new side's). `new_label` names the new side in reasons.
+pub fn assess(old: &ContractSide, new: &ContractSide, diff: &ContractDiff, old_user: &UserValues, user: &UserValues, new_label: &str) -> ValuesImpact {
+    let before = validate_values(old.contract, old.chart, old_user);
     let after = validate_values(new.contract, new.chart, user);
     let same = |a: &ValidationError, b: &ValidationError| a.path == b.path && a.keyword == b.keyword;
     let fresh: Vec<&ValidationError> = after.iter().filter(|e| !before.iter().any(|b| same(b, e))).collect();
@@ -170,7 +172,7 @@ mod tests {
         diff.defaults = changed_defaults(&old.values.value, &new.values.value);
         let sides = (ContractSide { contract: &oc, chart: &old }, ContractSide { contract: &nc, chart: &new });
         let user = |name: &str, text: &str| UserValues { files: vec![ValuesDoc::parse(text, Path::new(name)).unwrap()], sets: Vec::new() };
-        let judge = |u: &UserValues| assess(&sides.0, &sides.1, &diff, u, "2.0.0");
+        let judge = |u: &UserValues| assess(&sides.0, &sides.1, &diff, u, u, "2.0.0");
 
         let port = judge(&user("a.yaml", "mode: a\nports:\n  http: 8080\n"));
         assert_eq!(port.reasons(), ["a.yaml:3: ports.http is rejected by 2.0.0: key removed"]);

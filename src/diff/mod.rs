@@ -11,6 +11,7 @@ pub mod noise;
 pub mod redact;
 pub mod references;
 pub mod resources;
+pub mod shared_volatility;
 pub mod volatile;
 
 use serde::Serialize;
@@ -139,6 +140,11 @@ pub struct ValuesFileVerdict {
     pub unchanged_resources: usize,
     pub findings: FindingsDelta,
     pub references: Vec<ReferenceChange>,
+    /// This file's helm renders on OLD and on NEW: 2 when it needs its own second render to
+    /// tell volatile output from changes, 1 when the chart cannot produce volatile output or
+    /// the side's shared reference render stands in (`diff::shared_volatility`), 0 when not
+    /// rendered.
+    pub helm_renders: [usize; 2],
     pub summary: Summary,
 }
 
@@ -189,6 +195,10 @@ pub struct Summary {
     pub files: usize,
     #[serde(default)]
     pub files_breaking: usize,
+    /// helm renders the run made (both sides, volatility checks and shared reference renders
+    /// included); None when nothing was rendered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub helm_renders: Option<usize>,
     /// True when the upgrade is breaking or introduces an error finding (exit code 1).
     pub failed: bool,
 }
@@ -455,6 +465,7 @@ pub fn summarize(contract: &ContractDiff, resources: &[ResourceDiff], findings: 
         breaking_for_values,
         files: 0,
         files_breaking: 0,
+        helm_renders: None,
         failed: breaking_reached > 0 || breaking_fields > 0 || new_errors > 0 || new_render_failure,
     }
 }

@@ -75,7 +75,8 @@ pub fn names_nondeterministic_function(text: &str) -> bool {
     false
 }
 
-fn action_names_nondeterministic_function(action: &str) -> bool {
+/// Whether one action's text (between `{{` and `}}`) names a [`NONDETERMINISTIC_FUNCTIONS`] entry as a call.
+pub fn action_names_nondeterministic_function(action: &str) -> bool {
     let mut word = String::new();
     let mut before_word = ' ';
     let mut previous = ' ';
