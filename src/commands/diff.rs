@@ -385,6 +385,11 @@ fn side_volatility(helm: &Helm, plans: [VolatilityPlan; 2], reqs: [RenderRequest
         });
         handles.map(|h| h.join().ok().flatten())
     });
+    for (i, side) in ["old", "new"].iter().enumerate() {
+        if wanted[i] && renders[i].is_none() {
+            eprintln!("warning: the {side} chart did not render at the shared values, so every --each file renders twice on that side to tell random output apart");
+        }
+    }
     let [old_ref, new_ref] = renders;
     let [old_plan, new_plan] = plans;
     [
