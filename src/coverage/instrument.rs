@@ -517,7 +517,7 @@ impl Writer<'_> {
 
     /// Probes for a node list: one line probe per line with output, at its first output
     /// element in this list; branch probes for control structures; wrapped includes.
-    fn list(&mut self, nodes: &[Node], in_define: bool) {
+    fn list(&mut self, nodes: &[Node]) {
         let mut probed: BTreeSet<usize> = BTreeSet::new();
         for node in nodes {
             match node {
@@ -592,7 +592,7 @@ impl Writer<'_> {
                             head.rtrim,
                         );
                         self.insert(head.end, AFTER, p);
-                        self.list(body, in_define);
+                        self.list(body);
                     }
                     let has_else = heads.last().is_some_and(|h| {
                         matches!(self::kind(self.src, h), Kind::Else { chained: false })
@@ -623,7 +623,7 @@ impl Writer<'_> {
                         if head.rtrim { "-" } else { "" }
                     );
                     self.insert(head.end, AFTER, decl);
-                    self.list(body, true);
+                    self.list(body);
                     let emit = format!(
                         "{{{{{} print \"{INCLUDE_SEPARATOR}\" {MARKS} (index {VAR} \"a\") }}}}",
                         if end.ltrim { "-" } else { "" }
@@ -832,12 +832,12 @@ fn instrument_with(src: &str, file: usize, partial: bool, counting: bool) -> Res
     if partial {
         for node in &nodes {
             if let Node::Define { .. } = node {
-                w.list(std::slice::from_ref(node), true);
+                w.list(std::slice::from_ref(node));
             }
         }
     } else {
         w.insert(0, 0, format!("{{{{ {VAR} := dict \"a\" \"\" }}}}{{{{ {MARKS} := \"\" }}}}"));
-        w.list(&nodes, false);
+        w.list(&nodes);
     }
     if !partial && counting {
         w.edits.push(Edit {
