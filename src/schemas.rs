@@ -14,6 +14,7 @@ pub fn all() -> Vec<(&'static str, schemars::Schema)> {
         ("diff-report.schema.json", schemars::schema_for!(crate::diff::DiffReport)),
         ("test-report.schema.json", schemars::schema_for!(crate::commands::test::TestJsonReport)),
         ("baseline.schema.json", schemars::schema_for!(crate::baseline::Baseline)),
+        ("coverage.schema.json", schemars::schema_for!(crate::coverage::Report)),
     ]
 }
 

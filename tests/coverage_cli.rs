@@ -123,6 +123,9 @@ fn json_has_the_exact_counts_and_the_tests_of_each_line() {
         assert_eq!(json["lines"], serde_json::json!({"found": 39, "hit": 27}));
         assert_eq!(json["branches"], serde_json::json!({"found": 15, "hit": 10}));
         assert_eq!(json["templates"], 5);
+        let schema: Value = serde_json::from_str(&std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/coverage.schema.json")).unwrap()).unwrap();
+        let errors: Vec<String> = jsonschema::validator_for(&schema).unwrap().iter_errors(&json).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "coverage.json does not match schemas/coverage.schema.json: {errors:?}");
         let files: Vec<&Value> = json["charts"].as_array().unwrap().iter().flat_map(|c| c["files"].as_array().unwrap()).collect();
         for e in expected_unittest() {
             let f = files.iter().find(|f| f["path"] == e.file).unwrap_or_else(|| panic!("{} missing", e.file));

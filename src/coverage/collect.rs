@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, Result};
 use regex::Regex;
 
-use super::instrument::{self, EMIT_PREFIX, Instrumented, MARKER_RE, Probe};
+use super::instrument::{self, EMIT_PREFIX, INCLUDE_SEPARATOR, Instrumented, MARKER_RE, Probe};
 use super::{BranchCov, ChartCov, Counts, FileCov, LineCov, Report};
 use crate::render::{Helm, RenderRequest};
 
@@ -99,6 +99,9 @@ impl Collector {
         let mut leaked = false;
         for line in manifest.lines() {
             let emitted = line.starts_with(EMIT_PREFIX);
+            // A define's separator in the output: an include the rewrite did not wrap (a `tpl`
+            // of text calling `include`) returned its markers with its text.
+            leaked |= line.contains(INCLUDE_SEPARATOR);
             for c in marker_re().captures_iter(line) {
                 let (Ok(file), Ok(probe)) = (c[1].parse::<usize>(), c[2].parse::<usize>()) else {
                     continue;

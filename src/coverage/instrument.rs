@@ -6,16 +6,20 @@
 //! text/template/parse/lex.go: trim markers are `{{- ` and ` -}}`, comments `/* */`, strings,
 //! raw strings and character constants may hold `}}`), then nested like `parse.(*Tree).itemList`
 //! nests `if`/`with`/`range`/`define`/`else`/`end`. Every probe is an action that prints nothing:
-//! `{{ $__cpcovx := set $__cpcov "a" (print (index $__cpcov "a") "~cpcov-F-P~") }}` appends the
-//! probe's marker to a dict held in a variable of the executing template (declared at the start
-//! of each top-level file and of each `define` body).
+//! `{{ $__cpcovm = print $__cpcovm "~cpcov-F-P~" }}` appends the probe's marker to a string
+//! variable of the executing template (declared, with the dict `$__cpcov` that wrapped includes
+//! record into, at the start of each top-level file and of each `define` body). One function call
+//! per probe run: probes are most of what an instrumented render costs.
 //!
 //! Output is never changed, only added to at two places no template reads:
-//! - a top-level file prints its dict once, as a YAML comment line at its end;
-//! - a `define` body prints its dict at its end, and every `include` call is wrapped so that the
-//!   caller records the markers of what it included and receives the included text with the
-//!   markers removed (`regexReplaceAll`), i.e. exactly what the uninstrumented `include` returns.
-//!   A top-level `{{ template "x" ARG }}` becomes the wrapped `include "x" ARG` (same text).
+//! - a top-level file prints its markers once, as a YAML comment line at its end;
+//! - a `define` body prints `~cpcov:end~` and its markers at its end, and every `include` call is
+//!   wrapped so that the caller splits the included text at that separator (sprig `splitn`, no
+//!   regular expression), records the markers after it and receives the text before it, i.e.
+//!   exactly what the uninstrumented `include` returns (an uninstrumented define, with no
+//!   separator, gives its whole text and no markers). A `template "x" ARG` call, at the top level
+//!   or in a define, becomes the wrapped `include "x" ARG` (same text), so markers only ever
+//!   follow the separator.
 //!
 //! Whitespace trimming is kept: a probe inserted right after an action carries that action's
 //! right trim marker, one inserted right before an action carries its left trim marker, and a
@@ -35,7 +39,14 @@ pub const MARKER_RE: &str = r"~cpcov-([0-9]+)-([0-9]+)~";
 /// Prefix of the comment line a top-level file ends with in the instrumented render.
 pub const EMIT_PREFIX: &str = "# chartproof-coverage ";
 
+/// The dict a wrapped `include` records into (`"l"`: the split result, `"a"`: included markers).
 const VAR: &str = "$__cpcov";
+/// The string variable probes append their markers to (one `print` per probe run, no dict call).
+const MARKS: &str = "$__cpcovm";
+/// What a `define` prints between its text and its markers: a wrapped `include` splits its
+/// value at the first one (sprig `splitn`, no regular expression). Seen in a render's output, it
+/// means an include was not wrapped (the render is then counted as inexact).
+pub const INCLUDE_SEPARATOR: &str = "~cpcov:end~";
 
 /// What a probe stands for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -488,7 +499,7 @@ impl Writer<'_> {
         let id = self.probes.len();
         self.probes.push(probe);
         format!(
-            "{{{{{} $__cpcovx := set {VAR} \"a\" (print (index {VAR} \"a\") \"{}\") {}}}}}",
+            "{{{{{} {MARKS} = print {MARKS} \"{}\" {}}}}}",
             if ltrim { "-" } else { "" },
             marker(self.file, id),
             if rtrim { "-" } else { "" }
@@ -506,7 +517,7 @@ impl Writer<'_> {
 
     /// Probes for a node list: one line probe per line with output, at its first output
     /// element in this list; branch probes for control structures; wrapped includes.
-    fn list(&mut self, nodes: &[Node], in_define: bool) {
+    fn list(&mut self, nodes: &[Node]) {
         let mut probed: BTreeSet<usize> = BTreeSet::new();
         for node in nodes {
             match node {
@@ -525,7 +536,7 @@ impl Writer<'_> {
                     }
                 }
                 Node::Act(a, k) => {
-                    self.includes(a, *k == Kind::Template && !in_define);
+                    self.includes(a, *k == Kind::Template);
                     if matches!(k, Kind::Output | Kind::Template) && probed.insert(a.line) {
                         let p = self.probe_action(Probe::Line(a.line), a.ltrim, false);
                         self.insert(a.start, BEFORE, p);
@@ -581,7 +592,7 @@ impl Writer<'_> {
                             head.rtrim,
                         );
                         self.insert(head.end, AFTER, p);
-                        self.list(body, in_define);
+                        self.list(body);
                     }
                     let has_else = heads.last().is_some_and(|h| {
                         matches!(self::kind(self.src, h), Kind::Else { chained: false })
@@ -608,13 +619,13 @@ impl Writer<'_> {
                 }
                 Node::Define { head, body, end } => {
                     let decl = format!(
-                        "{{{{ {VAR} := dict \"a\" \"\" {}}}}}",
+                        "{{{{ {VAR} := dict \"a\" \"\" }}}}{{{{ {MARKS} := \"\" {}}}}}",
                         if head.rtrim { "-" } else { "" }
                     );
                     self.insert(head.end, AFTER, decl);
-                    self.list(body, true);
+                    self.list(body);
                     let emit = format!(
-                        "{{{{{} index {VAR} \"a\" }}}}",
+                        "{{{{{} print \"{INCLUDE_SEPARATOR}\" {MARKS} (index {VAR} \"a\") }}}}",
                         if end.ltrim { "-" } else { "" }
                     );
                     self.insert(end.start, BEFORE, emit);
@@ -777,12 +788,12 @@ fn trim_back(src: &str, at: usize) -> usize {
 }
 
 fn wrap_start() -> String {
-    format!("(regexReplaceAll \"{MARKER_RE}\" (index (set (set {VAR} \"l\" (")
+    format!("(index (set (set {VAR} \"l\" (splitn \"{INCLUDE_SEPARATOR}\" 2 (")
 }
 
 fn wrap_end() -> String {
     format!(
-        ")) \"a\" (print (index {VAR} \"a\") (join \"\" (regexFindAll \"{MARKER_RE}\" (index {VAR} \"l\") -1)))) \"l\") \"\")"
+        "))) \"a\" (print (index {VAR} \"a\") (index {VAR} \"l\" \"_1\"))) \"l\" \"_0\")"
     )
 }
 
@@ -821,12 +832,12 @@ fn instrument_with(src: &str, file: usize, partial: bool, counting: bool) -> Res
     if partial {
         for node in &nodes {
             if let Node::Define { .. } = node {
-                w.list(std::slice::from_ref(node), true);
+                w.list(std::slice::from_ref(node));
             }
         }
     } else {
-        w.insert(0, 0, format!("{{{{ {VAR} := dict \"a\" \"\" }}}}"));
-        w.list(&nodes, false);
+        w.insert(0, 0, format!("{{{{ {VAR} := dict \"a\" \"\" }}}}{{{{ {MARKS} := \"\" }}}}"));
+        w.list(&nodes);
     }
     if !partial && counting {
         w.edits.push(Edit {
@@ -834,7 +845,7 @@ fn instrument_with(src: &str, file: usize, partial: bool, counting: bool) -> Res
             class: 9,
             sub: 0,
             text: format!(
-                "{{{{ print \"\\n{EMIT_PREFIX}{file} \" (index {VAR} \"a\") \"\\n\" }}}}"
+                "{{{{ print \"\\n{EMIT_PREFIX}{file} \" {MARKS} (index {VAR} \"a\") \"\\n\" }}}}"
             ),
         });
     }
@@ -895,7 +906,7 @@ mod tests {
         let i = probes(src);
         // The probe after `{{- if .a -}}` trims the newline the `if` trimmed; the implicit else
         // before `{{- end }}` trims what the `end` trimmed.
-        assert!(i.text.contains("-}}{{ $__cpcovx"), "{}", i.text);
+        assert!(i.text.contains("-}}{{ $__cpcovm ="), "{}", i.text);
         assert!(i.text.contains("{{- else }}"), "{}", i.text);
     }
 
@@ -903,8 +914,18 @@ mod tests {
     fn includes_are_wrapped_and_template_becomes_include() {
         let src = "{{ define \"x\" }}1{{ end }}{{ if eq (include \"x\" .) \"1\" }}{{ include \"x\" . | nindent 2 }}{{ end }}{{ template \"x\" . }}";
         let i = probes(src);
-        assert_eq!(i.text.matches("regexReplaceAll").count(), 3, "{}", i.text);
+        assert_eq!(i.text.matches("(splitn \"~cpcov:end~\" 2 (include \"x\" .))").count(), 3, "{}", i.text);
         assert!(!i.text.contains("template \"x\""), "{}", i.text);
+        assert!(!i.text.contains("regex"), "no regular expression per include: {}", i.text);
+    }
+
+    #[test]
+    fn template_in_a_define_becomes_include_so_markers_only_follow_the_separator() {
+        let src = "{{ define \"y\" }}a{{ template \"x\" . }}b{{ end }}";
+        let i = probes(src);
+        assert!(!i.text.contains("template \"x\""), "{}", i.text);
+        assert!(i.text.contains("(splitn \"~cpcov:end~\" 2 (include \"x\" .))"), "{}", i.text);
+        assert!(i.text.contains("b{{ print \"~cpcov:end~\" $__cpcovm (index $__cpcov \"a\") }}{{ end }}"), "{}", i.text);
     }
 
     #[test]
@@ -913,7 +934,7 @@ mod tests {
         let i = probes(src);
         assert!(
             i.text
-                .contains("(set (set $__cpcov \"l\" (. | include \"x\")) \"a\""),
+                .contains("(set (set $__cpcov \"l\" (splitn \"~cpcov:end~\" 2 (. | include \"x\"))) \"a\""),
             "{}",
             i.text
         );

@@ -39,9 +39,11 @@ pub struct CoverageArgs {
 }
 
 /// Found and hit counts.
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct Counts {
+    /// Lines that write output, or branches, counted.
     pub found: usize,
+    /// Of those, the ones that ran at least once.
     pub hit: usize,
 }
 
@@ -64,18 +66,18 @@ impl Counts {
 }
 
 /// One line that writes output.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct LineCov {
     pub line: usize,
     /// Times its most-run output element ran.
     pub hits: u64,
     /// `unittest`: the tests (`suite file: test name`) whose render ran it.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tests: Vec<String>,
 }
 
 /// One branch of an `if`/`with`/`range`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct BranchCov {
     /// Line of the `if`/`with`/`range`.
     pub line: usize,
@@ -90,7 +92,7 @@ pub struct BranchCov {
 }
 
 /// One template file.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct FileCov {
     /// Path relative to the chart given on the command line (`templates/x.yaml`,
     /// `charts/sub/templates/y.yaml`).
@@ -101,14 +103,14 @@ pub struct FileCov {
     #[serde(rename = "branches_detail")]
     pub branch_hits: Vec<BranchCov>,
     /// Where the instrumentation is not exact for this file.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
     #[serde(skip)]
     pub source: String,
 }
 
 /// One chart or subchart.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ChartCov {
     /// The chart's name (`Chart.yaml`), subcharts as `parent/sub`.
     pub name: String,
@@ -122,11 +124,13 @@ pub struct ChartCov {
 }
 
 /// The coverage of a run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Report {
+    /// The command that ran (`unittest`, `test`, `check`).
     pub command: String,
     pub lines: Counts,
     pub branches: Counts,
+    /// Template files counted, over every chart and subchart.
     pub templates: usize,
     /// Instrumented renders made (one per distinct successful render of the run).
     pub instrumented_renders: usize,

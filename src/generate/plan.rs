@@ -156,6 +156,10 @@ pub fn plan(input: &PlanInput) -> Plan {
     options.sort_by_key(|o| (o.0, o.1));
     let remaining = input.cases - 1;
     let mut singles: Vec<(Change, Vec<Change>)> = Vec::new();
+    // Removals the contract refused on their own (a required key): no aimed combination gets
+    // them, as they would be refused there too (most of the aimed candidates refused on
+    // latent-defects were such removals).
+    let mut removals_refused: HashSet<Change> = HashSet::new();
     let out_of_time = || input.deadline.is_some_and(|d| std::time::Instant::now() >= d);
     for (_, _, change) in &options {
         if singles.len() == remaining || out_of_time() {
@@ -165,6 +169,9 @@ pub fn plan(input: &PlanInput) -> Plan {
         plan.generated += 1;
         if !(input.is_valid)(&merged) {
             plan.rejected += 1;
+            if change.value.is_none() {
+                removals_refused.insert(change.clone());
+            }
             continue;
         }
         if seen.insert(value_hash(&merged)) {
@@ -177,7 +184,7 @@ pub fn plan(input: &PlanInput) -> Plan {
     let single_budget = if singles.len() < remaining { singles.len() } else { remaining - remaining / 4 };
     // Combinations draw from every candidate change; each combination is validated as a whole.
     let pool: Vec<Change> = options.into_iter().map(|o| o.2).collect();
-    let mut search = input.branches.map(|model| BranchSearch::new(model, input.base, &pool));
+    let mut search = input.branches.map(|model| BranchSearch::new(model, &pool, &removals_refused));
     if let Some(search) = &mut search {
         let at_defaults = search.model.reach(input.base);
         search.accept(Vec::new(), &at_defaults);
@@ -316,9 +323,10 @@ struct BranchSearch<'m> {
 }
 
 impl<'m> BranchSearch<'m> {
-    fn new(model: &'m BranchModel, _base: &Value, pool: &[Change]) -> BranchSearch<'m> {
+    fn new(model: &'m BranchModel, pool: &[Change], removals_refused: &HashSet<Change>) -> BranchSearch<'m> {
         let deciding_pool = pool
             .iter()
+            .filter(|c| !removals_refused.contains(c))
             .filter(|c| model.deciding.iter().any(|d| d.starts_with(&c.path) || c.path.starts_with(d)))
             .cloned()
             .collect();
