@@ -248,8 +248,11 @@ static TEMPLATE_FILE: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| R
 fn make_chart_copy(src: &Path, dest: &Path, input: &RenderInput) -> Result<()> {
     let templates = &input.templates;
     let mut text_templates = Vec::new();
+    // What helm itself leaves out (`.helmignore`) stays out of the copy: the wrapper must not
+    // include a file helm never loaded (a README.md among the templates).
+    let ignore = crate::chart::helmignore::HelmIgnore::load(src);
     copy_tree(src, src, dest, &mut |rel: &str, is_dir: bool| {
-        if rel == "tests" || rel == "unittests" || rel == ".git" || rel.ends_with("/__snapshot__") {
+        if rel == "tests" || rel == "unittests" || rel == ".git" || rel.ends_with("/__snapshot__") || ignore.ignores_entry(rel, is_dir) {
             return false;
         }
         if is_dir || !TEMPLATE_FILE.is_match(rel) {
