@@ -281,6 +281,7 @@ fn make_chart_copy(src: &Path, dest: &Path, input: &RenderInput) -> Result<()> {
     drop_missing_dependencies(dest)?;
     let swap_capabilities = mentions(dest, "APIVersions")?;
     write_wrappers(dest, dest, input, swap_capabilities)?;
+    write_values_snapshot(dest)?;
     override_chart_yaml(&dest.join("Chart.yaml"), &input.chart)?;
     // helm-unittest's ModifyChartMetadata (test_job.go) gives the direct dependencies the same
     // version and appVersion overrides as the chart.
@@ -434,6 +435,7 @@ fn write_wrappers(root: &Path, chart: &Path, input: &RenderInput, swap_capabilit
 {{{{- $_ := set $release "IsInstall" {install} }}}}
 {{{{- $ctx := dict }}}}
 {{{{- range $k, $v := $ }}}}{{{{ if has $k (list "Chart" "Capabilities" "Files" "Subcharts" "Values") }}}}{{{{ $_ := set $ctx $k $v }}}}{{{{ end }}}}{{{{ end }}}}
+{{{{- if hasKey $ "{PRISTINE_VALUES_KEY}" }}}}{{{{ $_ := set $ctx "Values" (get $ "{PRISTINE_VALUES_KEY}") }}}}{{{{ end }}}}
 {{{{- $_ := set $ctx "Release" $release }}}}
 {capabilities}{{{{- range $entry := list {list} }}}}
 {{{{- $parts := splitList "=" $entry }}}}
@@ -475,6 +477,33 @@ const CAPABILITIES_SWAP: &str = r#"{{- $apiStart := 0 }}
 {{- $kube := $.Capabilities.KubeVersion }}
 {{- $_ := set $ctx "Capabilities" (dict "KubeVersion" (dict "Version" $kube.Version "Major" $kube.Major "Minor" $kube.Minor "GitVersion" $kube.Version) "HelmVersion" $.Capabilities.HelmVersion "APIVersions" (slice $.Capabilities.APIVersions $apiStart)) }}
 "#;
+
+/// Where the root chart's values are kept before any template runs (see write_values_snapshot).
+const PRISTINE_VALUES_KEY: &str = "chartproofUnittestValues";
+
+/// `helm template` renders the copy's own templates before the wrapper, and a template that
+/// replaces or writes into `.Values` (bjw-s's common library: `set . "Values" (deepCopy
+/// $merged)`, then `mergeOverwrite .Values (… nameOverride: .Release.Name …)`) would hand the
+/// wrapper values already changed, with helm's placeholder name in them; in helm-unittest's
+/// engine.Render each template runs once. helm renders deeper paths first (engine.go
+/// `sortTemplates`) and gives all templates of a chart one shared map as `$` (`recAllTpls`), so
+/// a template deeper than any other stores a deep copy of the root chart's `.Values` in that map
+/// first, and the root wrapper renders from it. Subcharts' wrappers keep their `.Values`.
+fn write_values_snapshot(chart: &Path) -> Result<()> {
+    fn depth(dir: &Path) -> usize {
+        std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| if e.path().is_dir() { 1 + depth(&e.path()) } else { 0 }).max().unwrap_or(0)
+    }
+    let mut dir = chart.join("templates");
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    for _ in 0..depth(chart) + 1 {
+        dir.push("v");
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let text = format!("{{{{- $_ := set $ \"{PRISTINE_VALUES_KEY}\" (deepCopy .Values) }}}}\n");
+    std::fs::write(dir.join("values-snapshot.yaml"), text).with_context(|| format!("cannot write the values snapshot template in {}", dir.display()))
+}
 
 /// Whether any file below `dir` holds `text`.
 fn mentions(dir: &Path, text: &str) -> Result<bool> {
