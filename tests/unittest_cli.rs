@@ -496,3 +496,38 @@ fn lookups_are_answered_from_objects_and_subchart_suites_run_through_the_parent(
         assert!(stdout.contains("Tests:       0 failed, 2 passed, 0 skipped, 2 total"), "a disabled dependency's suites do not run: {stdout}");
     }
 }
+
+/// Classes of disagreement found by running public charts' suites chartproof was not built on
+/// (`scripts/unittest-holdout`), each in one test of a small chart, with helm-unittest's verdict:
+/// a dependency declared but absent from charts/ (helm-unittest never runs helm's
+/// CheckDependencies), a non-template file in templates/ that `.helmignore` leaves out, a
+/// subchart context's `.Release.Name`, `merge $` mutating the chart's shared context in render
+/// order, a template writing into `.Values` (seen by the wrapper only as helm-unittest's one
+/// render would leave it), and `.Capabilities.APIVersions` holding only the test's list.
+#[test]
+fn hold_out_classes_render_as_helm_unittest_renders_them() {
+    let dir = tempfile::tempdir().unwrap();
+    write_files(
+        dir.path(),
+        &[
+            ("Chart.yaml", "apiVersion: v2\nname: holdout\nversion: 0.1.0\ndependencies:\n  - name: sub\n    version: 0.1.0\n  - name: absent\n    version: 1.0.0\n    repository: oci://example.invalid/charts\n    condition: absent.enabled\n"),
+            (".helmignore", "README.md\n"),
+            ("templates/README.md", "{{ this is no template }}\n"),
+            ("templates/sub-name.yaml", "name: {{ include \"sub.fullname\" (index .Subcharts \"sub\") }}\n"),
+            ("templates/shared.yaml", "first: {{ (merge $ (dict \"obj\" (dict \"name\" \"\"))).obj.name | quote }}\nsecond: {{ (merge $ (dict \"obj\" (dict \"name\" \"set\"))).obj.name | quote }}\n"),
+            ("templates/values-writer.yaml", "{{- if not .Values.nameOverride }}{{ $_ := set .Values \"nameOverride\" .Release.Name }}{{ end }}\nname: {{ .Values.nameOverride | lower }}\n"),
+            ("templates/workload.yaml", "{{- if .Capabilities.APIVersions.Has \"apps/v1\" }}\napiVersion: apps/v1\n{{- else }}\napiVersion: apps/v1beta1\n{{- end }}\nkind: StatefulSet\nmetadata:\n  annotations:\n    kube: {{ .Capabilities.KubeVersion.GitVersion }}\n"),
+            ("charts/sub/Chart.yaml", "apiVersion: v2\nname: sub\nversion: 0.1.0\n"),
+            ("charts/sub/templates/_helpers.tpl", "{{- define \"sub.fullname\" -}}{{ .Release.Name }}-sub{{- end -}}\n"),
+            (
+                "tests/holdout_test.yaml",
+                "suite: holdout\ntests:\n  - it: a subchart context sees RELEASE-NAME\n    template: sub-name.yaml\n    asserts:\n      - equal: {path: name, value: RELEASE-NAME-sub}\n  - it: merge into $ is seen in order\n    template: shared.yaml\n    asserts:\n      - equal: {path: first, value: \"\"}\n      - equal: {path: second, value: set}\n  - it: a template writing into .Values runs once, with RELEASE-NAME\n    template: values-writer.yaml\n    asserts:\n      - equal: {path: name, value: release-name}\n  - it: no API version unless the test lists it\n    template: workload.yaml\n    asserts:\n      - equal: {path: apiVersion, value: apps/v1beta1}\n      - equal: {path: metadata.annotations.kube, value: v1.20.0}\n  - it: the listed API version\n    template: workload.yaml\n    capabilities:\n      apiVersions: [apps/v1]\n    asserts:\n      - equal: {path: apiVersion, value: apps/v1}\n",
+            ),
+        ],
+    );
+    for helm in helms() {
+        let (code, stdout, stderr) = run(&helm, dir.path(), &[]);
+        assert_eq!(code, 0, "{}: {stdout}{stderr}", helm.display());
+        assert!(stdout.contains("Tests:       0 failed, 5 passed, 0 skipped, 5 total"), "{stdout}");
+    }
+}

@@ -3,6 +3,7 @@
 //! conditions), and a content hash for render caching.
 
 pub mod libyaml;
+pub mod helmignore;
 pub mod merge;
 pub mod setvals;
 pub mod targets;

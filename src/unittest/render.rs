@@ -43,6 +43,12 @@ pub const DEFAULT_KUBE_VERSION: &str = "v1.20.0";
 /// templates deepest first and, at one depth, in reverse name order (engine.go `sortTemplates`),
 /// so a name sorting before every other makes a failing template report its own error first.
 const WRAPPER_FILE: &str = "!chartproof-unittest-wrapper.yaml";
+/// Passed to helm as the first `--api-versions`: the wrapper gives templates only the API
+/// versions after it. helm-unittest's `capabilitiesV3` (test_job.go) sets
+/// `Capabilities.APIVersions` to the test's list alone, while `helm template` appends
+/// `--api-versions` to every built-in version (so `.Capabilities.APIVersions.Has "apps/v1"` is
+/// false in helm-unittest unless the test lists it).
+const API_VERSIONS_MARKER: &str = "chartproof.unittest/capabilities-start";
 const WRAPPER_TEMPLATE_KEY: &str = "chartproofUnittestTemplate";
 const WRAPPER_OUTPUT_KEY: &str = "chartproofUnittestOutput";
 /// A `.txt` template other than NOTES.txt is renamed to a partial with this prefix in the copy:
@@ -180,7 +186,7 @@ impl Renderer {
         req.namespace = Some(input.namespace.clone());
         req.values_files = vec![values_file.clone()];
         req.kube_version = Some(input.kube_version.clone());
-        req.api_versions = input.api_versions.clone();
+        req.api_versions = std::iter::once(API_VERSIONS_MARKER.to_string()).chain(input.api_versions.iter().cloned()).collect();
         req.is_upgrade = input.upgrade;
         req.skip_schema_validation = self.skip_schema_validation;
         req.timeout = self.timeout;
@@ -191,7 +197,9 @@ impl Renderer {
         Ok(match result {
             Ok(r) => {
                 let manifest = restore(&r.manifest);
-                split_manifest(&r.manifest)
+                // The placeholder also reaches templates through contexts the wrapper does not
+                // set: a subchart's `.Release` (`include "sub.fullname" (index .Subcharts "sub")`).
+                split_manifest_with(&manifest, &restore)
                     .and_then(|mut rendered| {
                         rendered.manifest = manifest;
                         if input.include_crds {
@@ -255,8 +263,11 @@ static TEMPLATE_FILE: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| R
 fn make_chart_copy(src: &Path, dest: &Path, input: &RenderInput) -> Result<()> {
     let templates = &input.templates;
     let mut text_templates = Vec::new();
+    // What helm itself leaves out (`.helmignore`) stays out of the copy: the wrapper must not
+    // include a file helm never loaded (a README.md among the templates).
+    let ignore = crate::chart::helmignore::HelmIgnore::load(src);
     copy_tree(src, src, dest, &mut |rel: &str, is_dir: bool| {
-        if rel == "tests" || rel == "unittests" || rel == ".git" || rel.ends_with("/__snapshot__") {
+        if rel == "tests" || rel == "unittests" || rel == ".git" || rel.ends_with("/__snapshot__") || ignore.ignores_entry(rel, is_dir) {
             return false;
         }
         if is_dir || !TEMPLATE_FILE.is_match(rel) {
@@ -274,10 +285,13 @@ fn make_chart_copy(src: &Path, dest: &Path, input: &RenderInput) -> Result<()> {
         std::fs::rename(dest.join(rel), dest.join(dir).join(format!("{TEXT_PARTIAL_PREFIX}{base}"))).with_context(|| format!("cannot rename {rel} in the chart copy"))?;
     }
     unpack_subcharts(dest, dest, templates)?;
+    drop_missing_dependencies(dest)?;
     if let Some(database) = &input.lookup_database {
         super::lookup::install(dest, database)?;
     }
-    write_wrappers(dest, dest, input)?;
+    let swap_capabilities = mentions(dest, "APIVersions")?;
+    write_wrappers(dest, dest, input, swap_capabilities)?;
+    write_values_snapshot(dest)?;
     // helm-unittest's ModifyChartMetadata (test_job.go) gives the direct dependencies the same
     // version and appVersion overrides as the chart, after ProcessDependenciesWithMerge has
     // resolved them (renderV3Chart): aliases and conditions are decided on the versions the
@@ -304,6 +318,40 @@ fn make_chart_copy(src: &Path, dest: &Path, input: &RenderInput) -> Result<()> {
             if sub.is_file() {
                 override_chart_yaml(&sub, &input.chart, &[])?;
             }
+        }
+    }
+    Ok(())
+}
+
+/// Remove the dependencies Chart.yaml (or a v1 chart's requirements.yaml) declares but `charts/`
+/// does not hold. helm-unittest renders without them: its `renderV3Chart` (test_job.go) calls
+/// `ProcessDependenciesWithMerge`, which only visits the loaded subcharts, and never helm's
+/// `action.CheckDependencies` (install.go), which makes `helm template` refuse the chart ("found
+/// in Chart.yaml, but missing in charts/ directory"). That check compares the declared `name`
+/// with the loaded charts' names, and only for the top chart; so does this.
+fn drop_missing_dependencies(chart: &Path) -> Result<()> {
+    let mut present = std::collections::HashSet::new();
+    let charts = chart.join("charts");
+    if charts.is_dir() {
+        for entry in std::fs::read_dir(&charts).with_context(|| format!("cannot list {}", charts.display()))? {
+            let sub = entry?.path().join("Chart.yaml");
+            let Ok(text) = std::fs::read_to_string(&sub) else { continue };
+            if let Ok(meta) = serde_yaml::from_str::<serde_yaml::Mapping>(&text)
+                && let Some(name) = meta.get("name").and_then(|n| n.as_str())
+            {
+                present.insert(name.to_string());
+            }
+        }
+    }
+    for file in ["Chart.yaml", "requirements.yaml"] {
+        let path = chart.join(file);
+        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        let mut meta: serde_yaml::Mapping = serde_yaml::from_str(&text).with_context(|| format!("{}: invalid YAML", path.display()))?;
+        let Some(serde_yaml::Value::Sequence(deps)) = meta.get_mut("dependencies") else { continue };
+        let before = deps.len();
+        deps.retain(|d| d.get("name").and_then(|n| n.as_str()).is_none_or(|n| present.contains(n)));
+        if deps.len() != before {
+            std::fs::write(&path, serde_yaml::to_string(&meta)?).with_context(|| format!("cannot write {}", path.display()))?;
         }
     }
     Ok(())
@@ -393,19 +441,26 @@ fn drop_unselected(root: &Path, dir: &Path, templates: &[String]) -> Result<()> 
 /// subchart under it. The wrapper lists the chart's templates (paths below `templates/`; a
 /// renamed text template as `partial=original`) and prints, per template, one YAML document
 /// holding its chart-relative path and its output, base64-encoded.
-fn write_wrappers(root: &Path, chart: &Path, input: &RenderInput) -> Result<()> {
+fn write_wrappers(root: &Path, chart: &Path, input: &RenderInput, swap_capabilities: bool) -> Result<()> {
     let templates_dir = chart.join("templates");
     let mut names = Vec::new();
     if templates_dir.is_dir() {
         list_templates(&templates_dir, "", &mut names)?;
     }
-    names.sort();
+    // helm's render order within a chart (engine.go `sortTemplates`: deeper paths first, then
+    // reverse name order), so that a template mutating `$` (`merge $ …`) is seen by the
+    // templates helm-unittest's engine.Render runs after it, and only by those.
+    names.sort_by(|a, b| b.matches('/').count().cmp(&a.matches('/').count()).then_with(|| b.cmp(a)));
     if !names.is_empty() {
         let quoted = |s: &str| serde_json::to_string(s).unwrap_or_default();
         let list: Vec<String> = names.iter().map(|n| quoted(n)).collect();
-        // The context: a copy of the chart's top-level values with `.Release` (copied, then the
-        // name, revision and install flags set) and `.Template` (the included template's own)
-        // replaced. `set` on fresh dicts: sprig's `merge` would treat 0 and false as unset.
+        // The context: one map for all the chart's templates, as helm's engine gives them
+        // (engine.go `recAllTpls` builds one per chart), holding the keys that map starts with
+        // (`Chart`, `Capabilities`, `Files`, `Subcharts`, `Values`; not the keys `helm
+        // template`'s own render of the templates added to it), `.Release` (copied, then the
+        // name, revision and install flags set), `.Capabilities` with only the test's API
+        // versions when the chart reads them (CAPABILITIES_SWAP) and, per template, `.Template`. `set` on fresh
+        // dicts: sprig's `merge` would treat 0 and false as unset.
         let wrapper = format!(
             r#"{{{{- $release := dict }}}}
 {{{{- range $k, $v := .Release }}}}{{{{ $_ := set $release $k $v }}}}{{{{ end }}}}
@@ -413,12 +468,13 @@ fn write_wrappers(root: &Path, chart: &Path, input: &RenderInput) -> Result<()> 
 {{{{- $_ := set $release "Revision" {revision} }}}}
 {{{{- $_ := set $release "IsUpgrade" {upgrade} }}}}
 {{{{- $_ := set $release "IsInstall" {install} }}}}
-{{{{- range $entry := list {list} }}}}
+{{{{- $ctx := dict }}}}
+{{{{- range $k, $v := $ }}}}{{{{ if has $k (list "Chart" "Capabilities" "Files" "Subcharts" "Values") }}}}{{{{ $_ := set $ctx $k $v }}}}{{{{ end }}}}{{{{ end }}}}
+{{{{- if hasKey $ "{PRISTINE_VALUES_KEY}" }}}}{{{{ $_ := set $ctx "Values" (get $ "{PRISTINE_VALUES_KEY}") }}}}{{{{ end }}}}
+{{{{- $_ := set $ctx "Release" $release }}}}
+{capabilities}{{{{- range $entry := list {list} }}}}
 {{{{- $parts := splitList "=" $entry }}}}
 {{{{- $file := print $.Template.BasePath "/" (first $parts) }}}}
-{{{{- $ctx := dict }}}}
-{{{{- range $k, $v := $ }}}}{{{{ $_ := set $ctx $k $v }}}}{{{{ end }}}}
-{{{{- $_ := set $ctx "Release" $release }}}}
 {{{{- $_ := set $ctx "Template" (dict "Name" (print $.Template.BasePath "/" (last $parts)) "BasePath" $.Template.BasePath) }}}}
 ---
 {WRAPPER_TEMPLATE_KEY}: {{{{ print $.Template.BasePath "/" (last $parts) | quote }}}}
@@ -430,6 +486,7 @@ fn write_wrappers(root: &Path, chart: &Path, input: &RenderInput) -> Result<()> 
             upgrade = input.upgrade,
             install = !input.upgrade,
             list = list.join(" "),
+            capabilities = if swap_capabilities { CAPABILITIES_SWAP.replace("MARKER", API_VERSIONS_MARKER) } else { String::new() },
         );
         std::fs::write(templates_dir.join(WRAPPER_FILE), wrapper).with_context(|| format!("cannot write the wrapper template in {}", templates_dir.display()))?;
     }
@@ -438,11 +495,61 @@ fn write_wrappers(root: &Path, chart: &Path, input: &RenderInput) -> Result<()> 
         for entry in std::fs::read_dir(&charts).with_context(|| format!("cannot list {}", charts.display()))? {
             let sub = entry?.path();
             if sub.join("Chart.yaml").is_file() {
-                write_wrappers(root, &sub, input)?;
+                write_wrappers(root, &sub, input, swap_capabilities)?;
             }
         }
     }
     Ok(())
+}
+
+/// The wrapper's `.Capabilities` for charts that read `APIVersions`: a map with the test's API
+/// versions alone (those after API_VERSIONS_MARKER; `slice` keeps helm's VersionSet type and its
+/// `Has`), helm's HelmVersion, and KubeVersion as a map of its fields plus `GitVersion` (helm's
+/// KubeVersion methods take a pointer, which a template cannot make). Only then: a bare
+/// `{{ .Capabilities.KubeVersion }}` prints the map, where helm prints the version.
+const CAPABILITIES_SWAP: &str = r#"{{- $apiStart := 0 }}
+{{- range $i, $v := $.Capabilities.APIVersions }}{{ if eq $v "MARKER" }}{{ $apiStart = add1 $i }}{{ end }}{{ end }}
+{{- $kube := $.Capabilities.KubeVersion }}
+{{- $_ := set $ctx "Capabilities" (dict "KubeVersion" (dict "Version" $kube.Version "Major" $kube.Major "Minor" $kube.Minor "GitVersion" $kube.Version) "HelmVersion" $.Capabilities.HelmVersion "APIVersions" (slice $.Capabilities.APIVersions $apiStart)) }}
+"#;
+
+/// Where the root chart's values are kept before any template runs (see write_values_snapshot).
+const PRISTINE_VALUES_KEY: &str = "chartproofUnittestValues";
+
+/// `helm template` renders the copy's own templates before the wrapper, and a template that
+/// replaces or writes into `.Values` (bjw-s's common library: `set . "Values" (deepCopy
+/// $merged)`, then `mergeOverwrite .Values (… nameOverride: .Release.Name …)`) would hand the
+/// wrapper values already changed, with helm's placeholder name in them; in helm-unittest's
+/// engine.Render each template runs once. helm renders deeper paths first (engine.go
+/// `sortTemplates`) and gives all templates of a chart one shared map as `$` (`recAllTpls`), so
+/// a template deeper than any other stores a deep copy of the root chart's `.Values` in that map
+/// first, and the root wrapper renders from it. Subcharts' wrappers keep their `.Values`.
+fn write_values_snapshot(chart: &Path) -> Result<()> {
+    fn depth(dir: &Path) -> usize {
+        std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| if e.path().is_dir() { 1 + depth(&e.path()) } else { 0 }).max().unwrap_or(0)
+    }
+    let mut dir = chart.join("templates");
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    for _ in 0..depth(chart) + 1 {
+        dir.push("v");
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let text = format!("{{{{- $_ := set $ \"{PRISTINE_VALUES_KEY}\" (deepCopy .Values) }}}}\n");
+    std::fs::write(dir.join("values-snapshot.yaml"), text).with_context(|| format!("cannot write the values snapshot template in {}", dir.display()))
+}
+
+/// Whether any file below `dir` holds `text`.
+fn mentions(dir: &Path, text: &str) -> Result<bool> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let path = entry?.path();
+        let found = if path.is_dir() { mentions(&path, text)? } else { std::fs::read(&path).is_ok_and(|b| b.windows(text.len()).any(|w| w == text.as_bytes())) };
+        if found {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Template files below a `templates/` folder (relative, `/`-separated) that helm renders on
@@ -508,6 +615,12 @@ pub fn helm_release_name(name: &str) -> String {
 /// wrapped template's own output ([`template_documents`]); a template no wrapper reached (in a
 /// packaged subchart) keeps the documents helm printed under its `# Source:` header.
 pub fn split_manifest(manifest: &str) -> Result<Rendered> {
+    split_manifest_with(manifest, &|text| text.to_string())
+}
+
+/// [`split_manifest`], each wrapped template's decoded output passed through `restore` (the
+/// release-name placeholder put back).
+fn split_manifest_with(manifest: &str, restore: &dyn Fn(&str) -> String) -> Result<Rendered> {
     let mut rendered = Rendered::default();
     let mut chunks: Vec<String> = vec![String::new()];
     for line in manifest.lines() {
@@ -546,7 +659,7 @@ pub fn split_manifest(manifest: &str) -> Result<Rendered> {
                 use base64::Engine;
                 let bytes = base64::engine::general_purpose::STANDARD.decode(output).context("a wrapper printed invalid base64")?;
                 // engine.Render replaces "<no value>" in every template's output; include does not.
-                let text = String::from_utf8_lossy(&bytes).replace("<no value>", "");
+                let text = restore(&String::from_utf8_lossy(&bytes).replace("<no value>", ""));
                 let path = path.split_once('/').map(|(_, p)| p).unwrap_or(path).to_string();
                 // helm-unittest keeps only .yaml/.yml/.tpl/.txt outputs; another file is not a template it knows.
                 if let Some(documents) = template_documents(&path, &text)? {
