@@ -531,3 +531,90 @@ fn hold_out_classes_render_as_helm_unittest_renders_them() {
         assert!(stdout.contains("Tests:       0 failed, 5 passed, 0 skipped, 5 total"), "{stdout}");
     }
 }
+
+const OWN_RELEASE_CHECK: &str = r#"{{- $operator := lookup "apps/v1" "Deployment" "ns" "operator" }}
+{{- if and $operator (ne (dig "metadata" "labels" "app.kubernetes.io/instance" "" $operator) .Release.Name) }}
+{{- fail (printf "another operator runs: %s" $operator.metadata.name) }}
+{{- end }}
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-check
+"#;
+const API_CHECK: &str = r#"{{- define "guarded.kind" -}}
+ConfigMap
+{{- end -}}
+{{- if .Capabilities.APIVersions.Has "apps/v1" }}
+{{- fail "apps/v1 is served" }}
+{{- end }}
+apiVersion: v1
+kind: {{ include "guarded.kind" . }}
+{{- define "guarded.other" }}unused{{ end }}
+data:
+  x: "1"
+  kube: "{{ .Capabilities.KubeVersion }}"
+  minor: "{{- $.Capabilities.KubeVersion.Minor -}}"
+"#;
+const OWN_PASS_SUITE: &str = r#"suite: own pass
+tests:
+  - it: a looked-up object of this release is ours
+    template: own-release.yaml
+    kubernetesProvider:
+      scheme:
+        apps/v1/Deployment: {gvr: {group: apps, version: v1, resource: deployments}, namespaced: true}
+      objects:
+        - {apiVersion: apps/v1, kind: Deployment, metadata: {name: operator, namespace: ns, labels: {app.kubernetes.io/instance: RELEASE-NAME}}}
+    asserts:
+      - notFailedTemplate: {}
+      - equal: {path: metadata.name, value: RELEASE-NAME-check}
+  - it: a looked-up object of another release fails the render
+    template: own-release.yaml
+    kubernetesProvider:
+      scheme:
+        apps/v1/Deployment: {gvr: {group: apps, version: v1, resource: deployments}, namespaced: true}
+      objects:
+        - {apiVersion: apps/v1, kind: Deployment, metadata: {name: operator, namespace: ns, labels: {app.kubernetes.io/instance: other}}}
+    asserts:
+      - failedTemplate: {errorMessage: "another operator runs: operator"}
+      - failedTemplate: {errorPattern: "own-pass/templates/own-release.yaml:3:"}
+  - it: no test-only API version, no failure
+    template: api-check.yaml
+    asserts:
+      - notFailedTemplate: {}
+      - isKind: {of: ConfigMap}
+      - equal: {path: data.x, value: "1"}
+      - equal: {path: data.kube, value: v1.20.0}
+      - equal: {path: data.minor, value: "20"}
+  - it: the test's API version fails the render
+    template: api-check.yaml
+    capabilities:
+      apiVersions: [apps/v1]
+    asserts:
+      - failedTemplate: {errorMessage: apps/v1 is served}
+"#;
+
+/// helm renders every template of the chart copy itself before the wrappers run, with values
+/// helm-unittest's one engine.Render never gives a template (helm's placeholder release name,
+/// all of helm's API versions): a `fail` in that pass must not decide the verdict. A fake object
+/// labelled with the release `RELEASE-NAME` is this release's (k8s-monitoring's validations), a
+/// check of `.Capabilities.APIVersions` sees only the test's list, and a template with top-level
+/// `define`s renders as before; a real failure keeps the template's own location. With only the
+/// test's API versions swapped in, `{{ .Capabilities.KubeVersion }}` still prints the version.
+#[test]
+fn helm_own_pass_of_the_templates_decides_no_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    write_files(
+        dir.path(),
+        &[
+            ("Chart.yaml", "apiVersion: v2\nname: own-pass\nversion: 0.1.0\n"),
+            ("templates/own-release.yaml", OWN_RELEASE_CHECK),
+            ("templates/api-check.yaml", API_CHECK),
+            ("tests/own_pass_test.yaml", OWN_PASS_SUITE),
+        ],
+    );
+    for helm in helms() {
+        let (code, stdout, stderr) = run(&helm, dir.path(), &[]);
+        assert_eq!(code, 0, "{}: {stdout}{stderr}", helm.display());
+        assert!(stdout.contains("Tests:       0 failed, 4 passed, 0 skipped, 4 total"), "{stdout}");
+    }
+}

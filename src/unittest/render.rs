@@ -174,26 +174,35 @@ impl Renderer {
         if input.release_name != DEFAULT_RELEASE_NAME && input.release_name != TEST_SUITE_RELEASE_NAME && !(input.release_name.len() <= 53 && VALID_RELEASE_NAME.is_match(&input.release_name)) {
             return Ok(Err(format!("release name \"{}\": invalid release name, must match regex {} and the length must not be longer than 53", input.release_name, VALID_RELEASE_NAME.as_str())));
         }
-        let chart = match self.chart_copy(input)? {
+        let chart = match self.chart_copy(input, false)? {
             Ok(dir) => dir,
             Err(e) => return Ok(Err(e)),
         };
-        let values_file = self.scratch.path().join(format!("values-{key}.yaml"));
-        std::fs::write(&values_file, &input.values_yaml).with_context(|| format!("cannot write {}", values_file.display()))?;
         let placeholder = helm_release_name(&input.release_name);
-        let mut req = RenderRequest::new(&chart);
-        req.release_name = placeholder.clone();
-        req.namespace = Some(input.namespace.clone());
-        req.values_files = vec![values_file.clone()];
-        req.kube_version = Some(input.kube_version.clone());
-        req.api_versions = std::iter::once(API_VERSIONS_MARKER.to_string()).chain(input.api_versions.iter().cloned()).collect();
-        req.is_upgrade = input.upgrade;
-        req.skip_schema_validation = self.skip_schema_validation;
-        req.timeout = self.timeout;
-        self.helm_runs.fetch_add(1, Ordering::Relaxed);
-        let result = render(&self.helm, &req)?;
-        let _ = std::fs::remove_file(&values_file);
         let restore = |text: &str| if placeholder == input.release_name { text.to_string() } else { text.replace(&placeholder, &input.release_name) };
+        let first = self.run_helm(input, key, &chart, &placeholder)?;
+        // helm renders every template of the copy itself before the wrappers, with values
+        // helm-unittest's single engine.Render never gives them (the placeholder release name, all
+        // of helm's API versions, revision 1), and aborts on the first error of that pass too. So
+        // a failure is checked on a copy whose templates render only when a wrapper includes
+        // them (GUARD_START): that render decides. Its error names the wrapper as the location;
+        // when both fail alike, the first error (the template's own location) is the one given.
+        // An error of a wrapper already is the wrappers' pass failing, and a schema refusal comes
+        // before any template runs: neither is rendered again.
+        let (result, chart) = match first {
+            Err(RenderFailure::Helm(first_error)) if !first_error.raw.contains(WRAPPER_FILE) && !first_error.raw.contains("values don't meet the specifications") => {
+                let guarded = match self.chart_copy(input, true)? {
+                    Ok(dir) => dir,
+                    Err(e) => return Ok(Err(e)),
+                };
+                match self.run_helm(input, key, &guarded, &placeholder)? {
+                    Ok(r) => (Ok(r), guarded),
+                    Err(RenderFailure::Helm(e)) if !e.raw.contains("parse error") && error_tail(&e.raw) != error_tail(&first_error.raw) => (Err(RenderFailure::Helm(e)), guarded),
+                    Err(_) => (Err(RenderFailure::Helm(first_error)), chart),
+                }
+            }
+            other => (other, chart),
+        };
         Ok(match result {
             Ok(r) => {
                 let manifest = restore(&r.manifest);
@@ -214,16 +223,35 @@ impl Renderer {
         })
     }
 
+    /// One `helm template` of a chart copy with the test's values, namespace and capabilities.
+    fn run_helm(&self, input: &RenderInput, key: &str, chart: &Path, placeholder: &str) -> Result<Result<crate::render::Rendered, RenderFailure>> {
+        let values_file = self.scratch.path().join(format!("values-{key}.yaml"));
+        std::fs::write(&values_file, &input.values_yaml).with_context(|| format!("cannot write {}", values_file.display()))?;
+        let mut req = RenderRequest::new(chart);
+        req.release_name = placeholder.to_string();
+        req.namespace = Some(input.namespace.clone());
+        req.values_files = vec![values_file.clone()];
+        req.kube_version = Some(input.kube_version.clone());
+        req.api_versions = std::iter::once(API_VERSIONS_MARKER.to_string()).chain(input.api_versions.iter().cloned()).collect();
+        req.is_upgrade = input.upgrade;
+        req.skip_schema_validation = self.skip_schema_validation;
+        req.timeout = self.timeout;
+        self.helm_runs.fetch_add(1, Ordering::Relaxed);
+        let result = render(&self.helm, &req)?;
+        let _ = std::fs::remove_file(&values_file);
+        Ok(result)
+    }
+
     /// A copy of the chart holding only the selected templates (and every `_` partial),
     /// `kubeVersion` removed, the `chart:` overrides applied and `.Release.Revision` set to
     /// `revision`. One copy per selection.
-    fn chart_copy(&self, input: &RenderInput) -> Result<Result<PathBuf, String>> {
-        let key = hash_of(&format!("{:?}{:?}{}{}{}{:?}", input.templates, input.chart, input.revision, input.release_name, input.upgrade, input.lookup_database));
+    fn chart_copy(&self, input: &RenderInput, guarded: bool) -> Result<Result<PathBuf, String>> {
+        let key = hash_of(&format!("{:?}{:?}{}{}{}{:?}{guarded}", input.templates, input.chart, input.revision, input.release_name, input.upgrade, input.lookup_database));
         let slot = self.copies.lock().unwrap().entry(key.clone()).or_default().clone();
         let mut error = None;
         let copy = slot.get_or_init(|| {
             let dest = self.scratch.path().join(format!("chart-{}", &key[..16]));
-            match make_chart_copy(&self.chart_dir, &dest, input) {
+            match make_chart_copy(&self.chart_dir, &dest, input, guarded) {
                 Ok(()) => Ok(dest),
                 Err(e) => {
                     let msg = format!("{e:#}");
@@ -260,7 +288,7 @@ pub fn template_selected(path: &str, names: &[String]) -> bool {
 
 static TEMPLATE_FILE: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| Regex::new(r"^(charts/[^/]+/)*templates/").unwrap());
 
-fn make_chart_copy(src: &Path, dest: &Path, input: &RenderInput) -> Result<()> {
+fn make_chart_copy(src: &Path, dest: &Path, input: &RenderInput, guarded: bool) -> Result<()> {
     let templates = &input.templates;
     let mut text_templates = Vec::new();
     // What helm itself leaves out (`.helmignore`) stays out of the copy: the wrapper must not
@@ -290,7 +318,13 @@ fn make_chart_copy(src: &Path, dest: &Path, input: &RenderInput) -> Result<()> {
         super::lookup::install(dest, database)?;
     }
     let swap_capabilities = mentions(dest, "APIVersions")?;
+    if swap_capabilities {
+        print_kube_version_as_helm(dest)?;
+    }
     write_wrappers(dest, dest, input, swap_capabilities)?;
+    if guarded {
+        guard_templates(dest)?;
+    }
     write_values_snapshot(dest)?;
     // helm-unittest's ModifyChartMetadata (test_job.go) gives the direct dependencies the same
     // version and appVersion overrides as the chart, after ProcessDependenciesWithMerge has
@@ -505,13 +539,117 @@ fn write_wrappers(root: &Path, chart: &Path, input: &RenderInput, swap_capabilit
 /// The wrapper's `.Capabilities` for charts that read `APIVersions`: a map with the test's API
 /// versions alone (those after API_VERSIONS_MARKER; `slice` keeps helm's VersionSet type and its
 /// `Has`), helm's HelmVersion, and KubeVersion as a map of its fields plus `GitVersion` (helm's
-/// KubeVersion methods take a pointer, which a template cannot make). Only then: a bare
-/// `{{ .Capabilities.KubeVersion }}` prints the map, where helm prints the version.
+/// KubeVersion methods take a pointer, which a template cannot make); an action printing
+/// KubeVersion alone prints its `.Version` (print_kube_version_as_helm), as helm's does.
 const CAPABILITIES_SWAP: &str = r#"{{- $apiStart := 0 }}
 {{- range $i, $v := $.Capabilities.APIVersions }}{{ if eq $v "MARKER" }}{{ $apiStart = add1 $i }}{{ end }}{{ end }}
 {{- $kube := $.Capabilities.KubeVersion }}
 {{- $_ := set $ctx "Capabilities" (dict "KubeVersion" (dict "Version" $kube.Version "Major" $kube.Major "Minor" $kube.Minor "GitVersion" $kube.Version) "HelmVersion" $.Capabilities.HelmVersion "APIVersions" (slice $.Capabilities.APIVersions $apiStart)) }}
 "#;
+
+/// What a guarded template's body is wrapped in (each stretch between its top-level `define`s,
+/// which text/template allows nowhere else): the body renders unless helm runs the file itself.
+/// helm executes a template file with the chart's `Values` map as `$` and `.Template` set in it
+/// (engine.go `render`: `vals["Template"] = chartutil.Values{…}`; helm 4's `common.Values`); the
+/// wrapper includes it with a `dict`, as does any template that includes a template file.
+const GUARD_START: &str = r#"{{if not (and (hasSuffix "Values" (typeOf $)) (hasKey $ "Template"))}}"#;
+const GUARD_END: &str = "{{end}}";
+
+/// Guard every template file the wrappers include (not partials, not renamed text templates) in
+/// `chart` and its unpacked subcharts, so that helm's own pass over the copy renders nothing and
+/// only the wrappers' pass, helm-unittest's single engine.Render, can fail.
+fn guard_templates(chart: &Path) -> Result<()> {
+    let templates_dir = chart.join("templates");
+    let mut names = Vec::new();
+    if templates_dir.is_dir() {
+        list_templates(&templates_dir, "", &mut names)?;
+    }
+    for name in names.iter().filter(|n| !n.contains('=')) {
+        let path = templates_dir.join(name);
+        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        // A file chartproof cannot read stays as it is (helm reports what is wrong with it).
+        if let Some(guarded) = guard_text(&text) {
+            std::fs::write(&path, guarded).with_context(|| format!("cannot write {}", path.display()))?;
+        }
+    }
+    let charts = chart.join("charts");
+    if charts.is_dir() {
+        for entry in std::fs::read_dir(&charts).with_context(|| format!("cannot list {}", charts.display()))? {
+            let sub = entry?.path();
+            if sub.join("Chart.yaml").is_file() {
+                guard_templates(&sub)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A template file's text with each stretch between top-level defines inside GUARD_START …
+/// GUARD_END. A define's trim markers no longer reach the guarded text next to it, so the white
+/// space they would trim (text/template lex.go `rightTrimLength`/`leftTrimLength`: spaces, tabs,
+/// carriage returns, newlines) is removed here.
+fn guard_text(text: &str) -> Option<String> {
+    const SPACE: &[char] = &[' ', '\t', '\r', '\n'];
+    let defines = crate::coverage::instrument::top_level_defines(text).ok()?;
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut pos = 0;
+    let mut trim_next = false;
+    for &(start, end, ltrim, rtrim) in defines.iter().chain(std::iter::once(&(text.len(), text.len(), false, false))) {
+        let mut stretch = &text[pos..start];
+        if trim_next {
+            stretch = stretch.trim_start_matches(SPACE);
+        }
+        if ltrim {
+            stretch = stretch.trim_end_matches(SPACE);
+        }
+        if !stretch.is_empty() {
+            out.push_str(GUARD_START);
+            out.push_str(stretch);
+            out.push_str(GUARD_END);
+        }
+        out.push_str(&text[start..end]);
+        pos = end;
+        trim_next = rtrim;
+    }
+    Some(out)
+}
+
+/// The last message of a helm error (after the last location or action it names), to tell two
+/// errors of one failure apart from two failures.
+fn error_tail(error: &str) -> String {
+    let paragraph = error.split("\n\n").next().unwrap_or(error);
+    let joined = paragraph.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
+    let cut = [">: ", "): "].iter().filter_map(|sep| joined.rfind(sep).map(|i| i + sep.len())).max().unwrap_or(0);
+    joined[cut..].trim().to_string()
+}
+
+/// An action that prints `.Capabilities.KubeVersion` (reached from `.`, `$` or a variable) and
+/// nothing else.
+static KUBE_VERSION_PRINT: std::sync::LazyLock<Regex> =
+    std::sync::LazyLock::new(|| Regex::new(r"\{\{(-\s+|\s*)((?:\$[A-Za-z0-9_]*)?(?:\.[A-Za-z0-9_]+)*\.Capabilities\.KubeVersion)(\s+-|\s*)\}\}").unwrap());
+
+/// With CAPABILITIES_SWAP, `.Capabilities.KubeVersion` is a map, which prints as one. helm's
+/// value is a chartutil.KubeVersion reached through the `*Capabilities` pointer, so the field is
+/// addressable and text/template prints it with its pointer method `String()`, the `Version`
+/// field (exec.go `printValue`; chartutil capabilities.go `(*KubeVersion).String`). An action
+/// printing it alone therefore prints `.Version` in every template file of the copy. (Passed to
+/// a function, helm's value is a copy whose `String` cannot be called and prints as a struct:
+/// that is not rewritten.)
+fn print_kube_version_as_helm(dir: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_dir() {
+            print_kube_version_as_helm(&path)?;
+        } else if path.components().any(|c| c.as_os_str() == "templates")
+            && let Ok(text) = std::fs::read_to_string(&path)
+            && KUBE_VERSION_PRINT.is_match(&text)
+        {
+            let rewritten = KUBE_VERSION_PRINT.replace_all(&text, "{{${1}${2}.Version${3}}}");
+            std::fs::write(&path, rewritten.as_ref()).with_context(|| format!("cannot write {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
 
 /// Where the root chart's values are kept before any template runs (see write_values_snapshot).
 const PRISTINE_VALUES_KEY: &str = "chartproofUnittestValues";
@@ -769,6 +907,23 @@ mod tests {
         let notes = template_documents("templates/NOTES.txt", "\nhello").unwrap().unwrap();
         assert!(template_documents("templates/x.json", "{}").unwrap().is_none());
         assert_eq!(notes[0].value["raw"], "\nhello");
+    }
+
+    #[test]
+    fn guards_leave_defines_at_the_top_level_and_keep_their_trimming() {
+        let text = "a: 1\n{{- define \"x\" -}}\nX\n{{- end -}}\n  \nb: {{ include \"x\" . }}\n{{ define \"y\" }}Y{{ end }}";
+        let guarded = guard_text(text).unwrap();
+        assert_eq!(guarded, format!("{GUARD_START}a: 1{GUARD_END}{{{{- define \"x\" -}}}}\nX\n{{{{- end -}}}}{GUARD_START}b: {{{{ include \"x\" . }}}}\n{GUARD_END}{{{{ define \"y\" }}}}Y{{{{ end }}}}"));
+        assert_eq!(guard_text("plain: {{ .Values.x }}\n").unwrap(), format!("{GUARD_START}plain: {{{{ .Values.x }}}}\n{GUARD_END}"));
+    }
+
+    #[test]
+    fn only_actions_printing_kube_version_alone_print_its_version() {
+        let t = "{{ .Capabilities.KubeVersion }} {{- $.Capabilities.KubeVersion -}} {{ $root.Capabilities.KubeVersion }} {{ .Capabilities.KubeVersion.Minor }} {{ .Capabilities.KubeVersion | quote }}";
+        assert_eq!(
+            KUBE_VERSION_PRINT.replace_all(t, "{{${1}${2}.Version${3}}}"),
+            "{{ .Capabilities.KubeVersion.Version }} {{- $.Capabilities.KubeVersion.Version -}} {{ $root.Capabilities.KubeVersion.Version }} {{ .Capabilities.KubeVersion.Minor }} {{ .Capabilities.KubeVersion | quote }}"
+        );
     }
 
     #[test]
