@@ -618,3 +618,107 @@ fn helm_own_pass_of_the_templates_decides_no_verdict() {
         assert!(stdout.contains("Tests:       0 failed, 4 passed, 0 skipped, 4 total"), "{stdout}");
     }
 }
+
+/// Tests whose renders differ only in the templates they select share one render of the union
+/// where no template can change another's output, and render on their own where one could: a
+/// template writing into `.Values`, a template file that `define`s a helper's name, an include
+/// of a template file by its path (which fails in helm-unittest when the file is not selected)
+/// and a `fail` in another test's template. Every verdict is helm-unittest's.
+#[test]
+fn templates_share_a_render_only_where_none_can_change_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let cm = |name: &str, data: &str| format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n{data}");
+    let suites = r#"suite: a
+templates: [a.yaml]
+tests:
+  - it: reads its value and the partial's helper
+    asserts:
+      - equal: {path: data.a, value: x}
+      - equal: {path: metadata.name, value: RELEASE-NAME-share}
+  - it: shares with b at other values
+    set: {group: two}
+    asserts:
+      - equal: {path: data.a, value: x}
+  - it: is not failed by another test's template
+    set: {group: four}
+    asserts:
+      - equal: {path: data.a, value: x}
+---
+suite: b
+templates: [b.yaml]
+tests:
+  - it: reads its value
+    asserts:
+      - equal: {path: data.b, value: y}
+  - it: shares with a at other values
+    set: {group: two}
+    asserts:
+      - equal: {path: data.b, value: y}
+---
+suite: c
+templates: [c.yaml]
+tests:
+  - it: shares with a and b
+    set: {group: two}
+    asserts:
+      - equal: {path: data.c, value: x}
+---
+suite: writer
+templates: [writer.yaml]
+tests:
+  - it: writes into the values
+    asserts:
+      - hasDocuments: {count: 1}
+---
+suite: checksum
+templates: [checksum.yaml]
+tests:
+  - it: cannot include a template it does not select
+    asserts:
+      - failedTemplate: {errorPattern: "b.yaml"}
+---
+suite: definer
+templates: [definer.yaml]
+tests:
+  - it: defines the helper's name
+    asserts:
+      - isKind: {of: ConfigMap}
+---
+suite: fails
+templates: [fails.yaml]
+tests:
+  - it: fails alone
+    set: {group: four}
+    asserts:
+      - failedTemplate: {errorMessage: always}
+"#;
+    write_files(
+        dir.path(),
+        &[
+            ("Chart.yaml", "apiVersion: v2\nname: share\nversion: 0.1.0\n"),
+            ("values.yaml", "a: x\nb: y\n"),
+            ("templates/_helpers.tpl", "{{- define \"share.name\" -}}{{ .Release.Name }}-share{{- end -}}\n"),
+            ("templates/a.yaml", &cm("{{ include \"share.name\" . }}", "  a: {{ .Values.a }}\n")),
+            ("templates/b.yaml", &cm("b", "  b: {{ .Values.b }}\n")),
+            ("templates/c.yaml", &cm("c", "  c: {{ .Values.a }}\n")),
+            ("templates/writer.yaml", &format!("{{{{- $_ := set .Values \"a\" \"changed\" }}}}\n{}", cm("w", "  w: \"1\"\n"))),
+            ("templates/checksum.yaml", &cm("c", "  sum: {{ include (print $.Template.BasePath \"/b.yaml\") . | sha256sum }}\n")),
+            ("templates/definer.yaml", &format!("{{{{- define \"share.name\" }}}}overridden{{{{ end }}}}\n{}", cm("d", "  d: \"1\"\n"))),
+            ("templates/fails.yaml", "{{ fail \"always\" }}\n"),
+            ("tests/share_test.yaml", suites),
+        ],
+    );
+    for helm in helms() {
+        let (code, stdout, stderr) = run(&helm, dir.path(), &["-o", "json"]);
+        assert_eq!(code, 0, "{}: {stdout}{stderr}", helm.display());
+        let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        let tests: Vec<&serde_json::Value> = report["charts"][0]["suites"].as_array().unwrap().iter().flat_map(|s| s["tests"].as_array().unwrap()).collect();
+        assert_eq!(tests.len(), 10);
+        assert!(tests.iter().all(|t| t["status"] == "passed"), "{stdout}");
+        // At the defaults a, b, writer, checksum and definer each render alone (5: the writer
+        // and the definer could change a's and b's output, checksum's include needs b.yaml
+        // absent); at `group: two` a, b and c share one render (1); at `group: four` the shared
+        // render of a and fails fails, then each renders alone (3). Alone, all would take 10.
+        assert_eq!(report["charts"][0]["renders"], 9, "{stdout}");
+    }
+}

@@ -57,23 +57,8 @@ impl VolatilityPlan {
         // Every rendered template's closure: what it reads and writes, from the top-level values.
         let mut closures = Vec::new();
         for t in rendered {
-            let mut closure = Facts::default();
-            closure.absorb(&t.facts);
-            let mut seen = BTreeSet::new();
             // `$.Template.BasePath` is the rendered template's, in whatever helper it is read.
-            let names = |f: &Facts| f.includes.iter().cloned().chain(f.includes_in_base.iter().map(|suffix| format!("{}{suffix}", t.base))).collect::<Vec<_>>();
-            let mut todo = names(&t.facts);
-            let mut everything = t.facts.dynamic_include;
-            while let Some(name) = todo.pop() {
-                if !seen.insert(name.clone()) {
-                    continue;
-                }
-                for d in units.defines.get(&name).into_iter().flatten() {
-                    closure.absorb(d);
-                    everything |= d.dynamic_include;
-                    todo.extend(names(d));
-                }
-            }
+            let (mut closure, everything, _) = closure_of(&units.defines, &t.facts, Some(&t.base));
             if everything {
                 for d in units.defines.values().flatten() {
                     closure.absorb(d);
@@ -153,6 +138,243 @@ impl VolatilityPlan {
     }
 }
 
+/// What `chartproof unittest` must know of one template file (chart-relative, as the chart's
+/// folders hold it: `templates/x.yaml`, `charts/sub/templates/y.yaml`) to render it together with
+/// templates another test selected ([`TemplateIsolation`]). The facts of "its closure" are those
+/// of the file's own actions and of every named template it may include, to a fixpoint; paths
+/// are from the top-level values, as [`VolatilityPlan`] scopes them.
+#[derive(Debug, Clone, Default)]
+pub struct TemplateFile {
+    /// A `_` partial: every render holds it, whatever the selection.
+    pub partial: bool,
+    /// The file `define`s (or `block`s) a named template, which may replace one of the same name.
+    pub defines: bool,
+    /// The file's text names `APIVersions` (the unittest wrapper swaps `.Capabilities` then).
+    pub mentions_api_versions: bool,
+    /// Values paths its closure may read (empty path = everything); with `tpl`, its whole scope.
+    pub reads: Vec<KeyPath>,
+    /// Values paths its closure writes (`set`/`unset`/`merge*` on them).
+    pub writes: Vec<KeyPath>,
+    /// Its closure writes into something that may be the values or the context, path unknown.
+    pub unknown_write: bool,
+    /// Its closure includes a name computed other than `(print $.Template.BasePath "/x")`.
+    pub dynamic_include: bool,
+    /// Its closure calls `tpl`, whose string may include a template by name or write.
+    pub uses_tpl: bool,
+    /// The non-partial template files (chart-relative) its closure includes by their names.
+    pub includes_files: BTreeSet<String>,
+}
+
+impl TemplateFile {
+    /// Whether the file's writes may change what a template reading `reads` renders.
+    pub fn may_write_into(&self, reads: &[KeyPath]) -> bool {
+        self.unknown_write || self.writes.iter().any(|w| reads.iter().any(|r| overlap(r, w)))
+    }
+}
+
+/// Which templates of a chart can be rendered together without changing each other's output
+/// (for `chartproof unittest`'s shared renders): Helm gives every template of a chart one map
+/// (engine.go `recAllTpls`; a subchart's values are a table inside its parent's), parses every
+/// file into one template set under its path (a later `define` of a name replaces an earlier
+/// one), and a template file is a named template (`include "app/templates/x.yaml"`). Err is why
+/// the chart cannot be judged (a packaged subchart, whose files are not the chart's folders).
+#[derive(Debug, Clone, Default)]
+pub struct TemplateIsolation {
+    pub files: BTreeMap<String, TemplateFile>,
+    /// What the texts the chart may hand `tpl` do: the strings of every values.yaml, the string
+    /// literals of the templates that hold `{{`, and (when a template names `Files`) every file
+    /// outside the templates.
+    pub chart_tpl: TplEffects,
+    defines: BTreeMap<String, Vec<Facts>>,
+    /// Helm's name of each non-partial template file → its chart-relative path.
+    file_names: BTreeMap<String, String>,
+}
+
+/// What a text `tpl` evaluates may do beyond reading values.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TplEffects {
+    /// Non-partial template files it includes by name (through helpers too).
+    pub includes_files: BTreeSet<String>,
+    /// It includes a computed name (or one relative to `.Template.BasePath`).
+    pub dynamic_include: bool,
+    /// It writes into something that may be the values or the context.
+    pub writes: bool,
+}
+
+impl TplEffects {
+    pub fn absorb(&mut self, other: &TplEffects) {
+        self.includes_files.extend(other.includes_files.iter().cloned());
+        self.dynamic_include |= other.dynamic_include;
+        self.writes |= other.writes;
+    }
+}
+
+struct IsolationFile {
+    rel: String,
+    /// Its name in helm's template set (`app/charts/<key>/templates/x.yaml`).
+    name: String,
+    base: String,
+    scope: KeyPath,
+    top: Facts,
+    defines: bool,
+    text: String,
+}
+
+impl TemplateIsolation {
+    pub fn of(chart: &Chart) -> Result<TemplateIsolation, String> {
+        let mut units = Units::default();
+        let mut files: Vec<IsolationFile> = Vec::new();
+        let mut out = TemplateIsolation::default();
+        let mut outside = Vec::new();
+        let mut tpl_texts = Vec::new();
+        isolation_collect(chart, &chart.dir, &chart.meta.name, &[], &mut units, &mut files, &mut outside, &mut tpl_texts)?;
+        let is_partial = |rel: &str| rel.rsplit('/').next().is_some_and(|b| b.starts_with('_'));
+        out.defines = units.defines;
+        out.file_names = files.iter().filter(|f| !is_partial(&f.rel)).map(|f| (f.name.clone(), f.rel.clone())).collect();
+        if files.iter().any(|f| f.text.contains("Files")) {
+            tpl_texts.extend(outside.iter().filter_map(|p| std::fs::read(p).ok()).map(|b| String::from_utf8_lossy(&b).to_string()));
+        }
+        out.chart_tpl = out.tpl_effects(tpl_texts.iter().map(String::as_str));
+        for f in &files {
+            let (closure, dynamic, seen) = out.closure(&f.top, Some(&f.base));
+            let includes_files: BTreeSet<String> = seen.iter().filter_map(|n| out.file_names.get(n)).cloned().collect();
+            let mut reads = Vec::new();
+            for r in &closure.reads {
+                scoped(&f.scope, r, &mut reads);
+            }
+            if closure.uses_tpl {
+                // A string `tpl` evaluates may read any value of the chart's scope.
+                scoped(&f.scope, &[], &mut reads);
+            }
+            let mut writes = Vec::new();
+            for w in &closure.writes {
+                scoped(&f.scope, w, &mut writes);
+            }
+            // The same folder twice (one chart under two aliases): the facts of both.
+            let entry = out.files.entry(f.rel.clone()).or_default();
+            entry.partial = is_partial(&f.rel);
+            entry.defines |= f.defines;
+            entry.mentions_api_versions |= f.text.contains("APIVersions");
+            entry.reads.extend(reads);
+            entry.writes.extend(writes);
+            entry.unknown_write |= closure.unknown_write || closure.opaque_write;
+            entry.dynamic_include |= dynamic;
+            entry.uses_tpl |= closure.uses_tpl;
+            entry.includes_files.extend(includes_files);
+        }
+        Ok(out)
+    }
+
+    fn closure(&self, top: &Facts, base: Option<&str>) -> (Facts, bool, BTreeSet<String>) {
+        closure_of(&self.defines, top, base)
+    }
+
+    /// What `tpl` of any of `texts` may do (each read as a template of its own).
+    pub fn tpl_effects<'a>(&self, texts: impl Iterator<Item = &'a str>) -> TplEffects {
+        let mut out = TplEffects::default();
+        for text in texts.filter(|t| t.contains("{{")) {
+            let (top, defines) = scan(text);
+            let mut all = top;
+            for (_, d) in defines {
+                all.absorb(&d);
+                all.dynamic_include |= d.dynamic_include;
+            }
+            let (closure, dynamic, seen) = self.closure(&all, None);
+            out.includes_files.extend(seen.iter().filter_map(|n| self.file_names.get(n)).cloned());
+            out.dynamic_include |= dynamic;
+            out.writes |= !closure.writes.is_empty() || closure.unknown_write || closure.opaque_write;
+        }
+        out
+    }
+}
+
+/// The facts of `top` and of every named template it may include (to a fixpoint), whether a
+/// name was computed, and the names reached. `base` is the including template's
+/// `.Template.BasePath` (None: a name relative to it counts as computed).
+fn closure_of(defines: &BTreeMap<String, Vec<Facts>>, top: &Facts, base: Option<&str>) -> (Facts, bool, BTreeSet<String>) {
+    let mut closure = top.clone();
+    let mut dynamic = top.dynamic_include;
+    let mut seen = BTreeSet::new();
+    let names = |x: &Facts, dynamic: &mut bool| {
+        if base.is_none() && !x.includes_in_base.is_empty() {
+            *dynamic = true;
+        }
+        x.includes.iter().cloned().chain(x.includes_in_base.iter().filter_map(|suffix| base.map(|b| format!("{b}{suffix}")))).collect::<Vec<_>>()
+    };
+    let mut todo = names(top, &mut dynamic);
+    while let Some(name) = todo.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        for d in defines.get(&name).into_iter().flatten() {
+            closure.absorb(d);
+            dynamic |= d.dynamic_include;
+            todo.extend(names(d, &mut dynamic));
+        }
+    }
+    (closure, dynamic, seen)
+}
+
+/// Every string of a values document (keys too).
+pub fn value_strings<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+    match v {
+        serde_json::Value::String(s) => out.push(s),
+        serde_json::Value::Array(a) => a.iter().for_each(|x| value_strings(x, out)),
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                out.push(k);
+                value_strings(x, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn isolation_collect(chart: &Chart, root: &std::path::Path, source_prefix: &str, scope: &[String], units: &mut Units, files: &mut Vec<IsolationFile>, outside: &mut Vec<std::path::PathBuf>, tpl_texts: &mut Vec<String>) -> Result<(), String> {
+    let rel_dir = chart.dir.strip_prefix(root).map_err(|_| format!("{} is not inside the chart's folder (packaged)", chart.dir.display()))?.to_string_lossy().replace('\\', "/");
+    let packaged = std::fs::read_dir(chart.dir.join("charts")).into_iter().flatten().flatten().any(|e| e.path().is_file() && e.path().extension().is_some_and(|x| x == "tgz"));
+    if packaged {
+        return Err(format!("{} holds a packaged subchart", chart.meta.name));
+    }
+    let templates = chart.dir.join("templates");
+    list_files_but(&chart.dir, &[templates.clone(), chart.dir.join("charts"), chart.dir.join("tests"), chart.dir.join("unittests")], outside);
+    let mut strings = Vec::new();
+    value_strings(&chart.values.value, &mut strings);
+    tpl_texts.extend(strings.into_iter().map(String::from));
+    let mut paths = Vec::new();
+    list_files_but(&templates, &[], &mut paths);
+    paths.sort();
+    for path in paths {
+        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        let rel = path.strip_prefix(&templates).unwrap_or(&path).to_string_lossy().replace('\\', "/");
+        for a in actions(&text) {
+            tpl_texts.extend(tokens(a).into_iter().filter_map(|t| match t {
+                Tok::Str(s) if s.contains("{{") => Some(s),
+                _ => None,
+            }));
+        }
+        let (top, defines) = scan(&text);
+        let has_defines = !defines.is_empty();
+        for (name, facts) in defines {
+            units.defines.entry(name).or_default().push(facts);
+        }
+        let name = format!("{source_prefix}/templates/{rel}");
+        units.defines.entry(name.clone()).or_default().push(top.clone());
+        let chart_rel = if rel_dir.is_empty() { format!("templates/{rel}") } else { format!("{rel_dir}/templates/{rel}") };
+        files.push(IsolationFile { rel: chart_rel, name, base: format!("{source_prefix}/templates"), scope: scope.to_vec(), top, defines: has_defines, text });
+    }
+    for sub in &chart.subcharts {
+        if sub.chart.dir.parent() != Some(chart.dir.join("charts").as_path()) {
+            return Err(format!("subchart {} of {} is not a folder of its charts/", sub.key, chart.meta.name));
+        }
+        let mut sub_scope = scope.to_vec();
+        sub_scope.push(sub.key.clone());
+        isolation_collect(&sub.chart, root, &format!("{source_prefix}/charts/{}", sub.key), &sub_scope, units, files, outside, tpl_texts)?;
+    }
+    Ok(())
+}
+
 /// Every path a values document writes: its leaves, empty maps, lists and nulls (a null deletes
 /// the key in Helm's merge).
 pub fn written_paths(value: &serde_json::Value) -> Vec<KeyPath> {
@@ -209,6 +431,10 @@ struct Facts {
     writes: BTreeSet<KeyPath>,
     /// A write into something that may be the values or the context, at an unknown path.
     unknown_write: bool,
+    /// A write into a variable not bound to a fresh object at every assignment in its file
+    /// ([`fresh_variables`]): the analysis above may not know that it points into the values
+    /// (`$x := pick .Values "a"`, then `set (get $x "a") …`). Only [`TemplateIsolation`] counts it.
+    opaque_write: bool,
 }
 
 impl Facts {
@@ -220,6 +446,7 @@ impl Facts {
         self.reads.extend(other.reads.iter().cloned());
         self.writes.extend(other.writes.iter().cloned());
         self.unknown_write |= other.unknown_write;
+        self.opaque_write |= other.opaque_write;
     }
 }
 
@@ -496,6 +723,36 @@ fn referent(toks: &[Tok], vars: &BTreeMap<String, Referent>) -> Option<Referent>
     (!paths.is_empty()).then_some(Referent::Paths(paths))
 }
 
+/// Functions that return a new object (its top level not shared with an argument).
+const FRESH: &[&str] = &["dict", "deepCopy", "mustDeepCopy", "fromYaml", "fromJson", "fromYamlArray", "fromJsonArray", "include", "tpl", "toYaml", "toJson", "list"];
+
+/// The variables of a template text that every assignment in it binds to a fresh object: a
+/// pipeline of one command whose function is in [`FRESH`] (a write into such a variable's own
+/// top level changes nothing another template sees).
+fn fresh_variables(text: &str) -> BTreeSet<String> {
+    let mut fresh = BTreeSet::new();
+    let mut tainted = BTreeSet::new();
+    for action in actions(text) {
+        let toks = tokens(action);
+        let Some(at) = toks.iter().position(|t| *t == Tok::Assign) else { continue };
+        let rhs = &toks[at + 1..];
+        let is_fresh = matches!(rhs.first(), Some(Tok::Word(f)) if FRESH.contains(&f.as_str())) && !rhs.contains(&Tok::Pipe) && at == 1;
+        for t in &toks[..at] {
+            if let Tok::Word(var) = t
+                && var.starts_with('$')
+            {
+                if is_fresh {
+                    fresh.insert(var.clone());
+                } else {
+                    tainted.insert(var.clone());
+                }
+            }
+        }
+    }
+    fresh.retain(|v| !tainted.contains(v));
+    fresh
+}
+
 /// Facts of a template file: of its top level (outside `define`s), and of each `define`/`block`.
 fn scan(text: &str) -> (Facts, Vec<(String, Facts)>) {
     enum Frame {
@@ -510,6 +767,7 @@ fn scan(text: &str) -> (Facts, Vec<(String, Facts)>) {
     let mut value_vars: BTreeMap<String, Referent> = BTreeMap::new();
     // Variables bound to the whole context (`$root := .`, outside a `with`/`range`; or `$`).
     let mut context_vars: BTreeSet<String> = BTreeSet::new();
+    let fresh = fresh_variables(text);
     for action in actions(text) {
         let toks = tokens(action);
         let first = match toks.first() {
@@ -612,6 +870,8 @@ fn scan(text: &str) -> (Facts, Vec<(String, Facts)>) {
                 match toks.get(i + 1).map(|t| referent(std::slice::from_ref(t), &value_vars)) {
                     Some(Some(Referent::Paths(paths))) => facts.writes.extend(paths),
                     Some(Some(Referent::Unknown)) => facts.unknown_write = true,
+                    // A variable not known to point into the values: fresh, or not known at all.
+                    Some(None) if matches!(toks.get(i + 1), Some(Tok::Word(v)) if v.starts_with('$') && !fresh.contains(v)) => facts.opaque_write = true,
                     _ => {}
                 }
                 if toks.get(i + 1) == Some(&Tok::Open) {
@@ -666,6 +926,47 @@ mod tests {
 
     fn keys(v: serde_json::Value) -> Vec<KeyPath> {
         written_paths(&v)
+    }
+
+    #[test]
+    fn template_isolation_finds_writes_defines_and_includes_by_path() {
+        let (_d, c) = chart(&[
+            ("Chart.yaml", "apiVersion: v2\nname: app\nversion: 1.0.0\n"),
+            ("values.yaml", "name: '{{ include \"app.name\" . }}'\nsum: '{{ include \"app/templates/b.yaml\" . }}'\n"),
+            ("templates/_helpers.tpl", "{{- define \"app.name\" -}}{{ .Values.prefix }}{{- end }}\n{{- define \"app.sum\" -}}{{ include (print $.Template.BasePath \"/b.yaml\") . | sha256sum }}{{- end }}\n"),
+            ("templates/a.yaml", "a: {{ .Values.a.x }}\nsum: {{ include \"app.sum\" . }}\n"),
+            ("templates/b.yaml", "{{- $d := dict }}{{ $_ := set $d \"k\" 1 }}\nb: {{ .Values.b }}\n"),
+            ("templates/known.yaml", "{{- $n := .Values.node | default dict }}{{ $n = merge $n (dict) }}\n"),
+            ("templates/picked.yaml", "{{- $p := pick .Values \"c\" }}{{ $c := get $p \"c\" }}{{ $_ := set $c \"k\" 1 }}\n"),
+            ("templates/definer.yaml", "{{- define \"app.name\" }}other{{ end }}\n"),
+            ("templates/tpl.yaml", "v: {{ tpl .Values.name . }}\n"),
+        ]);
+        let iso = TemplateIsolation::of(&c).unwrap();
+        let f = |rel: &str| iso.files[rel].clone();
+        // A write into a fresh dict is none; into a values path is known; into a variable the
+        // analysis cannot follow (`pick` keeps the values' maps) is a write to anything.
+        assert!(f("templates/b.yaml").writes.is_empty() && !f("templates/b.yaml").unknown_write);
+        assert_eq!(f("templates/known.yaml").writes, vec![vec!["node".to_string()]]);
+        assert!(!f("templates/known.yaml").may_write_into(&[vec!["a".into()]]));
+        assert!(f("templates/known.yaml").may_write_into(&[vec!["node".into(), "x".into()]]));
+        assert!(f("templates/picked.yaml").unknown_write);
+        // A checksum through a helper names the file relative to the including template's base.
+        assert_eq!(f("templates/a.yaml").includes_files.iter().collect::<Vec<_>>(), ["templates/b.yaml"]);
+        assert!(f("templates/a.yaml").reads.contains(&vec!["b".to_string()]));
+        assert!(f("templates/definer.yaml").defines && !f("templates/a.yaml").defines);
+        assert!(f("templates/_helpers.tpl").partial);
+        // What `tpl` may evaluate: values.yaml's strings include b.yaml by its path.
+        assert!(f("templates/tpl.yaml").uses_tpl);
+        assert_eq!(iso.chart_tpl.includes_files.iter().collect::<Vec<_>>(), ["templates/b.yaml"]);
+        assert!(!iso.chart_tpl.dynamic_include && !iso.chart_tpl.writes);
+        let e = iso.tpl_effects(["{{ include (printf \"%s\" .x) . }}", "{{ $_ := set .Values \"a\" 1 }}"].into_iter());
+        assert!(e.dynamic_include && e.writes);
+        // A packaged subchart's files are not the chart's folders.
+        let (d, c) = chart(&[("Chart.yaml", "apiVersion: v2\nname: app\nversion: 1.0.0\n")]);
+        assert!(TemplateIsolation::of(&c).is_ok());
+        std::fs::create_dir_all(d.path().join("charts")).unwrap();
+        std::fs::write(d.path().join("charts/sub-1.0.0.tgz"), "").unwrap();
+        assert!(TemplateIsolation::of(&c).is_err());
     }
 
     #[test]

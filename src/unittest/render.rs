@@ -134,6 +134,11 @@ impl Renderer {
         })
     }
 
+    /// The chart this renderer renders.
+    pub fn chart_dir(&self) -> &Path {
+        &self.chart_dir
+    }
+
     pub fn helm(&self) -> &Helm {
         &self.helm
     }

@@ -153,6 +153,7 @@ pub fn run_suites(renderer: &Renderer, files: &[PathBuf], options: &RunOptions) 
     }
     loaded.extend(options.rendered_suites.iter().map(|(f, s)| (f.clone(), s.clone().map_err(|e| anyhow!("{e}")))));
     carry_kube_versions(loaded.iter_mut().filter_map(|(_, s)| s.as_mut().ok()));
+    let shared = SharedRenders::plan(renderer, loaded.iter().filter_map(|(_, s)| s.as_ref().ok()), options);
     loaded
         .into_par_iter()
         .map(|(file, suite)| {
@@ -166,7 +167,7 @@ pub fn run_suites(renderer: &Renderer, files: &[PathBuf], options: &RunOptions) 
                 Ok(s) => s,
                 Err(e) => return failed_load(e),
             };
-            let tests: Vec<TestResult> = suite.tests.par_iter().map(|t| run_test(renderer, t, &snapshots, options)).collect();
+            let tests: Vec<TestResult> = suite.tests.par_iter().map(|t| run_test(renderer, &shared, t, &snapshots, options)).collect();
             let (snapshot_written, error) = match snapshots.save() {
                 Ok(w) => (w, None),
                 Err(e) => (false, Some(format!("{e:#}"))),
@@ -280,7 +281,122 @@ pub fn render_input(test: &TestCase, options: &RunOptions) -> Result<RenderInput
     })
 }
 
-fn run_test(renderer: &Renderer, test: &TestCase, snapshots: &SnapshotFile, options: &RunOptions) -> TestResult {
+/// Renders shared by tests whose inputs differ only in the templates they select: helm-unittest
+/// renders a test's selected templates (and the partials) alone (test_job.go `renderV3Chart`
+/// with the templates filtered), and one render of the union of the selections gives each test
+/// the same documents of its own templates when no template of the union can change another's
+/// output. In Helm that can happen only through what templates share: one values map and
+/// context per chart (engine.go `recAllTpls`: a `set`/`unset`/`merge*` into them is seen by the
+/// templates rendered after), one template set (a `define` in a template file can replace a
+/// helper of the same name), and template files named by their path (`include
+/// "app/templates/x.yaml"` fails when `x.yaml` is not selected, by a computed name or through
+/// `tpl` too); chartproof's wrapper adds `.Capabilities` swapped when the copy names
+/// `APIVersions`. [`TemplateIsolation`](crate::diff::shared_volatility::TemplateIsolation) gives
+/// those facts per template file, erring towards "may"; a test joins a shared render only when:
+/// - no template the union adds to its selection writes into the values or the context, defines
+///   a named template, or names `APIVersions` (unless its own render does too);
+/// - none of its own templates includes a template file it does not select, includes a computed
+///   name, or calls `tpl` where a string could include one (values, files, literals);
+/// - the shared render succeeds and renders only analysed templates; otherwise (a `fail` or
+///   `required` in another test's template) the test renders on its own.
+///
+/// Not with `--check`, which reads the whole manifest.
+#[derive(Default)]
+struct SharedRenders {
+    /// A test's render input (as its Debug text) → the input of the render it shares.
+    union_of: std::collections::HashMap<String, RenderInput>,
+    /// Template files the analysis saw.
+    analysed: std::collections::BTreeSet<String>,
+}
+
+impl SharedRenders {
+    fn plan<'a>(renderer: &Renderer, suites: impl Iterator<Item = &'a Suite>, options: &RunOptions) -> SharedRenders {
+        use crate::diff::shared_volatility::{KeyPath, TemplateFile, TemplateIsolation, TplEffects, value_strings};
+        use std::collections::BTreeSet;
+        if options.check.is_some() {
+            return SharedRenders::default();
+        }
+        let Ok(chart) = crate::chart::Chart::load(renderer.chart_dir()) else { return SharedRenders::default() };
+        let Ok(iso) = TemplateIsolation::of(&chart) else { return SharedRenders::default() };
+        // Inputs with the same everything but the selection, and their distinct selections.
+        let mut groups: std::collections::BTreeMap<String, (RenderInput, Vec<Vec<String>>)> = Default::default();
+        for test in suites.flat_map(|s| &s.tests).filter(|t| t.skip.is_none()) {
+            let Ok(input) = render_input(test, options) else { continue };
+            let mut rest = input.clone();
+            rest.templates.clear();
+            let entry = groups.entry(format!("{rest:?}")).or_insert_with(|| (rest, Vec::new()));
+            if !entry.1.contains(&input.templates) {
+                entry.1.push(input.templates);
+            }
+        }
+        let selects = |sel: &[String], rel: &str| sel.is_empty() || template_selected(rel, sel);
+        let partials_mention_api = iso.files.values().any(|f| f.partial && f.mentions_api_versions);
+        let joins = |own: &[String], union: &[String], tpl: &TplEffects| -> bool {
+            let own_files: Vec<&TemplateFile> = iso.files.iter().filter(|(rel, f)| !f.partial && selects(own, rel)).map(|(_, f)| f).collect();
+            let added: Vec<&TemplateFile> = iso.files.iter().filter(|(rel, f)| !f.partial && selects(union, rel) && !selects(own, rel)).map(|(_, f)| f).collect();
+            let own_mentions_api = partials_mention_api || own_files.iter().any(|f| f.mentions_api_versions);
+            let own_reads: Vec<KeyPath> = own_files.iter().flat_map(|f| f.reads.iter().cloned()).collect();
+            let added_ok = added.iter().all(|f| !f.may_write_into(&own_reads) && !(f.uses_tpl && tpl.writes) && !f.defines && (!f.mentions_api_versions || own_mentions_api));
+            let includes_ok = |files: &BTreeSet<String>| files.iter().all(|inc| selects(own, inc));
+            let own_ok = own_files.iter().all(|f| !f.dynamic_include && includes_ok(&f.includes_files) && !(f.uses_tpl && (tpl.dynamic_include || !includes_ok(&tpl.includes_files))));
+            added_ok && own_ok
+        };
+        let mut union_of = std::collections::HashMap::new();
+        for (rest, mut members) in groups.into_values() {
+            // What `tpl` may evaluate: the chart's texts and the strings of the test's values.
+            let mut tpl = iso.chart_tpl.clone();
+            if let Ok(values) = serde_yaml::from_str::<Value>(&rest.values_yaml) {
+                let mut strings = Vec::new();
+                value_strings(&values, &mut strings);
+                tpl.absorb(&iso.tpl_effects(strings.into_iter()));
+            } else {
+                continue;
+            }
+            loop {
+                if members.len() < 2 {
+                    break;
+                }
+                let union: Vec<String> = if members.iter().any(Vec::is_empty) {
+                    Vec::new()
+                } else {
+                    let mut all: Vec<String> = members.concat();
+                    all.sort();
+                    all.dedup();
+                    all
+                };
+                let before = members.len();
+                members.retain(|m| joins(m, &union, &tpl));
+                if members.len() == before {
+                    for m in &members {
+                        let own = RenderInput { templates: m.clone(), ..rest.clone() };
+                        union_of.insert(format!("{own:?}"), RenderInput { templates: union.clone(), ..rest.clone() });
+                    }
+                    break;
+                }
+            }
+        }
+        SharedRenders { union_of, analysed: iso.files.into_keys().collect() }
+    }
+
+    /// The test's render: its part of the shared render when it has one that succeeded, else
+    /// its own.
+    fn render(&self, renderer: &Renderer, input: &RenderInput) -> Result<std::sync::Arc<Outcome>> {
+        if let Some(union) = self.union_of.get(&format!("{input:?}"))
+            && let Ok(outcome) = renderer.render(union)
+            && let Ok(rendered) = outcome.as_ref()
+            && rendered.by_template.keys().all(|k| k.starts_with("crds/") || self.analysed.contains(k))
+        {
+            let keep = |k: &String| input.templates.is_empty() || k.starts_with("crds/") || template_selected(k, &input.templates);
+            let mut own = rendered.clone();
+            own.by_template.retain(|k, _| keep(k));
+            own.outputs.retain(|k, _| keep(k));
+            return Ok(std::sync::Arc::new(Ok(own)));
+        }
+        renderer.render(input)
+    }
+}
+
+fn run_test(renderer: &Renderer, shared: &SharedRenders, test: &TestCase, snapshots: &SnapshotFile, options: &RunOptions) -> TestResult {
     let start = Instant::now();
     let mut result = TestResult { name: test.name.clone(), line: test.line, status: Status::Passed, skip_reason: None, failures: Vec::new(), findings: Vec::new(), duration: Duration::ZERO };
     if let Some(reason) = &test.skip {
@@ -288,7 +404,7 @@ fn run_test(renderer: &Renderer, test: &TestCase, snapshots: &SnapshotFile, opti
         result.skip_reason = Some(reason.clone());
         return result;
     }
-    let outcome = render_input(test, options).and_then(|input| renderer.render(&input));
+    let outcome = render_input(test, options).and_then(|input| shared.render(renderer, &input));
     let outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
