@@ -25,6 +25,9 @@ pub struct PlannedCase {
     /// Changes from the base values (the merged values are not kept: a big chart's values tree
     /// per case made memory grow with the number of cases).
     pub changes: Vec<Change>,
+    /// The keys the plan changed (one for a one-key case, each key of a combination): one may
+    /// stand for several of `changes` (`serviceMonitor: {}` deletes each of its default keys).
+    pub moves: Vec<Vec<String>>,
 }
 
 /// The plan plus what generation cost.
@@ -120,7 +123,7 @@ pub fn plan(input: &PlanInput) -> Plan {
     let mut plan = Plan::default();
     let mut seen: HashSet<String> = HashSet::new();
     seen.insert(value_hash(input.base));
-    plan.cases.push(PlannedCase { index: 0, label: "defaults".into(), changes: Vec::new() });
+    plan.cases.push(PlannedCase { index: 0, label: "defaults".into(), changes: Vec::new(), moves: Vec::new() });
     if input.cases <= 1 {
         return plan;
     }
@@ -206,7 +209,7 @@ pub fn plan(input: &PlanInput) -> Plan {
             search.accept(changes.clone(), &reach);
             plan.reach.push(reach);
         }
-        push_case(&mut plan, label, changes);
+        push_case(&mut plan, label, changes, vec![change.path]);
     }
 
     // Combinations: random ones (several keys, drawn from every candidate change or freshly
@@ -275,7 +278,7 @@ pub fn plan(input: &PlanInput) -> Plan {
         seen.insert(hash);
         let label = format!("combination of {}", picked.iter().map(Change::dotted).collect::<Vec<_>>().join(", "));
         let changes = changes_between(input.base, &merged);
-        push_case(&mut plan, label, changes);
+        push_case(&mut plan, label, changes, picked.into_iter().map(|c| c.path).collect());
     }
     plan.cut_short = plan.cases.len() < input.cases && out_of_time();
     plan
@@ -382,12 +385,12 @@ impl<'m> BranchSearch<'m> {
     }
 }
 
-fn push_case(plan: &mut Plan, label: String, changes: Vec<Change>) {
+fn push_case(plan: &mut Plan, label: String, changes: Vec<Change>, moves: Vec<Vec<String>>) {
     for c in &changes {
         plan.paths_varied.insert(c.dotted());
     }
     let index = plan.cases.len();
-    plan.cases.push(PlannedCase { index, label, changes });
+    plan.cases.push(PlannedCase { index, label, changes, moves });
 }
 
 fn short(s: &str) -> String {

@@ -19,8 +19,9 @@ impl<F: FnMut(&[Change]) -> Result<Option<bool>>> FailureProbe for F {
     }
 }
 
-/// Reduce `changes` (which fail) to a smaller list that still fails.
-pub fn shrink(mut changes: Vec<Change>, probe: &mut dyn FailureProbe) -> Result<Vec<Change>> {
+/// Reduce `changes` (which fail) to a smaller list that still fails. `moves`: keys under which
+/// the changes are dropped together first (the keys a planned case changed).
+pub fn shrink(mut changes: Vec<Change>, moves: &[Vec<String>], probe: &mut dyn FailureProbe) -> Result<Vec<Change>> {
     // Each candidate is asked about once (a string's reductions come back after every step).
     let mut tried: std::collections::HashSet<Vec<Change>> = std::collections::HashSet::new();
     let mut probe = |candidate: &[Change]| -> Result<Option<bool>> {
@@ -29,30 +30,22 @@ pub fn shrink(mut changes: Vec<Change>, probe: &mut dyn FailureProbe) -> Result<
         }
         probe.still_fails(candidate)
     };
-    // Fewest keys: try dropping chunks, halving the chunk size down to single changes.
-    let mut chunk = changes.len().div_ceil(2).max(1);
-    'outer: loop {
-        let mut start = 0;
-        let mut removed_any = false;
-        while start < changes.len() {
-            if changes.len() == 1 {
-                break;
-            }
-            let end = (start + chunk).min(changes.len());
-            let candidate: Vec<Change> = changes[..start].iter().chain(&changes[end..]).cloned().collect();
-            match probe(&candidate)? {
-                None => break 'outer,
-                Some(true) => {
-                    changes = candidate;
-                    removed_any = true;
-                }
-                Some(false) => start = end,
-            }
+    // Fewest keys: first whole moves (a planned `serviceMonitor: {}` over thirty defaults is
+    // thirty deletions; dropping them one half at a time cost five renders on
+    // kube-prometheus-stack where dropping the move costs one), then single changes.
+    let units = by_move(&changes, moves);
+    if units.len() > 1 && units.len() < changes.len() {
+        let (kept, stopped) = drop_chunks(units, &mut probe)?;
+        let kept: std::collections::HashSet<Change> = kept.into_iter().flatten().collect();
+        changes.retain(|c| kept.contains(c));
+        if stopped {
+            return Ok(changes);
         }
-        if chunk == 1 && !removed_any {
-            break;
-        }
-        chunk = if removed_any { chunk.min(changes.len().div_ceil(2)).max(1) } else { (chunk / 2).max(1) };
+    }
+    let (kept, stopped) = drop_chunks(changes.into_iter().map(|c| vec![c]).collect(), &mut probe)?;
+    changes = kept.concat();
+    if stopped {
+        return Ok(changes);
     }
     // Simplest values.
     for i in 0..changes.len() {
@@ -80,6 +73,49 @@ pub fn shrink(mut changes: Vec<Change>, probe: &mut dyn FailureProbe) -> Result<
         }
     }
     Ok(changes)
+}
+
+/// Drop chunks of `units` while the rest still fails, halving the chunk size down to single
+/// units (delta debugging's complement step), and the units kept; `true` when the budget ran out.
+fn drop_chunks(mut units: Vec<Vec<Change>>, probe: &mut dyn FnMut(&[Change]) -> Result<Option<bool>>) -> Result<(Vec<Vec<Change>>, bool)> {
+    let mut chunk = units.len().div_ceil(2).max(1);
+    loop {
+        let mut start = 0;
+        let mut removed_any = false;
+        while start < units.len() {
+            if units.len() == 1 {
+                break;
+            }
+            let end = (start + chunk).min(units.len());
+            let candidate: Vec<Vec<Change>> = units[..start].iter().chain(&units[end..]).cloned().collect();
+            match probe(&candidate.concat())? {
+                None => return Ok((units, true)),
+                Some(true) => {
+                    units = candidate;
+                    removed_any = true;
+                }
+                Some(false) => start = end,
+            }
+        }
+        if chunk == 1 && !removed_any {
+            return Ok((units, false));
+        }
+        chunk = if removed_any { chunk.min(units.len().div_ceil(2)).max(1) } else { (chunk / 2).max(1) };
+    }
+}
+
+/// The changes grouped by the first move whose key holds theirs (in order of first appearance;
+/// a change under no move is a group of its own).
+fn by_move(changes: &[Change], moves: &[Vec<String>]) -> Vec<Vec<Change>> {
+    let mut groups: Vec<(Option<usize>, Vec<Change>)> = Vec::new();
+    for c in changes {
+        let m = moves.iter().position(|m| c.path.starts_with(m));
+        match groups.iter_mut().find(|(g, _)| m.is_some() && *g == m) {
+            Some((_, g)) => g.push(c.clone()),
+            None => groups.push((m, vec![c.clone()])),
+        }
+    }
+    groups.into_iter().map(|(_, g)| g).collect()
 }
 
 /// Values simpler than `v` (strictly shorter canonical text, or a "smaller" scalar), simplest first.
@@ -194,7 +230,7 @@ mod tests {
             let note = cs.iter().find(|c| c.path == ["note"]).and_then(|c| c.value.as_ref()).map(|v| v.value());
             Ok(Some(note.and_then(|n| n.as_str().map(|s| s.contains(": "))).unwrap_or(false)))
         };
-        let out = shrink(changes, &mut probe).unwrap();
+        let out = shrink(changes, &[], &mut probe).unwrap();
         assert_eq!(out, vec![set("note", json!(": "))]);
         assert!(renders < 40, "{renders} probes");
     }
@@ -206,7 +242,7 @@ mod tests {
             let has = |k: &str| cs.iter().any(|c| c.path == [k]);
             Ok(Some(has("a") && has("b")))
         };
-        let out = shrink(changes, &mut probe).unwrap();
+        let out = shrink(changes, &[], &mut probe).unwrap();
         assert_eq!(out.iter().map(Change::dotted).collect::<Vec<_>>(), ["a", "b"]);
     }
 
@@ -226,16 +262,37 @@ mod tests {
             renders += 1;
             Ok(Some(s.contains('_')))
         };
-        let out = shrink(changes, &mut probe).unwrap();
+        let out = shrink(changes, &[], &mut probe).unwrap();
         let s = out[0].value.as_ref().unwrap().value().as_str().unwrap().to_string();
         assert_eq!(s, "a_a", "shortest valid string holding `_`, simplified");
         assert!(renders < 150, "{renders} renders");
     }
 
     #[test]
+    fn a_move_that_made_many_changes_is_dropped_whole_first() {
+        // A planned `sm: {}` over sixteen defaults (sixteen deletions), `x`, and `y` that fails.
+        let mut changes: Vec<Change> = (0..16).map(|i| Change::delete(vec!["sm".into(), format!("k{i}")])).collect();
+        changes.extend([set("x", json!(1)), set("y", json!(true))]);
+        let moves = [vec!["sm".to_string()], vec!["x".to_string()], vec!["y".to_string()]];
+        let run = |moves: &[Vec<String>]| {
+            let mut probes = 0;
+            let mut probe = |cs: &[Change]| -> Result<Option<bool>> {
+                probes += 1;
+                Ok(Some(cs.iter().any(|c| c.path == ["y"])))
+            };
+            let out = shrink(changes.clone(), moves, &mut probe).unwrap();
+            (out, probes)
+        };
+        let ((by_move, by_move_probes), (flat, flat_probes)) = (run(&moves), run(&[]));
+        assert_eq!(by_move, vec![set("y", json!(true))]);
+        assert_eq!(by_move, flat, "the same minimal override");
+        assert!(by_move_probes < flat_probes, "{by_move_probes} probes by move, {flat_probes} change by change");
+    }
+
+    #[test]
     fn stops_when_the_budget_is_spent() {
         let changes = vec![set("a", json!(1)), set("b", json!(2))];
         let mut probe = |_: &[Change]| -> Result<Option<bool>> { Ok(None) };
-        assert_eq!(shrink(changes.clone(), &mut probe).unwrap(), changes);
+        assert_eq!(shrink(changes.clone(), &[], &mut probe).unwrap(), changes);
     }
 }
