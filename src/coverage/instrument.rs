@@ -384,6 +384,12 @@ enum Node {
         body: Vec<Node>,
         end: Act,
     },
+    /// `block "name" PIPE`: a define of the body and a template call where it stands.
+    Block {
+        head: Act,
+        body: Vec<Node>,
+        end: Act,
+    },
 }
 
 struct Parser<'a> {
@@ -450,10 +456,9 @@ impl Parser<'_> {
                                 end,
                             }
                         } else {
-                            Node::Control {
-                                kind: Kind::Block,
-                                heads: vec![act],
-                                bodies: vec![body],
+                            Node::Block {
+                                head: act,
+                                body,
                                 end,
                             }
                         }),
@@ -482,6 +487,8 @@ struct Writer<'a> {
     edits: Vec<Edit>,
     blocks: usize,
     notes: Vec<String>,
+    /// The defines of `block` bodies, instrumented, written at the end of the file.
+    hoisted: Vec<String>,
     /// Probes are inserted (false: only `include` calls are wrapped, for NOTES.txt).
     counting: bool,
 }
@@ -548,10 +555,6 @@ impl Writer<'_> {
                     bodies,
                     end,
                 } => {
-                    if *kind == Kind::Block {
-                        self.notes.push(format!("line {}: `block` is not instrumented (its body is neither counted nor marked)", heads[0].line));
-                        continue;
-                    }
                     let block = self.blocks;
                     self.blocks += 1;
                     let line = heads[0].line;
@@ -617,21 +620,72 @@ impl Writer<'_> {
                         self.insert(end.start, BEFORE, text);
                     }
                 }
-                Node::Define { head, body, end } => {
-                    let decl = format!(
-                        "{{{{ {VAR} := dict \"a\" \"\" }}}}{{{{ {MARKS} := \"\" {}}}}}",
-                        if head.rtrim { "-" } else { "" }
-                    );
-                    self.insert(head.end, AFTER, decl);
-                    self.list(body);
-                    let emit = format!(
-                        "{{{{{} print \"{INCLUDE_SEPARATOR}\" {MARKS} (index {VAR} \"a\") }}}}",
-                        if end.ltrim { "-" } else { "" }
-                    );
-                    self.insert(end.start, BEFORE, emit);
+                Node::Define { head, body, end } => self.define_body(head, body, end),
+                Node::Block { head, body, end } => {
+                    if probed.insert(head.line) {
+                        let p = self.probe_action(Probe::Line(head.line), head.ltrim, false);
+                        self.insert(head.start, BEFORE, p);
+                    }
+                    self.block(head, body, end, true);
                 }
             }
         }
+    }
+
+    /// A define's body: its probes, the declaration of the variables they record into and, at
+    /// its end, the separator and its markers. An empty body (what Go's `parse.IsEmptyTree`
+    /// calls empty: blank text and comments) is left empty: across files Go's
+    /// `(*Template).associate` keeps an earlier definition over an empty one, and an
+    /// instrumented empty body would no longer be empty.
+    fn define_body(&mut self, head: &Act, body: &[Node], end: &Act) {
+        if is_empty_tree(self.src, body) {
+            return;
+        }
+        let decl = format!(
+            "{{{{ {VAR} := dict \"a\" \"\" }}}}{{{{ {MARKS} := \"\" {}}}}}",
+            if head.rtrim { "-" } else { "" }
+        );
+        self.insert(head.end, AFTER, decl);
+        self.list(body);
+        let emit = format!(
+            "{{{{{} print \"{INCLUDE_SEPARATOR}\" {MARKS} (index {VAR} \"a\") }}}}",
+            if end.ltrim { "-" } else { "" }
+        );
+        self.insert(end.start, BEFORE, emit);
+    }
+
+    /// `{{ block "name" PIPE }}BODY{{ end }}` is parsed by Go as `{{ define "name" }}BODY{{ end }}`
+    /// plus `{{ template "name" PIPE }}` where the block stands (text/template/parse/parse.go,
+    /// `(*Tree).blockControl`). The rewrite does the same so the body counts like a define's:
+    /// the define, instrumented, moves to the end of the file (a `define` must be at the top
+    /// level, a block need not be); the head becomes the wrapped `include "name" PIPE` (or, at
+    /// the top level of a `_` file, which records nothing, a plain `template` call); the body
+    /// is replaced by a comment holding as many newlines, so every later line keeps its number,
+    /// which carries the `end`'s right trim marker.
+    fn block(&mut self, head: &Act, body: &[Node], end: &Act, wrap: bool) {
+        let toks = tokens(self.src, head.body_start, head.body_end);
+        let Some(name) = toks.get(1).map(|t| &self.src[t.1..t.2]) else {
+            self.notes.push(format!("line {}: a `block` without a name is not instrumented", head.line));
+            return;
+        };
+        let saved = std::mem::take(&mut self.edits);
+        self.define_body(head, body, end);
+        let inner = std::mem::replace(&mut self.edits, saved);
+        self.hoisted.push(format!(
+            "{{{{ define {name}{}}}}}{}{{{{{}end }}}}",
+            if head.rtrim { " -" } else { " " },
+            apply_edits(self.src, head.end, end.start, inner),
+            if end.ltrim { "- " } else { " " },
+        ));
+        if wrap {
+            self.includes(head, true);
+        } else if let Some(word) = toks.first() {
+            self.edits.push(Edit { at: word.1, class: WRAP_START, sub: i64::MAX, text: "template".into() });
+            self.edits.push(Edit { at: word.1, class: u8::MAX, sub: (word.2 - word.1) as i64, text: String::new() });
+        }
+        let newlines = self.src[head.end..end.end].matches('\n').count();
+        self.insert(head.end, AFTER, format!("{{{{/*{}*/{}}}}}", "\n".repeat(newlines), if end.rtrim { " -" } else { "" }));
+        self.edits.push(Edit { at: head.end, class: u8::MAX, sub: (end.end - head.end) as i64, text: String::new() });
     }
 
     /// Wrap every `include` command of an action (and, when `template_to_include`, the
@@ -678,7 +732,7 @@ impl Writer<'_> {
                     }
                     if matches!(word, "template" | "define" | "block") {
                         next += 1;
-                        if template_to_include && word == "template" {
+                        if template_to_include && matches!(word, "template" | "block") {
                             let end = a.body_end;
                             let trimmed_end = self.src[..end].trim_end().len();
                             let arg = if toks.len() > next { "" } else { " nil" };
@@ -700,7 +754,7 @@ impl Writer<'_> {
                                 sub: -(*s as i64),
                                 text: format!("{arg}{}", wrap_end()),
                             });
-                            // Replace the word `template` by `include`: drop its bytes.
+                            // Replace the word `template` (`block`) by `include`: drop its bytes.
                             self.edits.push(Edit {
                                 at: *s,
                                 class: u8::MAX,
@@ -783,6 +837,36 @@ impl Writer<'_> {
     }
 }
 
+/// `src[from..to]` with the edits (all within it) applied.
+fn apply_edits(src: &str, from: usize, to: usize, mut edits: Vec<Edit>) -> String {
+    edits.sort_by(|a, b| (a.at, a.class, a.sub).cmp(&(b.at, b.class, b.sub)));
+    let mut out = String::with_capacity((to - from) * 2);
+    let mut pos = from;
+    for e in edits {
+        if e.at > pos {
+            out.push_str(&src[pos..e.at]);
+            pos = e.at;
+        }
+        if e.class == u8::MAX {
+            // A deletion of `sub` bytes at `at`.
+            pos = e.at + e.sub as usize;
+            continue;
+        }
+        out.push_str(&e.text);
+    }
+    out.push_str(&src[pos..to]);
+    out
+}
+
+/// Go's `parse.IsEmptyTree` on a list: only blank text and comments.
+fn is_empty_tree(src: &str, nodes: &[Node]) -> bool {
+    nodes.iter().all(|n| match n {
+        Node::Text { start, end, .. } => src[*start..*end].trim().is_empty(),
+        Node::Act(_, Kind::Comment) => true,
+        _ => false,
+    })
+}
+
 fn trim_back(src: &str, at: usize) -> usize {
     src[..at].trim_end().len()
 }
@@ -846,12 +930,15 @@ fn instrument_with(src: &str, file: usize, partial: bool, counting: bool) -> Res
         edits: Vec::new(),
         blocks: 0,
         notes: Vec::new(),
+        hoisted: Vec::new(),
         counting,
     };
     if partial {
         for node in &nodes {
-            if let Node::Define { .. } = node {
-                w.list(std::slice::from_ref(node));
+            match node {
+                Node::Define { .. } => w.list(std::slice::from_ref(node)),
+                Node::Block { head, body, end } => w.block(head, body, end, false),
+                _ => {}
             }
         }
     } else {
@@ -868,25 +955,11 @@ fn instrument_with(src: &str, file: usize, partial: bool, counting: bool) -> Res
             ),
         });
     }
-    let mut edits = w.edits;
-    edits.sort_by(|a, b| (a.at, a.class, a.sub).cmp(&(b.at, b.class, b.sub)));
-    let mut out = String::with_capacity(src.len() * 2);
-    let mut pos = 0;
-    for e in edits {
-        if e.at > pos {
-            out.push_str(&src[pos..e.at]);
-            pos = e.at;
-        }
-        if e.class == u8::MAX {
-            // A deletion of `sub` bytes at `at`.
-            pos = e.at + e.sub as usize;
-            continue;
-        }
-        out.push_str(&e.text);
+    for (n, define) in w.hoisted.into_iter().enumerate() {
+        w.edits.push(Edit { at: src.len(), class: 10, sub: n as i64, text: define });
     }
-    out.push_str(&src[pos..]);
     Ok(Instrumented {
-        text: out,
+        text: apply_edits(src, 0, src.len(), w.edits),
         probes: w.probes,
         notes: w.notes,
     })
@@ -965,6 +1038,37 @@ mod tests {
         let i = instrument(src, 3, true).unwrap();
         assert_eq!(i.lines().into_iter().collect::<Vec<_>>(), vec![3]);
         assert!(!i.text.contains(EMIT_PREFIX));
+    }
+
+    #[test]
+    fn block_is_a_define_at_the_end_and_a_wrapped_include_where_it_stands() {
+        let src = "a: 1\n{{- if .x }}\n{{- block \"b\" .y -}}\n  v: {{ . }}\n  {{- if . }}\n  w: 1\n  {{- end }}\n{{- end }}\n{{- end }}\nz: 2\n";
+        let i = probes(src);
+        // Lines 1, 3 (the call), 4, 6 and 10; branches: the outer if, then the if in the body.
+        assert_eq!(i.lines().into_iter().collect::<Vec<_>>(), vec![1, 3, 4, 6, 10]);
+        let branches: Vec<(usize, usize)> = i.probes.iter().filter_map(|p| if let Probe::Branch { line, block, .. } = p { Some((*line, *block)) } else { None }).collect();
+        assert_eq!(branches, vec![(2, 0), (5, 1), (5, 1), (2, 0)]);
+        assert!(!i.text.contains("block"), "{}", i.text);
+        assert!(i.text.contains("(splitn \"~cpcov:end~\" 2 (include \"b\" .y))"), "{}", i.text);
+        // The body is replaced by a comment with its newlines (later lines keep their numbers)
+        // and the `end`'s missing right trim; the define, with the head's and end's inner trims,
+        // comes last.
+        assert!(i.text.contains(" -}}{{/*\n\n\n\n\n*/}}\n{{- else }}"), "{}", i.text);
+        let define = &i.text[i.text.find("{{ define \"b\" -}}").expect("the hoisted define")..];
+        assert!(define.starts_with("{{ define \"b\" -}}{{ $__cpcov := dict \"a\" \"\" }}{{ $__cpcovm := \"\" -}}\n  {{ $__cpcovm = print $__cpcovm \"~cpcov-0-3~\" }}v: "), "{define}");
+        assert!(define.ends_with("{{- print \"~cpcov:end~\" $__cpcovm (index $__cpcov \"a\") }}{{- end }}"), "{define}");
+        assert_eq!(i.text[..i.text.find("{{ define").unwrap()].matches('\n').count(), src.matches('\n').count(), "{}", i.text);
+    }
+
+    #[test]
+    fn block_in_a_partial_is_a_plain_template_call_and_an_empty_block_stays_empty() {
+        let src = "{{- block \"b\" . -}}\nv: 1\n{{- end -}}\n{{ define \"e\" }}\n{{/* placeholder */}}\n{{ end }}";
+        let i = instrument(src, 0, true).unwrap();
+        assert_eq!(i.lines().into_iter().collect::<Vec<_>>(), vec![2]);
+        assert!(i.text.starts_with("{{- template \"b\" . -}}{{/*\n\n*/ -}}\n"), "{}", i.text);
+        assert!(i.text.contains("{{ define \"e\" }}\n{{/* placeholder */}}\n{{ end }}"), "an empty define gets no declaration: {}", i.text);
+        let i = probes("{{ block \"p\" . }} {{ end }}");
+        assert!(i.text.ends_with("{{ define \"p\" }} {{ end }}"), "{}", i.text);
     }
 
     #[test]
