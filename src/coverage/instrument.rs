@@ -893,25 +893,6 @@ pub fn wrap_includes(src: &str, file: usize) -> Result<Instrumented> {
     instrument_with(src, file, false, false)
 }
 
-/// A file's top-level `{{ define }}…{{ end }}` blocks, in order: text/template hoists them out
-/// of the file's own body (parse.(*Tree).parse), and only there may a `define` appear. Each is
-/// the byte range from the `{{` of the define to the `}}` of its end, whether the define trims
-/// the text before it (`{{- define`) and whether its end trims the text after it (`end -}}`).
-pub fn top_level_defines(src: &str) -> Result<Vec<(usize, usize, bool, bool)>> {
-    let mut parser = Parser { src, items: scan(src)?, i: 0 };
-    let (nodes, stop) = parser.list()?;
-    if let Some((a, _)) = stop {
-        bail!("line {}: unexpected {{{{{}}}}}", a.line, src[a.body_start..a.body_end].trim());
-    }
-    Ok(nodes
-        .iter()
-        .filter_map(|n| match n {
-            Node::Define { head, end, .. } => Some((head.start, end.end, head.ltrim, end.rtrim)),
-            _ => None,
-        })
-        .collect())
-}
-
 fn instrument_with(src: &str, file: usize, partial: bool, counting: bool) -> Result<Instrumented> {
     let items = scan(src)?;
     let mut parser = Parser { src, items, i: 0 };

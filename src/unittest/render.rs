@@ -179,40 +179,21 @@ impl Renderer {
         if input.release_name != DEFAULT_RELEASE_NAME && input.release_name != TEST_SUITE_RELEASE_NAME && !(input.release_name.len() <= 53 && VALID_RELEASE_NAME.is_match(&input.release_name)) {
             return Ok(Err(format!("release name \"{}\": invalid release name, must match regex {} and the length must not be longer than 53", input.release_name, VALID_RELEASE_NAME.as_str())));
         }
-        let chart = match self.chart_copy(input, false)? {
+        let chart = match self.chart_copy(input)? {
             Ok(dir) => dir,
             Err(e) => return Ok(Err(e)),
         };
         let placeholder = helm_release_name(&input.release_name);
         let restore = |text: &str| if placeholder == input.release_name { text.to_string() } else { text.replace(&placeholder, &input.release_name) };
-        let first = self.run_helm(input, key, &chart, &placeholder)?;
-        // helm renders every template of the copy itself before the wrappers, with values
-        // helm-unittest's single engine.Render never gives them (the placeholder release name, all
-        // of helm's API versions, revision 1), and aborts on the first error of that pass too. So
-        // a failure is checked on a copy whose templates render only when a wrapper includes
-        // them (GUARD_START): that render decides. Its error names the wrapper as the location;
-        // when both fail alike, the first error (the template's own location) is the one given.
-        // An error of a wrapper already is the wrappers' pass failing, and a schema refusal comes
-        // before any template runs: neither is rendered again.
-        let (result, chart) = match first {
-            Err(RenderFailure::Helm(first_error)) if !first_error.raw.contains(WRAPPER_FILE) && !first_error.raw.contains("values don't meet the specifications") => {
-                let guarded = match self.chart_copy(input, true)? {
-                    Ok(dir) => dir,
-                    Err(e) => return Ok(Err(e)),
-                };
-                match self.run_helm(input, key, &guarded, &placeholder)? {
-                    Ok(r) => (Ok(r), guarded),
-                    Err(RenderFailure::Helm(e)) if !e.raw.contains("parse error") && error_tail(&e.raw) != error_tail(&first_error.raw) => (Err(RenderFailure::Helm(e)), guarded),
-                    Err(_) => (Err(RenderFailure::Helm(first_error)), chart),
-                }
-            }
-            other => (other, chart),
-        };
+        // helm's own pass over the templates runs in helm-unittest's context (the copy's first
+        // template sets it: write_first_template), so its first error is helm-unittest's.
+        let result = self.run_helm(input, key, &chart, &placeholder)?;
         Ok(match result {
             Ok(r) => {
                 let manifest = restore(&r.manifest);
-                // The placeholder also reaches templates through contexts the wrapper does not
-                // set: a subchart's `.Release` (`include "sub.fullname" (index .Subcharts "sub")`).
+                // Every template reads the release name the copy's first template set; helm's
+                // placeholder is put back wherever it still shows (a template that kept a copy of
+                // `.Release` made before, none in helm's render order).
                 split_manifest_with(&manifest, &restore)
                     .and_then(|mut rendered| {
                         rendered.manifest = manifest;
@@ -250,13 +231,13 @@ impl Renderer {
     /// A copy of the chart holding only the selected templates (and every `_` partial),
     /// `kubeVersion` removed, the `chart:` overrides applied and `.Release.Revision` set to
     /// `revision`. One copy per selection.
-    fn chart_copy(&self, input: &RenderInput, guarded: bool) -> Result<Result<PathBuf, String>> {
-        let key = hash_of(&format!("{:?}{:?}{}{}{}{:?}{guarded}", input.templates, input.chart, input.revision, input.release_name, input.upgrade, input.lookup_database));
+    fn chart_copy(&self, input: &RenderInput) -> Result<Result<PathBuf, String>> {
+        let key = hash_of(&format!("{:?}{:?}{}{}{}{:?}", input.templates, input.chart, input.revision, input.release_name, input.upgrade, input.lookup_database));
         let slot = self.copies.lock().unwrap().entry(key.clone()).or_default().clone();
         let mut error = None;
         let copy = slot.get_or_init(|| {
             let dest = self.scratch.path().join(format!("chart-{}", &key[..16]));
-            match make_chart_copy(&self.chart_dir, &dest, input, guarded) {
+            match make_chart_copy(&self.chart_dir, &dest, input) {
                 Ok(()) => Ok(dest),
                 Err(e) => {
                     let msg = format!("{e:#}");
@@ -293,7 +274,7 @@ pub fn template_selected(path: &str, names: &[String]) -> bool {
 
 static TEMPLATE_FILE: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| Regex::new(r"^(charts/[^/]+/)*templates/").unwrap());
 
-fn make_chart_copy(src: &Path, dest: &Path, input: &RenderInput, guarded: bool) -> Result<()> {
+fn make_chart_copy(src: &Path, dest: &Path, input: &RenderInput) -> Result<()> {
     let templates = &input.templates;
     let mut text_templates = Vec::new();
     // What helm itself leaves out (`.helmignore`) stays out of the copy: the wrapper must not
@@ -326,11 +307,8 @@ fn make_chart_copy(src: &Path, dest: &Path, input: &RenderInput, guarded: bool) 
     if swap_capabilities {
         print_kube_version_as_helm(dest)?;
     }
-    write_wrappers(dest, dest, input, swap_capabilities)?;
-    if guarded {
-        guard_templates(dest)?;
-    }
-    write_values_snapshot(dest)?;
+    write_wrappers(dest, dest, input)?;
+    write_first_template(dest, input, swap_capabilities)?;
     // helm-unittest's ModifyChartMetadata (test_job.go) gives the direct dependencies the same
     // version and appVersion overrides as the chart, after ProcessDependenciesWithMerge has
     // resolved them (renderV3Chart): aliases and conditions are decided on the versions the
@@ -480,7 +458,7 @@ fn drop_unselected(root: &Path, dir: &Path, templates: &[String]) -> Result<()> 
 /// subchart under it. The wrapper lists the chart's templates (paths below `templates/`; a
 /// renamed text template as `partial=original`) and prints, per template, one YAML document
 /// holding its chart-relative path and its output, base64-encoded.
-fn write_wrappers(root: &Path, chart: &Path, input: &RenderInput, swap_capabilities: bool) -> Result<()> {
+fn write_wrappers(root: &Path, chart: &Path, input: &RenderInput) -> Result<()> {
     let templates_dir = chart.join("templates");
     let mut names = Vec::new();
     if templates_dir.is_dir() {
@@ -497,8 +475,8 @@ fn write_wrappers(root: &Path, chart: &Path, input: &RenderInput, swap_capabilit
         // (engine.go `recAllTpls` builds one per chart), holding the keys that map starts with
         // (`Chart`, `Capabilities`, `Files`, `Subcharts`, `Values`; not the keys `helm
         // template`'s own render of the templates added to it), `.Release` (copied, then the
-        // name, revision and install flags set), `.Capabilities` with only the test's API
-        // versions when the chart reads them (CAPABILITIES_SWAP) and, per template, `.Template`. `set` on fresh
+        // name, revision and install flags set), `.Capabilities` as the copy's first template
+        // left it (write_first_template) and, per template, `.Template`. `set` on fresh
         // dicts: sprig's `merge` would treat 0 and false as unset.
         let wrapper = format!(
             r#"{{{{- $release := dict }}}}
@@ -511,7 +489,7 @@ fn write_wrappers(root: &Path, chart: &Path, input: &RenderInput, swap_capabilit
 {{{{- range $k, $v := $ }}}}{{{{ if has $k (list "Chart" "Capabilities" "Files" "Subcharts" "Values") }}}}{{{{ $_ := set $ctx $k $v }}}}{{{{ end }}}}{{{{ end }}}}
 {{{{- if hasKey $ "{PRISTINE_VALUES_KEY}" }}}}{{{{ $_ := set $ctx "Values" (get $ "{PRISTINE_VALUES_KEY}") }}}}{{{{ end }}}}
 {{{{- $_ := set $ctx "Release" $release }}}}
-{capabilities}{{{{- range $entry := list {list} }}}}
+{{{{- range $entry := list {list} }}}}
 {{{{- $parts := splitList "=" $entry }}}}
 {{{{- $file := print $.Template.BasePath "/" (first $parts) }}}}
 {{{{- $_ := set $ctx "Template" (dict "Name" (print $.Template.BasePath "/" (last $parts)) "BasePath" $.Template.BasePath) }}}}
@@ -525,7 +503,6 @@ fn write_wrappers(root: &Path, chart: &Path, input: &RenderInput, swap_capabilit
             upgrade = input.upgrade,
             install = !input.upgrade,
             list = list.join(" "),
-            capabilities = if swap_capabilities { CAPABILITIES_SWAP.replace("MARKER", API_VERSIONS_MARKER) } else { String::new() },
         );
         std::fs::write(templates_dir.join(WRAPPER_FILE), wrapper).with_context(|| format!("cannot write the wrapper template in {}", templates_dir.display()))?;
     }
@@ -534,99 +511,25 @@ fn write_wrappers(root: &Path, chart: &Path, input: &RenderInput, swap_capabilit
         for entry in std::fs::read_dir(&charts).with_context(|| format!("cannot list {}", charts.display()))? {
             let sub = entry?.path();
             if sub.join("Chart.yaml").is_file() {
-                write_wrappers(root, &sub, input, swap_capabilities)?;
+                write_wrappers(root, &sub, input)?;
             }
         }
     }
     Ok(())
 }
 
-/// The wrapper's `.Capabilities` for charts that read `APIVersions`: a map with the test's API
-/// versions alone (those after API_VERSIONS_MARKER; `slice` keeps helm's VersionSet type and its
-/// `Has`), helm's HelmVersion, and KubeVersion as a map of its fields plus `GitVersion` (helm's
-/// KubeVersion methods take a pointer, which a template cannot make); an action printing
-/// KubeVersion alone prints its `.Version` (print_kube_version_as_helm), as helm's does.
+/// The `.Capabilities` of a chart's map (`.`) in a copy whose charts read `APIVersions`: a map
+/// with the test's API versions alone (those after API_VERSIONS_MARKER; `slice` keeps helm's
+/// VersionSet type and its `Has`), helm's HelmVersion, and KubeVersion as a map of its fields plus
+/// `GitVersion` (helm's KubeVersion methods take a pointer, which a template cannot make); an
+/// action printing KubeVersion alone prints its `.Version` (print_kube_version_as_helm), as helm's
+/// does. Set once per chart map (sprig's `slice` of an empty list is nil, so a second swap would
+/// lose `Has`).
 const CAPABILITIES_SWAP: &str = r#"{{- $apiStart := 0 }}
-{{- range $i, $v := $.Capabilities.APIVersions }}{{ if eq $v "MARKER" }}{{ $apiStart = add1 $i }}{{ end }}{{ end }}
-{{- $kube := $.Capabilities.KubeVersion }}
-{{- $_ := set $ctx "Capabilities" (dict "KubeVersion" (dict "Version" $kube.Version "Major" $kube.Major "Minor" $kube.Minor "GitVersion" $kube.Version) "HelmVersion" $.Capabilities.HelmVersion "APIVersions" (slice $.Capabilities.APIVersions $apiStart)) }}
+{{- range $i, $v := .Capabilities.APIVersions }}{{ if eq $v "MARKER" }}{{ $apiStart = add1 $i }}{{ end }}{{ end }}
+{{- $kube := .Capabilities.KubeVersion }}
+{{- $_ := set . "Capabilities" (dict "KubeVersion" (dict "Version" $kube.Version "Major" $kube.Major "Minor" $kube.Minor "GitVersion" $kube.Version) "HelmVersion" .Capabilities.HelmVersion "APIVersions" (slice .Capabilities.APIVersions $apiStart)) }}
 "#;
-
-/// What a guarded template's body is wrapped in (each stretch between its top-level `define`s,
-/// which text/template allows nowhere else): the body renders unless helm runs the file itself.
-/// helm executes a template file with the chart's `Values` map as `$` and `.Template` set in it
-/// (engine.go `render`: `vals["Template"] = chartutil.Values{…}`; helm 4's `common.Values`); the
-/// wrapper includes it with a `dict`, as does any template that includes a template file.
-const GUARD_START: &str = r#"{{if not (and (hasSuffix "Values" (typeOf $)) (hasKey $ "Template"))}}"#;
-const GUARD_END: &str = "{{end}}";
-
-/// Guard every template file the wrappers include (not partials, not renamed text templates) in
-/// `chart` and its unpacked subcharts, so that helm's own pass over the copy renders nothing and
-/// only the wrappers' pass, helm-unittest's single engine.Render, can fail.
-fn guard_templates(chart: &Path) -> Result<()> {
-    let templates_dir = chart.join("templates");
-    let mut names = Vec::new();
-    if templates_dir.is_dir() {
-        list_templates(&templates_dir, "", &mut names)?;
-    }
-    for name in names.iter().filter(|n| !n.contains('=')) {
-        let path = templates_dir.join(name);
-        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        // A file chartproof cannot read stays as it is (helm reports what is wrong with it).
-        if let Some(guarded) = guard_text(&text) {
-            std::fs::write(&path, guarded).with_context(|| format!("cannot write {}", path.display()))?;
-        }
-    }
-    let charts = chart.join("charts");
-    if charts.is_dir() {
-        for entry in std::fs::read_dir(&charts).with_context(|| format!("cannot list {}", charts.display()))? {
-            let sub = entry?.path();
-            if sub.join("Chart.yaml").is_file() {
-                guard_templates(&sub)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// A template file's text with each stretch between top-level defines inside GUARD_START …
-/// GUARD_END. A define's trim markers no longer reach the guarded text next to it, so the white
-/// space they would trim (text/template lex.go `rightTrimLength`/`leftTrimLength`: spaces, tabs,
-/// carriage returns, newlines) is removed here.
-fn guard_text(text: &str) -> Option<String> {
-    const SPACE: &[char] = &[' ', '\t', '\r', '\n'];
-    let defines = crate::coverage::instrument::top_level_defines(text).ok()?;
-    let mut out = String::with_capacity(text.len() + 64);
-    let mut pos = 0;
-    let mut trim_next = false;
-    for &(start, end, ltrim, rtrim) in defines.iter().chain(std::iter::once(&(text.len(), text.len(), false, false))) {
-        let mut stretch = &text[pos..start];
-        if trim_next {
-            stretch = stretch.trim_start_matches(SPACE);
-        }
-        if ltrim {
-            stretch = stretch.trim_end_matches(SPACE);
-        }
-        if !stretch.is_empty() {
-            out.push_str(GUARD_START);
-            out.push_str(stretch);
-            out.push_str(GUARD_END);
-        }
-        out.push_str(&text[start..end]);
-        pos = end;
-        trim_next = rtrim;
-    }
-    Some(out)
-}
-
-/// The last message of a helm error (after the last location or action it names), to tell two
-/// errors of one failure apart from two failures.
-fn error_tail(error: &str) -> String {
-    let paragraph = error.split("\n\n").next().unwrap_or(error);
-    let joined = paragraph.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
-    let cut = [">: ", "): "].iter().filter_map(|sep| joined.rfind(sep).map(|i| i + sep.len())).max().unwrap_or(0);
-    joined[cut..].trim().to_string()
-}
 
 /// An action that prints `.Capabilities.KubeVersion` (reached from `.`, `$` or a variable) and
 /// nothing else.
@@ -656,31 +559,61 @@ fn print_kube_version_as_helm(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Where the root chart's values are kept before any template runs (see write_values_snapshot).
+/// Where the root chart's values are kept before any template runs (see write_first_template).
 const PRISTINE_VALUES_KEY: &str = "chartproofUnittestValues";
 
-/// `helm template` renders the copy's own templates before the wrapper, and a template that
-/// replaces or writes into `.Values` (bjw-s's common library: `set . "Values" (deepCopy
-/// $merged)`, then `mergeOverwrite .Values (… nameOverride: .Release.Name …)`) would hand the
-/// wrapper values already changed, with helm's placeholder name in them; in helm-unittest's
-/// engine.Render each template runs once. helm renders deeper paths first (engine.go
-/// `sortTemplates`) and gives all templates of a chart one shared map as `$` (`recAllTpls`), so
-/// a template deeper than any other stores a deep copy of the root chart's `.Values` in that map
-/// first, and the root wrapper renders from it. Subcharts' wrappers keep their `.Values`.
-fn write_values_snapshot(chart: &Path) -> Result<()> {
+/// The name of the define that gives a chart's map, and its subcharts' maps, the test's
+/// capabilities in helm's own pass (see write_first_template).
+const OWN_PASS_CAPABILITIES: &str = "!chartproof-unittest-capabilities";
+
+/// `helm template` renders each of the copy's own templates before the wrappers, and aborts on
+/// the first error of that pass. That pass must see what helm-unittest's single engine.Render
+/// gives a template, so that its first error is helm-unittest's error (with the template's own
+/// location, which an error reached through the wrapper's `include` does not keep: a `fail`
+/// reports the includer's line), and it fails nowhere helm-unittest does not. helm renders
+/// deeper paths first (engine.go `sortTemplates`) and gives all templates of a chart one map as
+/// `$` (`recAllTpls`), whose `Release` map is shared by every chart of the render and whose
+/// `Subcharts` holds each subchart's map. So a template deeper than any other:
+/// - sets `.Release` as the test gives it (`Name` exactly, which helm itself refuses when it is
+///   `RELEASE-NAME`, `Revision`, `IsUpgrade`, `IsInstall`);
+/// - gives the root chart's map and every subchart's, through `Subcharts`, the test's
+///   capabilities when the copy reads `APIVersions` (CAPABILITIES_SWAP), which the wrappers copy;
+/// - stores a deep copy of the root chart's `.Values` before any template writes into them
+///   (bjw-s's common library: `set . "Values" (deepCopy $merged)`, then `mergeOverwrite .Values
+///   (… nameOverride: .Release.Name …)`): the root wrapper renders from it, as in helm-unittest's
+///   engine.Render each template runs once. Subcharts' wrappers keep their `.Values`.
+fn write_first_template(chart: &Path, input: &RenderInput, swap_capabilities: bool) -> Result<()> {
     fn depth(dir: &Path) -> usize {
         std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| if e.path().is_dir() { 1 + depth(&e.path()) } else { 0 }).max().unwrap_or(0)
     }
+    // A chart whose templates are all in its subcharts gets a `templates/` folder for it.
     let mut dir = chart.join("templates");
-    if !dir.is_dir() {
-        return Ok(());
-    }
     for _ in 0..depth(chart) + 1 {
         dir.push("v");
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let text = format!("{{{{- $_ := set $ \"{PRISTINE_VALUES_KEY}\" (deepCopy .Values) }}}}\n");
-    std::fs::write(dir.join("values-snapshot.yaml"), text).with_context(|| format!("cannot write the values snapshot template in {}", dir.display()))
+    let quoted = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    let capabilities = if swap_capabilities {
+        let swap = CAPABILITIES_SWAP.replace("MARKER", API_VERSIONS_MARKER);
+        format!(
+            "{{{{- define {name} }}}}\n{swap}{{{{- range $sub := .Subcharts }}}}{{{{ include {name} $sub }}}}{{{{ end }}}}\n{{{{- end }}}}\n{{{{- include {name} $ }}}}\n",
+            name = quoted(OWN_PASS_CAPABILITIES)
+        )
+    } else {
+        String::new()
+    };
+    let text = format!(
+        "{{{{- $_ := set $ \"{PRISTINE_VALUES_KEY}\" (deepCopy .Values) }}}}\n\
+         {{{{- $_ := set .Release \"Name\" {name} }}}}\n\
+         {{{{- $_ := set .Release \"Revision\" {revision} }}}}\n\
+         {{{{- $_ := set .Release \"IsUpgrade\" {upgrade} }}}}\n\
+         {{{{- $_ := set .Release \"IsInstall\" {install} }}}}\n{capabilities}",
+        name = quoted(&input.release_name),
+        revision = input.revision,
+        upgrade = input.upgrade,
+        install = !input.upgrade,
+    );
+    std::fs::write(dir.join("values-snapshot.yaml"), text).with_context(|| format!("cannot write the first template in {}", dir.display()))
 }
 
 /// Whether any file below `dir` holds `text`.
@@ -912,14 +845,6 @@ mod tests {
         let notes = template_documents("templates/NOTES.txt", "\nhello").unwrap().unwrap();
         assert!(template_documents("templates/x.json", "{}").unwrap().is_none());
         assert_eq!(notes[0].value["raw"], "\nhello");
-    }
-
-    #[test]
-    fn guards_leave_defines_at_the_top_level_and_keep_their_trimming() {
-        let text = "a: 1\n{{- define \"x\" -}}\nX\n{{- end -}}\n  \nb: {{ include \"x\" . }}\n{{ define \"y\" }}Y{{ end }}";
-        let guarded = guard_text(text).unwrap();
-        assert_eq!(guarded, format!("{GUARD_START}a: 1{GUARD_END}{{{{- define \"x\" -}}}}\nX\n{{{{- end -}}}}{GUARD_START}b: {{{{ include \"x\" . }}}}\n{GUARD_END}{{{{ define \"y\" }}}}Y{{{{ end }}}}"));
-        assert_eq!(guard_text("plain: {{ .Values.x }}\n").unwrap(), format!("{GUARD_START}plain: {{{{ .Values.x }}}}\n{GUARD_END}"));
     }
 
     #[test]
