@@ -6,7 +6,9 @@
 //!   cargo run --release --example branch_reach -- CHART [-f BASE.yaml]… -- OVERRIDE.json…
 //!
 //! Prints `reached R of T` for the defaults plus every override (chart defaults, then the `-f`
-//! files, then the override, coalesced as helm does: maps merge, `null` deletes).
+//! files, then the override, coalesced as helm does: maps merge, `null` deletes). With
+//! `BRANCH_REACH_LIST=1` it first lists the outcomes reached (`taken TEMPLATE:LINE BRANCH`), with
+//! `BRANCH_REACH_LIST=all` every outcome of the chart too (`site …`).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -44,6 +46,18 @@ fn main() -> Result<()> {
         let mut merged = base.clone();
         coalesce(&mut merged, &over);
         taken.extend(model.reach(&merged).taken);
+    }
+    // Which outcomes, to diff against a run's `coverage.estimated_branches.not_reached`.
+    let list = std::env::var("BRANCH_REACH_LIST").unwrap_or_default();
+    if list == "all" {
+        for s in &model.sites {
+            println!("site {}:{} {}", s.file, s.line, s.label);
+        }
+    }
+    if !list.is_empty() {
+        for s in taken.iter().map(|&i| &model.sites[i]) {
+            println!("taken {}:{} {}", s.file, s.line, s.label);
+        }
     }
     println!("reached {} of {}", taken.len(), model.sites.len());
     Ok(())

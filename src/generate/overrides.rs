@@ -149,6 +149,17 @@ pub fn override_between(base: &Value, target: &Value) -> Value {
     override_of(&changes_between(base, target))
 }
 
+/// The values Helm renders when asked for `target`: the override turning `base` into it
+/// (`override_between`) coalesced over `base`. Not always `target`: a map set whole keeps the
+/// keys whose default is `null` (an override cannot delete those, see `diff_into`; Helm 4's
+/// `coalesceTablesFullKey` keeps a `null` written over a `null` default), and a `null` set
+/// deletes the key (`coalesceValues`). What a case is estimated, validated and told apart by.
+pub fn rendered_for(base: &Value, target: &Value) -> Value {
+    let mut out = base.clone();
+    crate::chart::merge::coalesce(&mut out, &override_between(base, target));
+    out
+}
+
 /// The changes an override makes to `base` (an override read back from a case file).
 pub fn changes_of_override(base: &Value, over: &Value) -> Vec<Change> {
     let mut target = base.clone();
@@ -173,6 +184,17 @@ mod tests {
         assert_eq!(merged, target);
         assert_eq!(changes_of_override(&base, &over), changes_between(&base, &target));
         assert_eq!(apply_changes(&base, &changes_between(&base, &target)), target);
+    }
+
+    #[test]
+    fn a_map_set_whole_keeps_its_null_defaults_as_rendered() {
+        let base = json!({"api": {"dashboard": true, "debug": null}, "name": "x", "port": 1});
+        let target = json!({"api": {}, "name": null, "port": 2});
+        let rendered = rendered_for(&base, &target);
+        assert_eq!(rendered, json!({"api": {"debug": null}, "port": 2}));
+        assert_eq!(override_between(&base, &rendered), override_between(&base, &target), "the same override");
+        assert_eq!(rendered_for(&base, &rendered), rendered);
+        assert_eq!(apply_changes(&base, &changes_between(&base, &rendered)), rendered);
     }
 
     #[test]
