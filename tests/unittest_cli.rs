@@ -593,9 +593,37 @@ tests:
       - failedTemplate: {errorMessage: apps/v1 is served}
 "#;
 
-/// helm renders every template of the chart copy itself before the wrappers run, with values
-/// helm-unittest's one engine.Render never gives a template (helm's placeholder release name,
-/// all of helm's API versions): a `fail` in that pass must not decide the verdict. A fake object
+/// A subchart's template checks the release and the API versions in helm's own pass too.
+const SUBCHART_OWN_PASS: &str = r#"{{- if ne .Release.Name "RELEASE-NAME" }}{{ fail (printf "release %s" .Release.Name) }}{{ end }}
+{{- if .Capabilities.APIVersions.Has "example.com/v1" }}{{ fail "example.com/v1 is served" }}{{ end }}
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: sub-{{ .Release.Revision }}-{{ .Release.IsUpgrade }}
+"#;
+const SUBCHART_OWN_PASS_SUITE: &str = r#"suite: subchart own pass
+templates: [charts/sub/templates/sub.yaml]
+tests:
+  - it: sees the test's release
+    release: {revision: 3, upgrade: true}
+    asserts:
+      - notFailedTemplate: {}
+      - equal: {path: metadata.name, value: sub-3-true}
+  - it: sees only the test's API versions
+    capabilities: {apiVersions: [example.com/v2]}
+    asserts:
+      - notFailedTemplate: {}
+  - it: fails at its own line when the test serves the API version
+    capabilities: {apiVersions: [example.com/v1]}
+    asserts:
+      - failedTemplate: {errorMessage: example.com/v1 is served}
+      - failedTemplate: {errorPattern: "sub/templates/sub.yaml:2:"}
+"#;
+
+/// helm renders every template of the chart copy itself before the wrappers run, and would give
+/// it values helm-unittest's one engine.Render never gives a template (helm's placeholder release
+/// name, all of helm's API versions): a `fail` in that pass must not decide the verdict, in the
+/// chart or in a subchart. A fake object
 /// labelled with the release `RELEASE-NAME` is this release's (k8s-monitoring's validations), a
 /// check of `.Capabilities.APIVersions` sees only the test's list, and a template with top-level
 /// `define`s renders as before; a real failure keeps the template's own location. With only the
@@ -610,12 +638,15 @@ fn helm_own_pass_of_the_templates_decides_no_verdict() {
             ("templates/own-release.yaml", OWN_RELEASE_CHECK),
             ("templates/api-check.yaml", API_CHECK),
             ("tests/own_pass_test.yaml", OWN_PASS_SUITE),
+            ("charts/sub/Chart.yaml", "apiVersion: v2\nname: sub\nversion: 0.1.0\n"),
+            ("charts/sub/templates/sub.yaml", SUBCHART_OWN_PASS),
+            ("tests/subchart_own_pass_test.yaml", SUBCHART_OWN_PASS_SUITE),
         ],
     );
     for helm in helms() {
         let (code, stdout, stderr) = run(&helm, dir.path(), &[]);
         assert_eq!(code, 0, "{}: {stdout}{stderr}", helm.display());
-        assert!(stdout.contains("Tests:       0 failed, 4 passed, 0 skipped, 4 total"), "{stdout}");
+        assert!(stdout.contains("Tests:       0 failed, 7 passed, 0 skipped, 7 total"), "{stdout}");
     }
 }
 
