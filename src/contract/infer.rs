@@ -165,7 +165,7 @@ fn accept_the_defaults(schema: &mut Value, doc: &ValuesDoc, annotation_lines: &s
                 }
             };
             let shown = serde_json::to_string(&default).unwrap_or_default();
-            let shown = if shown.len() > 40 { format!("{}…", &shown[..shown.floor_char_boundary(40)]) } else { shown };
+            let shown = shortened(shown, 40);
             warnings.push(ContractWarning {
                 file: doc.file.clone(),
                 line,
@@ -474,8 +474,26 @@ fn reroot_refs(v: &mut Value, prefix: &str) {
     }
 }
 
+/// `text` cut to at most `max` bytes at a character boundary, with `…` when cut
+/// (`str::floor_char_boundary` is newer than the crate's rust-version).
+fn shortened(text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    let end = (0..=max).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+    format!("{}…", &text[..end])
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_long_default_is_shortened_at_a_character_boundary() {
+        assert_eq!(shortened("short".into(), 40), "short");
+        assert_eq!(shortened("abcdef".into(), 4), "abcd…");
+        // "é" is two bytes: a cut at byte 3 would split it.
+        assert_eq!(shortened("abé€".into(), 3), "ab…");
+    }
+
     #[test]
     fn a_typing_annotation_answers_the_weakly_typed_warning() {
         let tmp = tempfile::tempdir().unwrap();

@@ -307,7 +307,7 @@ fn make_chart_copy(src: &Path, dest: &Path, input: &RenderInput) -> Result<()> {
     if swap_capabilities {
         print_kube_version_as_helm(dest)?;
     }
-    write_wrappers(dest, dest, input)?;
+    write_wrappers(dest, input)?;
     write_first_template(dest, input, swap_capabilities)?;
     // helm-unittest's ModifyChartMetadata (test_job.go) gives the direct dependencies the same
     // version and appVersion overrides as the chart, after ProcessDependenciesWithMerge has
@@ -458,7 +458,7 @@ fn drop_unselected(root: &Path, dir: &Path, templates: &[String]) -> Result<()> 
 /// subchart under it. The wrapper lists the chart's templates (paths below `templates/`; a
 /// renamed text template as `partial=original`) and prints, per template, one YAML document
 /// holding its chart-relative path and its output, base64-encoded.
-fn write_wrappers(root: &Path, chart: &Path, input: &RenderInput) -> Result<()> {
+fn write_wrappers(chart: &Path, input: &RenderInput) -> Result<()> {
     let templates_dir = chart.join("templates");
     let mut names = Vec::new();
     if templates_dir.is_dir() {
@@ -511,7 +511,7 @@ fn write_wrappers(root: &Path, chart: &Path, input: &RenderInput) -> Result<()> 
         for entry in std::fs::read_dir(&charts).with_context(|| format!("cannot list {}", charts.display()))? {
             let sub = entry?.path();
             if sub.join("Chart.yaml").is_file() {
-                write_wrappers(root, &sub, input)?;
+                write_wrappers(&sub, input)?;
             }
         }
     }
