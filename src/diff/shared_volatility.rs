@@ -149,7 +149,8 @@ pub struct TemplateFile {
     pub partial: bool,
     /// The file `define`s (or `block`s) a named template, which may replace one of the same name.
     pub defines: bool,
-    /// The file's text names `APIVersions` (the unittest wrapper swaps `.Capabilities` then).
+    /// The file's text names `APIVersions` (the unittest chart copy then swaps `.Capabilities`
+    /// for every template of the render: write_first_template in src/unittest/render.rs).
     pub mentions_api_versions: bool,
     /// Values paths its closure may read (empty path = everything); with `tpl`, its whole scope.
     pub reads: Vec<KeyPath>,
