@@ -124,6 +124,10 @@ pub struct ReferencedPaths {
     trie: ReadTrie,
     /// The reads the reader saw (not those only text it cannot see may make: `tpl` of a file).
     seen: ReadTrie,
+    /// What each template file reads (its helpers' reads and Helm's dependency conditions
+    /// counted), by its path as helm names it without the chart name: `templates/a.yaml`,
+    /// `charts/<dependency name or alias>/templates/b.yaml`.
+    by_template: HashMap<String, ReadTrie>,
 }
 
 /// How much of a values path the templates read.
@@ -169,6 +173,14 @@ impl ReferencedPaths {
     /// Does some template read the value at this path (or a key under it, or a subtree holding it)?
     pub fn is_read(&self, path: &[&str]) -> bool {
         self.coverage(path) != Coverage::None
+    }
+
+    /// How much of `path` one template file reads, helpers it includes counted; None for a file
+    /// the reader has not read. `template` is helm's name for it (`# Source:`), with or without
+    /// the leading chart name: `mychart/templates/a.yaml` or `templates/a.yaml`.
+    pub fn template_coverage(&self, template: &str, path: &[&str]) -> Option<Coverage> {
+        let trie = self.by_template.get(template).or_else(|| self.by_template.get(template.split_once('/')?.1))?;
+        Some(trie.coverage(path))
     }
 }
 
@@ -278,6 +290,8 @@ pub fn referenced_paths(chart: &Chart) -> Result<ReferencedPaths> {
     let mut tree = Vec::new();
     flatten(chart, vec![], String::new(), &mut tree);
     let mut files = Vec::new();
+    // helm's name of each file in `files` (without the chart name).
+    let mut helm_names = Vec::new();
     let mut unreadable: Vec<(usize, Unresolved)> = Vec::new();
     for (id, tc) in tree.iter().enumerate() {
         let mut paths = Vec::new();
@@ -288,7 +302,11 @@ pub fn referenced_paths(chart: &Chart) -> Result<ReferencedPaths> {
             let bytes = std::fs::read(&p).with_context(|| format!("cannot read template {}", p.display()))?;
             let Ok(text) = String::from_utf8(bytes) else { continue };
             match parser::parse(&text) {
-                Ok(parsed) => files.push(TemplateFile { chart: id, display, parsed }),
+                Ok(parsed) => {
+                    let nested: String = tc.key_path.iter().map(|k| format!("charts/{k}/")).collect();
+                    helm_names.push(format!("{nested}{}", rel.replace('\\', "/")));
+                    files.push(TemplateFile { chart: id, display, parsed });
+                }
                 Err(e) => unreadable.push((
                     id,
                     Unresolved {
@@ -313,8 +331,11 @@ pub fn referenced_paths(chart: &Chart) -> Result<ReferencedPaths> {
             reader.read_defines(f);
         }
     }
+    let by_file = std::mem::take(&mut reader.by_file);
     let mut reads = std::mem::take(&mut reader.reads);
     let mut unresolved = std::mem::take(&mut reader.unresolved);
+    // Reads from here on are Helm's and the reader's assumptions, not any one template's.
+    let first_assumed = reads.len();
     for (id, u) in unreadable {
         reads.push(Read::assumed(id, vec![], true, u.file.clone()));
         unresolved.push(u);
@@ -337,16 +358,33 @@ pub fn referenced_paths(chart: &Chart) -> Result<ReferencedPaths> {
             reads.push(Read::assumed(id, c.clone(), false, format!("{}Chart.yaml", tc.prefix)));
         }
     }
-    for r in &mut reads {
-        let global = matches!(r.path.first(), Some(Seg::Key(k)) if k == "global");
-        if r.chart != 0 && !global {
-            let mut p: Vec<Seg> = tree[r.chart].key_path.iter().map(|k| Seg::Key(k.clone())).collect();
-            p.append(&mut r.path);
-            r.path = p;
+    // A subchart's path sits under its key in the audited chart's values; `global` stays on top.
+    let to_audited = |chart: usize, path: &[Seg]| -> Vec<Seg> {
+        let global = matches!(path.first(), Some(Seg::Key(k)) if k == "global");
+        if chart == 0 || global {
+            return path.to_vec();
         }
+        tree[chart].key_path.iter().map(|k| Seg::Key(k.clone())).chain(path.iter().cloned()).collect()
+    };
+    for r in &mut reads {
+        r.path = to_audited(r.chart, &r.path);
     }
     unresolved.sort();
     unresolved.dedup();
+    // Per template: its own reads, and the reads every template shares (dependency conditions,
+    // unparsable templates, missing dependencies).
+    let mut shared = ReadTrie::default();
+    for r in &reads[first_assumed..] {
+        shared.insert(&r.path, r.whole);
+    }
+    let mut by_template = HashMap::new();
+    for (name, footprint) in helm_names.into_iter().zip(by_file) {
+        let mut t = shared.clone();
+        for (chart, path, whole) in &footprint {
+            t.insert(&to_audited(*chart, path), *whole);
+        }
+        by_template.insert(name, t);
+    }
     let mut trie = ReadTrie::default();
     let mut seen = ReadTrie::default();
     for r in &reads {
@@ -355,7 +393,7 @@ pub fn referenced_paths(chart: &Chart) -> Result<ReferencedPaths> {
             seen.insert(&r.path, r.whole);
         }
     }
-    Ok(ReferencedPaths { reads, unresolved, trie, seen })
+    Ok(ReferencedPaths { reads, unresolved, trie, seen, by_template })
 }
 
 /// A values key no template reads.
@@ -692,6 +730,35 @@ mod tests {
         assert_eq!(refs.coverage(&["child", "typo"]), Coverage::None);
         assert_eq!(refs.coverage(&["global", "region"]), Coverage::Whole);
         assert!(refs.reads.iter().any(|r| r.file == "charts/child/templates/cm.yaml" && dotted(&r.path) == "child.fromParent"));
+    }
+
+    #[test]
+    fn template_coverage_counts_a_shared_helper_for_every_file_that_includes_it() {
+        let (tmp, _) = chart_with(
+            "name: x\na: 1\nb: 2\nshared: {deep: 1}\n",
+            "{{ define \"h\" }}{{ .Values.name }}{{ include \"inner\" . }}{{ end }}{{ define \"inner\" }}{{ toYaml .Values.shared }}{{ end }}a: {{ include \"h\" . }}{{ .Values.a }}",
+        );
+        std::fs::write(tmp.path().join("templates/u.yaml"), "b: {{ include \"h\" . }}{{ .Values.b }}").unwrap();
+        let refs = referenced_paths(&Chart::load(tmp.path()).unwrap()).unwrap();
+        for file in ["t/templates/t.yaml", "templates/u.yaml"] {
+            // The helper (and the one it includes) was read once, for t.yaml: it counts for both.
+            assert_eq!(refs.template_coverage(file, &["name"]), Some(Coverage::Whole), "{file}");
+            assert_eq!(refs.template_coverage(file, &["shared", "deep"]), Some(Coverage::Whole), "{file}");
+        }
+        assert_eq!(refs.template_coverage("templates/t.yaml", &["a"]), Some(Coverage::Whole));
+        assert_eq!(refs.template_coverage("templates/t.yaml", &["b"]), Some(Coverage::None));
+        assert_eq!(refs.template_coverage("templates/u.yaml", &["a"]), Some(Coverage::None));
+        assert_eq!(refs.template_coverage("templates/missing.yaml", &["a"]), None);
+
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/fixtures/audit-subchart");
+        let refs = referenced_paths(&Chart::load(&dir).unwrap()).unwrap();
+        let child = "audit-subchart/charts/child/templates/cm.yaml";
+        assert_eq!(refs.template_coverage(child, &["child", "x"]), Some(Coverage::Whole));
+        assert_eq!(refs.template_coverage(child, &["global", "region"]), Some(Coverage::Whole));
+        assert_eq!(refs.template_coverage(child, &["child", "enabled"]), Some(Coverage::Partial), "helm reads the condition");
+        assert_eq!(refs.template_coverage(child, &["own", "used"]), Some(Coverage::None));
+        assert_eq!(refs.template_coverage("templates/cm.yaml", &["own", "used"]), Some(Coverage::Whole));
+        assert_eq!(refs.template_coverage("templates/cm.yaml", &["child", "x"]), Some(Coverage::None));
     }
 
     #[test]

@@ -191,7 +191,18 @@ pub(crate) struct Reader<'a> {
     collectors: Vec<Vec<(usize, Vec<Seg>)>>,
     /// Values strings already read as templates by `tpl`.
     tpl_seen: HashSet<(usize, Vec<Seg>, Sym)>,
+    /// The values paths (chart, path, whole) each top-level file reads, helpers it includes
+    /// counted, in `read_file` order: a helper read once (`memo`) counts for every file that
+    /// includes it, through its footprint.
+    pub by_file: Vec<Vec<Footprint>>,
+    /// What each helper call read, its own and its nested calls' reads (by `memo` key).
+    footprints: HashMap<(String, Sym, bool), Rc<Vec<Footprint>>>,
+    /// The footprints of the helper calls being walked, innermost last.
+    open_footprints: Vec<Vec<Footprint>>,
 }
+
+/// A values path read (chart, path, whole subtree), as `Reader::by_file` records it.
+pub(crate) type Footprint = (usize, Vec<Seg>, bool);
 
 impl<'a> Reader<'a> {
     pub fn new(charts: &'a [ChartInfo], files: &[TemplateFile]) -> Reader<'a> {
@@ -210,6 +221,9 @@ impl<'a> Reader<'a> {
             depth: 0,
             collectors: Vec::new(),
             tpl_seen: HashSet::new(),
+            by_file: Vec::new(),
+            footprints: HashMap::new(),
+            open_footprints: Vec::new(),
         }
     }
 
@@ -217,6 +231,7 @@ impl<'a> Reader<'a> {
     pub fn read_file(&mut self, f: &TemplateFile) {
         let root = Sym::Root(f.chart);
         let mut scope = Scope::new(root, f.display.clone(), f.chart);
+        self.by_file.push(Vec::new());
         self.walk(&f.parsed.nodes, &mut scope);
     }
 
@@ -512,14 +527,25 @@ impl<'a> Reader<'a> {
         // called by the chart's own templates runs where they call it.
         let library = self.charts.get(def_chart).is_some_and(|c| c.library);
         let uncertain = library && scope.library && scope.uncertain;
-        if !self.memo.insert((name.to_string(), arg.clone(), uncertain)) {
+        let memo_key = (name.to_string(), arg.clone(), uncertain);
+        if !self.memo.insert(memo_key.clone()) {
+            // Read before (by this file or another): what it read counts for this file too (a
+            // recursive call still being walked has no footprint yet, and its reads count anyway).
+            if let Some(footprint) = self.footprints.get(&memo_key).cloned() {
+                for (chart, path, whole) in footprint.iter() {
+                    self.note(*chart, path, *whole);
+                }
+            }
             return;
         }
         self.depth += 1;
+        self.open_footprints.push(Vec::new());
         let mut inner = Scope::new(arg, file, scope.chart);
         inner.library = library;
         inner.uncertain = uncertain;
         self.walk(&def.body, &mut inner);
+        let footprint = self.open_footprints.pop().expect("pushed above");
+        self.footprints.insert(memo_key, Rc::new(footprint));
         self.depth -= 1;
     }
 
@@ -629,6 +655,17 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Count a read for the file being read and every helper call being walked.
+    fn note(&mut self, chart: usize, path: &[Seg], whole: bool) {
+        let read = (chart, path.to_vec(), whole);
+        for f in &mut self.open_footprints {
+            f.push(read.clone());
+        }
+        if let Some(file) = self.by_file.last_mut() {
+            file.push(read);
+        }
+    }
+
     /// Record how a symbol is consumed.
     fn mark(&mut self, s: &Sym, how: Use, line: usize, scope: &Scope) {
         match s {
@@ -636,6 +673,7 @@ impl<'a> Reader<'a> {
                 for c in self.collectors.iter_mut() {
                     c.push((*chart, path.clone()));
                 }
+                self.note(*chart, path, how != Use::Test);
                 self.reads.push(Read {
                     chart: *chart,
                     path: path.clone(),
@@ -671,6 +709,7 @@ impl<'a> Reader<'a> {
                     line,
                     format!(".Values.{shown} is read on a context the reader cannot follow; counted as read, not checked as declared"),
                 );
+                self.note(scope.chart, path, how != Use::Test);
                 self.reads.push(Read {
                     chart: scope.chart,
                     path: path.clone(),
