@@ -160,6 +160,14 @@ pub fn rendered_for(base: &Value, target: &Value) -> Value {
     out
 }
 
+/// The values Helm renders for `changes` over `base` (`rendered_for`), and the changes that give
+/// exactly those: what a shrinking candidate is validated, told apart and rendered as.
+pub fn as_rendered(base: &Value, changes: &[Change]) -> (Value, Vec<Change>) {
+    let rendered = rendered_for(base, &apply_changes(base, changes));
+    let normalized = changes_between(base, &rendered);
+    (rendered, normalized)
+}
+
 /// The changes an override makes to `base` (an override read back from a case file).
 pub fn changes_of_override(base: &Value, over: &Value) -> Vec<Change> {
     let mut target = base.clone();
@@ -195,6 +203,17 @@ mod tests {
         assert_eq!(override_between(&base, &rendered), override_between(&base, &target), "the same override");
         assert_eq!(rendered_for(&base, &rendered), rendered);
         assert_eq!(apply_changes(&base, &changes_between(&base, &rendered)), rendered);
+    }
+
+    #[test]
+    fn a_candidate_is_taken_as_rendered() {
+        let base = json!({"api": {"dashboard": true, "debug": null}, "port": 1});
+        // Dropping `api.dashboard` from a case that emptied `api`: the `null` default stays.
+        let changes = vec![Change::delete(vec!["api".into(), "dashboard".into()]), Change::delete(vec!["api".into(), "debug".into()])];
+        let (rendered, normalized) = as_rendered(&base, &changes);
+        assert_eq!(rendered, json!({"api": {"debug": null}, "port": 1}));
+        assert_eq!(normalized, vec![Change::delete(vec!["api".into(), "dashboard".into()])]);
+        assert_ne!(apply_changes(&base, &changes), rendered, "as planned, not as rendered");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! One property run: render the base values twice (volatility; once for a chart with no random,
 //! clock or DNS function), replay saved cases, render the planned value sets in one worker pool
-//! through the verdict cache, confirm each new failure by a fresh re-render (unless the chart is
-//! reproducible and its render was not killed), shrink it, save it as a case, and summarize
+//! through the verdict cache, shrink each new failure, believing it once a second render shows it
+//! (the shrink's first attempt on other values, else a fresh re-render of the case; none for a
+//! reproducible chart whose render was not killed), save it as a case, and summarize
 //! coverage. Stops cleanly on Ctrl-C or when the time budget runs out, reporting what was found
 //! so far.
 
@@ -19,7 +20,7 @@ use serde_json::Value;
 
 use super::cases::{self, SavedCase};
 use super::identity::{Failing, FailureKey, expected_failure, expected_matches};
-use super::overrides::{Change, apply_changes, changes_between, changes_of_override, override_between, override_of, value_hash};
+use super::overrides::{Change, apply_changes, as_rendered, changes_of_override, override_between, override_of, value_hash};
 use super::plan::{PlanInput, PlannedCase, plan};
 use super::shrink::shrink;
 use crate::chart::Chart;
@@ -442,9 +443,36 @@ impl Evaluator<'_> {
             || self.environmental.lock().unwrap().contains(&value_hash(&values))
     }
 
+    /// Whether the render of this value set was killed or crashed.
+    fn was_environmental(&self, changes: &[Change]) -> bool {
+        self.environmental.lock().unwrap().contains(&value_hash(&override_of(changes)))
+    }
+
     fn renders(&self) -> usize {
         self.distinct_renders.load(Ordering::Relaxed) + self.fresh_renders.load(Ordering::Relaxed)
     }
+}
+
+/// The changes of a failing case that the failing resource's template does not read (its helpers
+/// counted): shrinking tries dropping them all first. For a helm error, the template is the
+/// innermost template file its chain of `executing "…"` names (an include of another file, a
+/// `tpl`): the one that failed. A hint from the template reader, never a verdict: when the
+/// failure needs one of them after all (a rule relating two resources, a read the reader cannot
+/// see), that attempt fails and shrinking goes on as without it.
+fn unread_by_template(referenced: Option<&crate::audit::ReferencedPaths>, failing: &Failing, changes: &[Change]) -> Vec<Change> {
+    let Some(referenced) = referenced else { return Vec::new() };
+    let finding = &failing.finding;
+    let executed = finding.message.split("executing \"").skip(1).filter_map(|rest| rest.split_once('"').map(|(name, _)| name));
+    let innermost = executed.collect::<Vec<_>>().into_iter().rev().find(|name| referenced.template_coverage(name, &[]).is_some());
+    let Some(template) = innermost.or(finding.template.as_deref()) else { return Vec::new() };
+    changes
+        .iter()
+        .filter(|c| {
+            let path: Vec<&str> = c.path.iter().map(String::as_str).collect();
+            referenced.template_coverage(template, &path) == Some(crate::audit::Coverage::None)
+        })
+        .cloned()
+        .collect()
 }
 
 /// The name findings carry for a resource whose name changes on every render.
@@ -516,8 +544,6 @@ enum Job {
     /// usually most shrink steps (from the verdict cache), so a second worker given one of them
     /// would only wait for the first's renders (on kube-prometheus-stack one did for 1.1 s).
     Shrink(std::ops::Range<usize>),
-    /// Make the confirming render a shrinking worker asked for (planned case position, its slot).
-    Confirm(usize, Arc<ConfirmSlot>),
 }
 
 /// The work of a run's workers: planned cases to check in plan order, and each new failure to
@@ -542,10 +568,8 @@ struct Schedule {
     new_failures: Vec<(usize, Failing)>,
     shrunk: Vec<Option<Shrunk>>,
     next_failure: usize,
-    /// Shrink jobs under way (they may ask for confirming renders).
+    /// Shrink jobs under way.
     shrinking: usize,
-    /// Confirming renders shrinking workers asked another worker to make.
-    confirms: Vec<(usize, Arc<ConfirmSlot>)>,
     error: Option<anyhow::Error>,
 }
 
@@ -562,7 +586,6 @@ impl Schedule {
             shrunk: Vec::new(),
             next_failure: 0,
             shrinking: 0,
-            confirms: Vec::new(),
             error: None,
         }
     }
@@ -645,10 +668,11 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
     let make_plan = || {
         // Keys no template reads need not vary; when the audit cannot follow every read, all vary.
         ev.trace.event(|| "phase template-audit".into());
-        let referenced = crate::audit::referenced_paths(chart).ok().filter(|r| r.unresolved.is_empty());
+        let referenced = crate::audit::referenced_paths(chart).ok();
+        let followed = referenced.as_ref().filter(|r| r.unresolved.is_empty());
         let is_read = |path: &[String]| {
             let path: Vec<&str> = path.iter().map(String::as_str).collect();
-            referenced.as_ref().is_none_or(|r| r.coverage(&path) != crate::audit::Coverage::None)
+            followed.is_none_or(|r| r.coverage(&path) != crate::audit::Coverage::None)
         };
         ev.trace.event(|| "phase plan".into());
         let values_text = std::fs::read_to_string(&chart.values.file).ok();
@@ -665,7 +689,7 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
             aim: std::env::var(SEARCH_ENV).map_or(true, |v| v != "random"),
         });
         ev.trace.event(|| "phase planned".into());
-        (planned, model)
+        (planned, model, referenced)
     };
     let (first, second, the_plan) = std::thread::scope(|s| {
         let second = (cfg.replay_only.is_none() && !ev.reproducible).then(|| s.spawn(|| ev.render(&[], Purpose::Base)));
@@ -789,7 +813,7 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
     }
 
     // The plan, and this shard's part of it.
-    let (the_plan, branch_model) = the_plan.expect("planned beside the base renders unless only replaying");
+    let (the_plan, branch_model, referenced) = the_plan.expect("planned beside the base renders unless only replaying");
     coverage.keys_not_read = the_plan.keys_not_read;
     coverage.cases_planned = the_plan.cases.len();
     coverage.candidates_generated = the_plan.generated;
@@ -837,6 +861,7 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
     };
     let shrink_confirmed = |case: &PlannedCase, finding: &Failing, confirmed: &dyn Fn() -> Result<bool>| -> Result<Option<Shrunk>> {
         let key = &finding.key;
+        let case_values = as_rendered(&cfg.base, &case.changes).0;
         let mut unconfirmed = false;
         // Attempts are renders: candidates the contract rejects cost no render and are not counted.
         let mut probes = 0;
@@ -845,7 +870,8 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
             if cfg.stop.load(Ordering::SeqCst) || deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(None);
             }
-            let merged = apply_changes(&cfg.base, changes);
+            // Validated and rendered as helm merges it (a map emptied keeps its `null` defaults).
+            let (merged, normalized) = as_rendered(&cfg.base, changes);
             if !is_valid(&merged) {
                 return Ok(Some(false));
             }
@@ -854,15 +880,18 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
                 return Ok(None);
             }
             probes += 1;
-            let normalized = changes_between(&cfg.base, &merged);
             let still_fails = ev.failures(&normalized, Purpose::Shrink)?.iter().any(|f| f.key == *key);
-            if probes == 1 && !confirmed()? {
+            // The first attempt confirms the failure when it still fails on other values, in a
+            // render that was not killed; else the case's own fresh render must.
+            let shown_again = still_fails && merged != case_values && !ev.was_environmental(&normalized);
+            if probes == 1 && !shown_again && !confirmed()? {
                 unconfirmed = true;
                 return Ok(None);
             }
             Ok(Some(still_fails))
         };
-        let minimal = shrink(case.changes.clone(), &case.moves, &mut probe)?;
+        let unread = unread_by_template(referenced.as_ref(), finding, &case.changes);
+        let minimal = shrink(case.changes.clone(), &case.moves, &unread, &mut probe)?;
         // Did not reproduce (found out after the first attempt, or now when there was none).
         if unconfirmed || (probes == 0 && !confirmed()?) {
             return Ok(None);
@@ -878,7 +907,7 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
         } else {
             ShrinkEnd::Minimal
         };
-        let minimal = changes_between(&cfg.base, &apply_changes(&cfg.base, &minimal));
+        let minimal = as_rendered(&cfg.base, &minimal).1;
         // Report the message of the minimal case.
         let finding = ev.failures(&minimal, Purpose::Shrink)?.into_iter().find(|f| f.key == *key).unwrap_or_else(|| finding.clone());
         Ok(Some((finding, minimal, end)))
@@ -891,23 +920,14 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
         if cfg.stop.load(Ordering::SeqCst) {
             return Ok(Some((finding.clone(), case.changes.clone(), ShrinkEnd::Interrupted)));
         }
-        // The confirming render (unless the case needs none or another of its failures made it)
-        // is offered to the other workers, so that one left idle (the last failures of a run are
-        // shrunk while no case is left to check) makes it beside the shrink's first attempt; the
-        // shrink waits for its verdict after that first attempt (making it itself if no worker
-        // took it), and stops there if the failure did not reproduce. The same renders are made
-        // whatever the timing and `--jobs` (an unreproduced failure costs that one attempt more
-        // than when it was confirmed first), so the report does not change.
+        // A failure is believed once a second render shows it. The shrink's first attempt is one
+        // when it still fails; only when it does not (or there is none) is the case rendered
+        // afresh (once for all its failures), and the shrink stops there if the failure did not
+        // reproduce. Which renders are made depends on verdicts only, never on thread timing or
+        // `--jobs`, so neither does the report.
         let slot = ev.needs_confirmation(&case.changes).then(|| confirmations.lock().unwrap().entry(case.index).or_default().clone());
-        if let Some(slot) = &slot
-            && slot.get().is_none()
-        {
-            schedule.lock().unwrap().confirms.push((at, slot.clone()));
-            work_changed.notify_all();
-        }
         let confirmed = || -> Result<bool> {
             let Some(slot) = slot.as_deref() else { return Ok(true) };
-            // Waits for the confirming render when another worker is making it.
             confirm(case, slot);
             let keys = slot.get().expect("initialized above");
             keys.as_ref().map(|k| k.contains(key)).map_err(|e| anyhow::anyhow!("{e}"))
@@ -930,9 +950,6 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
                                 st.shrinking += 1;
                                 break Job::Shrink(failures);
                             }
-                            if let Some((at, slot)) = st.confirms.pop() {
-                                break Job::Confirm(at, slot);
-                            }
                             if !st.cases_closed {
                                 let out_of_cases = st.next_case >= mine.len();
                                 let timed_out = generation_deadline.is_some_and(|d| Instant::now() >= d);
@@ -949,8 +966,8 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
                                 st.in_flight += 1;
                                 break Job::Case(st.next_case - 1);
                             }
-                            // A shrinking worker may still ask for a confirming render.
-                            if st.in_flight == 0 && st.shrinking == 0 {
+                            // Only a case still running can bring new failures to shrink.
+                            if st.in_flight == 0 {
                                 return;
                             }
                             st = work_changed.wait(st).unwrap();
@@ -995,8 +1012,6 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
                             schedule.lock().unwrap().shrinking -= 1;
                             work_changed.notify_all();
                         }
-                        // Already made (by the shrinking worker, or for another failure): no render.
-                        Job::Confirm(at, slot) => confirm(mine[at], &slot),
                     }
                 }
             });
@@ -1151,6 +1166,30 @@ mod tests {
     fn failing(rule: &str) -> Failing {
         let finding = Finding { rule: rule.into(), severity: Severity::Error, kind: "Deployment".into(), namespace: None, name: "n".into(), template: None, path: None, message: "m".into() };
         Failing { key: FailureKey::of(&finding, None), finding }
+    }
+
+    #[test]
+    fn shrinking_first_drops_what_the_failing_template_or_the_innermost_failed_file_does_not_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("Chart.yaml"), "apiVersion: v2\nname: t\nversion: 0.1.0\n").unwrap();
+        std::fs::write(tmp.path().join("values.yaml"), "x: 1\ny: 2\nz: 3\n").unwrap();
+        std::fs::create_dir(tmp.path().join("templates")).unwrap();
+        std::fs::write(tmp.path().join("templates/a.yaml"), "a: {{ .Values.x }}\n").unwrap();
+        std::fs::write(tmp.path().join("templates/b.yaml"), "b: {{ .Values.y }}\n").unwrap();
+        let referenced = crate::audit::referenced_paths(&Chart::load(tmp.path()).unwrap()).unwrap();
+        let changes: Vec<Change> = ["x", "y", "z"].iter().map(|k| Change::set(vec![k.to_string()], &serde_json::json!(0))).collect();
+        let unread = |template: Option<&str>, message: &str| {
+            let mut f = failing("r");
+            f.finding.template = template.map(str::to_string);
+            f.finding.message = message.into();
+            unread_by_template(Some(&referenced), &f, &changes).iter().map(Change::dotted).collect::<Vec<_>>()
+        };
+        assert_eq!(unread(Some("t/templates/a.yaml"), "m"), ["y", "z"]);
+        // helm's error chain: a.yaml included b.yaml, which failed; `_helpers.tpl` is no file read.
+        let chain = r#"executing "t/templates/a.yaml" at <include "x" .>: error calling include: template: t/templates/b.yaml:1:4: executing "t/templates/b.yaml" at <.Values.y.k>: error calling include: executing "t/templates/_helpers.tpl" at <.>: nil pointer"#;
+        assert_eq!(unread(Some("t/templates/a.yaml"), chain), ["x", "z"]);
+        assert_eq!(unread(None, "m"), Vec::<String>::new(), "no template: no hint");
+        assert_eq!(unread(Some("t/templates/unknown.yaml"), "m"), Vec::<String>::new());
     }
 
     #[test]

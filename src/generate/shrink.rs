@@ -19,9 +19,11 @@ impl<F: FnMut(&[Change]) -> Result<Option<bool>>> FailureProbe for F {
     }
 }
 
-/// Reduce `changes` (which fail) to a smaller list that still fails. `moves`: keys under which
-/// the changes are dropped together first (the keys a planned case changed).
-pub fn shrink(mut changes: Vec<Change>, moves: &[Vec<String>], probe: &mut dyn FailureProbe) -> Result<Vec<Change>> {
+/// Reduce `changes` (which fail) to a smaller list that still fails. `unlikely`: changes to try
+/// dropping all at once before anything else (those the failing resource's template does not
+/// read); `moves`: keys under which the changes are dropped together next (the keys a planned
+/// case changed).
+pub fn shrink(mut changes: Vec<Change>, moves: &[Vec<String>], unlikely: &[Change], probe: &mut dyn FailureProbe) -> Result<Vec<Change>> {
     // Each candidate is asked about once (a string's reductions come back after every step).
     let mut tried: std::collections::HashSet<Vec<Change>> = std::collections::HashSet::new();
     let mut probe = |candidate: &[Change]| -> Result<Option<bool>> {
@@ -30,6 +32,16 @@ pub fn shrink(mut changes: Vec<Change>, moves: &[Vec<String>], probe: &mut dyn F
         }
         probe.still_fails(candidate)
     };
+    // A hint right costs one attempt for all the changes it names, and one attempt when wrong;
+    // a hint naming every change is wrong.
+    if !unlikely.is_empty() && changes.iter().any(|c| !unlikely.contains(c)) {
+        let kept: Vec<Change> = changes.iter().filter(|c| !unlikely.contains(c)).cloned().collect();
+        match probe(&kept)? {
+            None => return Ok(changes),
+            Some(true) => changes = kept,
+            Some(false) => {}
+        }
+    }
     // Fewest keys: first whole moves (a planned `serviceMonitor: {}` over thirty defaults is
     // thirty deletions; dropping them one half at a time cost five renders on
     // kube-prometheus-stack where dropping the move costs one), then single changes.
@@ -230,7 +242,7 @@ mod tests {
             let note = cs.iter().find(|c| c.path == ["note"]).and_then(|c| c.value.as_ref()).map(|v| v.value());
             Ok(Some(note.and_then(|n| n.as_str().map(|s| s.contains(": "))).unwrap_or(false)))
         };
-        let out = shrink(changes, &[], &mut probe).unwrap();
+        let out = shrink(changes, &[], &[], &mut probe).unwrap();
         assert_eq!(out, vec![set("note", json!(": "))]);
         assert!(renders < 40, "{renders} probes");
     }
@@ -242,7 +254,7 @@ mod tests {
             let has = |k: &str| cs.iter().any(|c| c.path == [k]);
             Ok(Some(has("a") && has("b")))
         };
-        let out = shrink(changes, &[], &mut probe).unwrap();
+        let out = shrink(changes, &[], &[], &mut probe).unwrap();
         assert_eq!(out.iter().map(Change::dotted).collect::<Vec<_>>(), ["a", "b"]);
     }
 
@@ -262,7 +274,7 @@ mod tests {
             renders += 1;
             Ok(Some(s.contains('_')))
         };
-        let out = shrink(changes, &[], &mut probe).unwrap();
+        let out = shrink(changes, &[], &[], &mut probe).unwrap();
         let s = out[0].value.as_ref().unwrap().value().as_str().unwrap().to_string();
         assert_eq!(s, "a_a", "shortest valid string holding `_`, simplified");
         assert!(renders < 150, "{renders} renders");
@@ -280,7 +292,7 @@ mod tests {
                 probes += 1;
                 Ok(Some(cs.iter().any(|c| c.path == ["y"])))
             };
-            let out = shrink(changes.clone(), moves, &mut probe).unwrap();
+            let out = shrink(changes.clone(), moves, &[], &mut probe).unwrap();
             (out, probes)
         };
         let ((by_move, by_move_probes), (flat, flat_probes)) = (run(&moves), run(&[]));
@@ -290,9 +302,37 @@ mod tests {
     }
 
     #[test]
+    fn changes_the_template_does_not_read_go_first_and_a_wrong_hint_costs_one_attempt() {
+        let changes = vec![set("a", json!(1)), set("b", json!(2)), set("c", json!(true)), set("d", json!(3))];
+        let run = |unlikely: &[Change]| {
+            let mut probes = Vec::new();
+            let mut probe = |cs: &[Change]| -> Result<Option<bool>> {
+                probes.push(cs.iter().map(Change::dotted).collect::<Vec<_>>().join(","));
+                Ok(Some(cs.iter().any(|c| c.path == ["c"])))
+            };
+            let out = shrink(changes.clone(), &[], unlikely, &mut probe).unwrap();
+            (out, probes)
+        };
+        let (plain, plain_probes) = run(&[]);
+        assert_eq!(plain, vec![set("c", json!(true))]);
+        // Right: one attempt drops the three (`true` has no simpler value).
+        let (hinted, hinted_probes) = run(&[changes[0].clone(), changes[1].clone(), changes[3].clone()]);
+        assert_eq!(hinted, plain);
+        assert_eq!(hinted_probes, ["c"], "one attempt: drop a, b and d");
+        assert!(hinted_probes.len() < plain_probes.len(), "{hinted_probes:?} against {plain_probes:?}");
+        // Wrong (it names `c`): one attempt more, the same result.
+        let (wrong, wrong_probes) = run(&[changes[2].clone()]);
+        assert_eq!(wrong, plain);
+        assert_eq!(wrong_probes[0], "a,b,d");
+        assert_eq!(wrong_probes[1..], plain_probes[..]);
+        // Naming every change: no attempt spent on it.
+        assert_eq!(run(&changes).1, plain_probes);
+    }
+
+    #[test]
     fn stops_when_the_budget_is_spent() {
         let changes = vec![set("a", json!(1)), set("b", json!(2))];
         let mut probe = |_: &[Change]| -> Result<Option<bool>> { Ok(None) };
-        assert_eq!(shrink(changes.clone(), &[], &mut probe).unwrap(), changes);
+        assert_eq!(shrink(changes.clone(), &[], &[], &mut probe).unwrap(), changes);
     }
 }
