@@ -444,7 +444,8 @@ fn a_reproducible_chart_is_rendered_once_per_value_set_with_the_same_verdicts() 
     let helm = &common::helms()[0];
     let reproducible = common::copy_chart(&common::chart("fixtures/latent-defects"));
     // The same chart with a random value in a helper no template includes: its output is the
-    // same, but nothing tells chartproof so, and it confirms each failure with a fresh render.
+    // same, but nothing tells chartproof so, and it believes a failure only once a second render
+    // shows it (the shrink's first attempt, else a fresh render of the case: some are needed).
     let maybe_random = common::copy_chart(&common::chart("fixtures/latent-defects"));
     std::fs::write(maybe_random.path().join("templates/_random.tpl"), "{{- define \"latent.token\" -}}{{ randAlphaNum 8 }}{{- end -}}\n").unwrap();
     let run = |chart: &Path| {
