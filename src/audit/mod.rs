@@ -126,7 +126,8 @@ pub struct ReferencedPaths {
     seen: ReadTrie,
     /// What each template file reads (its helpers' reads and Helm's dependency conditions
     /// counted), by its path as helm names it without the chart name: `templates/a.yaml`,
-    /// `charts/<dependency name or alias>/templates/b.yaml`.
+    /// `charts/<dependency name or alias>/templates/b.yaml` (helm's pkg/chart/v2/chart.go
+    /// `ChartFullPath`: parent path, `/charts/`, the chart's name, which an alias replaces).
     by_template: HashMap<String, ReadTrie>,
 }
 

@@ -437,10 +437,7 @@ impl Evaluator<'_> {
     /// Whether a failure of this value set needs a fresh render to be believed: the chart may
     /// render differently each time, or its render was killed or crashed.
     fn needs_confirmation(&self, changes: &[Change]) -> bool {
-        let values = override_of(changes);
-        !self.reproducible
-            || crate::render::determinism::names_nondeterministic_function(&values.to_string())
-            || self.environmental.lock().unwrap().contains(&value_hash(&values))
+        !self.reproducible || crate::render::determinism::names_nondeterministic_function(&override_of(changes).to_string()) || self.was_environmental(changes)
     }
 
     /// Whether the render of this value set was killed or crashed.
@@ -568,8 +565,6 @@ struct Schedule {
     new_failures: Vec<(usize, Failing)>,
     shrunk: Vec<Option<Shrunk>>,
     next_failure: usize,
-    /// Shrink jobs under way.
-    shrinking: usize,
     error: Option<anyhow::Error>,
 }
 
@@ -585,7 +580,6 @@ impl Schedule {
             new_failures: Vec::new(),
             shrunk: Vec::new(),
             next_failure: 0,
-            shrinking: 0,
             error: None,
         }
     }
@@ -947,7 +941,6 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
                                 return;
                             }
                             if let Some(failures) = st.next_failure() {
-                                st.shrinking += 1;
                                 break Job::Shrink(failures);
                             }
                             if !st.cases_closed {
@@ -1009,7 +1002,6 @@ pub fn run(chart: &Chart, cfg: &RunConfig) -> Result<TestReport> {
                                     }
                                 }
                             }
-                            schedule.lock().unwrap().shrinking -= 1;
                             work_changed.notify_all();
                         }
                     }
