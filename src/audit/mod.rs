@@ -751,6 +751,19 @@ mod tests {
         assert_eq!(refs.template_coverage("templates/u.yaml", &["a"]), Some(Coverage::None));
         assert_eq!(refs.template_coverage("templates/missing.yaml", &["a"]), None);
 
+        // A values string rendered by `tpl` in two files: what it reads counts for both.
+        let (tmp, _) = chart_with(
+            "greeting: \"hi {{ .Values.who }}\"\nwho: me\nother: 1\n",
+            "a: {{ tpl .Values.greeting . }}",
+        );
+        std::fs::write(tmp.path().join("templates/u.yaml"), "b: {{ tpl .Values.greeting . }}{{ .Values.other }}").unwrap();
+        let refs = referenced_paths(&Chart::load(tmp.path()).unwrap()).unwrap();
+        for file in ["templates/t.yaml", "templates/u.yaml"] {
+            assert_eq!(refs.template_coverage(file, &["who"]), Some(Coverage::Whole), "{file}");
+            assert_eq!(refs.template_coverage(file, &["greeting"]), Some(Coverage::Whole), "{file}");
+        }
+        assert_eq!(refs.template_coverage("templates/t.yaml", &["other"]), Some(Coverage::None));
+
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/fixtures/audit-subchart");
         let refs = referenced_paths(&Chart::load(&dir).unwrap()).unwrap();
         let child = "audit-subchart/charts/child/templates/cm.yaml";

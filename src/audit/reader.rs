@@ -189,8 +189,9 @@ pub(crate) struct Reader<'a> {
     memo: HashSet<(String, Sym, bool)>,
     depth: usize,
     collectors: Vec<Vec<(usize, Vec<Seg>)>>,
-    /// Values strings already read as templates by `tpl`.
-    tpl_seen: HashSet<(usize, Vec<Seg>, Sym)>,
+    /// Values strings already read as templates by `tpl`, with what that read (as `footprints`
+    /// for helpers: a second file rendering the same string counts the same reads).
+    tpl_seen: HashMap<(usize, Vec<Seg>, Sym), Option<Rc<Vec<Footprint>>>>,
     /// The values paths (chart, path, whole) each top-level file reads, helpers it includes
     /// counted, in `read_file` order: a helper read once (`memo`) counts for every file that
     /// includes it, through its footprint.
@@ -220,7 +221,7 @@ impl<'a> Reader<'a> {
             memo: HashSet::new(),
             depth: 0,
             collectors: Vec::new(),
-            tpl_seen: HashSet::new(),
+            tpl_seen: HashMap::new(),
             by_file: Vec::new(),
             footprints: HashMap::new(),
             open_footprints: Vec::new(),
@@ -985,9 +986,16 @@ impl<'a> Reader<'a> {
             return Sym::Scalar;
         }
         for (chart, path) in sources {
-            if !self.tpl_seen.insert((chart, path.clone(), ctx.clone())) {
+            let key = (chart, path.clone(), ctx.clone());
+            if let Some(seen) = self.tpl_seen.get(&key) {
+                // Read before: its reads count for this file too (none yet while it is being read).
+                for (chart, path, whole) in seen.clone().iter().flat_map(|f| f.iter()) {
+                    self.note(*chart, path, *whole);
+                }
                 continue;
             }
+            self.tpl_seen.insert(key.clone(), None);
+            self.open_footprints.push(Vec::new());
             let mut texts = Vec::new();
             if let Some(ci) = self.charts.get(chart) {
                 collect_template_strings(&ci.values, &path, &mut texts);
@@ -1017,6 +1025,8 @@ impl<'a> Reader<'a> {
                     Err(e) => self.unresolved(scope, line, format!("tpl of .Values.{} cannot be read: {e}", super::dotted(&path))),
                 }
             }
+            let footprint = self.open_footprints.pop().expect("pushed above");
+            self.tpl_seen.insert(key, Some(Rc::new(footprint)));
         }
         Sym::Scalar
     }
