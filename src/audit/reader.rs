@@ -191,7 +191,7 @@ pub(crate) struct Reader<'a> {
     collectors: Vec<Vec<(usize, Vec<Seg>)>>,
     /// Values strings already read as templates by `tpl`, with what that read (as `footprints`
     /// for helpers: a second file rendering the same string counts the same reads).
-    tpl_seen: HashMap<(usize, Vec<Seg>, Sym), Option<Rc<Vec<Footprint>>>>,
+    tpl_seen: HashMap<TplSource, Option<Rc<Vec<Footprint>>>>,
     /// The values paths (chart, path, whole) each top-level file reads, helpers it includes
     /// counted, in `read_file` order: a helper read once (`memo`) counts for every file that
     /// includes it, through its footprint.
@@ -204,6 +204,9 @@ pub(crate) struct Reader<'a> {
 
 /// A values path read (chart, path, whole subtree), as `Reader::by_file` records it.
 pub(crate) type Footprint = (usize, Vec<Seg>, bool);
+
+/// A values string rendered by `tpl`: (chart, path of the string, the context it is rendered with).
+type TplSource = (usize, Vec<Seg>, Sym);
 
 impl<'a> Reader<'a> {
     pub fn new(charts: &'a [ChartInfo], files: &[TemplateFile]) -> Reader<'a> {
