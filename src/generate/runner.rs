@@ -453,12 +453,16 @@ impl Evaluator<'_> {
 /// The changes of a failing case that the failing resource's template does not read (its helpers
 /// counted): shrinking tries dropping them all first. For a helm error, the template is the
 /// innermost template file its chain of `executing "…"` names (an include of another file, a
-/// `tpl`): the one that failed. A hint from the template reader, never a verdict: when the
-/// failure needs one of them after all (a rule relating two resources, a read the reader cannot
-/// see), that attempt fails and shrinking goes on as without it.
+/// `tpl`): the one that failed. None for a rule whose findings other objects decide too
+/// (`Evidence::OtherObjects` in the catalog: a Service and its pods' templates). A hint from the
+/// template reader, never a verdict: when the failure needs one of them after all (a read the
+/// reader cannot see), that attempt fails and shrinking goes on as without it.
 fn unread_by_template(referenced: Option<&crate::audit::ReferencedPaths>, failing: &Failing, changes: &[Change]) -> Vec<Change> {
     let Some(referenced) = referenced else { return Vec::new() };
     let finding = &failing.finding;
+    if crate::rules::catalog::lookup(&finding.rule).is_some_and(|r| r.evidence == crate::rules::catalog::Evidence::OtherObjects) {
+        return Vec::new();
+    }
     let executed = finding.message.split("executing \"").skip(1).filter_map(|rest| rest.split_once('"').map(|(name, _)| name));
     let innermost = executed.collect::<Vec<_>>().into_iter().rev().find(|name| referenced.template_coverage(name, &[]).is_some());
     let Some(template) = innermost.or(finding.template.as_deref()) else { return Vec::new() };
@@ -1182,6 +1186,14 @@ mod tests {
         assert_eq!(unread(Some("t/templates/a.yaml"), chain), ["x", "z"]);
         assert_eq!(unread(None, "m"), Vec::<String>::new(), "no template: no hint");
         assert_eq!(unread(Some("t/templates/unknown.yaml"), "m"), Vec::<String>::new());
+        // A Service's selector against the pods of another template: every change may matter.
+        let mut f = failing("service-selector");
+        f.finding.template = Some("t/templates/a.yaml".into());
+        assert_eq!(unread_by_template(Some(&referenced), &f, &changes), Vec::<Change>::new());
+        // A platform policy (not in the catalog) judges the one object admission sees.
+        let mut f = failing("require-team-label");
+        f.finding.template = Some("t/templates/a.yaml".into());
+        assert_eq!(unread_by_template(Some(&referenced), &f, &changes).iter().map(Change::dotted).collect::<Vec<_>>(), ["y", "z"]);
     }
 
     #[test]
