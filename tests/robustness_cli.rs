@@ -535,3 +535,36 @@ fn multi_line_fail_behind_a_warning_keeps_message_and_template() {
         assert!(stdout.contains("minimal override:\n    mode: \"\""), "{stdout}");
     }
 }
+
+/// A chart whose template loops over a count from values (as alertmanager's StatefulSet lists a
+/// peer per replica): a huge count makes helm allocate without bound.
+const RUNAWAY_TEMPLATE: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: peers\ndata:\n  peers: \"{{ range until (int .Values.replicas) }}p{{ end }}\"\n";
+
+#[test]
+fn a_runaway_render_stops_at_the_memory_limit_not_the_machines() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_files(
+        tmp.path(),
+        &[("runaway/Chart.yaml", "apiVersion: v2\nname: runaway\nversion: 0.1.0\n"), ("runaway/values.yaml", "replicas: 3\n"), ("runaway/templates/cm.yaml", RUNAWAY_TEMPLATE)],
+    );
+    for helm in helms() {
+        let helm = helm.to_str().unwrap();
+        // At the defaults the limit changes nothing.
+        let (code, stdout, stderr) = run_in(tmp.path(), &["check", "runaway", "--helm", helm, "--helm-memory", "2G", "-o", "json"], &[]);
+        assert!(!format!("{stdout}{stderr}").contains("out of memory"), "{helm}: {stdout}{stderr}");
+        assert_ne!(code, 2, "{helm}: {stderr}");
+        // Two billion iterations: without the limit helm grows until the kernel kills it.
+        let (code, stdout, stderr) =
+            run_in(tmp.path(), &["check", "runaway", "--helm", helm, "--helm-memory", "2G", "--set", "replicas=2147483647", "--helm-timeout", "100"], &[]);
+        assert_eq!(code, 1, "{helm}: a render-error finding:\n{stdout}{stderr}");
+        assert!(stdout.contains("render-error") && stdout.contains("helm ran out of memory") && stdout.contains("2 GiB") && stdout.contains("--helm-memory"), "{helm}:\n{stdout}");
+        assert!(!stdout.contains("goroutine"), "{helm}: Go's stack dump is not the message:\n{stdout}");
+    }
+    // Sizes are read with units; a limit helm cannot start under is refused up front.
+    let (code, _, stderr) = run_in(tmp.path(), &["check", "runaway", "--helm-memory", "512M"], &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--helm-memory") && stderr.contains("less than 2G"), "{stderr}");
+    let (code, _, stderr) = run_in(tmp.path(), &["check", "runaway", "--helm-memory", "4T"], &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("not a size like 4G"), "{stderr}");
+}

@@ -143,7 +143,7 @@ pub struct Rendered {
 /// Run `helm template`. `Err` is for problems running helm at all; a helm failure or timeout is
 /// an `Ok(Err(RenderFailure))` so callers can turn it into a finding.
 pub fn render(helm: &Helm, req: &RenderRequest) -> Result<Result<Rendered, RenderFailure>> {
-    match helm::run_with_timeout(&helm.path, &req.args(), req.timeout) {
+    match helm::run_with_timeout(&helm.path, &req.args(), req.timeout, helm.memory_limit) {
         Ok(out) if out.success => {
             keep_render(&out.stdout)?;
             crate::coverage::collect::observe(helm, req);
@@ -151,6 +151,11 @@ pub fn render(helm: &Helm, req: &RenderRequest) -> Result<Result<Rendered, Rende
         }
         Ok(out) => {
             let mut error = HelmError::parse(&out.stderr);
+            if let Some(oom) = go_out_of_memory(&out.stderr) {
+                let limit = helm.memory_limit.map(|l| format!("; a render may use {} of address space (--helm-memory)", human_bytes(l))).unwrap_or_default();
+                error.message = format!("helm ran out of memory ({oom}){limit}");
+                return Ok(Err(RenderFailure::Helm(error)));
+            }
             // A crash (signal) or a silent non-zero exit says so instead of "failed without a message".
             match out.failure.as_deref() {
                 Some(how) if how.starts_with("killed") && out.stderr.trim().is_empty() => error.message = format!("{CRASHED}: it was {how} {SILENT_EXIT}"),
@@ -162,6 +167,28 @@ pub fn render(helm: &Helm, req: &RenderRequest) -> Result<Result<Rendered, Rende
         }
         Err(e) if e.downcast_ref::<TimedOut>().is_some() => Ok(Err(RenderFailure::Timeout(req.timeout))),
         Err(e) => Err(e),
+    }
+}
+
+/// The Go runtime's own words when an allocation failed (`runtime: out of memory: cannot
+/// allocate 1434451968-byte block (3589832704 in use)` before `fatal error: out of memory`, as
+/// runtime/malloc.go throws it), or None when helm did not stop for that.
+fn go_out_of_memory(stderr: &str) -> Option<String> {
+    if !stderr.lines().any(|l| l.trim().starts_with("fatal error: out of memory")) {
+        return None;
+    }
+    let detail = stderr.lines().find_map(|l| l.strip_prefix("runtime: out of memory: ")).unwrap_or("an allocation failed");
+    Some(detail.trim().to_string())
+}
+
+/// `4 GiB`, `512 MiB`, `1500000 bytes`.
+pub fn human_bytes(n: u64) -> String {
+    if n >= 1 << 30 && n % (1 << 30) == 0 {
+        format!("{} GiB", n >> 30)
+    } else if n >= 1 << 20 && n % (1 << 20) == 0 {
+        format!("{} MiB", n >> 20)
+    } else {
+        format!("{n} bytes")
     }
 }
 
@@ -178,4 +205,18 @@ fn keep_render(manifest: &str) -> Result<()> {
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {KEEP_RENDERS_ENV} folder {}", dir.display()))?;
     let path = dir.join(format!("{}.yaml", hex::encode(sha2::Sha256::digest(manifest.as_bytes()))));
     std::fs::write(&path, manifest).with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{go_out_of_memory, human_bytes};
+
+    #[test]
+    fn go_runtime_out_of_memory_is_read_from_its_own_words() {
+        let stderr = "runtime: out of memory: cannot allocate 1434451968-byte block (3589832704 in use)\nfatal error: out of memory\n\ngoroutine 1 gp=0xc000002380 m=6 mp=0xc000293808 [running]:\nruntime.throw({0x2652ac3?, 0x2abf5?})\n";
+        assert_eq!(go_out_of_memory(stderr).as_deref(), Some("cannot allocate 1434451968-byte block (3589832704 in use)"));
+        assert_eq!(go_out_of_memory("fatal error: out of memory allocating heap arena map\n").as_deref(), Some("an allocation failed"));
+        assert_eq!(go_out_of_memory("Error: template: x.yaml:1:2: out of memory in a message\n"), None, "helm's own errors are not the runtime's");
+        assert_eq!((human_bytes(4 << 30), human_bytes(1536 << 20), human_bytes(1000)), ("4 GiB".into(), "1536 MiB".into(), "1000 bytes".into()));
+    }
 }
