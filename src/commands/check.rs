@@ -97,7 +97,7 @@ pub fn check(args: &CheckArgs) -> Result<CheckResult> {
     config.shipped_literals = Some(std::sync::Arc::new(rules::ShippedLiterals::of_chart(&chart, &user_values)));
     let helm = args.helm.discover()?;
     let contract = Contract::for_helm(&chart, HelmDialect::for_major(helm.major))?;
-    let mut req = args.template.request(chart.render_path(), &args.helm);
+    let mut req = args.template.request_for(&chart, &args.helm, config.kubernetes_version.as_deref());
     args.values.apply_to(&mut req);
     let subject = args.target.chart().display().to_string();
     let rendered = render(&helm, &req).with_context(|| format!("cannot run {}", req.command_line(&helm)))?;

@@ -155,6 +155,21 @@ impl TemplateArgs {
         req.timeout = helm.timeout();
         req
     }
+
+    /// [`TemplateArgs::request`] for a loaded chart, with the API versions a cluster of the
+    /// Kubernetes version checked against (`--kube-version`, else `kubernetes_version`, else the
+    /// newest shipped schema) serves and the templates ask for (`render::capabilities`).
+    pub fn request_for(&self, chart: &crate::chart::Chart, helm: &HelmArgs, kubernetes_version: Option<&str>) -> RenderRequest {
+        let mut req = self.request(chart.render_path(), helm);
+        let minor = crate::rules::kubernetes_schema::resolve_minor(self.kube_version.as_deref().or(kubernetes_version))
+            .unwrap_or_else(|_| crate::rules::kubernetes_schema::resolve_minor(None).expect("the newest shipped version"));
+        for api in crate::render::capabilities::served_and_named(chart, minor) {
+            if !req.api_versions.contains(&api) {
+                req.api_versions.push(api);
+            }
+        }
+        req
+    }
 }
 
 /// Write a report to stdout; a closed pipe (`| head`) is not an error.

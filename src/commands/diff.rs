@@ -572,7 +572,7 @@ fn side_info(source: &Path, chart: &Chart, values: &[PathBuf]) -> SideInfo {
 }
 
 fn request(args: &DiffArgs, chart: &Chart, side_values: &[PathBuf]) -> RenderRequest {
-    let mut req = args.template.request(chart.render_path(), &args.helm);
+    let mut req = args.template.request_for(chart, &args.helm, None);
     args.values.apply_to(&mut req);
     // Side-specific files come after the shared -f files but before --set, as helm orders them.
     req.values_files.extend(side_values.iter().cloned());

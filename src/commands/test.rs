@@ -309,7 +309,7 @@ fn run_target(args: &TestArgs, stop: Arc<AtomicBool>, progress: bool) -> Result<
     // Bad input is reported before a missing helm.
     let helm = args.helm.discover()?;
     let base = base_values.merged_over(&chart.values.value);
-    let mut request = args.template.request(chart.render_path(), &args.helm);
+    let mut request = args.template.request_for(&chart, &args.helm, rules.kubernetes_version.as_deref());
     args.values.apply_to(&mut request);
 
     let jobs = jobs_or_cores(args.jobs);

@@ -2,6 +2,7 @@
 //! capabilities), the structured result or error, and a content-addressed render cache.
 
 pub mod cache;
+pub mod capabilities;
 pub mod determinism;
 pub mod error;
 pub mod helm;

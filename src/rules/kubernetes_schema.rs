@@ -56,6 +56,14 @@ pub fn resolve_minor(requested: Option<&str>) -> Result<u32, String> {
     }
 }
 
+/// What an API server of Kubernetes 1.`minor` lists in discovery, as helm's cluster mode turns
+/// it into `.Capabilities.APIVersions` (helm pkg/action/action.go `GetVersionSet`: every
+/// `group/version`, and `group/version/Kind` for each resource): the resources of the shipped
+/// OpenAPI definitions, alpha versions left out (off by default). Sorted.
+pub fn served_api_versions(minor: u32) -> Vec<String> {
+    definitions(minor).served.clone()
+}
+
 /// URI the shipped definitions are registered under.
 const DEFS_URI: &str = "urn:chartproof:kubernetes";
 
@@ -64,6 +72,8 @@ const DEFS_URI: &str = "urn:chartproof:kubernetes";
 struct Definitions {
     registry: jsonschema::Registry,
     by_gvk: HashMap<(String, String, String), String>,
+    /// `group/version` and `group/version/Kind` of every resource served by default.
+    served: Vec<String>,
     validators: Mutex<HashMap<String, Arc<jsonschema::Validator>>>,
 }
 
@@ -79,15 +89,28 @@ fn definitions(minor: u32) -> Arc<Definitions> {
             flate2::read::GzDecoder::new(gz).read_to_string(&mut text).expect("shipped schema is valid gzip");
             let root: Value = serde_json::from_str(&text).expect("shipped schema is valid JSON");
             let mut by_gvk = HashMap::new();
+            let mut served = std::collections::BTreeSet::new();
             for (name, def) in root["$defs"].as_object().into_iter().flatten() {
-                for gvk in def.get("x-kubernetes-group-version-kind").and_then(Value::as_array).into_iter().flatten() {
+                let gvks = def.get("x-kubernetes-group-version-kind").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+                for gvk in gvks {
                     let f = |k: &str| gvk.get(k).and_then(Value::as_str).unwrap_or("").to_string();
                     by_gvk.insert((f("group"), f("version"), f("kind")), name.clone());
+                }
+                // A resource's own definition names one kind (DeleteOptions and WatchEvent name
+                // one per group version); alpha versions are off unless a cluster turns them on.
+                if let [gvk] = gvks {
+                    let f = |k: &str| gvk.get(k).and_then(Value::as_str).unwrap_or("");
+                    let (group, version, kind) = (f("group"), f("version"), f("kind"));
+                    if !version.contains("alpha") && !kind.ends_with("List") {
+                        let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+                        served.insert(format!("{gv}/{kind}"));
+                        served.insert(gv);
+                    }
                 }
             }
             let resource = jsonschema::Draft::Draft202012.create_resource(root);
             let registry = jsonschema::Registry::try_new(DEFS_URI, resource).expect("shipped schema indexes");
-            Arc::new(Definitions { registry, by_gvk, validators: Mutex::new(HashMap::new()) })
+            Arc::new(Definitions { registry, by_gvk, served: served.into_iter().collect(), validators: Mutex::new(HashMap::new()) })
         })
         .clone()
 }
