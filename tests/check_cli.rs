@@ -340,3 +340,22 @@ fn a_document_that_is_not_an_object_is_located_at_its_template_line_and_marks_fi
         assert!(message.contains("incomplete"), "{message}");
     }
 }
+
+#[test]
+fn renders_answer_capabilities_as_a_cluster_of_the_checked_version_would() {
+    // Offline, helm says no to `Has "policy/v1/PodDisruptionBudget"` (it lists group/versions
+    // only); a cluster serving it says yes, and the chart must render policy/v1 there.
+    const PDB: &str = "{{- if .Capabilities.APIVersions.Has \"policy/v1/PodDisruptionBudget\" }}\napiVersion: policy/v1\n{{- else }}\napiVersion: policy/v1beta1\n{{- end }}\nkind: PodDisruptionBudget\nmetadata:\n  name: {{ .Release.Name }}-web\nspec:\n  maxUnavailable: 1\n  selector:\n    matchLabels:\n      app: web\n";
+    let chart = derived_chart(&[("templates/pdb.yaml", "", PDB)]);
+    for helm in common::helms() {
+        for version in [None, Some("1.30")] {
+            let extra: Vec<&str> = version.map(|v| vec!["--kube-version", v]).unwrap_or_default();
+            let (code, report) = check_json(&helm, chart.path(), &extra);
+            assert_eq!(code, 0, "{} {version:?}: {report:#}", helm.display());
+            assert!(rule_ids(&report).is_empty(), "{} {version:?}: {report:#}", helm.display());
+        }
+        // helm itself, offline, takes the old branch: the reason for the above.
+        let out = common::helm_template(&helm, chart.path(), &[]);
+        assert!(String::from_utf8_lossy(&out.stdout).contains("apiVersion: policy/v1beta1"), "{}", helm.display());
+    }
+}
