@@ -735,12 +735,17 @@ mod tests {
 
     #[test]
     fn template_coverage_counts_a_shared_helper_for_every_file_that_includes_it() {
-        let (tmp, _) = chart_with(
+        // A chart with templates/t.yaml and templates/u.yaml, and what each reads.
+        let two_files = |values: &str, t: &str, u: &str| {
+            let (tmp, _) = chart_with(values, t);
+            std::fs::write(tmp.path().join("templates/u.yaml"), u).unwrap();
+            referenced_paths(&Chart::load(tmp.path()).unwrap()).unwrap()
+        };
+        let refs = two_files(
             "name: x\na: 1\nb: 2\nshared: {deep: 1}\n",
             "{{ define \"h\" }}{{ .Values.name }}{{ include \"inner\" . }}{{ end }}{{ define \"inner\" }}{{ toYaml .Values.shared }}{{ end }}a: {{ include \"h\" . }}{{ .Values.a }}",
+            "b: {{ include \"h\" . }}{{ .Values.b }}",
         );
-        std::fs::write(tmp.path().join("templates/u.yaml"), "b: {{ include \"h\" . }}{{ .Values.b }}").unwrap();
-        let refs = referenced_paths(&Chart::load(tmp.path()).unwrap()).unwrap();
         for file in ["t/templates/t.yaml", "templates/u.yaml"] {
             // The helper (and the one it includes) was read once, for t.yaml: it counts for both.
             assert_eq!(refs.template_coverage(file, &["name"]), Some(Coverage::Whole), "{file}");
@@ -752,12 +757,7 @@ mod tests {
         assert_eq!(refs.template_coverage("templates/missing.yaml", &["a"]), None);
 
         // A values string rendered by `tpl` in two files: what it reads counts for both.
-        let (tmp, _) = chart_with(
-            "greeting: \"hi {{ .Values.who }}\"\nwho: me\nother: 1\n",
-            "a: {{ tpl .Values.greeting . }}",
-        );
-        std::fs::write(tmp.path().join("templates/u.yaml"), "b: {{ tpl .Values.greeting . }}{{ .Values.other }}").unwrap();
-        let refs = referenced_paths(&Chart::load(tmp.path()).unwrap()).unwrap();
+        let refs = two_files("greeting: \"hi {{ .Values.who }}\"\nwho: me\nother: 1\n", "a: {{ tpl .Values.greeting . }}", "b: {{ tpl .Values.greeting . }}{{ .Values.other }}");
         for file in ["templates/t.yaml", "templates/u.yaml"] {
             assert_eq!(refs.template_coverage(file, &["who"]), Some(Coverage::Whole), "{file}");
             assert_eq!(refs.template_coverage(file, &["greeting"]), Some(Coverage::Whole), "{file}");
